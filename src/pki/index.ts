@@ -1,0 +1,3 @@
+export * from './certs.js';
+export * from './bundle.js';
+export * from './kubeconfig.js';
