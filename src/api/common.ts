@@ -1,0 +1,543 @@
+// Schema pieces shared by the upm.io kinds, written once. Everything here builds plain structural
+// OpenAPI v3 schema objects (the CRD subset declared in registry/definition.ts).
+//
+// Shared object shapes are *named* (`named('Condition', …)`): the name lives in a side table keyed
+// by the schema object, never in the schema itself, so the published OpenAPI is untouched while
+// typegen.ts can emit one `Condition` interface instead of one copy per kind. `withDescription()`
+// gives a shared shape a field-specific description and keeps its name.
+
+import type { JSONSchema } from '../apiserver/registry/definition.js';
+
+/** API group of the upm.io kinds. */
+export const upmGroup = 'upm.io';
+/** API version of the upm.io kinds. */
+export const upmVersion = 'v1alpha1';
+
+// ---------------------------------------------------------------------------------------------
+// Type names for typegen
+
+interface TypeNameEntry {
+  name: string;
+  /** Description of the type itself (the JSDoc of the generated interface). */
+  doc: string | undefined;
+}
+
+const typeNames = new WeakMap<JSONSchema, TypeNameEntry>();
+
+/** Registers `schema` as the shape of the TypeScript type `name` and returns it unchanged. */
+export function named<T extends JSONSchema>(name: string, schema: T): T {
+  typeNames.set(schema, { name, doc: schema.description });
+  return schema;
+}
+
+/** The registered type name of a schema node (see `named`), if any. */
+export function schemaTypeName(schema: JSONSchema): { name: string; doc: string | undefined } | undefined {
+  return typeNames.get(schema);
+}
+
+/** A copy of a (possibly named) schema with a field-specific description and extra keywords. */
+export function withDescription(schema: JSONSchema, description: string, extra: JSONSchema = {}): JSONSchema {
+  const copy: JSONSchema = { ...schema, ...extra, description };
+  const entry = typeNames.get(schema);
+  if (entry) typeNames.set(copy, entry);
+  return copy;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Patterns
+
+/** RFC 1123 DNS label: Namespace, Service and most object names. */
+export const DNS_LABEL = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$';
+/** RFC 1123 DNS subdomain: names of objects such as ConfigMaps, Secrets and UnitTemplates. */
+export const DNS_SUBDOMAIN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$';
+/** A resource.Quantity in its canonical string form (what kube-apiserver accepts). */
+export const QUANTITY = '^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$';
+/** A key of a Secret or ConfigMap. */
+export const CONFIG_KEY = '^[-._a-zA-Z0-9]+$';
+/** A host name (RFC 1123, upper case allowed), an IPv4 address or an IPv6 address. */
+export const HOST = '^(([A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?)(\\.[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?)*\\.?|[0-9A-Fa-f.]*:[0-9A-Fa-f:.]*)$';
+/** An absolute path. */
+export const ABSOLUTE_PATH = '^/.*$';
+/** A C-identifier-like environment variable name. */
+export const ENV_NAME = '^[-._a-zA-Z][-._a-zA-Z0-9]*$';
+
+// ---------------------------------------------------------------------------------------------
+// Builders. `extra` carries any other keyword (default, enum, pattern, minimum, ...).
+
+export function str(description: string, extra: JSONSchema = {}): JSONSchema {
+  return { type: 'string', description, ...extra };
+}
+
+export function int32(description: string, extra: JSONSchema = {}): JSONSchema {
+  return { type: 'integer', format: 'int32', description, ...extra };
+}
+
+export function int64(description: string, extra: JSONSchema = {}): JSONSchema {
+  return { type: 'integer', format: 'int64', description, ...extra };
+}
+
+export function bool(description: string, extra: JSONSchema = {}): JSONSchema {
+  return { type: 'boolean', description, ...extra };
+}
+
+export function enumStr(description: string, values: string[], extra: JSONSchema = {}): JSONSchema {
+  return { type: 'string', description, enum: values, ...extra };
+}
+
+export function dateTime(description: string): JSONSchema {
+  return { type: 'string', format: 'date-time', description };
+}
+
+export function object(description: string, properties: Record<string, JSONSchema>, extra: JSONSchema = {}): JSONSchema {
+  return { type: 'object', description, properties, ...extra };
+}
+
+/** A map with string keys (`additionalProperties`). */
+export function map(description: string, values: JSONSchema, extra: JSONSchema = {}): JSONSchema {
+  return { type: 'object', description, additionalProperties: values, ...extra };
+}
+
+export function stringMap(description: string, extra: JSONSchema = {}): JSONSchema {
+  return map(description, { type: 'string' }, extra);
+}
+
+/** A list whose items are identified by `keys` (merged item by item by server-side apply). */
+export function listMap(description: string, keys: string[], items: JSONSchema, extra: JSONSchema = {}): JSONSchema {
+  return { type: 'array', description, items, 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': keys, ...extra };
+}
+
+/** A list of unique scalars. */
+export function listSet(description: string, items: JSONSchema, extra: JSONSchema = {}): JSONSchema {
+  return { type: 'array', description, items, 'x-kubernetes-list-type': 'set', ...extra };
+}
+
+/** A list replaced as a whole. */
+export function listAtomic(description: string, items: JSONSchema, extra: JSONSchema = {}): JSONSchema {
+  return { type: 'array', description, items, 'x-kubernetes-list-type': 'atomic', ...extra };
+}
+
+/** A free-form object kept as sent (no pruning, no validation below it). */
+export function freeForm(description: string, extra: JSONSchema = {}): JSONSchema {
+  return { type: 'object', description, 'x-kubernetes-preserve-unknown-fields': true, ...extra };
+}
+
+/** A resource.Quantity such as `500m`, `2`, `1Gi`: an integer or a string. */
+export function quantity(description: string, extra: JSONSchema = {}): JSONSchema {
+  return {
+    description,
+    anyOf: [{ type: 'integer' }, { type: 'string' }],
+    pattern: QUANTITY,
+    'x-kubernetes-int-or-string': true,
+    ...extra,
+  };
+}
+
+/** An integer or a string (IntOrString); `pattern` constrains the string form. */
+export function intOrString(description: string, extra: JSONSchema = {}): JSONSchema {
+  return { description, anyOf: [{ type: 'integer' }, { type: 'string' }], 'x-kubernetes-int-or-string': true, ...extra };
+}
+
+export function port(description: string, extra: JSONSchema = {}): JSONSchema {
+  return int32(description, { minimum: 1, maximum: 65535, ...extra });
+}
+
+export function dnsLabel(description: string, extra: JSONSchema = {}): JSONSchema {
+  return str(description, { pattern: DNS_LABEL, maxLength: 63, ...extra });
+}
+
+export function dnsSubdomain(description: string, extra: JSONSchema = {}): JSONSchema {
+  return str(description, { pattern: DNS_SUBDOMAIN, maxLength: 253, ...extra });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Common fields
+
+export function observedGeneration(what = 'the object'): JSONSchema {
+  return int64(
+    `The metadata.generation of ${what} that the controller last acted on. Status fields describe that generation; when it ` +
+      'is lower than metadata.generation, the controller has not yet seen the latest spec.',
+    { minimum: 0 },
+  );
+}
+
+/** metav1.Condition. */
+export const conditionSchema = named(
+  'Condition',
+  object(
+    'One aspect of the current state of an object, in the shape of metav1.Condition.',
+    {
+      type: str('Type of the condition, in CamelCase (for example Ready). Each type appears at most once in the list.', {
+        pattern:
+          '^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$',
+        maxLength: 316,
+      }),
+      status: enumStr('Status of the condition: True, False or Unknown.', ['True', 'False', 'Unknown']),
+      observedGeneration: int64(
+        'The metadata.generation the condition was computed from. A condition older than the current generation may be stale.',
+        { minimum: 0 },
+      ),
+      lastTransitionTime: dateTime('When the condition last changed from one status to another.'),
+      reason: str(
+        'A programmatic identifier in CamelCase giving the reason for the last transition. Consumers may switch on it; ' +
+          'its values are part of the API.',
+        { pattern: '^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$', minLength: 1, maxLength: 1024 },
+      ),
+      message: str('A human-readable explanation of the transition. May be empty.', { maxLength: 32768 }),
+    },
+    { required: ['type', 'status', 'lastTransitionTime', 'reason', 'message'] },
+  ),
+);
+
+/** The conditions list of a status; `types` documents the condition types the controller writes. */
+export function conditions(types: Record<string, string>): JSONSchema {
+  const list = Object.entries(types)
+    .map(([type, meaning]) => `${type}: ${meaning}`)
+    .join(' ');
+  return listMap(`Latest observations of the object's state. Condition types: ${list}`, ['type'], conditionSchema, {
+    maxItems: 32,
+  });
+}
+
+export const localObjectReferenceSchema = named(
+  'LocalObjectReference',
+  object(
+    'A reference to an object by name in the same namespace.',
+    { name: dnsSubdomain('Name of the referenced object.') },
+    { required: ['name'], 'x-kubernetes-map-type': 'atomic' },
+  ),
+);
+
+export function localObjectReference(description: string): JSONSchema {
+  return withDescription(localObjectReferenceSchema, description);
+}
+
+/** A key of a Secret in the same namespace (core/v1 SecretKeySelector without `optional`). */
+export const secretKeySelectorSchema = named(
+  'SecretKeySelector',
+  object(
+    'Selects one key of a Secret in the same namespace as the object that refers to it.',
+    {
+      name: dnsSubdomain('Name of the Secret.'),
+      key: str('The key of the Secret whose value is used.', { pattern: CONFIG_KEY, maxLength: 253 }),
+    },
+    { required: ['name', 'key'], 'x-kubernetes-map-type': 'atomic' },
+  ),
+);
+
+export function secretKeySelector(description: string): JSONSchema {
+  return withDescription(secretKeySelectorSchema, description);
+}
+
+/**
+ * Credentials of one database account, read from a Secret: the user name and the password are
+ * separate keys, so the user name is never inferred from a key name and no key material travels
+ * in a custom resource.
+ */
+export const credentialsSecretSchema = named(
+  'CredentialsSecretReference',
+  object(
+    'A Secret in the same namespace holding the user name and the password of one database account, for example a Secret ' +
+      'of type kubernetes.io/basic-auth. Values are read as stored (no encryption layer besides the one of the Kubernetes ' +
+      'Secret store); changes to the Secret are picked up on the next reconcile.',
+    {
+      name: dnsSubdomain('Name of the Secret.'),
+      usernameKey: str(
+        'Key of the Secret holding the user name. When the Secret has no such key, the engine default account is used ' +
+          '(root for MySQL, the default user for Redis).',
+        { pattern: CONFIG_KEY, maxLength: 253, default: 'username' },
+      ),
+      passwordKey: str('Key of the Secret holding the password.', {
+        pattern: CONFIG_KEY,
+        maxLength: 253,
+        default: 'password',
+      }),
+    },
+    { required: ['name'] },
+  ),
+);
+
+export function credentialsSecret(description: string, extra: JSONSchema = {}): JSONSchema {
+  return withDescription(credentialsSecretSchema, description, extra);
+}
+
+const labelSelectorRequirementSchema = named(
+  'LabelSelectorRequirement',
+  object(
+    'A label key, an operator and values that a label set must satisfy.',
+    {
+      key: str('The label key the requirement applies to.', { minLength: 1, maxLength: 317 }),
+      operator: enumStr('How the key relates to the values.', ['In', 'NotIn', 'Exists', 'DoesNotExist']),
+      values: listAtomic(
+        'Values for In and NotIn (must be non-empty); must be empty for Exists and DoesNotExist.',
+        { type: 'string', maxLength: 63 },
+        { maxItems: 256 },
+      ),
+    },
+    { required: ['key', 'operator'] },
+  ),
+);
+
+/** metav1.LabelSelector. */
+export const labelSelectorSchema = named(
+  'LabelSelector',
+  object(
+    'A label query over a set of objects. The requirements of matchLabels and matchExpressions are ANDed; an empty ' +
+      'selector matches every object, a missing one matches none.',
+    {
+      matchLabels: stringMap('Labels that must be present with exactly these values.'),
+      matchExpressions: listAtomic('Requirements on labels.', labelSelectorRequirementSchema, { maxItems: 64 }),
+    },
+    { 'x-kubernetes-map-type': 'atomic' },
+  ),
+);
+
+export function labelSelector(description: string): JSONSchema {
+  return withDescription(labelSelectorSchema, description);
+}
+
+/** core/v1 ResourceRequirements (limits and requests; dynamic resource claims are not offered). */
+export const resourceRequirementsSchema = named(
+  'ResourceRequirements',
+  object('Compute resources of a container.', {
+    limits: map(
+      'Maximum amount of each resource the container may use, keyed by resource name (cpu, memory, hugepages-2Mi, ...).',
+      quantity('A resource quantity.'),
+    ),
+    requests: map(
+      'Amount of each resource the scheduler reserves for the container, keyed by resource name. A request missing for a ' +
+        'resource that has a limit defaults to the limit.',
+      quantity('A resource quantity.'),
+    ),
+  }),
+);
+
+export function resourceRequirements(description: string): JSONSchema {
+  return withDescription(resourceRequirementsSchema, description);
+}
+
+/** A core/v1 Container, kept as sent apart from its name (the list key). */
+export const containerSchema = named(
+  'Container',
+  freeForm(
+    'A container in the shape of a core/v1 Container (name, image, command, env, ports, probes, resources, volumeMounts, ' +
+      '...). Only the name is checked here; the rest is validated when the Pod is created.',
+    {
+      properties: { name: dnsLabel('Name of the container, unique within the Pod.') },
+      required: ['name'],
+    },
+  ),
+);
+
+export function containers(description: string, extra: JSONSchema = {}): JSONSchema {
+  return listMap(description, ['name'], containerSchema, { maxItems: 64, ...extra });
+}
+
+/** A core/v1 Volume, kept as sent apart from its name (the list key). */
+export const volumeSchema = named(
+  'Volume',
+  freeForm(
+    'A volume in the shape of a core/v1 Volume: a name plus exactly one volume source (configMap, secret, emptyDir, ' +
+      'persistentVolumeClaim, projected, ...).',
+    {
+      properties: { name: dnsLabel('Name of the volume, unique within the Pod; containers mount it by this name.') },
+      required: ['name'],
+    },
+  ),
+);
+
+/** core/v1 EnvVar; valueFrom is kept as sent. */
+export const envVarSchema = named(
+  'EnvVar',
+  object(
+    'An environment variable of a container, in the shape of core/v1 EnvVar.',
+    {
+      name: str('Name of the variable.', { pattern: ENV_NAME, maxLength: 256 }),
+      value: str('Value of the variable. $(VAR) references to variables defined earlier are expanded.'),
+      valueFrom: freeForm(
+        'Source of the value in the shape of core/v1 EnvVarSource (secretKeyRef, configMapKeyRef, fieldRef or ' +
+          'resourceFieldRef). Cannot be used together with value.',
+      ),
+    },
+    { required: ['name'] },
+  ),
+);
+
+export function envVars(description: string): JSONSchema {
+  return listMap(description, ['name'], envVarSchema, { maxItems: 256 });
+}
+
+/** A core/v1 Toleration, kept as sent. */
+export function tolerations(description: string): JSONSchema {
+  return listAtomic(
+    description,
+    freeForm('A toleration in the shape of core/v1 Toleration (key, operator, value, effect, tolerationSeconds).'),
+    { maxItems: 64 },
+  );
+}
+
+/** core/v1 PodTemplateSpec with labels and annotations only in its metadata. */
+export const podTemplateSchema = named(
+  'PodTemplate',
+  object(
+    'A Pod template: the metadata and spec of the Pods to create.',
+    {
+      metadata: named(
+        'PodTemplateMetadata',
+        object('Labels and annotations of the Pod. Other metadata fields are set by the controller.', {
+          labels: stringMap('Labels of the Pod.'),
+          annotations: stringMap('Annotations of the Pod.'),
+        }),
+      ),
+      spec: freeForm(
+        'The Pod spec, in the shape of core/v1 PodSpec (containers, initContainers, volumes, securityContext, ...). It ' +
+          'is validated when the Pod is created, not here.',
+      ),
+    },
+    { required: ['spec'] },
+  ),
+);
+
+export function podTemplate(description: string, extra: JSONSchema = {}): JSONSchema {
+  return withDescription(podTemplateSchema, description, extra);
+}
+
+export const SERVICE_TYPES = ['ClusterIP', 'NodePort', 'LoadBalancer'];
+
+export const accessModesSchema = listAtomic(
+  'Access modes of the volume. ReadWriteOnce unless the storage class needs otherwise.',
+  { type: 'string', enum: ['ReadWriteOnce', 'ReadOnlyMany', 'ReadWriteMany', 'ReadWriteOncePod'] },
+  { default: ['ReadWriteOnce'], minItems: 1, maxItems: 4 },
+);
+
+/** TLS settings for connections from a controller to database instances. */
+export const tlsSchema = named(
+  'ClientTLS',
+  object(
+    'TLS for the connections the controller opens to the instances and, where the engine supports it, for the ' +
+      'replication links it configures.',
+    {
+      mode: enumStr(
+        'Disabled: plain TCP. Required: TLS without certificate verification. VerifyCA: TLS, the server certificate must ' +
+          'be signed by the given CA. VerifyFull: VerifyCA plus the certificate must name the host connected to.',
+        ['Disabled', 'Required', 'VerifyCA', 'VerifyFull'],
+        { default: 'Disabled' },
+      ),
+      ca: secretKeySelector('PEM bundle of the CA that signs the server certificates. Required by VerifyCA and VerifyFull.'),
+      clientCertificate: localObjectReference(
+        'A Secret of type kubernetes.io/tls (keys tls.crt and tls.key) presented as client certificate, for servers ' +
+          'that require one.',
+      ),
+    },
+    { default: {} },
+  ),
+);
+
+// ---------------------------------------------------------------------------------------------
+// Database instance references (the replication kinds)
+
+/**
+ * The fields every instance reference has. An instance is either a Unit in the same namespace
+ * (Kubernetes-managed) or any reachable host:port (external).
+ */
+export function instanceProperties(defaultPort: number, engine: string): Record<string, JSONSchema> {
+  return {
+    name: dnsLabel(
+      `Identifier of the ${engine} instance within this object: the key of its status entry and the value other fields ` +
+        '(such as primary) use to designate it. It does not need to be the name of any Kubernetes object.',
+    ),
+    unitRef: localObjectReference(
+      `A Unit in the same namespace that runs the ${engine} instance. The controller connects to the Unit's ` +
+        'status.address (unless host is given) and labels the Unit\'s Pod with the role it observes, which drives the ' +
+        'Services. Either unitRef or host must be given.',
+    ),
+    host: str(
+      `Host name or IP address the controller connects to and the address written into the replication configuration. ` +
+        'Required for an instance outside Kubernetes or not run by a Unit; with unitRef it overrides the Unit address.',
+      { pattern: HOST, maxLength: 253 },
+    ),
+    port: port(`TCP port of the ${engine} instance.`, { default: defaultPort }),
+  };
+}
+
+/** The instance reference rule: a unitRef or a host. */
+export const UNIT_OR_HOST: JSONSchema[] = [{ required: ['unitRef'] }, { required: ['host'] }];
+
+/** Status of a primary change (CloudNativePG-style switchover/failover record). */
+export const primaryChangeSchema = named(
+  'PrimaryChange',
+  object(
+    'A change of primary: a switchover requested through spec.primary, or an automatic failover. Every step is recorded ' +
+      'before it is taken so the change resumes where it stopped after a controller restart.',
+    {
+      kind: enumStr('Switchover: planned, the old primary is fenced and drained first. Failover: the old primary is lost.', [
+        'Switchover',
+        'Failover',
+      ]),
+      from: str('Name of the instance that was primary.'),
+      to: str('Name of the instance being promoted.'),
+      phase: enumStr(
+        'Step reached. Pending: checks before fencing (candidate health and lag). Fencing: the old primary is made ' +
+          'read-only and removed from the read-write Service. CatchingUp: waiting for the candidate to apply everything ' +
+          'the old primary had written. Promoting: the candidate is made writable. Repointing: the other instances are ' +
+          'attached to the new primary. Completed or Failed: the change is over (after Failed the old primary is unfenced ' +
+          'when it is still healthy).',
+        ['Pending', 'Fencing', 'CatchingUp', 'Promoting', 'Repointing', 'Completed', 'Failed'],
+      ),
+      epoch: int64(
+        'Number of primary changes so far, incremented when a change starts. Writes into the instances carry it so a stale ' +
+          'controller cannot act on an old topology.',
+        { minimum: 0 },
+      ),
+      startTime: dateTime('When the change started.'),
+      completionTime: dateTime('When the change reached Completed or Failed.'),
+      reason: str('CamelCase reason of the current phase, for example PrimaryUnreachable or CandidateLagging.'),
+      message: str('Human-readable detail of the current phase or of the failure.'),
+    },
+    { required: ['kind', 'to', 'phase'] },
+  ),
+);
+
+/** Kubernetes Services pointing at the current primary and at the replicas. */
+export function replicationServiceSchema(engine: string): JSONSchema {
+  return named(
+    'ReplicationServices',
+    object(
+    `The Services <name>-readwrite (the current primary) and <name>-readonly (ready replicas) giving clients access to the ` +
+      `${engine} topology. They select Pods of Unit-backed instances by the role label the controller sets from the ` +
+      'observed, fenced topology (never from spec alone). Instances given only by host are not part of the Services.',
+    {
+      type: enumStr('Type of both Services.', SERVICE_TYPES, { default: 'ClusterIP' }),
+      annotations: stringMap('Annotations of both Services, for example load-balancer settings of a cloud provider.'),
+      readOnly: bool('Whether to create the <name>-readonly Service.', { default: true }),
+    },
+    { default: {} },
+    ),
+  );
+}
+
+export const replicationServicesStatusSchema = named(
+  'ReplicationServicesStatus',
+  object('Names of the Services the controller manages.', {
+    readWrite: str('Name of the Service that targets the current primary.'),
+    readOnly: str('Name of the Service that targets the ready replicas.'),
+  }),
+);
+
+export const deletionPolicySchema = enumStr(
+  'What happens to the instances when this object is deleted. Retain: replication and Pod labels are left as they are. ' +
+    'Detach: replicas stop replicating and stay read-only, Pod labels are removed; data is never deleted.',
+  ['Retain', 'Detach'],
+  { default: 'Retain' },
+);
+
+export const pausedSchema = bool(
+  'Stops all changes to the topology (no promotion, fencing or re-pointing). Status is still observed and reported.',
+  { default: false },
+);
+
+export const instanceHealthSchema = enumStr(
+  'Health of the instance as seen by the controller. Healthy: reachable and consistent with the topology. Unreachable: ' +
+    'no connection. Diverged: it has data the primary does not (errant transactions or a forked history) and is kept ' +
+    'out of replication until rebuilt. Failed: reachable but replication is broken (see message).',
+  ['Healthy', 'Unreachable', 'Diverged', 'Failed'],
+);

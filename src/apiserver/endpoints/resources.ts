@@ -1,0 +1,334 @@
+// The REST verbs for every served resource: get, list, watch, create, update, patch, delete,
+// deletecollection, and the status and scale subresources. Generic over the APIRegistry.
+
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { badRequest, invalid, methodNotAllowed, pathNotFound, StatusError, unsupportedMediaType } from '../errors.js';
+import { applyJSONPatch, JSONPatchError, parseJSONPatch } from '../patch/json-patch.js';
+import { applyMergePatch } from '../patch/merge-patch.js';
+import type { APIRegistry, ServedResource } from '../registry/registry.js';
+import { isPlainObject, type KubeObject } from '../registry/object.js';
+import { parseResourceVersion, type DeleteOptions, type ListResult, type WriteOptions } from '../registry/store.js';
+import { parseFieldSelector } from '../selectors/fields.js';
+import { parseLabelSelector } from '../selectors/labels.js';
+import { partialObjectMetadata, type IncludeObject } from '../registry/table.js';
+import { decodeBody, readBody, warningHeaders, writeJSON } from './http.js';
+import { contentTypeOf, negotiateRepresentation, type Representation } from './negotiation.js';
+import type { RequestInfo } from './requestinfo.js';
+import { serveWatch, type WatchSettings } from './watch.js';
+
+const patchTypes = ['application/json-patch+json', 'application/merge-patch+json'];
+
+export interface ResourceHandlerOptions {
+  watch: WatchSettings;
+  /** Called when a watch opens and closes (metrics). */
+  onWatchCount?: (resource: string, delta: number) => void;
+}
+
+export class ResourceHandler {
+  constructor(
+    private readonly registry: APIRegistry,
+    private readonly opts: ResourceHandlerOptions,
+  ) {}
+
+  async handle(req: IncomingMessage, res: ServerResponse, info: RequestInfo, query: URLSearchParams): Promise<number> {
+    const served = this.registry.lookup(info.apiGroup, info.apiVersion, info.resource);
+    if (!served) throw pathNotFound();
+    const { def } = served;
+    if (!def.namespaced && info.namespace) throw pathNotFound();
+    if (def.namespaced && info.name && !info.namespace) throw pathNotFound();
+    if (info.subresource && !(info.subresource === 'status' && def.subresources.status) && !(info.subresource === 'scale' && def.subresources.scale)) {
+      throw pathNotFound();
+    }
+    if (info.parts.length > (def.namespaced && info.namespace ? 5 : 3)) throw pathNotFound();
+    const verbs = def.verbs ?? ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];
+    if (!verbs.includes(info.verb as never) || (info.subresource && !['get', 'update', 'patch'].includes(info.verb))) {
+      throw methodNotAllowed(info.verb, served.store.target(info.name));
+    }
+    const namespace = info.namespace;
+
+    switch (info.verb) {
+      case 'get':
+        return this.get(req, res, served, info, query);
+      case 'list':
+        return this.list(req, res, served, namespace, query);
+      case 'watch':
+        return this.watch(req, res, served, namespace, query);
+      case 'create':
+        if (info.name) throw methodNotAllowed('create', served.store.target(info.name));
+        return this.create(req, res, served, namespace, query);
+      case 'update':
+        return this.update(req, res, served, info, query);
+      case 'patch':
+        return this.patch(req, res, served, info, query);
+      case 'delete':
+        return this.delete(req, res, served, info, query);
+      case 'deletecollection':
+        return this.deleteCollection(req, res, served, namespace, query);
+      default:
+        throw methodNotAllowed(info.verb, served.store.target(info.name));
+    }
+  }
+
+  // ---- representations ------------------------------------------------------------------
+
+  private single(served: ServedResource, obj: KubeObject, rep: Representation, query: URLSearchParams): unknown {
+    switch (rep.kind) {
+      case 'object':
+        return obj;
+      case 'partialObjectMetadata':
+        return partialObjectMetadata(obj, rep.version);
+      case 'table':
+        return served.table.table([obj], { resourceVersion: obj.metadata.resourceVersion }, includeObject(query), rep.version);
+      default:
+        throw new StatusError(406, 'NotAcceptable', 'only the following media types are accepted: application/json');
+    }
+  }
+
+  private listBody(served: ServedResource, result: ListResult, rep: Representation, query: URLSearchParams): unknown {
+    const meta: Record<string, unknown> = { resourceVersion: result.resourceVersion };
+    if (result.continue) meta['continue'] = result.continue;
+    if (result.remainingItemCount !== undefined) meta['remainingItemCount'] = result.remainingItemCount;
+    switch (rep.kind) {
+      case 'table':
+        return served.table.table(result.items, meta, includeObject(query), rep.version);
+      case 'partialObjectMetadataList':
+        return {
+          kind: 'PartialObjectMetadataList',
+          apiVersion: `meta.k8s.io/${rep.version}`,
+          metadata: meta,
+          items: result.items.map((o) => partialObjectMetadata(o, rep.version)),
+        };
+      default:
+        return { apiVersion: served.store.apiVersion, kind: served.def.listKind, metadata: meta, items: result.items };
+    }
+  }
+
+  // ---- verbs ----------------------------------------------------------------------------
+
+  private async get(req: IncomingMessage, res: ServerResponse, served: ServedResource, info: RequestInfo, query: URLSearchParams): Promise<number> {
+    const rep = negotiateRepresentation(req.headers.accept, 'single');
+    const obj = await served.store.get(info.namespace, info.name);
+    const body = info.subresource === 'scale' ? served.store.toScale(obj) : this.single(served, obj, rep, query);
+    writeJSON(res, 200, body);
+    return 200;
+  }
+
+  private async list(req: IncomingMessage, res: ServerResponse, served: ServedResource, namespace: string, query: URLSearchParams): Promise<number> {
+    const rep = negotiateRepresentation(req.headers.accept, 'list');
+    const result = await served.store.list(namespace || undefined, listOptions(query));
+    writeJSON(res, 200, this.listBody(served, result, rep, query));
+    return 200;
+  }
+
+  private async watch(req: IncomingMessage, res: ServerResponse, served: ServedResource, namespace: string, query: URLSearchParams): Promise<number> {
+    const rep = negotiateRepresentation(req.headers.accept, 'watch');
+    if (query.get('sendInitialEvents') !== null) {
+      throw invalid('ListOptions', 'meta.k8s.io', '', [
+        { type: 'FieldValueForbidden', field: 'sendInitialEvents', detail: 'sendInitialEvents is forbidden for watch unless the WatchList feature gate is enabled' },
+      ]);
+    }
+    // Reject bad selectors and versions with a plain error before the stream starts.
+    parseLabelSelector(query.get('labelSelector'));
+    parseFieldSelector(query.get('fieldSelector'), served.store.fieldSelectors);
+    const rv = query.get('resourceVersion');
+    if (rv) parseResourceVersion(rv);
+    this.opts.onWatchCount?.(served.def.plural, 1);
+    try {
+      await serveWatch(req, res, served, namespace || undefined, query, rep, this.opts.watch);
+    } finally {
+      this.opts.onWatchCount?.(served.def.plural, -1);
+    }
+    return 200;
+  }
+
+  private async create(req: IncomingMessage, res: ServerResponse, served: ServedResource, namespace: string, query: URLSearchParams): Promise<number> {
+    const rep = negotiateRepresentation(req.headers.accept, 'single');
+    const body = decodeBody(await readBody(req), req.headers['content-type']);
+    const opts = writeOptions(query);
+    const obj = await served.store.create(namespace, body, opts);
+    writeJSON(res, 201, this.single(served, obj, rep, query), warningHeaders(opts.warnings ?? []));
+    return 201;
+  }
+
+  private async update(req: IncomingMessage, res: ServerResponse, served: ServedResource, info: RequestInfo, query: URLSearchParams): Promise<number> {
+    const rep = negotiateRepresentation(req.headers.accept, 'single');
+    const body = decodeBody(await readBody(req), req.headers['content-type']);
+    const opts = writeOptions(query);
+    let result: unknown;
+    if (info.subresource === 'scale') {
+      const scale = decodeScale(body, info.name);
+      result = await served.store.updateScale(info.namespace, info.name, () => scale, opts);
+    } else if (info.subresource === 'status') {
+      result = this.single(served, await served.store.updateStatus(info.namespace, info.name, body, opts), rep, query);
+    } else {
+      result = this.single(served, await served.store.update(info.namespace, info.name, body, opts), rep, query);
+    }
+    writeJSON(res, 200, result, warningHeaders(opts.warnings ?? []));
+    return 200;
+  }
+
+  private async patch(req: IncomingMessage, res: ServerResponse, served: ServedResource, info: RequestInfo, query: URLSearchParams): Promise<number> {
+    const rep = negotiateRepresentation(req.headers.accept, 'single');
+    const type = contentTypeOf(req.headers['content-type']);
+    if (!patchTypes.includes(type)) throw unsupportedMediaType(type, patchTypes);
+    if (query.get('force') !== null) {
+      throw invalid('PatchOptions', 'meta.k8s.io', '', [{ type: 'FieldValueForbidden', field: 'force', detail: 'may not be specified for non-apply patch' }]);
+    }
+    const raw = await readBody(req);
+    let patch: unknown;
+    try {
+      patch = JSON.parse(raw.toString('utf8'));
+    } catch (err) {
+      throw badRequest(`error decoding patch: ${(err as Error).message}`);
+    }
+    const apply = makePatcher(type, patch);
+    const opts = writeOptions(query);
+    const { store } = served;
+    let result: unknown;
+    if (info.subresource === 'scale') {
+      result = await store.updateScale(info.namespace, info.name, (current) => decodeScale(apply(current, info.name), info.name), opts);
+    } else {
+      const updated = await store.guaranteedUpdate(
+        info.namespace,
+        info.name,
+        (current) => {
+          const patched = apply(current, info.name);
+          if (!isPlainObject(patched)) throw badRequest('the patched object must be a JSON object');
+          const obj = store.decodeBody(patched, info.namespace);
+          if (obj.metadata.name !== undefined && obj.metadata.name !== info.name) {
+            throw badRequest(`the name of the object (${obj.metadata.name}) does not match the name on the URL (${info.name})`);
+          }
+          // The resourceVersion is a precondition only when the patch itself sets it.
+          if (!patchSetsResourceVersion(type, patch)) obj.metadata.resourceVersion = current.metadata.resourceVersion;
+          return obj;
+        },
+        { ...opts, subresource: info.subresource === 'status' ? 'status' : undefined },
+      );
+      result = this.single(served, updated, rep, query);
+    }
+    writeJSON(res, 200, result, warningHeaders(opts.warnings ?? []));
+    return 200;
+  }
+
+  private async delete(req: IncomingMessage, res: ServerResponse, served: ServedResource, info: RequestInfo, query: URLSearchParams): Promise<number> {
+    const rep = negotiateRepresentation(req.headers.accept, 'single');
+    const opts = await deleteOptions(req, query);
+    const { object } = await served.store.delete(info.namespace, info.name, opts);
+    writeJSON(res, 200, this.single(served, object, rep, query));
+    return 200;
+  }
+
+  private async deleteCollection(req: IncomingMessage, res: ServerResponse, served: ServedResource, namespace: string, query: URLSearchParams): Promise<number> {
+    const rep = negotiateRepresentation(req.headers.accept, 'list');
+    const opts = await deleteOptions(req, query);
+    const result = await served.store.deleteCollection(namespace || undefined, listOptions(query), opts);
+    writeJSON(res, 200, this.listBody(served, result, rep, query));
+    return 200;
+  }
+}
+
+function includeObject(query: URLSearchParams): IncludeObject {
+  const v = query.get('includeObject');
+  if (v === null || v === '') return 'Metadata';
+  if (v === 'None' || v === 'Metadata' || v === 'Object') return v;
+  throw badRequest(`includeObject: unsupported value "${v}": supported values are "None", "Metadata", "Object"`);
+}
+
+function listOptions(query: URLSearchParams) {
+  const limitRaw = query.get('limit');
+  const limit = limitRaw === null || limitRaw === '' ? 0 : Number(limitRaw);
+  if (!Number.isInteger(limit) || limit < 0) throw badRequest(`limit: Invalid value: "${limitRaw}": must be a non-negative integer`);
+  return {
+    labelSelector: query.get('labelSelector'),
+    fieldSelector: query.get('fieldSelector'),
+    limit,
+    continue: query.get('continue'),
+    resourceVersion: query.get('resourceVersion'),
+    resourceVersionMatch: query.get('resourceVersionMatch'),
+  };
+}
+
+function writeOptions(query: URLSearchParams): WriteOptions {
+  const dryRun = query.getAll('dryRun');
+  for (const d of dryRun) {
+    if (d !== 'All') {
+      throw invalid('CreateOptions', 'meta.k8s.io', '', [{ type: 'FieldValueNotSupported', field: 'dryRun', value: d, detail: 'supported values: "All"' }]);
+    }
+  }
+  const fv = query.get('fieldValidation');
+  if (fv !== null && fv !== '' && !['Strict', 'Warn', 'Ignore'].includes(fv)) {
+    throw badRequest(`fieldValidation must be one of "Ignore", "Warn", or "Strict", got "${fv}"`);
+  }
+  const fieldManager = query.get('fieldManager');
+  if (fieldManager !== null && (fieldManager.length > 128 || /[^\x20-\x7e]/.test(fieldManager))) {
+    throw invalid('CreateOptions', 'meta.k8s.io', '', [
+      { type: 'FieldValueInvalid', field: 'fieldManager', value: fieldManager, detail: 'must consist of at most 128 printable characters' },
+    ]);
+  }
+  return { dryRun: dryRun.length > 0, fieldValidation: (fv || 'Warn') as WriteOptions['fieldValidation'], warnings: [] };
+}
+
+async function deleteOptions(req: IncomingMessage, query: URLSearchParams): Promise<DeleteOptions> {
+  const opts: DeleteOptions = writeOptions(query);
+  const raw = await readBody(req);
+  if (raw.length > 0 && raw.toString('utf8').trim() !== '') {
+    const body = decodeBody(raw, req.headers['content-type']);
+    if (!isPlainObject(body)) throw badRequest('DeleteOptions must be a JSON object');
+    if (body['kind'] !== undefined && body['kind'] !== 'DeleteOptions') {
+      throw badRequest(`expected DeleteOptions, got ${String(body['kind'])}`);
+    }
+    const pre = body['preconditions'];
+    if (isPlainObject(pre)) {
+      opts.preconditions = {
+        ...(typeof pre['uid'] === 'string' ? { uid: pre['uid'] } : {}),
+        ...(typeof pre['resourceVersion'] === 'string' ? { resourceVersion: pre['resourceVersion'] } : {}),
+      };
+    }
+    const dry = body['dryRun'];
+    if (Array.isArray(dry) && dry.length > 0) {
+      if (dry.some((d) => d !== 'All')) throw invalid('DeleteOptions', 'meta.k8s.io', '', [{ type: 'FieldValueNotSupported', field: 'dryRun', value: dry, detail: 'supported values: "All"' }]);
+      opts.dryRun = true;
+    }
+  }
+  return opts;
+}
+
+function makePatcher(type: string, patch: unknown): (current: unknown, name: string) => unknown {
+  if (type === 'application/merge-patch+json') {
+    if (!isPlainObject(patch)) throw badRequest('a merge patch must be a JSON object');
+    return (current) => applyMergePatch(current, patch);
+  }
+  let ops: ReturnType<typeof parseJSONPatch>;
+  try {
+    ops = parseJSONPatch(patch);
+  } catch (err) {
+    throw badRequest(`the server rejected our request due to an error in our request: ${(err as Error).message}`);
+  }
+  return (current, name) => {
+    try {
+      return applyJSONPatch(current, ops);
+    } catch (err) {
+      if (err instanceof JSONPatchError) {
+        throw new StatusError(422, 'Invalid', `the server rejected our request due to an error in our request: ${err.message}`, { name });
+      }
+      throw err;
+    }
+  };
+}
+
+function patchSetsResourceVersion(type: string, patch: unknown): boolean {
+  if (type === 'application/merge-patch+json') {
+    return isPlainObject(patch) && isPlainObject(patch['metadata']) && typeof patch['metadata']['resourceVersion'] === 'string';
+  }
+  return Array.isArray(patch) && patch.some((op) => isPlainObject(op) && op['path'] === '/metadata/resourceVersion' && op['op'] !== 'test');
+}
+
+function decodeScale(body: unknown, name: string): KubeObject {
+  if (!isPlainObject(body)) throw badRequest('Scale must be a JSON object');
+  if (body['kind'] !== undefined && body['kind'] !== 'Scale') throw badRequest(`expected Scale, got ${String(body['kind'])}`);
+  const meta = isPlainObject(body['metadata']) ? body['metadata'] : {};
+  if (meta['name'] !== undefined && meta['name'] !== name) {
+    throw badRequest(`the name of the object (${String(meta['name'])}) does not match the name on the URL (${name})`);
+  }
+  return { ...body, apiVersion: 'autoscaling/v1', kind: 'Scale', metadata: meta } as KubeObject;
+}

@@ -1,0 +1,115 @@
+// Watch streams: newline-delimited JSON events over a chunked response, with resume by
+// resourceVersion, bookmarks, timeouts and a clean end, as kube-apiserver serves them.
+
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { toStatusError } from './http.js';
+import type { Representation } from './negotiation.js';
+import type { KubeObject } from '../registry/object.js';
+import type { ServedResource } from '../registry/registry.js';
+import { partialObjectMetadata } from '../registry/table.js';
+import type { WatchEventType } from '../registry/store.js';
+
+export interface WatchSettings {
+  /** Bookmark period when the client allows bookmarks (kube: one minute). */
+  bookmarkIntervalMs: number;
+  /** Bounds of the random timeout for watches that do not ask for one (kube: 30–60 min). */
+  minTimeoutSeconds: number;
+  maxTimeoutSeconds: number;
+  /** A client that has this many bytes unread is too slow: its watch is closed. */
+  maxBufferedBytes: number;
+}
+
+export const defaultWatchSettings: WatchSettings = {
+  bookmarkIntervalMs: 60_000,
+  minTimeoutSeconds: 1800,
+  maxTimeoutSeconds: 3600,
+  maxBufferedBytes: 16 * 1024 * 1024,
+};
+
+export async function serveWatch(
+  req: IncomingMessage,
+  res: ServerResponse,
+  served: ServedResource,
+  namespace: string | undefined,
+  query: URLSearchParams,
+  rep: Representation,
+  settings: WatchSettings,
+): Promise<void> {
+  const timeoutRaw = query.get('timeoutSeconds');
+  let timeoutSeconds = Number(timeoutRaw);
+  if (timeoutRaw === null || !Number.isFinite(timeoutSeconds) || timeoutSeconds <= 0) {
+    timeoutSeconds = settings.minTimeoutSeconds + Math.random() * (settings.maxTimeoutSeconds - settings.minTimeoutSeconds);
+  }
+  const bookmarks = query.get('allowWatchBookmarks') === 'true';
+  let columnsSent = false;
+  let closed = false;
+  let finish: () => void = () => {};
+  const done = new Promise<void>((resolve) => (finish = resolve));
+
+  const encode = (type: WatchEventType, obj: unknown): string => JSON.stringify({ type, object: obj }) + '\n';
+  const represent = (obj: KubeObject, type: WatchEventType): unknown => {
+    if (type === 'BOOKMARK' || type === 'ERROR') return obj;
+    if (rep.kind === 'partialObjectMetadata') return partialObjectMetadata(obj, rep.version);
+    if (rep.kind === 'table') {
+      const table = served.table.table([obj], { resourceVersion: obj.metadata.resourceVersion }, includeObjectOf(query), rep.version, !columnsSent);
+      columnsSent = true;
+      return table;
+    }
+    return obj;
+  };
+  const write = (line: string): void => {
+    if (closed) return;
+    res.write(line);
+    if (res.writableLength > settings.maxBufferedBytes) {
+      // The client reads slower than events arrive: drop it instead of buffering without bound.
+      close();
+    }
+  };
+  const close = (): void => {
+    if (closed) return;
+    closed = true;
+    clearInterval(bookmarkTimer);
+    clearTimeout(deadline);
+    watch?.stop();
+    res.end();
+    finish();
+  };
+
+  res.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked', 'Cache-Control': 'no-cache' });
+  res.flushHeaders();
+  req.on('close', close);
+  res.on('close', close);
+
+  const bookmark = (): void => {
+    if (!watch) return;
+    const obj = { kind: served.def.kind, apiVersion: served.store.apiVersion, metadata: { resourceVersion: String(watch.progressRevision()), creationTimestamp: null } };
+    write(encode('BOOKMARK', obj));
+  };
+  const bookmarkTimer = bookmarks ? setInterval(bookmark, settings.bookmarkIntervalMs) : undefined;
+  const deadline = setTimeout(close, timeoutSeconds * 1000);
+
+  let watch: Awaited<ReturnType<typeof served.store.watch>> | undefined;
+  try {
+    watch = await served.store.watch(
+      namespace,
+      { labelSelector: query.get('labelSelector'), fieldSelector: query.get('fieldSelector'), resourceVersion: query.get('resourceVersion') },
+      {
+        event: (type, obj) => write(encode(type, represent(obj, type))),
+        error: (err) => {
+          write(encode('ERROR', toStatusError(err).toStatus()));
+          close();
+        },
+      },
+    );
+    if (closed) watch.stop();
+  } catch (err) {
+    write(encode('ERROR', toStatusError(err).toStatus()));
+    close();
+  }
+  await done;
+}
+
+function includeObjectOf(query: URLSearchParams): 'None' | 'Metadata' | 'Object' {
+  const v = query.get('includeObject');
+  return v === 'None' || v === 'Object' ? v : 'Metadata';
+}

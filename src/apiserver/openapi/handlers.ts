@@ -1,0 +1,217 @@
+// HTTP handlers for the OpenAPI documents, with kube-openapi's semantics
+// (k8s.io/kube-openapi pkg/handler for v2, pkg/handler3 for v3):
+//   GET /openapi/v2             JSON or gnostic protobuf by Accept; ETag / If-None-Match; else 406
+//   GET /swagger-2.0.0.pb-v1    the v2 protobuf (legacy path some kubectl versions still try)
+//   GET /openapi/v3             the root: {"paths": {"<key>": {"serverRelativeURL": ...}}}
+//   GET /openapi/v3/<key>       a group-version document (JSON only; protobuf → 406); ?hash= of an
+//                               older version → 301 to the current URL; matching hash → cacheable
+//                               for a year; unknown group-version → 404.
+
+import type express from 'express';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ResourceDefinition } from '../registry/definition.js';
+import { OPENAPI_V2_PROTO_MEDIA_TYPE, OPENAPI_V2_PROTO_MEDIA_TYPE_ALT } from './gnostic.js';
+import { buildOpenAPIV2, type OpenAPIV2Document } from './v2.js';
+import { buildOpenAPIV3, serverRelativeURL, type OpenAPIInfoOptions, type OpenAPIV3Documents } from './v3.js';
+
+const JSON_MEDIA_TYPE = 'application/json';
+const ONE_YEAR_MS = 365 * 24 * 60 * 60 * 1000;
+
+/** Holds the OpenAPI documents built from the current definitions. Documents are built once per
+ * `update` and served from memory; the same definitions always give the same bytes and hashes. */
+export class OpenAPIService {
+  private v2Doc!: OpenAPIV2Document;
+  private v3Docs!: OpenAPIV3Documents;
+  private v3RootBody!: Buffer;
+  private builtAt!: Date;
+
+  constructor(
+    defs: ResourceDefinition[] = [],
+    private readonly info: { v2?: OpenAPIInfoOptions; v3?: OpenAPIInfoOptions } = {},
+  ) {
+    this.update(defs);
+  }
+
+  /** Rebuild the documents from a new set of definitions. Throws (keeping the previous documents)
+   * if the definitions cannot be published, e.g. a schema references an unknown definition. */
+  update(defs: ResourceDefinition[]): void {
+    const v3 = buildOpenAPIV3(defs, this.info.v3);
+    const v2 = buildOpenAPIV2(defs, this.info.v2);
+    this.v3Docs = v3;
+    this.v2Doc = v2;
+    this.v3RootBody = Buffer.from(JSON.stringify(v3.root), 'utf8');
+    this.builtAt = new Date();
+  }
+
+  get v2(): OpenAPIV2Document {
+    return this.v2Doc;
+  }
+
+  get v3(): OpenAPIV3Documents {
+    return this.v3Docs;
+  }
+
+  /**
+   * Serve `path` if it is one of the OpenAPI paths: writes the response and returns its status
+   * code, or returns undefined (writing nothing) for any other path.
+   */
+  handle(req: IncomingMessage, res: ServerResponse, path: string, query: URLSearchParams): number | undefined {
+    let route: () => number;
+    if (path === '/openapi/v2') route = () => this.serveV2(req, res, false);
+    else if (path === '/swagger-2.0.0.pb-v1') route = () => this.serveV2(req, res, true);
+    else if (path === '/openapi/v3' || path === '/openapi/v3/') route = () => this.serveV3Root(req, res);
+    else if (path.startsWith('/openapi/v3/')) route = () => this.serveV3GroupVersion(req, res, path.slice('/openapi/v3/'.length).replace(/\/+$/, ''), query);
+    else return undefined;
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.setHeader('Allow', 'GET, HEAD');
+      return sendStatus(res, 405, 'MethodNotAllowed', `the server does not allow this method on the requested resource`);
+    }
+    return route();
+  }
+
+  /** An express middleware serving the OpenAPI paths; other requests go to `next()`. */
+  handler(): RequestHandler {
+    return (req: Request, res: Response, next: NextFunction): void => {
+      const url = new URL(req.originalUrl, 'http://localhost');
+      if (this.handle(req, res, url.pathname, url.searchParams) === undefined) next();
+    };
+  }
+
+  private serveV2(req: IncomingMessage, res: ServerResponse, legacyProto: boolean): number {
+    const doc = this.v2Doc;
+    res.setHeader('Vary', 'Accept');
+    // Both protobuf media types are answered with the '@'-less one, as kube-openapi does: Go's
+    // mime.ParseMediaType (used by client-go on the response) rejects '@' in a subtype.
+    const representations = [
+      { type: JSON_MEDIA_TYPE, contentType: JSON_MEDIA_TYPE, body: doc.json, etag: doc.etag },
+      { type: OPENAPI_V2_PROTO_MEDIA_TYPE, contentType: OPENAPI_V2_PROTO_MEDIA_TYPE_ALT, body: doc.proto, etag: doc.protoEtag },
+      { type: OPENAPI_V2_PROTO_MEDIA_TYPE_ALT, contentType: OPENAPI_V2_PROTO_MEDIA_TYPE_ALT, body: doc.proto, etag: doc.protoEtag },
+    ];
+    const chosen = legacyProto ? representations[1] : negotiate(req.headers.accept, representations);
+    if (!chosen) return notAcceptable(res, [JSON_MEDIA_TYPE, OPENAPI_V2_PROTO_MEDIA_TYPE]);
+    res.setHeader('Content-Type', chosen.contentType);
+    res.setHeader('ETag', chosen.etag);
+    res.setHeader('Last-Modified', this.builtAt.toUTCString());
+    return sendBody(req, res, chosen.etag, chosen.body);
+  }
+
+  private serveV3Root(req: IncomingMessage, res: ServerResponse): number {
+    res.setHeader('Vary', 'Accept');
+    if (!negotiate(req.headers.accept, [{ type: JSON_MEDIA_TYPE }])) return notAcceptable(res, [JSON_MEDIA_TYPE]);
+    res.setHeader('Content-Type', JSON_MEDIA_TYPE);
+    res.setHeader('Last-Modified', this.builtAt.toUTCString());
+    res.statusCode = 200;
+    res.end(this.v3RootBody);
+    return 200;
+  }
+
+  private serveV3GroupVersion(req: IncomingMessage, res: ServerResponse, key: string, query: URLSearchParams): number {
+    res.setHeader('Vary', 'Accept');
+    const doc = this.v3Docs.groupVersions.get(key);
+    if (!doc) return sendStatus(res, 404, 'NotFound', `the OpenAPI v3 document for ${JSON.stringify(key)} was not found`);
+    if (!negotiate(req.headers.accept, [{ type: JSON_MEDIA_TYPE }])) return notAcceptable(res, [JSON_MEDIA_TYPE]);
+    const etag = `"${doc.hash}"`;
+    res.setHeader('Content-Type', JSON_MEDIA_TYPE);
+    res.setHeader('ETag', etag);
+    const hash = query.get('hash');
+    if (hash !== null && hash !== '') {
+      if (hash !== doc.hash) {
+        // An older (or unknown) version: point the client at the current one.
+        const location = serverRelativeURL(key, doc.hash);
+        res.statusCode = 301;
+        res.setHeader('Location', location);
+        res.setHeader('Content-Type', 'text/html; charset=utf-8');
+        res.end(`<a href="${location}">Moved Permanently</a>.\n`);
+        return 301;
+      }
+      // The hash names these exact bytes: cacheable forever.
+      res.setHeader('Cache-Control', 'public, immutable');
+      res.setHeader('Expires', new Date(Date.now() + ONE_YEAR_MS).toUTCString());
+    }
+    res.setHeader('Last-Modified', this.builtAt.toUTCString());
+    return sendBody(req, res, etag, doc.body);
+  }
+}
+
+/** Install the OpenAPI handlers on an express app. */
+export function installOpenAPIHandlers(app: express.Express, service: OpenAPIService): void {
+  app.use(service.handler());
+}
+
+// ---------------------------------------------------------------------------------------------
+
+interface AcceptClause {
+  type: string;
+  subtype: string;
+  q: number;
+  index: number;
+}
+
+/** Parse an Accept header like goautoneg: clauses sorted by quality, then specificity, then order.
+ * Clauses with q=0 are dropped. A missing or empty header means `*\/*`. */
+export function parseAccept(header: string | undefined): AcceptClause[] {
+  const value = header === undefined || header.trim() === '' ? '*/*' : header;
+  const clauses: AcceptClause[] = [];
+  value.split(',').forEach((part, index) => {
+    const [mediaRange = '', ...params] = part.split(';').map((s) => s.trim());
+    if (mediaRange === '') return;
+    const slash = mediaRange.indexOf('/');
+    const type = (slash < 0 ? mediaRange : mediaRange.slice(0, slash)).toLowerCase();
+    const subtype = (slash < 0 ? '*' : mediaRange.slice(slash + 1)).toLowerCase();
+    let q = 1;
+    for (const p of params) {
+      const [k, v] = p.split('=').map((s) => s.trim());
+      if (k?.toLowerCase() === 'q' && v !== undefined) {
+        const n = Number(v);
+        q = Number.isFinite(n) ? n : 0;
+      }
+    }
+    if (q > 0) clauses.push({ type, subtype, q, index });
+  });
+  const specificity = (c: AcceptClause): number => (c.type === '*' ? 0 : c.subtype === '*' ? 1 : 2);
+  return clauses.sort((a, b) => b.q - a.q || specificity(b) - specificity(a) || a.index - b.index);
+}
+
+/** The first offer (in the order given) matching the best Accept clause that matches any. */
+function negotiate<T extends { type: string }>(accept: string | undefined, offers: T[]): T | undefined {
+  for (const clause of parseAccept(accept)) {
+    for (const offer of offers) {
+      const [type, subtype] = offer.type.toLowerCase().split('/') as [string, string];
+      if ((clause.type === '*' || clause.type === type) && (clause.subtype === '*' || clause.subtype === subtype)) return offer;
+    }
+  }
+  return undefined;
+}
+
+/** If-None-Match (weak comparison, `*` matches) against the current ETag. */
+function notModified(req: IncomingMessage, etag: string): boolean {
+  const header = req.headers['if-none-match'];
+  if (!header) return false;
+  const strip = (t: string): string => t.trim().replace(/^W\//, '');
+  return header.split(',').some((t) => t.trim() === '*' || strip(t) === strip(etag));
+}
+
+function sendBody(req: IncomingMessage, res: ServerResponse, etag: string, body: Buffer): number {
+  if (notModified(req, etag)) {
+    res.statusCode = 304;
+    res.end();
+    return 304;
+  }
+  res.statusCode = 200;
+  res.setHeader('Content-Length', body.length);
+  res.end(body);
+  return 200;
+}
+
+function sendStatus(res: ServerResponse, code: number, reason: string, message: string): number {
+  const body = { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code };
+  res.statusCode = code;
+  res.setHeader('Content-Type', JSON_MEDIA_TYPE);
+  res.end(JSON.stringify(body));
+  return code;
+}
+
+function notAcceptable(res: ServerResponse, supported: string[]): number {
+  return sendStatus(res, 406, 'NotAcceptable', `only the following media types are accepted: ${supported.join(', ')}`);
+}

@@ -1,0 +1,48 @@
+// The set of kinds a server serves, each bound to a generic ResourceStore.
+
+import type { Store } from '../../storage/interface.js';
+import type { ResourceDefinition } from './definition.js';
+import { ResourceStore } from './store.js';
+import type { Strategy } from './strategy.js';
+import { TableConvertor } from './table.js';
+
+export interface ServedResource {
+  def: ResourceDefinition;
+  store: ResourceStore;
+  table: TableConvertor;
+}
+
+export interface ResourceRegistration {
+  definition: ResourceDefinition;
+  strategy?: Strategy;
+}
+
+export class APIRegistry {
+  private readonly byPath = new Map<string, ServedResource>();
+  readonly resources: ServedResource[] = [];
+
+  constructor(store: Store, registrations: ResourceRegistration[]) {
+    for (const { definition, strategy } of registrations) {
+      const served: ServedResource = { def: definition, store: new ResourceStore(definition, store, strategy), table: new TableConvertor(definition) };
+      const key = `${definition.group}/${definition.version}/${definition.plural}`;
+      if (this.byPath.has(key)) throw new Error(`resource registered twice: ${key}`);
+      this.byPath.set(key, served);
+      this.resources.push(served);
+    }
+  }
+
+  lookup(group: string, version: string, plural: string): ServedResource | undefined {
+    return this.byPath.get(`${group}/${version}/${plural}`);
+  }
+
+  definitions(): ResourceDefinition[] {
+    return this.resources.map((r) => r.def);
+  }
+
+  /** Served group-versions, e.g. [{group:'upm.io', version:'v1alpha1'}]. */
+  groupVersions(): { group: string; version: string }[] {
+    const seen = new Map<string, { group: string; version: string }>();
+    for (const { def } of this.resources) seen.set(`${def.group}/${def.version}`, { group: def.group, version: def.version });
+    return [...seen.values()];
+  }
+}

@@ -1,0 +1,687 @@
+// The generic registry store: one implementation of every verb for every kind, on top of the
+// revisioned storage interface (k8s.io/apiserver/pkg/registry/generic/registry/store.go).
+// Kind-specific behaviour comes from the definition's schema and an optional Strategy.
+
+import { randomUUID, randomInt } from 'node:crypto';
+import {
+  CompactedError,
+  FutureRevisionError,
+  KeyExistsError,
+  KeyNotFoundError,
+  PreconditionFailedError,
+  type KeyValue,
+  type Store,
+  type WatchEvent,
+} from '../../storage/interface.js';
+import {
+  alreadyExists,
+  badRequest,
+  conflict,
+  expired,
+  invalid,
+  notFound,
+  OBJECT_MODIFIED,
+  timeout,
+  type FieldError,
+  type Target,
+} from '../errors.js';
+import { parseFieldSelector, type FieldSelector } from '../selectors/fields.js';
+import { parseLabelSelector, type LabelSelector } from '../selectors/labels.js';
+import { applyDefaults, prune } from '../schema/structural.js';
+import { compileObjectValidator, type SchemaValidator } from '../schema/validator.js';
+import { groupVersion, type ResourceDefinition } from './definition.js';
+import { validateObjectMeta } from './metadata-validation.js';
+import { deepClone, isPlainObject, jsonEqual, nowTimestamp, type KubeObject } from './object.js';
+import type { Strategy } from './strategy.js';
+import { readJSONPath, writeJSONPath } from './jsonpath.js';
+
+export interface ListOptions {
+  labelSelector?: string | null;
+  fieldSelector?: string | null;
+  limit?: number;
+  continue?: string | null;
+  resourceVersion?: string | null;
+  resourceVersionMatch?: string | null;
+}
+
+export interface ListResult {
+  items: KubeObject[];
+  resourceVersion: string;
+  continue?: string;
+  remainingItemCount?: number;
+}
+
+export interface WriteOptions {
+  dryRun?: boolean;
+  /** Unknown-field handling: Strict fails, Warn reports, Ignore drops silently. */
+  fieldValidation?: 'Strict' | 'Warn' | 'Ignore';
+  /** Collects warnings (e.g. unknown fields) for Warning headers. */
+  warnings?: string[];
+}
+
+export interface DeleteOptions extends WriteOptions {
+  preconditions?: { uid?: string; resourceVersion?: string };
+}
+
+export interface DeleteResult {
+  object: KubeObject;
+  /** False when finalizers hold the object and only deletionTimestamp was set. */
+  deleted: boolean;
+}
+
+export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
+
+export interface WatchOptions {
+  labelSelector?: string | null;
+  fieldSelector?: string | null;
+  resourceVersion?: string | null;
+}
+
+export interface WatchSink {
+  event(type: Exclude<WatchEventType, 'ERROR'>, object: KubeObject): void;
+  error(err: Error): void;
+}
+
+export interface RegistryWatch {
+  stop(): void;
+  /** The revision up to which every event has been delivered (for bookmarks). */
+  progressRevision(): number;
+}
+
+/** A mutation of the current object; returns the desired object. May throw StatusErrors. */
+export type UpdateFn = (current: KubeObject) => KubeObject | Promise<KubeObject>;
+
+const generateNameAlphabet = 'bcdfghjklmnpqrstvwxz2456789';
+const maxGenerateNameAttempts = 8;
+/** How long a list or get for a future resourceVersion waits before 504 (kube: 3 s). */
+const futureRevisionWait = 3000;
+
+export class ResourceStore {
+  readonly validator: SchemaValidator;
+  readonly fieldSelectors: string[];
+
+  constructor(
+    readonly def: ResourceDefinition,
+    private readonly store: Store,
+    private readonly strategy: Strategy = {},
+  ) {
+    this.validator = compileObjectValidator(def.schema);
+    this.fieldSelectors = ['metadata.name', ...(def.namespaced ? ['metadata.namespace'] : []), ...(def.selectableFields ?? [])];
+  }
+
+  get apiVersion(): string {
+    return groupVersion(this.def);
+  }
+
+  target(name?: string): Target {
+    return { group: this.def.group, resource: this.def.plural, name };
+  }
+
+  private prefix(namespace?: string): string {
+    const base = `/registry/${this.def.group || 'core'}/${this.def.plural}/`;
+    return this.def.namespaced && namespace ? `${base}${namespace}/` : base;
+  }
+
+  private key(namespace: string, name: string): string {
+    return this.def.namespaced ? `${this.prefix(namespace)}${name}` : `${this.prefix()}${name}`;
+  }
+
+  private decode(kv: { value: string; modRevision: number }): KubeObject {
+    const obj = JSON.parse(kv.value) as KubeObject;
+    obj.metadata.resourceVersion = String(kv.modRevision);
+    return obj;
+  }
+
+  private encode(obj: KubeObject): string {
+    const { resourceVersion: _rv, ...meta } = obj.metadata;
+    return JSON.stringify({ ...obj, metadata: meta });
+  }
+
+  // ---- reads ---------------------------------------------------------------------------
+
+  async get(namespace: string, name: string): Promise<KubeObject> {
+    const kv = await this.store.get(this.key(namespace, name));
+    if (!kv) throw notFound(this.target(name));
+    return this.decode(kv);
+  }
+
+  async list(namespace: string | undefined, opts: ListOptions = {}): Promise<ListResult> {
+    const labels = parseLabelSelector(opts.labelSelector);
+    const fields = parseFieldSelector(opts.fieldSelector, this.fieldSelectors);
+    const limit = opts.limit && opts.limit > 0 ? opts.limit : 0;
+    const prefix = this.prefix(namespace);
+
+    let revision = 0;
+    let startAfter: string | undefined;
+    if (opts.continue) {
+      const token = decodeContinue(opts.continue);
+      revision = token.rv;
+      startAfter = prefix + token.start;
+      if (!token.start || !startAfter.startsWith(prefix)) throw badRequest('continue key is not valid: invalid continue token');
+    } else if (opts.resourceVersion && opts.resourceVersion !== '0') {
+      const wanted = parseResourceVersion(opts.resourceVersion);
+      await this.waitForRevision(wanted);
+      if (opts.resourceVersionMatch === 'Exact') revision = wanted;
+    }
+
+    const filtered = !labels.isEmpty() || !fields.isEmpty();
+    const items: KubeObject[] = [];
+    let cursor = startAfter;
+    let lastKey: string | undefined;
+    let more = false;
+    let remaining = 0;
+    for (;;) {
+      const wanted = limit - items.length;
+      const batch = limit ? (filtered ? Math.max(wanted, 500) : wanted) : 0;
+      let page;
+      try {
+        page = await this.store.list(prefix, { revision, startAfter: cursor, limit: batch });
+      } catch (err) {
+        throw this.translateReadError(err, !!opts.continue);
+      }
+      revision = page.revision;
+      let consumed = 0;
+      for (const kv of page.items) {
+        consumed++;
+        lastKey = kv.key;
+        const obj = this.decode(kv);
+        if (this.matches(obj, labels, fields)) items.push(obj);
+        if (limit && items.length === limit) break;
+      }
+      const leftInPage = page.items.length - consumed;
+      if (limit && items.length === limit) {
+        if (leftInPage > 0 || page.more) {
+          more = true;
+          remaining = leftInPage + page.remaining;
+        }
+        break;
+      }
+      if (!page.more || page.items.length === 0) break;
+      cursor = page.items[page.items.length - 1].key;
+    }
+    const result: ListResult = { items, resourceVersion: String(revision) };
+    if (more && lastKey) {
+      result.continue = encodeContinue(revision, lastKey.slice(prefix.length));
+      if (!filtered) result.remainingItemCount = remaining;
+    }
+    return result;
+  }
+
+  private translateReadError(err: unknown, forContinue: boolean): unknown {
+    if (err instanceof CompactedError) {
+      return forContinue
+        ? expired('The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.')
+        : expired(`too old resource version: ${err.requested} (${err.compacted + 1})`);
+    }
+    if (err instanceof FutureRevisionError) {
+      return timeout('Too large resource version', 1, { reason: 'ResourceVersionTooLarge', message: `Too large resource version: ${err.requested}, current: ${err.current}` });
+    }
+    return err;
+  }
+
+  /** Waits briefly for the store to reach a revision a client has seen elsewhere, then 504. */
+  private async waitForRevision(wanted: number): Promise<void> {
+    const deadline = Date.now() + futureRevisionWait;
+    for (;;) {
+      const current = await this.store.currentRevision();
+      if (current >= wanted) return;
+      if (Date.now() >= deadline) {
+        throw timeout('Too large resource version', 1, { reason: 'ResourceVersionTooLarge', message: `Too large resource version: ${wanted}, current: ${current}` });
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  fieldsOf(obj: KubeObject): Record<string, string> {
+    const out: Record<string, string> = { 'metadata.name': obj.metadata.name ?? '' };
+    if (this.def.namespaced) out['metadata.namespace'] = obj.metadata.namespace ?? '';
+    for (const f of this.def.selectableFields ?? []) {
+      const v = readJSONPath(obj, `.${f}`);
+      out[f] = v === undefined || v === null ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v);
+    }
+    return out;
+  }
+
+  private matches(obj: KubeObject, labels: LabelSelector, fields: FieldSelector): boolean {
+    return labels.matches(obj.metadata.labels) && (fields.isEmpty() || fields.matches(this.fieldsOf(obj)));
+  }
+
+  // ---- create --------------------------------------------------------------------------
+
+  async create(namespace: string, body: unknown, opts: WriteOptions = {}): Promise<KubeObject> {
+    const obj = this.decodeBody(body, namespace);
+    const meta = obj.metadata;
+    for (const k of ['uid', 'resourceVersion', 'deletionTimestamp', 'deletionGracePeriodSeconds', 'generation', 'selfLink'] as const) delete meta[k];
+    meta.uid = randomUUID();
+    meta.creationTimestamp = nowTimestamp();
+    meta.generation = 1;
+    if (this.def.subresources.status) delete obj['status'];
+    this.admitSchema(obj, opts);
+
+    const generate = !meta.name && !!meta.generateName;
+    if (!generate) this.prepareAndValidateCreate(obj);
+    for (let attempt = 0; ; attempt++) {
+      if (generate) {
+        meta.name = generateName(meta.generateName!);
+        this.prepareAndValidateCreate(obj);
+      }
+      if (opts.dryRun) {
+        const existing = await this.store.get(this.key(namespace, meta.name!));
+        if (existing && !generate) throw alreadyExists(this.target(meta.name));
+        if (existing) continue;
+        return obj;
+      }
+      try {
+        const kv = await this.store.create(this.key(namespace, meta.name!), this.encode(obj));
+        return this.decode(kv);
+      } catch (err) {
+        if (err instanceof KeyExistsError) {
+          if (generate && attempt + 1 < maxGenerateNameAttempts) continue;
+          throw alreadyExists(this.target(meta.name));
+        }
+        throw err;
+      }
+    }
+  }
+
+  private prepareAndValidateCreate(obj: KubeObject): void {
+    this.strategy.prepareForCreate?.(obj);
+    this.validateOrThrow(obj, obj.metadata.name || obj.metadata.generateName || '', [...(this.strategy.validate?.(obj) ?? [])]);
+  }
+
+  /** Checks apiVersion/kind/namespace of a request body against the URL. */
+  decodeBody(body: unknown, namespace: string, kind = this.def.kind, apiVersion = this.apiVersion): KubeObject {
+    if (!isPlainObject(body)) throw badRequest('the body of the request must be a JSON object');
+    const obj = deepClone(body) as KubeObject;
+    if (!obj.kind) throw badRequest(`Object 'Kind' is missing in '${truncate(JSON.stringify(body))}'`);
+    if (!obj.apiVersion) throw badRequest(`Object 'apiVersion' is missing in '${truncate(JSON.stringify(body))}'`);
+    if (obj.kind !== kind || obj.apiVersion !== apiVersion) {
+      throw badRequest(`the API version in the data (${obj.apiVersion}) does not match the expected API version (${apiVersion})`);
+    }
+    if (obj.metadata === undefined || obj.metadata === null) obj.metadata = {};
+    if (!isPlainObject(obj.metadata)) throw badRequest('metadata must be an object');
+    if (this.def.namespaced) {
+      if (obj.metadata.namespace && obj.metadata.namespace !== namespace) {
+        throw badRequest('the namespace of the provided object does not match the namespace sent on the request');
+      }
+      obj.metadata.namespace = namespace;
+    } else if (obj.metadata.namespace) {
+      // kube clears the namespace of cluster-scoped objects instead of failing.
+      delete obj.metadata.namespace;
+    }
+    return obj;
+  }
+
+  /** Pruning, defaulting, then field-validation handling of unknown fields. */
+  private admitSchema(obj: KubeObject, opts: WriteOptions): void {
+    const { apiVersion, kind, metadata, ...rest } = obj;
+    const unknown = prune(rest, this.def.schema);
+    if (unknown.length > 0) {
+      if (opts.fieldValidation === 'Strict') {
+        throw badRequest(`${this.def.kind} in version "${this.def.version}" cannot be handled as a ${this.def.kind}: strict decoding error: ${unknown.map((u) => `unknown field "${u}"`).join(', ')}`);
+      }
+      if (opts.fieldValidation !== 'Ignore') for (const u of unknown) opts.warnings?.push(`unknown field "${u}"`);
+    }
+    applyDefaults(rest, this.def.schema);
+    for (const k of Object.keys(obj)) if (!['apiVersion', 'kind', 'metadata'].includes(k)) delete obj[k];
+    Object.assign(obj, { apiVersion, kind, metadata }, rest);
+  }
+
+  private validateOrThrow(obj: KubeObject, name: string, extra: FieldError[]): void {
+    const errors = [
+      ...validateObjectMeta(obj.metadata, { namespaced: this.def.namespaced }),
+      ...this.validator.validate(obj),
+      ...extra,
+    ];
+    if (errors.length > 0) throw invalid(this.def.kind, this.def.group, name, errors);
+  }
+
+  // ---- update --------------------------------------------------------------------------
+
+  /**
+   * Read-modify-write with optimistic concurrency (GuaranteedUpdate): retries on a storage
+   * conflict unless the caller's update pinned a resourceVersion, in which case the conflict
+   * is the caller's and answers 409.
+   */
+  async guaranteedUpdate(namespace: string, name: string, update: UpdateFn, opts: WriteOptions & { subresource?: 'status' } = {}): Promise<KubeObject> {
+    const key = this.key(namespace, name);
+    for (;;) {
+      const kv = await this.store.get(key);
+      if (!kv) throw notFound(this.target(name));
+      const current = this.decode(kv);
+      const desired = await update(deepClone(current));
+      const pinned = desired.metadata.resourceVersion;
+      if (pinned !== undefined && pinned !== '' && pinned !== current.metadata.resourceVersion) {
+        throw conflict(this.target(name), OBJECT_MODIFIED);
+      }
+      const next = opts.subresource === 'status' ? this.prepareStatusUpdate(desired, current) : this.prepareUpdate(desired, current, opts);
+      if (jsonEqual(stripRV(next), stripRV(current))) return current;
+      if (isBeingDeleted(next) && (next.metadata.finalizers ?? []).length === 0) {
+        if (opts.dryRun) return next;
+        return this.deleteNow(key, kv, pinned !== undefined && pinned !== '', name).then((r) => r.object);
+      }
+      if (opts.dryRun) return next;
+      try {
+        return this.decode(await this.store.update(key, this.encode(next), { modRevision: kv.modRevision }));
+      } catch (err) {
+        if (err instanceof PreconditionFailedError) {
+          if (pinned) throw conflict(this.target(name), OBJECT_MODIFIED);
+          continue;
+        }
+        if (err instanceof KeyNotFoundError) throw notFound(this.target(name));
+        throw err;
+      }
+    }
+  }
+
+  /** PUT of the main resource. */
+  async update(namespace: string, name: string, body: unknown, opts: WriteOptions = {}): Promise<KubeObject> {
+    const obj = this.decodeBody(body, namespace);
+    if (obj.metadata.name && obj.metadata.name !== name) {
+      throw badRequest(`the name of the object (${obj.metadata.name}) does not match the name on the URL (${name})`);
+    }
+    obj.metadata.name = name;
+    if (!obj.metadata.resourceVersion) {
+      throw invalid(this.def.kind, this.def.group, name, [
+        { type: 'FieldValueInvalid', field: 'metadata.resourceVersion', value: '0x0', detail: 'must be specified for an update' },
+      ]);
+    }
+    return this.guaranteedUpdate(namespace, name, () => obj, opts);
+  }
+
+  /** Builds the stored form of a main-resource update from the desired and current objects. */
+  prepareUpdate(desired: KubeObject, current: KubeObject, opts: WriteOptions): KubeObject {
+    const next = deepClone(desired);
+    next.apiVersion = current.apiVersion;
+    next.kind = current.kind;
+    const meta = next.metadata;
+    const cur = current.metadata;
+    if (meta.uid && meta.uid !== cur.uid) {
+      throw conflict(this.target(cur.name), `Precondition failed: UID in precondition: ${meta.uid}, UID in object meta: ${cur.uid}`);
+    }
+    meta.name = cur.name;
+    if (this.def.namespaced) meta.namespace = cur.namespace;
+    else delete meta.namespace;
+    meta.uid = cur.uid;
+    meta.creationTimestamp = cur.creationTimestamp;
+    meta.generation = cur.generation;
+    meta.resourceVersion = cur.resourceVersion;
+    if (cur.deletionTimestamp) {
+      meta.deletionTimestamp = cur.deletionTimestamp;
+      meta.deletionGracePeriodSeconds = cur.deletionGracePeriodSeconds;
+    } else {
+      delete meta.deletionTimestamp;
+      delete meta.deletionGracePeriodSeconds;
+    }
+    if (meta.generateName === undefined && cur.generateName !== undefined) meta.generateName = cur.generateName;
+    if (this.def.subresources.status) {
+      if (current['status'] !== undefined) next['status'] = deepClone(current['status']);
+      else delete next['status'];
+    }
+    this.admitSchema(next, opts);
+    this.strategy.prepareForUpdate?.(next, current);
+    if (!jsonEqual(specOf(next, !!this.def.subresources.status), specOf(current, !!this.def.subresources.status))) {
+      meta.generation = (cur.generation ?? 0) + 1;
+    }
+    const extra: FieldError[] = [...(this.strategy.validate?.(next) ?? []), ...(this.strategy.validateUpdate?.(next, current) ?? [])];
+    if (cur.deletionTimestamp) {
+      const before = new Set(cur.finalizers ?? []);
+      for (const f of meta.finalizers ?? []) {
+        if (!before.has(f)) {
+          extra.push({ type: 'FieldValueForbidden', field: 'metadata.finalizers', detail: `no new finalizers can be added if the object is being deleted, found new finalizers []string{"${f}"}` });
+        }
+      }
+    }
+    this.validateOrThrow(next, cur.name ?? '', extra);
+    return next;
+  }
+
+  /** Status updates change only `status` (the CRD status strategy). */
+  private prepareStatusUpdate(desired: KubeObject, current: KubeObject): KubeObject {
+    const next = deepClone(current);
+    if (desired['status'] === undefined) delete next['status'];
+    else next['status'] = deepClone(desired['status']);
+    const { apiVersion, kind, metadata, ...rest } = next;
+    prune(rest, this.def.schema);
+    applyDefaults(rest, this.def.schema);
+    const merged = { apiVersion, kind, metadata, ...rest } as KubeObject;
+    this.validateOrThrow(merged, current.metadata.name ?? '', []);
+    return merged;
+  }
+
+  async updateStatus(namespace: string, name: string, body: unknown, opts: WriteOptions = {}): Promise<KubeObject> {
+    const obj = this.decodeBody(body, namespace);
+    if (obj.metadata.name && obj.metadata.name !== name) {
+      throw badRequest(`the name of the object (${obj.metadata.name}) does not match the name on the URL (${name})`);
+    }
+    if (!obj.metadata.resourceVersion) {
+      throw invalid(this.def.kind, this.def.group, name, [
+        { type: 'FieldValueInvalid', field: 'metadata.resourceVersion', value: '0x0', detail: 'must be specified for an update' },
+      ]);
+    }
+    return this.guaranteedUpdate(namespace, name, () => obj, { ...opts, subresource: 'status' });
+  }
+
+  // ---- scale ---------------------------------------------------------------------------
+
+  toScale(obj: KubeObject): KubeObject {
+    const scale = this.def.subresources.scale!;
+    const replicas = readJSONPath(obj, scale.specReplicasPath);
+    const statusReplicas = readJSONPath(obj, scale.statusReplicasPath);
+    const selector = scale.labelSelectorPath ? readJSONPath(obj, scale.labelSelectorPath) : undefined;
+    return {
+      kind: 'Scale',
+      apiVersion: 'autoscaling/v1',
+      metadata: {
+        name: obj.metadata.name,
+        ...(obj.metadata.namespace ? { namespace: obj.metadata.namespace } : {}),
+        uid: obj.metadata.uid,
+        resourceVersion: obj.metadata.resourceVersion,
+        creationTimestamp: obj.metadata.creationTimestamp,
+      },
+      spec: { replicas: typeof replicas === 'number' ? replicas : 0 },
+      status: {
+        replicas: typeof statusReplicas === 'number' ? statusReplicas : 0,
+        ...(typeof selector === 'string' && selector ? { selector } : {}),
+      },
+    };
+  }
+
+  /** Applies a desired Scale (already validated) to the object. */
+  async updateScale(namespace: string, name: string, scaleFor: (currentScale: KubeObject) => KubeObject | Promise<KubeObject>, opts: WriteOptions = {}): Promise<KubeObject> {
+    const path = this.def.subresources.scale!.specReplicasPath;
+    const updated = await this.guaranteedUpdate(
+      namespace,
+      name,
+      async (current) => {
+        const desired = await scaleFor(this.toScale(current));
+        const spec = desired['spec'];
+        const replicas = isPlainObject(spec) ? spec['replicas'] : undefined;
+        if (typeof replicas !== 'number' || !Number.isInteger(replicas) || replicas < 0) {
+          throw invalid('Scale', 'autoscaling', name, [
+            { type: 'FieldValueInvalid', field: 'spec.replicas', value: replicas ?? null, detail: 'must be greater than or equal to 0' },
+          ]);
+        }
+        writeJSONPath(current, path, replicas);
+        current.metadata.resourceVersion = desired.metadata?.resourceVersion || current.metadata.resourceVersion;
+        return current;
+      },
+      opts,
+    );
+    return this.toScale(updated);
+  }
+
+  // ---- delete --------------------------------------------------------------------------
+
+  async delete(namespace: string, name: string, opts: DeleteOptions = {}): Promise<DeleteResult> {
+    const key = this.key(namespace, name);
+    for (;;) {
+      const kv = await this.store.get(key);
+      if (!kv) throw notFound(this.target(name));
+      const current = this.decode(kv);
+      const pre = opts.preconditions;
+      if (pre?.uid && pre.uid !== current.metadata.uid) {
+        throw conflict(this.target(name), `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${current.metadata.uid}`);
+      }
+      if (pre?.resourceVersion && pre.resourceVersion !== current.metadata.resourceVersion) {
+        throw conflict(this.target(name), `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${current.metadata.resourceVersion}`);
+      }
+      const finalizers = current.metadata.finalizers ?? [];
+      if (finalizers.length === 0) {
+        if (opts.dryRun) return { object: current, deleted: true };
+        try {
+          return await this.deleteNow(key, kv, false, name);
+        } catch (err) {
+          if (err instanceof StaleDelete) continue;
+          throw err;
+        }
+      }
+      // Finalizers hold the object: mark it as being deleted (once) and keep it.
+      if (current.metadata.deletionTimestamp) return { object: current, deleted: false };
+      const next = deepClone(current);
+      next.metadata.deletionTimestamp = nowTimestamp();
+      next.metadata.deletionGracePeriodSeconds = 0;
+      next.metadata.generation = (current.metadata.generation ?? 0) + 1;
+      if (opts.dryRun) return { object: next, deleted: false };
+      try {
+        return { object: this.decode(await this.store.update(key, this.encode(next), { modRevision: kv.modRevision })), deleted: false };
+      } catch (err) {
+        if (err instanceof PreconditionFailedError) continue;
+        if (err instanceof KeyNotFoundError) throw notFound(this.target(name));
+        throw err;
+      }
+    }
+  }
+
+  private async deleteNow(key: string, kv: KeyValue, pinned: boolean, name: string): Promise<DeleteResult> {
+    try {
+      const last = await this.store.delete(key, { modRevision: kv.modRevision });
+      return { object: this.decode(last), deleted: true };
+    } catch (err) {
+      if (err instanceof PreconditionFailedError) {
+        if (pinned) throw conflict(this.target(name), OBJECT_MODIFIED);
+        throw new StaleDelete();
+      }
+      if (err instanceof KeyNotFoundError) throw notFound(this.target(name));
+      throw err;
+    }
+  }
+
+  async deleteCollection(namespace: string | undefined, listOpts: ListOptions, opts: DeleteOptions = {}): Promise<ListResult> {
+    const { items, resourceVersion } = await this.list(namespace, { labelSelector: listOpts.labelSelector, fieldSelector: listOpts.fieldSelector });
+    const affected: KubeObject[] = [];
+    for (const item of items) {
+      try {
+        const r = await this.delete(item.metadata.namespace ?? '', item.metadata.name!, opts);
+        affected.push(r.object);
+      } catch (err) {
+        if ((err as { code?: number }).code === 404) continue;
+        throw err;
+      }
+    }
+    return { items: affected, resourceVersion };
+  }
+
+  // ---- watch ---------------------------------------------------------------------------
+
+  /**
+   * Watches objects, starting with synthetic ADDED events for the current state when no
+   * resourceVersion (or "0") is given, else with the changes after that revision. Selector
+   * transitions arrive as ADDED/DELETED, as from kube's watch cache.
+   */
+  async watch(namespace: string | undefined, opts: WatchOptions, sink: WatchSink): Promise<RegistryWatch> {
+    const labels = parseLabelSelector(opts.labelSelector);
+    const fields = parseFieldSelector(opts.fieldSelector, this.fieldSelectors);
+    const prefix = this.prefix(namespace);
+    let after: number;
+    let progress = 0;
+    const rv = opts.resourceVersion;
+    if (!rv || rv === '0') {
+      const snapshot = await this.list(namespace, { labelSelector: opts.labelSelector, fieldSelector: opts.fieldSelector });
+      after = Number(snapshot.resourceVersion);
+      for (const obj of snapshot.items) sink.event('ADDED', obj);
+    } else {
+      after = parseResourceVersion(rv);
+    }
+    progress = after;
+    const matches = (value: string | undefined, revision: number): KubeObject | undefined => {
+      if (value === undefined) return undefined;
+      const obj = this.decode({ value, modRevision: revision });
+      return this.matches(obj, labels, fields) ? obj : undefined;
+    };
+    const handle = this.store.watch(prefix, after, {
+      onEvent: (ev: WatchEvent) => {
+        progress = ev.revision;
+        const cur = ev.type === 'PUT' ? matches(ev.value, ev.revision) : undefined;
+        const prev = matches(ev.type === 'DELETE' ? ev.value : ev.prevValue, ev.revision);
+        if (ev.type === 'DELETE') {
+          if (prev) sink.event('DELETED', prev);
+        } else if (cur && prev) sink.event('MODIFIED', cur);
+        else if (cur) sink.event('ADDED', cur);
+        else if (prev) sink.event('DELETED', prev);
+      },
+      onError: (err) => {
+        if (err instanceof CompactedError) sink.error(expired(`too old resource version: ${err.requested} (${err.compacted + 1})`));
+        else sink.error(err);
+      },
+    });
+    return { stop: () => handle.stop(), progressRevision: () => progress };
+  }
+}
+
+class StaleDelete extends Error {}
+
+function truncate(s: string): string {
+  return s.length > 200 ? `${s.slice(0, 200)}...` : s;
+}
+
+function stripRV(obj: KubeObject): KubeObject {
+  const { resourceVersion: _rv, ...meta } = obj.metadata;
+  return { ...obj, metadata: meta };
+}
+
+function isBeingDeleted(obj: KubeObject): boolean {
+  return !!obj.metadata.deletionTimestamp;
+}
+
+/** Everything outside metadata (and status, when it is a subresource): changes bump generation. */
+function specOf(obj: KubeObject, statusIsSubresource: boolean): Record<string, unknown> {
+  const { metadata: _m, apiVersion: _a, kind: _k, ...rest } = obj;
+  if (statusIsSubresource) delete rest['status'];
+  return rest;
+}
+
+export function parseResourceVersion(rv: string): number {
+  if (!/^\d+$/.test(rv)) {
+    throw invalid('ListOptions', 'meta.k8s.io', '', [{ type: 'FieldValueInvalid', field: 'resourceVersion', value: rv, detail: 'resourceVersion must be a non-negative integer' }]);
+  }
+  return Number(rv);
+}
+
+function generateName(base: string): string {
+  const prefix = base.length > 58 ? base.slice(0, 58) : base;
+  let suffix = '';
+  for (let i = 0; i < 5; i++) suffix += generateNameAlphabet[randomInt(generateNameAlphabet.length)];
+  return prefix + suffix;
+}
+
+interface ContinueToken {
+  v: string;
+  rv: number;
+  start: string;
+}
+
+function encodeContinue(rv: number, startAfter: string): string {
+  const token: ContinueToken = { v: 'meta.k8s.io/v1', rv, start: startAfter };
+  return Buffer.from(JSON.stringify(token)).toString('base64url');
+}
+
+function decodeContinue(raw: string): ContinueToken {
+  try {
+    const token = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')) as ContinueToken;
+    if (token.v !== 'meta.k8s.io/v1' || typeof token.rv !== 'number' || typeof token.start !== 'string') throw new Error('bad');
+    return token;
+  } catch {
+    throw badRequest('continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)');
+  }
+}

@@ -1,0 +1,193 @@
+// Assembles the API server: TLS serving, authentication, health, version, metrics, discovery,
+// OpenAPI and the generic REST handler over an APIRegistry.
+
+import express, { type Request, type Response } from 'express';
+import { createServer as createHTTPSServer, type Server as HTTPSServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import type { Store } from '../storage/interface.js';
+import { anonymousUser, X509Authenticator, type Authenticator, type UserInfo } from './authentication/authenticator.js';
+import { DiscoveryService } from './discovery/discovery.js';
+import { pathNotFound, unauthorized } from './errors.js';
+import { toStatusError, writeError, writeJSON } from './endpoints/http.js';
+import { parseRequestInfo, type RequestInfo } from './endpoints/requestinfo.js';
+import { ResourceHandler } from './endpoints/resources.js';
+import { defaultWatchSettings, type WatchSettings } from './endpoints/watch.js';
+import { HealthEndpoints } from './health.js';
+import { APIMetrics, instrumentStore } from './metrics.js';
+import { OpenAPIService } from './openapi/handlers.js';
+import { APIRegistry, type ResourceRegistration } from './registry/registry.js';
+import { versionInfo } from './version.js';
+
+export interface TLSConfig {
+  certPem: string;
+  keyPem: string;
+  /** CA bundle that client certificates are verified against (--client-ca-file). */
+  clientCAPem?: string;
+}
+
+export interface APIServerOptions {
+  store: Store;
+  resources: ResourceRegistration[];
+  logger: Logger;
+  tls: TLSConfig;
+  bindAddress: string;
+  /** 0 picks a free port. */
+  port: number;
+  /** Requests without a credential are served as system:anonymous instead of 401. */
+  anonymousAuth?: boolean;
+  watch?: Partial<WatchSettings>;
+  /** Extra authenticators tried before x509 (front proxy, tokens). */
+  authenticators?: Authenticator[];
+}
+
+export interface RunningAPIServer {
+  url: string;
+  port: number;
+  registry: APIRegistry;
+  metrics: APIMetrics;
+  health: HealthEndpoints;
+  server: HTTPSServer;
+  /** Stops accepting requests, ends open watches and waits for the server to close. */
+  close(): Promise<void>;
+}
+
+/** Paths any caller may read, as kube's default `system:public-info-viewer` grants. */
+const publicPaths = /^\/(healthz|livez|readyz)(\/.*)?$|^\/version\/?$/;
+
+declare module 'node:http' {
+  interface IncomingMessage {
+    user?: UserInfo;
+    requestInfo?: RequestInfo;
+  }
+}
+
+export async function startAPIServer(opts: APIServerOptions): Promise<RunningAPIServer> {
+  const metrics = new APIMetrics();
+  const store = instrumentStore(opts.store, metrics);
+  const registry = new APIRegistry(store, opts.resources);
+  const discovery = new DiscoveryService(registry.definitions());
+  const openapi = new OpenAPIService(registry.definitions());
+  const health = new HealthEndpoints();
+  health.addReadinessCheck({ name: 'storage', check: async () => void (await opts.store.currentRevision()) });
+  const authenticators: Authenticator[] = [...(opts.authenticators ?? []), new X509Authenticator()];
+  const watchSettings = { ...defaultWatchSettings, ...(opts.watch ?? {}) };
+  const resources = new ResourceHandler(registry, {
+    watch: watchSettings,
+    onWatchCount: (resource, delta) => metrics.watches.inc({ group: '', resource }, delta),
+  });
+  const log = opts.logger;
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+
+  // Authentication, request info, access log and metrics for every request.
+  app.use((req: Request, res: Response, next) => {
+    const started = process.hrtime.bigint();
+    const url = new URL(req.originalUrl, 'https://local');
+    const info = parseRequestInfo(req.method, url.pathname, url.searchParams);
+    req.requestInfo = info;
+    res.setHeader('Audit-Id', crypto.randomUUID());
+    res.on('finish', () => {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      const labels = { verb: info.verb.toUpperCase(), group: info.apiGroup, version: info.apiVersion, resource: info.resource, subresource: info.subresource };
+      metrics.requests.inc({ ...labels, code: String(res.statusCode) });
+      if (info.verb !== 'watch') metrics.latency.observe(labels, seconds);
+      log.debug({ method: req.method, path: url.pathname, code: res.statusCode, user: req.user?.username, ms: Math.round(seconds * 1000) }, 'request');
+    });
+    let user: UserInfo | undefined;
+    for (const a of authenticators) {
+      user = a.authenticate(req);
+      if (user) break;
+    }
+    if (!user && !publicPaths.test(url.pathname) && !opts.anonymousAuth) {
+      writeError(res, unauthorized());
+      return;
+    }
+    req.user = user ?? anonymousUser;
+    next();
+  });
+
+  app.get('/version', (_req, res) => writeJSON(res, 200, versionInfo()));
+  app.get('/metrics', async (_req, res) => {
+    res.setHeader('Content-Type', metrics.registry.contentType);
+    res.end(await metrics.registry.metrics());
+  });
+
+  app.use(async (req: Request, res: Response) => {
+    const url = new URL(req.originalUrl, 'https://local');
+    const path = url.pathname;
+    try {
+      const healthCode = await health.handle(req, res, path, url.searchParams);
+      if (healthCode !== undefined) return;
+      if (path.startsWith('/openapi/') || path === '/swagger-2.0.0.pb-v1') {
+        if (openapi.handle(req, res, path, url.searchParams) !== undefined) return;
+        throw pathNotFound();
+      }
+      const info = req.requestInfo!;
+      if (info.apiPrefix && !info.isResourceRequest) {
+        if (req.method !== 'GET' && req.method !== 'HEAD') throw pathNotFound();
+        const segments = path.split('/').filter(Boolean);
+        if (discovery.handle(req, res, segments) !== undefined) return;
+        throw pathNotFound();
+      }
+      if (info.isResourceRequest) {
+        await resources.handle(req, res, info, url.searchParams);
+        return;
+      }
+      throw pathNotFound();
+    } catch (err) {
+      const se = toStatusError(err);
+      if (se.code >= 500) log.error({ err, path }, 'request failed');
+      writeError(res, se);
+    }
+  });
+
+  const server = createHTTPSServer(
+    {
+      cert: opts.tls.certPem,
+      key: opts.tls.keyPem,
+      ...(opts.tls.clientCAPem ? { ca: opts.tls.clientCAPem } : {}),
+      requestCert: true,
+      rejectUnauthorized: false,
+      minVersion: 'TLSv1.2',
+    },
+    app,
+  );
+  // Watches are long-running; kube-apiserver does not time out idle keep-alive streams either.
+  server.requestTimeout = 0;
+  server.headersTimeout = 60_000;
+  server.keepAliveTimeout = 65_000;
+  server.on('clientError', (_err, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+    else socket.destroy();
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.bindAddress, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  const host = opts.bindAddress.includes(':') ? `[${opts.bindAddress}]` : opts.bindAddress === '0.0.0.0' ? '127.0.0.1' : opts.bindAddress;
+  log.info({ url: `https://${host}:${port}`, backend: opts.store.backend }, 'serving upm.io API');
+
+  return {
+    url: `https://${host}:${port}`,
+    port,
+    registry,
+    metrics,
+    health,
+    server,
+    async close() {
+      health.markShuttingDown();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+    },
+  };
+}
