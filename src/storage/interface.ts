@@ -81,7 +81,9 @@ export interface Store {
   /** The revision of the latest write (0 for an empty store). */
   currentRevision(): Promise<number>;
 
-  /** The latest revision that was compacted away: reading at or before it fails. 0 if none. */
+  /** The revision of the latest compaction, 0 if none. The state at this revision is still
+   * readable; a list at an earlier revision, or a watch after an earlier revision, fails with
+   * CompactedError. */
   compactedRevision(): Promise<number>;
 
   /** The current value of one key, or null. */
@@ -109,7 +111,9 @@ export interface Store {
    * CompactedError (asynchronously). */
   watch(prefix: string, afterRevision: number, callbacks: WatchCallbacks): Watch;
 
-  /** Discards history up to and including `revision`; the current value of every key is kept. */
+  /** Discards the history before `revision`: the state at `revision` (and so the current value
+   * of every key) is kept. A revision at or below the compacted one is a no-op; one above the
+   * current revision throws FutureRevisionError. */
   compact(revision: number): Promise<void>;
 
   /** Closes the store; open watches end with an error. */

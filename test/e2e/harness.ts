@@ -33,6 +33,8 @@ export interface KubectlResult {
 
 export interface Engine {
   dataDir: string;
+  /** kubectl's --cache-dir for this engine (removed by cleanup). */
+  cacheDir: string;
   kubeconfig: string;
   url: string;
   port: number;
@@ -60,7 +62,10 @@ export async function startEngine(opts: StartOptions = {}): Promise<Engine> {
   child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
   const url = await new Promise<string>((resolvePromise, reject) => {
-    const timer = setTimeout(() => reject(new Error(`engine did not start in time:\n${output}`)), 30_000);
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL'); // do not leave a half-started engine behind
+      reject(new Error(`engine did not start in time:\n${output}`));
+    }, 30_000);
     const check = () => {
       const m = /UPM Engine is serving at (https:\/\/\S+)/.exec(output);
       if (m) {
@@ -77,6 +82,7 @@ export async function startEngine(opts: StartOptions = {}): Promise<Engine> {
   const kubeconfig = join(dataDir, 'kubeconfig');
   const engine: Engine = {
     dataDir,
+    cacheDir,
     kubeconfig,
     url,
     port: Number(new URL(url).port),
@@ -108,6 +114,7 @@ export async function startEngine(opts: StartOptions = {}): Promise<Engine> {
 
 export function cleanup(engine: Engine): void {
   rmSync(engine.dataDir, { recursive: true, force: true });
+  rmSync(engine.cacheDir, { recursive: true, force: true });
 }
 
 export function readKubeconfig(engine: Engine): string {

@@ -35,7 +35,9 @@ export function parseAccept(header: string | undefined): MediaClause[] {
     }
     if (q > 0) clauses.push({ type, subtype, params, q, index });
   });
-  clauses.sort((a, b) => b.q - a.q || a.index - b.index);
+  // goautoneg's order, as kube uses it: quality, then specificity, then header order.
+  const specificity = (c: MediaClause): number => (c.type === '*' ? 0 : c.subtype === '*' ? 1 : 2);
+  clauses.sort((a, b) => b.q - a.q || specificity(b) - specificity(a) || a.index - b.index);
   return clauses.map(({ type, subtype, params, q }) => ({ type, subtype, params, q }));
 }
 

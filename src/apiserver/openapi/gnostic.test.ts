@@ -1,6 +1,6 @@
 import protobuf from 'protobufjs';
 import YAML from 'yaml';
-import { anyYAML, decodeOpenAPIV2Document, encodeOpenAPIV2Document, openAPIV2DocumentType } from './gnostic.js';
+import { anyYAML, decodeOpenAPIV2Document, documentMessage, encodeOpenAPIV2Document, openAPIV2DocumentType } from './gnostic.js';
 import { testDefinitions } from './testdata.js';
 import { buildOpenAPIV2 } from './v2.js';
 
@@ -247,6 +247,7 @@ describe('gnostic openapi.v2.Document protobuf', () => {
     const { json, proto } = buildOpenAPIV2(testDefinitions);
     const original = JSON.parse(json.toString('utf8'));
     const Document = openAPIV2DocumentType();
+    expect(Document.verify(documentMessage(original))).toBeNull();
     expect(Document.verify(Document.decode(proto))).toBeNull();
     const decoded = decodeOpenAPIV2Document(proto);
     expect(documentJSON(decoded)).toEqual(dropZeroValues(original));
@@ -262,7 +263,7 @@ describe('gnostic openapi.v2.Document protobuf', () => {
     const queryNames = patch.parameters.map((p: M) => p.parameter?.non_body_parameter?.query_parameter_sub_schema?.name).filter(Boolean);
     expect(queryNames).toEqual(['dryRun', 'fieldManager', 'fieldValidation', 'force']);
     expect(patch.parameters[0].parameter.body_parameter.schema._ref).toBe('#/definitions/io.k8s.apimachinery.pkg.apis.meta.v1.Patch');
-    expect(patch.consumes).toEqual(['application/json-patch+json', 'application/merge-patch+json', 'application/apply-patch+yaml']);
+    expect(patch.consumes).toEqual(['application/json-patch+json', 'application/merge-patch+json']);
 
     const defs = Object.fromEntries(decoded.definitions.additional_properties.map((d: M) => [d.name, d.value]));
     const gizmo = defs['io.upm.example.v1beta1.Gizmo'];

@@ -543,8 +543,9 @@ export function documentMessage(d: J): Msg {
 /** Encode a Swagger 2.0 JSON document as a gnostic `openapi.v2.Document` protobuf. */
 export function encodeOpenAPIV2Document(doc: J): Buffer {
   const Document = openAPIV2DocumentType();
-  const message = Document.fromObject(documentMessage(doc));
-  return Buffer.from(Document.encode(message).finish());
+  // The message objects already have the exact field names and value types, so they are encoded
+  // directly (protobufjs encoders accept plain objects; fromObject would only copy them).
+  return Buffer.from(Document.encode(documentMessage(doc)).finish());
 }
 
 /** Decode a gnostic `openapi.v2.Document` protobuf into a plain object (snake_case field names,

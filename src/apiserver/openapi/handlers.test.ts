@@ -3,7 +3,8 @@ import { createHash } from 'node:crypto';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { decodeOpenAPIV2Document } from './gnostic.js';
-import { OpenAPIService, installOpenAPIHandlers, parseAccept } from './handlers.js';
+import { parseAccept } from '../endpoints/negotiation.js';
+import { OpenAPIService, installOpenAPIHandlers } from './handlers.js';
 import { gizmoDefinition, testDefinitions, thingDefinition } from './testdata.js';
 
 const PROTO = 'application/com.github.proto-openapi.spec.v2@v1.0+protobuf';

@@ -7,6 +7,7 @@
 //                               older version → 301 to the current URL; matching hash → cacheable
 //                               for a year; unknown group-version → 404.
 
+import { parseAccept } from '../endpoints/negotiation.js';
 import type express from 'express';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -140,38 +141,6 @@ export function installOpenAPIHandlers(app: express.Express, service: OpenAPISer
 }
 
 // ---------------------------------------------------------------------------------------------
-
-interface AcceptClause {
-  type: string;
-  subtype: string;
-  q: number;
-  index: number;
-}
-
-/** Parse an Accept header like goautoneg: clauses sorted by quality, then specificity, then order.
- * Clauses with q=0 are dropped. A missing or empty header means `*\/*`. */
-export function parseAccept(header: string | undefined): AcceptClause[] {
-  const value = header === undefined || header.trim() === '' ? '*/*' : header;
-  const clauses: AcceptClause[] = [];
-  value.split(',').forEach((part, index) => {
-    const [mediaRange = '', ...params] = part.split(';').map((s) => s.trim());
-    if (mediaRange === '') return;
-    const slash = mediaRange.indexOf('/');
-    const type = (slash < 0 ? mediaRange : mediaRange.slice(0, slash)).toLowerCase();
-    const subtype = (slash < 0 ? '*' : mediaRange.slice(slash + 1)).toLowerCase();
-    let q = 1;
-    for (const p of params) {
-      const [k, v] = p.split('=').map((s) => s.trim());
-      if (k?.toLowerCase() === 'q' && v !== undefined) {
-        const n = Number(v);
-        q = Number.isFinite(n) ? n : 0;
-      }
-    }
-    if (q > 0) clauses.push({ type, subtype, q, index });
-  });
-  const specificity = (c: AcceptClause): number => (c.type === '*' ? 0 : c.subtype === '*' ? 1 : 2);
-  return clauses.sort((a, b) => b.q - a.q || specificity(b) - specificity(a) || a.index - b.index);
-}
 
 /** The first offer (in the order given) matching the best Accept clause that matches any. */
 function negotiate<T extends { type: string }>(accept: string | undefined, offers: T[]): T | undefined {
