@@ -74,7 +74,7 @@ export async function startAPIServer(opts: APIServerOptions): Promise<RunningAPI
   const watchSettings = { ...defaultWatchSettings, ...(opts.watch ?? {}) };
   const resources = new ResourceHandler(registry, {
     watch: watchSettings,
-    onWatchCount: (resource, delta) => metrics.watches.inc({ group: '', resource }, delta),
+    onWatchCount: (group, resource, delta) => metrics.watches.inc({ group, resource }, delta),
   });
   const log = opts.logger;
 

@@ -21,7 +21,7 @@ const patchTypes = ['application/json-patch+json', 'application/merge-patch+json
 export interface ResourceHandlerOptions {
   watch: WatchSettings;
   /** Called when a watch opens and closes (metrics). */
-  onWatchCount?: (resource: string, delta: number) => void;
+  onWatchCount?: (group: string, resource: string, delta: number) => void;
 }
 
 export class ResourceHandler {
@@ -132,11 +132,11 @@ export class ResourceHandler {
     parseFieldSelector(query.get('fieldSelector'), served.store.fieldSelectors);
     const rv = query.get('resourceVersion');
     if (rv) parseResourceVersion(rv);
-    this.opts.onWatchCount?.(served.def.plural, 1);
+    this.opts.onWatchCount?.(served.def.group, served.def.plural, 1);
     try {
       await serveWatch(req, res, served, namespace || undefined, query, rep, this.opts.watch);
     } finally {
-      this.opts.onWatchCount?.(served.def.plural, -1);
+      this.opts.onWatchCount?.(served.def.group, served.def.plural, -1);
     }
     return 200;
   }
