@@ -115,6 +115,9 @@ export class ResourceHandler {
 
   private async list(req: IncomingMessage, res: ServerResponse, served: ServedResource, namespace: string, query: URLSearchParams): Promise<number> {
     const rep = negotiateRepresentation(req.headers.accept, 'list');
+    if (query.get('sendInitialEvents') !== null) {
+      throw invalid('ListOptions', 'meta.k8s.io', '', [{ type: 'FieldValueForbidden', field: 'sendInitialEvents', detail: 'sendInitialEvents is forbidden for list' }]);
+    }
     const result = await served.store.list(namespace || undefined, listOptions(query));
     writeJSON(res, 200, this.listBody(served, result, rep, query));
     return 200;

@@ -226,3 +226,42 @@ describe('cluster-scoped kinds', () => {
     expect((await gadgets.list(undefined)).items).toHaveLength(1);
   });
 });
+
+describe('list versioning', () => {
+  it('reads exactly at a revision with Exact (or a limit) and the latest with NotOlderThan', async () => {
+    const a = await widgets.create('default', widget('a', { size: 1 }));
+    await widgets.update('default', 'a', { ...a, spec: { size: 2 } });
+    const rv = a.metadata.resourceVersion!;
+    const exact = await widgets.list('default', { resourceVersion: rv, resourceVersionMatch: 'Exact' });
+    expect(exact.resourceVersion).toBe(rv);
+    expect((exact.items[0]['spec'] as { size: number }).size).toBe(1);
+    const limited = await widgets.list('default', { resourceVersion: rv, limit: 10 });
+    expect((limited.items[0]['spec'] as { size: number }).size).toBe(1);
+    const latest = await widgets.list('default', { resourceVersion: rv, resourceVersionMatch: 'NotOlderThan' });
+    expect((latest.items[0]['spec'] as { size: number }).size).toBe(2);
+  });
+
+  it.each([
+    [{ resourceVersionMatch: 'Exact' }, 422, 'resourceVersionMatch is forbidden unless resourceVersion is provided'],
+    [{ resourceVersion: '0', resourceVersionMatch: 'Exact' }, 422, 'resourceVersionMatch "exact" is forbidden for resourceVersion "0"'],
+    [{ resourceVersion: '1', resourceVersionMatch: 'Sometimes' }, 422, 'Unsupported value: "Sometimes"'],
+    [{ resourceVersion: 'abc' }, 422, 'resourceVersion'],
+  ])('rejects %j with %d', async (opts, code, text) => {
+    const s = await statusOf(widgets.list('default', opts));
+    expect(s.code).toBe(code);
+    expect(s.message).toContain(text);
+  });
+
+  it('rejects a continue token combined with a resourceVersion or a match', async () => {
+    for (let i = 0; i < 3; i++) await widgets.create('default', widget(`w${i}`));
+    const page = await widgets.list('default', { limit: 1 });
+    expect((await statusOf(widgets.list('default', { limit: 1, continue: page.continue, resourceVersion: '5' }))).code).toBe(400);
+    expect((await statusOf(widgets.list('default', { limit: 1, continue: page.continue, resourceVersion: '5', resourceVersionMatch: 'Exact' }))).code).toBe(422);
+    expect((await statusOf(widgets.list('default', { continue: 'garbage' }))).code).toBe(400);
+  });
+
+  it('answers 504 with ResourceVersionTooLarge for a revision the store has not reached', async () => {
+    const s = await statusOf(widgets.list('default', { resourceVersion: '999999', resourceVersionMatch: 'NotOlderThan' }));
+    expect(s).toMatchObject({ code: 504, reason: 'Timeout' });
+  }, 10_000);
+});

@@ -153,15 +153,21 @@ export class ResourceStore {
 
     let revision = 0;
     let startAfter: string | undefined;
+    const rv = opts.resourceVersion ?? '';
+    const match = opts.resourceVersionMatch ?? '';
+    validateListVersioning(rv, match, opts.continue ?? '');
     if (opts.continue) {
       const token = decodeContinue(opts.continue);
       revision = token.rv;
       startAfter = prefix + token.start;
       if (!token.start || !startAfter.startsWith(prefix)) throw badRequest('continue key is not valid: invalid continue token');
-    } else if (opts.resourceVersion && opts.resourceVersion !== '0') {
-      const wanted = parseResourceVersion(opts.resourceVersion);
+    } else if (rv !== '' && rv !== '0') {
+      // kube's semantics: Exact, or a limited list without a match, reads exactly at the
+      // revision; NotOlderThan (or no match and no limit) reads the latest state once the
+      // store has reached it.
+      const wanted = parseResourceVersion(rv);
       await this.waitForRevision(wanted);
-      if (opts.resourceVersionMatch === 'Exact') revision = wanted;
+      if (match === 'Exact' || (match === '' && limit > 0)) revision = wanted;
     }
 
     const filtered = !labels.isEmpty() || !fields.isEmpty();
@@ -649,6 +655,22 @@ function specOf(obj: KubeObject, statusIsSubresource: boolean): Record<string, u
   const { metadata: _m, apiVersion: _a, kind: _k, ...rest } = obj;
   if (statusIsSubresource) delete rest['status'];
   return rest;
+}
+
+/** The ListOptions combinations kube-apiserver refuses (meta/internalversion/validation). */
+function validateListVersioning(rv: string, match: string, continueToken: string): void {
+  const errors: FieldError[] = [];
+  if (match !== '') {
+    if (rv === '') errors.push({ type: 'FieldValueForbidden', field: 'resourceVersionMatch', detail: 'resourceVersionMatch is forbidden unless resourceVersion is provided' });
+    if (continueToken !== '') errors.push({ type: 'FieldValueForbidden', field: 'resourceVersionMatch', detail: 'resourceVersionMatch is forbidden when continue is provided' });
+    if (match !== 'Exact' && match !== 'NotOlderThan') {
+      errors.push({ type: 'FieldValueNotSupported', field: 'resourceVersionMatch', value: match, detail: 'supported values: "Exact", "NotOlderThan", ""' });
+    } else if (match === 'Exact' && rv === '0') {
+      errors.push({ type: 'FieldValueForbidden', field: 'resourceVersionMatch', detail: 'resourceVersionMatch "exact" is forbidden for resourceVersion "0"' });
+    }
+  }
+  if (errors.length > 0) throw invalid('ListOptions', 'meta.k8s.io', '', errors);
+  if (continueToken !== '' && rv !== '' && rv !== '0') throw badRequest('specifying resource version is not allowed when using continue');
 }
 
 export function parseResourceVersion(rv: string): number {
