@@ -13,6 +13,7 @@ import { toStatusError, writeError, writeJSON } from './endpoints/http.js';
 import { parseRequestInfo, type RequestInfo } from './endpoints/requestinfo.js';
 import { ResourceHandler } from './endpoints/resources.js';
 import { defaultWatchSettings, type WatchSettings } from './endpoints/watch.js';
+import { GarbageCollector } from './gc/collector.js';
 import { HealthEndpoints } from './health.js';
 import { APIMetrics, instrumentStore } from './metrics.js';
 import { OpenAPIService } from './openapi/handlers.js';
@@ -45,6 +46,7 @@ export interface RunningAPIServer {
   url: string;
   port: number;
   registry: APIRegistry;
+  collector: GarbageCollector;
   metrics: APIMetrics;
   health: HealthEndpoints;
   server: HTTPSServer;
@@ -173,17 +175,21 @@ export async function startAPIServer(opts: APIServerOptions): Promise<RunningAPI
   });
   const port = (server.address() as AddressInfo).port;
   const host = opts.bindAddress.includes(':') ? `[${opts.bindAddress}]` : opts.bindAddress === '0.0.0.0' ? '127.0.0.1' : opts.bindAddress;
+  const collector = new GarbageCollector(registry, log.child({ component: 'garbage-collector' }));
+  await collector.start();
   log.info({ url: `https://${host}:${port}`, backend: opts.store.backend }, 'serving upm.io API');
 
   return {
     url: `https://${host}:${port}`,
     port,
     registry,
+    collector,
     metrics,
     health,
     server,
     async close() {
       health.markShuttingDown();
+      collector.stop();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();

@@ -2,7 +2,7 @@
 // deletecollection, and the status and scale subresources. Generic over the APIRegistry.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { badRequest, invalid, methodNotAllowed, pathNotFound, StatusError, unsupportedMediaType } from '../errors.js';
+import { badRequest, invalid, methodNotAllowed, pathNotFound, StatusError, unsupportedMediaType, type FieldError } from '../errors.js';
 import { applyJSONPatch, JSONPatchError, parseJSONPatch } from '../patch/json-patch.js';
 import { applyMergePatch } from '../patch/merge-patch.js';
 import type { APIRegistry, ServedResource } from '../registry/registry.js';
@@ -273,6 +273,11 @@ function writeOptions(query: URLSearchParams): WriteOptions {
 
 async function deleteOptions(req: IncomingMessage, query: URLSearchParams): Promise<DeleteOptions> {
   const opts: DeleteOptions = writeOptions(query);
+  const fields: Record<string, unknown> = {};
+  for (const k of ['propagationPolicy', 'orphanDependents', 'gracePeriodSeconds']) {
+    const v = query.get(k);
+    if (v !== null) fields[k] = k === 'propagationPolicy' ? v : k === 'orphanDependents' ? v === 'true' : Number(v);
+  }
   const raw = await readBody(req);
   if (raw.length > 0 && raw.toString('utf8').trim() !== '') {
     const body = decodeBody(raw, req.headers['content-type']);
@@ -292,7 +297,24 @@ async function deleteOptions(req: IncomingMessage, query: URLSearchParams): Prom
       if (dry.some((d) => d !== 'All')) throw invalid('DeleteOptions', 'meta.k8s.io', '', [{ type: 'FieldValueNotSupported', field: 'dryRun', value: dry, detail: 'supported values: "All"' }]);
       opts.dryRun = true;
     }
+    for (const k of ['propagationPolicy', 'orphanDependents', 'gracePeriodSeconds']) if (body[k] !== undefined && body[k] !== null) fields[k] = body[k];
   }
+  const errors: FieldError[] = [];
+  const policy = fields['propagationPolicy'];
+  if (policy !== undefined) {
+    if (policy !== 'Orphan' && policy !== 'Background' && policy !== 'Foreground') {
+      errors.push({ type: 'FieldValueNotSupported', field: 'propagationPolicy', value: policy, detail: 'supported values: "Foreground", "Background", "Orphan", "nil"' });
+    } else opts.propagationPolicy = policy;
+  }
+  if (fields['orphanDependents'] !== undefined) {
+    if (policy !== undefined) errors.push({ type: 'FieldValueInvalid', field: 'propagationPolicy', value: policy, detail: 'orphanDependents and deletionPropagation cannot be both set' });
+    else opts.propagationPolicy = fields['orphanDependents'] === true ? 'Orphan' : 'Background';
+  }
+  const grace = fields['gracePeriodSeconds'];
+  if (grace !== undefined && (typeof grace !== 'number' || !Number.isInteger(grace) || grace < 0)) {
+    errors.push({ type: 'FieldValueInvalid', field: 'gracePeriodSeconds', value: grace, detail: 'must be a non-negative integer' });
+  }
+  if (errors.length > 0) throw invalid('DeleteOptions', 'meta.k8s.io', '', errors);
   return opts;
 }
 

@@ -59,8 +59,24 @@ export interface WriteOptions {
   warnings?: string[];
 }
 
+export type PropagationPolicy = 'Orphan' | 'Background' | 'Foreground';
+
 export interface DeleteOptions extends WriteOptions {
   preconditions?: { uid?: string; resourceVersion?: string };
+  /** Orphan and Foreground hand the object to the garbage collector through a finalizer. */
+  propagationPolicy?: PropagationPolicy;
+}
+
+export const orphanFinalizer = 'orphan';
+export const foregroundFinalizer = 'foregroundDeletion';
+
+/** The finalizers after a delete request: Orphan and Foreground replace each other
+ * (registry/generic/registry/store.go deletionFinalizersForGarbageCollection). */
+function withPropagationFinalizer(finalizers: string[], policy: PropagationPolicy | undefined): string[] {
+  if (policy === 'Orphan') return [...finalizers.filter((f) => f !== foregroundFinalizer && f !== orphanFinalizer), orphanFinalizer];
+  if (policy === 'Foreground') return [...finalizers.filter((f) => f !== foregroundFinalizer && f !== orphanFinalizer), foregroundFinalizer];
+  if (policy === 'Background') return finalizers.filter((f) => f !== foregroundFinalizer && f !== orphanFinalizer);
+  return finalizers;
 }
 
 export interface DeleteResult {
@@ -532,7 +548,7 @@ export class ResourceStore {
       if (pre?.resourceVersion && pre.resourceVersion !== current.metadata.resourceVersion) {
         throw conflict(this.target(name), `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${current.metadata.resourceVersion}`);
       }
-      const finalizers = current.metadata.finalizers ?? [];
+      const finalizers = withPropagationFinalizer(current.metadata.finalizers ?? [], opts.propagationPolicy);
       if (finalizers.length === 0) {
         if (opts.dryRun) return { object: current, deleted: true };
         try {
@@ -543,11 +559,15 @@ export class ResourceStore {
         }
       }
       // Finalizers hold the object: mark it as being deleted (once) and keep it.
-      if (current.metadata.deletionTimestamp) return { object: current, deleted: false };
+      const unchanged = jsonEqual(finalizers, current.metadata.finalizers ?? []);
+      if (current.metadata.deletionTimestamp && unchanged) return { object: current, deleted: false };
       const next = deepClone(current);
-      next.metadata.deletionTimestamp = nowTimestamp();
-      next.metadata.deletionGracePeriodSeconds = 0;
-      next.metadata.generation = (current.metadata.generation ?? 0) + 1;
+      next.metadata.finalizers = finalizers;
+      if (!current.metadata.deletionTimestamp) {
+        next.metadata.deletionTimestamp = nowTimestamp();
+        next.metadata.deletionGracePeriodSeconds = 0;
+        next.metadata.generation = (current.metadata.generation ?? 0) + 1;
+      }
       if (opts.dryRun) return { object: next, deleted: false };
       try {
         return { object: this.decode(await this.store.update(key, this.encode(next), { modRevision: kv.modRevision })), deleted: false };

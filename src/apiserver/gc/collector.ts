@@ -1,0 +1,247 @@
+// Owner-reference garbage collection among the objects this server stores, with kube's
+// semantics (pkg/controller/garbagecollector): a dependent whose owners are all gone is
+// deleted; an owner deleted with propagationPolicy=Foreground keeps its `foregroundDeletion`
+// finalizer until its dependents are gone; one deleted with Orphan first removes itself from
+// its dependents' ownerReferences. Owners of kinds this server does not serve are left to the
+// cluster's own garbage collector.
+//
+// It is level-triggered: it watches every served resource, keeps an index of owners and
+// dependents, and processes object UIDs from a queue, retrying failures with a delay.
+
+import type { Logger } from 'pino';
+import type { KubeObject, OwnerReference } from '../registry/object.js';
+import type { APIRegistry, ServedResource } from '../registry/registry.js';
+import { foregroundFinalizer, orphanFinalizer, type RegistryWatch } from '../registry/store.js';
+import { groupVersion } from '../registry/definition.js';
+
+interface Node {
+  uid: string;
+  served: ServedResource;
+  namespace: string;
+  name: string;
+  owners: OwnerReference[];
+  deleting: boolean;
+  finalizers: string[];
+}
+
+const retryDelayMs = 1000;
+
+export class GarbageCollector {
+  private readonly nodes = new Map<string, Node>();
+  private readonly dependents = new Map<string, Set<string>>();
+  private readonly byKind = new Map<string, ServedResource>();
+  private readonly queue = new Set<string>();
+  private readonly watches: RegistryWatch[] = [];
+  private draining = false;
+  private stopped = false;
+  private timers = new Set<NodeJS.Timeout>();
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(
+    private readonly registry: APIRegistry,
+    private readonly log: Logger,
+  ) {
+    for (const served of registry.resources) this.byKind.set(`${groupVersion(served.def)}/${served.def.kind}`, served);
+  }
+
+  async start(): Promise<void> {
+    for (const served of this.registry.resources) await this.watchResource(served);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const w of this.watches) w.stop();
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+  }
+
+  /** Resolves once the queue is empty (for tests and orderly shutdown). */
+  idle(): Promise<void> {
+    if (this.queue.size === 0 && !this.draining) return Promise.resolve();
+    return new Promise((r) => this.idleWaiters.push(r));
+  }
+
+  private async watchResource(served: ServedResource): Promise<void> {
+    const watch = await served.store.watch(undefined, {}, {
+      event: (type, obj) => this.observe(served, type === 'DELETED' ? undefined : obj, obj),
+      error: (err) => {
+        if (this.stopped) return;
+        this.log.warn({ err, resource: served.def.plural }, 'garbage collector watch ended; relisting');
+        this.later(() => void this.watchResource(served).catch((e: unknown) => this.log.error({ err: e }, 'garbage collector relist failed')));
+      },
+    });
+    this.watches.push(watch);
+  }
+
+  private observe(served: ServedResource, current: KubeObject | undefined, last: KubeObject): void {
+    const uid = last.metadata.uid;
+    if (!uid) return;
+    const previous = this.nodes.get(uid);
+    if (previous) for (const o of previous.owners) this.dependents.get(o.uid)?.delete(uid);
+    if (!current) {
+      this.nodes.delete(uid);
+      // Owners waiting in foreground deletion may now be free; dependents may be orphaned.
+      for (const o of previous?.owners ?? last.metadata.ownerReferences ?? []) this.enqueue(o.uid);
+      for (const d of this.dependents.get(uid) ?? []) this.enqueue(d);
+      return;
+    }
+    const node: Node = {
+      uid,
+      served,
+      namespace: current.metadata.namespace ?? '',
+      name: current.metadata.name ?? '',
+      owners: (current.metadata.ownerReferences ?? []).filter((o) => typeof o?.uid === 'string'),
+      deleting: !!current.metadata.deletionTimestamp,
+      finalizers: current.metadata.finalizers ?? [],
+    };
+    this.nodes.set(uid, node);
+    for (const o of node.owners) {
+      let set = this.dependents.get(o.uid);
+      if (!set) this.dependents.set(o.uid, (set = new Set()));
+      set.add(uid);
+    }
+    if (node.owners.length > 0 || node.deleting) this.enqueue(uid);
+    if (node.deleting) for (const d of this.dependents.get(uid) ?? []) this.enqueue(d);
+  }
+
+  private enqueue(uid: string): void {
+    if (this.stopped) return;
+    this.queue.add(uid);
+    if (!this.draining) void this.drain();
+  }
+
+  private later(fn: () => void): void {
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      fn();
+    }, retryDelayMs);
+    t.unref();
+    this.timers.add(t);
+  }
+
+  private async drain(): Promise<void> {
+    this.draining = true;
+    try {
+      while (this.queue.size > 0 && !this.stopped) {
+        const uid = this.queue.values().next().value as string;
+        this.queue.delete(uid);
+        try {
+          await this.process(uid);
+        } catch (err) {
+          this.log.warn({ err, uid }, 'garbage collection failed; retrying');
+          this.later(() => this.enqueue(uid));
+        }
+      }
+    } finally {
+      this.draining = false;
+      if (this.queue.size === 0) for (const r of this.idleWaiters.splice(0)) r();
+    }
+  }
+
+  private liveDependents(uid: string): Node[] {
+    return [...(this.dependents.get(uid) ?? [])].map((d) => this.nodes.get(d)).filter((n): n is Node => !!n);
+  }
+
+  private async process(uid: string): Promise<void> {
+    const node = this.nodes.get(uid);
+    if (!node) return;
+    if (node.deleting && node.finalizers.includes(orphanFinalizer)) {
+      for (const dep of this.liveDependents(uid)) await this.removeOwnerRefs(dep, new Set([uid]));
+      await this.removeFinalizer(node, orphanFinalizer);
+      return;
+    }
+    if (node.deleting && node.finalizers.includes(foregroundFinalizer)) {
+      const deps = this.liveDependents(uid);
+      for (const dep of deps) if (!dep.deleting) await this.deleteObject(dep, 'Foreground');
+      if (deps.length === 0) await this.removeFinalizer(node, foregroundFinalizer);
+      return;
+    }
+    if (node.owners.length === 0) return;
+    // Decide on the stored object, not the cache: an orphaning owner may just have removed
+    // itself from this object's ownerReferences.
+    const fresh = await this.read(node);
+    if (!fresh) return;
+    const owners = (fresh.metadata.ownerReferences ?? []).filter((o) => typeof o?.uid === 'string');
+    if (owners.length === 0) return;
+    const absent = new Set<string>();
+    let unknownOwners = false;
+    let ownerInForeground = false;
+    for (const ref of owners) {
+      const state = await this.ownerState(node, ref);
+      if (state === 'absent') absent.add(ref.uid);
+      else if (state === 'unknown') unknownOwners = true;
+      else if (state === 'foreground') ownerInForeground = true;
+    }
+    if (absent.size === 0) return;
+    if (absent.size === owners.length && !unknownOwners) {
+      await this.deleteObject(node, ownerInForeground ? 'Foreground' : 'Background');
+    } else {
+      await this.removeOwnerRefs(node, absent);
+    }
+  }
+
+  private async read(node: Node): Promise<KubeObject | undefined> {
+    try {
+      const obj = await node.served.store.get(node.namespace, node.name);
+      return obj.metadata.uid === node.uid ? obj : undefined;
+    } catch (err) {
+      if ((err as { code?: number }).code === 404) return undefined;
+      throw err;
+    }
+  }
+
+  /** Whether an owner exists, checked against storage (not only the cache) before deleting. */
+  private async ownerState(node: Node, ref: OwnerReference): Promise<'present' | 'absent' | 'unknown' | 'foreground'> {
+    const served = this.byKind.get(`${ref.apiVersion}/${ref.kind}`);
+    if (!served) return 'unknown';
+    const namespace = served.def.namespaced ? node.namespace : '';
+    try {
+      const owner = await served.store.get(namespace, ref.name);
+      if (owner.metadata.uid !== ref.uid) return 'absent';
+      if (owner.metadata.deletionTimestamp && (owner.metadata.finalizers ?? []).includes(foregroundFinalizer)) return 'foreground';
+      return 'present';
+    } catch (err) {
+      if ((err as { code?: number }).code === 404) return 'absent';
+      throw err;
+    }
+  }
+
+  private async deleteObject(node: Node, policy: 'Background' | 'Foreground'): Promise<void> {
+    try {
+      await node.served.store.delete(node.namespace, node.name, { preconditions: { uid: node.uid }, propagationPolicy: policy });
+      this.log.debug({ resource: node.served.def.plural, namespace: node.namespace, name: node.name, policy }, 'garbage collector deleted a dependent');
+    } catch (err) {
+      const code = (err as { code?: number }).code;
+      if (code === 404 || code === 409) return;
+      throw err;
+    }
+  }
+
+  private async removeOwnerRefs(node: Node, owners: Set<string>): Promise<void> {
+    await this.update(node, (obj) => {
+      const refs = (obj.metadata.ownerReferences ?? []).filter((o) => !owners.has(o.uid));
+      if (refs.length === 0) delete obj.metadata.ownerReferences;
+      else obj.metadata.ownerReferences = refs;
+    });
+  }
+
+  private async removeFinalizer(node: Node, finalizer: string): Promise<void> {
+    await this.update(node, (obj) => {
+      obj.metadata.finalizers = (obj.metadata.finalizers ?? []).filter((f) => f !== finalizer);
+    });
+  }
+
+  private async update(node: Node, mutate: (obj: KubeObject) => void): Promise<void> {
+    try {
+      await node.served.store.guaranteedUpdate(node.namespace, node.name, (current) => {
+        if (current.metadata.uid !== node.uid) throw Object.assign(new Error('uid changed'), { code: 404 });
+        mutate(current);
+        delete current.metadata.resourceVersion;
+        return current;
+      });
+    } catch (err) {
+      if ((err as { code?: number }).code === 404) return;
+      throw err;
+    }
+  }
+}
