@@ -4,6 +4,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parse as parseYAML } from 'yaml';
 import { badRequest, internalError, isStatusError, tooLarge, unsupportedMediaType, type StatusError } from '../errors.js';
 import { contentTypeOf } from './negotiation.js';
+import { jsonDepth, maxObjectDepth } from '../registry/object.js';
 
 /** kube-apiserver's MaxRequestBodyBytes. */
 export const maxRequestBodyBytes = 3 * 1024 * 1024;
@@ -33,12 +34,20 @@ export function decodeBody(raw: Buffer, contentType: string | undefined, accepte
   if (!accepted.includes(type)) throw unsupportedMediaType(type, accepted);
   const text = raw.toString('utf8');
   if (text.trim() === '') throw badRequest('the request body is empty');
+  let value: unknown;
   try {
-    if (type === 'application/yaml' || type === 'application/apply-patch+yaml') return parseYAML(text, { version: '1.1' });
-    return JSON.parse(text);
+    if (type === 'application/yaml' || type === 'application/apply-patch+yaml') value = parseYAML(text, { version: '1.1' });
+    else value = JSON.parse(text);
   } catch (err) {
     throw badRequest(`the body of the request could not be decoded: ${(err as Error).message}`);
   }
+  checkDepth(value);
+  return value;
+}
+
+/** 400 for a decoded body nested deeper than the server handles (instead of a stack overflow later). */
+export function checkDepth(value: unknown): void {
+  if (jsonDepth(value) > maxObjectDepth) throw badRequest(`the body of the request could not be decoded: exceeded max depth of ${maxObjectDepth}`);
 }
 
 export function writeJSON(res: ServerResponse, code: number, body: unknown, headers: Record<string, string> = {}): void {
@@ -61,8 +70,30 @@ export function writeError(res: ServerResponse, err: unknown): number {
   return se.code;
 }
 
+const warningTotalRunes = 4 * 1024;
+const warningItemRunes = 256;
+
 /** `Warning: 299 - "text"` headers, as kube sends for field validation and deprecations. */
 export function warningHeaders(warnings: string[]): Record<string, string> {
-  if (warnings.length === 0) return {};
-  return { Warning: warnings.map((w) => `299 - ${JSON.stringify(w)}`).join(', ') };
+  const unique = [...new Set(warnings.filter((w) => w !== ''))];
+  if (unique.length === 0) return {};
+  // kube's limits (k8s.io/apiserver/pkg/endpoints/filters/warning.go): past 4096 runes in all,
+  // each warning is cut to 256 runes and those after the total is reached are dropped.
+  let items = unique;
+  if (unique.reduce((n, w) => n + [...w].length, 0) > warningTotalRunes) {
+    items = [];
+    let written = 0;
+    for (const w of unique) {
+      if (written >= warningTotalRunes) break;
+      const cut = [...w].slice(0, warningItemRunes);
+      written += cut.length;
+      items.push(cut.join(''));
+    }
+  }
+  return { Warning: items.map((w) => `299 - ${quoteWarning(w)}`).join(', ') };
+}
+
+/** A quoted-string whose UTF-8 bytes go out as they are (Node only takes latin1 header text). */
+function quoteWarning(text: string): string {
+  return Buffer.from(JSON.stringify(text).replace(/\x7f/g, '\\u007f'), 'utf8').toString('latin1');
 }

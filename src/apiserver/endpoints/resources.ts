@@ -6,12 +6,12 @@ import { badRequest, invalid, methodNotAllowed, pathNotFound, StatusError, unsup
 import { applyJSONPatch, JSONPatchError, parseJSONPatch } from '../patch/json-patch.js';
 import { applyMergePatch } from '../patch/merge-patch.js';
 import type { APIRegistry, ServedResource } from '../registry/registry.js';
-import { isPlainObject, type KubeObject } from '../registry/object.js';
+import { displayValue, isPlainObject, type KubeObject } from '../registry/object.js';
 import { parseResourceVersion, type DeleteOptions, type ListResult, type WriteOptions } from '../registry/store.js';
 import { parseFieldSelector } from '../selectors/fields.js';
 import { parseLabelSelector } from '../selectors/labels.js';
 import { partialObjectMetadata, type IncludeObject } from '../registry/table.js';
-import { decodeBody, readBody, warningHeaders, writeJSON } from './http.js';
+import { checkDepth, decodeBody, readBody, warningHeaders, writeJSON } from './http.js';
 import { contentTypeOf, negotiateRepresentation, type Representation } from './negotiation.js';
 import type { RequestInfo } from './requestinfo.js';
 import { serveWatch, type WatchSettings } from './watch.js';
@@ -184,22 +184,23 @@ export class ResourceHandler {
     } catch (err) {
       throw badRequest(`error decoding patch: ${(err as Error).message}`);
     }
+    checkDepth(patch);
     const apply = makePatcher(type, patch);
     const opts = writeOptions(query);
     const { store } = served;
     let result: unknown;
     if (info.subresource === 'scale') {
-      result = await store.updateScale(info.namespace, info.name, (current) => decodeScale(apply(current, info.name), info.name), opts);
+      result = await store.updateScale(info.namespace, info.name, (current) => decodeScale(apply(current), info.name), opts);
     } else {
       const updated = await store.guaranteedUpdate(
         info.namespace,
         info.name,
         (current) => {
-          const patched = apply(current, info.name);
+          const patched = apply(current);
           if (!isPlainObject(patched)) throw badRequest('the patched object must be a JSON object');
           const obj = store.decodeBody(patched, info.namespace);
           if (obj.metadata.name !== undefined && obj.metadata.name !== info.name) {
-            throw badRequest(`the name of the object (${obj.metadata.name}) does not match the name on the URL (${info.name})`);
+            throw badRequest(`the name of the object (${displayValue(obj.metadata.name)}) does not match the name on the URL (${info.name})`);
           }
           // The resourceVersion is a precondition only when the patch itself sets it.
           if (!patchSetsResourceVersion(type, patch)) obj.metadata.resourceVersion = current.metadata.resourceVersion;
@@ -239,7 +240,8 @@ function includeObject(query: URLSearchParams): IncludeObject {
 
 function listOptions(query: URLSearchParams) {
   const limitRaw = query.get('limit');
-  const limit = limitRaw === null || limitRaw === '' ? 0 : Number(limitRaw);
+  // A base-10 integer, as Go's strconv.ParseInt reads it (not " ", "0x10" or "1e3").
+  const limit = limitRaw === null || limitRaw === '' ? 0 : /^\d+$/.test(limitRaw) ? Number(limitRaw) : NaN;
   if (!Number.isInteger(limit) || limit < 0) throw badRequest(`limit: Invalid value: "${limitRaw}": must be a non-negative integer`);
   return {
     labelSelector: query.get('labelSelector'),
@@ -283,7 +285,7 @@ async function deleteOptions(req: IncomingMessage, query: URLSearchParams): Prom
     const body = decodeBody(raw, req.headers['content-type']);
     if (!isPlainObject(body)) throw badRequest('DeleteOptions must be a JSON object');
     if (body['kind'] !== undefined && body['kind'] !== 'DeleteOptions') {
-      throw badRequest(`expected DeleteOptions, got ${String(body['kind'])}`);
+      throw badRequest(`expected DeleteOptions, got ${displayValue(body['kind'])}`);
     }
     const pre = body['preconditions'];
     if (isPlainObject(pre)) {
@@ -318,7 +320,7 @@ async function deleteOptions(req: IncomingMessage, query: URLSearchParams): Prom
   return opts;
 }
 
-function makePatcher(type: string, patch: unknown): (current: unknown, name: string) => unknown {
+function makePatcher(type: string, patch: unknown): (current: unknown) => unknown {
   if (type === 'application/merge-patch+json') {
     if (!isPlainObject(patch)) throw badRequest('a merge patch must be a JSON object');
     return (current) => applyMergePatch(current, patch);
@@ -329,12 +331,15 @@ function makePatcher(type: string, patch: unknown): (current: unknown, name: str
   } catch (err) {
     throw badRequest(`the server rejected our request due to an error in our request: ${(err as Error).message}`);
   }
-  return (current, name) => {
+  return (current) => {
     try {
       return applyJSONPatch(current, ops);
     } catch (err) {
       if (err instanceof JSONPatchError) {
-        throw new StatusError(422, 'Invalid', `the server rejected our request due to an error in our request: ${err.message}`, { name });
+        // kube-apiserver answers a patch that cannot be applied with a 422 that names no object.
+        throw new StatusError(422, 'Invalid', `the server rejected our request due to an error in our request: ${err.message}`, {
+          causes: [{ reason: 'FieldValueInvalid', message: err.message, field: 'patch' }],
+        });
       }
       throw err;
     }
@@ -350,10 +355,10 @@ function patchSetsResourceVersion(type: string, patch: unknown): boolean {
 
 function decodeScale(body: unknown, name: string): KubeObject {
   if (!isPlainObject(body)) throw badRequest('Scale must be a JSON object');
-  if (body['kind'] !== undefined && body['kind'] !== 'Scale') throw badRequest(`expected Scale, got ${String(body['kind'])}`);
+  if (body['kind'] !== undefined && body['kind'] !== 'Scale') throw badRequest(`expected Scale, got ${displayValue(body['kind'])}`);
   const meta = isPlainObject(body['metadata']) ? body['metadata'] : {};
   if (meta['name'] !== undefined && meta['name'] !== name) {
-    throw badRequest(`the name of the object (${String(meta['name'])}) does not match the name on the URL (${name})`);
+    throw badRequest(`the name of the object (${displayValue(meta['name'])}) does not match the name on the URL (${name})`);
   }
   return { ...body, apiVersion: 'autoscaling/v1', kind: 'Scale', metadata: meta } as KubeObject;
 }

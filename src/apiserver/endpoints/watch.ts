@@ -26,6 +26,25 @@ export const defaultWatchSettings: WatchSettings = {
   maxBufferedBytes: 16 * 1024 * 1024,
 };
 
+/**
+ * Encoded event lines shared by all streams of a resource. The watch cache hands every watcher
+ * of an event the same immutable object instance, so with N streams the line is serialized
+ * once, not N times (kube's cachingObject). Keyed weakly by the object: an entry lives as long
+ * as the object does (in the cache's state or history window). Only used while the resource has
+ * more than one open stream, so a single watcher costs no extra memory. Table lines depend on
+ * the stream (column definitions go in its first event) and are encoded per stream.
+ */
+const sharedLines = new WeakMap<object, Map<string, Buffer>>();
+const openStreams = new WeakMap<ServedResource, number>();
+
+function sharedLine(obj: object, variant: string, encode: () => string): Buffer {
+  let lines = sharedLines.get(obj);
+  if (!lines) sharedLines.set(obj, (lines = new Map()));
+  let line = lines.get(variant);
+  if (!line) lines.set(variant, (line = Buffer.from(encode())));
+  return line;
+}
+
 export async function serveWatch(
   req: IncomingMessage,
   res: ServerResponse,
@@ -57,7 +76,12 @@ export async function serveWatch(
     }
     return obj;
   };
-  const write = (line: string): void => {
+  const lineFor = (type: Exclude<WatchEventType, 'ERROR'>, obj: KubeObject): string | Buffer => {
+    const make = (): string => encode(type, represent(obj, type));
+    if (type === 'BOOKMARK' || rep.kind === 'table' || (openStreams.get(served) ?? 0) < 2) return make();
+    return sharedLine(obj, rep.kind === 'partialObjectMetadata' ? `${type}/PartialObjectMetadata/${rep.version}` : type, make);
+  };
+  const write = (line: string | Buffer): void => {
     if (closed) return;
     res.write(line);
     if (res.writableLength > settings.maxBufferedBytes) {
@@ -68,6 +92,7 @@ export async function serveWatch(
   const close = (): void => {
     if (closed) return;
     closed = true;
+    openStreams.set(served, (openStreams.get(served) ?? 1) - 1);
     clearInterval(bookmarkTimer);
     clearTimeout(deadline);
     watch?.stop();
@@ -75,6 +100,7 @@ export async function serveWatch(
     finish();
   };
 
+  openStreams.set(served, (openStreams.get(served) ?? 0) + 1);
   res.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked', 'Cache-Control': 'no-cache' });
   res.flushHeaders();
   req.on('close', close);
@@ -94,7 +120,7 @@ export async function serveWatch(
       namespace,
       { labelSelector: query.get('labelSelector'), fieldSelector: query.get('fieldSelector'), resourceVersion: query.get('resourceVersion') },
       {
-        event: (type, obj) => write(encode(type, represent(obj, type))),
+        event: (type, obj) => write(lineFor(type, obj)),
         error: (err) => {
           write(encode('ERROR', toStatusError(err).toStatus()));
           close();

@@ -90,7 +90,9 @@ export function validateObjectMeta(meta: ObjectMeta, opts: MetaValidationOptions
     if (typeof meta.name !== 'string') errors.push({ type: 'FieldValueTypeInvalid', field: 'metadata.name', value: meta.name, detail: 'must be a string' });
     else for (const e of nameValidator(meta.name)) errors.push({ type: 'FieldValueInvalid', field: 'metadata.name', value: meta.name, detail: e });
   }
-  if (meta.generateName) {
+  if (meta.generateName !== undefined && meta.generateName !== null && typeof meta.generateName !== 'string') {
+    errors.push({ type: 'FieldValueTypeInvalid', field: 'metadata.generateName', value: meta.generateName, detail: 'must be a string' });
+  } else if (meta.generateName) {
     const trimmed = String(meta.generateName).replace(/-$/, '');
     if (trimmed) for (const e of nameValidator(trimmed)) errors.push({ type: 'FieldValueInvalid', field: 'metadata.generateName', value: meta.generateName, detail: e });
   }
@@ -104,7 +106,7 @@ export function validateObjectMeta(meta: ObjectMeta, opts: MetaValidationOptions
   validateStringMap('metadata.annotations', meta.annotations, errors);
   if (isPlainObject(meta.annotations)) {
     let size = 0;
-    for (const [k, v] of Object.entries(meta.annotations)) size += k.length + String(v).length;
+    for (const [k, v] of Object.entries(meta.annotations)) size += k.length + (typeof v === 'string' ? v.length : 0);
     if (size > totalAnnotationSizeLimit) {
       errors.push({ type: 'FieldValueTooLong', field: 'metadata.annotations', detail: `may not have more than ${totalAnnotationSizeLimit} bytes` });
     }

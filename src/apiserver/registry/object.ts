@@ -37,3 +37,33 @@ export function jsonEqual(a: unknown, b: unknown): boolean {
 export function nowTimestamp(date = new Date()): string {
   return date.toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
+
+/**
+ * How deeply objects and arrays may nest in a request body or a patched object. Go's JSON decoder
+ * (kube-apiserver) stops at 10000; the recursive built-ins the server runs on objects
+ * (structuredClone, JSON.stringify) overflow the stack at about 2000, so the limit is lower here.
+ */
+export const maxObjectDepth = 1000;
+
+/** Nesting depth of a JSON value (scalars 0, `{}` and `[]` 1), computed without recursion. */
+export function jsonDepth(value: unknown): number {
+  let max = 0;
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length > 0) {
+    const [v, d] = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    if (d + 1 > max) max = d + 1;
+    for (const child of Array.isArray(v) ? v : Object.values(v)) {
+      if (child !== null && typeof child === 'object') stack.push([child, d + 1]);
+    }
+  }
+  return max;
+}
+
+/**
+ * A request value for an error message. Unlike String() or a template literal, this never throws:
+ * a decoded body can hold `{"toString": 1}`, which String() cannot convert.
+ */
+export function displayValue(v: unknown): string {
+  return typeof v === 'string' ? v : (JSON.stringify(v) ?? String(v));
+}

@@ -2,7 +2,7 @@
 
 import type { Store } from '../../storage/interface.js';
 import type { ResourceDefinition } from './definition.js';
-import { ResourceStore } from './store.js';
+import { ResourceStore, type ResourceStoreOptions } from './store.js';
 import type { Strategy } from './strategy.js';
 import { TableConvertor } from './table.js';
 
@@ -21,14 +21,22 @@ export class APIRegistry {
   private readonly byPath = new Map<string, ServedResource>();
   readonly resources: ServedResource[] = [];
 
-  constructor(store: Store, registrations: ResourceRegistration[]) {
+  /** Every resource gets a watch cache (see ../watchcache/cache.ts), started by its first watch
+   * (the garbage collector watches every resource at startup); `options.watchCache: false`
+   * serves every watch and list from storage. */
+  constructor(store: Store, registrations: ResourceRegistration[], options: ResourceStoreOptions = {}) {
     for (const { definition, strategy } of registrations) {
-      const served: ServedResource = { def: definition, store: new ResourceStore(definition, store, strategy), table: new TableConvertor(definition) };
+      const served: ServedResource = { def: definition, store: new ResourceStore(definition, store, strategy, options), table: new TableConvertor(definition) };
       const key = `${definition.group}/${definition.version}/${definition.plural}`;
       if (this.byPath.has(key)) throw new Error(`resource registered twice: ${key}`);
       this.byPath.set(key, served);
       this.resources.push(served);
     }
+  }
+
+  /** Stops the watch caches (their watchers end with 503); call before closing the store. */
+  close(): void {
+    for (const r of this.resources) r.store.watchCache?.stop();
   }
 
   lookup(group: string, version: string, plural: string): ServedResource | undefined {

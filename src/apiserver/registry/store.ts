@@ -19,6 +19,7 @@ import {
   conflict,
   expired,
   invalid,
+  isStatusError,
   notFound,
   OBJECT_MODIFIED,
   timeout,
@@ -31,9 +32,11 @@ import { applyDefaults, prune } from '../schema/structural.js';
 import { compileObjectValidator, type SchemaValidator } from '../schema/validator.js';
 import { groupVersion, type ResourceDefinition } from './definition.js';
 import { validateObjectMeta } from './metadata-validation.js';
-import { deepClone, isPlainObject, jsonEqual, nowTimestamp, type KubeObject } from './object.js';
+import { deepClone, displayValue, isPlainObject, jsonEqual, nowTimestamp, type KubeObject } from './object.js';
 import type { Strategy } from './strategy.js';
 import { readJSONPath, writeJSONPath } from './jsonpath.js';
+import { WatchCache, type WatchCacheOptions } from '../watchcache/cache.js';
+import { listFromCache, watchThroughCache } from '../watchcache/serve.js';
 
 export interface ListOptions {
   labelSelector?: string | null;
@@ -112,17 +115,29 @@ const maxGenerateNameAttempts = 8;
 /** How long a list or get for a future resourceVersion waits before 504 (kube: 3 s). */
 const futureRevisionWait = 3000;
 
+export interface ResourceStoreOptions {
+  /** The resource's watch cache (../watchcache/cache.ts); false reads storage for every watch and list. */
+  watchCache?: WatchCacheOptions | false;
+}
+
 export class ResourceStore {
   readonly validator: SchemaValidator;
   readonly fieldSelectors: string[];
+  /** Serves watches and resourceVersion="0"/NotOlderThan lists; started by the first watch. */
+  readonly watchCache: WatchCache | undefined;
 
   constructor(
     readonly def: ResourceDefinition,
     private readonly store: Store,
     private readonly strategy: Strategy = {},
+    options: ResourceStoreOptions = {},
   ) {
     this.validator = compileObjectValidator(def.schema);
     this.fieldSelectors = ['metadata.name', ...(def.namespaced ? ['metadata.namespace'] : []), ...(def.selectableFields ?? [])];
+    this.watchCache =
+      options.watchCache === false
+        ? undefined
+        : new WatchCache(store, this.prefix(), { decode: (kv) => this.decode(kv), fieldsOf: (obj) => this.fieldsOf(obj) }, options.watchCache);
   }
 
   get apiVersion(): string {
@@ -172,11 +187,18 @@ export class ResourceStore {
     const rv = opts.resourceVersion ?? '';
     const match = opts.resourceVersionMatch ?? '';
     validateListVersioning(rv, match, opts.continue ?? '');
+    if (this.watchCache) {
+      const cached = listFromCache(this.watchCache, { keyPrefix: prefix, labels, fields }, rv, match, limit, opts.continue ?? '');
+      if (cached) return cached;
+    }
     if (opts.continue) {
       const token = decodeContinue(opts.continue);
       revision = token.rv;
       startAfter = prefix + token.start;
-      if (!token.start || !startAfter.startsWith(prefix)) throw badRequest('continue key is not valid: invalid continue token');
+      // kube path.Cleans the start key and refuses one that changes (empty, `.` or `..` segments).
+      if (!token.start || !startAfter.startsWith(prefix) || `/${token.start}`.split('/').slice(1).some((seg) => seg === '' || seg === '.' || seg === '..')) {
+        throw badRequest('continue key is not valid: invalid continue token');
+      }
     } else if (rv !== '' && rv !== '0') {
       // kube's semantics: Exact, or a limited list without a match, reads exactly at the
       // revision; NotOlderThan (or no match and no limit) reads the latest state once the
@@ -233,7 +255,7 @@ export class ResourceStore {
     if (err instanceof CompactedError) {
       return forContinue
         ? expired('The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.')
-        : expired(`too old resource version: ${err.requested} (${err.compacted + 1})`);
+        : expired('The resourceVersion for the provided list is too old.');
     }
     if (err instanceof FutureRevisionError) {
       return timeout('Too large resource version', 1, { reason: 'ResourceVersionTooLarge', message: `Too large resource version: ${err.requested}, current: ${err.current}` });
@@ -280,7 +302,7 @@ export class ResourceStore {
     if (this.def.subresources.status) delete obj['status'];
     this.admitSchema(obj, opts);
 
-    const generate = !meta.name && !!meta.generateName;
+    const generate = !meta.name && typeof meta.generateName === 'string' && meta.generateName !== '';
     if (!generate) this.prepareAndValidateCreate(obj);
     for (let attempt = 0; ; attempt++) {
       if (generate) {
@@ -307,8 +329,24 @@ export class ResourceStore {
   }
 
   private prepareAndValidateCreate(obj: KubeObject): void {
-    this.strategy.prepareForCreate?.(obj);
-    this.validateOrThrow(obj, obj.metadata.name || obj.metadata.generateName || '', [...(this.strategy.validate?.(obj) ?? [])]);
+    const { name: given, generateName } = obj.metadata;
+    const name = (typeof given === 'string' && given) || (typeof generateName === 'string' && generateName) || '';
+    this.strategyHook(obj, name, () => this.strategy.prepareForCreate?.(obj));
+    this.validateOrThrow(obj, name, [...(this.strategyHook(obj, name, () => this.strategy.validate?.(obj)) ?? [])]);
+  }
+
+  /**
+   * Runs a strategy hook. Hooks may rely on the schema's types (spec is an object, volumes a
+   * list); when one trips over a mistyped field the object is invalid, and the schema errors that
+   * say why are the answer (422), not the TypeError (500).
+   */
+  private strategyHook<T>(obj: KubeObject, name: string, hook: () => T): T {
+    try {
+      return hook();
+    } catch (err) {
+      if (!isStatusError(err)) this.validateOrThrow(obj, name, []);
+      throw err;
+    }
   }
 
   /** Checks apiVersion/kind/namespace of a request body against the URL. */
@@ -318,7 +356,7 @@ export class ResourceStore {
     if (!obj.kind) throw badRequest(`Object 'Kind' is missing in '${truncate(JSON.stringify(body))}'`);
     if (!obj.apiVersion) throw badRequest(`Object 'apiVersion' is missing in '${truncate(JSON.stringify(body))}'`);
     if (obj.kind !== kind || obj.apiVersion !== apiVersion) {
-      throw badRequest(`the API version in the data (${obj.apiVersion}) does not match the expected API version (${apiVersion})`);
+      throw badRequest(`the API version in the data (${displayValue(obj.apiVersion)}) does not match the expected API version (${apiVersion})`);
     }
     if (obj.metadata === undefined || obj.metadata === null) obj.metadata = {};
     if (!isPlainObject(obj.metadata)) throw badRequest('metadata must be an object');
@@ -400,7 +438,7 @@ export class ResourceStore {
   async update(namespace: string, name: string, body: unknown, opts: WriteOptions = {}): Promise<KubeObject> {
     const obj = this.decodeBody(body, namespace);
     if (obj.metadata.name && obj.metadata.name !== name) {
-      throw badRequest(`the name of the object (${obj.metadata.name}) does not match the name on the URL (${name})`);
+      throw badRequest(`the name of the object (${displayValue(obj.metadata.name)}) does not match the name on the URL (${name})`);
     }
     obj.metadata.name = name;
     if (!obj.metadata.resourceVersion) {
@@ -419,7 +457,7 @@ export class ResourceStore {
     const meta = next.metadata;
     const cur = current.metadata;
     if (meta.uid && meta.uid !== cur.uid) {
-      throw conflict(this.target(cur.name), `Precondition failed: UID in precondition: ${meta.uid}, UID in object meta: ${cur.uid}`);
+      throw conflict(this.target(cur.name), `Precondition failed: UID in precondition: ${displayValue(meta.uid)}, UID in object meta: ${cur.uid}`);
     }
     meta.name = cur.name;
     if (this.def.namespaced) meta.namespace = cur.namespace;
@@ -441,16 +479,19 @@ export class ResourceStore {
       else delete next['status'];
     }
     this.admitSchema(next, opts);
-    this.strategy.prepareForUpdate?.(next, current);
+    this.strategyHook(next, cur.name ?? '', () => this.strategy.prepareForUpdate?.(next, current));
     if (!jsonEqual(specOf(next, !!this.def.subresources.status), specOf(current, !!this.def.subresources.status))) {
       meta.generation = (cur.generation ?? 0) + 1;
     }
-    const extra: FieldError[] = [...(this.strategy.validate?.(next) ?? []), ...(this.strategy.validateUpdate?.(next, current) ?? [])];
+    const extra: FieldError[] = [
+      ...(this.strategyHook(next, cur.name ?? '', () => this.strategy.validate?.(next)) ?? []),
+      ...(this.strategyHook(next, cur.name ?? '', () => this.strategy.validateUpdate?.(next, current)) ?? []),
+    ];
     if (cur.deletionTimestamp) {
       const before = new Set(cur.finalizers ?? []);
-      for (const f of meta.finalizers ?? []) {
+      for (const f of Array.isArray(meta.finalizers) ? meta.finalizers : []) {
         if (!before.has(f)) {
-          extra.push({ type: 'FieldValueForbidden', field: 'metadata.finalizers', detail: `no new finalizers can be added if the object is being deleted, found new finalizers []string{"${f}"}` });
+          extra.push({ type: 'FieldValueForbidden', field: 'metadata.finalizers', detail: `no new finalizers can be added if the object is being deleted, found new finalizers []string{"${displayValue(f)}"}` });
         }
       }
     }
@@ -474,7 +515,7 @@ export class ResourceStore {
   async updateStatus(namespace: string, name: string, body: unknown, opts: WriteOptions = {}): Promise<KubeObject> {
     const obj = this.decodeBody(body, namespace);
     if (obj.metadata.name && obj.metadata.name !== name) {
-      throw badRequest(`the name of the object (${obj.metadata.name}) does not match the name on the URL (${name})`);
+      throw badRequest(`the name of the object (${displayValue(obj.metadata.name)}) does not match the name on the URL (${name})`);
     }
     if (!obj.metadata.resourceVersion) {
       throw invalid(this.def.kind, this.def.group, name, [
@@ -613,9 +654,20 @@ export class ResourceStore {
   /**
    * Watches objects, starting with synthetic ADDED events for the current state when no
    * resourceVersion (or "0") is given, else with the changes after that revision. Selector
-   * transitions arrive as ADDED/DELETED, as from kube's watch cache.
+   * transitions arrive as ADDED/DELETED, as from kube's watch cache. Served by the watch cache
+   * (one storage watch for all watchers); the objects handed to the sink are shared by every
+   * watcher and must not be modified.
    */
   async watch(namespace: string | undefined, opts: WatchOptions, sink: WatchSink): Promise<RegistryWatch> {
+    if (!this.watchCache) return this.watchStorage(namespace, opts, sink);
+    const filter = { keyPrefix: this.prefix(namespace), labels: parseLabelSelector(opts.labelSelector), fields: parseFieldSelector(opts.fieldSelector, this.fieldSelectors) };
+    const rv = opts.resourceVersion;
+    const start = !rv ? { from: 'consistent' as const } : rv === '0' ? { from: 'any' as const } : { from: 'revision' as const, revision: parseResourceVersion(rv) };
+    return watchThroughCache(this.watchCache, filter, start, sink, () => this.list(namespace, { labelSelector: opts.labelSelector, fieldSelector: opts.fieldSelector }));
+  }
+
+  /** A watch with its own storage watch (the watch cache disabled). */
+  private async watchStorage(namespace: string | undefined, opts: WatchOptions, sink: WatchSink): Promise<RegistryWatch> {
     const labels = parseLabelSelector(opts.labelSelector);
     const fields = parseFieldSelector(opts.fieldSelector, this.fieldSelectors);
     const prefix = this.prefix(namespace);

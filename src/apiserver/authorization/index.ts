@@ -1,0 +1,9 @@
+// Kubernetes-compatible authorization: RBAC, the authorizer chain, 403 messages and
+// SubjectAccessReview conversions.
+
+export * from './types.js';
+export * from './attributes.js';
+export * from './rbac.js';
+export * from './authorizer.js';
+export { labelSelectorMatcher, type LabelMatcher } from './selector.js';
+export { goQuote, aggregateErrors } from './format.js';
