@@ -4,6 +4,7 @@
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { Agent as HTTPSAgent, request as httpsRequest } from 'node:https';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -119,4 +120,38 @@ export function cleanup(engine: Engine): void {
 
 export function readKubeconfig(engine: Engine): string {
   return readFileSync(engine.kubeconfig, 'utf8');
+}
+
+export interface HTTPResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+  json(): any;
+}
+
+/** An HTTPS client for an engine, authenticated with its admin certificate (keep-alive). */
+export function apiClient(engine: Engine): (method: string, path: string, opts?: { body?: unknown; headers?: Record<string, string> }) => Promise<HTTPResponse> {
+  const pki = join(engine.dataDir, 'pki');
+  const agent = new HTTPSAgent({
+    ca: readFileSync(join(pki, 'ca.crt')),
+    cert: readFileSync(join(pki, 'admin.crt')),
+    key: readFileSync(join(pki, 'admin.key')),
+    keepAlive: true,
+  });
+  return (method, path, opts = {}) =>
+    new Promise((resolvePromise, reject) => {
+      const payload = opts.body === undefined ? undefined : typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body);
+      const req = httpsRequest(
+        new URL(path, engine.url),
+        { method, agent, headers: { ...(payload !== undefined ? { 'Content-Type': 'application/json' } : {}), ...(opts.headers ?? {}) } },
+        (res) => {
+          let body = '';
+          res.setEncoding('utf8');
+          res.on('data', (d: string) => (body += d));
+          res.on('end', () => resolvePromise({ status: res.statusCode!, headers: res.headers, body, json: () => JSON.parse(body) }));
+        },
+      );
+      req.on('error', reject);
+      req.end(payload);
+    });
 }
