@@ -7,6 +7,9 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { Store } from '../storage/interface.js';
 import { anonymousUser, X509Authenticator, type Authenticator, type UserInfo } from './authentication/authenticator.js';
+import { attributesFromRequest } from './authorization/attributes.js';
+import { forbiddenError } from './authorization/authorizer.js';
+import type { AsyncAuthorizer } from './authorization/delegating.js';
 import { DiscoveryService } from './discovery/discovery.js';
 import { pathNotFound, unauthorized } from './errors.js';
 import { toStatusError, writeError, writeJSON } from './endpoints/http.js';
@@ -25,6 +28,8 @@ export interface TLSConfig {
   keyPem: string;
   /** CA bundle that client certificates are verified against (--client-ca-file). */
   clientCAPem?: string;
+  /** Front-proxy CA bundle (--requestheader-client-ca-file); trusted only for request headers. */
+  requestHeaderCAPem?: string;
 }
 
 export interface APIServerOptions {
@@ -40,6 +45,9 @@ export interface APIServerOptions {
   watch?: Partial<WatchSettings>;
   /** Extra authenticators tried before x509 (front proxy, tokens). */
   authenticators?: Authenticator[];
+  /** Decides every request after authentication; without one, every authenticated user may do
+   * anything (the single-user local mode). */
+  authorizer?: AsyncAuthorizer;
 }
 
 export interface RunningAPIServer {
@@ -72,7 +80,7 @@ export async function startAPIServer(opts: APIServerOptions): Promise<RunningAPI
   const openapi = new OpenAPIService(registry.definitions());
   const health = new HealthEndpoints();
   health.addReadinessCheck({ name: 'storage', check: async () => void (await opts.store.currentRevision()) });
-  const authenticators: Authenticator[] = [...(opts.authenticators ?? []), new X509Authenticator()];
+  const authenticators: Authenticator[] = [...(opts.authenticators ?? []), ...(opts.tls.clientCAPem ? [new X509Authenticator(opts.tls.clientCAPem)] : [])];
   const watchSettings = { ...defaultWatchSettings, ...(opts.watch ?? {}) };
   const resources = new ResourceHandler(registry, {
     watch: watchSettings,
@@ -108,7 +116,16 @@ export async function startAPIServer(opts: APIServerOptions): Promise<RunningAPI
       return;
     }
     req.user = user ?? anonymousUser;
-    next();
+    if (!opts.authorizer) return next();
+    const attrs = attributesFromRequest(req.user, info, url.searchParams);
+    Promise.resolve(opts.authorizer.authorize(attrs)).then(
+      (result) => {
+        if (result.decision === 'Allow') return next();
+        if (result.error) log.warn({ error: result.error, user: req.user?.username }, 'authorization error');
+        writeError(res, forbiddenError(attrs, result.reason));
+      },
+      (err: unknown) => writeError(res, err),
+    );
   });
 
   app.get('/version', (_req, res) => writeJSON(res, 200, versionInfo()));
@@ -150,7 +167,7 @@ export async function startAPIServer(opts: APIServerOptions): Promise<RunningAPI
     {
       cert: opts.tls.certPem,
       key: opts.tls.keyPem,
-      ...(opts.tls.clientCAPem ? { ca: opts.tls.clientCAPem } : {}),
+      ...(opts.tls.clientCAPem || opts.tls.requestHeaderCAPem ? { ca: [opts.tls.clientCAPem, opts.tls.requestHeaderCAPem].filter(Boolean).join('\n') } : {}),
       requestCert: true,
       rejectUnauthorized: false,
       minVersion: 'TLSv1.2',

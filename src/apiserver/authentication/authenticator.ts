@@ -4,6 +4,7 @@
 // local control plane.
 
 import type { IncomingMessage } from 'node:http';
+import { X509Certificate } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
 
 export interface UserInfo {
@@ -25,16 +26,31 @@ function asList(v: string | string[] | undefined): string[] {
   return Array.isArray(v) ? v : [v];
 }
 
+/** Users from client certificates signed by one of the --client-ca-file CAs. The TLS layer may
+ * trust more CAs (the front-proxy CA), so the issuer is checked here too. */
 export class X509Authenticator implements Authenticator {
+  private readonly cas: X509Certificate[];
+
+  constructor(clientCAPem: string) {
+    this.cas = splitPEMBundle(clientCAPem);
+  }
+
   authenticate(req: IncomingMessage): UserInfo | undefined {
     const socket = req.socket as TLSSocket;
     if (typeof socket.getPeerCertificate !== 'function' || !socket.authorized) return undefined;
+    const peer = socket.getPeerX509Certificate();
+    if (!peer || !this.cas.some((ca) => peer.checkIssued(ca) && peer.verify(ca.publicKey))) return undefined;
     const cert = socket.getPeerCertificate();
     if (!cert || !cert.subject) return undefined;
     const cn = asList(cert.subject.CN)[0];
     if (!cn) return undefined;
     return withAuthenticatedGroup({ username: cn, groups: asList(cert.subject.O) });
   }
+}
+
+export function splitPEMBundle(pem: string): X509Certificate[] {
+  const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+  return blocks.map((b) => new X509Certificate(b));
 }
 
 export function withAuthenticatedGroup(user: UserInfo): UserInfo {
