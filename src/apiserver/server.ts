@@ -2,6 +2,7 @@
 // OpenAPI and the generic REST handler over an APIRegistry.
 
 import express, { type Request, type Response } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer as createHTTPSServer, type Server as HTTPSServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
@@ -45,13 +46,23 @@ export interface APIServerOptions {
   watch?: Partial<WatchSettings>;
   /** Extra authenticators tried before x509 (front proxy, tokens). */
   authenticators?: Authenticator[];
+  /** Answers requests before the built-in handlers (the aggregation proxy); runs after
+   * authentication and authorization. */
+  delegate?: RequestDelegate;
   /** Decides every request after authentication; without one, every authenticated user may do
    * anything (the single-user local mode). */
   authorizer?: AsyncAuthorizer;
 }
 
+export interface RequestDelegate {
+  /** Answers the request and returns true, or returns false to let the server handle it. */
+  handle(req: IncomingMessage, res: ServerResponse, info: RequestInfo, url: URL): Promise<boolean>;
+}
+
 export interface RunningAPIServer {
   url: string;
+  discovery: DiscoveryService;
+  openapi: OpenAPIService;
   port: number;
   registry: APIRegistry;
   collector: GarbageCollector;
@@ -140,6 +151,7 @@ export async function startAPIServer(opts: APIServerOptions): Promise<RunningAPI
     try {
       const healthCode = await health.handle(req, res, path, url.searchParams);
       if (healthCode !== undefined) return;
+      if (opts.delegate && (await opts.delegate.handle(req, res, req.requestInfo!, url))) return;
       if (path.startsWith('/openapi/') || path === '/swagger-2.0.0.pb-v1') {
         if (openapi.handle(req, res, path, url.searchParams) !== undefined) return;
         throw pathNotFound();
@@ -198,6 +210,8 @@ export async function startAPIServer(opts: APIServerOptions): Promise<RunningAPI
 
   return {
     url: `https://${host}:${port}`,
+    discovery,
+    openapi,
     port,
     registry,
     collector,

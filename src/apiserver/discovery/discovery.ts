@@ -84,10 +84,31 @@ interface CachedDocument {
   etag: string;
 }
 
+/** A group served by another server behind an APIService, as the aggregator publishes it. */
+export interface AggregatedGroup {
+  name: string;
+  /** Versions in preference order. */
+  versions: {
+    version: string;
+    /** The other server's aggregated-discovery resources for this version (v2 shape). */
+    resources: unknown[];
+    /** Stale when the other server could not be reached. */
+    freshness: 'Current' | 'Stale';
+  }[];
+}
+
 export class DiscoveryService {
   private groups: Map<string, GroupVersion[]> = new Map();
   private core: GroupVersion[] = [];
   private cache = new Map<string, CachedDocument>();
+  private aggregatedGroups: AggregatedGroup[] = [];
+
+  /** Replaces the groups published on behalf of other servers. */
+  setAggregatedGroups(groups: AggregatedGroup[]): void {
+    if (JSON.stringify(groups) === JSON.stringify(this.aggregatedGroups)) return;
+    this.aggregatedGroups = groups;
+    this.cache.clear();
+  }
 
   constructor(defs: ResourceDefinition[]) {
     this.update(defs);
@@ -124,15 +145,25 @@ export class DiscoveryService {
 
   private aggregated(prefix: 'api' | 'apis', version: AggregatedVersion): Record<string, unknown> {
     const entries: [string, GroupVersion[]][] = prefix === 'api' ? (this.core.length ? [['', this.core]] : []) : [...this.groups.entries()];
-    return {
-      kind: 'APIGroupDiscoveryList',
-      apiVersion: `apidiscovery.k8s.io/${version}`,
-      metadata: {},
-      items: entries.map(([name, versions]) => ({
-        metadata: { name, creationTimestamp: null },
-        versions: versions.map((v) => ({ version: v.version, resources: v.resources.map(aggregatedResource), freshness: 'Current' })),
-      })),
-    };
+    const items: unknown[] = entries.map(([name, versions]) => ({
+      metadata: { name, creationTimestamp: null },
+      versions: versions.map((v) => ({ version: v.version, resources: v.resources.map(aggregatedResource), freshness: 'Current' })),
+    }));
+    if (prefix === 'apis') {
+      for (const g of this.aggregatedGroups) {
+        items.push({ metadata: { name: g.name, creationTimestamp: null }, versions: g.versions.map((v) => ({ version: v.version, resources: v.resources, freshness: v.freshness })) });
+      }
+    }
+    return { kind: 'APIGroupDiscoveryList', apiVersion: `apidiscovery.k8s.io/${version}`, metadata: {}, items };
+  }
+
+  private legacyGroups(): Record<string, unknown>[] {
+    const own = [...this.groups.entries()].map(([name, vs]) => this.apiGroup(name, vs));
+    const others = this.aggregatedGroups.map((g) => {
+      const vs = g.versions.map((v) => ({ groupVersion: `${g.name}/${v.version}`, version: v.version }));
+      return { name: g.name, versions: vs, preferredVersion: vs[0] };
+    });
+    return [...own, ...others];
   }
 
   private document(key: string, build: () => unknown): CachedDocument {
@@ -178,10 +209,17 @@ export class DiscoveryService {
       if (format !== 'legacy') {
         return this.respond(req, res, this.document(`apis:${format}`, () => this.aggregated('apis', format)), aggregatedContentType(format));
       }
-      return this.respond(req, res, this.document('apis', () => ({ kind: 'APIGroupList', apiVersion: 'v1', groups: [...this.groups.entries()].map(([name, vs]) => this.apiGroup(name, vs)) })), 'application/json');
+      return this.respond(req, res, this.document('apis', () => ({ kind: 'APIGroupList', apiVersion: 'v1', groups: this.legacyGroups() })), 'application/json');
     }
     const versions = this.groups.get(a);
-    if (!versions) throw pathNotFound();
+    if (!versions) {
+      const other = this.aggregatedGroups.find((g) => g.name === a);
+      if (other && segments.length === 2) {
+        const vs = other.versions.map((v) => ({ groupVersion: `${a}/${v.version}`, version: v.version }));
+        return this.respond(req, res, this.document(`apis/${a}`, () => ({ kind: 'APIGroup', apiVersion: 'v1', name: a, versions: vs, preferredVersion: vs[0] })), 'application/json');
+      }
+      throw pathNotFound();
+    }
     if (segments.length === 2) {
       return this.respond(req, res, this.document(`apis/${a}`, () => ({ kind: 'APIGroup', apiVersion: 'v1', ...this.apiGroup(a, versions) })), 'application/json');
     }

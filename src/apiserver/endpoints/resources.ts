@@ -148,6 +148,11 @@ export class ResourceHandler {
     const rep = negotiateRepresentation(req.headers.accept, 'single');
     const body = decodeBody(await readBody(req), req.headers['content-type']);
     const opts = writeOptions(query);
+    if (served.virtualCreate) {
+      const answer = await served.virtualCreate(served.store.decodeBody(body, namespace), req.user!);
+      writeJSON(res, 201, answer);
+      return 201;
+    }
     const obj = await served.store.create(namespace, body, opts);
     writeJSON(res, 201, this.single(served, obj, rep, query), warningHeaders(opts.warnings ?? []));
     return 201;

@@ -13,7 +13,7 @@ import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ResourceDefinition } from '../registry/definition.js';
 import { OPENAPI_V2_PROTO_MEDIA_TYPE, OPENAPI_V2_PROTO_MEDIA_TYPE_ALT } from './gnostic.js';
-import { buildOpenAPIV2, type OpenAPIV2Document } from './v2.js';
+import { buildOpenAPIV2, mergedOpenAPIV2, openAPIV2Object, type OpenAPIV2Document } from './v2.js';
 import { buildOpenAPIV3, serverRelativeURL, type OpenAPIInfoOptions, type OpenAPIV3Documents } from './v3.js';
 
 const JSON_MEDIA_TYPE = 'application/json';
@@ -21,11 +21,21 @@ const ONE_YEAR_MS = 365 * 24 * 60 * 60 * 1000;
 
 /** Holds the OpenAPI documents built from the current definitions. Documents are built once per
  * `update` and served from memory; the same definitions always give the same bytes and hashes. */
+/** Documents of other servers merged into this one's, as kube-aggregator does. */
+export interface AggregatedOpenAPI {
+  /** v3 root entries (`apis/upm.io/v1alpha1` → serverRelativeURL), served by the other server. */
+  v3Paths: Record<string, { serverRelativeURL: string }>;
+  /** Swagger 2.0 documents whose paths and definitions join ours. */
+  v2Documents: Record<string, unknown>[];
+}
+
 export class OpenAPIService {
   private v2Doc!: OpenAPIV2Document;
   private v3Docs!: OpenAPIV3Documents;
   private v3RootBody!: Buffer;
   private builtAt!: Date;
+  private defs: ResourceDefinition[] = [];
+  private aggregated: AggregatedOpenAPI = { v3Paths: {}, v2Documents: [] };
 
   constructor(
     defs: ResourceDefinition[] = [],
@@ -38,11 +48,20 @@ export class OpenAPIService {
    * if the definitions cannot be published, e.g. a schema references an unknown definition. */
   update(defs: ResourceDefinition[]): void {
     const v3 = buildOpenAPIV3(defs, this.info.v3);
-    const v2 = buildOpenAPIV2(defs, this.info.v2);
+    const v2 = this.aggregated.v2Documents.length > 0 ? mergedOpenAPIV2(openAPIV2Object(defs, this.info.v2), this.aggregated.v2Documents) : buildOpenAPIV2(defs, this.info.v2);
+    this.defs = defs;
     this.v3Docs = v3;
     this.v2Doc = v2;
-    this.v3RootBody = Buffer.from(JSON.stringify(v3.root), 'utf8');
+    this.v3RootBody = Buffer.from(JSON.stringify({ paths: { ...v3.root.paths, ...this.aggregated.v3Paths } }), 'utf8');
     this.builtAt = new Date();
+  }
+
+  /** Replaces the documents merged in from other servers. */
+  setAggregated(aggregated: AggregatedOpenAPI): void {
+    const before = JSON.stringify(this.aggregated);
+    if (before === JSON.stringify(aggregated)) return;
+    this.aggregated = aggregated;
+    this.update(this.defs);
   }
 
   get v2(): OpenAPIV2Document {

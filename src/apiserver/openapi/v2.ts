@@ -142,3 +142,17 @@ export function buildOpenAPIV2(defs: ResourceDefinition[], info: OpenAPIInfoOpti
   const proto = encodeOpenAPIV2Document(JSON.parse(json.toString('utf8')) as Record<string, unknown>);
   return { json, proto, etag: `"${sha512Hex(json)}"`, protoEtag: `"${sha512Hex(proto)}"` };
 }
+
+/** Our document with the paths and definitions of other servers' documents added (a definition
+ * we already have keeps ours), encoded as buildOpenAPIV2 does. */
+export function mergedOpenAPIV2(own: Record<string, unknown>, others: Record<string, unknown>[]): OpenAPIV2Document {
+  const paths = { ...((own['paths'] as Record<string, unknown>) ?? {}) };
+  const definitions = { ...((own['definitions'] as Record<string, unknown>) ?? {}) };
+  for (const doc of others) {
+    Object.assign(paths, (doc['paths'] as Record<string, unknown>) ?? {}, paths);
+    for (const [name, def] of Object.entries((doc['definitions'] as Record<string, unknown>) ?? {})) if (!(name in definitions)) definitions[name] = def;
+  }
+  const json = canonicalJSON({ ...own, paths, definitions });
+  const proto = encodeOpenAPIV2Document(JSON.parse(json.toString('utf8')) as Record<string, unknown>);
+  return { json, proto, etag: `"${sha512Hex(json)}"`, protoEtag: `"${sha512Hex(proto)}"` };
+}

@@ -1,20 +1,28 @@
 // The set of kinds a server serves, each bound to a generic ResourceStore.
 
 import type { Store } from '../../storage/interface.js';
+import type { UserInfo } from '../authentication/authenticator.js';
+import type { KubeObject } from './object.js';
 import type { ResourceDefinition } from './definition.js';
 import { ResourceStore, type ResourceStoreOptions } from './store.js';
 import type { Strategy } from './strategy.js';
 import { TableConvertor } from './table.js';
 
+/** A create-only resource computed per request and never stored (TokenReview,
+ * SubjectAccessReview): it receives the decoded body and the caller and returns the answer. */
+export type VirtualCreate = (body: KubeObject, user: UserInfo) => Promise<KubeObject> | KubeObject;
+
 export interface ServedResource {
   def: ResourceDefinition;
   store: ResourceStore;
   table: TableConvertor;
+  virtualCreate?: VirtualCreate;
 }
 
 export interface ResourceRegistration {
   definition: ResourceDefinition;
   strategy?: Strategy;
+  virtualCreate?: VirtualCreate;
 }
 
 export class APIRegistry {
