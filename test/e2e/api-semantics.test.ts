@@ -44,6 +44,33 @@ describe.each(['1.27', '1.33'])('kubectl %s: API semantics', (version) => {
   }
   const getJSON = async (args: string[]): Promise<Obj> => JSON.parse(await ok([...args, '-o', 'json']));
 
+  it('apply --server-side creates and updates; a second manager conflicts and wins with --force-conflicts', async () => {
+    const manifest = (units: number, labels: Obj = { team: 'db' }) => JSON.stringify({ ...unitSet('ssa', units), metadata: { name: 'ssa', labels } });
+    expect(await ok(['apply', '--server-side', '-f', '-'], { input: manifest(3) })).toContain('unitset.upm.io/ssa serverside-applied');
+    let obj = await getJSON(['get', 'us', 'ssa', '--show-managed-fields']);
+    expect(obj['spec'].units).toBe(3);
+    expect(obj['metadata'].managedFields).toEqual([
+      expect.objectContaining({ manager: 'kubectl', operation: 'Apply', apiVersion: 'upm.io/v1alpha1', fieldsType: 'FieldsV1', fieldsV1: { 'f:metadata': { 'f:labels': { 'f:team': {} } }, 'f:spec': { 'f:type': {}, 'f:units': {}, 'f:version': {} } } }),
+    ]);
+    // An update by the same manager; a label it stops applying is removed.
+    await ok(['apply', '--server-side', '-f', '-'], { input: manifest(4, {}) });
+    obj = await getJSON(['get', 'us', 'ssa']);
+    expect(obj['spec'].units).toBe(4);
+    expect(obj['metadata'].labels).toBeUndefined();
+    const other = JSON.stringify({ ...unitSet('ssa', 9), metadata: { name: 'ssa' } });
+    const conflict = await run(['apply', '--server-side', '--field-manager=other', '-f', '-'], { input: other });
+    expect(conflict.code).not.toBe(0);
+    expect(conflict.stderr).toMatch(/Apply failed with 1 conflict: conflict with "kubectl".*: \.spec\.units/);
+    expect((await getJSON(['get', 'us', 'ssa']))['spec'].units).toBe(4);
+    await ok(['apply', '--server-side', '--field-manager=other', '--force-conflicts', '-f', '-'], { input: other });
+    obj = await getJSON(['get', 'us', 'ssa', '--show-managed-fields']);
+    expect(obj['spec'].units).toBe(9);
+    const managers = obj['metadata'].managedFields.map((m: Obj) => m['manager']).sort();
+    expect(managers).toEqual(['kubectl', 'other']);
+    const kubectlFields = obj['metadata'].managedFields.find((m: Obj) => m['manager'] === 'kubectl')['fieldsV1'];
+    expect(kubectlFields['f:spec']['f:units']).toBeUndefined();
+  });
+
   it('patch --type=json applies RFC 6902 operations and rejects a failing test op', async () => {
     await ok(['create', '-f', '-'], { input: JSON.stringify(unitSet('jp', 1, { labels: { a: 'b' } })) });
     await ok(['patch', 'us', 'jp', '--type=json', '-p', '[{"op":"replace","path":"/spec/units","value":4},{"op":"add","path":"/metadata/labels/c","value":"d"}]']);

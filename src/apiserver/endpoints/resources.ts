@@ -3,6 +3,9 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { badRequest, invalid, methodNotAllowed, pathNotFound, StatusError, unsupportedMediaType, type FieldError } from '../errors.js';
+import { applyPatch, decodeApplyBody, validatePatchOptions } from '../apply/apply.js';
+import { managerFromUserAgent } from '../apply/managed-fields.js';
+import { applyDefaults } from '../schema/structural.js';
 import { applyJSONPatch, JSONPatchError, parseJSONPatch } from '../patch/json-patch.js';
 import { applyMergePatch } from '../patch/merge-patch.js';
 import type { APIRegistry, ServedResource } from '../registry/registry.js';
@@ -16,7 +19,8 @@ import { contentTypeOf, negotiateRepresentation, type Representation } from './n
 import type { RequestInfo } from './requestinfo.js';
 import { serveWatch, type WatchSettings } from './watch.js';
 
-const patchTypes = ['application/json-patch+json', 'application/merge-patch+json'];
+const applyPatchType = 'application/apply-patch+yaml';
+const patchTypes = ['application/json-patch+json', 'application/merge-patch+json', applyPatchType];
 
 export interface ResourceHandlerOptions {
   watch: WatchSettings;
@@ -147,7 +151,7 @@ export class ResourceHandler {
   private async create(req: IncomingMessage, res: ServerResponse, served: ServedResource, namespace: string, query: URLSearchParams): Promise<number> {
     const rep = negotiateRepresentation(req.headers.accept, 'single');
     const body = decodeBody(await readBody(req), req.headers['content-type']);
-    const opts = writeOptions(query);
+    const opts = writeOptions(req, query);
     if (served.virtualCreate) {
       const answer = await served.virtualCreate(served.store.decodeBody(body, namespace), req.user!);
       writeJSON(res, 201, answer);
@@ -161,7 +165,7 @@ export class ResourceHandler {
   private async update(req: IncomingMessage, res: ServerResponse, served: ServedResource, info: RequestInfo, query: URLSearchParams): Promise<number> {
     const rep = negotiateRepresentation(req.headers.accept, 'single');
     const body = decodeBody(await readBody(req), req.headers['content-type']);
-    const opts = writeOptions(query);
+    const opts = writeOptions(req, query);
     let result: unknown;
     if (info.subresource === 'scale') {
       const scale = decodeScale(body, info.name);
@@ -179,6 +183,7 @@ export class ResourceHandler {
     const rep = negotiateRepresentation(req.headers.accept, 'single');
     const type = contentTypeOf(req.headers['content-type']);
     if (!patchTypes.includes(type)) throw unsupportedMediaType(type, patchTypes);
+    if (type === applyPatchType) return this.apply(req, res, served, info, query, rep);
     if (query.get('force') !== null) {
       throw invalid('PatchOptions', 'meta.k8s.io', '', [{ type: 'FieldValueForbidden', field: 'force', detail: 'may not be specified for non-apply patch' }]);
     }
@@ -191,7 +196,7 @@ export class ResourceHandler {
     }
     checkDepth(patch);
     const apply = makePatcher(type, patch);
-    const opts = writeOptions(query);
+    const opts = writeOptions(req, query);
     const { store } = served;
     let result: unknown;
     if (info.subresource === 'scale') {
@@ -217,6 +222,66 @@ export class ResourceHandler {
     }
     writeJSON(res, 200, result, warningHeaders(opts.warnings ?? []));
     return 200;
+  }
+
+  /** Server-side apply: PATCH with application/apply-patch+yaml; creates the object if missing. */
+  private async apply(req: IncomingMessage, res: ServerResponse, served: ServedResource, info: RequestInfo, query: URLSearchParams, rep: Representation): Promise<number> {
+    if (info.subresource === 'scale') throw unsupportedMediaType(applyPatchType, patchTypes.filter((t) => t !== applyPatchType));
+    const force = query.get('force');
+    const fieldManager = query.get('fieldManager') ?? undefined;
+    validatePatchOptions({ patchType: 'apply', fieldManager, force: force === 'true' });
+    const opts = writeOptions(req, query);
+    const { object: applied, warnings } = decodeApplyBody((await readBody(req)).toString('utf8'), opts.fieldValidation);
+    opts.warnings!.push(...warnings);
+    const { store, def } = served;
+    const subresource = info.subresource === 'status' ? ('status' as const) : undefined;
+    const applyTo = (live: KubeObject | undefined): KubeObject =>
+      applyPatch({
+        live,
+        applied,
+        manager: fieldManager!,
+        force: force === 'true',
+        schema: def.schema,
+        apiVersion: store.apiVersion,
+        kind: def.kind,
+        subresource,
+        statusSubresource: !!def.subresources.status,
+        name: info.name,
+        namespace: def.namespaced ? info.namespace : undefined,
+        defaulter: (o) => applyDefaults(o, def.schema),
+      });
+    const bodyRV = isPlainObject(applied) && isPlainObject(applied['metadata']) ? applied['metadata']['resourceVersion'] : undefined;
+    for (let attempt = 0; ; attempt++) {
+      let live: KubeObject | undefined;
+      try {
+        live = await store.get(info.namespace, info.name);
+      } catch (err) {
+        if ((err as { code?: number }).code !== 404 || subresource) throw err;
+      }
+      if (!live) {
+        try {
+          const created = await store.create(info.namespace, applyTo(undefined), { ...opts, applied: true });
+          writeJSON(res, 201, this.single(served, created, rep, query), warningHeaders(opts.warnings ?? []));
+          return 201;
+        } catch (err) {
+          // Someone created it meanwhile: apply to theirs.
+          if ((err as { reason?: string }).reason === 'AlreadyExists' && attempt < 3) continue;
+          throw err;
+        }
+      }
+      const updated = await store.guaranteedUpdate(
+        info.namespace,
+        info.name,
+        (current) => {
+          const next = applyTo(current);
+          next.metadata.resourceVersion = typeof bodyRV === 'string' && bodyRV !== '' ? bodyRV : current.metadata.resourceVersion;
+          return next;
+        },
+        { ...opts, applied: true, subresource },
+      );
+      writeJSON(res, 200, this.single(served, updated, rep, query), warningHeaders(opts.warnings ?? []));
+      return 200;
+    }
   }
 
   private async delete(req: IncomingMessage, res: ServerResponse, served: ServedResource, info: RequestInfo, query: URLSearchParams): Promise<number> {
@@ -258,7 +323,7 @@ function listOptions(query: URLSearchParams) {
   };
 }
 
-function writeOptions(query: URLSearchParams): WriteOptions {
+function writeOptions(req: IncomingMessage, query: URLSearchParams): WriteOptions {
   const dryRun = query.getAll('dryRun');
   for (const d of dryRun) {
     if (d !== 'All') {
@@ -275,11 +340,16 @@ function writeOptions(query: URLSearchParams): WriteOptions {
       { type: 'FieldValueInvalid', field: 'fieldManager', value: fieldManager, detail: 'must consist of at most 128 printable characters' },
     ]);
   }
-  return { dryRun: dryRun.length > 0, fieldValidation: (fv || 'Warn') as WriteOptions['fieldValidation'], warnings: [] };
+  return {
+    dryRun: dryRun.length > 0,
+    fieldValidation: (fv || 'Warn') as WriteOptions['fieldValidation'],
+    warnings: [],
+    fieldManager: fieldManager || managerFromUserAgent(req.headers['user-agent']),
+  };
 }
 
 async function deleteOptions(req: IncomingMessage, query: URLSearchParams): Promise<DeleteOptions> {
-  const opts: DeleteOptions = writeOptions(query);
+  const opts: DeleteOptions = writeOptions(req, query);
   const fields: Record<string, unknown> = {};
   for (const k of ['propagationPolicy', 'orphanDependents', 'gracePeriodSeconds']) {
     const v = query.get(k);

@@ -108,7 +108,7 @@ describe('OpenAPI v3', () => {
     for (const path of [`${NS}/{name}`, `${NS}/{name}/status`, `${NS}/{name}/scale`]) {
       const patch = doc.paths[path].patch;
       expect(names(patch)).toEqual(['dryRun', 'fieldManager', 'fieldValidation', 'force']);
-      expect(Object.keys(patch.requestBody.content)).toEqual(['application/json-patch+json', 'application/merge-patch+json']);
+      expect(Object.keys(patch.requestBody.content)).toEqual(['application/apply-patch+yaml', 'application/json-patch+json', 'application/merge-patch+json']);
       expect(patch.requestBody.content['application/merge-patch+json'].schema).toEqual({ $ref: '#/components/schemas/io.k8s.apimachinery.pkg.apis.meta.v1.Patch' });
       expect(names(doc.paths[path].put)).toEqual(['dryRun', 'fieldManager', 'fieldValidation']);
     }
@@ -264,7 +264,7 @@ describe('OpenAPI v2', () => {
     expect(v2.swagger).toBe('2.0');
     expect(Object.keys(v2.paths).sort()).toEqual([...Object.keys(v3gizmo.paths), ...Object.keys(v3core.paths)].sort());
     const patch = v2.paths[`${NS}/{name}`].patch;
-    expect(patch.consumes).toEqual(['application/json-patch+json', 'application/merge-patch+json']);
+    expect(patch.consumes).toEqual(['application/json-patch+json', 'application/merge-patch+json', 'application/apply-patch+yaml']);
     expect(patch['x-kubernetes-action']).toBe('patch');
     expect(patch['x-kubernetes-group-version-kind']).toEqual({ group: 'example.upm.io', version: 'v1beta1', kind: 'Gizmo' });
     expect(patch.parameters[0]).toEqual({ name: 'body', in: 'body', required: true, schema: { $ref: '#/definitions/io.k8s.apimachinery.pkg.apis.meta.v1.Patch' } });

@@ -263,7 +263,7 @@ describe('gnostic openapi.v2.Document protobuf', () => {
     const queryNames = patch.parameters.map((p: M) => p.parameter?.non_body_parameter?.query_parameter_sub_schema?.name).filter(Boolean);
     expect(queryNames).toEqual(['dryRun', 'fieldManager', 'fieldValidation', 'force']);
     expect(patch.parameters[0].parameter.body_parameter.schema._ref).toBe('#/definitions/io.k8s.apimachinery.pkg.apis.meta.v1.Patch');
-    expect(patch.consumes).toEqual(['application/json-patch+json', 'application/merge-patch+json']);
+    expect(patch.consumes).toEqual(['application/json-patch+json', 'application/merge-patch+json', 'application/apply-patch+yaml']);
 
     const defs = Object.fromEntries(decoded.definitions.additional_properties.map((d: M) => [d.name, d.value]));
     const gizmo = defs['io.upm.example.v1beta1.Gizmo'];

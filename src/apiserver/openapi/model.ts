@@ -75,7 +75,7 @@ export interface GroupVersionModel {
 
 /** The PATCH content types we implement (the CRD set: no strategic merge patch). */
 // Only what the server implements: kubectl chooses its patch type from this list.
-export const PATCH_CONTENT_TYPES = ['application/json-patch+json', 'application/merge-patch+json'];
+export const PATCH_CONTENT_TYPES = ['application/json-patch+json', 'application/merge-patch+json', 'application/apply-patch+yaml'];
 
 const JSON_TYPE = 'application/json';
 const WATCH_STREAM_TYPE = 'application/json;stream=watch';

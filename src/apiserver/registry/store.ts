@@ -35,6 +35,7 @@ import { validateObjectMeta } from './metadata-validation.js';
 import { deepClone, displayValue, isPlainObject, jsonEqual, nowTimestamp, type KubeObject } from './object.js';
 import type { Strategy } from './strategy.js';
 import { readJSONPath, writeJSONPath } from './jsonpath.js';
+import { updateManagedFields } from '../apply/apply.js';
 import { WatchCache, type WatchCacheOptions } from '../watchcache/cache.js';
 import { listFromCache, watchThroughCache } from '../watchcache/serve.js';
 
@@ -60,6 +61,12 @@ export interface WriteOptions {
   fieldValidation?: 'Strict' | 'Warn' | 'Ignore';
   /** Collects warnings (e.g. unknown fields) for Warning headers. */
   warnings?: string[];
+  /** The writer recorded in managedFields (fieldManager, else from the User-Agent). */
+  fieldManager?: string;
+  /** The object is a server-side apply result whose managedFields are already computed. */
+  applied?: boolean;
+  /** managedFields subresource for writes through /scale. */
+  fieldsSubresource?: 'scale';
 }
 
 export type PropagationPolicy = 'Orphan' | 'Background' | 'Foreground';
@@ -303,11 +310,11 @@ export class ResourceStore {
     this.admitSchema(obj, opts);
 
     const generate = !meta.name && typeof meta.generateName === 'string' && meta.generateName !== '';
-    if (!generate) this.prepareAndValidateCreate(obj);
+    if (!generate) this.prepareAndValidateCreate(obj, opts);
     for (let attempt = 0; ; attempt++) {
       if (generate) {
         meta.name = generateName(meta.generateName!);
-        this.prepareAndValidateCreate(obj);
+        this.prepareAndValidateCreate(obj, opts);
       }
       if (opts.dryRun) {
         const existing = await this.store.get(this.key(namespace, meta.name!));
@@ -328,10 +335,11 @@ export class ResourceStore {
     }
   }
 
-  private prepareAndValidateCreate(obj: KubeObject): void {
+  private prepareAndValidateCreate(obj: KubeObject, opts: WriteOptions): void {
     const { name: given, generateName } = obj.metadata;
     const name = (typeof given === 'string' && given) || (typeof generateName === 'string' && generateName) || '';
     this.strategyHook(obj, name, () => this.strategy.prepareForCreate?.(obj));
+    if (!opts.applied) this.trackManagedFields(undefined, obj, opts);
     this.validateOrThrow(obj, name, [...(this.strategyHook(obj, name, () => this.strategy.validate?.(obj)) ?? [])]);
   }
 
@@ -347,6 +355,21 @@ export class ResourceStore {
       if (!isStatusError(err)) this.validateOrThrow(obj, name, []);
       throw err;
     }
+  }
+
+  /** Records the writer's changed fields in metadata.managedFields (an Update operation). */
+  private trackManagedFields(old: KubeObject | undefined, obj: KubeObject, opts: WriteOptions, subresource?: 'status'): void {
+    const tracked = updateManagedFields({
+      old,
+      updated: obj,
+      manager: opts.fieldManager || 'unknown',
+      apiVersion: this.apiVersion,
+      schema: this.def.schema,
+      subresource: subresource ?? opts.fieldsSubresource,
+      statusSubresource: !!this.def.subresources.status,
+    });
+    if (tracked.metadata.managedFields === undefined) delete obj.metadata.managedFields;
+    else obj.metadata.managedFields = tracked.metadata.managedFields;
   }
 
   /** Checks apiVersion/kind/namespace of a request body against the URL. */
@@ -414,7 +437,7 @@ export class ResourceStore {
       if (pinned !== undefined && pinned !== '' && pinned !== current.metadata.resourceVersion) {
         throw conflict(this.target(name), OBJECT_MODIFIED);
       }
-      const next = opts.subresource === 'status' ? this.prepareStatusUpdate(desired, current) : this.prepareUpdate(desired, current, opts);
+      const next = opts.subresource === 'status' ? this.prepareStatusUpdate(desired, current, opts) : this.prepareUpdate(desired, current, opts);
       if (jsonEqual(stripRV(next), stripRV(current))) return current;
       if (isBeingDeleted(next) && (next.metadata.finalizers ?? []).length === 0) {
         if (opts.dryRun) return next;
@@ -500,7 +523,7 @@ export class ResourceStore {
   }
 
   /** Status updates change only `status` (the CRD status strategy). */
-  private prepareStatusUpdate(desired: KubeObject, current: KubeObject): KubeObject {
+  private prepareStatusUpdate(desired: KubeObject, current: KubeObject, opts: WriteOptions): KubeObject {
     const next = deepClone(current);
     if (desired['status'] === undefined) delete next['status'];
     else next['status'] = deepClone(desired['status']);
@@ -508,6 +531,8 @@ export class ResourceStore {
     prune(rest, this.def.schema);
     applyDefaults(rest, this.def.schema);
     const merged = { apiVersion, kind, metadata, ...rest } as KubeObject;
+    if (opts.applied) merged.metadata.managedFields = desired.metadata.managedFields;
+    else this.trackManagedFields(current, merged, { ...opts, fieldsSubresource: undefined }, 'status');
     this.validateOrThrow(merged, current.metadata.name ?? '', []);
     return merged;
   }
@@ -569,7 +594,7 @@ export class ResourceStore {
         current.metadata.resourceVersion = desired.metadata?.resourceVersion || current.metadata.resourceVersion;
         return current;
       },
-      opts,
+      { ...opts, fieldsSubresource: 'scale' },
     );
     return this.toScale(updated);
   }
