@@ -1,0 +1,1 @@
+export { PodSimulator, type PodSimulatorOptions } from './simulator.js';
