@@ -221,6 +221,7 @@ export async function startAPIServer(opts: APIServerOptions): Promise<RunningAPI
     async close() {
       health.markShuttingDown();
       collector.stop();
+      registry.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();

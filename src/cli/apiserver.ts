@@ -3,10 +3,13 @@
 import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { upmRegistrations } from '../api/registrations.js';
+import { defaultRequestHeaderConfig, RequestHeaderAuthenticator } from '../apiserver/authentication/requestheader.js';
+import { DelegatingAuthorizer, type AsyncAuthorizer } from '../apiserver/authorization/delegating.js';
+import { subjectAccessReviewer } from '../apiserver/authorization/sar-client.js';
 import { startAPIServer, type RunningAPIServer } from '../apiserver/server.js';
 import { parseDuration, parseFlags, parsePort, UsageError } from './flags.js';
 import { createLogger } from './logger.js';
-import { openStore, type OpenedStore } from './storage.js';
+import { openStore, type EtcdSettings, type OpenedStore } from './storage.js';
 
 export const apiserverUsage = `Usage: upm-engine apiserver [flags]
 
@@ -19,7 +22,14 @@ Flags:
   --tls-private-key-file path        serving key (PEM)
   --client-ca-file path              CA bundle for verifying client certificates
   --anonymous-auth                   serve requests without credentials as system:anonymous (default false)
-  --storage backend:location         storage backend (default sqlite:upm.db): sqlite:PATH
+  --requestheader-client-ca-file path  front-proxy CA: trust X-Remote-* identity headers from its clients
+  --requestheader-allowed-names list   front-proxy client certificate CNs (default front-proxy-client)
+  --authorization-kubeconfig path    ask this cluster (SubjectAccessReview) who may do what
+  --storage backend:location         storage backend (default sqlite:upm.db): sqlite:PATH or etcd:URL[,URL...]
+  --etcd-prefix string               key prefix in etcd (default /upm)
+  --etcd-cafile path                 CA bundle of etcd's serving certificates
+  --etcd-certfile path               client certificate for etcd
+  --etcd-keyfile path                client key for etcd
   --compaction-interval duration     how often old revisions are compacted (default 5m; 0 disables)
   --compaction-min-retained-revisions int  latest revisions never compacted (default 1000)
   --watch-bookmark-interval duration bookmark period for watches that allow them (default 1m)
@@ -34,6 +44,10 @@ export interface APIServerFlags {
   tlsPrivateKeyFile: string;
   clientCAFile?: string;
   anonymousAuth: boolean;
+  requestHeaderCAFile?: string;
+  requestHeaderAllowedNames: string[];
+  authorizationKubeconfig?: string;
+  etcd: EtcdSettings;
   storage: string;
   compactionIntervalMs: number;
   compactionMinRetained: number;
@@ -72,6 +86,13 @@ export function parseAPIServerFlags(argv: string[]): APIServerFlags | 'help' {
     'tls-private-key-file': { type: 'string' },
     'client-ca-file': { type: 'string' },
     'anonymous-auth': { type: 'boolean', default: false },
+    'requestheader-client-ca-file': { type: 'string' },
+    'requestheader-allowed-names': { type: 'string', default: 'front-proxy-client' },
+    'authorization-kubeconfig': { type: 'string' },
+    'etcd-prefix': { type: 'string', default: '/upm' },
+    'etcd-cafile': { type: 'string' },
+    'etcd-certfile': { type: 'string' },
+    'etcd-keyfile': { type: 'string' },
   });
   if (v.help) return 'help';
   if (!v['tls-cert-file'] || !v['tls-private-key-file']) throw new UsageError('--tls-cert-file and --tls-private-key-file are required');
@@ -82,6 +103,13 @@ export function parseAPIServerFlags(argv: string[]): APIServerFlags | 'help' {
     tlsPrivateKeyFile: v['tls-private-key-file'],
     clientCAFile: v['client-ca-file'],
     anonymousAuth: v['anonymous-auth'],
+    requestHeaderCAFile: v['requestheader-client-ca-file'],
+    requestHeaderAllowedNames: v['requestheader-allowed-names'].split(',').map((n) => n.trim()).filter(Boolean),
+    authorizationKubeconfig: v['authorization-kubeconfig'],
+    etcd: {
+      prefix: v['etcd-prefix'],
+      ...(v['etcd-cafile'] || v['etcd-certfile'] || v['etcd-keyfile'] ? { tls: { caFile: v['etcd-cafile'], certFile: v['etcd-certfile'], keyFile: v['etcd-keyfile'] } } : {}),
+    },
     storage: v.storage ?? 'sqlite:upm.db',
     compactionIntervalMs: parseDuration(v['compaction-interval']),
     compactionMinRetained: parseCount(v['compaction-min-retained-revisions'], '--compaction-min-retained-revisions'),
@@ -101,6 +129,7 @@ export interface RunningEngine {
 export interface ServeOptions {
   logger: Logger;
   storage: string;
+  etcd?: EtcdSettings;
   compactionIntervalMs: number;
   compactionMinRetained: number;
   bookmarkIntervalMs: number;
@@ -110,17 +139,23 @@ export interface ServeOptions {
   keyPem: string;
   clientCAPem?: string;
   anonymousAuth: boolean;
+  /** Front-proxy authentication (kube-apiserver's aggregator in front of us). */
+  requestHeader?: { clientCAPem: string; allowedNames: string[] };
+  /** Delegated authorization; without it every authenticated user is allowed. */
+  authorizer?: AsyncAuthorizer;
 }
 
 /** Opens storage and starts the API server; shared by `apiserver` and `local`. */
 export async function serve(o: ServeOptions): Promise<RunningEngine> {
-  const storage = openStore(o.storage, { intervalMs: o.compactionIntervalMs, minRetainedRevisions: o.compactionMinRetained });
+  const storage = openStore(o.storage, { intervalMs: o.compactionIntervalMs, minRetainedRevisions: o.compactionMinRetained }, o.etcd);
   try {
     const server = await startAPIServer({
       store: storage.store,
       resources: upmRegistrations(),
       logger: o.logger,
-      tls: { certPem: o.certPem, keyPem: o.keyPem, clientCAPem: o.clientCAPem },
+      tls: { certPem: o.certPem, keyPem: o.keyPem, clientCAPem: o.clientCAPem, requestHeaderCAPem: o.requestHeader?.clientCAPem },
+      authenticators: o.requestHeader ? [new RequestHeaderAuthenticator({ ...defaultRequestHeaderConfig, ...o.requestHeader })] : [],
+      authorizer: o.authorizer,
       bindAddress: o.bindAddress,
       port: o.port,
       anonymousAuth: o.anonymousAuth,
@@ -160,6 +195,7 @@ export async function runAPIServer(argv: string[]): Promise<RunningEngine | unde
   return serve({
     logger,
     storage: flags.storage,
+    etcd: flags.etcd,
     compactionIntervalMs: flags.compactionIntervalMs,
     compactionMinRetained: flags.compactionMinRetained,
     bookmarkIntervalMs: flags.bookmarkIntervalMs,
@@ -169,5 +205,7 @@ export async function runAPIServer(argv: string[]): Promise<RunningEngine | unde
     keyPem: read(flags.tlsPrivateKeyFile, '--tls-private-key-file'),
     clientCAPem: flags.clientCAFile ? read(flags.clientCAFile, '--client-ca-file') : undefined,
     anonymousAuth: flags.anonymousAuth,
+    requestHeader: flags.requestHeaderCAFile ? { clientCAPem: read(flags.requestHeaderCAFile, '--requestheader-client-ca-file'), allowedNames: flags.requestHeaderAllowedNames } : undefined,
+    authorizer: flags.authorizationKubeconfig ? new DelegatingAuthorizer(subjectAccessReviewer(read(flags.authorizationKubeconfig, '--authorization-kubeconfig'))) : undefined,
   });
 }

@@ -1,0 +1,168 @@
+// The local control plane: a kube-apiserver stand-in for `npm start` and the test suite. It is
+// NOT used on a real cluster, where kube-apiserver plays this role. It serves core kinds from
+// its own storage, runs the aggregation layer in front of the upm.io server (exactly as
+// kube-apiserver would: front-proxy client certificate, X-Remote-* identity, APIService
+// availability, merged discovery and OpenAPI), and simulates kubelet and scheduler.
+
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { startAPIServer, type RunningAPIServer } from '../apiserver/server.js';
+import { createCA, issueClientCert, type CertKeyPair } from '../pki/certs.js';
+import type { LocalPKI } from '../pki/bundle.js';
+import { buildKubeconfig } from '../pki/kubeconfig.js';
+import type { Store } from '../storage/interface.js';
+import type { APIRegistry } from '../apiserver/registry/registry.js';
+import { Aggregator } from './aggregator/aggregator.js';
+import { coreRegistrations, initCoreResources } from './kinds/index.js';
+import { PodSimulator } from './podsim/index.js';
+
+export const frontProxyClientName = 'front-proxy-client';
+export const upmAPIServiceName = 'v1alpha1.upm.io';
+export const upmServiceNamespace = 'upm-system';
+export const upmServiceName = 'upm-apiserver';
+
+export interface FrontProxyPKI {
+  ca: CertKeyPair;
+  client: CertKeyPair;
+}
+
+/** The front-proxy CA and client certificate kube-apiserver's aggregator presents (load or create). */
+export function ensureFrontProxyPKI(dir: string): FrontProxyPKI {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const files = { caCrt: join(dir, 'front-proxy-ca.crt'), caKey: join(dir, 'front-proxy-ca.key'), crt: join(dir, 'front-proxy-client.crt'), key: join(dir, 'front-proxy-client.key') };
+  if (Object.values(files).every((f) => existsSync(f))) {
+    return {
+      ca: { certPem: readFileSync(files.caCrt, 'utf8'), keyPem: readFileSync(files.caKey, 'utf8') },
+      client: { certPem: readFileSync(files.crt, 'utf8'), keyPem: readFileSync(files.key, 'utf8') },
+    };
+  }
+  const ca = createCA('front-proxy-ca');
+  const client = issueClientCert(ca, { commonName: frontProxyClientName });
+  writeFileSync(files.caCrt, ca.certPem, { mode: 0o644 });
+  writeFileSync(files.caKey, ca.keyPem, { mode: 0o600 });
+  writeFileSync(files.crt, client.certPem, { mode: 0o644 });
+  writeFileSync(files.key, client.keyPem, { mode: 0o600 });
+  return { ca, client };
+}
+
+export interface ControlPlaneOptions {
+  store: Store;
+  pki: LocalPKI;
+  frontProxy: FrontProxyPKI;
+  logger: Logger;
+  bindAddress: string;
+  port: number;
+  /** Where the upm.io aggregated server listens (the Service it backs resolves here). */
+  upmServer: { host: string; port: number };
+  bookmarkIntervalMs?: number;
+  /** Start the pod simulator (scheduler + kubelet stand-in). */
+  simulatePods?: boolean;
+}
+
+export interface RunningControlPlane {
+  server: RunningAPIServer;
+  aggregator: Aggregator;
+  simulator?: PodSimulator;
+  url: string;
+  stop(): Promise<void>;
+}
+
+async function createIfMissing(registry: APIRegistry, group: string, plural: string, namespace: string, body: Record<string, unknown>): Promise<void> {
+  const served = registry.lookup(group, 'v1', plural);
+  if (!served) throw new Error(`control plane does not serve ${plural}`);
+  try {
+    await served.store.create(namespace, body);
+  } catch (err) {
+    if ((err as { reason?: string }).reason !== 'AlreadyExists') throw err;
+  }
+}
+
+/** What kube-apiserver publishes for extension API servers (kube-system/extension-apiserver-authentication). */
+function authenticationConfigMap(pki: LocalPKI, frontProxy: FrontProxyPKI): Record<string, unknown> {
+  return {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name: 'extension-apiserver-authentication', namespace: 'kube-system' },
+    data: {
+      'client-ca-file': pki.ca.certPem,
+      'requestheader-client-ca-file': frontProxy.ca.certPem,
+      'requestheader-allowed-names': JSON.stringify([frontProxyClientName]),
+      'requestheader-username-headers': JSON.stringify(['X-Remote-User']),
+      'requestheader-uid-headers': JSON.stringify(['X-Remote-Uid']),
+      'requestheader-group-headers': JSON.stringify(['X-Remote-Group']),
+      'requestheader-extra-headers-prefix': JSON.stringify(['X-Remote-Extra-']),
+    },
+  };
+}
+
+export async function startControlPlane(o: ControlPlaneOptions): Promise<RunningControlPlane> {
+  // The aggregator needs the server's discovery and OpenAPI, and the server routes through it.
+  const routing: { aggregator?: Aggregator } = {};
+  const server = await startAPIServer({
+    store: o.store,
+    resources: coreRegistrations(),
+    logger: o.logger,
+    tls: { certPem: o.pki.apiserver.certPem, keyPem: o.pki.apiserver.keyPem, clientCAPem: o.pki.ca.certPem },
+    bindAddress: o.bindAddress,
+    port: o.port,
+    watch: o.bookmarkIntervalMs ? { bookmarkIntervalMs: o.bookmarkIntervalMs } : undefined,
+    delegate: { handle: (req, res, info, url) => routing.aggregator?.handle(req, res, info, url) ?? Promise.resolve(false) },
+  });
+  const { registry } = server;
+  await initCoreResources(registry);
+  await createIfMissing(registry, '', 'configmaps', 'kube-system', authenticationConfigMap(o.pki, o.frontProxy));
+  await createIfMissing(registry, '', 'namespaces', '', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: upmServiceNamespace } });
+  await createIfMissing(registry, '', 'services', upmServiceNamespace, {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name: upmServiceName, namespace: upmServiceNamespace },
+    spec: { ports: [{ name: 'https', port: 443, targetPort: 8443, protocol: 'TCP' }], selector: { app: upmServiceName } },
+  });
+  const apiServices = registry.lookup('apiregistration.k8s.io', 'v1', 'apiservices')!;
+  const desired = {
+    group: 'upm.io',
+    version: 'v1alpha1',
+    service: { namespace: upmServiceNamespace, name: upmServiceName, port: 443 },
+    caBundle: Buffer.from(o.pki.ca.certPem).toString('base64'),
+    groupPriorityMinimum: 1000,
+    versionPriority: 100,
+  };
+  try {
+    const current = await apiServices.store.get('', upmAPIServiceName);
+    await apiServices.store.guaranteedUpdate('', upmAPIServiceName, (cur) => ({ ...cur, spec: desired, metadata: { ...cur.metadata, resourceVersion: undefined } }));
+    void current;
+  } catch (err) {
+    if ((err as { code?: number }).code !== 404) throw err;
+    await apiServices.store.create('', { apiVersion: 'apiregistration.k8s.io/v1', kind: 'APIService', metadata: { name: upmAPIServiceName }, spec: desired });
+  }
+  const aggregator = new Aggregator({
+    apiServices: apiServices.store,
+    discovery: server.discovery,
+    openapi: server.openapi,
+    frontProxy: o.frontProxy.client,
+    resolveService: (namespace, name) => (namespace === upmServiceNamespace && name === upmServiceName ? o.upmServer : undefined),
+    log: o.logger.child({ component: 'aggregator' }),
+    resyncMs: 10_000,
+  });
+  routing.aggregator = aggregator;
+  await aggregator.start();
+
+  let simulator: PodSimulator | undefined;
+  if (o.simulatePods !== false) {
+    const kubeconfig = buildKubeconfig({ clusterName: 'local', server: server.url, caPem: o.pki.ca.certPem, user: 'podsim', clientCertPem: o.pki.admin.certPem, clientKeyPem: o.pki.admin.keyPem });
+    simulator = new PodSimulator({ kubeconfig, logger: o.logger.child({ component: 'pod-simulator' }) });
+    await simulator.start();
+  }
+  return {
+    server,
+    aggregator,
+    simulator,
+    url: server.url,
+    async stop() {
+      await simulator?.stop();
+      aggregator.stop();
+      await server.close();
+    },
+  };
+}

@@ -1,0 +1,983 @@
+// etcd v3 backend of the storage contract (see ../interface.ts).
+//
+// Layout: one etcd key per object, `${prefix}${key}` (prefix default '/upm', so the object
+// `/upm.io/unitsets/default/a` lives at `/upm/upm.io/unitsets/default/a`). Values are the
+// UTF-8 bytes of the stored string. No leases, no extra bookkeeping keys.
+//
+// Revisions are etcd's own: an object's modRevision is its etcd mod_revision, createRevision
+// its create_revision, currentRevision() the header revision of a (linearizable) range. etcd
+// has one revision counter for the whole cluster, so a store sharing an etcd with other
+// prefixes or programs sees revisions that start above 0 and jump over other writers' writes;
+// they still increase strictly, which is all the API server relies on.
+//
+// Operations:
+// - get / list / count: Range requests. list asks for `limit` keys from
+//   [prefix+startAfter+"\0", prefixEnd) at the requested revision, in etcd's natural key order
+//   (an explicit sort makes etcd read the whole range before applying the limit), and takes
+//   `more` and `remaining` from the response's `more` and `count` (count = keys in the range,
+//   so remaining = count - returned). Errors "required revision has been compacted" and "is a
+//   future revision" become CompactedError and FutureRevisionError.
+// - create: Txn(if create_revision(key) == 0 then put), KeyExistsError otherwise.
+// - update / delete: Txn(if create_revision(key) > 0 [and mod_revision(key) == expected] then
+//   put/delete with prev_kv else range key): the failure branch tells KeyNotFoundError from
+//   PreconditionFailedError (with the actual modRevision). The write's revision is the txn's
+//   header revision; delete returns the prev_kv with that revision.
+// - watch: one etcd Watch stream per watch (prev_kv, progress_notify) on the prefix range from
+//   afterRevision+1. PUT maps to PUT (prevValue from prev_kv), DELETE to DELETE with the
+//   prev_kv's value and createRevision. A stream that breaks is re-created, on any endpoint,
+//   from the revision after the last delivered event (or after the last progress
+//   notification), so events are neither lost nor repeated; it gives up after
+//   watchReconnectTimeoutMs with a StorageError. etcd cancels a watch whose start is
+//   compacted with compact_revision: that becomes CompactedError(requested, compact_revision).
+//   An event that should carry prev_kv but does not (its previous revision was compacted
+//   between the event and the server's prev_kv lookup) also ends the watch with
+//   CompactedError, so a watch never delivers an event with a missing prevValue.
+// - compact: etcd Compact (physical: false). Compaction is cluster-wide in etcd: it affects
+//   every prefix in that etcd, not only this store's.
+//
+// compactedRevision() limitation: etcd has no API that returns the compacted revision. The
+// store reports the highest revision it compacted to itself or learned from etcd: a watch
+// canceled with compact_revision (exact), a range or compaction rejected as compacted (then a
+// short probe watch asks etcd for the exact compact_revision). Until one of those happens, a
+// store does not know about compactions made by another client (another API server replica,
+// etcdctl, --auto-compaction) and reports a lower revision, 0 for a new store. The checks that
+// matter are done by etcd itself, so reads and watches at compacted revisions still fail. The
+// one case etcd lets through: a watch after revision C-1 when C is compacted (etcd can replay
+// from C). The store rejects it when it knows C; otherwise the watch runs, and fails with
+// CompactedError if an event after C arrives without its required prev_kv.
+//
+// Availability: every request has a deadline (requestTimeoutMs, default 10 s, including
+// retries). Reads are retried on transient errors (unavailable member, leader change, timeout)
+// on a randomly picked endpoint until the deadline, one attempt taking at most half of it. Writes are retried only when the request
+// certainly did not reach etcd (connection refused, member without a leader rejecting it up
+// front, too many requests); after an ambiguous failure (connection lost mid-request, etcd's
+// own request timeout) the write fails with a StorageError although it may have been applied,
+// as with kube-apiserver: retrying a create or a preconditioned update could turn its success
+// into a false KeyExistsError or PreconditionFailedError. Requests and watch streams carry
+// etcd's require-leader metadata, so a member cut off from its cluster rejects them quickly
+// instead of serving a stalled watch.
+//
+// etcd3 (microsoft/etcd3 1.1.2) provides the connection pool (endpoints, TLS, auth, gRPC
+// channels per endpoint) and the generated etcd protobuf clients. Its high-level API is not
+// used: its watch manager resumes a broken stream from the header revision of the last
+// response, which can skip events: etcd 3.4.23 sends a catch-up of 2,500 events as responses
+// of 1,000 events that all carry header revision 2,501, and the "created" response of a watch
+// from a past revision carries the current revision before any event. It also reports a
+// compacted watch without its compact_revision, and its default global policy retries writes
+// after ambiguous errors.
+
+import { readFileSync } from 'node:fs';
+import {
+  Etcd3,
+  type ICallable,
+  type ICompare,
+  type IEvent,
+  type IKeyValue,
+  type IOptions,
+  type IRangeRequest,
+  type IRangeResponse,
+  type IResponseHeader,
+  type ITxnRequest,
+  type ITxnResponse,
+  type IWatchRequest,
+  type IWatchResponse,
+} from 'etcd3';
+import {
+  CompactedError,
+  FutureRevisionError,
+  KeyExistsError,
+  KeyNotFoundError,
+  PreconditionFailedError,
+  StorageError,
+  type KeyValue,
+  type ListOptions,
+  type ListResult,
+  type Precondition,
+  type Store,
+  type Watch,
+  type WatchCallbacks,
+  type WatchEvent,
+} from '../interface.js';
+
+export interface EtcdTLSOptions {
+  /** CA bundle (PEM) that signed etcd's serving certificate; default the system roots. */
+  caFile?: string;
+  /** Client certificate (PEM) for etcd's --client-cert-auth; needs keyFile. */
+  certFile?: string;
+  /** Private key (PEM) of certFile. */
+  keyFile?: string;
+}
+
+export interface EtcdStoreOptions {
+  /** Client URLs (http://host:port, https://host:port) or host:port. */
+  endpoints: string[];
+  /** Key namespace inside etcd; default '/upm'. A trailing '/' is dropped. */
+  prefix?: string;
+  /** TLS to etcd (implied by https:// endpoints, which then use the system roots). */
+  tls?: EtcdTLSOptions;
+  /** Time one operation may take, retries included, before it fails with a StorageError. Default 10 000 ms. */
+  requestTimeoutMs?: number;
+  /** How long a watch keeps re-connecting before it ends with a StorageError. Default 60 000 ms. */
+  watchReconnectTimeoutMs?: number;
+  /** Called when a watch callback (onEvent or onError) throws. Default: ignore. */
+  onCallbackError?: (err: unknown) => void;
+}
+
+export interface EtcdCompactorOptions {
+  /** Always keep at least this many latest revisions. Default 1000. */
+  minRetainedRevisions?: number;
+  /** Called when an automatic compaction fails. Default: ignore. */
+  onError?: (err: unknown) => void;
+}
+
+export interface EtcdStoreStats {
+  /** Requests sent again after a transient failure (another endpoint, a new leader, ...). */
+  requestRetries: number;
+  /** Watch streams that broke and were re-created (the watches themselves went on). */
+  watchStreamsLost: number;
+  /** Watches currently open. */
+  openWatches?: number;
+}
+
+/** An etcd request failed (after the retries the request allowed). */
+export class EtcdRequestError extends StorageError {
+  constructor(
+    readonly operation: string,
+    /** gRPC status code, when the failure had one (14 UNAVAILABLE, 4 DEADLINE_EXCEEDED, ...). */
+    readonly code: number | undefined,
+    readonly details: string,
+    /** Ambiguous failure of a write: it may or may not have been applied. */
+    readonly mayHaveSucceeded: boolean,
+  ) {
+    super(`etcd ${operation} failed${mayHaveSucceeded ? ' (outcome unknown)' : ''}: ${details}`);
+  }
+}
+
+/** Opens a store on etcd. Connections are made lazily: an unreachable etcd shows as failing operations. */
+export function openEtcdStore(opts: EtcdStoreOptions): EtcdStore {
+  return new EtcdStore(opts);
+}
+
+// ---- gRPC plumbing --------------------------------------------------------------------------
+
+type ConnectionArgs = Parameters<Parameters<ICallable<unknown>['withConnection']>[1]>[0];
+type GrpcMetadata = ConnectionArgs['metadata'];
+type GrpcCallOptions = NonNullable<Parameters<Etcd3['kv']['range']>[1]>;
+
+interface GrpcError {
+  code?: number;
+  details?: string;
+  message: string;
+}
+
+type UnaryCallback = (err: GrpcError | null, res?: unknown) => void;
+type UnaryMethod = (req: unknown, metadata: GrpcMetadata, options: GrpcCallOptions, cb: UnaryCallback) => unknown;
+
+interface RawWatchStream {
+  on(event: 'data', fn: (res: IWatchResponse) => void): this;
+  on(event: 'error', fn: (err: GrpcError) => void): this;
+  on(event: 'end' | 'status', fn: () => void): this;
+  write(req: IWatchRequest): unknown;
+  cancel(): void;
+}
+
+type KvMethod = 'range' | 'txn' | 'compact';
+
+const GRPC_CANCELLED = 1;
+const GRPC_UNKNOWN = 2;
+const GRPC_DEADLINE_EXCEEDED = 4;
+const GRPC_RESOURCE_EXHAUSTED = 8;
+const GRPC_OUT_OF_RANGE = 11;
+const GRPC_INTERNAL = 13;
+const GRPC_UNAVAILABLE = 14;
+
+const COMPACTED_MESSAGE = 'required revision has been compacted';
+const FUTURE_MESSAGE = 'required revision is a future revision';
+
+function requireLeader(metadata: GrpcMetadata): GrpcMetadata {
+  const md = metadata.clone();
+  md.set('hasleader', 'true');
+  return md;
+}
+
+/**
+ * The etcd3 client, for its connection pool: one gRPC call on one endpoint (chosen at random
+ * by the pool), without etcd3's retry policy. Errors are returned untouched (gRPC code and
+ * details), and do not reach etcd3's circuit breaker, which would otherwise close the shared
+ * channels of an endpoint on every transient error.
+ */
+class EtcdClient extends Etcd3 {
+  async kvCall<Res>(method: KvMethod, req: object, options: GrpcCallOptions): Promise<Res> {
+    const outcome = await this.pool.withConnection('KV', ({ client, metadata }) => {
+      const fn = (client as unknown as Record<KvMethod, UnaryMethod>)[method];
+      return new Promise<{ ok: true; res: Res } | { ok: false; err: GrpcError }>((resolve) => {
+        fn.call(client, req, requireLeader(metadata), options, (err, res) =>
+          resolve(err ? { ok: false, err } : { ok: true, res: res as Res }),
+        );
+      });
+    });
+    if (!outcome.ok) throw outcome.err;
+    return outcome.res;
+  }
+
+  openWatchStream(): Promise<RawWatchStream> {
+    return this.pool.withConnection('Watch', ({ client, metadata }) => {
+      const watch = (client as unknown as { watch(md: GrpcMetadata, opts: GrpcCallOptions): RawWatchStream }).watch;
+      return watch.call(client, requireLeader(metadata), {});
+    });
+  }
+}
+
+function messageOf(err: unknown): string {
+  if (err && typeof err === 'object' && 'message' in err) return String((err as GrpcError).message);
+  return String(err);
+}
+
+function codeOf(err: unknown): number | undefined {
+  const code = err && typeof err === 'object' ? (err as GrpcError).code : undefined;
+  return typeof code === 'number' ? code : undefined;
+}
+
+/** The request certainly did not reach etcd's raft log: safe to retry also for writes. */
+function notSent(err: unknown): boolean {
+  const code = codeOf(err);
+  const msg = messageOf(err);
+  if (code === GRPC_UNAVAILABLE) {
+    return /No connection established|ECONNREFUSED|connect E[A-Z]+|etcdserver: no leader|there is no (address|connection) available/.test(msg);
+  }
+  if (code === GRPC_RESOURCE_EXHAUSTED) return msg.includes('etcdserver: too many requests');
+  // grpc-js: the deadline passed while the call still waited for a connection
+  if (code === GRPC_DEADLINE_EXCEEDED) return msg.includes('Waiting for LB pick');
+  return false;
+}
+
+/** A read may be retried after this error (on the same or another endpoint). */
+function transient(err: unknown): boolean {
+  const code = codeOf(err);
+  return (
+    notSent(err) ||
+    code === GRPC_UNAVAILABLE ||
+    code === GRPC_DEADLINE_EXCEEDED ||
+    code === GRPC_CANCELLED ||
+    code === GRPC_INTERNAL ||
+    (code === GRPC_UNKNOWN && /leader changed|request timed out/.test(messageOf(err)))
+  );
+}
+
+/** The smallest key greater than every key that starts with `prefix` (etcd's prefix range_end). */
+function prefixEnd(prefix: Buffer): Buffer {
+  for (let i = prefix.length - 1; i >= 0; i--) {
+    if (prefix[i]! < 0xff) {
+      const end = Buffer.from(prefix.subarray(0, i + 1));
+      end[i] = prefix[i]! + 1;
+      return end;
+    }
+  }
+  return Buffer.from([0]); // "\0": up to the end of the key space
+}
+
+function compareKeys(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+}
+
+function revisionOf(header: IResponseHeader | null | undefined): number {
+  return header ? Number(header.revision) : 0;
+}
+
+function checkRevisionArg(name: string, v: number | undefined): number {
+  if (v === undefined) return 0;
+  if (!Number.isSafeInteger(v) || v < 0) throw new StorageError(`invalid ${name}: ${v}`);
+  return v;
+}
+
+function checkKey(key: unknown): asserts key is string {
+  if (typeof key !== 'string' || key.length === 0) throw new StorageError(`invalid key: ${String(key)}`);
+}
+
+function checkValue(value: unknown): asserts value is string {
+  if (typeof value !== 'string') throw new StorageError('invalid value: not a string');
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+// ---- watch ---------------------------------------------------------------------------------
+
+class EtcdWatch implements Watch {
+  /** Set by stop() or when onError is delivered: no callback is called any more. */
+  private stopped = false;
+  /** Set once the watch is ending (stop() or an error): no more streams or events. */
+  private ended = false;
+  private stream: RawWatchStream | null = null;
+  /** Start revision of the next (re)connect: one after the last delivered event or progress. */
+  private next = 0;
+  private attempts = 0;
+  /** When the watch lost its stream (or started); Infinity while a stream is established. */
+  private disconnectedSince: number;
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly store: EtcdStore,
+    readonly prefix: string,
+    private readonly key: Buffer,
+    private readonly rangeEnd: Buffer,
+    private readonly callbacks: WatchCallbacks,
+    private readonly onCallbackError: (err: unknown) => void,
+    private readonly reconnectTimeoutMs: number,
+  ) {
+    this.disconnectedSince = Date.now();
+  }
+
+  /** Starts delivering events with revision >= startRevision. */
+  begin(startRevision: number): void {
+    if (this.ended) return;
+    this.next = startRevision;
+    this.disconnectedSince = Date.now();
+    void this.connect();
+  }
+
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.end();
+  }
+
+  /** Ends the watch with onError (asynchronously, unless stop() comes first). */
+  fail(err: Error): void {
+    if (this.ended) return;
+    this.end();
+    this.deliverError(err);
+  }
+
+  private deliverError(err: Error): void {
+    setImmediate(() => {
+      if (this.stopped) return;
+      this.stopped = true;
+      try {
+        this.callbacks.onError(err);
+      } catch (e) {
+        this.onCallbackError(e);
+      }
+    });
+  }
+
+  private end(): void {
+    this.ended = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    const stream = this.stream;
+    this.stream = null;
+    if (stream) cancelQuietly(stream);
+    this.store.detachWatch(this);
+  }
+
+  private async connect(): Promise<void> {
+    this.timer = null;
+    if (this.ended) return;
+    let stream: RawWatchStream;
+    try {
+      stream = await this.store.client.openWatchStream();
+    } catch (err) {
+      this.retry(err);
+      return;
+    }
+    if (this.ended) {
+      cancelQuietly(stream);
+      return;
+    }
+    this.stream = stream;
+    stream.on('data', (res) => {
+      if (this.stream === stream) this.onResponse(res);
+    });
+    stream.on('error', (err) => {
+      if (this.stream === stream) this.broken(err);
+    });
+    stream.on('end', () => {
+      if (this.stream === stream) this.broken(new Error('watch stream ended'));
+    });
+    stream.on('status', () => undefined);
+    stream.write({
+      create_request: {
+        key: this.key,
+        range_end: this.rangeEnd,
+        start_revision: this.next,
+        prev_kv: true,
+        progress_notify: true,
+      },
+    });
+  }
+
+  private broken(err: unknown): void {
+    const stream = this.stream;
+    this.stream = null;
+    if (stream) this.store.counters.watchStreamsLost++;
+    if (stream) cancelQuietly(stream);
+    if (this.disconnectedSince === Infinity) this.disconnectedSince = Date.now();
+    this.retry(err);
+  }
+
+  private retry(err: unknown): void {
+    if (this.ended) return;
+    if (this.store.isClosed) {
+      this.fail(new StorageError('store closed'));
+      return;
+    }
+    const down = Date.now() - this.disconnectedSince;
+    if (down >= this.reconnectTimeoutMs) {
+      this.fail(new StorageError(`etcd watch on ${this.prefix} lost for ${down} ms: ${messageOf(err)}`));
+      return;
+    }
+    const delay = Math.min(2000, 100 * 2 ** Math.min(this.attempts++, 5)) * (0.5 + Math.random() / 2);
+    this.timer = setTimeout(() => void this.connect(), delay);
+    this.timer.unref();
+  }
+
+  private onResponse(res: IWatchResponse): void {
+    if (this.ended) return;
+    this.store.observe(res.header);
+    if (res.canceled) {
+      const compacted = Number(res.compact_revision);
+      if (compacted > 0) {
+        this.store.learnCompacted(compacted);
+        this.fail(new CompactedError(this.next - 1, compacted));
+      } else if (/no leader/.test(res.cancel_reason)) {
+        this.broken(new Error(res.cancel_reason));
+      } else {
+        this.fail(new StorageError(`etcd canceled the watch on ${this.prefix}: ${res.cancel_reason || 'no reason given'}`));
+      }
+      return;
+    }
+    if (res.created) {
+      this.attempts = 0;
+      this.disconnectedSince = Infinity;
+    }
+    const events = res.events ?? [];
+    if (events.length === 0) {
+      // a progress notification: every event up to header.revision has been sent
+      if (!res.created) this.next = Math.max(this.next, revisionOf(res.header) + 1);
+      return;
+    }
+    const floor = this.next;
+    for (const ev of events) {
+      if (this.stopped || this.ended) return;
+      const revision = Number(ev.kv.mod_revision);
+      if (revision < floor) continue; // already delivered before a reconnect
+      const event = this.toEvent(ev);
+      if (!event) {
+        // this event's previous value is compacted: the watch's position is lost
+        this.lost(revision);
+        return;
+      }
+      this.next = revision + 1;
+      try {
+        this.callbacks.onEvent(event);
+      } catch (err) {
+        this.onCallbackError(err);
+      }
+    }
+  }
+
+  private toEvent(ev: IEvent): WatchEvent | null {
+    const key = this.store.unprefix(ev.kv.key);
+    const revision = Number(ev.kv.mod_revision);
+    const prev = ev.prev_kv;
+    if (ev.type === 'Delete') {
+      if (!prev) return null;
+      const value = prev.value.toString('utf8');
+      return { type: 'DELETE', key, value, prevValue: value, createRevision: Number(prev.create_revision), revision };
+    }
+    const event: WatchEvent = {
+      type: 'PUT',
+      key,
+      value: ev.kv.value.toString('utf8'),
+      createRevision: Number(ev.kv.create_revision),
+      revision,
+    };
+    if (prev) event.prevValue = prev.value.toString('utf8');
+    else if (Number(ev.kv.version) > 1) return null; // an update must have a previous value
+    return event;
+  }
+
+  /** Ends the watch with CompactedError once etcd told the exact compacted revision. */
+  private lost(revision: number): void {
+    const requested = this.next - 1;
+    this.end();
+    void this.store.probeCompacted(requested).then((compacted) => {
+      const c = Math.max(compacted ?? 0, revision, this.store.knownCompacted);
+      this.store.learnCompacted(c);
+      this.deliverError(new CompactedError(requested, c));
+    });
+  }
+}
+
+function cancelQuietly(stream: RawWatchStream): void {
+  stream.on('error', () => undefined);
+  try {
+    stream.cancel();
+  } catch {
+    // already closed
+  }
+}
+
+// ---- store ---------------------------------------------------------------------------------
+
+export class EtcdStore implements Store {
+  readonly backend = 'etcd';
+  /** The key namespace in etcd. */
+  readonly prefix: string;
+  /** @internal */
+  readonly client: EtcdClient;
+
+  private readonly ns: Buffer;
+  private readonly requestTimeoutMs: number;
+  private readonly attemptTimeoutMs: number;
+  private readonly watchReconnectTimeoutMs: number;
+  private readonly onCallbackError: (err: unknown) => void;
+  private readonly watchers = new Set<EtcdWatch>();
+  private readonly compactors = new Set<() => void>();
+  private closed = false;
+  /** Highest revision seen in any response: a revision that is certainly not in the future. */
+  private lastKnown = 0;
+  private baselinePending: Promise<number> | null = null;
+  private compacted = 0;
+  /** @internal */
+  readonly counters: EtcdStoreStats = { requestRetries: 0, watchStreamsLost: 0 };
+
+  constructor(opts: EtcdStoreOptions) {
+    if (!opts || !Array.isArray(opts.endpoints) || opts.endpoints.length === 0) {
+      throw new StorageError('etcd store needs at least one endpoint');
+    }
+    this.prefix = (opts.prefix ?? '/upm').replace(/\/+$/, '');
+    this.ns = Buffer.from(this.prefix, 'utf8');
+    this.requestTimeoutMs = Math.max(1, opts.requestTimeoutMs ?? 10000);
+    this.attemptTimeoutMs = Math.max(1000, Math.floor(this.requestTimeoutMs / 2));
+    this.watchReconnectTimeoutMs = Math.max(0, opts.watchReconnectTimeoutMs ?? 60000);
+    this.onCallbackError = opts.onCallbackError ?? (() => undefined);
+
+    const options: IOptions = {
+      hosts: opts.endpoints,
+      grpcOptions: {
+        // lists of many objects and watch events with prevValues can be large
+        'grpc.max_receive_message_length': -1,
+        'grpc.max_send_message_length': -1,
+        // reconnect quickly to a member that comes back (gRPC's default backoff grows to 120 s)
+        'grpc.initial_reconnect_backoff_ms': 100,
+        'grpc.max_reconnect_backoff_ms': 1000,
+        'grpc.keepalive_time_ms': 30000,
+        'grpc.keepalive_timeout_ms': 10000,
+      },
+    };
+    if (opts.tls) {
+      const { caFile, certFile, keyFile } = opts.tls;
+      if ((certFile === undefined) !== (keyFile === undefined)) {
+        throw new StorageError('etcd tls: certFile and keyFile go together');
+      }
+      try {
+        options.credentials = {
+          // undefined: the system's root certificates
+          rootCertificate: (caFile ? readFileSync(caFile) : undefined) as Buffer,
+          ...(certFile ? { certChain: readFileSync(certFile) } : {}),
+          ...(keyFile ? { privateKey: readFileSync(keyFile) } : {}),
+        };
+      } catch (err) {
+        throw new StorageError(`etcd tls: ${messageOf(err)}`);
+      }
+    }
+    try {
+      this.client = new EtcdClient(options);
+    } catch (err) {
+      throw new StorageError(`etcd client: ${messageOf(err)}`);
+    }
+  }
+
+  /** Counters since the store was opened (for logs and metrics). */
+  stats(): EtcdStoreStats {
+    return { ...this.counters, openWatches: this.watchers.size };
+  }
+
+  /** @internal */
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** @internal The compacted revision known to this store. */
+  get knownCompacted(): number {
+    return this.compacted;
+  }
+
+  /** @internal */
+  observe(header: IResponseHeader | null | undefined): void {
+    const rev = revisionOf(header);
+    if (rev > this.lastKnown) this.lastKnown = rev;
+  }
+
+  /** @internal */
+  learnCompacted(revision: number): void {
+    if (revision > this.compacted) this.compacted = revision;
+  }
+
+  /** @internal */
+  detachWatch(w: EtcdWatch): void {
+    this.watchers.delete(w);
+  }
+
+  /** @internal */
+  unprefix(key: Buffer): string {
+    return key.subarray(this.ns.length).toString('utf8');
+  }
+
+  private fullKey(key: string): Buffer {
+    return Buffer.concat([this.ns, Buffer.from(key, 'utf8')]);
+  }
+
+  private toKeyValue(kv: IKeyValue, modRevision?: number): KeyValue {
+    return {
+      key: this.unprefix(kv.key),
+      value: kv.value.toString('utf8'),
+      createRevision: Number(kv.create_revision),
+      modRevision: modRevision ?? Number(kv.mod_revision),
+    };
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new StorageError('store closed');
+  }
+
+  /** One KV request with the store's deadline and retry rules; failures are EtcdRequestErrors. */
+  private async call<Res extends { header: IResponseHeader }>(
+    op: string,
+    method: KvMethod,
+    req: object,
+    mutating: boolean,
+  ): Promise<Res> {
+    this.assertOpen();
+    if (mutating && this.baselinePending) await this.baselinePending.catch(() => undefined);
+    const started = Date.now();
+    const deadline = started + this.requestTimeoutMs;
+    for (let attempt = 0; ; attempt++) {
+      if (this.closed) throw new StorageError('store closed');
+      try {
+        // a read attempt may give up early and try another endpoint; a write that timed out
+        // cannot be retried, so it gets the whole budget
+        const attemptDeadline = mutating ? deadline : Math.min(deadline, Date.now() + this.attemptTimeoutMs);
+        const res = await this.client.kvCall<Res>(method, req, { deadline: attemptDeadline });
+        this.observe(res.header);
+        return res;
+      } catch (err) {
+        if (this.closed) throw new StorageError('store closed');
+        const code = codeOf(err);
+        // OUT_OF_RANGE: compacted or future revision, mapped by the caller from the message
+        const retry = code !== GRPC_OUT_OF_RANGE && (mutating ? notSent(err) : transient(err));
+        const wait = Math.min(500, 20 * 2 ** Math.min(attempt, 5)) * (0.5 + Math.random() / 2);
+        if (!retry || Date.now() + wait >= deadline) {
+          const ambiguous = mutating && transient(err) && !notSent(err);
+          const details = retry ? `${messageOf(err)} (gave up after ${Date.now() - started} ms)` : messageOf(err);
+          throw new EtcdRequestError(op, code, details, ambiguous);
+        }
+        this.counters.requestRetries++;
+        await sleep(wait);
+      }
+    }
+  }
+
+  private range(op: string, req: IRangeRequest): Promise<IRangeResponse> {
+    return this.call<IRangeResponse>(op, 'range', req, false);
+  }
+
+  private txn(op: string, req: ITxnRequest): Promise<ITxnResponse> {
+    return this.call<ITxnResponse>(op, 'txn', req, true);
+  }
+
+  /** A revision observed before this call, fetching one when the store has seen none yet. */
+  private baseline(): Promise<number> {
+    if (this.lastKnown > 0) return Promise.resolve(this.lastKnown);
+    if (!this.baselinePending) {
+      const p = this.currentRevision().finally(() => {
+        if (this.baselinePending === p) this.baselinePending = null;
+      });
+      this.baselinePending = p;
+    }
+    return this.baselinePending;
+  }
+
+  /**
+   * Asks etcd for its compacted revision, given a revision `start` suspected to be compacted:
+   * a watch from `start` on an unused key is canceled at once with compact_revision when
+   * start < compact_revision. Null when it is not (or etcd did not answer within 2 s).
+   * @internal
+   */
+  async probeCompacted(start: number): Promise<number | null> {
+    if (this.closed || start < 1) return null;
+    let stream: RawWatchStream;
+    try {
+      stream = await this.client.openWatchStream();
+    } catch {
+      return null;
+    }
+    return new Promise<number | null>((resolve) => {
+      let done = false;
+      const finish = (v: number | null): void => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        cancelQuietly(stream);
+        if (v !== null) this.learnCompacted(v);
+        resolve(v);
+      };
+      // etcd checks unsynced watchers for compaction every 100 ms
+      let timer = setTimeout(() => finish(null), 2000);
+      stream.on('data', (res) => {
+        const c = Number(res.compact_revision);
+        if (c > 0) finish(c);
+        else if (res.canceled) finish(null);
+        else if (res.created) {
+          clearTimeout(timer);
+          timer = setTimeout(() => finish(null), 500);
+        }
+      });
+      stream.on('error', () => finish(null));
+      stream.on('end', () => finish(null));
+      stream.write({
+        create_request: { key: Buffer.concat([this.ns, Buffer.from('\0compaction-probe')]), start_revision: start },
+      });
+    });
+  }
+
+  /** Maps a range error at `requested` to CompactedError / FutureRevisionError. */
+  private async revisionError(err: unknown, requested: number): Promise<Error> {
+    const msg = messageOf(err);
+    if (msg.includes(COMPACTED_MESSAGE)) {
+      let compacted = this.compacted;
+      if (compacted <= requested) compacted = (await this.probeCompacted(requested)) ?? requested + 1;
+      this.learnCompacted(compacted);
+      return new CompactedError(requested, compacted);
+    }
+    if (msg.includes(FUTURE_MESSAGE)) {
+      return new FutureRevisionError(requested, await this.currentRevision());
+    }
+    return err instanceof Error ? err : new StorageError(msg);
+  }
+
+  // ---- Store ----
+
+  async currentRevision(): Promise<number> {
+    const res = await this.range('currentRevision', { key: this.ns, count_only: true });
+    return revisionOf(res.header);
+  }
+
+  async compactedRevision(): Promise<number> {
+    this.assertOpen();
+    return this.compacted;
+  }
+
+  async get(key: string): Promise<KeyValue | null> {
+    this.assertOpen();
+    checkKey(key);
+    const res = await this.range('get', { key: this.fullKey(key) });
+    const kv = res.kvs[0];
+    return kv ? this.toKeyValue(kv) : null;
+  }
+
+  async list(prefix: string, opts: ListOptions = {}): Promise<ListResult> {
+    this.assertOpen();
+    if (typeof prefix !== 'string') throw new StorageError('invalid prefix');
+    const requested = checkRevisionArg('revision', opts.revision);
+    const limit = checkRevisionArg('limit', opts.limit);
+    const start = this.fullKey(prefix);
+    const end = prefixEnd(start);
+    let from = start;
+    if (opts.startAfter !== undefined && compareKeys(opts.startAfter, prefix) >= 0) {
+      from = Buffer.concat([this.fullKey(opts.startAfter), Buffer.from([0])]);
+    }
+    const empty = Buffer.compare(from, end) >= 0;
+    const req: IRangeRequest = empty
+      ? { key: this.ns, count_only: true } // nothing can match: only check the revision
+      : { key: from, range_end: end };
+    if (requested > 0) req.revision = requested;
+    if (limit > 0 && !empty) req.limit = limit;
+    let res: IRangeResponse;
+    try {
+      res = await this.range('list', req);
+    } catch (err) {
+      throw await this.revisionError(err, requested);
+    }
+    const revision = requested > 0 ? requested : revisionOf(res.header);
+    if (empty) return { items: [], revision, more: false, remaining: 0 };
+    const items = res.kvs.map((kv) => this.toKeyValue(kv));
+    const more = limit > 0 && res.more;
+    return { items, revision, more, remaining: more ? Math.max(0, Number(res.count) - items.length) : 0 };
+  }
+
+  async count(prefix: string): Promise<number> {
+    this.assertOpen();
+    if (typeof prefix !== 'string') throw new StorageError('invalid prefix');
+    const start = this.fullKey(prefix);
+    const res = await this.range('count', { key: start, range_end: prefixEnd(start), count_only: true });
+    return Number(res.count);
+  }
+
+  async create(key: string, value: string): Promise<KeyValue> {
+    this.assertOpen();
+    checkKey(key);
+    checkValue(value);
+    const k = this.fullKey(key);
+    const res = await this.txn('create', {
+      compare: [{ key: k, target: 'Create', result: 'Equal', create_revision: 0 }],
+      success: [{ request_put: { key: k, value: Buffer.from(value, 'utf8') } }],
+      failure: [],
+    });
+    if (!res.succeeded) throw new KeyExistsError(key);
+    const rev = revisionOf(res.header);
+    return { key, value, createRevision: rev, modRevision: rev };
+  }
+
+  private conditions(k: Buffer, precondition: Precondition | undefined): ICompare[] {
+    const compare: ICompare[] = [{ key: k, target: 'Create', result: 'Greater', create_revision: 0 }];
+    const expected = precondition?.modRevision;
+    if (expected !== undefined) {
+      if (!Number.isSafeInteger(expected) || expected < 0) throw new StorageError(`invalid precondition: ${expected}`);
+      compare.push({ key: k, target: 'Mod', result: 'Equal', mod_revision: expected });
+    }
+    return compare;
+  }
+
+  private failedWrite(key: string, res: ITxnResponse, precondition: Precondition | undefined): Error {
+    const current = res.responses[0]?.response_range?.kvs?.[0];
+    if (!current) return new KeyNotFoundError(key);
+    return new PreconditionFailedError(key, precondition?.modRevision ?? 0, Number(current.mod_revision));
+  }
+
+  async update(key: string, value: string, precondition?: Precondition): Promise<KeyValue> {
+    this.assertOpen();
+    checkKey(key);
+    checkValue(value);
+    const k = this.fullKey(key);
+    const res = await this.txn('update', {
+      compare: this.conditions(k, precondition),
+      success: [{ request_put: { key: k, value: Buffer.from(value, 'utf8'), prev_kv: true } }],
+      failure: [{ request_range: { key: k, keys_only: true } }],
+    });
+    if (!res.succeeded) throw this.failedWrite(key, res, precondition);
+    const prev = res.responses[0]?.response_put?.prev_kv;
+    const rev = revisionOf(res.header);
+    return { key, value, createRevision: prev ? Number(prev.create_revision) : rev, modRevision: rev };
+  }
+
+  async delete(key: string, precondition?: Precondition): Promise<KeyValue> {
+    this.assertOpen();
+    checkKey(key);
+    const k = this.fullKey(key);
+    const res = await this.txn('delete', {
+      compare: this.conditions(k, precondition),
+      success: [{ request_delete_range: { key: k, prev_kv: true } }],
+      failure: [{ request_range: { key: k, keys_only: true } }],
+    });
+    if (!res.succeeded) throw this.failedWrite(key, res, precondition);
+    const prev = res.responses[0]?.response_delete_range?.prev_kvs?.[0];
+    if (!prev) throw new KeyNotFoundError(key); // cannot happen: the compare saw the key
+    return this.toKeyValue(prev, revisionOf(res.header));
+  }
+
+  watch(prefix: string, afterRevision: number, callbacks: WatchCallbacks): Watch {
+    const start = typeof prefix === 'string' ? this.fullKey(prefix) : this.ns;
+    const w = new EtcdWatch(
+      this,
+      String(prefix),
+      start,
+      prefixEnd(start),
+      callbacks,
+      this.onCallbackError,
+      this.watchReconnectTimeoutMs,
+    );
+    if (this.closed) {
+      w.fail(new StorageError('store closed'));
+      return w;
+    }
+    if (typeof prefix !== 'string' || !Number.isSafeInteger(afterRevision) || afterRevision < 0) {
+      w.fail(new StorageError(`invalid watch arguments: prefix ${String(prefix)}, afterRevision ${afterRevision}`));
+      return w;
+    }
+    if (afterRevision > 0 && afterRevision < this.compacted) {
+      w.fail(new CompactedError(afterRevision, this.compacted));
+      return w;
+    }
+    this.watchers.add(w);
+    if (afterRevision > 0) {
+      w.begin(afterRevision + 1);
+    } else if (this.lastKnown > 0) {
+      // "from now on": every write that starts after this call gets a higher revision
+      w.begin(this.lastKnown + 1);
+    } else {
+      this.baseline().then(
+        (rev) => w.begin(rev + 1),
+        (err: unknown) => w.fail(err instanceof Error ? err : new StorageError(String(err))),
+      );
+    }
+    return w;
+  }
+
+  async compact(revision: number): Promise<void> {
+    this.assertOpen();
+    if (!Number.isSafeInteger(revision) || revision < 0) throw new StorageError(`invalid revision: ${revision}`);
+    if (revision <= this.compacted) return;
+    try {
+      await this.call('compact', 'compact', { revision, physical: false }, false);
+      this.learnCompacted(revision);
+    } catch (err) {
+      const msg = messageOf(err);
+      if (msg.includes(COMPACTED_MESSAGE)) {
+        // already compacted at or beyond `revision` (by another client): a no-op
+        this.learnCompacted((await this.probeCompacted(revision - 1)) ?? revision);
+        return;
+      }
+      if (msg.includes(FUTURE_MESSAGE)) throw new FutureRevisionError(revision, await this.currentRevision());
+      throw err;
+    }
+  }
+
+  /**
+   * Compacts automatically, like kube-apiserver's compactor: every `intervalMs` to the
+   * revision that was current one interval earlier, keeping at least `minRetainedRevisions`.
+   * Every replica may run one (a compaction that is already done is a no-op); note that it
+   * compacts the whole etcd, not only this store's prefix. Returns a function that stops it;
+   * close() stops it too.
+   */
+  startCompactor(intervalMs: number, opts: EtcdCompactorOptions = {}): () => void {
+    this.assertOpen();
+    if (!(intervalMs > 0)) throw new StorageError(`invalid compaction interval: ${intervalMs}`);
+    const keep = Math.max(0, opts.minRetainedRevisions ?? 1000);
+    const onError = opts.onError ?? (() => undefined);
+    let previous: number | null = null;
+    let running = false;
+    const tick = async (): Promise<void> => {
+      const current = await this.currentRevision();
+      const target = previous === null ? 0 : Math.min(previous, current - keep);
+      previous = current;
+      if (target > this.compacted) await this.compact(target);
+    };
+    const timer = setInterval(() => {
+      if (this.closed || running) return;
+      running = true;
+      tick()
+        .catch(onError)
+        .finally(() => {
+          running = false;
+        });
+    }, intervalMs);
+    timer.unref();
+    const stop = (): void => {
+      clearInterval(timer);
+      this.compactors.delete(stop);
+    };
+    this.compactors.add(stop);
+    return stop;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const stop of [...this.compactors]) stop();
+    for (const w of [...this.watchers]) w.fail(new StorageError('store closed'));
+    this.watchers.clear();
+    this.client.close();
+  }
+}
