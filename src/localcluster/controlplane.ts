@@ -8,12 +8,13 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { startAPIServer, type RunningAPIServer } from '../apiserver/server.js';
-import { createCA, issueClientCert, type CertKeyPair } from '../pki/certs.js';
+import { createCA, generateKeySync, issueClientCert, type CertKeyPair } from '../pki/certs.js';
 import type { LocalPKI } from '../pki/bundle.js';
 import { buildKubeconfig } from '../pki/kubeconfig.js';
 import type { Store } from '../storage/interface.js';
 import type { APIRegistry } from '../apiserver/registry/registry.js';
 import { Aggregator } from './aggregator/aggregator.js';
+import { controlPlaneAuth, type ControlPlaneAuth } from './auth/index.js';
 import { coreRegistrations, initCoreResources } from './kinds/index.js';
 import { PodSimulator } from './podsim/index.js';
 
@@ -25,6 +26,16 @@ export const upmServiceName = 'upm-apiserver';
 export interface FrontProxyPKI {
   ca: CertKeyPair;
   client: CertKeyPair;
+}
+
+/** The key that signs service-account tokens (load or create), as kube's sa.key. */
+export function ensureServiceAccountKey(dir: string): string {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const file = join(dir, 'sa.key');
+  if (existsSync(file)) return readFileSync(file, 'utf8');
+  const key = generateKeySync();
+  writeFileSync(file, key, { mode: 0o600 });
+  return key;
 }
 
 /** The front-proxy CA and client certificate kube-apiserver's aggregator presents (load or create). */
@@ -56,6 +67,10 @@ export interface ControlPlaneOptions {
   /** Where the upm.io aggregated server listens (the Service it backs resolves here). */
   upmServer: { host: string; port: number };
   bookmarkIntervalMs?: number;
+  /** RSA key (PEM) that signs the service-account tokens this control plane issues. */
+  serviceAccountKeyPem: string;
+  /** Called with the control plane's URL as soon as it serves, before APIServices are checked. */
+  onServing?: (url: string) => void;
   /** Start the pod simulator (scheduler + kubelet stand-in). */
   simulatePods?: boolean;
 }
@@ -64,6 +79,7 @@ export interface RunningControlPlane {
   server: RunningAPIServer;
   aggregator: Aggregator;
   simulator?: PodSimulator;
+  auth: ControlPlaneAuth;
   url: string;
   stop(): Promise<void>;
 }
@@ -99,18 +115,24 @@ function authenticationConfigMap(pki: LocalPKI, frontProxy: FrontProxyPKI): Reco
 export async function startControlPlane(o: ControlPlaneOptions): Promise<RunningControlPlane> {
   // The aggregator needs the server's discovery and OpenAPI, and the server routes through it.
   const routing: { aggregator?: Aggregator } = {};
+  const auth = controlPlaneAuth({ clientCAPem: o.pki.ca.certPem, serviceAccounts: { signingKeyPem: o.serviceAccountKeyPem } });
   const server = await startAPIServer({
     store: o.store,
-    resources: coreRegistrations(),
+    resources: [...coreRegistrations(), ...auth.resources],
     logger: o.logger,
     tls: { certPem: o.pki.apiserver.certPem, keyPem: o.pki.apiserver.keyPem, clientCAPem: o.pki.ca.certPem },
     bindAddress: o.bindAddress,
     port: o.port,
     watch: o.bookmarkIntervalMs ? { bookmarkIntervalMs: o.bookmarkIntervalMs } : undefined,
-    delegate: { handle: (req, res, info, url) => routing.aggregator?.handle(req, res, info, url) ?? Promise.resolve(false) },
+    authenticators: auth.authenticators,
+    authorizer: auth.authorizer,
+    delegate: auth.delegate({ handle: (req, res, info, url) => routing.aggregator?.handle(req, res, info, url) ?? Promise.resolve(false) }),
   });
   const { registry } = server;
+  o.onServing?.(server.url);
+  server.health.addReadinessCheck(auth.readinessCheck);
   await initCoreResources(registry);
+  await auth.start(registry);
   await createIfMissing(registry, '', 'configmaps', 'kube-system', authenticationConfigMap(o.pki, o.frontProxy));
   await createIfMissing(registry, '', 'namespaces', '', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: upmServiceNamespace } });
   await createIfMissing(registry, '', 'services', upmServiceNamespace, {
@@ -159,9 +181,11 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Running
     aggregator,
     simulator,
     url: server.url,
+    auth,
     async stop() {
       await simulator?.stop();
       aggregator.stop();
+      auth.stop();
       await server.close();
     },
   };

@@ -31,6 +31,14 @@ export function validateDNSLabel(value: string): string[] {
   return errs;
 }
 
+/** A name usable as one URL path segment (RBAC object names: `system:masters` is fine). */
+export function validatePathSegmentName(value: string): string[] {
+  if (value === '.' || value === '..') return [`may not be '${value}'`];
+  const errs: string[] = [];
+  for (const bad of ['/', '%']) if (value.includes(bad)) errs.push(`may not contain '${bad}'`);
+  return errs;
+}
+
 export function validateQualifiedName(value: string): string[] {
   const errs: string[] = [];
   const parts = value.split('/');

@@ -412,7 +412,7 @@ export class ResourceStore {
 
   private validateOrThrow(obj: KubeObject, name: string, extra: FieldError[]): void {
     const errors = [
-      ...validateObjectMeta(obj.metadata, { namespaced: this.def.namespaced }),
+      ...validateObjectMeta(obj.metadata, { namespaced: this.def.namespaced, ...(this.strategy.validateName ? { nameValidator: (n: string) => this.strategy.validateName!(n) } : {}) }),
       ...this.validator.validate(obj),
       ...extra,
     ];

@@ -5,6 +5,8 @@ import type { FieldError } from '../errors.js';
 import type { KubeObject } from './object.js';
 
 export interface Strategy {
+  /** Validates metadata.name; a DNS-1123 subdomain when absent (RBAC kinds allow path segments). */
+  validateName?(name: string): string[];
   /** Fills computed defaults after schema defaults; runs before validation on create. */
   prepareForCreate?(obj: KubeObject): void;
   /** Same for update and patch of the main resource. */

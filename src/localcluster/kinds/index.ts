@@ -7,6 +7,7 @@
 //   const server = await startAPIServer({ ..., resources: [...coreRegistrations(), ...upmRegistrations()] });
 //   await initCoreResources(server.registry);   // kube's table printers, allocator state, default namespaces
 
+import { validatePathSegmentName } from '../../apiserver/registry/metadata-validation.js';
 import type { ResourceDefinition } from '../../apiserver/registry/definition.js';
 import type { KubeObject } from '../../apiserver/registry/object.js';
 import type { APIRegistry, ResourceRegistration } from '../../apiserver/registry/registry.js';
@@ -82,6 +83,8 @@ export function coreRegistrations(opts: CoreRegistrationOptions = {}): ResourceR
     [configMapDefinition, configMapStrategy],
     [secretDefinition, secretStrategy],
   ]);
+  const rbacNames: Strategy = { validateName: validatePathSegmentName };
+  for (const def of [roleDefinition, clusterRoleDefinition, roleBindingDefinition, clusterRoleBindingDefinition]) strategies.set(def, rbacNames);
   return coreDefinitions.map((definition) => {
     if (definition === serviceDefinition) return { definition: serviceDef, strategy: services };
     const strategy = strategies.get(definition);
