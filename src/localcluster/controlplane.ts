@@ -13,6 +13,7 @@ import type { LocalPKI } from '../pki/bundle.js';
 import { buildKubeconfig } from '../pki/kubeconfig.js';
 import type { Store } from '../storage/interface.js';
 import type { APIRegistry } from '../apiserver/registry/registry.js';
+import { startWebhookAdmission } from './admission.js';
 import { Aggregator } from './aggregator/aggregator.js';
 import { controlPlaneAuth, type ControlPlaneAuth } from './auth/index.js';
 import { coreRegistrations, initCoreResources } from './kinds/index.js';
@@ -133,6 +134,8 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Running
   server.health.addReadinessCheck(auth.readinessCheck);
   await initCoreResources(registry);
   await auth.start(registry);
+  const admission = startWebhookAdmission(registry, o.logger.child({ component: 'admission' }));
+  await admission.synced();
   await createIfMissing(registry, '', 'configmaps', 'kube-system', authenticationConfigMap(o.pki, o.frontProxy));
   await createIfMissing(registry, '', 'namespaces', '', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: upmServiceNamespace } });
   await createIfMissing(registry, '', 'services', upmServiceNamespace, {
@@ -185,6 +188,7 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Running
     async stop() {
       await simulator?.stop();
       aggregator.stop();
+      admission.stop();
       auth.stop();
       await server.close();
     },

@@ -311,7 +311,9 @@ function includeObject(query: URLSearchParams): IncludeObject {
 function listOptions(query: URLSearchParams) {
   const limitRaw = query.get('limit');
   // A base-10 integer, as Go's strconv.ParseInt reads it (not " ", "0x10" or "1e3").
-  const limit = limitRaw === null || limitRaw === '' ? 0 : /^\d+$/.test(limitRaw) ? Number(limitRaw) : NaN;
+  let limit = limitRaw === null || limitRaw === '' ? 0 : /^\d+$/.test(limitRaw) ? Number(limitRaw) : NaN;
+  // Up to int64 like kube; past 2^53 it means "no limit" anyway (storage takes only safe integers).
+  if (limit > Number.MAX_SAFE_INTEGER) limit = BigInt(limitRaw!) <= 2n ** 63n - 1n ? Number.MAX_SAFE_INTEGER : NaN;
   if (!Number.isInteger(limit) || limit < 0) throw badRequest(`limit: Invalid value: "${limitRaw}": must be a non-negative integer`);
   return {
     labelSelector: query.get('labelSelector'),
@@ -345,6 +347,7 @@ function writeOptions(req: IncomingMessage, query: URLSearchParams): WriteOption
     fieldValidation: (fv || 'Warn') as WriteOptions['fieldValidation'],
     warnings: [],
     fieldManager: fieldManager || managerFromUserAgent(req.headers['user-agent']),
+    ...(req.user ? { user: req.user } : {}),
   };
 }
 

@@ -3,6 +3,7 @@
 import type { Store } from '../../storage/interface.js';
 import type { UserInfo } from '../authentication/authenticator.js';
 import type { KubeObject } from './object.js';
+import type { AdmissionHook } from './admission-hook.js';
 import type { ResourceDefinition } from './definition.js';
 import { ResourceStore, type ResourceStoreOptions } from './store.js';
 import type { Strategy } from './strategy.js';
@@ -45,6 +46,11 @@ export class APIRegistry {
   /** Stops the watch caches (their watchers end with 503); call before closing the store. */
   close(): void {
     for (const r of this.resources) r.store.watchCache?.stop();
+  }
+
+  /** Consults these admission webhooks on every write to every served resource. */
+  setAdmission(hook: AdmissionHook): void {
+    for (const r of this.resources) r.store.admission = hook;
   }
 
   lookup(group: string, version: string, plural: string): ServedResource | undefined {

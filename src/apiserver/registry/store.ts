@@ -36,6 +36,9 @@ import { deepClone, displayValue, isPlainObject, jsonEqual, nowTimestamp, type K
 import type { Strategy } from './strategy.js';
 import { readJSONPath, writeJSONPath } from './jsonpath.js';
 import { updateManagedFields } from '../apply/apply.js';
+import type { AdmissionAttributes, Operation } from '../admission/types.js';
+import type { UserInfo } from '../authentication/authenticator.js';
+import type { AdmissionHook } from './admission-hook.js';
 import { WatchCache, type WatchCacheOptions } from '../watchcache/cache.js';
 import { listFromCache, watchThroughCache } from '../watchcache/serve.js';
 
@@ -67,6 +70,8 @@ export interface WriteOptions {
   applied?: boolean;
   /** managedFields subresource for writes through /scale. */
   fieldsSubresource?: 'scale';
+  /** The caller, for admission webhooks; internal writes act as the API server itself. */
+  user?: UserInfo;
 }
 
 export type PropagationPolicy = 'Orphan' | 'Background' | 'Foreground';
@@ -129,6 +134,8 @@ export interface ResourceStoreOptions {
 
 export class ResourceStore {
   readonly validator: SchemaValidator;
+  /** Admission webhooks consulted on writes (set by the server that has them). */
+  admission?: AdmissionHook;
   readonly fieldSelectors: string[];
   /** Serves watches and resourceVersion="0"/NotOlderThan lists; started by the first watch. */
   readonly watchCache: WatchCache | undefined;
@@ -300,14 +307,15 @@ export class ResourceStore {
   // ---- create --------------------------------------------------------------------------
 
   async create(namespace: string, body: unknown, opts: WriteOptions = {}): Promise<KubeObject> {
-    const obj = this.decodeBody(body, namespace);
-    const meta = obj.metadata;
-    for (const k of ['uid', 'resourceVersion', 'deletionTimestamp', 'deletionGracePeriodSeconds', 'generation', 'selfLink'] as const) delete meta[k];
-    meta.uid = randomUUID();
-    meta.creationTimestamp = nowTimestamp();
-    meta.generation = 1;
+    let obj = this.decodeBody(body, namespace);
+    for (const k of ['uid', 'resourceVersion', 'deletionTimestamp', 'deletionGracePeriodSeconds', 'generation', 'selfLink'] as const) delete obj.metadata[k];
+    obj.metadata.uid = randomUUID();
+    obj.metadata.creationTimestamp = nowTimestamp();
+    obj.metadata.generation = 1;
     if (this.def.subresources.status) delete obj['status'];
     this.admitSchema(obj, opts);
+    obj = await this.mutate('CREATE', obj, null, opts);
+    const meta = obj.metadata;
 
     const generate = !meta.name && typeof meta.generateName === 'string' && meta.generateName !== '';
     if (!generate) this.prepareAndValidateCreate(obj, opts);
@@ -316,6 +324,7 @@ export class ResourceStore {
         meta.name = generateName(meta.generateName!);
         this.prepareAndValidateCreate(obj, opts);
       }
+      if (attempt === 0) await this.validateAdmission('CREATE', obj, null, opts);
       if (opts.dryRun) {
         const existing = await this.store.get(this.key(namespace, meta.name!));
         if (existing && !generate) throw alreadyExists(this.target(meta.name));
@@ -355,6 +364,42 @@ export class ResourceStore {
       if (!isStatusError(err)) this.validateOrThrow(obj, name, []);
       throw err;
     }
+  }
+
+  private admissionAttributes(operation: Operation, object: KubeObject | null, oldObject: KubeObject | null, opts: WriteOptions, subResource = ''): AdmissionAttributes {
+    const meta = (object ?? oldObject)?.metadata ?? {};
+    return {
+      operation,
+      kind: { group: this.def.group, version: this.def.version, kind: this.def.kind },
+      resource: { group: this.def.group, version: this.def.version, resource: this.def.plural },
+      subResource,
+      name: meta.name ?? '',
+      namespace: this.def.namespaced ? (meta.namespace ?? '') : '',
+      object,
+      oldObject,
+      userInfo: opts.user ?? { username: 'system:apiserver', groups: ['system:masters', 'system:authenticated'] },
+      dryRun: !!opts.dryRun,
+      ...(opts.warnings ? { warnings: opts.warnings } : {}),
+    };
+  }
+
+  /** Mutating admission: returns the (possibly patched) object, re-pruned and re-defaulted. */
+  private async mutate(operation: Operation, obj: KubeObject, old: KubeObject | null, opts: WriteOptions, subResource = ''): Promise<KubeObject> {
+    if (!this.admission) return obj;
+    const { object } = await this.admission.admit(this.admissionAttributes(operation, obj, old, opts, subResource));
+    if (!object || object === obj) return obj;
+    const patched = deepClone(object);
+    // Server-owned metadata is not the webhook's to change.
+    for (const k of ['uid', 'creationTimestamp', 'generation', 'resourceVersion', 'namespace', 'name'] as const) {
+      if (obj.metadata[k] === undefined) delete patched.metadata[k];
+      else (patched.metadata as Record<string, unknown>)[k] = obj.metadata[k];
+    }
+    this.admitSchema(patched, { ...opts, fieldValidation: 'Ignore' });
+    return patched;
+  }
+
+  private async validateAdmission(operation: Operation, obj: KubeObject | null, old: KubeObject | null, opts: WriteOptions, subResource = ''): Promise<void> {
+    if (this.admission) await this.admission.validate(this.admissionAttributes(operation, obj, old, opts, subResource));
   }
 
   /** Records the writer's changed fields in metadata.managedFields (an Update operation). */
@@ -432,13 +477,15 @@ export class ResourceStore {
       const kv = await this.store.get(key);
       if (!kv) throw notFound(this.target(name));
       const current = this.decode(kv);
-      const desired = await update(deepClone(current));
+      let desired = await update(deepClone(current));
       const pinned = desired.metadata.resourceVersion;
+      desired = await this.mutate('UPDATE', desired, current, opts, opts.subresource ?? opts.fieldsSubresource ?? '');
       if (pinned !== undefined && pinned !== '' && pinned !== current.metadata.resourceVersion) {
         throw conflict(this.target(name), OBJECT_MODIFIED);
       }
       const next = opts.subresource === 'status' ? this.prepareStatusUpdate(desired, current, opts) : this.prepareUpdate(desired, current, opts);
       if (jsonEqual(stripRV(next), stripRV(current))) return current;
+      await this.validateAdmission('UPDATE', next, current, opts, opts.subresource ?? opts.fieldsSubresource ?? '');
       if (isBeingDeleted(next) && (next.metadata.finalizers ?? []).length === 0) {
         if (opts.dryRun) return next;
         return this.deleteNow(key, kv, pinned !== undefined && pinned !== '', name).then((r) => r.object);
@@ -613,6 +660,10 @@ export class ResourceStore {
       }
       if (pre?.resourceVersion && pre.resourceVersion !== current.metadata.resourceVersion) {
         throw conflict(this.target(name), `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${current.metadata.resourceVersion}`);
+      }
+      if (this.admission) {
+        await this.admission.admit(this.admissionAttributes('DELETE', null, current, opts));
+        await this.validateAdmission('DELETE', null, current, opts);
       }
       const finalizers = withPropagationFinalizer(current.metadata.finalizers ?? [], opts.propagationPolicy);
       if (finalizers.length === 0) {
