@@ -18,7 +18,7 @@ describe('concurrent conflicting updates', () => {
 
   it('from 20 clients end with each update either applied or answered 409', async () => {
     const call = apiClient(engine);
-    const created = await call('POST', path, { body: { apiVersion: 'upm.io/v1alpha1', kind: 'UnitSet', metadata: { name: 'contended', annotations: {} }, spec: { type: 'redis', version: '7.0.15', units: 1 } } });
+    const created = await call('POST', path, { body: { apiVersion: 'upm.io/v1alpha1', kind: 'UnitSet', metadata: { name: 'contended', annotations: {} }, spec: { type: 'redis', version: '7.0.15', units: 1000 } } });
     expect(created.status).toBe(201);
     const applied: number[] = [];
     let conflicts = 0;

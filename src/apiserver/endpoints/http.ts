@@ -15,17 +15,29 @@ export async function readBody(req: IncomingMessage, limit = maxRequestBodyBytes
     req.resume();
     throw tooLarge(limit);
   }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > limit) {
-      req.resume();
-      throw tooLarge(limit);
-    }
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
+  // Listeners, not `for await`: leaving a for-await loop early destroys the request, which resets
+  // the connection under a client that is still sending (and about to reuse it for keep-alive).
+  return new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let over = false;
+    req.on('data', (chunk: Buffer) => {
+      if (over) return; // past the limit: keep reading, and dropping, the rest
+      size += chunk.length;
+      if (size > limit) {
+        over = true;
+        chunks.length = 0;
+        reject(tooLarge(limit));
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.once('end', () => resolve(Buffer.concat(chunks)));
+    req.once('error', reject);
+    req.once('close', () => {
+      if (!req.complete) reject(new Error('the client closed the connection before sending the whole body'));
+    });
+  });
 }
 
 /** Decodes a JSON (or YAML) request body into a value. */
@@ -36,8 +48,11 @@ export function decodeBody(raw: Buffer, contentType: string | undefined, accepte
   if (text.trim() === '') throw badRequest('the request body is empty');
   let value: unknown;
   try {
-    if (type === 'application/yaml' || type === 'application/apply-patch+yaml') value = parseYAML(text, { version: '1.1' });
-    else value = JSON.parse(text);
+    if (type === 'application/yaml' || type === 'application/apply-patch+yaml') {
+      // Through JSON, as kube converts YAML: aliases can make cycles (`&a [*a]`), tags make Dates,
+      // Sets and byte arrays; none of that may reach code that expects plain JSON values.
+      value = JSON.parse(JSON.stringify(parseYAML(text, { version: '1.1' })) ?? 'null');
+    } else value = JSON.parse(text);
   } catch (err) {
     throw badRequest(`the body of the request could not be decoded: ${(err as Error).message}`);
   }
@@ -51,8 +66,10 @@ export function checkDepth(value: unknown): void {
 }
 
 export function writeJSON(res: ServerResponse, code: number, body: unknown, headers: Record<string, string> = {}): void {
-  const payload = JSON.stringify(body);
-  res.writeHead(code, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(payload), ...headers });
+  const payload = Buffer.from(JSON.stringify(body), 'utf8');
+  res.writeHead(code, { 'Content-Type': 'application/json', 'Content-Length': payload.length, ...headers });
+  // A Buffer, not a string: Node sends the header block along with a string body in the body's
+  // encoding (utf8), which would encode the UTF-8 bytes of a Warning header a second time.
   res.end(payload);
 }
 

@@ -1,12 +1,15 @@
 // JSON patch (RFC 6902) with JSON pointers (RFC 6901). A failed operation or test throws
 // JSONPatchError; the caller maps it to 422 as kube-apiserver does.
 
-import { isPlainObject, jsonEqual } from '../registry/object.js';
+import { isPlainObject, jsonDepth, jsonEqual, maxObjectDepth } from '../registry/object.js';
 
 export class JSONPatchError extends Error {}
 
 /** kube-apiserver's limit on the number of operations in one JSON patch. */
 export const maxJSONPatchOperations = 10000;
+
+/** kube-apiserver's JSONPatchMaxCopyBytes: how much `copy` operations may copy in total. */
+export const maxJSONPatchCopyBytes = 3 * 1024 * 1024;
 
 type Op = { op: string; path: string; value?: unknown; from?: string };
 
@@ -90,17 +93,27 @@ export function parseJSONPatch(body: unknown): Op[] {
   });
 }
 
+/** Keeps the document within maxObjectDepth, so no operation (or later step) overflows the stack. */
+function checkPlacement(pointer: string, value: unknown): void {
+  if (parsePointer(pointer).length + jsonDepth(value) > maxObjectDepth) {
+    throw new JSONPatchError(`the result of the operation on "${pointer}" would be nested deeper than ${maxObjectDepth} levels`);
+  }
+}
+
 export function applyJSONPatch(target: unknown, ops: Op[]): unknown {
   let doc = structuredClone(target);
+  let copied = 0;
   for (const op of ops) {
     switch (op.op) {
       case 'add':
+        checkPlacement(op.path, op.value);
         doc = add(doc, op.path, structuredClone(op.value));
         break;
       case 'remove':
         doc = remove(doc, op.path).doc;
         break;
       case 'replace':
+        checkPlacement(op.path, op.value);
         if (op.path === '') doc = structuredClone(op.value);
         else {
           doc = remove(doc, op.path).doc;
@@ -109,13 +122,20 @@ export function applyJSONPatch(target: unknown, ops: Op[]): unknown {
         break;
       case 'move': {
         if (op.path.startsWith(`${op.from}/`)) throw new JSONPatchError(`cannot move "${op.from}" into its own child "${op.path}"`);
+        checkPlacement(op.path, getAt(doc, op.from!));
         const r = remove(doc, op.from!);
         doc = add(r.doc, op.path, r.removed);
         break;
       }
-      case 'copy':
-        doc = add(doc, op.path, structuredClone(getAt(doc, op.from!)));
+      case 'copy': {
+        const value = getAt(doc, op.from!);
+        checkPlacement(op.path, value);
+        // Each copy can double the document: bound the total, as kube-apiserver does.
+        copied += Buffer.byteLength(JSON.stringify(value) ?? '');
+        if (copied > maxJSONPatchCopyBytes) throw new JSONPatchError(`unable to copy, would exceed the maximum accumulated copy size of ${maxJSONPatchCopyBytes} bytes`);
+        doc = add(doc, op.path, structuredClone(value));
         break;
+      }
       case 'test':
         if (!jsonEqual(getAt(doc, op.path), op.value)) throw new JSONPatchError(`testing value ${op.path} failed`);
         break;

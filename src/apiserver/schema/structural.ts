@@ -32,7 +32,7 @@ export function applyDefaults(value: unknown, schema: JSONSchema): void {
       }
       if (s.additionalProperties && typeof s.additionalProperties === 'object') {
         for (const [name, v] of Object.entries(value)) {
-          if (s.properties && name in s.properties) continue;
+          if (s.properties && Object.hasOwn(s.properties, name)) continue;
           if (v !== null) applyDefaults(v, s.additionalProperties);
         }
       }
@@ -68,7 +68,8 @@ function pruneInto(value: Json, schema: JSONSchema, path: string, unknown: strin
     const preserve = schema['x-kubernetes-preserve-unknown-fields'] === true;
     for (const name of Object.keys(value)) {
       const child = value[name];
-      if (props[name]) {
+      // Own properties only: a field named `constructor` or `__proto__` is not declared by `{}`.
+      if (Object.hasOwn(props, name)) {
         if (child !== null) pruneInto(child, props[name], joinPath(path, name), unknown);
       } else if (additional && typeof additional === 'object') {
         if (child !== null) pruneInto(child, additional, joinPath(path, name), unknown);
