@@ -98,6 +98,7 @@ import {
   type WatchCallbacks,
   type WatchEvent,
 } from '../interface.js';
+import { startPeriodicCompactor, type CompactorOptions } from '../compactor.js';
 
 export interface EtcdTLSOptions {
   /** CA bundle (PEM) that signed etcd's serving certificate; default the system roots. */
@@ -123,12 +124,7 @@ export interface EtcdStoreOptions {
   onCallbackError?: (err: unknown) => void;
 }
 
-export interface EtcdCompactorOptions {
-  /** Always keep at least this many latest revisions. Default 1000. */
-  minRetainedRevisions?: number;
-  /** Called when an automatic compaction fails. Default: ignore. */
-  onError?: (err: unknown) => void;
-}
+export type EtcdCompactorOptions = CompactorOptions;
 
 export interface EtcdStoreStats {
   /** Requests sent again after a transient failure (another endpoint, a new leader, ...). */
@@ -943,29 +939,14 @@ export class EtcdStore implements Store {
    */
   startCompactor(intervalMs: number, opts: EtcdCompactorOptions = {}): () => void {
     this.assertOpen();
-    if (!(intervalMs > 0)) throw new StorageError(`invalid compaction interval: ${intervalMs}`);
-    const keep = Math.max(0, opts.minRetainedRevisions ?? 1000);
-    const onError = opts.onError ?? (() => undefined);
-    let previous: number | null = null;
-    let running = false;
-    const tick = async (): Promise<void> => {
-      const current = await this.currentRevision();
-      const target = previous === null ? 0 : Math.min(previous, current - keep);
-      previous = current;
-      if (target > this.compacted) await this.compact(target);
-    };
-    const timer = setInterval(() => {
-      if (this.closed || running) return;
-      running = true;
-      tick()
-        .catch(onError)
-        .finally(() => {
-          running = false;
-        });
-    }, intervalMs);
-    timer.unref();
+    const stopTimer = startPeriodicCompactor(this, intervalMs, {
+      ...opts,
+      onError: (err) => {
+        if (!this.closed) (opts.onError ?? (() => undefined))(err);
+      },
+    });
     const stop = (): void => {
-      clearInterval(timer);
+      stopTimer();
       this.compactors.delete(stop);
     };
     this.compactors.add(stop);

@@ -191,7 +191,7 @@ describe('SqliteStore', () => {
     const out = join(dir, 'lib');
     mkdirSync(join(out, 'storage', 'sqlite'), { recursive: true });
     writeFileSync(join(out, 'package.json'), '{"type":"commonjs"}');
-    for (const rel of ['interface.ts', 'sqlite/store.ts']) {
+    for (const rel of ['interface.ts', 'compactor.ts', 'sqlite/store.ts']) {
       const { code } = swc.transformFileSync(join(here, '..', rel), {
         jsc: { parser: { syntax: 'typescript' }, target: 'es2022' },
         module: { type: 'commonjs' },

@@ -45,6 +45,7 @@ import {
   type WatchCallbacks,
   type WatchEvent,
 } from '../interface.js';
+import { startPeriodicCompactor, type CompactorOptions } from '../compactor.js';
 
 const SCHEMA_VERSION = 1;
 
@@ -64,15 +65,7 @@ export interface SqliteStoreOptions {
   compactBatchSize?: number;
 }
 
-export interface CompactorOptions {
-  /**
-   * Always keep at least this many latest revisions (kine keeps 1000). Default 1000; 0 compacts
-   * exactly to the revision that was current one interval earlier.
-   */
-  minRetainedRevisions?: number;
-  /** Called when an automatic compaction fails. Default: ignore. */
-  onError?: (err: unknown) => void;
-}
+export type { CompactorOptions } from '../compactor.js';
 
 interface CurrentRow {
   id: number;
@@ -685,33 +678,14 @@ export class SqliteStore implements Store {
    */
   startCompactor(intervalMs: number, opts: CompactorOptions = {}): () => void {
     this.assertOpen();
-    if (!(intervalMs > 0)) throw new StorageError(`invalid compaction interval: ${intervalMs}`);
-    const keep = Math.max(0, opts.minRetainedRevisions ?? 1000);
-    const onError = opts.onError ?? (() => undefined);
-    let previous = this.meta('revision');
-    let running = false;
-    const timer = setInterval(() => {
-      if (this.closed || running) return;
-      let target: number;
-      try {
-        const current = this.meta('revision');
-        target = Math.min(previous, current - keep);
-        previous = current;
-        if (target <= this.meta('compacted')) return;
-      } catch (err) {
-        onError(err);
-        return;
-      }
-      running = true;
-      this.compact(target)
-        .catch(onError)
-        .finally(() => {
-          running = false;
-        });
-    }, intervalMs);
-    timer.unref();
+    const stopTimer = startPeriodicCompactor(this, intervalMs, {
+      ...opts,
+      onError: (err) => {
+        if (!this.closed) (opts.onError ?? (() => undefined))(err);
+      },
+    });
     const stop = (): void => {
-      clearInterval(timer);
+      stopTimer();
       this.compactors.delete(stop);
     };
     this.compactors.add(stop);
