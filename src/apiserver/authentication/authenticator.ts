@@ -30,6 +30,8 @@ function asList(v: string | string[] | undefined): string[] {
  * trust more CAs (the front-proxy CA), so the issuer is checked here too. */
 export class X509Authenticator implements Authenticator {
   private readonly cas: X509Certificate[];
+  /** A TLS connection's client certificate cannot change: verify it once per connection. */
+  private readonly byConnection = new WeakMap<TLSSocket, UserInfo | null>();
 
   constructor(clientCAPem: string) {
     this.cas = splitPEMBundle(clientCAPem);
@@ -37,6 +39,14 @@ export class X509Authenticator implements Authenticator {
 
   authenticate(req: IncomingMessage): UserInfo | undefined {
     const socket = req.socket as TLSSocket;
+    const known = this.byConnection.get(socket);
+    if (known !== undefined) return known ?? undefined;
+    const user = this.fromCertificate(socket);
+    this.byConnection.set(socket, user ?? null);
+    return user;
+  }
+
+  private fromCertificate(socket: TLSSocket): UserInfo | undefined {
     if (typeof socket.getPeerCertificate !== 'function' || !socket.authorized) return undefined;
     const peer = socket.getPeerX509Certificate();
     if (!peer || !this.cas.some((ca) => peer.checkIssued(ca) && peer.verify(ca.publicKey))) return undefined;
