@@ -1,0 +1,13 @@
+// The suite registry: the table lists rows in this order. To add figures, write a module in
+// this folder exporting a Suite and append it here (see bench/README.md).
+
+import type { Suite } from '../lib/types.js';
+import { getSuite } from './get.js';
+import { list10kSuite } from './list10k.js';
+import { listSuite } from './list.js';
+import { memorySuite } from './memory.js';
+import { controllersSuite, kauntletSuite } from './placeholders.js';
+import { watchSuite } from './watch.js';
+import { writesSuite } from './writes.js';
+
+export const suites: Suite[] = [getSuite, listSuite, writesSuite, list10kSuite, watchSuite, memorySuite, controllersSuite, kauntletSuite];
