@@ -8,26 +8,14 @@
 import { Agent, request as httpsRequest } from 'node:https';
 import type { ClientRequest, IncomingMessage } from 'node:http';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { cleanup, startEngine, type Engine } from './harness.js';
+import { cleanup, type Engine, freePort, startEngine } from './harness.js';
 
 // ---- helpers ---------------------------------------------------------------------------
 
 const base = '/apis/upm.io/v1alpha1';
 const coll = (ns: string): string => `${base}/namespaces/${ns}/unitsets`;
 const item = (ns: string, name: string): string => `${coll(ns)}/${name}`;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYAML } from 'yaml';
-import { cleanup, kubectlBinary, startEngine, type Engine, type KubectlResult } from './harness.js';
+import { cleanup, type Engine, freePort, kubectlBinary, type KubectlResult, startEngine } from './harness.js';
 
 // jest.config.js sets a 60 s timeout per test and hook (in ESM mode the `jest` global, and so
 // jest.setTimeout, does not exist); the npm start hooks pass longer ones.
@@ -427,18 +427,6 @@ describe.each(['1.27', '1.33'])('kubectl %s against upm-engine local', (version)
 });
 
 // ---------------------------------------------------------------------------------------------
-
-/** A port that was free a moment ago. */
-function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const server = createServer();
-    server.once('error', rej);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => res(port));
-    });
-  });
-}
 
 function portIsFree(port: number): Promise<boolean> {
   return new Promise((res) => {

@@ -19,21 +19,13 @@ import { createCA, issueClientCert, issueServingCert } from '../../src/pki/certs
 import { openEtcdStore } from '../../src/storage/etcd/store.js';
 import { startEtcdCluster, type EtcdCluster } from '../../src/storage/etcd/testing.js';
 import type { WatchEvent as StoreEvent } from '../../src/storage/interface.js';
-import { cliPath } from './harness.js';
+import { cliPath, waitFor } from './harness.js';
 
 const coll = '/apis/upm.io/v1alpha1/namespaces/default/unitsets';
 /** The etcd key range (under --etcd-prefix) of the unitsets of namespace default. */
 const etcdKeyPrefix = '/registry/upm.io/unitsets/default/';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-async function waitFor(what: string, cond: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(20);
-  }
-}
 
 interface Obj {
   apiVersion?: string;
