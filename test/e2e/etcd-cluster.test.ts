@@ -116,7 +116,9 @@ describe('EtcdStore on a three-member etcd cluster', () => {
     const wa = watches[0]!;
 
     const stats: Stats = { acked: [], ambiguous: 0, failed: 0, errors: new Map() };
-    const loadMs = 9000;
+    // Writes stuck at a killed leader fail only after etcd's 7 s request timeout: keep the load
+    // running well past that, so each store shows acknowledged writes after the election.
+    const loadMs = 14000;
     const t0 = Date.now();
     const stopAt = t0 + loadMs;
     const load = Promise.all(
