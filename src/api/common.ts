@@ -6,7 +6,7 @@
 // typegen.ts can emit one `Condition` interface instead of one copy per kind. `withDescription()`
 // gives a shared shape a field-specific description and keeps its name.
 
-import type { JSONSchema } from '../apiserver/registry/definition.js';
+import type { JSONSchema, PrinterColumn } from '../apiserver/registry/definition.js';
 
 /** API group of the upm.io kinds. */
 export const upmGroup = 'upm.io';
@@ -541,3 +541,14 @@ export const instanceHealthSchema = enumStr(
     'out of replication until rebuilt. Failed: reachable but replication is broken (see message).',
   ['Healthy', 'Unreachable', 'Diverged', 'Failed'],
 );
+
+/** Printer column: the Ready condition's reason (kubectl's STATUS column for upm.io kinds). */
+export const readyReasonColumn: PrinterColumn = {
+  name: 'Status',
+  jsonPath: '.status.conditions[?(@.type=="Ready")].reason',
+  type: 'string',
+  description: 'Reason of the Ready condition.',
+};
+
+/** Printer column: the object's age, last in every upm.io table. */
+export const ageColumn: PrinterColumn = { name: 'Age', jsonPath: '.metadata.creationTimestamp', type: 'date' };

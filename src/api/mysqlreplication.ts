@@ -3,13 +3,12 @@
 
 import type { ResourceDefinition } from '../apiserver/registry/definition.js';
 import {
-  UNIT_OR_HOST,
+  ageColumn,
   bool,
   conditions,
   credentialsSecret,
   dateTime,
   deletionPolicySchema,
-  withDescription,
   dnsLabel,
   enumStr,
   instanceHealthSchema,
@@ -22,12 +21,15 @@ import {
   observedGeneration,
   pausedSchema,
   primaryChangeSchema,
+  readyReasonColumn,
   replicationServiceSchema,
   replicationServicesStatusSchema,
   str,
   tlsSchema,
+  UNIT_OR_HOST,
   upmGroup,
   upmVersion,
+  withDescription,
 } from './common.js';
 
 const instance = named(
@@ -257,13 +259,8 @@ export const mysqlReplicationDefinition = {
     { name: 'Instances', jsonPath: '.status.totalInstances' },
     { name: 'Mode', jsonPath: '.spec.mode', priority: 1 },
     { name: 'Target', jsonPath: '.status.targetPrimary', priority: 1 },
-    {
-      name: 'Status',
-      jsonPath: '.status.conditions[?(@.type=="Ready")].reason',
-      type: 'string',
-      description: 'Reason of the Ready condition.',
-    },
-    { name: 'Age', jsonPath: '.metadata.creationTimestamp', type: 'date' },
+    readyReasonColumn,
+    ageColumn,
   ],
   subresources: { status: true },
   selectableFields: ['spec.primary'],

@@ -3,12 +3,11 @@
 
 import type { ResourceDefinition } from '../apiserver/registry/definition.js';
 import {
-  UNIT_OR_HOST,
+  ageColumn,
   bool,
   conditions,
   credentialsSecret,
   dateTime,
-  withDescription,
   enumStr,
   instanceHealthSchema,
   instanceProperties,
@@ -20,10 +19,13 @@ import {
   object,
   observedGeneration,
   pausedSchema,
+  readyReasonColumn,
   str,
   tlsSchema,
+  UNIT_OR_HOST,
   upmGroup,
   upmVersion,
+  withDescription,
 } from './common.js';
 
 const proxysqlInstance = named(
@@ -189,13 +191,8 @@ export const proxysqlSyncDefinition = {
     { name: 'Primary', jsonPath: '.status.primary' },
     { name: 'Ready', jsonPath: '.status.readyInstances' },
     { name: 'Instances', jsonPath: '.status.totalInstances' },
-    {
-      name: 'Status',
-      jsonPath: '.status.conditions[?(@.type=="Ready")].reason',
-      type: 'string',
-      description: 'Reason of the Ready condition.',
-    },
-    { name: 'Age', jsonPath: '.metadata.creationTimestamp', type: 'date' },
+    readyReasonColumn,
+    ageColumn,
   ],
   subresources: { status: true },
   selectableFields: ['spec.mysqlReplication.name'],

@@ -3,15 +3,14 @@
 
 import type { ResourceDefinition } from '../apiserver/registry/definition.js';
 import {
-  HOST,
-  UNIT_OR_HOST,
+  ageColumn,
   bool,
   conditions,
   credentialsSecret,
   dateTime,
-  withDescription,
   dnsLabel,
   enumStr,
+  HOST,
   instanceHealthSchema,
   instanceProperties,
   int32,
@@ -22,10 +21,13 @@ import {
   observedGeneration,
   pausedSchema,
   port,
+  readyReasonColumn,
   str,
   tlsSchema,
+  UNIT_OR_HOST,
   upmGroup,
   upmVersion,
+  withDescription,
 } from './common.js';
 
 const clusterInstance = named(
@@ -207,13 +209,8 @@ export const redisClusterDefinition = {
     { name: 'Shards', jsonPath: '.status.totalShards' },
     { name: 'Ready', jsonPath: '.status.readyShards' },
     { name: 'Slots', jsonPath: '.status.slotsAssigned' },
-    {
-      name: 'Status',
-      jsonPath: '.status.conditions[?(@.type=="Ready")].reason',
-      type: 'string',
-      description: 'Reason of the Ready condition.',
-    },
-    { name: 'Age', jsonPath: '.metadata.creationTimestamp', type: 'date' },
+    readyReasonColumn,
+    ageColumn,
   ],
   subresources: { status: true },
 } satisfies ResourceDefinition;

@@ -3,16 +3,15 @@
 
 import type { ResourceDefinition } from '../apiserver/registry/definition.js';
 import {
-  HOST,
-  UNIT_OR_HOST,
+  ageColumn,
   bool,
   conditions,
   credentialsSecret,
   dateTime,
   deletionPolicySchema,
-  withDescription,
   dnsLabel,
   enumStr,
+  HOST,
   instanceHealthSchema,
   instanceProperties,
   int32,
@@ -24,12 +23,15 @@ import {
   pausedSchema,
   port,
   primaryChangeSchema,
+  readyReasonColumn,
   replicationServiceSchema,
   replicationServicesStatusSchema,
   str,
   tlsSchema,
+  UNIT_OR_HOST,
   upmGroup,
   upmVersion,
+  withDescription,
 } from './common.js';
 
 const instance = named(
@@ -250,13 +252,8 @@ export const redisReplicationDefinition = {
     { name: 'Instances', jsonPath: '.status.totalInstances' },
     { name: 'Failover', jsonPath: '.spec.failover.mode', priority: 1 },
     { name: 'Target', jsonPath: '.status.targetPrimary', priority: 1 },
-    {
-      name: 'Status',
-      jsonPath: '.status.conditions[?(@.type=="Ready")].reason',
-      type: 'string',
-      description: 'Reason of the Ready condition.',
-    },
-    { name: 'Age', jsonPath: '.metadata.creationTimestamp', type: 'date' },
+    readyReasonColumn,
+    ageColumn,
   ],
   subresources: { status: true },
   selectableFields: ['spec.primary'],

@@ -3,6 +3,7 @@
 
 import type { ResourceDefinition } from '../apiserver/registry/definition.js';
 import {
+  ageColumn,
   bool,
   conditions,
   containers,
@@ -15,9 +16,9 @@ import {
   object,
   observedGeneration,
   str,
-  volumeSchema,
   upmGroup,
   upmVersion,
+  volumeSchema,
 } from './common.js';
 
 const sidecarSetSpec = named(
@@ -131,7 +132,7 @@ export const sidecarSetDefinition = {
     { name: 'Updated', jsonPath: '.status.updatedPods' },
     { name: 'Ready', jsonPath: '.status.readyPods' },
     { name: 'Revision', jsonPath: '.status.revision', priority: 1 },
-    { name: 'Age', jsonPath: '.metadata.creationTimestamp', type: 'date' },
+    ageColumn,
   ],
   subresources: { status: true },
 } satisfies ResourceDefinition;

@@ -4,6 +4,7 @@
 import type { ResourceDefinition } from '../apiserver/registry/definition.js';
 import {
   accessModesSchema,
+  ageColumn,
   bool,
   conditions,
   dnsLabel,
@@ -18,6 +19,7 @@ import {
   observedGeneration,
   podTemplate,
   quantity,
+  readyReasonColumn,
   resourceRequirements,
   str,
   stringMap,
@@ -202,13 +204,8 @@ export const unitDefinition = {
     { name: 'Node', jsonPath: '.status.nodeName' },
     { name: 'IP', jsonPath: '.status.podIP', priority: 1 },
     { name: 'Template', jsonPath: '.spec.unitTemplate', priority: 1 },
-    {
-      name: 'Status',
-      jsonPath: '.status.conditions[?(@.type=="Ready")].reason',
-      type: 'string',
-      description: 'Reason of the Ready condition.',
-    },
-    { name: 'Age', jsonPath: '.metadata.creationTimestamp', type: 'date' },
+    readyReasonColumn,
+    ageColumn,
   ],
   subresources: { status: true },
   selectableFields: ['spec.unitTemplate', 'status.nodeName'],

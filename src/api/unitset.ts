@@ -3,13 +3,12 @@
 
 import type { JSONSchema, ResourceDefinition } from '../apiserver/registry/definition.js';
 import {
-  SERVICE_TYPES,
-  DNS_SUBDOMAIN,
   accessModesSchema,
+  ageColumn,
   bool,
   conditions,
   credentialsSecretSchema,
-  withDescription,
+  DNS_SUBDOMAIN,
   dnsLabel,
   dnsSubdomain,
   enumStr,
@@ -23,12 +22,15 @@ import {
   object,
   observedGeneration,
   quantity,
+  readyReasonColumn,
   resourceRequirements,
+  SERVICE_TYPES,
   str,
   stringMap,
   tolerations,
   upmGroup,
   upmVersion,
+  withDescription,
 } from './common.js';
 import type { UnitSetSpec } from './generated/types.js';
 
@@ -429,14 +431,9 @@ export const unitSetDefinition = {
     { name: 'Units', jsonPath: '.spec.units' },
     { name: 'Ready', jsonPath: '.status.readyUnits' },
     { name: 'Updated', jsonPath: '.status.updatedUnits', priority: 1 },
-    {
-      name: 'Status',
-      jsonPath: '.status.conditions[?(@.type=="Ready")].reason',
-      type: 'string',
-      description: 'Reason of the Ready condition.',
-    },
+    readyReasonColumn,
     { name: 'Template', jsonPath: '.spec.template', priority: 1 },
-    { name: 'Age', jsonPath: '.metadata.creationTimestamp', type: 'date' },
+    ageColumn,
   ],
   subresources: {
     status: true,

@@ -4,13 +4,13 @@
 import type { ResourceDefinition } from '../apiserver/registry/definition.js';
 import {
   ABSOLUTE_PATH,
-  ENV_NAME,
+  ageColumn,
   bool,
   conditions,
   containerSchema,
-  withDescription,
   dnsLabel,
   enumStr,
+  ENV_NAME,
   int32,
   intOrString,
   listMap,
@@ -25,6 +25,7 @@ import {
   str,
   upmGroup,
   upmVersion,
+  withDescription,
 } from './common.js';
 
 const envName = (description: string) => str(description, { pattern: ENV_NAME, maxLength: 256 });
@@ -229,7 +230,7 @@ export const unitTemplateDefinition = {
       type: 'string',
       description: 'Status of the Valid condition.',
     },
-    { name: 'Age', jsonPath: '.metadata.creationTimestamp', type: 'date' },
+    ageColumn,
   ],
   subresources: { status: true },
   selectableFields: ['spec.type', 'spec.edition', 'spec.version'],
