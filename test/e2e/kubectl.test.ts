@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYAML } from 'yaml';
-import { cleanup, type Engine, freePort, kubectlBinary, type KubectlResult, startEngine } from './harness.js';
+import { cleanup, type Engine, freePort, kubectlBinary, type KubectlResult, startEngine, waitFor } from './harness.js';
 
 // jest.config.js sets a 60 s timeout per test and hook (in ESM mode the `jest` global, and so
 // jest.setTimeout, does not exist); the npm start hooks pass longer ones.
@@ -41,14 +41,6 @@ function table(stdout: string): Record<string, string>[] {
 }
 
 const header = (stdout: string) => stdout.split('\n')[0].trim().split(/\s+/);
-
-async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 const UPM_KINDS = [
   { NAME: 'mysqlreplications', SHORTNAMES: 'mr', NAMESPACED: 'true', KIND: 'MysqlReplication' },
@@ -261,13 +253,13 @@ describe.each(['1.27', '1.33'])('kubectl %s against upm-engine local', (version)
       child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
       const lines = () => stdout.split('\n').filter((l) => l !== '');
       // The initial list arrives as ADDED; the watch then starts from the list's resourceVersion.
-      await waitFor(`the initial ADDED event (stderr: ${stderr})`, () => lines().length >= 1);
+      await waitFor(`the initial ADDED event (stderr: ${stderr})`, () => lines().length >= 1, 10_000);
       expect(lines()).toEqual(['ADDED anchor 1']);
 
       await ok(['create', '-n', 'watched', '-f', '-'], unitSet('w', { type: 'redis', version: '7.2.4', units: 1 }));
       await ok(['patch', '-n', 'watched', 'us', 'w', '--type=merge', '-p', '{"spec":{"units":2}}']);
       await ok(['delete', '-n', 'watched', 'us', 'w']);
-      await waitFor('the DELETED event', () => lines().some((l) => l.startsWith('DELETED')));
+      await waitFor('the DELETED event', () => lines().some((l) => l.startsWith('DELETED')), 10_000);
       expect(lines()).toEqual(['ADDED anchor 1', 'ADDED w 1', 'MODIFIED w 2', 'DELETED w 2']);
       expect(child.exitCode).toBeNull(); // still watching
     });
@@ -575,7 +567,7 @@ describe('npm start -- --data-dir DIR --port N', () => {
   it('stops on SIGTERM to the npm process group and frees the ports', async () => {
     for (const instance of instances) {
       await npmStop(instance);
-      await waitFor(`port ${instance.port} to be released`, () => portIsFree(instance.port));
+      await waitFor(`port ${instance.port} to be released`, () => portIsFree(instance.port), 10_000);
     }
   }, 30_000);
 });
