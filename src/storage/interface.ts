@@ -72,6 +72,14 @@ export interface WatchCallbacks {
    * compacted, or the backend was closed. No event follows.
    */
   onError(err: Error): void;
+  /**
+   * Progress: every event of the prefix with a revision up to `revision` has been passed to
+   * onEvent (before this call), and the store had committed `revision` when it was reported, so
+   * a reader that has seen this call is as current as `currentRevision()` returned earlier. It
+   * lets a cache of a quiet prefix know it is still current while other keys are written (etcd's
+   * progress notifications). Optional for backends; revisions only grow.
+   */
+  onProgress?(revision: number): void;
 }
 
 export interface Store {

@@ -66,7 +66,16 @@ export function checkDepth(value: unknown): void {
 }
 
 export function writeJSON(res: ServerResponse, code: number, body: unknown, headers: Record<string, string> = {}): void {
-  const payload = Buffer.from(JSON.stringify(body), 'utf8');
+  writeJSONText(res, code, body instanceof EncodedJSON ? body.text : JSON.stringify(body), headers);
+}
+
+/** A response body that is already JSON text (objects served from their stored JSON). */
+export class EncodedJSON {
+  constructor(readonly text: string) {}
+}
+
+function writeJSONText(res: ServerResponse, code: number, text: string, headers: Record<string, string>): void {
+  const payload = Buffer.from(text, 'utf8');
   res.writeHead(code, { 'Content-Type': 'application/json', 'Content-Length': payload.length, ...headers });
   // A Buffer, not a string: Node sends the header block along with a string body in the body's
   // encoding (utf8), which would encode the UTF-8 bytes of a Warning header a second time.

@@ -14,7 +14,7 @@ import { parseResourceVersion, type DeleteOptions, type ListResult, type WriteOp
 import { parseFieldSelector } from '../selectors/fields.js';
 import { parseLabelSelector } from '../selectors/labels.js';
 import { partialObjectMetadata, type IncludeObject } from '../registry/table.js';
-import { checkDepth, decodeBody, readBody, warningHeaders, writeJSON } from './http.js';
+import { checkDepth, decodeBody, EncodedJSON, readBody, warningHeaders, writeJSON } from './http.js';
 import { contentTypeOf, negotiateRepresentation, type Representation } from './negotiation.js';
 import type { RequestInfo } from './requestinfo.js';
 import { serveWatch, type WatchSettings } from './watch.js';
@@ -103,6 +103,11 @@ export class ResourceHandler {
           items: result.items.map((o) => partialObjectMetadata(o, rep.version)),
         };
       default:
+        if (result.encodedItems) {
+          // The items' JSON is at hand (stored or cached text): write it as it is.
+          const head = JSON.stringify({ apiVersion: served.store.apiVersion, kind: served.def.listKind, metadata: meta });
+          return new EncodedJSON(`${head.slice(0, -1)},"items":[${result.encodedItems.join(',')}]}`);
+        }
         return { apiVersion: served.store.apiVersion, kind: served.def.listKind, metadata: meta, items: result.items };
     }
   }
@@ -111,8 +116,11 @@ export class ResourceHandler {
 
   private async get(req: IncomingMessage, res: ServerResponse, served: ServedResource, info: RequestInfo, query: URLSearchParams): Promise<number> {
     const rep = negotiateRepresentation(req.headers.accept, 'single');
-    const obj = await served.store.get(info.namespace, info.name);
-    const body = info.subresource === 'scale' ? served.store.toScale(obj) : this.single(served, obj, rep, query);
+    const found = await served.store.getServed(info.namespace, info.name);
+    let body: unknown;
+    if (info.subresource === 'scale') body = served.store.toScale(found.object());
+    else if (rep.kind === 'object') body = new EncodedJSON(found.json);
+    else body = this.single(served, found.object(), rep, query);
     writeJSON(res, 200, body);
     return 200;
   }

@@ -5,6 +5,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { toStatusError } from './http.js';
 import type { Representation } from './negotiation.js';
 import type { KubeObject } from '../registry/object.js';
+import type { ServedObject } from '../registry/encoding.js';
 import type { ServedResource } from '../registry/registry.js';
 import { partialObjectMetadata } from '../registry/table.js';
 import type { WatchEventType } from '../registry/store.js';
@@ -76,8 +77,8 @@ export async function serveWatch(
     }
     return obj;
   };
-  const lineFor = (type: Exclude<WatchEventType, 'ERROR'>, obj: KubeObject): string | Buffer => {
-    const make = (): string => encode(type, represent(obj, type));
+  const lineFor = (type: Exclude<WatchEventType, 'ERROR'>, obj: KubeObject, known?: ServedObject): string | Buffer => {
+    const make = (): string => (known && rep.kind === 'object' ? `{"type":"${type}","object":${known.json}}\n` : encode(type, represent(obj, type)));
     if (type === 'BOOKMARK' || rep.kind === 'table' || (openStreams.get(served) ?? 0) < 2) return make();
     return sharedLine(obj, rep.kind === 'partialObjectMetadata' ? `${type}/PartialObjectMetadata/${rep.version}` : type, make);
   };
@@ -120,7 +121,7 @@ export async function serveWatch(
       namespace,
       { labelSelector: query.get('labelSelector'), fieldSelector: query.get('fieldSelector'), resourceVersion: query.get('resourceVersion') },
       {
-        event: (type, obj) => write(lineFor(type, obj)),
+        event: (type, obj, known) => write(lineFor(type, obj, known)),
         error: (err) => {
           write(encode('ERROR', toStatusError(err).toStatus()));
           close();

@@ -32,6 +32,7 @@ import { applyDefaults, prune } from '../schema/structural.js';
 import { compileObjectValidator, type SchemaValidator } from '../schema/validator.js';
 import { groupVersion, type ResourceDefinition } from './definition.js';
 import { validateObjectMeta } from './metadata-validation.js';
+import { encodeForStorage, ServedObject, servedJSON } from './encoding.js';
 import { deepClone, displayValue, isPlainObject, jsonEqual, nowTimestamp, type KubeObject } from './object.js';
 import type { Strategy } from './strategy.js';
 import { readJSONPath, writeJSONPath } from './jsonpath.js';
@@ -52,7 +53,11 @@ export interface ListOptions {
 }
 
 export interface ListResult {
-  items: KubeObject[];
+  /** The items. A list read as JSON (watch cache, storage) parses them on first access. */
+  readonly items: KubeObject[];
+  /** Each item's JSON, in order, when the list was read as JSON: a JSON response writes these
+   * instead of serializing `items` again. */
+  readonly encodedItems?: readonly string[];
   resourceVersion: string;
   continue?: string;
   remainingItemCount?: number;
@@ -109,7 +114,8 @@ export interface WatchOptions {
 }
 
 export interface WatchSink {
-  event(type: Exclude<WatchEventType, 'ERROR'>, object: KubeObject): void;
+  /** `served`, when given, is the same object known by its JSON (lets encoders skip serializing). */
+  event(type: Exclude<WatchEventType, 'ERROR'>, object: KubeObject, served?: ServedObject): void;
   error(err: Error): void;
 }
 
@@ -117,6 +123,21 @@ export interface RegistryWatch {
   stop(): void;
   /** The revision up to which every event has been delivered (for bookmarks). */
   progressRevision(): number;
+}
+
+/** A list of objects read as JSON: items are parsed on first access, the JSON is kept for encoders. */
+export function listOfServed(entries: readonly ServedObject[], resourceVersion: string): ListResult {
+  let items: KubeObject[] | undefined;
+  let encoded: string[] | undefined;
+  return {
+    get items(): KubeObject[] {
+      return (items ??= entries.map((e) => e.object()));
+    },
+    get encodedItems(): string[] {
+      return (encoded ??= entries.map((e) => e.json));
+    },
+    resourceVersion,
+  };
 }
 
 /** A mutation of the current object; returns the desired object. May throw StatusErrors. */
@@ -178,16 +199,20 @@ export class ResourceStore {
   }
 
   private encode(obj: KubeObject): string {
-    const { resourceVersion: _rv, ...meta } = obj.metadata;
-    return JSON.stringify({ ...obj, metadata: meta });
+    return encodeForStorage(obj);
   }
 
   // ---- reads ---------------------------------------------------------------------------
 
   async get(namespace: string, name: string): Promise<KubeObject> {
+    return (await this.getServed(namespace, name)).object();
+  }
+
+  /** The object as served: its JSON, parsed only if a caller asks for the object. */
+  async getServed(namespace: string, name: string): Promise<ServedObject> {
     const kv = await this.store.get(this.key(namespace, name));
     if (!kv) throw notFound(this.target(name));
-    return this.decode(kv);
+    return ServedObject.fromStored(kv);
   }
 
   async list(namespace: string | undefined, opts: ListOptions = {}): Promise<ListResult> {
@@ -202,7 +227,8 @@ export class ResourceStore {
     const match = opts.resourceVersionMatch ?? '';
     validateListVersioning(rv, match, opts.continue ?? '');
     if (this.watchCache) {
-      const cached = listFromCache(this.watchCache, { keyPrefix: prefix, labels, fields }, rv, match, limit, opts.continue ?? '');
+      const query = { rv, match, limit, continueToken: opts.continue ?? '' };
+      const cached = await listFromCache(this.watchCache, { keyPrefix: prefix, labels, fields }, query, (revision, lastKey) => encodeContinue(revision, lastKey.slice(prefix.length)));
       if (cached) return cached;
     }
     if (opts.continue) {
@@ -223,7 +249,7 @@ export class ResourceStore {
     }
 
     const filtered = !labels.isEmpty() || !fields.isEmpty();
-    const items: KubeObject[] = [];
+    const items: ServedObject[] = [];
     let cursor = startAfter;
     let lastKey: string | undefined;
     let more = false;
@@ -242,8 +268,12 @@ export class ResourceStore {
       for (const kv of page.items) {
         consumed++;
         lastKey = kv.key;
-        const obj = this.decode(kv);
-        if (this.matches(obj, labels, fields)) items.push(obj);
+        if (!filtered) {
+          items.push(ServedObject.fromStored(kv));
+        } else {
+          const obj = this.decode(kv);
+          if (this.matches(obj, labels, fields)) items.push(ServedObject.fromJSON(servedJSON(kv.value, kv.modRevision), obj));
+        }
         if (limit && items.length === limit) break;
       }
       const leftInPage = page.items.length - consumed;
@@ -257,7 +287,7 @@ export class ResourceStore {
       if (!page.more || page.items.length === 0) break;
       cursor = page.items[page.items.length - 1].key;
     }
-    const result: ListResult = { items, resourceVersion: String(revision) };
+    const result = listOfServed(items, String(revision));
     if (more && lastKey) {
       result.continue = encodeContinue(revision, lastKey.slice(prefix.length));
       if (!filtered) result.remainingItemCount = remaining;
@@ -333,7 +363,9 @@ export class ResourceStore {
       }
       try {
         const kv = await this.store.create(this.key(namespace, meta.name!), this.encode(obj));
-        return this.decode(kv);
+        // The object is this request's own: it only lacks the write's resourceVersion.
+        meta.resourceVersion = String(kv.modRevision);
+        return obj;
       } catch (err) {
         if (err instanceof KeyExistsError) {
           if (generate && attempt + 1 < maxGenerateNameAttempts) continue;
@@ -477,7 +509,8 @@ export class ResourceStore {
       const kv = await this.store.get(key);
       if (!kv) throw notFound(this.target(name));
       const current = this.decode(kv);
-      let desired = await update(deepClone(current));
+      // A second parse is the cheapest deep copy of a stored object.
+      let desired = await update(this.decode(kv));
       const pinned = desired.metadata.resourceVersion;
       desired = await this.mutate('UPDATE', desired, current, opts, opts.subresource ?? opts.fieldsSubresource ?? '');
       if (pinned !== undefined && pinned !== '' && pinned !== current.metadata.resourceVersion) {
@@ -492,7 +525,9 @@ export class ResourceStore {
       }
       if (opts.dryRun) return next;
       try {
-        return this.decode(await this.store.update(key, this.encode(next), { modRevision: kv.modRevision }));
+        const written = await this.store.update(key, this.encode(next), { modRevision: kv.modRevision });
+        next.metadata.resourceVersion = String(written.modRevision);
+        return next;
       } catch (err) {
         if (err instanceof PreconditionFailedError) {
           if (pinned) throw conflict(this.target(name), OBJECT_MODIFIED);

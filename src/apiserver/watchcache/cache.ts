@@ -41,6 +41,7 @@
 
 import { CompactedError, FutureRevisionError, type KeyValue, type Store, type Watch, type WatchEvent } from '../../storage/interface.js';
 import { expired, serviceUnavailable } from '../errors.js';
+import { ServedObject, servedJSON } from '../registry/encoding.js';
 import type { KubeObject } from '../registry/object.js';
 import type { RegistryWatch, WatchSink } from '../registry/store.js';
 import type { FieldSelector } from '../selectors/fields.js';
@@ -78,9 +79,21 @@ export interface CacheFilter {
   fields: FieldSelector;
 }
 
+/** One cached object: its JSON as served, and what selectors read. The parsed object lives
+ * only while someone holds it (ServedObject), so the cache costs about the JSON's size. */
+export interface CacheEntry {
+  readonly served: ServedObject;
+  readonly labels: Record<string, string> | undefined;
+  readonly fields: Record<string, string>;
+}
+
 export interface CacheListResult {
-  items: KubeObject[];
+  items: ServedObject[];
   revision: number;
+  /** With a limit: the key of the last item, when more matching objects follow it. */
+  continueAfter?: string;
+  /** With a limit: how many keys of the range follow the last item (matching or not). */
+  remaining?: number;
 }
 
 export interface WatchCacheStats {
@@ -98,21 +111,21 @@ type Phase = 'idle' | 'starting' | 'ready';
 
 /** One change of the prefix, shared by every watcher. */
 class CacheEvent {
-  private deleted: KubeObject | undefined;
+  private deleted: ServedObject | undefined;
 
   constructor(
     readonly key: string,
     readonly revision: number,
     /** The new object (PUT), undefined for a delete. */
-    readonly object: KubeObject | undefined,
+    readonly object: CacheEntry | undefined,
     /** The object before this event, undefined for a create. */
-    readonly prev: KubeObject | undefined,
+    readonly prev: CacheEntry | undefined,
     readonly at: number,
   ) {}
 
   /** The object of a DELETED event: the previous object with this event's resourceVersion. */
-  deletedObject(): KubeObject {
-    return (this.deleted ??= withResourceVersion(this.prev!, this.revision));
+  deletedObject(): ServedObject {
+    return (this.deleted ??= ServedObject.fromObject(withResourceVersion(this.prev!.served.object(), this.revision)));
   }
 }
 
@@ -157,7 +170,7 @@ export class WatchCache {
   private starting: Promise<void> | undefined;
   private rev = 0;
   private windowStart = 0;
-  private readonly objects = new Map<string, KubeObject>();
+  private readonly objects = new Map<string, CacheEntry>();
   /** The keys of `objects`, sorted (lists are in key order, like storage lists). */
   private keys: string[] = [];
   /** history[historyHead..] are the retained events, in revision order. */
@@ -166,7 +179,6 @@ export class WatchCache {
   /** Watchers by the prefix they watch: the resource prefix, a namespace prefix, or '*' for others. */
   private readonly watchers = new Map<string, Set<CacheWatcher>>();
   private watcherCount = 0;
-  private readonly fieldsMemo = new WeakMap<KubeObject, Record<string, string>>();
 
   private storageWatch: Watch | undefined;
   private storageToken: object | undefined;
@@ -250,15 +262,25 @@ export class WatchCache {
 
   // ---- reads -----------------------------------------------------------------------------
 
-  /** The cached objects matching a filter, in key order, at the cache's revision. */
-  list(filter: CacheFilter): CacheListResult {
+  /**
+   * The cached objects matching a filter, in key order, at the cache's revision; with `limit`
+   * > 0 at most that many, starting after the key `startAfter` when given.
+   */
+  list(filter: CacheFilter, limit = 0): CacheListResult {
     if (this.phase !== 'ready') throw serviceUnavailable('the watch cache is not ready');
-    const items: KubeObject[] = [];
+    const items: ServedObject[] = [];
     const [from, to] = this.keyRange(filter.keyPrefix);
     const everything = filter.labels.isEmpty() && filter.fields.isEmpty();
+    let last = -1;
     for (let i = from; i < to; i++) {
-      const obj = this.objects.get(this.keys[i]!)!;
-      if (everything || this.matchesSelectors(filter, obj)) items.push(obj);
+      const entry = this.objects.get(this.keys[i]!)!;
+      if (!everything && !this.matchesSelectors(filter, entry)) continue;
+      if (limit > 0 && items.length === limit) {
+        // Another match follows the page: it continues after the page's last key.
+        return { items, revision: this.rev, continueAfter: this.keys[last]!, remaining: to - last - 1 };
+      }
+      items.push(entry.served);
+      last = i;
     }
     return { items, revision: this.rev };
   }
@@ -269,7 +291,7 @@ export class WatchCache {
    * array sends those objects as ADDED and follows from `after`; undefined follows from
    * `after` (history replay, or 410 when it is older than the window).
    */
-  async watch(filter: CacheFilter, sink: WatchSink, initial: 'state' | KubeObject[] | undefined, after: number): Promise<RegistryWatch> {
+  async watch(filter: CacheFilter, sink: WatchSink, initial: 'state' | readonly KubeObject[] | undefined, after: number): Promise<RegistryWatch> {
     for (let attempt = 0; this.phase !== 'ready'; attempt++) {
       if (attempt === 3) throw serviceUnavailable('the watch cache is reinitializing');
       await this.ensureStarted(initial === 'state' ? 0 : after);
@@ -282,7 +304,7 @@ export class WatchCache {
   }
 
   /** Registers a watcher on a ready cache, synchronously (no event can slip in between). */
-  register(filter: CacheFilter, sink: WatchSink, initial: 'state' | KubeObject[] | undefined, after: number): RegistryWatch {
+  register(filter: CacheFilter, sink: WatchSink, initial: 'state' | readonly KubeObject[] | undefined, after: number): RegistryWatch {
     if (this.phase !== 'ready') throw serviceUnavailable('the watch cache is not ready');
     this.evictHistory();
     const w = new CacheWatcher(this, filter, sink, initial === 'state' ? this.rev : after);
@@ -291,14 +313,14 @@ export class WatchCache {
       // Copy the range first: a sink could stop the watch, never change the cache, but stay safe.
       const keys = this.keys.slice(from, to);
       for (const key of keys) {
-        const obj = this.objects.get(key)!;
-        if (w.everything || this.matchesSelectors(filter, obj)) {
-          if (!this.send(w, 'ADDED', obj)) return w;
+        const entry = this.objects.get(key)!;
+        if (w.everything || this.matchesSelectors(filter, entry)) {
+          if (!this.send(w, 'ADDED', entry.served)) return w;
         }
       }
     } else {
       for (const obj of initial ?? []) {
-        if (!this.send(w, 'ADDED', obj)) return w;
+        if (!this.send(w, 'ADDED', ServedObject.fromObject(obj))) return w;
       }
       const oldest = this.oldestServable();
       if (after < oldest) {
@@ -362,7 +384,7 @@ export class WatchCache {
       this.objects.clear();
       this.keys = [];
       for (const kv of items) {
-        this.objects.set(kv.key, this.codec.decode(kv));
+        this.objects.set(kv.key, this.entry(kv.value, kv.modRevision));
         this.keys.push(kv.key);
       }
       this.keys.sort(compareKeys);
@@ -424,6 +446,12 @@ export class WatchCache {
         if (token !== this.storageToken || generation !== this.generation) return;
         this.resumeFailures = 0;
         this.apply(ev);
+      },
+      onProgress: (revision) => {
+        // Storage has nothing more for this prefix up to `revision`: the cache is that current
+        // (bookmarks carry it, consistent reads can be answered).
+        if (token !== this.storageToken || generation !== this.generation) return;
+        if (revision > this.rev) this.rev = revision;
       },
       onError: (err) => {
         if (token !== this.storageToken || generation !== this.generation) return;
@@ -496,17 +524,23 @@ export class WatchCache {
 
   // ---- events ------------------------------------------------------------------------------
 
+  /** A cache entry for a stored value: parsed once, for its labels and fields. */
+  private entry(value: string, revision: number): CacheEntry {
+    const obj = this.codec.decode({ value, modRevision: revision });
+    return { served: ServedObject.fromJSON(servedJSON(value, revision), obj), labels: obj.metadata.labels, fields: this.codec.fieldsOf(obj) };
+  }
+
   private apply(ev: WatchEvent): void {
     if (ev.revision <= this.rev) return;
     const prev = this.objects.get(ev.key);
-    let object: KubeObject | undefined;
+    let object: CacheEntry | undefined;
     let before = prev;
     if (ev.type === 'PUT') {
-      object = this.codec.decode({ value: ev.value, modRevision: ev.revision });
+      object = this.entry(ev.value, ev.revision);
       if (!prev) insertSorted(this.keys, ev.key);
       this.objects.set(ev.key, object);
     } else {
-      before ??= this.codec.decode({ value: ev.value, modRevision: ev.revision });
+      before ??= this.entry(ev.value, ev.revision);
       if (prev) {
         this.objects.delete(ev.key);
         removeSorted(this.keys, ev.key);
@@ -538,15 +572,15 @@ export class WatchCache {
     if (!event.key.startsWith(w.filter.keyPrefix)) return;
     const cur = event.object !== undefined && (w.everything || this.matchesSelectors(w.filter, event.object));
     const prev = event.prev !== undefined && (w.everything || this.matchesSelectors(w.filter, event.prev));
-    if (cur && prev) this.send(w, 'MODIFIED', event.object!);
-    else if (cur) this.send(w, 'ADDED', event.object!);
+    if (cur && prev) this.send(w, 'MODIFIED', event.object!.served);
+    else if (cur) this.send(w, 'ADDED', event.object!.served);
     else if (prev) this.send(w, 'DELETED', event.deletedObject());
   }
 
   /** Hands one event to a sink; a sink that throws is ended with its error. */
-  private send(w: CacheWatcher, type: 'ADDED' | 'MODIFIED' | 'DELETED', obj: KubeObject): boolean {
+  private send(w: CacheWatcher, type: 'ADDED' | 'MODIFIED' | 'DELETED', served: ServedObject): boolean {
     try {
-      w.sink.event(type, obj);
+      w.sink.event(type, served.object(), served);
       return true;
     } catch (err) {
       this.forget(w);
@@ -555,14 +589,8 @@ export class WatchCache {
     }
   }
 
-  private matchesSelectors(filter: CacheFilter, obj: KubeObject): boolean {
-    return filter.labels.matches(obj.metadata.labels) && (filter.fields.isEmpty() || filter.fields.matches(this.fieldsFor(obj)));
-  }
-
-  private fieldsFor(obj: KubeObject): Record<string, string> {
-    let fields = this.fieldsMemo.get(obj);
-    if (!fields) this.fieldsMemo.set(obj, (fields = this.codec.fieldsOf(obj)));
-    return fields;
+  private matchesSelectors(filter: CacheFilter, entry: CacheEntry): boolean {
+    return filter.labels.matches(entry.labels) && (filter.fields.isEmpty() || filter.fields.matches(entry.fields));
   }
 
   // ---- history -----------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 // computeListLimit, getWatchCacheResourceVersion).
 
 import type { KubeObject } from '../registry/object.js';
-import type { ListResult, RegistryWatch, WatchSink } from '../registry/store.js';
+import { listOfServed, type ListResult, type RegistryWatch, type WatchSink } from '../registry/store.js';
 import type { CacheFilter, WatchCache } from './cache.js';
 
 /** Where a watch starts: resourceVersion unset, "0", or N. */
@@ -11,31 +11,52 @@ export type WatchStart = { from: 'consistent' } | { from: 'any' } | { from: 'rev
 
 /**
  * A list the cache answers, or undefined when it must read storage:
+ * - unset (a consistent read): from the cache once it has reached the revision storage reports
+ *   now (kube's ConsistentListFromCache). With `limit` the page comes from the cache and its
+ *   continue token reads storage at the cache's revision, which storage still has unless it was
+ *   compacted meanwhile (then 410, as for any continue token);
  * - resourceVersion="0" (any match): from the cache, `limit` ignored, no continue token (kube's
  *   computeListLimit ignores limit for RV=0; returning everything is legal per ListOptions);
  * - resourceVersion=N without limit, match "" or NotOlderThan: from the cache when it has
- *   reached N; otherwise storage (which waits up to 3 s for N, then 504). kube would wait for
- *   the cache instead, but without storage progress notifications a quiet resource's cache
- *   never learns that the global revision moved on (the "Too large resource version" problem),
- *   so storage answers;
- * - unset (consistent), Exact, N with a limit, and continue tokens: storage.
+ *   reached N; otherwise storage (which waits up to 3 s for N, then 504);
+ * - Exact, N with a limit, and continue tokens: storage (they name a past revision).
  * A cache that is not running yet is started in the background and storage answers meanwhile.
- * The returned items are the cache's objects: callers must not modify them.
  */
-export function listFromCache(cache: WatchCache, filter: CacheFilter, rv: string, match: string, limit: number, continueToken: string): ListResult | undefined {
-  if (continueToken !== '' || rv === '' || match === 'Exact') return undefined;
-  let minRevision = 0;
-  if (rv !== '0') {
-    if (!/^\d+$/.test(rv) || limit > 0) return undefined;
-    minRevision = Number(rv);
-  }
+export async function listFromCache(
+  cache: WatchCache,
+  filter: CacheFilter,
+  query: { rv: string; match: string; limit: number; continueToken: string },
+  continueFor: (revision: number, lastKey: string) => string,
+): Promise<ListResult | undefined> {
+  const { rv, match, continueToken } = query;
+  let limit = query.limit;
+  if (continueToken !== '' || match === 'Exact') return undefined;
   if (!cache.isReady()) {
     cache.ensureStarted().catch(() => undefined);
     return undefined;
   }
-  if (cache.revision < minRevision) return undefined;
-  const { items, revision } = cache.list(filter);
-  return { items, resourceVersion: String(revision) };
+  if (rv === '') {
+    if (!(await isCurrent(cache))) return undefined;
+  } else if (rv === '0') {
+    limit = 0;
+  } else {
+    if (!/^\d+$/.test(rv) || limit > 0 || cache.revision < Number(rv)) return undefined;
+  }
+  const page = cache.list(filter, limit);
+  const result = listOfServed(page.items, String(page.revision));
+  if (page.continueAfter !== undefined) {
+    result.continue = continueFor(page.revision, page.continueAfter);
+    if (filter.labels.isEmpty() && filter.fields.isEmpty()) result.remainingItemCount = page.remaining;
+  }
+  return result;
+}
+
+/** Whether the cache has every event up to the revision storage reports now. The events of writes
+ * that just committed may still be on their way: they get one turn of the event loop. */
+async function isCurrent(cache: WatchCache): Promise<boolean> {
+  const current = await cache.store.currentRevision();
+  if (cache.revision < current) await new Promise<void>((resolve) => setImmediate(resolve));
+  return cache.isReady() && cache.revision >= current;
 }
 
 /**
@@ -59,10 +80,7 @@ export async function watchThroughCache(
   if (start.from === 'any') return cache.watch(filter, sink, 'state', 0);
 
   await cache.ensureStarted();
-  const current = await cache.store.currentRevision();
-  // The events of writes that just committed may still be on their way to the cache.
-  if (cache.revision < current) await new Promise<void>((resolve) => setImmediate(resolve));
-  if (cache.isReady() && cache.revision >= current) return cache.register(filter, sink, 'state', 0);
+  if (await isCurrent(cache)) return cache.register(filter, sink, 'state', 0);
   const snap = await snapshot();
   return cache.watch(filter, sink, snap.items, Number(snap.resourceVersion));
 }

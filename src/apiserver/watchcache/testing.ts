@@ -12,7 +12,9 @@ export interface InstrumentedStore extends Store {
   failWatches(err: Error): void;
 }
 
-export function instrument(inner: Store): InstrumentedStore {
+/** `progress`: pass the store's progress notifications on (default: drop them, as from a store
+ * that has none). */
+export function instrument(inner: Store, opts: { progress?: boolean } = {}): InstrumentedStore {
   const calls = { watch: 0, list: 0 };
   const open = new Set<{ inner: Watch; callbacks: WatchCallbacks; dead: boolean }>();
   return {
@@ -47,6 +49,13 @@ export function instrument(inner: Store): InstrumentedStore {
         onEvent: (e) => {
           if (!entry.dead) callbacks.onEvent(e);
         },
+        ...(opts.progress
+          ? {
+              onProgress: (revision: number) => {
+                if (!entry.dead) callbacks.onProgress?.(revision);
+              },
+            }
+          : {}),
         onError: (e) => {
           if (entry.dead) return;
           entry.dead = true;
