@@ -133,6 +133,44 @@ describe('EtcdStore', () => {
     expect(String(err)).toMatch(/too large|larger than max/);
   });
 
+  it('reads the gets of one event-loop turn together, each key once, in as few requests as it may', async () => {
+    const s = open();
+    const keys = Array.from({ length: 150 }, (_, i) => `/g/${String(i).padStart(3, '0')}`);
+    const written = new Map<string, string>();
+    for (const [i, k] of keys.entries()) written.set(k, (await s.create(k, `v${i} ✓`)).value);
+    let requests = 0;
+    const rawCall = s.client.rawCall.bind(s.client);
+    s.client.rawCall = (...args) => {
+      requests++;
+      return rawCall(...args);
+    };
+
+    // 10 keys, one of them asked three times, and a missing one: one read-only Txn
+    const asked = [...keys.slice(0, 10), keys[0]!, keys[0]!, '/g/missing'];
+    const got = await Promise.all(asked.map((k) => s.get(k)));
+    expect(requests).toBe(1);
+    expect(got.map((kv) => kv?.value ?? null)).toEqual(asked.map((k) => written.get(k) ?? null));
+    expect(got[0]).toEqual(await s.get(keys[0]!));
+    expect(got[10]).toEqual(got[0]);
+    expect(got[10]).not.toBe(got[0]); // every caller has its own object
+    expect(got[0]).toMatchObject({ key: keys[0], createRevision: got[0]!.modRevision });
+
+    // one key asked many times: one Range; 150 keys: batches of at most 64
+    requests = 0;
+    await Promise.all(Array.from({ length: 20 }, () => s.get(keys[5]!)));
+    expect(requests).toBe(1);
+    requests = 0;
+    const all = await Promise.all(keys.map((k) => s.get(k)));
+    expect(requests).toBe(3);
+    expect(all.map((kv) => kv!.value)).toEqual(keys.map((k) => written.get(k)));
+
+    // gets in different turns are separate reads: the second sees the update in between
+    const first = await s.get(keys[1]!);
+    await s.update(keys[1]!, 'updated');
+    expect((await s.get(keys[1]!))!.value).toBe('updated');
+    expect(first!.value).toBe(written.get(keys[1]!));
+  });
+
   it('ends watches and fails operations after close', async () => {
     const s = open();
     await s.create('/w/a', '1');
@@ -142,6 +180,37 @@ describe('EtcdStore', () => {
     expect(await r.waitForError()).toBeInstanceOf(StorageError);
     await expect(s.get('/w/a')).rejects.toThrow('store closed');
     await expect(s.compactedRevision()).rejects.toBeInstanceOf(StorageError);
+  });
+});
+
+describe('EtcdStore on an etcd with a small --max-txn-ops', () => {
+  let server: EtcdServer;
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it('reads batched gets in smaller batches once etcd refuses a txn as too large', async () => {
+    server = await startEtcd({ name: 'maxops', extraArgs: ['--max-txn-ops', '3'] });
+    const store = openEtcdStore({ endpoints: [server.endpoint], prefix: randomPrefix() });
+    opened.push(store);
+    const keys = Array.from({ length: 10 }, (_, i) => `/m/${i}`);
+    for (const k of keys) await store.create(k, `value of ${k}`);
+    let requests = 0;
+    const rawCall = store.client.rawCall.bind(store.client);
+    store.client.rawCall = (...args) => {
+      requests++;
+      return rawCall(...args);
+    };
+    const counts: number[] = [];
+    for (let round = 0; round < 2; round++) {
+      requests = 0;
+      const got = await Promise.all([...keys, '/m/none'].map((k) => store.get(k)));
+      expect(got.map((kv) => kv?.value ?? null)).toEqual([...keys.map((k) => `value of ${k}`), null]);
+      counts.push(requests);
+    }
+    // 11 keys: refused batches of 11 and 5, then batches of 2 (6 requests) from then on
+    expect(counts[0]).toBeGreaterThan(6);
+    expect(counts[1]).toBe(6);
   });
 });
 
