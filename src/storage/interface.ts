@@ -62,6 +62,13 @@ export interface WatchEvent {
 export interface Watch {
   /** Stops the watch; no callback is called after it returns. Safe to call twice. */
   stop(): void;
+  /**
+   * Asks the backend for a progress notification (onProgress) soon, so a caller that needs to
+   * know it is current (a consistent read from a cache) need not wait for the next event
+   * (etcd's WatchProgressRequest). Optional; backends that report progress on every commit
+   * have no need for it.
+   */
+  requestProgress?(): void;
 }
 
 export interface WatchCallbacks {

@@ -14,6 +14,7 @@ import { parseResourceVersion, type DeleteOptions, type ListResult, type WriteOp
 import { parseFieldSelector } from '../selectors/fields.js';
 import { parseLabelSelector } from '../selectors/labels.js';
 import { partialObjectMetadata, type IncludeObject } from '../registry/table.js';
+import { servedJSONOf } from '../registry/encoding.js';
 import { checkDepth, decodeBody, EncodedJSON, readBody, warningHeaders, writeJSON } from './http.js';
 import { contentTypeOf, negotiateRepresentation, type Representation } from './negotiation.js';
 import type { RequestInfo } from './requestinfo.js';
@@ -77,8 +78,10 @@ export class ResourceHandler {
 
   private single(served: ServedResource, obj: KubeObject, rep: Representation, query: URLSearchParams): unknown {
     switch (rep.kind) {
-      case 'object':
-        return obj;
+      case 'object': {
+        const written = servedJSONOf(obj);
+        return written === undefined ? obj : new EncodedJSON(written);
+      }
       case 'partialObjectMetadata':
         return partialObjectMetadata(obj, rep.version);
       case 'table':

@@ -73,3 +73,16 @@ export class ServedObject {
     return obj;
   }
 }
+
+const writtenJSON = new WeakMap<KubeObject, string>();
+
+/** Remembers the served JSON of an object a write just stored (its stored text with the new
+ * resourceVersion), so the response need not serialize it again. The object must not change. */
+export function rememberServedJSON(obj: KubeObject, json: string): void {
+  writtenJSON.set(obj, json);
+}
+
+/** The JSON remembered for an object by rememberServedJSON. */
+export function servedJSONOf(obj: KubeObject): string | undefined {
+  return writtenJSON.get(obj);
+}

@@ -32,7 +32,7 @@ import { applyDefaults, prune } from '../schema/structural.js';
 import { compileObjectValidator, type SchemaValidator } from '../schema/validator.js';
 import { groupVersion, type ResourceDefinition } from './definition.js';
 import { validateObjectMeta } from './metadata-validation.js';
-import { encodeForStorage, ServedObject, servedJSON } from './encoding.js';
+import { encodeForStorage, rememberServedJSON, ServedObject, servedJSON } from './encoding.js';
 import { deepClone, displayValue, isPlainObject, jsonEqual, nowTimestamp, type KubeObject } from './object.js';
 import type { Strategy } from './strategy.js';
 import { readJSONPath, writeJSONPath } from './jsonpath.js';
@@ -362,9 +362,11 @@ export class ResourceStore {
         return obj;
       }
       try {
-        const kv = await this.store.create(this.key(namespace, meta.name!), this.encode(obj));
+        const stored = this.encode(obj);
+        const kv = await this.store.create(this.key(namespace, meta.name!), stored);
         // The object is this request's own: it only lacks the write's resourceVersion.
         meta.resourceVersion = String(kv.modRevision);
+        rememberServedJSON(obj, servedJSON(stored, kv.modRevision));
         return obj;
       } catch (err) {
         if (err instanceof KeyExistsError) {
@@ -525,8 +527,10 @@ export class ResourceStore {
       }
       if (opts.dryRun) return next;
       try {
-        const written = await this.store.update(key, this.encode(next), { modRevision: kv.modRevision });
+        const stored = this.encode(next);
+        const written = await this.store.update(key, stored, { modRevision: kv.modRevision });
         next.metadata.resourceVersion = String(written.modRevision);
+        rememberServedJSON(next, servedJSON(stored, written.modRevision));
         return next;
       } catch (err) {
         if (err instanceof PreconditionFailedError) {

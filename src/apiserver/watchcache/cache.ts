@@ -181,6 +181,8 @@ export class WatchCache {
   private watcherCount = 0;
 
   private storageWatch: Watch | undefined;
+  /** Callers of waitUntil, resolved when the cache reaches their revision (false on reset). */
+  private waiters: { revision: number; resolve: (reached: boolean) => void }[] = [];
   private storageToken: object | undefined;
   private storageWatchOpenedAt = 0;
   private resumeFailures = 0;
@@ -253,6 +255,45 @@ export class WatchCache {
       );
     }
     return this.starting;
+  }
+
+  /**
+   * Resolves true once the cache has applied `revision` (every event of the prefix up to it),
+   * false after `timeoutMs` or when the cache resets. Storage that can be asked for progress is
+   * asked, so a quiet prefix does not wait for its next event; without that, the cache gets one
+   * turn of the event loop (events of writes that just committed may be on their way).
+   */
+  async waitUntil(revision: number, timeoutMs: number): Promise<boolean> {
+    if (this.phase === 'ready' && this.rev >= revision) return true;
+    if (this.phase !== 'ready') return false;
+    const watch = this.storageWatch;
+    if (!watch?.requestProgress) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      return this.phase === 'ready' && this.rev >= revision;
+    }
+    return new Promise<boolean>((resolve) => {
+      const waiter = {
+        revision,
+        resolve: (reached: boolean) => {
+          clearTimeout(timer);
+          resolve(reached);
+        },
+      };
+      const timer = setTimeout(() => {
+        this.waiters = this.waiters.filter((w) => w !== waiter);
+        resolve(false);
+      }, timeoutMs);
+      this.waiters.push(waiter);
+      watch.requestProgress!();
+    });
+  }
+
+  private advanceTo(revision: number): void {
+    if (revision > this.rev) this.rev = revision;
+    if (this.waiters.length === 0) return;
+    const reached = this.waiters.filter((w) => w.revision <= this.rev);
+    this.waiters = this.waiters.filter((w) => w.revision > this.rev);
+    for (const w of reached) w.resolve(true);
   }
 
   /** Stops the storage watch and ends every watcher with 503; the next request starts again. */
@@ -451,7 +492,7 @@ export class WatchCache {
         // Storage has nothing more for this prefix up to `revision`: the cache is that current
         // (bookmarks carry it, consistent reads can be answered).
         if (token !== this.storageToken || generation !== this.generation) return;
-        if (revision > this.rev) this.rev = revision;
+        this.advanceTo(revision);
       },
       onError: (err) => {
         if (token !== this.storageToken || generation !== this.generation) return;
@@ -510,6 +551,7 @@ export class WatchCache {
     this.historyHead = 0;
     this.rev = 0;
     this.windowStart = 0;
+    for (const w of this.waiters.splice(0)) w.resolve(false);
     const all: CacheWatcher[] = [];
     for (const set of this.watchers.values()) all.push(...set);
     this.watchers.clear();
@@ -551,6 +593,7 @@ export class WatchCache {
     this.history.push(event);
     this.evictHistory();
     this.dispatch(event);
+    this.advanceTo(ev.revision);
   }
 
   private dispatch(event: CacheEvent): void {

@@ -51,12 +51,12 @@ export async function listFromCache(
   return result;
 }
 
-/** Whether the cache has every event up to the revision storage reports now. The events of writes
- * that just committed may still be on their way: they get one turn of the event loop. */
+/** How long a consistent read waits for the cache to catch up before it reads storage. */
+const consistentReadWaitMs = 250;
+
+/** Whether the cache has (or reaches soon) every event up to the revision storage reports now. */
 async function isCurrent(cache: WatchCache): Promise<boolean> {
-  const current = await cache.store.currentRevision();
-  if (cache.revision < current) await new Promise<void>((resolve) => setImmediate(resolve));
-  return cache.isReady() && cache.revision >= current;
+  return cache.waitUntil(await cache.store.currentRevision(), consistentReadWaitMs);
 }
 
 /**

@@ -171,6 +171,21 @@ describe('EtcdStore', () => {
     expect(first!.value).toBe(written.get(keys[1]!));
   });
 
+  it('answers a progress request on a quiet watch with the revision of writes elsewhere', async () => {
+    const s = open();
+    const progress: number[] = [];
+    const events: WatchEvent[] = [];
+    const w = s.watch('/quiet/', 0, { onEvent: (e) => events.push(e), onError: () => undefined, onProgress: (r) => progress.push(r) });
+    await s.create('/quiet/a', '1');
+    await waitUntil(() => events.length === 1);
+    const elsewhere = await s.create('/busy/b', '2');
+    expect(Math.max(0, ...progress)).toBeLessThan(elsewhere.modRevision);
+    w.requestProgress!();
+    await waitUntil(() => progress.some((r) => r >= elsewhere.modRevision));
+    expect(events.map((e) => e.key)).toEqual(['/quiet/a']);
+    w.stop();
+  });
+
   it('ends watches and fails operations after close', async () => {
     const s = open();
     await s.create('/w/a', '1');

@@ -634,6 +634,12 @@ class EtcdWatch implements Watch {
     this.end();
   }
 
+  requestProgress(): void {
+    // etcd answers with an event-less response whose header revision every event up to has been
+    // sent (once the watch is synced); onResponse reports it through onProgress.
+    if (this.stream && this.disconnectedSince === Infinity && !this.ended) this.stream.write({ progress_request: {} });
+  }
+
   /** Ends the watch with onError (asynchronously, unless stop() comes first). */
   fail(err: Error): void {
     if (this.ended) return;
@@ -746,7 +752,15 @@ class EtcdWatch implements Watch {
     const events = res.events ?? [];
     if (events.length === 0) {
       // a progress notification: every event up to header.revision has been sent
-      if (!res.created) this.next = Math.max(this.next, revisionOf(res.header) + 1);
+      if (!res.created) {
+        const revision = revisionOf(res.header);
+        this.next = Math.max(this.next, revision + 1);
+        try {
+          this.callbacks.onProgress?.(revision);
+        } catch (err) {
+          this.onCallbackError(err);
+        }
+      }
       return;
     }
     const floor = this.next;
