@@ -1,5 +1,5 @@
 import { openSqliteStore } from '../../storage/sqlite/store.js';
-import { CompactedError, StorageError } from '../../storage/interface.js';
+import { CompactedError, StorageError, type Store } from '../../storage/interface.js';
 import { StatusError } from '../errors.js';
 import { ResourceStore, type RegistryWatch } from '../registry/store.js';
 import type { KubeObject } from '../registry/object.js';
@@ -8,6 +8,8 @@ import type { WatchCacheOptions } from './cache.js';
 import { eventually, instrument, Recorder, settle, type InstrumentedStore } from './testing.js';
 
 let store: InstrumentedStore;
+/** The SQLite store under `store` (which drops progress notifications, as a store without them). */
+let sqlite: Store;
 let widgets: ResourceStore;
 /** The same resource without a cache: the reference behaviour. */
 let plain: ResourceStore;
@@ -19,7 +21,8 @@ function setup(opts: WatchCacheOptions = {}): void {
 }
 
 beforeEach(() => {
-  store = instrument(openSqliteStore(':memory:', { synchronous: 'NORMAL' }));
+  sqlite = openSqliteStore(':memory:', { synchronous: 'NORMAL' });
+  store = instrument(sqlite);
   setup();
   plain = new ResourceStore(widgetDefinition, store, {}, { watchCache: false });
 });
@@ -375,6 +378,22 @@ describe('list', () => {
       expect(store.calls.list).toBeGreaterThan(lists);
       expect(page.items.length).toBeGreaterThan(0);
     }
+  });
+
+  it('answers a consistent list from the cache after writes elsewhere when storage reports progress', async () => {
+    // The same SQLite store, now with its progress notifications passed on to the cache.
+    const reporting = instrument(sqlite, { progress: true });
+    const cached = new ResourceStore(widgetDefinition, reporting, {}, {});
+    await cached.list(undefined, { resourceVersion: '0' });
+    await eventually(() => cached.watchCache!.isReady());
+    const gadgets = new ResourceStore(gadgetDefinition, store, {}, { watchCache: false });
+    const g = await gadgets.create('', { ...widget('g'), kind: 'Gadget' });
+    const lists = reporting.calls.list;
+    const page = await cached.list(undefined, {});
+    expect(reporting.calls.list).toBe(lists);
+    expect(Number(page.resourceVersion)).toBeGreaterThanOrEqual(Number(g.metadata.resourceVersion));
+    expect(page.items).toHaveLength(14);
+    cached.watchCache!.stop();
   });
 
   it('reads storage while the cache is not started, and starts it', async () => {
