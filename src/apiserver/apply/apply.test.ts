@@ -962,6 +962,8 @@ describe('apply request validation', () => {
       data: { a: '1', b: true, true: 'x' },
     });
     expect(decodeApplyBody('{"apiVersion":"v1","kind":"ConfigMap"}').object).toEqual({ apiVersion: 'v1', kind: 'ConfigMap' });
+    // An alias cycle is a 400, not a stack overflow later.
+    expect(catchError(() => decodeApplyBody('apiVersion: v1\nkind: ConfigMap\ndata: &a\n  x: *a\n')).message).toMatch(/^error decoding YAML: /);
     const dup = 'kind: A\nkind: B\n';
     expect(catchError(() => decodeApplyBody(dup)).message).toMatch(/^error strict decoding patch: /);
     expect(decodeApplyBody(dup, 'Warn').warnings).toHaveLength(1);

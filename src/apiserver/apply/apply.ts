@@ -512,7 +512,9 @@ export function decodeApplyBody(text: string, fieldValidation: 'Strict' | 'Warn'
   const warnings: string[] = [];
   let object: unknown;
   try {
-    object = parseYAML(text, { version: '1.1', uniqueKeys: false });
+    // Through JSON, as kube converts YAML: an alias can make a cycle (`&a [*a]`) and tags make
+    // Dates or byte arrays; the apply machinery expects plain JSON values.
+    object = JSON.parse(JSON.stringify(parseYAML(text, { version: '1.1', uniqueKeys: false })) ?? 'null');
   } catch (err) {
     throw badRequest(`error decoding YAML: ${(err as Error).message}`);
   }
