@@ -40,3 +40,32 @@ export function startPeriodicCompactor(store: Pick<Store, 'currentRevision' | 'c
   timer.unref();
   return () => clearInterval(timer);
 }
+
+/** The compactors a store started: stopped when the store closes, reporting errors only while it is open. */
+export class StoreCompactors {
+  private readonly stops = new Set<() => void>();
+
+  constructor(
+    private readonly store: Pick<Store, 'currentRevision' | 'compactedRevision' | 'compact'>,
+    private readonly isClosed: () => boolean,
+  ) {}
+
+  start(intervalMs: number, opts: CompactorOptions = {}): () => void {
+    const stopTimer = startPeriodicCompactor(this.store, intervalMs, {
+      ...opts,
+      onError: (err) => {
+        if (!this.isClosed()) (opts.onError ?? (() => undefined))(err);
+      },
+    });
+    const stop = (): void => {
+      stopTimer();
+      this.stops.delete(stop);
+    };
+    this.stops.add(stop);
+    return stop;
+  }
+
+  stopAll(): void {
+    for (const stop of [...this.stops]) stop();
+  }
+}

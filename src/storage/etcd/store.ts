@@ -105,7 +105,7 @@ import {
   type WatchCallbacks,
   type WatchEvent,
 } from '../interface.js';
-import { startPeriodicCompactor, type CompactorOptions } from '../compactor.js';
+import { StoreCompactors, type CompactorOptions } from '../compactor.js';
 
 export interface EtcdTLSOptions {
   /** CA bundle (PEM) that signed etcd's serving certificate; default the system roots. */
@@ -840,7 +840,7 @@ export class EtcdStore implements Store {
   private readonly watchReconnectTimeoutMs: number;
   private readonly onCallbackError: (err: unknown) => void;
   private readonly watchers = new Set<EtcdWatch>();
-  private readonly compactors = new Set<() => void>();
+  private readonly compactors = new StoreCompactors(this, () => this.closed);
   private closed = false;
   /** Highest revision seen in any response: a revision that is certainly not in the future. */
   private lastKnown = 0;
@@ -1325,24 +1325,13 @@ export class EtcdStore implements Store {
    */
   startCompactor(intervalMs: number, opts: EtcdCompactorOptions = {}): () => void {
     this.assertOpen();
-    const stopTimer = startPeriodicCompactor(this, intervalMs, {
-      ...opts,
-      onError: (err) => {
-        if (!this.closed) (opts.onError ?? (() => undefined))(err);
-      },
-    });
-    const stop = (): void => {
-      stopTimer();
-      this.compactors.delete(stop);
-    };
-    this.compactors.add(stop);
-    return stop;
+    return this.compactors.start(intervalMs, opts);
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const stop of [...this.compactors]) stop();
+    this.compactors.stopAll();
     for (const w of [...this.watchers]) w.fail(new StorageError('store closed'));
     this.watchers.clear();
     this.client.close();

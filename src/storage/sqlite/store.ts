@@ -84,7 +84,7 @@ import {
   type WatchCallbacks,
   type WatchEvent,
 } from '../interface.js';
-import { startPeriodicCompactor, type CompactorOptions } from '../compactor.js';
+import { StoreCompactors, type CompactorOptions } from '../compactor.js';
 
 const SCHEMA_VERSION = 1;
 
@@ -373,7 +373,7 @@ export class SqliteStore implements Store {
   private readonly maxBatchWrites: number;
   private readonly maxBatchBytes: number;
   private readonly watchers = new Set<SqliteWatch>();
-  private readonly compactors = new Set<() => void>();
+  private readonly compactors = new StoreCompactors(this, () => this.closed);
   private readonly statements = new Map<string, Database.Statement>();
   private compactChain: Promise<void> = Promise.resolve();
   private closed = false;
@@ -939,24 +939,13 @@ export class SqliteStore implements Store {
    */
   startCompactor(intervalMs: number, opts: CompactorOptions = {}): () => void {
     this.assertOpen();
-    const stopTimer = startPeriodicCompactor(this, intervalMs, {
-      ...opts,
-      onError: (err) => {
-        if (!this.closed) (opts.onError ?? (() => undefined))(err);
-      },
-    });
-    const stop = (): void => {
-      stopTimer();
-      this.compactors.delete(stop);
-    };
-    this.compactors.add(stop);
-    return stop;
+    return this.compactors.start(intervalMs, opts);
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const stop of [...this.compactors]) stop();
+    this.compactors.stopAll();
     // Commit the open batch: its writes settle and its events reach the watches before they end.
     if (this.batch !== null) this.commitBatch(this.batch);
     for (const w of [...this.watchers]) w.fail(new StorageError('store closed'));
