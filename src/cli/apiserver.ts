@@ -1,11 +1,13 @@
 // `upm-engine apiserver`: the aggregated API server, with flags named as k8s.io/apiserver names them.
 
 import { readFileSync } from 'node:fs';
+import { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { upmRegistrations } from '../api/registrations.js';
-import { defaultRequestHeaderConfig, RequestHeaderAuthenticator } from '../apiserver/authentication/requestheader.js';
+import { inClusterKubeConfig, loadClusterAuthenticationConfig, type ClusterAuthenticationConfig } from '../apiserver/authentication/cluster-config.js';
+import { defaultRequestHeaderConfig, RequestHeaderAuthenticator, type RequestHeaderConfig } from '../apiserver/authentication/requestheader.js';
 import { DelegatingAuthorizer, type AsyncAuthorizer } from '../apiserver/authorization/delegating.js';
-import { subjectAccessReviewer } from '../apiserver/authorization/sar-client.js';
+import { subjectAccessReviewer, subjectAccessReviewerFor } from '../apiserver/authorization/sar-client.js';
 import { startAPIServer, type RunningAPIServer } from '../apiserver/server.js';
 import { parseDuration, parseFlags, parsePort, UsageError } from './flags.js';
 import { createLogger } from './logger.js';
@@ -15,6 +17,14 @@ export const apiserverUsage = `Usage: upm-engine apiserver [flags]
 
 Serves the upm.io API group over HTTPS.
 
+Authentication and authorization are delegated to the cluster, as for any aggregated API
+server: the client CA and the front-proxy settings are read from the ConfigMap
+kube-system/extension-apiserver-authentication (with --authentication-kubeconfig, or in a pod
+with its service account), and every request is authorized by a SubjectAccessReview (with
+--authorization-kubeconfig, or in a pod with its service account). File flags win over the
+ConfigMap; --client-ca-file is trusted together with the ConfigMap's client CA. Outside a pod
+and without these flags, every authenticated user may do anything.
+
 Flags:
   --secure-port int                  HTTPS port (default 8443; 0 picks a free port)
   --bind-address ip                  address to listen on (default 0.0.0.0)
@@ -23,8 +33,13 @@ Flags:
   --client-ca-file path              CA bundle for verifying client certificates
   --anonymous-auth                   serve requests without credentials as system:anonymous (default false)
   --requestheader-client-ca-file path  front-proxy CA: trust X-Remote-* identity headers from its clients
-  --requestheader-allowed-names list   front-proxy client certificate CNs (default front-proxy-client)
+                                     (instead of the ConfigMap's front-proxy settings)
+  --requestheader-allowed-names list   front-proxy client certificate CNs, with the flag above (default front-proxy-client)
+  --authentication-kubeconfig path   read kube-system/extension-apiserver-authentication from this cluster
+                                     (default in a pod: its service account, unless --requestheader-client-ca-file is given)
+  --authentication-skip-lookup       do not read that ConfigMap at all (default false)
   --authorization-kubeconfig path    ask this cluster (SubjectAccessReview) who may do what
+                                     (default in a pod: its service account)
   --storage backend:location         storage backend (default sqlite:upm.db): sqlite:PATH or etcd:URL[,URL...]
   --etcd-prefix string               key prefix in etcd (default /upm)
   --etcd-cafile path                 CA bundle of etcd's serving certificates
@@ -46,6 +61,8 @@ export interface APIServerFlags {
   anonymousAuth: boolean;
   requestHeaderCAFile?: string;
   requestHeaderAllowedNames: string[];
+  authenticationKubeconfig?: string;
+  authenticationSkipLookup: boolean;
   authorizationKubeconfig?: string;
   etcd: EtcdSettings;
   storage: string;
@@ -88,6 +105,8 @@ export function parseAPIServerFlags(argv: string[]): APIServerFlags | 'help' {
     'anonymous-auth': { type: 'boolean', default: false },
     'requestheader-client-ca-file': { type: 'string' },
     'requestheader-allowed-names': { type: 'string', default: 'front-proxy-client' },
+    'authentication-kubeconfig': { type: 'string' },
+    'authentication-skip-lookup': { type: 'boolean', default: false },
     'authorization-kubeconfig': { type: 'string' },
     'etcd-prefix': { type: 'string', default: '/upm' },
     'etcd-cafile': { type: 'string' },
@@ -105,6 +124,8 @@ export function parseAPIServerFlags(argv: string[]): APIServerFlags | 'help' {
     anonymousAuth: v['anonymous-auth'],
     requestHeaderCAFile: v['requestheader-client-ca-file'],
     requestHeaderAllowedNames: v['requestheader-allowed-names'].split(',').map((n) => n.trim()).filter(Boolean),
+    authenticationKubeconfig: v['authentication-kubeconfig'],
+    authenticationSkipLookup: v['authentication-skip-lookup'],
     authorizationKubeconfig: v['authorization-kubeconfig'],
     etcd: {
       prefix: v['etcd-prefix'],
@@ -139,8 +160,8 @@ export interface ServeOptions {
   keyPem: string;
   clientCAPem?: string;
   anonymousAuth: boolean;
-  /** Front-proxy authentication (kube-apiserver's aggregator in front of us). */
-  requestHeader?: { clientCAPem: string; allowedNames: string[] };
+  /** Front-proxy authentication (kube-apiserver's aggregator in front of us); unset header lists default to X-Remote-*. */
+  requestHeader?: Pick<RequestHeaderConfig, 'clientCAPem' | 'allowedNames'> & Partial<RequestHeaderConfig>;
   /** Delegated authorization; without it every authenticated user is allowed. */
   authorizer?: AsyncAuthorizer;
 }
@@ -178,6 +199,70 @@ export async function serve(o: ServeOptions): Promise<RunningEngine> {
   }
 }
 
+function readFlagFile(path: string, flag: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new UsageError(`${flag}: ${(err as Error).message}`);
+  }
+}
+
+function loadKubeconfigFile(path: string, flag: string): KubeConfig {
+  const kc = new KubeConfig();
+  try {
+    kc.loadFromFile(path);
+  } catch (err) {
+    throw new UsageError(`${flag}: ${(err as Error).message}`);
+  }
+  return kc;
+}
+
+export interface Delegation {
+  clientCAPem?: string;
+  requestHeader?: ServeOptions['requestHeader'];
+  authorizer?: AsyncAuthorizer;
+}
+
+/**
+ * Who authenticates and authorizes requests, from the flags and (where they leave it open)
+ * the cluster. `inCluster` gives the pod's service account config, undefined outside a pod.
+ */
+export async function resolveDelegation(
+  flags: APIServerFlags,
+  logger: Logger,
+  inCluster: () => KubeConfig | undefined = () => inClusterKubeConfig(),
+  lookup: (kc: KubeConfig) => Promise<ClusterAuthenticationConfig> = (kc) => loadClusterAuthenticationConfig(kc, { warn: (msg) => logger.warn(msg) }),
+): Promise<Delegation> {
+  let authnKC: KubeConfig | undefined;
+  let authnSource = '';
+  if (!flags.authenticationSkipLookup) {
+    if (flags.authenticationKubeconfig) {
+      authnKC = loadKubeconfigFile(flags.authenticationKubeconfig, '--authentication-kubeconfig');
+      authnSource = flags.authenticationKubeconfig;
+    } else if (!flags.requestHeaderCAFile) {
+      authnKC = inCluster();
+      authnSource = 'in-cluster service account';
+    }
+  }
+  const cluster = authnKC ? await lookup(authnKC) : {};
+  if (authnKC) logger.info({ source: authnSource, clientCA: cluster.clientCAPem !== undefined, requestHeader: cluster.requestHeader !== undefined }, 'read cluster authentication configuration');
+  const clientCAPem = [flags.clientCAFile ? readFlagFile(flags.clientCAFile, '--client-ca-file') : undefined, cluster.clientCAPem].filter((p): p is string => !!p?.trim()).join('\n') || undefined;
+  const requestHeader: ServeOptions['requestHeader'] = flags.requestHeaderCAFile
+    ? { clientCAPem: readFlagFile(flags.requestHeaderCAFile, '--requestheader-client-ca-file'), allowedNames: flags.requestHeaderAllowedNames }
+    : cluster.requestHeader;
+  let authorizer: AsyncAuthorizer | undefined;
+  if (flags.authorizationKubeconfig) {
+    authorizer = new DelegatingAuthorizer(subjectAccessReviewer(readFlagFile(flags.authorizationKubeconfig, '--authorization-kubeconfig')));
+  } else {
+    const kc = inCluster();
+    if (kc) {
+      logger.info('authorizing requests with SubjectAccessReviews through the in-cluster service account');
+      authorizer = new DelegatingAuthorizer(subjectAccessReviewerFor(kc));
+    }
+  }
+  return { clientCAPem, requestHeader, authorizer };
+}
+
 export async function runAPIServer(argv: string[]): Promise<RunningEngine | undefined> {
   const flags = parseAPIServerFlags(argv);
   if (flags === 'help') {
@@ -185,13 +270,9 @@ export async function runAPIServer(argv: string[]): Promise<RunningEngine | unde
     return undefined;
   }
   const logger = createLogger(flags.logLevel, flags.logFormat);
-  const read = (path: string, flag: string): string => {
-    try {
-      return readFileSync(path, 'utf8');
-    } catch (err) {
-      throw new UsageError(`${flag}: ${(err as Error).message}`);
-    }
-  };
+  const certPem = readFlagFile(flags.tlsCertFile, '--tls-cert-file');
+  const keyPem = readFlagFile(flags.tlsPrivateKeyFile, '--tls-private-key-file');
+  const delegation = await resolveDelegation(flags, logger);
   return serve({
     logger,
     storage: flags.storage,
@@ -201,11 +282,11 @@ export async function runAPIServer(argv: string[]): Promise<RunningEngine | unde
     bookmarkIntervalMs: flags.bookmarkIntervalMs,
     bindAddress: flags.bindAddress,
     port: flags.securePort,
-    certPem: read(flags.tlsCertFile, '--tls-cert-file'),
-    keyPem: read(flags.tlsPrivateKeyFile, '--tls-private-key-file'),
-    clientCAPem: flags.clientCAFile ? read(flags.clientCAFile, '--client-ca-file') : undefined,
+    certPem,
+    keyPem,
+    clientCAPem: delegation.clientCAPem,
     anonymousAuth: flags.anonymousAuth,
-    requestHeader: flags.requestHeaderCAFile ? { clientCAPem: read(flags.requestHeaderCAFile, '--requestheader-client-ca-file'), allowedNames: flags.requestHeaderAllowedNames } : undefined,
-    authorizer: flags.authorizationKubeconfig ? new DelegatingAuthorizer(subjectAccessReviewer(read(flags.authorizationKubeconfig, '--authorization-kubeconfig'))) : undefined,
+    requestHeader: delegation.requestHeader,
+    authorizer: delegation.authorizer,
   });
 }

@@ -1,5 +1,5 @@
 // Sends SubjectAccessReviews to a cluster with @kubernetes/client-node, for delegated
-// authorization (--authorization-kubeconfig).
+// authorization (--authorization-kubeconfig, or the in-cluster service account).
 
 import { AuthorizationV1Api, KubeConfig, type V1SubjectAccessReview } from '@kubernetes/client-node';
 import type { SubjectAccessReviewer } from './delegating.js';
@@ -8,6 +8,11 @@ import type { SubjectAccessReviewer } from './delegating.js';
 export function subjectAccessReviewer(kubeconfigYAML: string): SubjectAccessReviewer {
   const kc = new KubeConfig();
   kc.loadFromString(kubeconfigYAML);
+  return subjectAccessReviewerFor(kc);
+}
+
+/** A reviewer for an already loaded KubeConfig. */
+export function subjectAccessReviewerFor(kc: KubeConfig): SubjectAccessReviewer {
   const api = kc.makeApiClient(AuthorizationV1Api);
   return async (spec) => {
     const body = { apiVersion: 'authorization.k8s.io/v1', kind: 'SubjectAccessReview', spec } as V1SubjectAccessReview;

@@ -6,6 +6,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ALL_VERBS, type ResourceDefinition } from '../registry/definition.js';
 import { notAcceptable, pathNotFound } from '../errors.js';
 import { parseAccept } from '../endpoints/negotiation.js';
+import { notModified } from '../endpoints/http.js';
 
 interface GroupVersion {
   group: string;
@@ -178,7 +179,7 @@ export class DiscoveryService {
 
   private respond(req: IncomingMessage, res: ServerResponse, doc: CachedDocument, contentType: string): number {
     const headers = { 'Content-Type': contentType, ETag: doc.etag, Vary: 'Accept', 'Cache-Control': 'public' };
-    if (req.headers['if-none-match'] === doc.etag) {
+    if (notModified(req, doc.etag)) {
       res.writeHead(304, headers);
       res.end();
       return 304;

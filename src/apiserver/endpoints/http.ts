@@ -123,3 +123,11 @@ export function warningHeaders(warnings: string[]): Record<string, string> {
 function quoteWarning(text: string): string {
   return Buffer.from(JSON.stringify(text).replace(/\x7f/g, '\\u007f'), 'utf8').toString('latin1');
 }
+
+/** Whether If-None-Match names the current ETag (weak comparison, a list, or `*`): answer 304. */
+export function notModified(req: IncomingMessage, etag: string): boolean {
+  const header = req.headers['if-none-match'];
+  if (!header) return false;
+  const strip = (t: string): string => t.trim().replace(/^W\//, '');
+  return header.split(',').some((t) => t.trim() === '*' || strip(t) === strip(etag));
+}

@@ -8,6 +8,7 @@
 //                               for a year; unknown group-version → 404.
 
 import { parseAccept } from '../endpoints/negotiation.js';
+import { notModified } from '../endpoints/http.js';
 import type express from 'express';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -170,14 +171,6 @@ function negotiate<T extends { type: string }>(accept: string | undefined, offer
     }
   }
   return undefined;
-}
-
-/** If-None-Match (weak comparison, `*` matches) against the current ETag. */
-function notModified(req: IncomingMessage, etag: string): boolean {
-  const header = req.headers['if-none-match'];
-  if (!header) return false;
-  const strip = (t: string): string => t.trim().replace(/^W\//, '');
-  return header.split(',').some((t) => t.trim() === '*' || strip(t) === strip(etag));
 }
 
 function sendBody(req: IncomingMessage, res: ServerResponse, etag: string, body: Buffer): number {
