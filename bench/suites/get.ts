@@ -1,5 +1,5 @@
 // Row 1: GET of one UnitSet through the API server vs a bare node:https server returning the
-// same bytes. The ratio is the framework's cost per request (express, authentication, request
+// same bytes. The ratio is the framework's cost per request (routing, authentication, request
 // info, registry, storage read, JSON) over TLS + HTTP alone.
 
 import { compareWithBare, readRows } from '../lib/compare.js';

@@ -1,7 +1,6 @@
 // Assembles the API server: TLS serving, authentication, health, version, metrics, discovery,
 // OpenAPI and the generic REST handler over an APIRegistry.
 
-import express, { type Request, type Response } from 'express';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer as createHTTPSServer, type Server as HTTPSServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -12,7 +11,7 @@ import { attributesFromRequest } from './authorization/attributes.js';
 import { forbiddenError } from './authorization/authorizer.js';
 import type { AsyncAuthorizer } from './authorization/delegating.js';
 import { DiscoveryService } from './discovery/discovery.js';
-import { pathNotFound, unauthorized } from './errors.js';
+import { badRequest, pathNotFound, unauthorized } from './errors.js';
 import { toStatusError, writeError, writeJSON } from './endpoints/http.js';
 import { parseRequestInfo, type RequestInfo } from './endpoints/requestinfo.js';
 import { ResourceHandler } from './endpoints/resources.js';
@@ -99,15 +98,29 @@ export async function startAPIServer(opts: APIServerOptions): Promise<RunningAPI
   });
   const log = opts.logger;
 
-  const app = express();
-  app.disable('x-powered-by');
-  app.set('etag', false);
+  // One request listener: the filter chain (request info, audit id, metrics, authentication,
+  // authorization) and then the routes. Plain node:http instead of express, which cost ~10% of
+  // a GET's CPU (router mount-path handling) for two middlewares and two routes.
+  const handleRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    try {
+      filter(req, res);
+    } catch (err) {
+      log.error({ err, path: req.url }, 'request failed');
+      if (!res.headersSent) writeError(res, err);
+      else res.destroy();
+    }
+  };
 
-  // Authentication, request info, access log and metrics for every request.
-  app.use((req: Request, res: Response, next) => {
+  const filter = (req: IncomingMessage, res: ServerResponse): void => {
     const started = process.hrtime.bigint();
-    const url = new URL(req.originalUrl, 'https://local');
-    const info = parseRequestInfo(req.method, url.pathname, url.searchParams);
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'https://local');
+    } catch {
+      writeError(res, badRequest(`invalid request path: ${req.url ?? ''}`));
+      return;
+    }
+    const info = parseRequestInfo(req.method ?? 'GET', url.pathname, url.searchParams);
     req.requestInfo = info;
     res.setHeader('Audit-Id', crypto.randomUUID());
     res.on('finish', () => {
@@ -127,28 +140,35 @@ export async function startAPIServer(opts: APIServerOptions): Promise<RunningAPI
       return;
     }
     req.user = user ?? anonymousUser;
-    if (!opts.authorizer) return next();
+    if (!opts.authorizer) {
+      void route(req, res, url);
+      return;
+    }
     const attrs = attributesFromRequest(req.user, info, url.searchParams);
     Promise.resolve(opts.authorizer.authorize(attrs)).then(
       (result) => {
-        if (result.decision === 'Allow') return next();
+        if (result.decision === 'Allow') return route(req, res, url);
         if (result.error) log.warn({ error: result.error, user: req.user?.username }, 'authorization error');
         writeError(res, forbiddenError(attrs, result.reason));
       },
       (err: unknown) => writeError(res, err),
     );
-  });
+  };
 
-  app.get('/version', (_req, res) => writeJSON(res, 200, versionInfo()));
-  app.get('/metrics', async (_req, res) => {
-    res.setHeader('Content-Type', metrics.registry.contentType);
-    res.end(await metrics.registry.metrics());
-  });
-
-  app.use(async (req: Request, res: Response) => {
-    const url = new URL(req.originalUrl, 'https://local');
+  const route = async (req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> => {
     const path = url.pathname;
+    const reading = req.method === 'GET' || req.method === 'HEAD';
     try {
+      if (reading && (path === '/version' || path === '/version/')) {
+        writeJSON(res, 200, versionInfo());
+        return;
+      }
+      if (reading && path === '/metrics') {
+        const text = await metrics.registry.metrics();
+        res.writeHead(200, { 'Content-Type': metrics.registry.contentType });
+        res.end(text);
+        return;
+      }
       const healthCode = await health.handle(req, res, path, url.searchParams);
       if (healthCode !== undefined) return;
       if (opts.delegate && (await opts.delegate.handle(req, res, req.requestInfo!, url))) return;
@@ -158,7 +178,7 @@ export async function startAPIServer(opts: APIServerOptions): Promise<RunningAPI
       }
       const info = req.requestInfo!;
       if (info.apiPrefix && !info.isResourceRequest) {
-        if (req.method !== 'GET' && req.method !== 'HEAD') throw pathNotFound();
+        if (!reading) throw pathNotFound();
         const segments = path.split('/').filter(Boolean);
         if (discovery.handle(req, res, segments) !== undefined) return;
         throw pathNotFound();
@@ -173,7 +193,7 @@ export async function startAPIServer(opts: APIServerOptions): Promise<RunningAPI
       if (se.code >= 500) log.error({ err, path }, 'request failed');
       writeError(res, se);
     }
-  });
+  };
 
   const server = createHTTPSServer(
     {
@@ -184,7 +204,7 @@ export async function startAPIServer(opts: APIServerOptions): Promise<RunningAPI
       rejectUnauthorized: false,
       minVersion: 'TLSv1.2',
     },
-    app,
+    handleRequest,
   );
   // Watches are long-running; kube-apiserver does not time out idle keep-alive streams either.
   server.requestTimeout = 0;

@@ -1,10 +1,9 @@
-import express from 'express';
 import { createHash } from 'node:crypto';
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { decodeOpenAPIV2Document } from './gnostic.js';
 import { parseAccept } from '../endpoints/negotiation.js';
-import { OpenAPIService, installOpenAPIHandlers } from './handlers.js';
+import { OpenAPIService } from './handlers.js';
 import { gizmoDefinition, testDefinitions, thingDefinition } from './testdata.js';
 
 const PROTO = 'application/com.github.proto-openapi.spec.v2@v1.0+protobuf';
@@ -17,12 +16,13 @@ let service: OpenAPIService;
 
 beforeAll(async () => {
   service = new OpenAPIService(testDefinitions);
-  const app = express();
-  installOpenAPIHandlers(app, service);
-  app.use((_req, res) => {
-    res.status(418).end('fallthrough');
-  });
-  server = app.listen(0, '127.0.0.1');
+  server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    if (service.handle(req, res, url.pathname, url.searchParams) === undefined) {
+      res.statusCode = 418;
+      res.end('fallthrough');
+    }
+  }).listen(0, '127.0.0.1');
   await new Promise<void>((resolve) => server.once('listening', () => resolve()));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 });

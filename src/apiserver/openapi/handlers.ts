@@ -9,8 +9,6 @@
 
 import { parseAccept } from '../endpoints/negotiation.js';
 import { notModified } from '../endpoints/http.js';
-import type express from 'express';
-import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ResourceDefinition } from '../registry/definition.js';
 import { OPENAPI_V2_PROTO_MEDIA_TYPE, OPENAPI_V2_PROTO_MEDIA_TYPE_ALT } from './gnostic.js';
@@ -91,14 +89,6 @@ export class OpenAPIService {
     return route();
   }
 
-  /** An express middleware serving the OpenAPI paths; other requests go to `next()`. */
-  handler(): RequestHandler {
-    return (req: Request, res: Response, next: NextFunction): void => {
-      const url = new URL(req.originalUrl, 'http://localhost');
-      if (this.handle(req, res, url.pathname, url.searchParams) === undefined) next();
-    };
-  }
-
   private serveV2(req: IncomingMessage, res: ServerResponse, legacyProto: boolean): number {
     const doc = this.v2Doc;
     res.setHeader('Vary', 'Accept');
@@ -153,11 +143,6 @@ export class OpenAPIService {
     res.setHeader('Last-Modified', this.builtAt.toUTCString());
     return sendBody(req, res, etag, doc.body);
   }
-}
-
-/** Install the OpenAPI handlers on an express app. */
-export function installOpenAPIHandlers(app: express.Express, service: OpenAPIService): void {
-  app.use(service.handler());
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-export { OpenAPIService, installOpenAPIHandlers } from './handlers.js';
+export { OpenAPIService } from './handlers.js';
 export { buildOpenAPIV2, openAPIV2Object, toV2Schema, type OpenAPIV2Document } from './v2.js';
 export {
   buildOpenAPIV3,
