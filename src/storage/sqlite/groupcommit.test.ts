@@ -1,14 +1,11 @@
 // Group commit and progress notifications of the SQLite store (see the notes at the top of
 // ./store.ts): what a user of the store sees when writes share a transaction.
 
-import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 
 import { createCA } from '../../pki/certs.js';
 import { record, settle, waitUntil } from '../conformance.js';
@@ -21,6 +18,7 @@ import {
   type KeyValue,
 } from '../interface.js';
 import { openSqliteStore, type SqliteStore, type SqliteStoreOptions } from './store.js';
+import { buildCommonJsStore, spawnWithModules } from './testing.js';
 
 const dirs: string[] = [];
 function tempDir(): string {
@@ -260,7 +258,7 @@ describe('SqliteStore group commit', () => {
   it('rejects the whole batch when its COMMIT fails, shows none of it, and stays usable', async () => {
     // A real failing commit: a child process whose file size limit (ulimit -f) is too small for
     // the batch's WAL frames, so the COMMIT's write fails (EFBIG) and SQLite returns an I/O error.
-    const lib = buildCommonJsStore();
+    const lib = buildCommonJsStore(tempDir());
     writeFileSync(
       join(lib, 'child.js'),
       `process.on('SIGXFSZ', () => {}); // fail the write with EFBIG instead of dying
@@ -482,35 +480,13 @@ describe('SqliteStore progress notifications', () => {
   });
 });
 
-/** Transpiles the store to CommonJS (with swc) for a child process; returns the directory. */
-function buildCommonJsStore(): string {
-  const here = dirname(fileURLToPath(import.meta.url));
-  const require = createRequire(import.meta.url);
-  const swc = require('@swc/core') as typeof import('@swc/core');
-  const out = join(tempDir(), 'lib');
-  mkdirSync(join(out, 'storage', 'sqlite'), { recursive: true });
-  writeFileSync(join(out, 'package.json'), '{"type":"commonjs"}');
-  for (const rel of ['interface.ts', 'compactor.ts', 'sqlite/store.ts']) {
-    const { code } = swc.transformFileSync(join(here, '..', rel), {
-      jsc: { parser: { syntax: 'typescript' }, target: 'es2022' },
-      module: { type: 'commonjs' },
-      swcrc: false,
-      configFile: false,
-    });
-    writeFileSync(join(out, 'storage', rel.replace(/\.ts$/, '.js')), code);
-  }
-  return out;
-}
-
 function run(cmd: string, args: string[]): Promise<{ stdout: string; stderr: string; code: number | null }> {
-  const require = createRequire(import.meta.url);
-  const nodeModules = join(dirname(require.resolve('better-sqlite3/package.json')), '..');
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { env: { ...process.env, NODE_PATH: nodeModules }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawnWithModules(cmd, args);
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
-    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+    child.stdout!.on('data', (b: Buffer) => (stdout += b.toString()));
+    child.stderr!.on('data', (b: Buffer) => (stderr += b.toString()));
     child.on('error', reject);
     child.on('exit', (code) => resolve({ stdout, stderr, code }));
   });

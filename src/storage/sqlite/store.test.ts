@@ -1,15 +1,13 @@
-import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 
 import Database from 'better-sqlite3';
 
 import { runStoreConformance, settle, waitUntil } from '../conformance.js';
 import { CompactedError, StorageError } from '../interface.js';
 import { openSqliteStore, prefixUpperBound, type SqliteStore, type SqliteStoreOptions } from './store.js';
+import { buildCommonJsStore, spawnWithModules } from './testing.js';
 
 const dirs: string[] = [];
 function tempDir(): string {
@@ -183,23 +181,8 @@ describe('SqliteStore', () => {
 
   it('survives kill -9 of a writing process with every acknowledged write', async () => {
     // Run the real store in a child process: transpile it to CommonJS with swc.
-    const here = dirname(fileURLToPath(import.meta.url));
-    const require = createRequire(import.meta.url);
-    const swc = require('@swc/core') as typeof import('@swc/core');
-    const nodeModules = join(dirname(require.resolve('better-sqlite3/package.json')), '..');
     const dir = tempDir();
-    const out = join(dir, 'lib');
-    mkdirSync(join(out, 'storage', 'sqlite'), { recursive: true });
-    writeFileSync(join(out, 'package.json'), '{"type":"commonjs"}');
-    for (const rel of ['interface.ts', 'compactor.ts', 'sqlite/store.ts']) {
-      const { code } = swc.transformFileSync(join(here, '..', rel), {
-        jsc: { parser: { syntax: 'typescript' }, target: 'es2022' },
-        module: { type: 'commonjs' },
-        swcrc: false,
-        configFile: false,
-      });
-      writeFileSync(join(out, 'storage', rel.replace(/\.ts$/, '.js')), code);
-    }
+    const out = buildCommonJsStore(dir);
     writeFileSync(
       join(out, 'child.js'),
       `const { openSqliteStore } = require('./storage/sqlite/store.js');
@@ -213,14 +196,11 @@ describe('SqliteStore', () => {
        })();`,
     );
     const file = join(dir, 'crash.db');
-    const child = spawn(process.execPath, [join(out, 'child.js'), file], {
-      env: { ...process.env, NODE_PATH: nodeModules },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawnWithModules(process.execPath, [join(out, 'child.js'), file]);
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
-    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+    child.stdout!.on('data', (b: Buffer) => (stdout += b.toString()));
+    child.stderr!.on('data', (b: Buffer) => (stderr += b.toString()));
     const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, sig) => resolve(sig)));
     // at least 400 complete ack lines
     await waitUntil(() => stdout.split('\n').length > 400 || stderr.length > 0, 20000, 'child acks');
