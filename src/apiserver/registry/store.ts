@@ -205,14 +205,18 @@ export class ResourceStore {
   // ---- reads ---------------------------------------------------------------------------
 
   async get(namespace: string, name: string): Promise<KubeObject> {
-    return (await this.getServed(namespace, name)).object();
+    return this.decode(await this.getStored(namespace, name));
   }
 
   /** The object as served: its JSON, parsed only if a caller asks for the object. */
   async getServed(namespace: string, name: string): Promise<ServedObject> {
+    return ServedObject.fromStored(await this.getStored(namespace, name));
+  }
+
+  private async getStored(namespace: string, name: string): Promise<KeyValue> {
     const kv = await this.store.get(this.key(namespace, name));
     if (!kv) throw notFound(this.target(name));
-    return ServedObject.fromStored(kv);
+    return kv;
   }
 
   async list(namespace: string | undefined, opts: ListOptions = {}): Promise<ListResult> {
