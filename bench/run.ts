@@ -33,9 +33,18 @@ function parse(): { full: boolean; backends: BackendName[]; json: string; only: 
     process.exit(0);
   }
   const b = values.backend;
-  if (b !== 'sqlite' && b !== 'etcd' && b !== 'both') throw new Error(`--backend must be sqlite, etcd or both\n${usage}`);
-  const only = values.only ? new Set(values.only.split(',').map((s) => s.trim()).filter(Boolean)) : undefined;
-  for (const name of only ?? []) if (!suites.some((s) => s.name === name)) throw new Error(`unknown suite "${name}"\n${usage}`);
+  if (b !== 'sqlite' && b !== 'etcd' && b !== 'both')
+    throw new Error(`--backend must be sqlite, etcd or both\n${usage}`);
+  const only = values.only
+    ? new Set(
+        values.only
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean),
+      )
+    : undefined;
+  for (const name of only ?? [])
+    if (!suites.some((s) => s.name === name)) throw new Error(`unknown suite "${name}"\n${usage}`);
   return { full: values.full, backends: b === 'both' ? ['sqlite', 'etcd'] : [b], json: values.json, only };
 }
 
@@ -53,7 +62,19 @@ async function runSuite(suite: Suite, ctx: SuiteContext, backend: BackendName | 
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     log(`${backend ?? 'global'}: ${suite.name} FAILED: ${err instanceof Error ? (err.stack ?? message) : message}`);
-    return [{ suite: suite.name, backend, figure: `${suite.name} (failed)`, value: null, unit: '', reference: null, referenceValue: null, ratio: null, note: `failed: ${message.split('\n')[0]}` }];
+    return [
+      {
+        suite: suite.name,
+        backend,
+        figure: `${suite.name} (failed)`,
+        value: null,
+        unit: '',
+        reference: null,
+        referenceValue: null,
+        ratio: null,
+        note: `failed: ${message.split('\n')[0]}`,
+      },
+    ];
   }
 }
 
@@ -74,7 +95,9 @@ async function main(): Promise<void> {
     client: 'worker_threads worker in the server process (keep-alive https agents)',
   };
   console.log(`UPM Engine benchmark — ${meta.date}`);
-  console.log(`machine: ${meta.cores} cores, ${meta.model}; node ${meta.node}; preset ${meta.preset} (${JSON.stringify(preset)})`);
+  console.log(
+    `machine: ${meta.cores} cores, ${meta.model}; node ${meta.node}; preset ${meta.preset} (${JSON.stringify(preset)})`,
+  );
   console.log(`backends: ${meta.backends.join(', ')}; load from a worker thread; server in the main thread`);
 
   const rows: Row[] = [];
@@ -90,18 +113,24 @@ async function main(): Promise<void> {
       await env.stop();
     }
   }
-  for (const suite of selected.filter((s) => s.scope === 'global')) rows.push(...(await runSuite(suite, { preset, log }, null)));
+  for (const suite of selected.filter((s) => s.scope === 'global'))
+    rows.push(...(await runSuite(suite, { preset, log }, null)));
 
   const totalSeconds = (performance.now() - started) / 1000;
   console.log('');
   console.log(renderTable(rows));
   console.log('');
-  console.log('ratio = value / reference value (throughput: < 1 is slower than the reference; latency and memory: > 1 is more).');
+  console.log(
+    'ratio = value / reference value (throughput: < 1 is slower than the reference; latency and memory: > 1 is more).',
+  );
   console.log(`total time: ${totalSeconds.toFixed(1)} s`);
 
   const jsonPath = resolve(args.json);
   mkdirSync(dirname(jsonPath), { recursive: true });
-  writeFileSync(jsonPath, JSON.stringify({ meta: { ...meta, presetSettings: preset, totalSeconds }, rows }, null, 2) + '\n');
+  writeFileSync(
+    jsonPath,
+    JSON.stringify({ meta: { ...meta, presetSettings: preset, totalSeconds }, rows }, null, 2) + '\n',
+  );
   console.log(`JSON: ${jsonPath}`);
 }
 

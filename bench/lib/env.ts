@@ -119,7 +119,11 @@ export class BackendEnv {
   }
 
   /** `sqliteSynchronous: 'NORMAL'` (no fsync per write) is for profiling the CPU of the write path only. */
-  static async start(name: BackendName, certs: Certs, opts: { sqliteSynchronous?: 'FULL' | 'NORMAL' } = {}): Promise<BackendEnv> {
+  static async start(
+    name: BackendName,
+    certs: Certs,
+    opts: { sqliteSynchronous?: 'FULL' | 'NORMAL' } = {},
+  ): Promise<BackendEnv> {
     let store: Store;
     let etcd: EtcdServer | undefined;
     let dir: string | undefined;
@@ -175,14 +179,22 @@ export class BackendEnv {
           ca: this.certs.ca.certPem,
           cert: this.certs.admin.certPem,
           key: this.certs.admin.keyPem,
-          headers: { Accept: 'application/json', ...(payload ? { 'Content-Type': 'application/json', 'Content-Length': payload.length } : {}) },
+          headers: {
+            Accept: 'application/json',
+            ...(payload ? { 'Content-Type': 'application/json', 'Content-Length': payload.length } : {}),
+          },
         },
         (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));
           res.on('end', () => {
             const buf = Buffer.concat(chunks);
-            resolve({ status: res.statusCode ?? 0, headers: res.headers, body: buf, json: () => JSON.parse(buf.toString('utf8')) });
+            resolve({
+              status: res.statusCode ?? 0,
+              headers: res.headers,
+              body: buf,
+              json: () => JSON.parse(buf.toString('utf8')),
+            });
           });
           res.on('error', reject);
         },
@@ -195,7 +207,8 @@ export class BackendEnv {
   /** api() that fails on a status >= 300. */
   async apiOK(method: string, path: string, body?: unknown): Promise<ApiResponse> {
     const res = await this.api(method, path, body);
-    if (res.status >= 300) throw new Error(`${method} ${path}: HTTP ${res.status}: ${res.body.toString('utf8').slice(0, 500)}`);
+    if (res.status >= 300)
+      throw new Error(`${method} ${path}: HTTP ${res.status}: ${res.body.toString('utf8').slice(0, 500)}`);
     return res;
   }
 
@@ -205,7 +218,14 @@ export class BackendEnv {
    */
   async bare(body: Buffer, contentType = 'application/json'): Promise<BareServer> {
     const server: Server = createServer(
-      { cert: this.certs.serving.certPem, key: this.certs.serving.keyPem, ca: this.certs.ca.certPem, requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2' },
+      {
+        cert: this.certs.serving.certPem,
+        key: this.certs.serving.keyPem,
+        ca: this.certs.ca.certPem,
+        requestCert: true,
+        rejectUnauthorized: false,
+        minVersion: 'TLSv1.2',
+      },
       (req, res) => {
         req.resume();
         req.on('end', () => {

@@ -17,7 +17,11 @@ export function unitSetBody(name: string): Record<string, unknown> {
   return {
     apiVersion: 'upm.io/v1alpha1',
     kind: 'UnitSet',
-    metadata: { name, labels: { app: 'orders', team: 'payments', 'upm.io/bench': 'true' }, annotations: { 'upm.io/description': 'orders database, benchmark object' } },
+    metadata: {
+      name,
+      labels: { app: 'orders', team: 'payments', 'upm.io/bench': 'true' },
+      annotations: { 'upm.io/description': 'orders database, benchmark object' },
+    },
     spec: {
       type: 'mysql',
       version: '8.0.36',
@@ -43,13 +47,28 @@ export function unitBody(name: string, unitSet: string, ownerUid: string, ordina
     metadata: {
       name,
       labels: { 'upm.io/unitset': unitSet, 'upm.io/unit-ordinal': String(ordinal) },
-      ownerReferences: [{ apiVersion: 'upm.io/v1alpha1', kind: 'UnitSet', name: unitSet, uid: ownerUid, controller: true, blockOwnerDeletion: true }],
+      ownerReferences: [
+        {
+          apiVersion: 'upm.io/v1alpha1',
+          kind: 'UnitSet',
+          name: unitSet,
+          uid: ownerUid,
+          controller: true,
+          blockOwnerDeletion: true,
+        },
+      ],
     },
     spec: {
       unitTemplate: 'mysql-community-8.0.36',
       podTemplate: {
         spec: {
-          containers: [{ name: 'mysql', image: 'registry.example.com/upm/mysql:8.0.36', ports: [{ name: 'mysql', containerPort: 3306 }] }],
+          containers: [
+            {
+              name: 'mysql',
+              image: 'registry.example.com/upm/mysql:8.0.36',
+              ports: [{ name: 'mysql', containerPort: 3306 }],
+            },
+          ],
         },
       },
       resources: { requests: { cpu: '2', memory: '4Gi' }, limits: { cpu: '2', memory: '4Gi' } },
@@ -69,6 +88,8 @@ export function unitStatus(name: string, unitSet: string, namespace: string, ord
     podIP: `10.244.${ordinal % 250}.17`,
     processState: 'Running',
     role: ordinal === 0 ? 'primary' : 'replica',
-    conditions: [{ type: 'Ready', status: 'True', observedGeneration: 1, lastTransitionTime: at, reason: 'Running', message: '' }],
+    conditions: [
+      { type: 'Ready', status: 'True', observedGeneration: 1, lastTransitionTime: at, reason: 'Running', message: '' },
+    ],
   };
 }

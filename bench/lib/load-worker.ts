@@ -5,7 +5,18 @@ import { Agent, request, type RequestOptions } from 'node:https';
 import type { ClientRequest, IncomingMessage } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { parentPort } from 'node:worker_threads';
-import type { DeliveredEvent, FromWorker, Job, RequestsJob, RequestsResult, Target, ToWorker, WatchCloseResult, WatchOpenJob, WatchOpenResult } from './protocol.js';
+import type {
+  DeliveredEvent,
+  FromWorker,
+  Job,
+  RequestsJob,
+  RequestsResult,
+  Target,
+  ToWorker,
+  WatchCloseResult,
+  WatchOpenJob,
+  WatchOpenResult,
+} from './protocol.js';
 import { summarize, wallNow } from './stats.js';
 
 if (!parentPort) throw new Error('load-worker.ts must run as a worker thread');
@@ -47,7 +58,9 @@ function send(agent: Agent, target: Target, out: Outgoing): Promise<Response> {
         bytes += c.length;
         chunks?.push(c);
       });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, bytes, body: chunks ? Buffer.concat(chunks) : undefined }));
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, bytes, body: chunks ? Buffer.concat(chunks) : undefined }),
+      );
       res.on('error', reject);
     });
     req.on('error', reject);
@@ -56,7 +69,10 @@ function send(agent: Agent, target: Target, out: Outgoing): Promise<Response> {
 }
 
 /** The request generator of a scenario: `next(lane, seq, timed)`. */
-function scenarioOf(job: RequestsJob): { lanes: number; next: (lane: number, seq: number, timed: boolean) => Outgoing } {
+function scenarioOf(job: RequestsJob): {
+  lanes: number;
+  next: (lane: number, seq: number, timed: boolean) => Outgoing;
+} {
   const s = job.scenario;
   switch (s.type) {
     case 'fixed':
@@ -140,10 +156,27 @@ async function runRequests(job: RequestsJob): Promise<RequestsResult> {
       await Promise.all(Array.from({ length: lanes }, (_, l) => lane(l)));
       const elapsedMs = performance.now() - t0;
       const elu = performance.eventLoopUtilization(elu0).utilization;
-      return { completed, errors, firstError, statuses, elapsedMs, throughput: completed / (elapsedMs / 1000), latency: summarize(latencies), bytes, elu };
+      return {
+        completed,
+        errors,
+        firstError,
+        statuses,
+        elapsedMs,
+        throughput: completed / (elapsedMs / 1000),
+        latency: summarize(latencies),
+        bytes,
+        elu,
+      };
     };
-    if (job.warmupMs || job.warmupCount) await phase({ ...(job.warmupMs ? { ms: job.warmupMs } : {}), ...(job.warmupCount ? { count: job.warmupCount } : {}) }, false);
-    const result = await phase({ ...(job.durationMs ? { ms: job.durationMs } : {}), ...(job.count ? { count: job.count } : {}) }, true);
+    if (job.warmupMs || job.warmupCount)
+      await phase(
+        { ...(job.warmupMs ? { ms: job.warmupMs } : {}), ...(job.warmupCount ? { count: job.warmupCount } : {}) },
+        false,
+      );
+    const result = await phase(
+      { ...(job.durationMs ? { ms: job.durationMs } : {}), ...(job.count ? { count: job.count } : {}) },
+      true,
+    );
     return { ...result, ...(result.firstError ? { firstError: result.firstError } : {}) } as RequestsResult;
   } finally {
     agent.destroy();
@@ -185,7 +218,13 @@ async function openWatches(job: WatchOpenJob): Promise<WatchOpenResult> {
   const agent = watchAgent;
   const openOne = (): Promise<void> =>
     new Promise((resolve, reject) => {
-      const req = request({ ...tlsOptions(job.target), agent, method: 'GET', path: job.path, headers: { Accept: 'application/json' } });
+      const req = request({
+        ...tlsOptions(job.target),
+        agent,
+        method: 'GET',
+        path: job.path,
+        headers: { Accept: 'application/json' },
+      });
       const w: OpenWatch = { req, res: undefined, lines: 0, ended: false };
       watches.push(w);
       req.on('response', (res) => {
@@ -250,6 +289,11 @@ async function handle(job: Job): Promise<unknown> {
 port.on('message', (msg: ToWorker) => {
   handle(msg.job).then(
     (result) => port.postMessage({ id: msg.id, ok: true, result } satisfies FromWorker),
-    (err: unknown) => port.postMessage({ id: msg.id, ok: false, error: err instanceof Error ? (err.stack ?? err.message) : String(err) } satisfies FromWorker),
+    (err: unknown) =>
+      port.postMessage({
+        id: msg.id,
+        ok: false,
+        error: err instanceof Error ? (err.stack ?? err.message) : String(err),
+      } satisfies FromWorker),
   );
 });

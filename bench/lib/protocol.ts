@@ -94,4 +94,5 @@ export interface DeliveredEvent {
 }
 
 export type ToWorker = { id: number; job: Job };
-export type FromWorker = { id: number; ok: true; result: unknown } | { id: number; ok: false; error: string } | DeliveredEvent;
+export type FromWorker =
+  { id: number; ok: true; result: unknown } | { id: number; ok: false; error: string } | DeliveredEvent;

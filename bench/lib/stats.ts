@@ -23,7 +23,13 @@ export function summarize(samples: ArrayLike<number>): Summary {
     sum += samples[i]!;
     if (samples[i]! > max) max = samples[i]!;
   }
-  return { count: samples.length, p50: percentile(samples, 50), p99: percentile(samples, 99), max, mean: samples.length ? sum / samples.length : NaN };
+  return {
+    count: samples.length,
+    p50: percentile(samples, 50),
+    p99: percentile(samples, 99),
+    max,
+    mean: samples.length ? sum / samples.length : NaN,
+  };
 }
 
 /** Absolute wall-clock milliseconds with sub-millisecond precision, comparable across threads. */

@@ -13,7 +13,11 @@ export const getSuite: Suite = {
     const ns = 'bench-get';
     await env!.apiOK('POST', collectionPath('unitsets', ns), unitSetBody('get-0'));
     log(`GET one UnitSet, ${preset.concurrency} in flight, ${preset.durationMs} ms per run`);
-    const c = await compareWithBare(env!, objectPath('unitsets', ns, 'get-0'), { concurrency: preset.concurrency, warmupMs: preset.warmupMs, durationMs: preset.durationMs });
+    const c = await compareWithBare(env!, objectPath('unitsets', ns, 'get-0'), {
+      concurrency: preset.concurrency,
+      warmupMs: preset.warmupMs,
+      durationMs: preset.durationMs,
+    });
     return readRows(this.name, env!, 'GET UnitSet', c, preset.concurrency);
   },
 };

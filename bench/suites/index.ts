@@ -10,4 +10,13 @@ import { controllersSuite, kauntletSuite } from './placeholders.js';
 import { watchSuite } from './watch.js';
 import { writesSuite } from './writes.js';
 
-export const suites: Suite[] = [getSuite, listSuite, writesSuite, list10kSuite, watchSuite, memorySuite, controllersSuite, kauntletSuite];
+export const suites: Suite[] = [
+  getSuite,
+  listSuite,
+  writesSuite,
+  list10kSuite,
+  watchSuite,
+  memorySuite,
+  controllersSuite,
+  kauntletSuite,
+];

@@ -19,7 +19,11 @@ export const listSuite: Suite = {
     });
     if (created.errors > 0) throw new Error(`creating the UnitSets to list: ${created.firstError ?? '?'}`);
     log(`LIST ${preset.listItems} UnitSets, ${preset.concurrency} in flight, ${preset.durationMs} ms per run`);
-    const c = await compareWithBare(env!, collectionPath('unitsets', ns), { concurrency: preset.concurrency, warmupMs: preset.warmupMs, durationMs: preset.durationMs });
+    const c = await compareWithBare(env!, collectionPath('unitsets', ns), {
+      concurrency: preset.concurrency,
+      warmupMs: preset.warmupMs,
+      durationMs: preset.durationMs,
+    });
     return readRows(this.name, env!, `LIST ${preset.listItems} UnitSets`, c, preset.concurrency);
   },
 };

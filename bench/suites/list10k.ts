@@ -23,8 +23,16 @@ export const list10kSuite: Suite = {
     ctx.log(`LIST ${n} Units, ${preset.bigListIterations} times per variant`);
     const consistent = await compareWithBare(env, collectionPath('units', u.namespace), job);
     const cached = await compareWithBare(env, collectionPath('units', u.namespace, 'resourceVersion=0'), job);
-    const { resourceVersion } = ((await env.apiOK('GET', collectionPath('units', u.namespace, 'limit=1'))).json() as { metadata: { resourceVersion: string } }).metadata;
-    const storage = await compareWithBare(env, collectionPath('units', u.namespace, `resourceVersion=${resourceVersion}&resourceVersionMatch=Exact`), job);
+    const { resourceVersion } = (
+      (await env.apiOK('GET', collectionPath('units', u.namespace, 'limit=1'))).json() as {
+        metadata: { resourceVersion: string };
+      }
+    ).metadata;
+    const storage = await compareWithBare(
+      env,
+      collectionPath('units', u.namespace, `resourceVersion=${resourceVersion}&resourceVersionMatch=Exact`),
+      job,
+    );
 
     const prefix = `/registry/upm.io/units/${u.namespace}/`;
     const raw: number[] = [];
@@ -38,13 +46,71 @@ export const list10kSuite: Suite = {
     const ref = 'bare https, same bytes';
     const size = `${(storage.bytes / MiB).toFixed(1)} MiB response, ${preset.bigListIterations} runs`;
     return [
-      row(this.name, env.name, `LIST ${n} Units, RV unset (consistent) p50`, consistent.api.latency.p50, 'ms', ref, consistent.bare.latency.p50, size),
-      row(this.name, env.name, `LIST ${n} Units, RV unset (consistent) p99`, consistent.api.latency.p99, 'ms', ref, consistent.bare.latency.p99),
-      row(this.name, env.name, `LIST ${n} Units, RV=0 (watch cache) p50`, cached.api.latency.p50, 'ms', ref, cached.bare.latency.p50),
-      row(this.name, env.name, `LIST ${n} Units, RV=0 (watch cache) p99`, cached.api.latency.p99, 'ms', ref, cached.bare.latency.p99),
-      row(this.name, env.name, `LIST ${n} Units, Exact RV (storage) p50`, storage.api.latency.p50, 'ms', ref, storage.bare.latency.p50),
-      row(this.name, env.name, `LIST ${n} Units, Exact RV (storage) p99`, storage.api.latency.p99, 'ms', ref, storage.bare.latency.p99),
-      row(this.name, env.name, `LIST ${n} Units, Exact RV (storage) p50`, storage.api.latency.p50, 'ms', 'store.list() same keys, in-process', rawSummary.p50, `store.list p99 ${rawSummary.p99.toFixed(0)} ms`),
+      row(
+        this.name,
+        env.name,
+        `LIST ${n} Units, RV unset (consistent) p50`,
+        consistent.api.latency.p50,
+        'ms',
+        ref,
+        consistent.bare.latency.p50,
+        size,
+      ),
+      row(
+        this.name,
+        env.name,
+        `LIST ${n} Units, RV unset (consistent) p99`,
+        consistent.api.latency.p99,
+        'ms',
+        ref,
+        consistent.bare.latency.p99,
+      ),
+      row(
+        this.name,
+        env.name,
+        `LIST ${n} Units, RV=0 (watch cache) p50`,
+        cached.api.latency.p50,
+        'ms',
+        ref,
+        cached.bare.latency.p50,
+      ),
+      row(
+        this.name,
+        env.name,
+        `LIST ${n} Units, RV=0 (watch cache) p99`,
+        cached.api.latency.p99,
+        'ms',
+        ref,
+        cached.bare.latency.p99,
+      ),
+      row(
+        this.name,
+        env.name,
+        `LIST ${n} Units, Exact RV (storage) p50`,
+        storage.api.latency.p50,
+        'ms',
+        ref,
+        storage.bare.latency.p50,
+      ),
+      row(
+        this.name,
+        env.name,
+        `LIST ${n} Units, Exact RV (storage) p99`,
+        storage.api.latency.p99,
+        'ms',
+        ref,
+        storage.bare.latency.p99,
+      ),
+      row(
+        this.name,
+        env.name,
+        `LIST ${n} Units, Exact RV (storage) p50`,
+        storage.api.latency.p50,
+        'ms',
+        'store.list() same keys, in-process',
+        rawSummary.p50,
+        `store.list p99 ${rawSummary.p99.toFixed(0)} ms`,
+      ),
     ];
   },
 };

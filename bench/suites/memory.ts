@@ -13,7 +13,9 @@ import type { LoadedUnits } from './units.js';
 function runChild(backend: string, count: number, log: (m: string) => void): Promise<LoadedUnits> {
   const script = fileURLToPath(new URL('../lib/memory-child.js', import.meta.url));
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--expose-gc', script, backend, String(count)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--expose-gc', script, backend, String(count)], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     let err = '';
     child.stdout.on('data', (c: Buffer) => (out += c.toString()));
@@ -23,7 +25,8 @@ function runChild(backend: string, count: number, log: (m: string) => void): Pro
     });
     child.on('error', reject);
     child.on('exit', (code) => {
-      if (code !== 0) reject(new Error(`memory child exited with ${code}: ${err.trim().split('\n').slice(-3).join(' / ')}`));
+      if (code !== 0)
+        reject(new Error(`memory child exited with ${code}: ${err.trim().split('\n').slice(-3).join(' / ')}`));
       else resolve(JSON.parse(out.trim().split('\n').pop()!) as LoadedUnits);
     });
   });
@@ -43,8 +46,26 @@ export const memorySuite: Suite = {
     const buffers = u.after.arrayBuffers - u.before.arrayBuffers;
     const label = `${n} Units stored, cache warm`;
     return [
-      row(this.name, env!.name, `heap growth, ${label}`, heap / MiB, 'MiB', ref, json, `${perObject(heap)} vs ${perObject(u.bulkBytes)} of JSON; +${(buffers / MiB).toFixed(1)} MiB array buffers; fresh process`),
-      row(this.name, env!.name, `RSS growth, ${label}`, rss / MiB, 'MiB', ref, json, `${perObject(rss)}; stored by store.create in ${(u.loadMs / 1000).toFixed(1)} s`),
+      row(
+        this.name,
+        env!.name,
+        `heap growth, ${label}`,
+        heap / MiB,
+        'MiB',
+        ref,
+        json,
+        `${perObject(heap)} vs ${perObject(u.bulkBytes)} of JSON; +${(buffers / MiB).toFixed(1)} MiB array buffers; fresh process`,
+      ),
+      row(
+        this.name,
+        env!.name,
+        `RSS growth, ${label}`,
+        rss / MiB,
+        'MiB',
+        ref,
+        json,
+        `${perObject(rss)}; stored by store.create in ${(u.loadMs / 1000).toFixed(1)} s`,
+      ),
     ];
   },
 };

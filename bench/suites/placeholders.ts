@@ -12,7 +12,9 @@ export const controllersSuite: Suite = {
   async run() {
     const rows: Row[] = [];
     for (const n of [10, 100, 500]) {
-      rows.push(row(this.name, null, `Tesseract Cube convergence: ${n} UnitSets × 3 Units`, null, 's', null, null, pending));
+      rows.push(
+        row(this.name, null, `Tesseract Cube convergence: ${n} UnitSets × 3 Units`, null, 's', null, null, pending),
+      );
     }
     return rows;
   },
@@ -23,7 +25,16 @@ export const kauntletSuite: Suite = {
   scope: 'global',
   async run() {
     return [
-      row(this.name, null, 'Redis Cluster formation (6 Units, 3 shards)', null, 's', 'redis-cli --cluster create', null, pending),
+      row(
+        this.name,
+        null,
+        'Redis Cluster formation (6 Units, 3 shards)',
+        null,
+        's',
+        'redis-cli --cluster create',
+        null,
+        pending,
+      ),
       row(this.name, null, 'Kauntlet switchover RTO (planned)', null, 's', null, null, pending),
       row(this.name, null, 'Kauntlet failover RTO (primary killed)', null, 's', null, null, pending),
       row(this.name, null, 'Kauntlet failover RPO (primary killed)', null, 'writes lost', null, null, pending),

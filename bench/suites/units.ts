@@ -50,10 +50,17 @@ export async function load(env: BackendEnv, count: number, log: (m: string) => v
   await cache.ensureStarted();
   const baseline = cache.stats().objects;
 
-  const owner = (await env.apiOK('POST', collectionPath('unitsets', ns), unitSetBody('orders-db'))).json<{ metadata: { uid: string } }>();
+  const owner = (await env.apiOK('POST', collectionPath('unitsets', ns), unitSetBody('orders-db'))).json<{
+    metadata: { uid: string };
+  }>();
   const first = unitName(0);
-  const created = (await env.apiOK('POST', collectionPath('units', ns), unitBody(first, 'orders-db', owner.metadata.uid, 0))).json<Record<string, unknown>>();
-  await env.apiOK('PUT', `${objectPath('units', ns, first)}/status`, { ...created, status: unitStatus(first, 'orders-db', ns, 0) });
+  const created = (
+    await env.apiOK('POST', collectionPath('units', ns), unitBody(first, 'orders-db', owner.metadata.uid, 0))
+  ).json<Record<string, unknown>>();
+  await env.apiOK('PUT', `${objectPath('units', ns, first)}/status`, {
+    ...created,
+    status: unitStatus(first, 'orders-db', ns, 0),
+  });
   const prefix = `/registry/upm.io/units/${ns}/`;
   const template = (await env.store.get(prefix + first))!.value;
   const uid = (JSON.parse(template) as { metadata: { uid: string } }).metadata.uid;
@@ -74,7 +81,8 @@ export async function load(env: BackendEnv, count: number, log: (m: string) => v
   // Wait until the watch cache holds them all (it applies the storage watch's events).
   const deadline = Date.now() + 120_000;
   while (cache.stats().objects < baseline + count) {
-    if (Date.now() > deadline) throw new Error(`the watch cache holds ${cache.stats().objects - baseline} of ${count} Units after 120 s`);
+    if (Date.now() > deadline)
+      throw new Error(`the watch cache holds ${cache.stats().objects - baseline} of ${count} Units after 120 s`);
     await sleep(50);
   }
   const after = await settledMemory();

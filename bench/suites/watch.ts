@@ -29,7 +29,9 @@ interface FanOut {
 
 async function fanOut(env: BackendEnv, watchers: number, writes: number): Promise<FanOut> {
   const cache = env.served('unitsets').store.watchCache!;
-  let obj = (await env.apiOK('GET', objectPath('unitsets', ns, 'watched'))).json<{ metadata: { resourceVersion: string; annotations?: Record<string, string> } }>();
+  let obj = (await env.apiOK('GET', objectPath('unitsets', ns, 'watched'))).json<{
+    metadata: { resourceVersion: string; annotations?: Record<string, string> };
+  }>();
   const base = cache.stats().watchers;
 
   const delivered = new Map<number, DeliveredEvent>();
@@ -44,7 +46,10 @@ async function fanOut(env: BackendEnv, watchers: number, writes: number): Promis
     const got = delivered.get(index);
     if (got) return Promise.resolve(got);
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`event ${index} did not reach all ${watchers} watchers within 60 s`)), 60_000);
+      const timer = setTimeout(
+        () => reject(new Error(`event ${index} did not reach all ${watchers} watchers within 60 s`)),
+        60_000,
+      );
       waiting.set(index, (ev) => {
         clearTimeout(timer);
         resolve(ev);
@@ -53,12 +58,23 @@ async function fanOut(env: BackendEnv, watchers: number, writes: number): Promis
   };
 
   try {
-    const path = collectionPath('unitsets', ns, `watch=1&resourceVersion=${obj.metadata.resourceVersion}&timeoutSeconds=1800`);
-    const opened = await env.worker.run({ kind: 'watch-open', target: env.target, path, count: watchers, openConcurrency: 50 });
+    const path = collectionPath(
+      'unitsets',
+      ns,
+      `watch=1&resourceVersion=${obj.metadata.resourceVersion}&timeoutSeconds=1800`,
+    );
+    const opened = await env.worker.run({
+      kind: 'watch-open',
+      target: env.target,
+      path,
+      count: watchers,
+      openConcurrency: 50,
+    });
     // Every stream registered with the watch cache (headers are sent before registration).
     const deadline = Date.now() + 60_000;
     while (cache.stats().watchers < base + watchers) {
-      if (Date.now() > deadline) throw new Error(`only ${cache.stats().watchers - base} of ${watchers} watches registered`);
+      if (Date.now() > deadline)
+        throw new Error(`only ${cache.stats().watchers - base} of ${watchers} watches registered`);
       await sleep(20);
     }
     await sleep(200);
@@ -68,7 +84,10 @@ async function fanOut(env: BackendEnv, watchers: number, writes: number): Promis
     const ack: number[] = [];
     for (let i = 0; i < warmups + writes; i++) {
       const annotations = { ...(obj.metadata.annotations ?? {}), 'bench.upm.io/seq': String(i) };
-      const res = await env.apiOK('PUT', objectPath('unitsets', ns, 'watched'), { ...obj, metadata: { ...obj.metadata, annotations } });
+      const res = await env.apiOK('PUT', objectPath('unitsets', ns, 'watched'), {
+        ...obj,
+        metadata: { ...obj.metadata, annotations },
+      });
       const ackAt = wallNow();
       obj = res.json();
       const commit = env.commits.at(Number(obj.metadata.resourceVersion));
@@ -102,9 +121,26 @@ export const watchSuite: Suite = {
     const ref = '1 watcher, commit → delivery';
     const f = (v: number): string => v.toFixed(1);
     return [
-      row(this.name, env.name, `watch ${n} watchers: commit → last delivery p50`, many.last.p50, 'ms', `${ref} p50`, one.last.p50,
-        `${preset.watchWrites} writes; first delivery p50 ${f(many.first.p50)} ms; PUT ack p50 ${f(many.ack.p50)} ms after commit; ${n} watches opened in ${(many.openMs / 1000).toFixed(1)} s`),
-      row(this.name, env.name, `watch ${n} watchers: commit → last delivery p99`, many.last.p99, 'ms', `${ref} p99`, one.last.p99, `first delivery p99 ${f(many.first.p99)} ms`),
+      row(
+        this.name,
+        env.name,
+        `watch ${n} watchers: commit → last delivery p50`,
+        many.last.p50,
+        'ms',
+        `${ref} p50`,
+        one.last.p50,
+        `${preset.watchWrites} writes; first delivery p50 ${f(many.first.p50)} ms; PUT ack p50 ${f(many.ack.p50)} ms after commit; ${n} watches opened in ${(many.openMs / 1000).toFixed(1)} s`,
+      ),
+      row(
+        this.name,
+        env.name,
+        `watch ${n} watchers: commit → last delivery p99`,
+        many.last.p99,
+        'ms',
+        `${ref} p99`,
+        one.last.p99,
+        `first delivery p99 ${f(many.first.p99)} ms`,
+      ),
     ];
   },
 };

@@ -22,7 +22,9 @@ export const writesSuite: Suite = {
     const env = e!;
     const ns = 'bench-writes';
     const conc = preset.concurrency;
-    log(`${preset.writes} creates and ${preset.writes} updates through the API and on the raw store, ${conc} in flight`);
+    log(
+      `${preset.writes} creates and ${preset.writes} updates through the API and on the raw store, ${conc} in flight`,
+    );
 
     // API creates.
     const { result: creates, elu: createsELU } = await withServerELU(() =>
@@ -51,16 +53,28 @@ export const writesSuite: Suite = {
     // API updates: one lane per object, each PUT carrying the resourceVersion of its last response.
     const names = Array.from({ length: conc }, (_, i) => `c-w${i}`);
     const objects = await Promise.all(
-      names.map(async (name) => ({ path: objectPath('unitsets', ns, name), body: (await env.apiOK('GET', objectPath('unitsets', ns, name))).json<Record<string, unknown>>() })),
+      names.map(async (name) => ({
+        path: objectPath('unitsets', ns, name),
+        body: (await env.apiOK('GET', objectPath('unitsets', ns, name))).json<Record<string, unknown>>(),
+      })),
     );
     const { result: updates, elu: updatesELU } = await withServerELU(() =>
-      env.worker.run({ kind: 'requests', target: env.target, concurrency: conc, warmupCount: preset.warmupWrites, count: preset.writes, scenario: { type: 'update', objects } }),
+      env.worker.run({
+        kind: 'requests',
+        target: env.target,
+        concurrency: conc,
+        warmupCount: preset.warmupWrites,
+        count: preset.writes,
+        scenario: { type: 'update', objects },
+      }),
     );
     check('API updates', updates);
 
     // Raw updates: same lanes, each a preconditioned update of its own key (as the API's write is).
     const variants = [value, value.replace('"units":3', '"units":4')];
-    const revs = await Promise.all(Array.from({ length: conc }, async (_, l) => (await env.store.get(rawKey(l)))!.modRevision));
+    const revs = await Promise.all(
+      Array.from({ length: conc }, async (_, l) => (await env.store.get(rawKey(l)))!.modRevision),
+    );
     const rawUpdate = async (total: number): Promise<void> => {
       let issued = 0;
       await Promise.all(
@@ -80,10 +94,26 @@ export const writesSuite: Suite = {
 
     const size = `${Buffer.byteLength(value)} B stored`;
     return [
-      row(this.name, env.name, 'API creates (POST UnitSet)', creates.throughput, '/s', 'store.create, same value', rawCreates,
-        `${conc} in flight, ${size}; API p50 ${creates.latency.p50.toFixed(1)} ms p99 ${creates.latency.p99.toFixed(1)} ms; busy ${busy(createsELU, creates.elu)}`),
-      row(this.name, env.name, 'API updates (PUT UnitSet)', updates.throughput, '/s', 'store.update, same value', rawUpdates,
-        `${conc} in flight, ${size}; API p50 ${updates.latency.p50.toFixed(1)} ms p99 ${updates.latency.p99.toFixed(1)} ms; busy ${busy(updatesELU, updates.elu)}`),
+      row(
+        this.name,
+        env.name,
+        'API creates (POST UnitSet)',
+        creates.throughput,
+        '/s',
+        'store.create, same value',
+        rawCreates,
+        `${conc} in flight, ${size}; API p50 ${creates.latency.p50.toFixed(1)} ms p99 ${creates.latency.p99.toFixed(1)} ms; busy ${busy(createsELU, creates.elu)}`,
+      ),
+      row(
+        this.name,
+        env.name,
+        'API updates (PUT UnitSet)',
+        updates.throughput,
+        '/s',
+        'store.update, same value',
+        rawUpdates,
+        `${conc} in flight, ${size}; API p50 ${updates.latency.p50.toFixed(1)} ms p99 ${updates.latency.p99.toFixed(1)} ms; busy ${busy(updatesELU, updates.elu)}`,
+      ),
     ];
   },
 };

@@ -71,12 +71,25 @@ export function summarizeProfile(profile: Profile, top = 25): string {
   });
   const busy = total - idle;
   const pct = (us: number): string => `${((100 * us) / busy).toFixed(1).padStart(5)}%`;
-  const lines = [`${(total / 1e6).toFixed(1)} s sampled, ${(busy / 1e6).toFixed(1)} s busy (percentages of busy time)`, '', 'self time by function:'];
-  for (const [name, us] of [...byFunction].filter(([n]) => !n.startsWith('(idle)')).sort((a, b) => b[1] - a[1]).slice(0, top)) lines.push(`  ${pct(us)}  ${name}`);
+  const lines = [
+    `${(total / 1e6).toFixed(1)} s sampled, ${(busy / 1e6).toFixed(1)} s busy (percentages of busy time)`,
+    '',
+    'self time by function:',
+  ];
+  for (const [name, us] of [...byFunction]
+    .filter(([n]) => !n.startsWith('(idle)'))
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, top))
+    lines.push(`  ${pct(us)}  ${name}`);
   lines.push('', 'inclusive time (self + callees) of project and package functions:');
-  for (const [name, us] of [...inclusive].filter(([n]) => / {2}(src|bench|npm:)/.test(n)).sort((a, b) => b[1] - a[1]).slice(0, top)) lines.push(`  ${pct(us)}  ${name}`);
+  for (const [name, us] of [...inclusive]
+    .filter(([n]) => / {2}(src|bench|npm:)/.test(n))
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, top))
+    lines.push(`  ${pct(us)}  ${name}`);
   lines.push('', 'self time by file / package:');
-  for (const [name, us] of [...byFile].sort((a, b) => b[1] - a[1]).slice(0, top)) if (name !== '(native/V8)' || us > 0) lines.push(`  ${pct(us)}  ${name}`);
+  for (const [name, us] of [...byFile].sort((a, b) => b[1] - a[1]).slice(0, top))
+    if (name !== '(native/V8)' || us > 0) lines.push(`  ${pct(us)}  ${name}`);
   return lines.join('\n');
 }
 

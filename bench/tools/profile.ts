@@ -32,7 +32,9 @@ const seconds = Number(values.seconds);
 const concurrency = Number(values.concurrency);
 const out = values.out ?? `/tmp/upm-${scenarioName}-${backend}.cpuprofile`;
 
-const env = await BackendEnv.start(backend, makeCerts(), { sqliteSynchronous: values.sync?.toUpperCase() === 'NORMAL' ? 'NORMAL' : 'FULL' });
+const env = await BackendEnv.start(backend, makeCerts(), {
+  sqliteSynchronous: values.sync?.toUpperCase() === 'NORMAL' ? 'NORMAL' : 'FULL',
+});
 let closeBare: (() => Promise<void>) | undefined;
 try {
   const ns = 'bench-profile';
@@ -54,7 +56,13 @@ try {
       scenario = { type: 'fixed', method: 'GET', path: objectPath('unitsets', ns, 'get-0') };
       break;
     case 'list': {
-      const r = await env.worker.run({ kind: 'requests', target: env.target, concurrency: 8, count: 100, scenario: { type: 'create', path: collectionPath('unitsets', ns), body: unitSetBody('x'), namePrefix: 'list-' } });
+      const r = await env.worker.run({
+        kind: 'requests',
+        target: env.target,
+        concurrency: 8,
+        count: 100,
+        scenario: { type: 'create', path: collectionPath('unitsets', ns), body: unitSetBody('x'), namePrefix: 'list-' },
+      });
       if (r.errors) throw new Error(r.firstError);
       scenario = { type: 'fixed', method: 'GET', path: collectionPath('unitsets', ns) };
       break;
@@ -65,7 +73,9 @@ try {
     case 'update': {
       const objects = [];
       for (let i = 0; i < concurrency; i++) {
-        const obj = (await env.apiOK('POST', collectionPath('unitsets', ns), unitSetBody(`u-${i}`))).json<Record<string, unknown>>();
+        const obj = (await env.apiOK('POST', collectionPath('unitsets', ns), unitSetBody(`u-${i}`))).json<
+          Record<string, unknown>
+        >();
         objects.push({ path: objectPath('unitsets', ns, `u-${i}`), body: obj });
       }
       scenario = { type: 'update', objects };
@@ -82,7 +92,9 @@ try {
   session.connect();
   await session.post('Profiler.enable');
   await session.post('Profiler.start');
-  const { result, elu } = await withServerELU(() => env.worker.run({ kind: 'requests', target, concurrency, durationMs: seconds * 1000, scenario }));
+  const { result, elu } = await withServerELU(() =>
+    env.worker.run({ kind: 'requests', target, concurrency, durationMs: seconds * 1000, scenario }),
+  );
   const { profile } = await session.post('Profiler.stop');
   session.disconnect();
   writeFileSync(out, JSON.stringify(profile));

@@ -51,11 +51,13 @@ export const DNS_LABEL = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$';
 /** RFC 1123 DNS subdomain: names of objects such as ConfigMaps, Secrets and UnitTemplates. */
 export const DNS_SUBDOMAIN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$';
 /** A resource.Quantity in its canonical string form (what kube-apiserver accepts). */
-export const QUANTITY = '^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$';
+export const QUANTITY =
+  '^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$';
 /** A key of a Secret or ConfigMap. */
 export const CONFIG_KEY = '^[-._a-zA-Z0-9]+$';
 /** A host name (RFC 1123, upper case allowed), an IPv4 address or an IPv6 address. */
-export const HOST = '^(([A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?)(\\.[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?)*\\.?|[0-9A-Fa-f.]*:[0-9A-Fa-f:.]*)$';
+export const HOST =
+  '^(([A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?)(\\.[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?)*\\.?|[0-9A-Fa-f.]*:[0-9A-Fa-f:.]*)$';
 /** An absolute path. */
 export const ABSOLUTE_PATH = '^/.*$';
 /** A C-identifier-like environment variable name. */
@@ -88,7 +90,11 @@ export function dateTime(description: string): JSONSchema {
   return { type: 'string', format: 'date-time', description };
 }
 
-export function object(description: string, properties: Record<string, JSONSchema>, extra: JSONSchema = {}): JSONSchema {
+export function object(
+  description: string,
+  properties: Record<string, JSONSchema>,
+  extra: JSONSchema = {},
+): JSONSchema {
   return { type: 'object', description, properties, ...extra };
 }
 
@@ -103,7 +109,14 @@ export function stringMap(description: string, extra: JSONSchema = {}): JSONSche
 
 /** A list whose items are identified by `keys` (merged item by item by server-side apply). */
 export function listMap(description: string, keys: string[], items: JSONSchema, extra: JSONSchema = {}): JSONSchema {
-  return { type: 'array', description, items, 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': keys, ...extra };
+  return {
+    type: 'array',
+    description,
+    items,
+    'x-kubernetes-list-type': 'map',
+    'x-kubernetes-list-map-keys': keys,
+    ...extra,
+  };
 }
 
 /** A list of unique scalars. */
@@ -134,7 +147,12 @@ export function quantity(description: string, extra: JSONSchema = {}): JSONSchem
 
 /** An integer or a string (IntOrString); `pattern` constrains the string form. */
 export function intOrString(description: string, extra: JSONSchema = {}): JSONSchema {
-  return { description, anyOf: [{ type: 'integer' }, { type: 'string' }], 'x-kubernetes-int-or-string': true, ...extra };
+  return {
+    description,
+    anyOf: [{ type: 'integer' }, { type: 'string' }],
+    'x-kubernetes-int-or-string': true,
+    ...extra,
+  };
 }
 
 export function port(description: string, extra: JSONSchema = {}): JSONSchema {
@@ -166,11 +184,14 @@ export const conditionSchema = named(
   object(
     'One aspect of the current state of an object, in the shape of metav1.Condition.',
     {
-      type: str('Type of the condition, in CamelCase (for example Ready). Each type appears at most once in the list.', {
-        pattern:
-          '^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$',
-        maxLength: 316,
-      }),
+      type: str(
+        'Type of the condition, in CamelCase (for example Ready). Each type appears at most once in the list.',
+        {
+          pattern:
+            '^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$',
+          maxLength: 316,
+        },
+      ),
       status: enumStr('Status of the condition: True, False or Unknown.', ['True', 'False', 'Unknown']),
       observedGeneration: int64(
         'The metadata.generation the condition was computed from. A condition older than the current generation may be stale.',
@@ -422,7 +443,9 @@ export const tlsSchema = named(
         ['Disabled', 'Required', 'VerifyCA', 'VerifyFull'],
         { default: 'Disabled' },
       ),
-      ca: secretKeySelector('PEM bundle of the CA that signs the server certificates. Required by VerifyCA and VerifyFull.'),
+      ca: secretKeySelector(
+        'PEM bundle of the CA that signs the server certificates. Required by VerifyCA and VerifyFull.',
+      ),
       clientCertificate: localObjectReference(
         'A Secret of type kubernetes.io/tls (keys tls.crt and tls.key) presented as client certificate, for servers ' +
           'that require one.',
@@ -447,7 +470,7 @@ export function instanceProperties(defaultPort: number, engine: string): Record<
     ),
     unitRef: localObjectReference(
       `A Unit in the same namespace that runs the ${engine} instance. The controller connects to the Unit's ` +
-        'status.address (unless host is given) and labels the Unit\'s Pod with the role it observes, which drives the ' +
+        "status.address (unless host is given) and labels the Unit's Pod with the role it observes, which drives the " +
         'Services. Either unitRef or host must be given.',
     ),
     host: str(
@@ -469,10 +492,10 @@ export const primaryChangeSchema = named(
     'A change of primary: a switchover requested through spec.primary, or an automatic failover. Every step is recorded ' +
       'before it is taken so the change resumes where it stopped after a controller restart.',
     {
-      kind: enumStr('Switchover: planned, the old primary is fenced and drained first. Failover: the old primary is lost.', [
-        'Switchover',
-        'Failover',
-      ]),
+      kind: enumStr(
+        'Switchover: planned, the old primary is fenced and drained first. Failover: the old primary is lost.',
+        ['Switchover', 'Failover'],
+      ),
       from: str('Name of the instance that was primary.'),
       to: str('Name of the instance being promoted.'),
       phase: enumStr(
@@ -502,15 +525,15 @@ export function replicationServiceSchema(engine: string): JSONSchema {
   return named(
     'ReplicationServices',
     object(
-    `The Services <name>-readwrite (the current primary) and <name>-readonly (ready replicas) giving clients access to the ` +
-      `${engine} topology. They select Pods of Unit-backed instances by the role label the controller sets from the ` +
-      'observed, fenced topology (never from spec alone). Instances given only by host are not part of the Services.',
-    {
-      type: enumStr('Type of both Services.', SERVICE_TYPES, { default: 'ClusterIP' }),
-      annotations: stringMap('Annotations of both Services, for example load-balancer settings of a cloud provider.'),
-      readOnly: bool('Whether to create the <name>-readonly Service.', { default: true }),
-    },
-    { default: {} },
+      `The Services <name>-readwrite (the current primary) and <name>-readonly (ready replicas) giving clients access to the ` +
+        `${engine} topology. They select Pods of Unit-backed instances by the role label the controller sets from the ` +
+        'observed, fenced topology (never from spec alone). Instances given only by host are not part of the Services.',
+      {
+        type: enumStr('Type of both Services.', SERVICE_TYPES, { default: 'ClusterIP' }),
+        annotations: stringMap('Annotations of both Services, for example load-balancer settings of a cloud provider.'),
+        readOnly: bool('Whether to create the <name>-readonly Service.', { default: true }),
+      },
+      { default: {} },
     ),
   );
 }

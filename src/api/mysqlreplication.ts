@@ -147,10 +147,13 @@ const mysqlReplicationSpec = named(
               minimum: 0,
               default: 30,
             }),
-            maxLagSeconds: int32('A replica that lagged by more than this at its last observation is not a candidate.', {
-              minimum: 0,
-              default: 60,
-            }),
+            maxLagSeconds: int32(
+              'A replica that lagged by more than this at its last observation is not a candidate.',
+              {
+                minimum: 0,
+                default: 60,
+              },
+            ),
             cooldownSeconds: int32('Minimum time between two automatic failovers, to prevent flapping.', {
               minimum: 0,
               default: 300,
@@ -192,9 +195,12 @@ const instanceStatus = named(
       sourcePort: int32('Port the replica replicates from.'),
       ioThreadRunning: enumStr('State of the replication I/O (receiver) thread.', ['Yes', 'No', 'Connecting']),
       sqlThreadRunning: enumStr('State of the replication SQL (applier) thread.', ['Yes', 'No']),
-      secondsBehindSource: int64('Replication delay in seconds. Absent when the server reports NULL (threads stopped).', {
-        minimum: 0,
-      }),
+      secondsBehindSource: int64(
+        'Replication delay in seconds. Absent when the server reports NULL (threads stopped).',
+        {
+          minimum: 0,
+        },
+      ),
       gtidExecuted: str('GTID set (MySQL) or GTID position (MariaDB) of the transactions the instance has applied.'),
       lastIOError: str('Last error of the I/O thread.'),
       lastSQLError: str('Last error of the SQL thread.'),

@@ -51,7 +51,13 @@ const servers = named(
       readerHostgroup: hostgroupId('Hostgroup of the replicas.', 1),
       checkType: enumStr(
         'Variable ProxySQL monitors to tell writers from readers.',
-        ['read_only', 'innodb_read_only', 'super_read_only', 'read_only|innodb_read_only', 'read_only&innodb_read_only'],
+        [
+          'read_only',
+          'innodb_read_only',
+          'super_read_only',
+          'read_only|innodb_read_only',
+          'read_only&innodb_read_only',
+        ],
         { default: 'read_only' },
       ),
       writerIsAlsoReader: bool('Whether the primary also serves reads in the reader hostgroup.', { default: false }),
@@ -79,10 +85,14 @@ const users = named(
         { default: 'Exact' },
       ),
       hostPattern: str('Accounts whose host matches are copied.', { default: '%', maxLength: 255 }),
-      exclude: listSet('User names never copied.', { type: 'string', maxLength: 128 }, {
-        maxItems: 256,
-        default: ['root', 'mysql.sys', 'mysql.session', 'mysql.infoschema'],
-      }),
+      exclude: listSet(
+        'User names never copied.',
+        { type: 'string', maxLength: 128 },
+        {
+          maxItems: 256,
+          default: ['root', 'mysql.sys', 'mysql.session', 'mysql.infoschema'],
+        },
+      ),
       defaultHostgroup: int32('Hostgroup the users connect to by default; the writer hostgroup when omitted.', {
         minimum: 0,
       }),
@@ -101,7 +111,10 @@ const proxysqlSyncSpec = named(
         'The MysqlReplication whose servers and users are synchronised. Changes to it (a new primary, an isolated ' +
           'replica) are applied as soon as they are observed.',
       ),
-      proxysql: listMap('The ProxySQL servers to configure.', ['name'], proxysqlInstance, { minItems: 1, maxItems: 32 }),
+      proxysql: listMap('The ProxySQL servers to configure.', ['name'], proxysqlInstance, {
+        minItems: 1,
+        maxItems: 32,
+      }),
       credentials: named(
         'ProxysqlSyncCredentials',
         object(
@@ -139,7 +152,9 @@ const proxysqlStatus = named(
       health: instanceHealthSchema,
       ready: bool('Whether servers and users are in sync on this instance.'),
       version: str('ProxySQL version.'),
-      serversSynced: bool('Whether mysql_servers and mysql_replication_hostgroups match the desired state (and are loaded to runtime).'),
+      serversSynced: bool(
+        'Whether mysql_servers and mysql_replication_hostgroups match the desired state (and are loaded to runtime).',
+      ),
       usersSynced: bool('Whether mysql_users matches the desired state (and is loaded to runtime).'),
       users: int32('Number of users this object manages on the instance.', { minimum: 0 }),
       writer: str('Server (host:port) in the writer hostgroup at runtime.'),
@@ -160,7 +175,8 @@ const proxysqlSyncStatus = named(
     instances: listMap('Observed state of every ProxySQL server.', ['name'], proxysqlStatus, { maxItems: 32 }),
     conditions: conditions({
       Ready: 'True when every ProxySQL server has the desired servers and users loaded to runtime.',
-      ServersSynced: 'Whether the servers and hostgroups are in sync everywhere (reason MysqlReplicationNotFound, ...).',
+      ServersSynced:
+        'Whether the servers and hostgroups are in sync everywhere (reason MysqlReplicationNotFound, ...).',
       UsersSynced: 'Whether the users are in sync everywhere.',
     }),
   }),

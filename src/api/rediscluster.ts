@@ -91,7 +91,11 @@ const redisClusterSpec = named(
         object(
           'How slots are moved between shards (CLUSTER SETSLOT IMPORTING/MIGRATING, MIGRATE, SETSLOT NODE).',
           {
-            keysPerBatch: int32('Number of keys moved by one MIGRATE command.', { minimum: 1, maximum: 10000, default: 100 }),
+            keysPerBatch: int32('Number of keys moved by one MIGRATE command.', {
+              minimum: 1,
+              maximum: 10000,
+              default: 100,
+            }),
             timeoutMilliseconds: int32('Timeout of one MIGRATE command.', { minimum: 1, default: 60000 }),
             rebalanceThresholdPercent: int32(
               'Slots are moved to follow the weights only when a shard is off its share by more than this percentage; ' +
@@ -120,9 +124,12 @@ const nodeStatus = named(
       health: instanceHealthSchema,
       ready: bool('Whether the node is connected to the cluster in its desired role.'),
       primaryNodeId: str('Node ID of the primary a replica replicates from.'),
-      flags: listAtomic('Flags of the node in CLUSTER NODES (myself, master, slave, fail?, fail, handshake, noaddr, ...).', {
-        type: 'string',
-      }),
+      flags: listAtomic(
+        'Flags of the node in CLUSTER NODES (myself, master, slave, fail?, fail, handshake, noaddr, ...).',
+        {
+          type: 'string',
+        },
+      ),
       linkState: enumStr('State of the cluster bus link to the node.', ['connected', 'disconnected']),
       lastSeen: dateTime('When the controller last reached the node.'),
       message: str('Why the node is not ready, or the last error met while reconciling it.'),
@@ -139,9 +146,13 @@ const shardStatus = named(
       name: str('Name of the shard.'),
       currentPrimary: str('Instance that is the primary of the shard now.'),
       targetPrimary: str('Instance being made primary; differs from currentPrimary during a failover.'),
-      slots: listAtomic('Hash slots the shard owns, as ranges such as 0-5460 or single slots.', { type: 'string' }, {
-        maxItems: 16384,
-      }),
+      slots: listAtomic(
+        'Hash slots the shard owns, as ranges such as 0-5460 or single slots.',
+        { type: 'string' },
+        {
+          maxItems: 16384,
+        },
+      ),
       slotCount: int32('Number of hash slots the shard owns.', { minimum: 0, maximum: 16384 }),
       readyInstances: int32('Number of ready nodes in the shard.', { minimum: 0 }),
       nodes: listMap('Observed state of the nodes of the shard.', ['name'], nodeStatus, { maxItems: 16 }),

@@ -59,11 +59,10 @@ const instance = named(
 
 const sentinelInstance = named(
   'SentinelInstance',
-  object(
-    'A Redis Sentinel: a Unit or an external host.',
-    instanceProperties(26379, 'Sentinel'),
-    { required: ['name'], anyOf: UNIT_OR_HOST },
-  ),
+  object('A Redis Sentinel: a Unit or an external host.', instanceProperties(26379, 'Sentinel'), {
+    required: ['name'],
+    anyOf: UNIT_OR_HOST,
+  }),
 );
 
 const sentinel = named(
@@ -72,10 +71,15 @@ const sentinel = named(
     'Redis Sentinels that monitor the primary (failover mode Sentinel). The controller registers the primary with every ' +
       'Sentinel (SENTINEL MONITOR), keeps their settings in line with this object, and follows the primary they elect.',
     {
-      instances: listMap('The Sentinels. At least three are advisable, in distinct failure domains.', ['name'], sentinelInstance, {
-        minItems: 1,
-        maxItems: 16,
-      }),
+      instances: listMap(
+        'The Sentinels. At least three are advisable, in distinct failure domains.',
+        ['name'],
+        sentinelInstance,
+        {
+          minItems: 1,
+          maxItems: 16,
+        },
+      ),
       masterName: str('Name the primary is monitored under.', {
         pattern: '^[A-Za-z0-9][-._A-Za-z0-9]*$',
         maxLength: 128,
@@ -149,10 +153,13 @@ const redisReplicationSpec = named(
               ['Manual', 'Automatic', 'Sentinel'],
               { default: 'Manual' },
             ),
-            delaySeconds: int32('How long the primary must be unreachable before the controller fails over (Automatic).', {
-              minimum: 0,
-              default: 30,
-            }),
+            delaySeconds: int32(
+              'How long the primary must be unreachable before the controller fails over (Automatic).',
+              {
+                minimum: 0,
+                default: 30,
+              },
+            ),
             cooldownSeconds: int32('Minimum time between two automatic failovers, to prevent flapping.', {
               minimum: 0,
               default: 300,
@@ -177,7 +184,11 @@ const instanceStatus = named(
     {
       name: str('Name of the instance in spec.instances.'),
       address: str('host:port the controller connects to.'),
-      role: enumStr('Observed role (INFO replication), or Unknown when unreachable.', ['Primary', 'Replica', 'Unknown']),
+      role: enumStr('Observed role (INFO replication), or Unknown when unreachable.', [
+        'Primary',
+        'Replica',
+        'Unknown',
+      ]),
       health: instanceHealthSchema,
       ready: bool(
         'Whether the instance is in its desired state: the writable primary, or a replica of the current primary with ' +
@@ -188,7 +199,9 @@ const instanceStatus = named(
       primaryPort: int32('Port the replica replicates from (master_port).'),
       linkStatus: enumStr('State of the link to the primary (master_link_status).', ['up', 'down']),
       syncInProgress: bool('Whether a full synchronisation from the primary is running (master_sync_in_progress).'),
-      replicationOffset: int64('Replication offset of the instance (master_repl_offset on a primary, slave_repl_offset on a replica).'),
+      replicationOffset: int64(
+        'Replication offset of the instance (master_repl_offset on a primary, slave_repl_offset on a replica).',
+      ),
       lagBytes: int64('How far the replica is behind the primary offset, in bytes.', { minimum: 0 }),
       connectedReplicas: int32('Number of replicas connected to the instance.', { minimum: 0 }),
       lastSeen: dateTime('When the controller last reached the instance.'),
@@ -203,7 +216,9 @@ const redisReplicationStatus = named(
   object('Observed state of a RedisReplication.', {
     observedGeneration: observedGeneration('the RedisReplication'),
     currentPrimary: str('Instance that is the writable primary now. Empty while no primary is established.'),
-    targetPrimary: str('Instance being made primary. Differs from currentPrimary while a switchover or failover is in progress.'),
+    targetPrimary: str(
+      'Instance being made primary. Differs from currentPrimary while a switchover or failover is in progress.',
+    ),
     totalInstances: int32('Number of instances in spec.instances.', { minimum: 0 }),
     readyInstances: int32('Number of instances that are ready.', { minimum: 0 }),
     instances: listMap('Observed state of every instance.', ['name'], instanceStatus, { maxItems: 32 }),

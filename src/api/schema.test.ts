@@ -81,13 +81,17 @@ const isScalar = (s: JSONSchema): boolean =>
 /** Keys of a default value the schema would prune (structural defaults must survive pruning). */
 function prunedKeys(value: unknown, schema: JSONSchema, path: string): string[] {
   if (schema['x-kubernetes-preserve-unknown-fields'] && !schema.properties) return [];
-  if (Array.isArray(value)) return schema.items ? value.flatMap((v, i) => prunedKeys(v, schema.items!, `${path}[${i}]`)) : [];
+  if (Array.isArray(value))
+    return schema.items ? value.flatMap((v, i) => prunedKeys(v, schema.items!, `${path}[${i}]`)) : [];
   if (value === null || typeof value !== 'object') return [];
   const out: string[] = [];
   for (const [k, v] of Object.entries(value)) {
-    const child = schema.properties?.[k] ?? (typeof schema.additionalProperties === 'object' ? schema.additionalProperties : undefined);
+    const child =
+      schema.properties?.[k] ??
+      (typeof schema.additionalProperties === 'object' ? schema.additionalProperties : undefined);
     if (child) out.push(...prunedKeys(v, child, `${path}.${k}`));
-    else if (!schema['x-kubernetes-preserve-unknown-fields'] && schema.additionalProperties !== true) out.push(`${path}.${k}`);
+    else if (!schema['x-kubernetes-preserve-unknown-fields'] && schema.additionalProperties !== true)
+      out.push(`${path}.${k}`);
   }
   return out;
 }
@@ -111,7 +115,10 @@ interface Resolved {
 function resolve(definition: ResourceDefinition, path: string): Resolved {
   const tokens = path.match(/\.[^.[]+|\[[^\]]*\]/g);
   if (!tokens || tokens.join('') !== path) throw new Error(`cannot parse JSONPath ${path}`);
-  let node: JSONSchema = { type: 'object', properties: { ...definition.schema.properties, metadata: { type: 'object', properties: METADATA_FIELDS } } };
+  let node: JSONSchema = {
+    type: 'object',
+    properties: { ...definition.schema.properties, metadata: { type: 'object', properties: METADATA_FIELDS } },
+  };
   let throughList = false;
   for (const token of tokens) {
     if (token.startsWith('.')) {
@@ -125,7 +132,8 @@ function resolve(definition: ResourceDefinition, path: string): Resolved {
     if (filter) {
       let item: JSONSchema | undefined = node.items;
       for (const name of filter[1]!.split('.').filter(Boolean)) item = item?.properties?.[name];
-      if (!item || !isScalar(item)) throw new Error(`${path}: the filter field ${filter[1]} is not a scalar of the items`);
+      if (!item || !isScalar(item))
+        throw new Error(`${path}: the filter field ${filter[1]} is not a scalar of the items`);
     } else if (!/^\[(\*|\d+)\]$/.test(token)) {
       throw new Error(`${path}: unsupported step ${token}`);
     }
@@ -168,7 +176,35 @@ describe('upmResources', () => {
   });
 
   it('uses short names that are unique and do not shadow built-in ones', () => {
-    const builtIn = ['cm', 'cs', 'csr', 'crd', 'crds', 'ds', 'deploy', 'ep', 'ev', 'hpa', 'ing', 'limits', 'netpol', 'no', 'ns', 'pc', 'pdb', 'po', 'pv', 'pvc', 'quota', 'rc', 'rs', 'sa', 'sc', 'sts', 'svc'];
+    const builtIn = [
+      'cm',
+      'cs',
+      'csr',
+      'crd',
+      'crds',
+      'ds',
+      'deploy',
+      'ep',
+      'ev',
+      'hpa',
+      'ing',
+      'limits',
+      'netpol',
+      'no',
+      'ns',
+      'pc',
+      'pdb',
+      'po',
+      'pv',
+      'pvc',
+      'quota',
+      'rc',
+      'rs',
+      'sa',
+      'sc',
+      'sts',
+      'svc',
+    ];
     const all = upmResources.flatMap((d) => d.shortNames);
     expect(new Set(all).size).toBe(all.length);
     expect(all.filter((s) => builtIn.includes(s))).toEqual([]);
@@ -195,7 +231,12 @@ describe.each(upmResources.map((d) => [d.kind, d] as const))('%s schema', (_kind
 
   it('describes every field at every depth (kubectl explain)', () => {
     const missing = nodes
-      .filter(({ node, role }) => role === 'root' || role === 'property' || ((role === 'items' || role === 'additionalProperties') && node.type === 'object'))
+      .filter(
+        ({ node, role }) =>
+          role === 'root' ||
+          role === 'property' ||
+          ((role === 'items' || role === 'additionalProperties') && node.type === 'object'),
+      )
       .filter(({ node }) => !node.description || node.description.trim().length < 5)
       .map(({ path }) => path || '<root>');
     expect(missing).toEqual([]);
@@ -206,27 +247,38 @@ describe.each(upmResources.map((d) => [d.kind, d] as const))('%s schema', (_kind
     for (const { node, path, role } of nodes) {
       if (node.$ref) problems.push(`${path}: $ref`);
       if (node.uniqueItems) problems.push(`${path}: uniqueItems is not allowed`);
-      if (node.properties && node.additionalProperties !== undefined) problems.push(`${path}: properties and additionalProperties`);
+      if (node.properties && node.additionalProperties !== undefined)
+        problems.push(`${path}: properties and additionalProperties`);
       if (role === 'branch') {
         const keys = Object.keys(node);
         const intOrStringBranch = keys.length === 1 && (node.type === 'integer' || node.type === 'string');
         const requiredOnly = keys.length === 1 && Array.isArray(node.required);
-        if (!intOrStringBranch && !requiredOnly) problems.push(`${path}: branch may only hold a type (int-or-string) or required`);
+        if (!intOrStringBranch && !requiredOnly)
+          problems.push(`${path}: branch may only hold a type (int-or-string) or required`);
         continue;
       }
       if (isIntOrString(node)) {
         if (node.type) problems.push(`${path}: int-or-string must not have a type`);
-        if (JSON.stringify(node.anyOf) !== JSON.stringify([{ type: 'integer' }, { type: 'string' }])) problems.push(`${path}: int-or-string needs anyOf integer|string`);
+        if (JSON.stringify(node.anyOf) !== JSON.stringify([{ type: 'integer' }, { type: 'string' }]))
+          problems.push(`${path}: int-or-string needs anyOf integer|string`);
         continue;
       }
       if (!node.type) problems.push(`${path}: no type`);
-      if (node.anyOf && !node.anyOf.every((b) => Object.keys(b).join() === 'required')) problems.push(`${path}: anyOf outside int-or-string`);
+      if (node.anyOf && !node.anyOf.every((b) => Object.keys(b).join() === 'required'))
+        problems.push(`${path}: anyOf outside int-or-string`);
       for (const key of node.anyOf?.flatMap((b) => b.required ?? []) ?? []) {
         if (!node.properties?.[key]) problems.push(`${path}: anyOf requires undeclared ${key}`);
       }
-      for (const key of node.required ?? []) if (!node.properties?.[key]) problems.push(`${path}: requires undeclared ${key}`);
-      if (node.enum && node.enum.some((v) => typeof v !== (node.type === 'integer' ? 'number' : node.type))) problems.push(`${path}: enum value of the wrong type`);
-      if (node.type === 'object' && !node.properties && !node.additionalProperties && !node['x-kubernetes-preserve-unknown-fields']) {
+      for (const key of node.required ?? [])
+        if (!node.properties?.[key]) problems.push(`${path}: requires undeclared ${key}`);
+      if (node.enum && node.enum.some((v) => typeof v !== (node.type === 'integer' ? 'number' : node.type)))
+        problems.push(`${path}: enum value of the wrong type`);
+      if (
+        node.type === 'object' &&
+        !node.properties &&
+        !node.additionalProperties &&
+        !node['x-kubernetes-preserve-unknown-fields']
+      ) {
         problems.push(`${path}: object without properties, additionalProperties or preserve-unknown-fields`);
       }
     }
@@ -247,7 +299,8 @@ describe.each(upmResources.map((d) => [d.kind, d] as const))('%s schema', (_kind
         for (const key of keys) {
           const prop = node.items?.properties?.[key];
           if (!prop || !isScalar(prop)) problems.push(`${path}: map key ${key} is not a scalar property of the items`);
-          if (!node.items?.required?.includes(key) && prop?.default === undefined) problems.push(`${path}: map key ${key} is neither required nor defaulted`);
+          if (!node.items?.required?.includes(key) && prop?.default === undefined)
+            problems.push(`${path}: map key ${key} is neither required nor defaulted`);
         }
       } else if (node['x-kubernetes-list-map-keys']) {
         problems.push(`${path}: list-map-keys on a ${listType} list`);
@@ -262,10 +315,14 @@ describe.each(upmResources.map((d) => [d.kind, d] as const))('%s schema', (_kind
       if (node.default === undefined) continue;
       const { default: dflt, ...withoutDefault } = node;
       const check = ajv.compile(withoutDefault as object);
-      if (!check(dflt)) problems.push(`${path}: default ${JSON.stringify(dflt)} is invalid: ${ajv.errorsText(check.errors)}`);
+      if (!check(dflt))
+        problems.push(`${path}: default ${JSON.stringify(dflt)} is invalid: ${ajv.errorsText(check.errors)}`);
       const full = { value: structuredClone(dflt) };
       defaultingAjv.compile({ type: 'object', properties: { value: node } } as object)(full);
-      if (!check(full.value)) problems.push(`${path}: defaulted default ${JSON.stringify(full.value)} is invalid: ${ajv.errorsText(check.errors)}`);
+      if (!check(full.value))
+        problems.push(
+          `${path}: defaulted default ${JSON.stringify(full.value)} is invalid: ${ajv.errorsText(check.errors)}`,
+        );
       problems.push(...prunedKeys(dflt, node, path).map((p) => `${p}: default would be pruned`));
     }
     expect(problems).toEqual([]);
@@ -279,13 +336,23 @@ describe.each(upmResources.map((d) => [d.kind, d] as const))('%s schema', (_kind
     for (const col of definition.printerColumns) {
       const { node, throughList } = resolve(definition, col.jsonPath);
       if (!col.type) {
-        expect({ column: col.name, scalar: isScalar(node), throughList }).toEqual({ column: col.name, scalar: true, throughList: false });
+        expect({ column: col.name, scalar: isScalar(node), throughList }).toEqual({
+          column: col.name,
+          scalar: true,
+          throughList: false,
+        });
       }
-      expect(col.description ?? node.description ?? (col.jsonPath.startsWith('.metadata.') ? 'machinery' : '')).not.toBe('');
+      expect(
+        col.description ?? node.description ?? (col.jsonPath.startsWith('.metadata.') ? 'machinery' : ''),
+      ).not.toBe('');
     }
     const names = definition.printerColumns.map((c) => c.name.toLowerCase());
     expect(new Set(names).size).toBe(names.length);
-    expect(definition.printerColumns.at(-1)).toEqual({ name: 'Age', jsonPath: '.metadata.creationTimestamp', type: 'date' });
+    expect(definition.printerColumns.at(-1)).toEqual({
+      name: 'Age',
+      jsonPath: '.metadata.creationTimestamp',
+      type: 'date',
+    });
   });
 
   it('has selectable fields on scalar fields outside lists', () => {
@@ -301,7 +368,9 @@ describe.each(upmResources.map((d) => [d.kind, d] as const))('%s schema', (_kind
     expect(list?.['x-kubernetes-list-map-keys']).toEqual(['type']);
     expect(list?.items?.required).toEqual(['type', 'status', 'lastTransitionTime', 'reason', 'message']);
     expect(list?.items?.properties?.status?.enum).toEqual(['True', 'False', 'Unknown']);
-    expect(list?.description).toMatch(definition.kind === 'UnitTemplate' ? /Condition types: Valid: / : /Condition types: Ready: /);
+    expect(list?.description).toMatch(
+      definition.kind === 'UnitTemplate' ? /Condition types: Valid: / : /Condition types: Ready: /,
+    );
     expect(definition.schema.properties?.status?.properties?.observedGeneration?.type).toBe('integer');
   });
 });
@@ -315,7 +384,9 @@ describe('UnitSet', () => {
 
   it('rejects negative units and a missing type', () => {
     const errors = validate('UnitSet', { spec: { version: '8.0.36', units: -1 } });
-    expect(errors).toEqual(expect.arrayContaining(['/spec/units must be >= 0', "/spec must have required property 'type'"]));
+    expect(errors).toEqual(
+      expect.arrayContaining(['/spec/units must be >= 0', "/spec must have required property 'type'"]),
+    );
     expect(validate('UnitSet', {})).toEqual(["<root> must have required property 'spec'"]);
   });
 
@@ -325,9 +396,16 @@ describe('UnitSet', () => {
     expect(validate('UnitSet', spec({ resources: { limits: { memory: '4GB' } } }))).not.toEqual([]);
     expect(validate('UnitSet', spec({ resources: { limits: { memory: '4Gi', cpu: 2 } } }))).toEqual([]);
     expect(validate('UnitSet', spec({ updateStrategy: { rollingUpdate: { maxUnavailable: '25%' } } }))).toEqual([]);
-    expect(validate('UnitSet', spec({ updateStrategy: { rollingUpdate: { maxUnavailable: 'half' } } }))).not.toEqual([]);
+    expect(validate('UnitSet', spec({ updateStrategy: { rollingUpdate: { maxUnavailable: 'half' } } }))).not.toEqual(
+      [],
+    );
     expect(validate('UnitSet', spec({ updateStrategy: { type: 'Parallel' } }))).not.toEqual([]);
-    expect(validate('UnitSet', spec({ storage: { volumes: [{ name: 'data', size: '20Gi', accessModes: ['ReadWriteOnce'] }] } }))).toEqual([]);
+    expect(
+      validate(
+        'UnitSet',
+        spec({ storage: { volumes: [{ name: 'data', size: '20Gi', accessModes: ['ReadWriteOnce'] }] } }),
+      ),
+    ).toEqual([]);
     expect(validate('UnitSet', spec({ credentials: [{ name: 'admin' }] }))).not.toEqual([]);
   });
 
@@ -338,7 +416,10 @@ describe('UnitSet', () => {
       version: '8.0.36',
       units: 3,
       storage: { persistentVolumeClaimRetentionPolicy: { whenDeleted: 'Retain', whenScaled: 'Retain' } },
-      updateStrategy: { type: 'RollingUpdate', rollingUpdate: { partition: 0, maxUnavailable: 1, order: 'ReplicasFirst' } },
+      updateStrategy: {
+        type: 'RollingUpdate',
+        rollingUpdate: { partition: 0, maxUnavailable: 1, order: 'ReplicasFirst' },
+      },
       scheduling: { podAntiAffinity: 'Preferred', topologyKey: 'kubernetes.io/hostname' },
       services: { external: { type: 'None' }, perUnit: { type: 'None' } },
       config: { restartPolicy: 'Rolling' },
@@ -349,12 +430,18 @@ describe('UnitSet', () => {
 
   it('names the default UnitTemplate <type>-<edition>-<version>', () => {
     expect(defaultUnitTemplateName({ type: 'mysql', version: '8.0.36' })).toBe('mysql-community-8.0.36');
-    expect(defaultUnitTemplateName({ type: 'mysql', edition: 'enterprise', version: '8.4.5' })).toBe('mysql-enterprise-8.4.5');
+    expect(defaultUnitTemplateName({ type: 'mysql', edition: 'enterprise', version: '8.4.5' })).toBe(
+      'mysql-enterprise-8.4.5',
+    );
   });
 
   it('exposes a scale subresource over spec.units, status.units and status.selector', () => {
     const d = def('UnitSet');
-    expect(d.subresources.scale).toEqual({ specReplicasPath: '.spec.units', statusReplicasPath: '.status.units', labelSelectorPath: '.status.selector' });
+    expect(d.subresources.scale).toEqual({
+      specReplicasPath: '.spec.units',
+      statusReplicasPath: '.status.units',
+      labelSelectorPath: '.status.selector',
+    });
     expect(resolve(d, '.spec.units').node.type).toBe('integer');
     expect(resolve(d, '.status.units').node.type).toBe('integer');
     expect(resolve(d, '.status.selector').node.type).toBe('string');
@@ -384,13 +471,31 @@ describe('the other kinds', () => {
       UnitTemplate: { spec: { type: 'mysql', version: '8.0.36', podTemplate } },
       SidecarSet: { spec: { selector: {}, containers: [{ name: 'filebeat', image: 'elastic/filebeat:8.15.0' }] } },
       MysqlReplication: {
-        spec: { instances: [{ name: 'db-0', unitRef: { name: 'db-0' } }, { name: 'ext', host: '10.0.0.7' }], primary: 'db-0', credentials: { admin: secret } },
+        spec: {
+          instances: [
+            { name: 'db-0', unitRef: { name: 'db-0' } },
+            { name: 'ext', host: '10.0.0.7' },
+          ],
+          primary: 'db-0',
+          credentials: { admin: secret },
+        },
       },
-      RedisReplication: { spec: { instances: [{ name: 'r0', host: 'redis-0.redis.svc' }], primary: 'r0', credentials: secret } },
-      RedisCluster: { spec: { shards: [{ name: 's0', instances: [{ name: 'n0', host: 'fd00::7' }] }], credentials: secret } },
-      ProxysqlSync: { spec: { mysqlReplication: { name: 'db' }, proxysql: [{ name: 'p0', unitRef: { name: 'proxy-0' } }], credentials: { admin: secret } } },
+      RedisReplication: {
+        spec: { instances: [{ name: 'r0', host: 'redis-0.redis.svc' }], primary: 'r0', credentials: secret },
+      },
+      RedisCluster: {
+        spec: { shards: [{ name: 's0', instances: [{ name: 'n0', host: 'fd00::7' }] }], credentials: secret },
+      },
+      ProxysqlSync: {
+        spec: {
+          mysqlReplication: { name: 'db' },
+          proxysql: [{ name: 'p0', unitRef: { name: 'proxy-0' } }],
+          credentials: { admin: secret },
+        },
+      },
     };
-    for (const [kind, obj] of Object.entries(examples)) expect({ kind, errors: validate(kind, obj) }).toEqual({ kind, errors: [] });
+    for (const [kind, obj] of Object.entries(examples))
+      expect({ kind, errors: validate(kind, obj) }).toEqual({ kind, errors: [] });
   });
 
   it('keep free-form Pod specs and containers as sent', () => {
@@ -401,7 +506,9 @@ describe('the other kinds', () => {
   });
 
   it('require an instance to be a Unit or a host, and reject bad hosts and ports', () => {
-    const mr = (instance: object) => ({ spec: { instances: [instance], primary: 'a', credentials: { admin: secret } } });
+    const mr = (instance: object) => ({
+      spec: { instances: [instance], primary: 'a', credentials: { admin: secret } },
+    });
     expect(validate('MysqlReplication', mr({ name: 'a' }))).not.toEqual([]);
     expect(validate('MysqlReplication', mr({ name: 'a', host: 'bad host' }))).not.toEqual([]);
     expect(validate('MysqlReplication', mr({ name: 'a', host: 'db.example.com', port: 70000 }))).not.toEqual([]);
@@ -409,9 +516,15 @@ describe('the other kinds', () => {
   });
 
   it('default ports, credential keys, failover and switchover settings', () => {
-    const mr = withDefaults('MysqlReplication', { spec: { instances: [{ name: 'a', host: 'h' }], primary: 'a', credentials: { admin: secret } } });
+    const mr = withDefaults('MysqlReplication', {
+      spec: { instances: [{ name: 'a', host: 'h' }], primary: 'a', credentials: { admin: secret } },
+    });
     expect(mr.spec.instances[0]).toEqual({ name: 'a', host: 'h', port: 3306, isolated: false, promotable: true });
-    expect(mr.spec.credentials.admin).toEqual({ name: 'mysql-admin', usernameKey: 'username', passwordKey: 'password' });
+    expect(mr.spec.credentials.admin).toEqual({
+      name: 'mysql-admin',
+      usernameKey: 'username',
+      passwordKey: 'password',
+    });
     expect(mr.spec).toMatchObject({
       mode: 'Async',
       failover: { mode: 'Manual', delaySeconds: 30 },
@@ -421,9 +534,13 @@ describe('the other kinds', () => {
       paused: false,
       deletionPolicy: 'Retain',
     });
-    const rr = withDefaults('RedisReplication', { spec: { instances: [{ name: 'a', host: 'h' }], primary: 'a', credentials: secret } });
+    const rr = withDefaults('RedisReplication', {
+      spec: { instances: [{ name: 'a', host: 'h' }], primary: 'a', credentials: secret },
+    });
     expect(rr.spec.instances[0].port).toBe(6379);
-    const ps = withDefaults('ProxysqlSync', { spec: { mysqlReplication: { name: 'db' }, proxysql: [{ name: 'p', host: 'h' }], credentials: { admin: secret } } });
+    const ps = withDefaults('ProxysqlSync', {
+      spec: { mysqlReplication: { name: 'db' }, proxysql: [{ name: 'p', host: 'h' }], credentials: { admin: secret } },
+    });
     expect(ps.spec.proxysql[0].port).toBe(6032);
     expect(ps.spec.servers).toMatchObject({ writerHostgroup: 0, readerHostgroup: 1, checkType: 'read_only' });
   });

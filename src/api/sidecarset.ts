@@ -30,16 +30,25 @@ const sidecarSetSpec = named(
         'Selects the Pods of Units to inject into, by Pod labels (every Unit Pod has upm.io/unitset, upm.io/unit, ' +
           'upm.io/type and upm.io/version). An empty selector matches every Unit Pod.',
       ),
-      namespaceSelector: labelSelector('Limits injection to namespaces whose labels match. All namespaces when omitted.'),
+      namespaceSelector: labelSelector(
+        'Limits injection to namespaces whose labels match. All namespaces when omitted.',
+      ),
       containers: containers(
         'Containers added to the Pod. A container whose name already exists in the Pod is not injected (condition ' +
           'Conflict on the SidecarSet).',
         { minItems: 1 },
       ),
-      initContainers: containers('Init containers added to the Pod, before or after those of the template (see injection).'),
-      volumes: listMap('Volumes the injected containers need, added to the Pod unless a volume of the same name exists.', ['name'], volumeSchema, {
-        maxItems: 64,
-      }),
+      initContainers: containers(
+        'Init containers added to the Pod, before or after those of the template (see injection).',
+      ),
+      volumes: listMap(
+        'Volumes the injected containers need, added to the Pod unless a volume of the same name exists.',
+        ['name'],
+        volumeSchema,
+        {
+          maxItems: 64,
+        },
+      ),
       injection: named(
         'SidecarSetInjection',
         object(

@@ -37,7 +37,8 @@ describe('generated types', () => {
 
   it('declare every kind, its spec, status and list', () => {
     for (const d of upmResources) {
-      for (const name of [d.kind, `${d.kind}Spec`, `${d.kind}Status`, d.listKind]) expect(generated).toContain(`export interface ${name} {`);
+      for (const name of [d.kind, `${d.kind}Spec`, `${d.kind}Status`, d.listKind])
+        expect(generated).toContain(`export interface ${name} {`);
     }
     expect(members('UnitSet')).toEqual([
       "apiVersion: 'upm.io/v1alpha1';",
@@ -52,36 +53,84 @@ describe('generated types', () => {
 
   it('make required fields non-optional and map enums, int-or-string and free-form objects', () => {
     const spec = members('UnitSetSpec');
-    expect(spec).toEqual(expect.arrayContaining(['type: string;', 'edition?: string;', 'version: string;', 'units: number;', 'template?: string;', 'env?: EnvVar[];']));
+    expect(spec).toEqual(
+      expect.arrayContaining([
+        'type: string;',
+        'edition?: string;',
+        'version: string;',
+        'units: number;',
+        'template?: string;',
+        'env?: EnvVar[];',
+      ]),
+    );
     expect(members('UnitSetUpdateStrategy')).toContain("type?: 'RollingUpdate' | 'OnDelete';");
     expect(members('UnitSetRollingUpdate')).toContain('maxUnavailable?: number | string;');
-    expect(members('ResourceRequirements')).toEqual(['limits?: Record<string, number | string>;', 'requests?: Record<string, number | string>;']);
+    expect(members('ResourceRequirements')).toEqual([
+      'limits?: Record<string, number | string>;',
+      'requests?: Record<string, number | string>;',
+    ]);
     expect(members('PodTemplate')).toEqual(['metadata?: PodTemplateMetadata;', 'spec: Record<string, unknown>;']);
     expect(members('Container')).toEqual(['name: string;', '[key: string]: unknown;']);
     expect(members('Condition')).toContain("status: 'True' | 'False' | 'Unknown';");
-    expect(members('UnitSetStorageVolume')).toContain("accessModes?: ('ReadWriteOnce' | 'ReadOnlyMany' | 'ReadWriteMany' | 'ReadWriteOncePod')[];");
+    expect(members('UnitSetStorageVolume')).toContain(
+      "accessModes?: ('ReadWriteOnce' | 'ReadOnlyMany' | 'ReadWriteMany' | 'ReadWriteOncePod')[];",
+    );
   });
 
   it('write shared shapes once and carry descriptions and defaults into JSDoc', () => {
-    for (const name of ['Condition', 'CredentialsSecretReference', 'LabelSelector', 'PrimaryChange', 'ReplicationServices']) {
+    for (const name of [
+      'Condition',
+      'CredentialsSecretReference',
+      'LabelSelector',
+      'PrimaryChange',
+      'ReplicationServices',
+    ]) {
       expect(generated.split(`export interface ${name} {`).length).toBe(2);
     }
-    expect(members('MysqlReplicationStatus')).toEqual(expect.arrayContaining(['currentPrimary?: string;', 'targetPrimary?: string;', 'conditions?: Condition[];', 'lastPrimaryChange?: PrimaryChange;']));
-    expect(body('UnitSetSpec')).toMatch(/Edition of the service[^]*@default "community"\n {3}\*\/\n {2}edition\?: string;/);
+    expect(members('MysqlReplicationStatus')).toEqual(
+      expect.arrayContaining([
+        'currentPrimary?: string;',
+        'targetPrimary?: string;',
+        'conditions?: Condition[];',
+        'lastPrimaryChange?: PrimaryChange;',
+      ]),
+    );
+    expect(body('UnitSetSpec')).toMatch(
+      /Edition of the service[^]*@default "community"\n {3}\*\/\n {2}edition\?: string;/,
+    );
     const longDocLines = generated.split('\n').filter((l) => /^\s*(\/\*\*|\*)/.test(l) && l.length > 100);
     expect(longDocLines).toEqual([]);
   });
 
   it('type-check against real objects', () => {
-    const spec: UnitSetSpec = { type: 'mysql', version: '8.0.36', units: 3, updateStrategy: { rollingUpdate: { maxUnavailable: '25%' } } };
-    const us: UnitSet = { apiVersion: 'upm.io/v1alpha1', kind: 'UnitSet', metadata: { name: 'db', namespace: 'default' }, spec };
+    const spec: UnitSetSpec = {
+      type: 'mysql',
+      version: '8.0.36',
+      units: 3,
+      updateStrategy: { rollingUpdate: { maxUnavailable: '25%' } },
+    };
+    const us: UnitSet = {
+      apiVersion: 'upm.io/v1alpha1',
+      kind: 'UnitSet',
+      metadata: { name: 'db', namespace: 'default' },
+      spec,
+    };
     const list: UnitSetList = { apiVersion: 'upm.io/v1alpha1', kind: 'UnitSetList', metadata: {}, items: [us] };
     const mr: MysqlReplication = {
       apiVersion: 'upm.io/v1alpha1',
       kind: 'MysqlReplication',
       metadata: { name: 'db' },
-      spec: { instances: [{ name: 'db-0', unitRef: { name: 'db-0' } }], primary: 'db-0', credentials: { admin: { name: 'db-admin' } } },
-      status: { currentPrimary: 'db-0', conditions: [{ type: 'Ready', status: 'True', reason: 'Ready', message: '', lastTransitionTime: '2026-01-01T00:00:00Z' }] },
+      spec: {
+        instances: [{ name: 'db-0', unitRef: { name: 'db-0' } }],
+        primary: 'db-0',
+        credentials: { admin: { name: 'db-admin' } },
+      },
+      status: {
+        currentPrimary: 'db-0',
+        conditions: [
+          { type: 'Ready', status: 'True', reason: 'Ready', message: '', lastTransitionTime: '2026-01-01T00:00:00Z' },
+        ],
+      },
     };
     const objects: UpmObject[] = [us, mr];
     expect(list.items[0]!.spec.units + objects.length).toBe(5);
@@ -118,8 +167,20 @@ describe('generateTypes', () => {
             properties: {
               size: { type: 'integer', description: 'Size.' },
               'max-items': { type: 'integer', description: 'A dashed name.', nullable: true },
-              inner: { type: 'object', description: 'Inner */ part.', properties: { level: { type: 'string', enum: ['low', 'high'], description: 'Level.' } } },
-              byName: { type: 'object', description: 'A map.', additionalProperties: { type: 'object', description: 'A value.', properties: { on: { type: 'boolean', description: 'On.' } } } },
+              inner: {
+                type: 'object',
+                description: 'Inner */ part.',
+                properties: { level: { type: 'string', enum: ['low', 'high'], description: 'Level.' } },
+              },
+              byName: {
+                type: 'object',
+                description: 'A map.',
+                additionalProperties: {
+                  type: 'object',
+                  description: 'A value.',
+                  properties: { on: { type: 'boolean', description: 'On.' } },
+                },
+              },
               rows: { type: 'array', description: 'Rows.', items: { type: 'array', items: { type: 'number' } } },
             },
           },
@@ -140,8 +201,10 @@ describe('generateTypes', () => {
   it('refuses two different shapes under one type name', () => {
     const a = named('Clash', object('A.', { x: str('X.') }));
     const b = named('Clash', object('B.', { y: str('Y.') }));
-    expect(() => generateTypes([definition({ type: 'object', description: 'root', properties: { spec: object('Spec.', { a, b }) } })])).toThrow(
-      /two different schemas are both named Clash/,
-    );
+    expect(() =>
+      generateTypes([
+        definition({ type: 'object', description: 'root', properties: { spec: object('Spec.', { a, b }) } }),
+      ]),
+    ).toThrow(/two different schemas are both named Clash/);
   });
 });

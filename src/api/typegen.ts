@@ -48,7 +48,12 @@ class Emitter {
     this.claim(def.kind, fingerprint(root));
     const slot = this.reserve();
     const members = [
-      member('apiVersion', `'${apiVersion}'`, true, 'APIVersion defines the versioned schema of this representation of an object.'),
+      member(
+        'apiVersion',
+        `'${apiVersion}'`,
+        true,
+        'APIVersion defines the versioned schema of this representation of an object.',
+      ),
       member('kind', `'${def.kind}'`, true, 'Kind is the REST resource this object represents.'),
       member('metadata', 'ObjectMeta', true, "Standard object's metadata."),
       ...this.members(def.kind, root),
@@ -58,9 +63,14 @@ class Emitter {
     this.declarations.push(
       doc(`A list of ${def.kind} objects.`, '') +
         `export interface ${def.listKind} {\n` +
-        member('apiVersion', `'${apiVersion}'`, true, 'APIVersion defines the versioned schema of this representation of an object.') +
+        member(
+          'apiVersion',
+          `'${apiVersion}'`,
+          true,
+          'APIVersion defines the versioned schema of this representation of an object.',
+        ) +
         member('kind', `'${def.listKind}'`, true, 'Kind is the REST resource this object represents.') +
-        member('metadata', 'ListMeta', true, "Standard list metadata.") +
+        member('metadata', 'ListMeta', true, 'Standard list metadata.') +
         member('items', `${def.kind}[]`, true, `The ${def.kind} objects.`) +
         '}\n',
     );

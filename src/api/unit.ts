@@ -146,10 +146,16 @@ const unitStatus = named(
     hostIP: str('IP address of that node.'),
     podIP: str('Primary IP address of the Pod.'),
     podIPs: listAtomic('All IP addresses of the Pod (IPv4 and IPv6).', { type: 'string' }, { maxItems: 2 }),
-    processState: enumStr(
-      'State of the service process as reported by the process supervisor in the Pod.',
-      ['Stopped', 'Starting', 'Running', 'Backoff', 'Stopping', 'Exited', 'Fatal', 'Unknown'],
-    ),
+    processState: enumStr('State of the service process as reported by the process supervisor in the Pod.', [
+      'Stopped',
+      'Starting',
+      'Running',
+      'Backoff',
+      'Stopping',
+      'Exited',
+      'Fatal',
+      'Unknown',
+    ]),
     role: str(
       'Replication role of the instance (for example primary, replica), written by the controller of the replication ' +
         'object that manages the Unit. Used to update replicas before the primary.',
@@ -168,10 +174,12 @@ const unitStatus = named(
     ),
     restarts: int32('Number of times the service process or the Pod was restarted by the controller.', { minimum: 0 }),
     conditions: conditions({
-      Ready: 'True when the Pod is Ready and the process Running (reasons PodPending, ProcessStopped, Unserviced, ...).',
+      Ready:
+        'True when the Pod is Ready and the process Running (reasons PodPending, ProcessStopped, Unserviced, ...).',
       AgentReady: 'Whether the unit agent in the Pod answers.',
       ProcessRunning: 'Whether the service process runs (False with spec.startup false has reason Stopped).',
-      ConfigSynced: 'Whether the configuration files match spec.config (reason RestartRequired when only a restart is missing).',
+      ConfigSynced:
+        'Whether the configuration files match spec.config (reason RestartRequired when only a restart is missing).',
       VolumesReady: 'Whether every claim is Bound with the requested capacity (reasons Pending, Resizing, Lost).',
     }),
   }),

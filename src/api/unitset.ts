@@ -86,7 +86,9 @@ const storage = named(
           'What happens to the PersistentVolumeClaims of a Unit when the Unit goes away, as for a StatefulSet.',
           {
             whenDeleted: retentionMode('Applies when the UnitSet is deleted.'),
-            whenScaled: retentionMode('Applies when spec.units is lowered and the Units with the highest ordinals are removed.'),
+            whenScaled: retentionMode(
+              'Applies when spec.units is lowered and the Units with the highest ordinals are removed.',
+            ),
           },
           { default: {} },
         ),
@@ -165,7 +167,14 @@ const scheduling = named(
             'A node label key, an operator and values.',
             {
               key: str('The node label key.', { minLength: 1, maxLength: 317 }),
-              operator: enumStr('How the key relates to the values.', ['In', 'NotIn', 'Exists', 'DoesNotExist', 'Gt', 'Lt']),
+              operator: enumStr('How the key relates to the values.', [
+                'In',
+                'NotIn',
+                'Exists',
+                'DoesNotExist',
+                'Gt',
+                'Lt',
+              ]),
               values: listAtomic(
                 'Values for In and NotIn (non-empty), a single integer for Gt and Lt, empty for Exists and DoesNotExist.',
                 { type: 'string', maxLength: 63 },
@@ -218,8 +227,13 @@ const credential = named(
   object(
     'The Secret holding one account the UnitTemplate needs.',
     {
-      name: dnsLabel('Name of the account, one of the credentials the UnitTemplate declares (for example admin, monitor, replication).'),
-      secretRef: withDescription(credentialsSecretSchema, 'The Secret holding the user name and the password of the account.'),
+      name: dnsLabel(
+        'Name of the account, one of the credentials the UnitTemplate declares (for example admin, monitor, replication).',
+      ),
+      secretRef: withDescription(
+        credentialsSecretSchema,
+        'The Secret holding the user name and the password of the account.',
+      ),
     },
     { required: ['name', 'secretRef'] },
   ),
@@ -294,11 +308,15 @@ const sidecars = named(
     'Injection of SidecarSet containers into the Pods of the Units.',
     {
       inject: bool('Whether matching SidecarSets inject their containers at all.', { default: true }),
-      exclude: listSet('Names of SidecarSets that must not inject into these Units even though they match.', {
-        type: 'string',
-        pattern: DNS_SUBDOMAIN,
-        maxLength: 253,
-      }, { maxItems: 64 }),
+      exclude: listSet(
+        'Names of SidecarSets that must not inject into these Units even though they match.',
+        {
+          type: 'string',
+          pattern: DNS_SUBDOMAIN,
+          maxLength: 253,
+        },
+        { maxItems: 64 },
+      ),
     },
     { default: {} },
   ),
@@ -377,9 +395,13 @@ const unitSetStatus = named(
         'no update is in progress.',
     ),
     updateRevision: str('Revision the Units are being updated to: the hash of the current spec and UnitTemplate.'),
-    updatingUnits: listSet('Names of the Units being updated right now (at most maxUnavailable).', { type: 'string' }, {
-      maxItems: 1024,
-    }),
+    updatingUnits: listSet(
+      'Names of the Units being updated right now (at most maxUnavailable).',
+      { type: 'string' },
+      {
+        maxItems: 1024,
+      },
+    ),
     template: str('Name of the UnitTemplate the update revision was rendered from.'),
     selector: str(
       'Label selector of the Pods of the Units, in string form (upm.io/unitset=<name>). Published as status.selector ' +
@@ -437,7 +459,11 @@ export const unitSetDefinition = {
   ],
   subresources: {
     status: true,
-    scale: { specReplicasPath: '.spec.units', statusReplicasPath: '.status.units', labelSelectorPath: '.status.selector' },
+    scale: {
+      specReplicasPath: '.spec.units',
+      statusReplicasPath: '.status.units',
+      labelSelectorPath: '.status.selector',
+    },
   },
   selectableFields: ['spec.type', 'spec.edition', 'spec.version', 'spec.template'],
 } satisfies ResourceDefinition;

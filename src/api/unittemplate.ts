@@ -66,7 +66,9 @@ const credential = named(
         minLength: 1,
         maxLength: 128,
       }),
-      usernameEnv: envName('Name of an environment variable set to the user name in every container (for example ADM_USER).'),
+      usernameEnv: envName(
+        'Name of an environment variable set to the user name in every container (for example ADM_USER).',
+      ),
     },
     { required: ['name'] },
   ),
@@ -105,13 +107,19 @@ const parameter = named(
   object(
     'A configuration parameter users may set through UnitSet spec.config.parameters.',
     {
-      name: str('Name of the parameter, unique in the template, usually the engine name (for example max_connections).', {
-        pattern: '^[A-Za-z0-9][-._A-Za-z0-9]*$',
-        maxLength: 253,
-      }),
-      section: str('Section of the configuration file the parameter belongs to (for example mysqld), when the format has any.', {
-        maxLength: 253,
-      }),
+      name: str(
+        'Name of the parameter, unique in the template, usually the engine name (for example max_connections).',
+        {
+          pattern: '^[A-Za-z0-9][-._A-Za-z0-9]*$',
+          maxLength: 253,
+        },
+      ),
+      section: str(
+        'Section of the configuration file the parameter belongs to (for example mysqld), when the format has any.',
+        {
+          maxLength: 253,
+        },
+      ),
       type: enumStr(
         'Type of the value. string; integer; number (decimal); boolean (true or false, rendered as the engine expects); ' +
           'quantity (a resource quantity such as 64Mi); enum (one of allowedValues); set (comma-separated subset of ' +
@@ -120,17 +128,24 @@ const parameter = named(
       ),
       default: str('Value used when no override is given, as text.'),
       allowedValues: listSet('Values an enum or set parameter accepts.', { type: 'string' }, { maxItems: 256 }),
-      minimum: intOrString('Smallest value an integer, number or quantity parameter accepts (a number or a decimal or quantity string).'),
-      maximum: intOrString('Largest value an integer, number or quantity parameter accepts (a number or a decimal or quantity string).'),
+      minimum: intOrString(
+        'Smallest value an integer, number or quantity parameter accepts (a number or a decimal or quantity string).',
+      ),
+      maximum: intOrString(
+        'Largest value an integer, number or quantity parameter accepts (a number or a decimal or quantity string).',
+      ),
       pattern: str('Regular expression a string parameter must match.', { maxLength: 1024 }),
       dynamic: bool(
         'true: a change is applied online without restarting the service (SET GLOBAL, CONFIG SET, ...). false: a change ' +
           'takes effect after a restart.',
         { default: false },
       ),
-      immutable: bool('The value can only be chosen when a Unit is first created (for example lower_case_table_names).', {
-        default: false,
-      }),
+      immutable: bool(
+        'The value can only be chosen when a Unit is first created (for example lower_case_table_names).',
+        {
+          default: false,
+        },
+      ),
       description: str('What the parameter does, shown to users.'),
     },
     { required: ['name', 'type'] },
@@ -172,16 +187,23 @@ const unitTemplateSpec = named(
       ),
       exporter: named(
         'UnitTemplateExporter',
-        object('A Prometheus exporter added to the Pod unless the UnitSet disables it.', {
-          container: withDescription(containerSchema, 'The exporter container, in the shape of a core/v1 Container.'),
-          port: port('Port the exporter serves metrics on.'),
-          path: str('HTTP path of the metrics.', { pattern: ABSOLUTE_PATH, default: '/metrics' }),
-        }, { required: ['container', 'port'] }),
+        object(
+          'A Prometheus exporter added to the Pod unless the UnitSet disables it.',
+          {
+            container: withDescription(containerSchema, 'The exporter container, in the shape of a core/v1 Container.'),
+            port: port('Port the exporter serves metrics on.'),
+            path: str('HTTP path of the metrics.', { pattern: ABSOLUTE_PATH, default: '/metrics' }),
+          },
+          { required: ['container', 'port'] },
+        ),
       ),
-      startupTimeoutSeconds: int32('How long the service may take to become Ready after it is started before the start counts as failed.', {
-        minimum: 1,
-        default: 300,
-      }),
+      startupTimeoutSeconds: int32(
+        'How long the service may take to become Ready after it is started before the start counts as failed.',
+        {
+          minimum: 1,
+          default: 300,
+        },
+      ),
     },
     { required: ['type', 'version', 'podTemplate'] },
   ),

@@ -108,10 +108,16 @@ export function alreadyExists(t: Target): StatusError {
 }
 
 export function conflict(t: Target, detail: string): StatusError {
-  return new StatusError(409, 'Conflict', `Operation cannot be fulfilled on ${qualified(t)} "${t.name ?? ''}": ${detail}`, targetDetails(t));
+  return new StatusError(
+    409,
+    'Conflict',
+    `Operation cannot be fulfilled on ${qualified(t)} "${t.name ?? ''}": ${detail}`,
+    targetDetails(t),
+  );
 }
 
-export const OBJECT_MODIFIED = 'the object has been modified; please apply your changes to the latest version and try again';
+export const OBJECT_MODIFIED =
+  'the object has been modified; please apply your changes to the latest version and try again';
 
 export function badRequest(message: string, causes?: StatusCause[]): StatusError {
   return new StatusError(400, 'BadRequest', message, causes ? { causes } : undefined);
@@ -122,11 +128,21 @@ export function unauthorized(): StatusError {
 }
 
 export function forbidden(t: Target, detail: string): StatusError {
-  return new StatusError(403, 'Forbidden', `${qualified(t)} "${t.name ?? ''}" is forbidden: ${detail}`, targetDetails(t));
+  return new StatusError(
+    403,
+    'Forbidden',
+    `${qualified(t)} "${t.name ?? ''}" is forbidden: ${detail}`,
+    targetDetails(t),
+  );
 }
 
 export function methodNotAllowed(verb: string, t: Target): StatusError {
-  return new StatusError(405, 'MethodNotAllowed', `${verb} is not supported on resources of kind "${qualified(t)}"`, targetDetails(t));
+  return new StatusError(
+    405,
+    'MethodNotAllowed',
+    `${verb} is not supported on resources of kind "${qualified(t)}"`,
+    targetDetails(t),
+  );
 }
 
 export function notAcceptable(supported: string[]): StatusError {
@@ -212,7 +228,11 @@ function renderValue(v: unknown): string {
 /** `Invalid value: -1: must be greater than or equal to 0` (no field prefix). */
 export function fieldErrorBody(e: FieldError): string {
   const label = fieldErrorLabel[e.type];
-  const showsValue = e.type === 'FieldValueInvalid' || e.type === 'FieldValueNotSupported' || e.type === 'FieldValueDuplicate' || e.type === 'FieldValueTypeInvalid';
+  const showsValue =
+    e.type === 'FieldValueInvalid' ||
+    e.type === 'FieldValueNotSupported' ||
+    e.type === 'FieldValueDuplicate' ||
+    e.type === 'FieldValueTypeInvalid';
   if (showsValue && e.value !== undefined) return `${label}: ${renderValue(e.value)}: ${e.detail}`;
   return e.detail ? `${label}: ${e.detail}` : label;
 }

@@ -36,7 +36,12 @@ export class HealthEndpoints {
   }
 
   /** Serves /healthz, /livez, /readyz and their /<check> sub-paths; undefined if not one. */
-  async handle(req: IncomingMessage, res: ServerResponse, path: string, query: URLSearchParams): Promise<number | undefined> {
+  async handle(
+    req: IncomingMessage,
+    res: ServerResponse,
+    path: string,
+    query: URLSearchParams,
+  ): Promise<number | undefined> {
     const m = /^\/(healthz|livez|readyz)(?:\/([^/]+))?\/?$/.exec(path);
     if (!m) return undefined;
     const endpoint = m[1];

@@ -20,10 +20,15 @@ interface Response {
   json(): any;
 }
 
-function call(method: string, path: string, opts: { headers?: Record<string, string>; body?: unknown; cert?: CertKeyPair | null } = {}): Promise<Response> {
+function call(
+  method: string,
+  path: string,
+  opts: { headers?: Record<string, string>; body?: unknown; cert?: CertKeyPair | null } = {},
+): Promise<Response> {
   const cert = opts.cert === undefined ? admin : opts.cert;
   const url = new URL(path, server.url);
-  const payload = opts.body === undefined ? undefined : typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body);
+  const payload =
+    opts.body === undefined ? undefined : typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body);
   return new Promise((resolve, reject) => {
     const req = request(
       url,
@@ -36,7 +41,9 @@ function call(method: string, path: string, opts: { headers?: Record<string, str
       (res) => {
         let body = '';
         res.on('data', (d: Buffer) => (body += d.toString()));
-        res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body, json: () => JSON.parse(body) }));
+        res.on('end', () =>
+          resolve({ status: res.statusCode!, headers: res.headers, body, json: () => JSON.parse(body) }),
+        );
       },
     );
     req.on('error', reject);
@@ -67,18 +74,39 @@ describe('discovery', () => {
     expect(groups).toEqual({
       kind: 'APIGroupList',
       apiVersion: 'v1',
-      groups: [{ name: 'test.upm.io', versions: [{ groupVersion: 'test.upm.io/v1', version: 'v1' }], preferredVersion: { groupVersion: 'test.upm.io/v1', version: 'v1' } }],
+      groups: [
+        {
+          name: 'test.upm.io',
+          versions: [{ groupVersion: 'test.upm.io/v1', version: 'v1' }],
+          preferredVersion: { groupVersion: 'test.upm.io/v1', version: 'v1' },
+        },
+      ],
     });
     const group = (await call('GET', '/apis/test.upm.io')).json();
     expect(group).toMatchObject({ kind: 'APIGroup', name: 'test.upm.io' });
     const list = (await call('GET', '/apis/test.upm.io/v1')).json();
     expect(list.kind).toBe('APIResourceList');
-    expect(list.resources.map((r: { name: string }) => r.name)).toEqual(['gadgets', 'widgets', 'widgets/status', 'widgets/scale']);
+    expect(list.resources.map((r: { name: string }) => r.name)).toEqual([
+      'gadgets',
+      'widgets',
+      'widgets/status',
+      'widgets/scale',
+    ]);
     const widgets = list.resources.find((r: { name: string }) => r.name === 'widgets');
-    expect(widgets).toMatchObject({ singularName: 'widget', namespaced: true, kind: 'Widget', shortNames: ['wd'], categories: ['upm'] });
+    expect(widgets).toMatchObject({
+      singularName: 'widget',
+      namespaced: true,
+      kind: 'Widget',
+      shortNames: ['wd'],
+      categories: ['upm'],
+    });
     expect(widgets.verbs).toEqual(['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch']);
     expect(widgets.storageVersionHash).toMatch(/^[A-Za-z0-9+/]{11}=$/);
-    expect(list.resources.find((r: { name: string }) => r.name === 'widgets/scale')).toMatchObject({ group: 'autoscaling', version: 'v1', kind: 'Scale' });
+    expect(list.resources.find((r: { name: string }) => r.name === 'widgets/scale')).toMatchObject({
+      group: 'autoscaling',
+      version: 'v1',
+      kind: 'Scale',
+    });
   });
 
   it.each(['v2', 'v2beta1'])('serves aggregated discovery %s with an ETag and 304', async (v) => {
@@ -95,8 +123,16 @@ describe('discovery', () => {
       scope: 'Namespaced',
       singularResource: 'widget',
       subresources: [
-        { subresource: 'status', responseKind: { group: 'test.upm.io', version: 'v1', kind: 'Widget' }, verbs: ['get', 'patch', 'update'] },
-        { subresource: 'scale', responseKind: { group: 'autoscaling', version: 'v1', kind: 'Scale' }, verbs: ['get', 'patch', 'update'] },
+        {
+          subresource: 'status',
+          responseKind: { group: 'test.upm.io', version: 'v1', kind: 'Widget' },
+          verbs: ['get', 'patch', 'update'],
+        },
+        {
+          subresource: 'scale',
+          responseKind: { group: 'autoscaling', version: 'v1', kind: 'Scale' },
+          verbs: ['get', 'patch', 'update'],
+        },
       ],
     });
     expect(resources.find((r: { resource: string }) => r.resource === 'gadgets').scope).toBe('Cluster');
@@ -107,14 +143,19 @@ describe('discovery', () => {
   });
 
   it('answers 406, never a 200 APIGroupList, to an aggregated-only Accept it cannot serve', async () => {
-    const res = await call('GET', '/apis', { headers: { Accept: 'application/json;g=apidiscovery.k8s.io;v=v3;as=APIGroupDiscoveryList' } });
+    const res = await call('GET', '/apis', {
+      headers: { Accept: 'application/json;g=apidiscovery.k8s.io;v=v3;as=APIGroupDiscoveryList' },
+    });
     expect(res.status).toBe(406);
     expect(res.json()).toMatchObject({ kind: 'Status', reason: 'NotAcceptable', code: 406 });
   });
 
   it('answers 404 for unknown groups and versions', async () => {
     expect((await call('GET', '/apis/nope.io')).status).toBe(404);
-    expect((await call('GET', '/apis/test.upm.io/v9')).json()).toMatchObject({ reason: 'NotFound', message: 'the server could not find the requested resource' });
+    expect((await call('GET', '/apis/test.upm.io/v9')).json()).toMatchObject({
+      reason: 'NotFound',
+      message: 'the server could not find the requested resource',
+    });
   });
 });
 
@@ -139,11 +180,17 @@ describe('health, version and metrics', () => {
 
   it('counts requests, open watches and storage latency', async () => {
     await call('GET', '/apis/test.upm.io/v1/namespaces/default/widgets');
-    const watch = request(new URL('/apis/test.upm.io/v1/namespaces/default/widgets?watch=true', server.url), { ca: ca.certPem, cert: admin.certPem, key: admin.keyPem });
+    const watch = request(new URL('/apis/test.upm.io/v1/namespaces/default/widgets?watch=true', server.url), {
+      ca: ca.certPem,
+      cert: admin.certPem,
+      key: admin.keyPem,
+    });
     watch.end();
     await new Promise<void>((r) => watch.once('response', () => r()));
     const text = (await call('GET', '/metrics')).body;
-    expect(text).toMatch(/apiserver_request_total\{verb="LIST",group="test.upm.io",version="v1",resource="widgets",subresource="",code="200"\} \d+/);
+    expect(text).toMatch(
+      /apiserver_request_total\{verb="LIST",group="test.upm.io",version="v1",resource="widgets",subresource="",code="200"\} \d+/,
+    );
     expect(text).toMatch(/apiserver_request_duration_seconds_bucket\{le="[\d.]+",verb="LIST"/);
     expect(text).toMatch(/apiserver_registered_watchers\{group="test.upm.io",resource="widgets"\} 1/);
     expect(text).toMatch(/upm_storage_operation_duration_seconds_count\{operation="list",backend="sqlite"\} \d+/);
@@ -164,32 +211,60 @@ describe('authentication', () => {
 describe('representations', () => {
   beforeAll(async () => {
     for (const name of ['t1', 't2']) {
-      const res = await call('POST', '/apis/test.upm.io/v1/namespaces/default/widgets', { body: { apiVersion: 'test.upm.io/v1', kind: 'Widget', metadata: { name, labels: { app: name } }, spec: { size: 2 } } });
+      const res = await call('POST', '/apis/test.upm.io/v1/namespaces/default/widgets', {
+        body: {
+          apiVersion: 'test.upm.io/v1',
+          kind: 'Widget',
+          metadata: { name, labels: { app: name } },
+          spec: { size: 2 },
+        },
+      });
       expect(res.status).toBe(201);
     }
   });
 
   it('returns a Table with printer columns and PartialObjectMetadata rows to kubectl get', async () => {
     const res = await call('GET', '/apis/test.upm.io/v1/namespaces/default/widgets?labelSelector=app%3Dt1', {
-      headers: { Accept: 'application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json' },
+      headers: {
+        Accept:
+          'application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json',
+      },
     });
     const table = res.json();
     expect(table.kind).toBe('Table');
-    expect(table.columnDefinitions.map((c: { name: string }) => c.name)).toEqual(['Name', 'Size', 'Color', 'Ready', 'Age']);
+    expect(table.columnDefinitions.map((c: { name: string }) => c.name)).toEqual([
+      'Name',
+      'Size',
+      'Color',
+      'Ready',
+      'Age',
+    ]);
     expect(table.rows).toHaveLength(1);
     expect(table.rows[0].cells.slice(0, 4)).toEqual(['t1', 2, 'red', null]);
-    expect(table.rows[0].object).toMatchObject({ kind: 'PartialObjectMetadata', metadata: { name: 't1', labels: { app: 't1' } } });
-    const full = (await call('GET', '/apis/test.upm.io/v1/namespaces/default/widgets?includeObject=Object', { headers: { Accept: 'application/json;as=Table;v=v1;g=meta.k8s.io' } })).json();
+    expect(table.rows[0].object).toMatchObject({
+      kind: 'PartialObjectMetadata',
+      metadata: { name: 't1', labels: { app: 't1' } },
+    });
+    const full = (
+      await call('GET', '/apis/test.upm.io/v1/namespaces/default/widgets?includeObject=Object', {
+        headers: { Accept: 'application/json;as=Table;v=v1;g=meta.k8s.io' },
+      })
+    ).json();
     expect(full.rows[0].object.spec).toEqual({ size: 2, color: 'red' });
   });
 
   it('returns PartialObjectMetadataList to the metadata client and 406 for the list form on one object', async () => {
-    const accept = 'application/vnd.kubernetes.protobuf;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json';
+    const accept =
+      'application/vnd.kubernetes.protobuf;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json';
     const list = (await call('GET', '/apis/test.upm.io/v1/widgets', { headers: { Accept: accept } })).json();
     expect(list.kind).toBe('PartialObjectMetadataList');
-    expect(list.items.map((i: { kind: string; metadata: { name: string } }) => `${i.kind}/${i.metadata.name}`)).toEqual(['PartialObjectMetadata/t1', 'PartialObjectMetadata/t2']);
+    expect(list.items.map((i: { kind: string; metadata: { name: string } }) => `${i.kind}/${i.metadata.name}`)).toEqual(
+      ['PartialObjectMetadata/t1', 'PartialObjectMetadata/t2'],
+    );
     expect(list.items[0].spec).toBeUndefined();
-    const one = await call('GET', '/apis/test.upm.io/v1/namespaces/default/widgets/t1', { headers: { Accept: 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1' } });
+    const one = await call('GET', '/apis/test.upm.io/v1/namespaces/default/widgets/t1', {
+      headers: { Accept: 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1' },
+    });
     expect(one.status).toBe(406);
   });
 

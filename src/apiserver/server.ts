@@ -90,7 +90,10 @@ export async function startAPIServer(opts: APIServerOptions): Promise<RunningAPI
   const openapi = new OpenAPIService(registry.definitions());
   const health = new HealthEndpoints();
   health.addReadinessCheck({ name: 'storage', check: async () => void (await opts.store.currentRevision()) });
-  const authenticators: Authenticator[] = [...(opts.authenticators ?? []), ...(opts.tls.clientCAPem ? [new X509Authenticator(opts.tls.clientCAPem)] : [])];
+  const authenticators: Authenticator[] = [
+    ...(opts.authenticators ?? []),
+    ...(opts.tls.clientCAPem ? [new X509Authenticator(opts.tls.clientCAPem)] : []),
+  ];
   const watchSettings = { ...defaultWatchSettings, ...(opts.watch ?? {}) };
   const resources = new ResourceHandler(registry, {
     watch: watchSettings,
@@ -125,10 +128,25 @@ export async function startAPIServer(opts: APIServerOptions): Promise<RunningAPI
     res.setHeader('Audit-Id', crypto.randomUUID());
     res.on('finish', () => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      const labels = { verb: info.verb.toUpperCase(), group: info.apiGroup, version: info.apiVersion, resource: info.resource, subresource: info.subresource };
+      const labels = {
+        verb: info.verb.toUpperCase(),
+        group: info.apiGroup,
+        version: info.apiVersion,
+        resource: info.resource,
+        subresource: info.subresource,
+      };
       metrics.requests.inc({ ...labels, code: String(res.statusCode) });
       if (info.verb !== 'watch') metrics.latency.observe(labels, seconds);
-      log.debug({ method: req.method, path: url.pathname, code: res.statusCode, user: req.user?.username, ms: Math.round(seconds * 1000) }, 'request');
+      log.debug(
+        {
+          method: req.method,
+          path: url.pathname,
+          code: res.statusCode,
+          user: req.user?.username,
+          ms: Math.round(seconds * 1000),
+        },
+        'request',
+      );
     });
     let user: UserInfo | undefined;
     for (const a of authenticators) {
@@ -199,7 +217,9 @@ export async function startAPIServer(opts: APIServerOptions): Promise<RunningAPI
     {
       cert: opts.tls.certPem,
       key: opts.tls.keyPem,
-      ...(opts.tls.clientCAPem || opts.tls.requestHeaderCAPem ? { ca: [opts.tls.clientCAPem, opts.tls.requestHeaderCAPem].filter(Boolean).join('\n') } : {}),
+      ...(opts.tls.clientCAPem || opts.tls.requestHeaderCAPem
+        ? { ca: [opts.tls.clientCAPem, opts.tls.requestHeaderCAPem].filter(Boolean).join('\n') }
+        : {}),
       requestCert: true,
       rejectUnauthorized: false,
       minVersion: 'TLSv1.2',
@@ -223,7 +243,11 @@ export async function startAPIServer(opts: APIServerOptions): Promise<RunningAPI
     });
   });
   const port = (server.address() as AddressInfo).port;
-  const host = opts.bindAddress.includes(':') ? `[${opts.bindAddress}]` : opts.bindAddress === '0.0.0.0' ? '127.0.0.1' : opts.bindAddress;
+  const host = opts.bindAddress.includes(':')
+    ? `[${opts.bindAddress}]`
+    : opts.bindAddress === '0.0.0.0'
+      ? '127.0.0.1'
+      : opts.bindAddress;
   const collector = new GarbageCollector(registry, log.child({ component: 'garbage-collector' }));
   await collector.start();
   log.info({ url: `https://${host}:${port}`, backend: opts.store.backend }, 'serving upm.io API');

@@ -23,7 +23,14 @@ const flagCA = '-----BEGIN CERTIFICATE-----\nflag\n-----END CERTIFICATE-----\n';
 const clusterProxyCA = '-----BEGIN CERTIFICATE-----\nproxy\n-----END CERTIFICATE-----\n';
 const fromCluster: ClusterAuthenticationConfig = {
   clientCAPem: clusterCA,
-  requestHeader: { clientCAPem: clusterProxyCA, allowedNames: ['aggregator'], usernameHeaders: ['X-User'], uidHeaders: [], groupHeaders: ['X-Group'], extraHeaderPrefixes: ['X-Extra-'] },
+  requestHeader: {
+    clientCAPem: clusterProxyCA,
+    allowedNames: ['aggregator'],
+    usernameHeaders: ['X-User'],
+    uidHeaders: [],
+    groupHeaders: ['X-Group'],
+    extraHeaderPrefixes: ['X-Extra-'],
+  },
 };
 
 beforeAll(() => {
@@ -36,14 +43,24 @@ function flags(extra: string[]): APIServerFlags {
 }
 function podConfig(): KubeConfig {
   const kc = new KubeConfig();
-  kc.loadFromOptions({ clusters: [{ name: 'in', server: 'https://10.0.0.1:443' }], users: [{ name: 'sa', token: 't' }], contexts: [{ name: 'in', cluster: 'in', user: 'sa' }], currentContext: 'in' });
+  kc.loadFromOptions({
+    clusters: [{ name: 'in', server: 'https://10.0.0.1:443' }],
+    users: [{ name: 'sa', token: 't' }],
+    contexts: [{ name: 'in', cluster: 'in', user: 'sa' }],
+    currentContext: 'in',
+  });
   return kc;
 }
 
 describe('resolveDelegation', () => {
   it('outside a pod and without flags: nothing from the cluster, every authenticated user allowed', async () => {
     const lookups: KubeConfig[] = [];
-    const d = await resolveDelegation(flags([]), logger, () => undefined, async (kc) => (lookups.push(kc), fromCluster));
+    const d = await resolveDelegation(
+      flags([]),
+      logger,
+      () => undefined,
+      async (kc) => (lookups.push(kc), fromCluster),
+    );
     expect(lookups).toEqual([]);
     expect(d).toEqual({ clientCAPem: undefined, requestHeader: undefined, authorizer: undefined });
   });
@@ -51,7 +68,12 @@ describe('resolveDelegation', () => {
   it('in a pod: the ConfigMap through the service account, and SubjectAccessReviews through it', async () => {
     const pod = podConfig();
     const lookups: KubeConfig[] = [];
-    const d = await resolveDelegation(flags([]), logger, () => pod, async (kc) => (lookups.push(kc), fromCluster));
+    const d = await resolveDelegation(
+      flags([]),
+      logger,
+      () => pod,
+      async (kc) => (lookups.push(kc), fromCluster),
+    );
     expect(lookups).toEqual([pod]);
     expect(d.clientCAPem).toBe(clusterCA);
     expect(d.requestHeader).toEqual(fromCluster.requestHeader);
@@ -60,7 +82,12 @@ describe('resolveDelegation', () => {
 
   it('--authentication-skip-lookup: no ConfigMap in a pod (authorization stays delegated)', async () => {
     const lookups: KubeConfig[] = [];
-    const d = await resolveDelegation(flags(['--authentication-skip-lookup']), logger, () => podConfig(), async (kc) => (lookups.push(kc), fromCluster));
+    const d = await resolveDelegation(
+      flags(['--authentication-skip-lookup']),
+      logger,
+      () => podConfig(),
+      async (kc) => (lookups.push(kc), fromCluster),
+    );
     expect(lookups).toEqual([]);
     expect(d.requestHeader).toBeUndefined();
     expect(d.authorizer).toBeInstanceOf(DelegatingAuthorizer);
@@ -69,22 +96,46 @@ describe('resolveDelegation', () => {
   it('--requestheader-client-ca-file in a pod: the file, not the ConfigMap', async () => {
     const lookups: KubeConfig[] = [];
     const ca = file('proxy.crt', 'file-proxy-ca');
-    const d = await resolveDelegation(flags([`--requestheader-client-ca-file=${ca}`]), logger, () => podConfig(), async (kc) => (lookups.push(kc), fromCluster));
+    const d = await resolveDelegation(
+      flags([`--requestheader-client-ca-file=${ca}`]),
+      logger,
+      () => podConfig(),
+      async (kc) => (lookups.push(kc), fromCluster),
+    );
     expect(lookups).toEqual([]);
     expect(d.requestHeader).toEqual({ clientCAPem: 'file-proxy-ca', allowedNames: ['front-proxy-client'] });
   });
 
   it('--authentication-kubeconfig: that cluster, even outside a pod; file flags win and both client CAs are trusted', async () => {
-    const kubeconfig = file('kubeconfig', buildKubeconfig({ clusterName: 'x', server: 'https://192.0.2.1:6443', caPem: clusterCA, user: 'u', clientCertPem: flagCA, clientKeyPem: 'key' }));
+    const kubeconfig = file(
+      'kubeconfig',
+      buildKubeconfig({
+        clusterName: 'x',
+        server: 'https://192.0.2.1:6443',
+        caPem: clusterCA,
+        user: 'u',
+        clientCertPem: flagCA,
+        clientKeyPem: 'key',
+      }),
+    );
     const servers: string[] = [];
     const lookup = async (kc: KubeConfig) => (servers.push(kc.getCurrentCluster()!.server), fromCluster);
-    const fromConfigMap = await resolveDelegation(flags([`--authentication-kubeconfig=${kubeconfig}`, `--client-ca-file=${file('ca.crt', flagCA)}`]), logger, () => undefined, lookup);
+    const fromConfigMap = await resolveDelegation(
+      flags([`--authentication-kubeconfig=${kubeconfig}`, `--client-ca-file=${file('ca.crt', flagCA)}`]),
+      logger,
+      () => undefined,
+      lookup,
+    );
     expect(servers).toEqual(['https://192.0.2.1:6443']);
     expect(fromConfigMap.clientCAPem).toBe(`${flagCA}\n${clusterCA}`);
     expect(fromConfigMap.requestHeader).toEqual(fromCluster.requestHeader);
     expect(fromConfigMap.authorizer).toBeUndefined();
     const withFile = await resolveDelegation(
-      flags([`--authentication-kubeconfig=${kubeconfig}`, `--requestheader-client-ca-file=${file('p.crt', 'file-proxy-ca')}`, '--requestheader-allowed-names=a,b']),
+      flags([
+        `--authentication-kubeconfig=${kubeconfig}`,
+        `--requestheader-client-ca-file=${file('p.crt', 'file-proxy-ca')}`,
+        '--requestheader-allowed-names=a,b',
+      ]),
       logger,
       () => undefined,
       lookup,
@@ -94,6 +145,13 @@ describe('resolveDelegation', () => {
   });
 
   it('a missing --authentication-kubeconfig file is a usage error', async () => {
-    await expect(resolveDelegation(flags([`--authentication-kubeconfig=${join(dir, 'nope')}`]), logger, () => undefined, async () => fromCluster)).rejects.toThrow(/--authentication-kubeconfig: /);
+    await expect(
+      resolveDelegation(
+        flags([`--authentication-kubeconfig=${join(dir, 'nope')}`]),
+        logger,
+        () => undefined,
+        async () => fromCluster,
+      ),
+    ).rejects.toThrow(/--authentication-kubeconfig: /);
   });
 });

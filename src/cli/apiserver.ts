@@ -4,8 +4,16 @@ import { readFileSync } from 'node:fs';
 import { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { upmRegistrations } from '../api/registrations.js';
-import { inClusterKubeConfig, loadClusterAuthenticationConfig, type ClusterAuthenticationConfig } from '../apiserver/authentication/cluster-config.js';
-import { defaultRequestHeaderConfig, RequestHeaderAuthenticator, type RequestHeaderConfig } from '../apiserver/authentication/requestheader.js';
+import {
+  inClusterKubeConfig,
+  loadClusterAuthenticationConfig,
+  type ClusterAuthenticationConfig,
+} from '../apiserver/authentication/cluster-config.js';
+import {
+  defaultRequestHeaderConfig,
+  RequestHeaderAuthenticator,
+  type RequestHeaderConfig,
+} from '../apiserver/authentication/requestheader.js';
 import { DelegatingAuthorizer, type AsyncAuthorizer } from '../apiserver/authorization/delegating.js';
 import { subjectAccessReviewer, subjectAccessReviewerFor } from '../apiserver/authorization/sar-client.js';
 import { startAPIServer, type RunningAPIServer } from '../apiserver/server.js';
@@ -84,7 +92,8 @@ export const commonFlagOptions = {
 } as const;
 
 export function parseLogFormat(v: string): 'json' | 'text' | 'auto' {
-  if (v !== 'json' && v !== 'text' && v !== 'auto') throw new UsageError(`--log-format must be json, text or auto, got "${v}"`);
+  if (v !== 'json' && v !== 'text' && v !== 'auto')
+    throw new UsageError(`--log-format must be json, text or auto, got "${v}"`);
   return v;
 }
 
@@ -114,7 +123,8 @@ export function parseAPIServerFlags(argv: string[]): APIServerFlags | 'help' {
     'etcd-keyfile': { type: 'string' },
   });
   if (v.help) return 'help';
-  if (!v['tls-cert-file'] || !v['tls-private-key-file']) throw new UsageError('--tls-cert-file and --tls-private-key-file are required');
+  if (!v['tls-cert-file'] || !v['tls-private-key-file'])
+    throw new UsageError('--tls-cert-file and --tls-private-key-file are required');
   return {
     securePort: parsePort(v['secure-port'], '--secure-port'),
     bindAddress: v['bind-address'],
@@ -123,13 +133,18 @@ export function parseAPIServerFlags(argv: string[]): APIServerFlags | 'help' {
     clientCAFile: v['client-ca-file'],
     anonymousAuth: v['anonymous-auth'],
     requestHeaderCAFile: v['requestheader-client-ca-file'],
-    requestHeaderAllowedNames: v['requestheader-allowed-names'].split(',').map((n) => n.trim()).filter(Boolean),
+    requestHeaderAllowedNames: v['requestheader-allowed-names']
+      .split(',')
+      .map((n) => n.trim())
+      .filter(Boolean),
     authenticationKubeconfig: v['authentication-kubeconfig'],
     authenticationSkipLookup: v['authentication-skip-lookup'],
     authorizationKubeconfig: v['authorization-kubeconfig'],
     etcd: {
       prefix: v['etcd-prefix'],
-      ...(v['etcd-cafile'] || v['etcd-certfile'] || v['etcd-keyfile'] ? { tls: { caFile: v['etcd-cafile'], certFile: v['etcd-certfile'], keyFile: v['etcd-keyfile'] } } : {}),
+      ...(v['etcd-cafile'] || v['etcd-certfile'] || v['etcd-keyfile']
+        ? { tls: { caFile: v['etcd-cafile'], certFile: v['etcd-certfile'], keyFile: v['etcd-keyfile'] } }
+        : {}),
     },
     storage: v.storage ?? 'sqlite:upm.db',
     compactionIntervalMs: parseDuration(v['compaction-interval']),
@@ -168,14 +183,25 @@ export interface ServeOptions {
 
 /** Opens storage and starts the API server; shared by `apiserver` and `local`. */
 export async function serve(o: ServeOptions): Promise<RunningEngine> {
-  const storage = openStore(o.storage, { intervalMs: o.compactionIntervalMs, minRetainedRevisions: o.compactionMinRetained }, o.etcd);
+  const storage = openStore(
+    o.storage,
+    { intervalMs: o.compactionIntervalMs, minRetainedRevisions: o.compactionMinRetained },
+    o.etcd,
+  );
   try {
     const server = await startAPIServer({
       store: storage.store,
       resources: upmRegistrations(),
       logger: o.logger,
-      tls: { certPem: o.certPem, keyPem: o.keyPem, clientCAPem: o.clientCAPem, requestHeaderCAPem: o.requestHeader?.clientCAPem },
-      authenticators: o.requestHeader ? [new RequestHeaderAuthenticator({ ...defaultRequestHeaderConfig, ...o.requestHeader })] : [],
+      tls: {
+        certPem: o.certPem,
+        keyPem: o.keyPem,
+        clientCAPem: o.clientCAPem,
+        requestHeaderCAPem: o.requestHeader?.clientCAPem,
+      },
+      authenticators: o.requestHeader
+        ? [new RequestHeaderAuthenticator({ ...defaultRequestHeaderConfig, ...o.requestHeader })]
+        : [],
       authorizer: o.authorizer,
       bindAddress: o.bindAddress,
       port: o.port,
@@ -231,7 +257,8 @@ export async function resolveDelegation(
   flags: APIServerFlags,
   logger: Logger,
   inCluster: () => KubeConfig | undefined = () => inClusterKubeConfig(),
-  lookup: (kc: KubeConfig) => Promise<ClusterAuthenticationConfig> = (kc) => loadClusterAuthenticationConfig(kc, { warn: (msg) => logger.warn(msg) }),
+  lookup: (kc: KubeConfig) => Promise<ClusterAuthenticationConfig> = (kc) =>
+    loadClusterAuthenticationConfig(kc, { warn: (msg) => logger.warn(msg) }),
 ): Promise<Delegation> {
   let authnKC: KubeConfig | undefined;
   let authnSource = '';
@@ -245,14 +272,30 @@ export async function resolveDelegation(
     }
   }
   const cluster = authnKC ? await lookup(authnKC) : {};
-  if (authnKC) logger.info({ source: authnSource, clientCA: cluster.clientCAPem !== undefined, requestHeader: cluster.requestHeader !== undefined }, 'read cluster authentication configuration');
-  const clientCAPem = [flags.clientCAFile ? readFlagFile(flags.clientCAFile, '--client-ca-file') : undefined, cluster.clientCAPem].filter((p): p is string => !!p?.trim()).join('\n') || undefined;
+  if (authnKC)
+    logger.info(
+      {
+        source: authnSource,
+        clientCA: cluster.clientCAPem !== undefined,
+        requestHeader: cluster.requestHeader !== undefined,
+      },
+      'read cluster authentication configuration',
+    );
+  const clientCAPem =
+    [flags.clientCAFile ? readFlagFile(flags.clientCAFile, '--client-ca-file') : undefined, cluster.clientCAPem]
+      .filter((p): p is string => !!p?.trim())
+      .join('\n') || undefined;
   const requestHeader: ServeOptions['requestHeader'] = flags.requestHeaderCAFile
-    ? { clientCAPem: readFlagFile(flags.requestHeaderCAFile, '--requestheader-client-ca-file'), allowedNames: flags.requestHeaderAllowedNames }
+    ? {
+        clientCAPem: readFlagFile(flags.requestHeaderCAFile, '--requestheader-client-ca-file'),
+        allowedNames: flags.requestHeaderAllowedNames,
+      }
     : cluster.requestHeader;
   let authorizer: AsyncAuthorizer | undefined;
   if (flags.authorizationKubeconfig) {
-    authorizer = new DelegatingAuthorizer(subjectAccessReviewer(readFlagFile(flags.authorizationKubeconfig, '--authorization-kubeconfig')));
+    authorizer = new DelegatingAuthorizer(
+      subjectAccessReviewer(readFlagFile(flags.authorizationKubeconfig, '--authorization-kubeconfig')),
+    );
   } else {
     const kc = inCluster();
     if (kc) {

@@ -23,12 +23,14 @@ export function parseDuration(text: string): number {
     total += m[2] === 'ms' ? n : m[2] === 's' ? n * 1000 : m[2] === 'm' ? n * 60_000 : n * 3_600_000;
     consumed += m[0].length;
   }
-  if (consumed !== text.length || consumed === 0) throw new UsageError(`invalid duration "${text}" (use e.g. 500ms, 30s, 5m, 1h)`);
+  if (consumed !== text.length || consumed === 0)
+    throw new UsageError(`invalid duration "${text}" (use e.g. 500ms, 30s, 5m, 1h)`);
   return total;
 }
 
 export function parsePort(text: string, flag: string): number {
   const n = Number(text);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new UsageError(`${flag} must be a port number (0-65535), got "${text}"`);
+  if (!Number.isInteger(n) || n < 0 || n > 65535)
+    throw new UsageError(`${flag} must be a port number (0-65535), got "${text}"`);
   return n;
 }

@@ -4,7 +4,12 @@
 import { join, resolve } from 'node:path';
 import { DelegatingAuthorizer, type SubjectAccessReviewer } from '../apiserver/authorization/delegating.js';
 import { subjectAccessReviewer } from '../apiserver/authorization/sar-client.js';
-import { ensureFrontProxyPKI, ensureServiceAccountKey, frontProxyClientName, startControlPlane } from '../localcluster/controlplane.js';
+import {
+  ensureFrontProxyPKI,
+  ensureServiceAccountKey,
+  frontProxyClientName,
+  startControlPlane,
+} from '../localcluster/controlplane.js';
 import { ensureLocalPKI } from '../pki/bundle.js';
 import { buildKubeconfig, writeKubeconfig } from '../pki/kubeconfig.js';
 import { commonFlagOptions, parseCount, parseLogFormat, serve, type RunningEngine } from './apiserver.js';
@@ -45,11 +50,17 @@ export async function runLocal(argv: string[]): Promise<RunningEngine | undefine
   const dataDir = resolve(v['data-dir']);
   const logger = createLogger(v['log-level'], parseLogFormat(v['log-format']));
   const bindAddress = v['bind-address'];
-  const pki = await ensureLocalPKI(join(dataDir, 'pki'), { serverHosts: bindAddress === '0.0.0.0' || bindAddress === '::' ? [] : [bindAddress] });
-  if (pki.generated.length > 0) logger.info({ generated: pki.generated, dir: join(dataDir, 'pki') }, 'generated certificates');
+  const pki = await ensureLocalPKI(join(dataDir, 'pki'), {
+    serverHosts: bindAddress === '0.0.0.0' || bindAddress === '::' ? [] : [bindAddress],
+  });
+  if (pki.generated.length > 0)
+    logger.info({ generated: pki.generated, dir: join(dataDir, 'pki') }, 'generated certificates');
   const port = parsePort(v.port, '--port');
   const compactionIntervalMs = parseDuration(v['compaction-interval']);
-  const compactionMinRetained = parseCount(v['compaction-min-retained-revisions'], '--compaction-min-retained-revisions');
+  const compactionMinRetained = parseCount(
+    v['compaction-min-retained-revisions'],
+    '--compaction-min-retained-revisions',
+  );
   const bookmarkIntervalMs = parseDuration(v['watch-bookmark-interval']);
   let engine: RunningEngine;
   let url: string;
@@ -89,7 +100,10 @@ export async function runLocal(argv: string[]): Promise<RunningEngine | undefine
       requestHeader: { clientCAPem: frontProxy.ca.certPem, allowedNames: [frontProxyClientName] },
       authorizer: new DelegatingAuthorizer((spec) => reviewer(spec)),
     });
-    const cluster = openStore(`sqlite:${join(dataDir, 'cluster.db')}`, { intervalMs: compactionIntervalMs, minRetainedRevisions: compactionMinRetained });
+    const cluster = openStore(`sqlite:${join(dataDir, 'cluster.db')}`, {
+      intervalMs: compactionIntervalMs,
+      minRetainedRevisions: compactionMinRetained,
+    });
     const controlPlane = await startControlPlane({
       store: cluster.store,
       pki,
@@ -100,7 +114,16 @@ export async function runLocal(argv: string[]): Promise<RunningEngine | undefine
       upmServer: { host: '127.0.0.1', port: upm.server.port },
       serviceAccountKeyPem: ensureServiceAccountKey(join(dataDir, 'pki')),
       onServing: (serverURL) => {
-        reviewer = subjectAccessReviewer(buildKubeconfig({ clusterName: 'local', server: serverURL, caPem: pki.ca.certPem, user: 'upm-apiserver', clientCertPem: pki.admin.certPem, clientKeyPem: pki.admin.keyPem }));
+        reviewer = subjectAccessReviewer(
+          buildKubeconfig({
+            clusterName: 'local',
+            server: serverURL,
+            caPem: pki.ca.certPem,
+            user: 'upm-apiserver',
+            clientCertPem: pki.admin.certPem,
+            clientKeyPem: pki.admin.keyPem,
+          }),
+        );
       },
       bookmarkIntervalMs,
     });
@@ -116,7 +139,14 @@ export async function runLocal(argv: string[]): Promise<RunningEngine | undefine
     };
   }
   const kubeconfig = join(dataDir, 'kubeconfig');
-  const host = bindAddress === '0.0.0.0' ? '127.0.0.1' : bindAddress === '::' ? '[::1]' : bindAddress.includes(':') ? `[${bindAddress}]` : bindAddress;
+  const host =
+    bindAddress === '0.0.0.0'
+      ? '127.0.0.1'
+      : bindAddress === '::'
+        ? '[::1]'
+        : bindAddress.includes(':')
+          ? `[${bindAddress}]`
+          : bindAddress;
   await writeKubeconfig(kubeconfig, {
     clusterName: 'upm-local',
     server: `https://${host}:${new URL(url).port}`,
@@ -127,6 +157,8 @@ export async function runLocal(argv: string[]): Promise<RunningEngine | undefine
     namespace: 'default',
   });
   logger.info({ kubeconfig, url }, 'UPM Engine is running');
-  process.stdout.write(`\nUPM Engine is serving at ${url}\nTry:\n  kubectl --kubeconfig ${kubeconfig} api-resources --api-group=upm.io\n  kubectl --kubeconfig ${kubeconfig} get unitsets\n\n`);
+  process.stdout.write(
+    `\nUPM Engine is serving at ${url}\nTry:\n  kubectl --kubeconfig ${kubeconfig} api-resources --api-group=upm.io\n  kubectl --kubeconfig ${kubeconfig} get unitsets\n\n`,
+  );
   return engine;
 }

@@ -7,7 +7,15 @@ export function createLogger(level: string, format: 'json' | 'text' | 'auto'): L
   if (text) {
     return pino({
       level,
-      transport: { target: 'pino-pretty', options: { destination: 2, colorize: process.stderr.isTTY === true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } },
+      transport: {
+        target: 'pino-pretty',
+        options: {
+          destination: 2,
+          colorize: process.stderr.isTTY === true,
+          translateTime: 'SYS:HH:MM:ss.l',
+          ignore: 'pid,hostname',
+        },
+      },
     });
   }
   return pino({ level }, pino.destination(2));

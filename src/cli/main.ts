@@ -36,7 +36,9 @@ async function main(argv: string[]): Promise<number> {
     engine = await run(rest);
   } catch (err) {
     if (err instanceof UsageError) {
-      process.stderr.write(`upm-engine ${command}: ${err.message}\n\n${command === 'local' ? localUsage : apiserverUsage}`);
+      process.stderr.write(
+        `upm-engine ${command}: ${err.message}\n\n${command === 'local' ? localUsage : apiserverUsage}`,
+      );
       return 2;
     }
     process.stderr.write(`upm-engine ${command}: ${(err as Error).stack ?? String(err)}\n`);

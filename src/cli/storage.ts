@@ -35,15 +35,33 @@ export function openStore(spec: string, compaction: CompactionSettings, etcd?: E
       const path = resolve(location);
       mkdirSync(dirname(path), { recursive: true });
       const store = openSqliteStore(path);
-      const stopCompactor = compaction.intervalMs > 0 ? store.startCompactor(compaction.intervalMs, { minRetainedRevisions: compaction.minRetainedRevisions }) : () => {};
+      const stopCompactor =
+        compaction.intervalMs > 0
+          ? store.startCompactor(compaction.intervalMs, { minRetainedRevisions: compaction.minRetainedRevisions })
+          : () => {};
       return { store, stop: stopCompactor };
     }
     case 'etcd': {
-      const endpoints = location.split(',').map((e) => e.trim()).filter(Boolean);
-      if (endpoints.length === 0) throw new UsageError('--storage=etcd:URL[,URL...] needs at least one endpoint, e.g. etcd:http://127.0.0.1:2379');
-      for (const e of endpoints) if (!/^https?:\/\/[^/]+$/.test(e)) throw new UsageError(`--storage: "${e}" is not an etcd endpoint URL (http://host:port or https://host:port)`);
-      const store = openEtcdStore({ endpoints, prefix: etcd?.prefix ?? '/upm', ...(etcd?.tls ? { tls: etcd.tls } : {}) });
-      const stopCompactor = compaction.intervalMs > 0 ? store.startCompactor(compaction.intervalMs, { minRetainedRevisions: compaction.minRetainedRevisions }) : () => {};
+      const endpoints = location
+        .split(',')
+        .map((e) => e.trim())
+        .filter(Boolean);
+      if (endpoints.length === 0)
+        throw new UsageError(
+          '--storage=etcd:URL[,URL...] needs at least one endpoint, e.g. etcd:http://127.0.0.1:2379',
+        );
+      for (const e of endpoints)
+        if (!/^https?:\/\/[^/]+$/.test(e))
+          throw new UsageError(`--storage: "${e}" is not an etcd endpoint URL (http://host:port or https://host:port)`);
+      const store = openEtcdStore({
+        endpoints,
+        prefix: etcd?.prefix ?? '/upm',
+        ...(etcd?.tls ? { tls: etcd.tls } : {}),
+      });
+      const stopCompactor =
+        compaction.intervalMs > 0
+          ? store.startCompactor(compaction.intervalMs, { minRetainedRevisions: compaction.minRetainedRevisions })
+          : () => {};
       return { store, stop: stopCompactor };
     }
     default:

@@ -50,7 +50,9 @@ export function startWebhookAdmission(registry: APIRegistry, log: Logger): Webho
       mutating: () => [...mutating.values()] as unknown as MutatingWebhookConfiguration[],
       validating: () => [...validating.values()] as unknown as ValidatingWebhookConfiguration[],
     },
-    namespaces: { namespaceLabels: (name) => namespaces.get(name)?.metadata.labels ?? (namespaces.has(name) ? {} : undefined) },
+    namespaces: {
+      namespaceLabels: (name) => namespaces.get(name)?.metadata.labels ?? (namespaces.has(name) ? {} : undefined),
+    },
     onEvent: (e) => log.debug({ event: e }, 'admission'),
   });
   registry.setAdmission(chain);

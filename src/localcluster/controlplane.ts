@@ -42,7 +42,12 @@ export function ensureServiceAccountKey(dir: string): string {
 /** The front-proxy CA and client certificate kube-apiserver's aggregator presents (load or create). */
 export function ensureFrontProxyPKI(dir: string): FrontProxyPKI {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const files = { caCrt: join(dir, 'front-proxy-ca.crt'), caKey: join(dir, 'front-proxy-ca.key'), crt: join(dir, 'front-proxy-client.crt'), key: join(dir, 'front-proxy-client.key') };
+  const files = {
+    caCrt: join(dir, 'front-proxy-ca.crt'),
+    caKey: join(dir, 'front-proxy-ca.key'),
+    crt: join(dir, 'front-proxy-client.crt'),
+    key: join(dir, 'front-proxy-client.key'),
+  };
   if (Object.values(files).every((f) => existsSync(f))) {
     return {
       ca: { certPem: readFileSync(files.caCrt, 'utf8'), keyPem: readFileSync(files.caKey, 'utf8') },
@@ -85,7 +90,13 @@ export interface RunningControlPlane {
   stop(): Promise<void>;
 }
 
-async function createIfMissing(registry: APIRegistry, group: string, plural: string, namespace: string, body: Record<string, unknown>): Promise<void> {
+async function createIfMissing(
+  registry: APIRegistry,
+  group: string,
+  plural: string,
+  namespace: string,
+  body: Record<string, unknown>,
+): Promise<void> {
   const served = registry.lookup(group, 'v1', plural);
   if (!served) throw new Error(`control plane does not serve ${plural}`);
   try {
@@ -116,7 +127,10 @@ function authenticationConfigMap(pki: LocalPKI, frontProxy: FrontProxyPKI): Reco
 export async function startControlPlane(o: ControlPlaneOptions): Promise<RunningControlPlane> {
   // The aggregator needs the server's discovery and OpenAPI, and the server routes through it.
   const routing: { aggregator?: Aggregator } = {};
-  const auth = controlPlaneAuth({ clientCAPem: o.pki.ca.certPem, serviceAccounts: { signingKeyPem: o.serviceAccountKeyPem } });
+  const auth = controlPlaneAuth({
+    clientCAPem: o.pki.ca.certPem,
+    serviceAccounts: { signingKeyPem: o.serviceAccountKeyPem },
+  });
   const server = await startAPIServer({
     store: o.store,
     resources: [...coreRegistrations(), ...auth.resources],
@@ -127,7 +141,9 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Running
     watch: o.bookmarkIntervalMs ? { bookmarkIntervalMs: o.bookmarkIntervalMs } : undefined,
     authenticators: auth.authenticators,
     authorizer: auth.authorizer,
-    delegate: auth.delegate({ handle: (req, res, info, url) => routing.aggregator?.handle(req, res, info, url) ?? Promise.resolve(false) }),
+    delegate: auth.delegate({
+      handle: (req, res, info, url) => routing.aggregator?.handle(req, res, info, url) ?? Promise.resolve(false),
+    }),
   });
   const { registry } = server;
   o.onServing?.(server.url);
@@ -137,12 +153,19 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Running
   const admission = startWebhookAdmission(registry, o.logger.child({ component: 'admission' }));
   await admission.synced();
   await createIfMissing(registry, '', 'configmaps', 'kube-system', authenticationConfigMap(o.pki, o.frontProxy));
-  await createIfMissing(registry, '', 'namespaces', '', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: upmServiceNamespace } });
+  await createIfMissing(registry, '', 'namespaces', '', {
+    apiVersion: 'v1',
+    kind: 'Namespace',
+    metadata: { name: upmServiceNamespace },
+  });
   await createIfMissing(registry, '', 'services', upmServiceNamespace, {
     apiVersion: 'v1',
     kind: 'Service',
     metadata: { name: upmServiceName, namespace: upmServiceNamespace },
-    spec: { ports: [{ name: 'https', port: 443, targetPort: 8443, protocol: 'TCP' }], selector: { app: upmServiceName } },
+    spec: {
+      ports: [{ name: 'https', port: 443, targetPort: 8443, protocol: 'TCP' }],
+      selector: { app: upmServiceName },
+    },
   });
   const apiServices = registry.lookup('apiregistration.k8s.io', 'v1', 'apiservices')!;
   const desired = {
@@ -155,18 +178,28 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Running
   };
   try {
     const current = await apiServices.store.get('', upmAPIServiceName);
-    await apiServices.store.guaranteedUpdate('', upmAPIServiceName, (cur) => ({ ...cur, spec: desired, metadata: { ...cur.metadata, resourceVersion: undefined } }));
+    await apiServices.store.guaranteedUpdate('', upmAPIServiceName, (cur) => ({
+      ...cur,
+      spec: desired,
+      metadata: { ...cur.metadata, resourceVersion: undefined },
+    }));
     void current;
   } catch (err) {
     if ((err as { code?: number }).code !== 404) throw err;
-    await apiServices.store.create('', { apiVersion: 'apiregistration.k8s.io/v1', kind: 'APIService', metadata: { name: upmAPIServiceName }, spec: desired });
+    await apiServices.store.create('', {
+      apiVersion: 'apiregistration.k8s.io/v1',
+      kind: 'APIService',
+      metadata: { name: upmAPIServiceName },
+      spec: desired,
+    });
   }
   const aggregator = new Aggregator({
     apiServices: apiServices.store,
     discovery: server.discovery,
     openapi: server.openapi,
     frontProxy: o.frontProxy.client,
-    resolveService: (namespace, name) => (namespace === upmServiceNamespace && name === upmServiceName ? o.upmServer : undefined),
+    resolveService: (namespace, name) =>
+      namespace === upmServiceNamespace && name === upmServiceName ? o.upmServer : undefined,
     log: o.logger.child({ component: 'aggregator' }),
     resyncMs: 10_000,
   });
@@ -175,7 +208,14 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Running
 
   let simulator: PodSimulator | undefined;
   if (o.simulatePods !== false) {
-    const kubeconfig = buildKubeconfig({ clusterName: 'local', server: server.url, caPem: o.pki.ca.certPem, user: 'podsim', clientCertPem: o.pki.admin.certPem, clientKeyPem: o.pki.admin.keyPem });
+    const kubeconfig = buildKubeconfig({
+      clusterName: 'local',
+      server: server.url,
+      caPem: o.pki.ca.certPem,
+      user: 'podsim',
+      clientCertPem: o.pki.admin.certPem,
+      clientKeyPem: o.pki.admin.keyPem,
+    });
     simulator = new PodSimulator({ kubeconfig, logger: o.logger.child({ component: 'pod-simulator' }) });
     await simulator.start();
   }

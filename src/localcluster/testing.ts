@@ -32,8 +32,15 @@ export interface TestCluster {
   kubeconfig: string;
   /** The kubeconfig text. */
   kubeconfigText: string;
-  call(method: string, path: string, opts?: { body?: unknown; headers?: Record<string, string> }): Promise<HTTPResponse>;
-  kubectl(args: string[], opts?: { input?: string; version?: string }): Promise<{ code: number; stdout: string; stderr: string }>;
+  call(
+    method: string,
+    path: string,
+    opts?: { body?: unknown; headers?: Record<string, string> },
+  ): Promise<HTTPResponse>;
+  kubectl(
+    args: string[],
+    opts?: { input?: string; version?: string },
+  ): Promise<{ code: number; stdout: string; stderr: string }>;
   close(): Promise<void>;
 }
 
@@ -57,7 +64,11 @@ export function kubectlBinary(version = '1.33'): string {
 
 export async function startTestCluster(opts: TestClusterOptions = {}): Promise<TestCluster> {
   const ca = createCA('localcluster-test-ca');
-  const serving = issueServingCert(ca, { commonName: 'localhost', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] });
+  const serving = issueServingCert(ca, {
+    commonName: 'localhost',
+    dnsNames: ['localhost'],
+    ipAddresses: ['127.0.0.1'],
+  });
   const admin = issueClientCert(ca, { commonName: 'admin', organizations: ['system:masters'] });
   const server = await startAPIServer({
     store: opts.store ?? openSqliteStore(':memory:'),
@@ -69,7 +80,14 @@ export async function startTestCluster(opts: TestClusterOptions = {}): Promise<T
   });
   await initCoreResources(server.registry, { apiServerPort: server.port });
   const dir = mkdtempSync(join(tmpdir(), 'upm-localcluster-'));
-  const kubeconfigText = buildKubeconfig({ clusterName: 'local', server: server.url, caPem: ca.certPem, user: 'admin', clientCertPem: admin.certPem, clientKeyPem: admin.keyPem });
+  const kubeconfigText = buildKubeconfig({
+    clusterName: 'local',
+    server: server.url,
+    caPem: ca.certPem,
+    user: 'admin',
+    clientCertPem: admin.certPem,
+    clientKeyPem: admin.keyPem,
+  });
   const kubeconfig = join(dir, 'kubeconfig');
   writeFileSync(kubeconfig, kubeconfigText, { mode: 0o600 });
 
@@ -89,7 +107,9 @@ export async function startTestCluster(opts: TestClusterOptions = {}): Promise<T
           let body = '';
           res.setEncoding('utf8');
           res.on('data', (d: string) => (body += d));
-          res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body, json: () => JSON.parse(body) }));
+          res.on('end', () =>
+            resolve({ status: res.statusCode!, headers: res.headers, body, json: () => JSON.parse(body) }),
+          );
         },
       );
       req.on('error', reject);
@@ -104,7 +124,11 @@ export async function startTestCluster(opts: TestClusterOptions = {}): Promise<T
         ['--kubeconfig', kubeconfig, '--cache-dir', join(dir, 'cache'), ...args],
         { timeout: 30_000, maxBuffer: 16 * 1024 * 1024 },
         (err, stdout, stderr) => {
-          const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
+          const code = err
+            ? typeof (err as { code?: unknown }).code === 'number'
+              ? (err as { code: number }).code
+              : 1
+            : 0;
           resolve({ code, stdout, stderr });
         },
       );

@@ -43,7 +43,12 @@ describe('ensureLocalPKI', () => {
     const admin = new X509Certificate(pki.admin.certPem);
     expect(ca.ca).toBe(true);
     expect(api.verify(ca.publicKey) && admin.verify(ca.publicKey)).toBe(true);
-    for (const h of ['localhost', 'upm-apiserver.upm-system.svc', 'upm-apiserver.upm-system.svc.cluster.local', 'upm.example.test']) {
+    for (const h of [
+      'localhost',
+      'upm-apiserver.upm-system.svc',
+      'upm-apiserver.upm-system.svc.cluster.local',
+      'upm.example.test',
+    ]) {
       expect(api.checkHost(h)).toBe(h);
     }
     for (const ip of ['127.0.0.1', '::1', '10.1.2.3']) expect(api.checkIP(ip)).toBe(ip);
@@ -90,11 +95,19 @@ describe('ensureLocalPKI', () => {
   it('replaces an expired leaf and a leaf that is not yet valid', async () => {
     const dir = freshDir();
     const a = await ensureLocalPKI(dir, { serverHosts: [] });
-    const old = issueClientCert(a.ca, { commonName: ADMIN_USER, organizations: ['system:masters'], now: new Date(Date.now() - 400 * DAY) });
+    const old = issueClientCert(a.ca, {
+      commonName: ADMIN_USER,
+      organizations: ['system:masters'],
+      now: new Date(Date.now() - 400 * DAY),
+    });
     writeFileSync(path.join(dir, 'admin.crt'), old.certPem);
     writeFileSync(path.join(dir, 'admin.key'), old.keyPem);
     expect((await ensureLocalPKI(dir, { serverHosts: [] })).generated).toEqual(['admin']);
-    const future = issueClientCert(a.ca, { commonName: ADMIN_USER, organizations: ['system:masters'], now: new Date(Date.now() + 2 * DAY) });
+    const future = issueClientCert(a.ca, {
+      commonName: ADMIN_USER,
+      organizations: ['system:masters'],
+      now: new Date(Date.now() + 2 * DAY),
+    });
     writeFileSync(path.join(dir, 'admin.crt'), future.certPem);
     writeFileSync(path.join(dir, 'admin.key'), future.keyPem);
     expect((await ensureLocalPKI(dir, { serverHosts: [] })).generated).toEqual(['admin']);
@@ -104,7 +117,11 @@ describe('ensureLocalPKI', () => {
     const dir = freshDir();
     const a = await ensureLocalPKI(dir, { serverHosts: [] });
     const other = createCA('other');
-    const foreign = issueServingCert(other, { commonName: 'x', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1', '::1'] });
+    const foreign = issueServingCert(other, {
+      commonName: 'x',
+      dnsNames: ['localhost'],
+      ipAddresses: ['127.0.0.1', '::1'],
+    });
     writeFileSync(path.join(dir, 'apiserver.crt'), foreign.certPem);
     writeFileSync(path.join(dir, 'apiserver.key'), foreign.keyPem);
     expect((await ensureLocalPKI(dir, { serverHosts: [] })).generated).toEqual(['apiserver']);

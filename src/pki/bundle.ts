@@ -79,7 +79,9 @@ const inProcess = new Map<string, Promise<unknown>>();
 
 async function ensureUnlocked(dir: string, opts: EnsureLocalPKIOptions): Promise<LocalPKI> {
   const now = opts.now ?? new Date();
-  const hosts = [...new Set([...DEFAULT_SERVING_HOSTS, ...opts.serverHosts.map((h) => h.trim()).filter((h) => h !== '')])];
+  const hosts = [
+    ...new Set([...DEFAULT_SERVING_HOSTS, ...opts.serverHosts.map((h) => h.trim()).filter((h) => h !== '')]),
+  ];
   const dnsNames = hosts.filter((h) => isIP(h) === 0).map((h) => h.toLowerCase());
   const ipAddresses = hosts.filter((h) => isIP(h) !== 0);
   const leafDays = opts.leafValidityDays ?? DEFAULT_LEAF_VALIDITY_DAYS;
@@ -89,7 +91,9 @@ async function ensureUnlocked(dir: string, opts: EnsureLocalPKIOptions): Promise
 
   const needCA = !caOld || !usable(caOld, now, null, (c) => c.ca);
   const apiserverOk = (c: X509Certificate) =>
-    !c.ca && dnsNames.every((h) => c.checkHost(h, { subject: 'never' }) !== undefined) && ipAddresses.every((ip) => c.checkIP(ip) !== undefined);
+    !c.ca &&
+    dnsNames.every((h) => c.checkHost(h, { subject: 'never' }) !== undefined) &&
+    ipAddresses.every((ip) => c.checkIP(ip) !== undefined);
   const adminOk = (c: X509Certificate) => {
     const rdns = c.subject.split('\n');
     return !c.ca && rdns.includes(`CN=${ADMIN_USER}`) && ADMIN_GROUPS.every((g) => rdns.includes(`O=${g}`));
@@ -99,17 +103,45 @@ async function ensureUnlocked(dir: string, opts: EnsureLocalPKIOptions): Promise
   const needApiserver = !caX509Old || !apiOld || !usable(apiOld, now, caX509Old, apiserverOk);
   const needAdmin = !caX509Old || !adminOld || !usable(adminOld, now, caX509Old, adminOk);
   // RSA key generation dominates the cost: generate all needed keys concurrently on the thread pool.
-  const [caKey, apiKey, adminKey] = await Promise.all([needCA, needApiserver, needAdmin].map((need) => (need ? generateKey() : null)));
+  const [caKey, apiKey, adminKey] = await Promise.all(
+    [needCA, needApiserver, needAdmin].map((need) => (need ? generateKey() : null)),
+  );
 
   const ca: PKIFile = caKey
-    ? { ...paths(dir, 'ca'), ...createCA(CA_COMMON_NAME, { keyPem: caKey, now, validityDays: opts.caValidityDays ?? DEFAULT_CA_VALIDITY_DAYS }) }
+    ? {
+        ...paths(dir, 'ca'),
+        ...createCA(CA_COMMON_NAME, {
+          keyPem: caKey,
+          now,
+          validityDays: opts.caValidityDays ?? DEFAULT_CA_VALIDITY_DAYS,
+        }),
+      }
     : caOld!;
   if (caKey) generated.push('ca');
   const apiserver: PKIFile = apiKey
-    ? { ...paths(dir, 'apiserver'), ...issueServingCert(ca, { commonName: APISERVER_COMMON_NAME, dnsNames, ipAddresses, keyPem: apiKey, now, validityDays: leafDays }) }
+    ? {
+        ...paths(dir, 'apiserver'),
+        ...issueServingCert(ca, {
+          commonName: APISERVER_COMMON_NAME,
+          dnsNames,
+          ipAddresses,
+          keyPem: apiKey,
+          now,
+          validityDays: leafDays,
+        }),
+      }
     : apiOld!;
   const admin: PKIFile = adminKey
-    ? { ...paths(dir, 'admin'), ...issueClientCert(ca, { commonName: ADMIN_USER, organizations: ADMIN_GROUPS, keyPem: adminKey, now, validityDays: leafDays }) }
+    ? {
+        ...paths(dir, 'admin'),
+        ...issueClientCert(ca, {
+          commonName: ADMIN_USER,
+          organizations: ADMIN_GROUPS,
+          keyPem: adminKey,
+          now,
+          validityDays: leafDays,
+        }),
+      }
     : adminOld!;
   if (apiKey) generated.push('apiserver');
   if (adminKey) generated.push('admin');
@@ -199,7 +231,8 @@ async function withDirLock<T>(dir: string, fn: () => Promise<T>): Promise<T> {
         await rm(lock, { force: true });
         continue;
       }
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${lock}; remove it if no other upm-engine is running`);
+      if (Date.now() > deadline)
+        throw new Error(`timed out waiting for ${lock}; remove it if no other upm-engine is running`);
       await new Promise((r) => setTimeout(r, 25));
     }
   }

@@ -50,7 +50,9 @@ describe('createCA', () => {
     expect(bc).toMatchObject({ cA: true, critical: true });
     const ku = forgeExt<Record<string, boolean>>(ca.certPem, 'keyUsage');
     expect(ku).toMatchObject({ keyCertSign: true, cRLSign: true, critical: true });
-    expect(forgeExt<{ subjectKeyIdentifier: string }>(ca.certPem, 'subjectKeyIdentifier').subjectKeyIdentifier).toMatch(/^[0-9a-f]{40}$/);
+    expect(forgeExt<{ subjectKeyIdentifier: string }>(ca.certPem, 'subjectKeyIdentifier').subjectKeyIdentifier).toMatch(
+      /^[0-9a-f]{40}$/,
+    );
   });
 
   it('returns a PKCS#8 RSA 2048 key matching the certificate', () => {
@@ -125,12 +127,17 @@ describe('issueServingCert', () => {
 
   it('links to the CA by AuthorityKeyIdentifier = CA SubjectKeyIdentifier', () => {
     const caSki = forgeExt<{ subjectKeyIdentifier: string }>(ca.certPem, 'subjectKeyIdentifier').subjectKeyIdentifier;
-    const aki = forge.pki.certificateFromPem(serving.certPem).getExtension('authorityKeyIdentifier') as { value: string };
+    const aki = forge.pki.certificateFromPem(serving.certPem).getExtension('authorityKeyIdentifier') as {
+      value: string;
+    };
     // AuthorityKeyIdentifier ::= SEQUENCE { [0] keyIdentifier }
     const seq = forge.asn1.fromDer(aki.value);
     const keyId = (seq.value as forge.asn1.Asn1[])[0]!;
     expect(forge.util.bytesToHex(keyId.value as string)).toBe(caSki);
-    const ski = forgeExt<{ subjectKeyIdentifier: string }>(serving.certPem, 'subjectKeyIdentifier').subjectKeyIdentifier;
+    const ski = forgeExt<{ subjectKeyIdentifier: string }>(
+      serving.certPem,
+      'subjectKeyIdentifier',
+    ).subjectKeyIdentifier;
     expect(ski).toMatch(/^[0-9a-f]{40}$/);
     expect(ski).not.toBe(caSki);
     const bc = forgeExt<{ cA: boolean }>(serving.certPem, 'basicConstraints');
@@ -141,9 +148,12 @@ describe('issueServingCert', () => {
     expect(() => issueServingCert(ca, { commonName: 'x', dnsNames: [], ipAddresses: [] })).toThrow(/at least one/);
     expect(() => issueServingCert(ca, { commonName: 'x', dnsNames: ['bad name'], ipAddresses: [] })).toThrow(/DNS/);
     expect(() => issueServingCert(ca, { commonName: 'x', dnsNames: [], ipAddresses: ['300.1.1.1'] })).toThrow(/IP/);
-    expect(() => issueServingCert({ certPem: ca.certPem, keyPem: otherCA.keyPem }, { commonName: 'x', dnsNames: ['a'], ipAddresses: [] })).toThrow(
-      /does not match/,
-    );
+    expect(() =>
+      issueServingCert(
+        { certPem: ca.certPem, keyPem: otherCA.keyPem },
+        { commonName: 'x', dnsNames: ['a'], ipAddresses: [] },
+      ),
+    ).toThrow(/does not match/);
     expect(() => issueServingCert(serving, { commonName: 'x', dnsNames: ['a'], ipAddresses: [] })).toThrow(/not a CA/);
   });
 });
@@ -155,7 +165,9 @@ describe('issueClientCert', () => {
     expect(c.keyUsage).toEqual([CLIENT_AUTH]);
     expect(c.ca).toBe(false);
     expect(c.verify(x509(ca).publicKey)).toBe(true);
-    const multi = x509(issueClientCert(ca, { commonName: 'alice@example.com', organizations: ['dev_team', 'ops', 'dev_team'] }));
+    const multi = x509(
+      issueClientCert(ca, { commonName: 'alice@example.com', organizations: ['dev_team', 'ops', 'dev_team'] }),
+    );
     expect(multi.subject.split('\n').sort()).toEqual(['CN=alice@example.com', 'O=dev_team', 'O=ops']);
   });
 });
@@ -208,7 +220,12 @@ describe('TLS handshake with the issued certificates', () => {
   });
 
   it('verifies the server under the in-cluster service name (SNI) used by kube-aggregator', async () => {
-    const r = await get({ ca: ca.certPem, servername: 'upm-apiserver.upm-system.svc', cert: admin.certPem, key: admin.keyPem });
+    const r = await get({
+      ca: ca.certPem,
+      servername: 'upm-apiserver.upm-system.svc',
+      cert: admin.certPem,
+      key: admin.keyPem,
+    });
     expect(r.authorized).toBe(true);
   });
 

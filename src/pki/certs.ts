@@ -14,7 +14,15 @@
 // The issuer name of a leaf is copied byte for byte from the CA certificate's subject, so chain
 // building works even for CAs made by other tools (OpenSSL, kubeadm).
 
-import { createPrivateKey, createPublicKey, generateKeyPair, generateKeyPairSync, randomBytes, sign, X509Certificate } from 'node:crypto';
+import {
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPair,
+  generateKeyPairSync,
+  randomBytes,
+  sign,
+  X509Certificate,
+} from 'node:crypto';
 import { isIP } from 'node:net';
 import { promisify } from 'node:util';
 import forge from 'node-forge';
@@ -103,7 +111,9 @@ export function issueServingCert(ca: CertKeyPair, opts: ServingCertOptions): Cer
   }
   const altNames: { type: number; value?: string; ip?: string }[] = [];
   for (const name of unique(opts.dnsNames)) {
-    if (!/^(\*\.)?[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?(\.[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?)*\.?$/.test(name)) {
+    if (
+      !/^(\*\.)?[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?(\.[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?)*\.?$/.test(name)
+    ) {
       throw new Error(`invalid DNS name for a certificate: ${JSON.stringify(name)}`);
     }
     altNames.push({ type: 2, value: name.toLowerCase() });
@@ -112,10 +122,15 @@ export function issueServingCert(ca: CertKeyPair, opts: ServingCertOptions): Cer
     if (isIP(ip) === 0) throw new Error(`invalid IP address for a certificate: ${JSON.stringify(ip)}`);
     altNames.push({ type: 7, ip });
   }
-  return issueLeaf(ca, opts, [attr('commonName', opts.commonName)], [
-    { name: 'extKeyUsage', serverAuth: true },
-    { name: 'subjectAltName', altNames },
-  ]);
+  return issueLeaf(
+    ca,
+    opts,
+    [attr('commonName', opts.commonName)],
+    [
+      { name: 'extKeyUsage', serverAuth: true },
+      { name: 'subjectAltName', altNames },
+    ],
+  );
 }
 
 /** A TLS client certificate signed by `ca`: EKU clientAuth, CN = user, one O per group. */
@@ -168,7 +183,11 @@ function issueLeaf(ca: CertKeyPair, opts: CommonOptions, subject: Attr[], extens
   return { certPem: signCertificate(cert, ca.keyPem, rawSubject(ca.certPem)), keyPem };
 }
 
-function newCertificate(publicKey: forge.pki.PublicKey, now: Date | undefined, validityDays: number): forge.pki.Certificate {
+function newCertificate(
+  publicKey: forge.pki.PublicKey,
+  now: Date | undefined,
+  validityDays: number,
+): forge.pki.Certificate {
   if (!(validityDays > 0)) throw new Error(`validityDays must be positive, got ${validityDays}`);
   const t = (now ?? new Date()).getTime();
   const cert = forge.pki.createCertificate();
@@ -214,12 +233,18 @@ function rawSubject(certPem: string): forge.asn1.Asn1 {
 }
 
 /** Signs with sha256WithRSAEncryption; `issuerName` replaces the encoded issuer when given. */
-function signCertificate(cert: forge.pki.Certificate, signerKeyPem: string, issuerName: forge.asn1.Asn1 | null): string {
+function signCertificate(
+  cert: forge.pki.Certificate,
+  signerKeyPem: string,
+  issuerName: forge.asn1.Asn1 | null,
+): string {
   const c = cert as forge.pki.Certificate & { tbsCertificate: forge.asn1.Asn1; signatureOid: string };
   c.signatureOid = forge.pki.oids['sha256WithRSAEncryption']!;
   cert.siginfo.algorithmOid = c.signatureOid;
   // getTBSCertificate exists in node-forge but is missing from @types/node-forge.
-  c.tbsCertificate = (forge.pki as unknown as { getTBSCertificate(c: forge.pki.Certificate): forge.asn1.Asn1 }).getTBSCertificate(cert);
+  c.tbsCertificate = (
+    forge.pki as unknown as { getTBSCertificate(c: forge.pki.Certificate): forge.asn1.Asn1 }
+  ).getTBSCertificate(cert);
   if (issuerName) (c.tbsCertificate.value as forge.asn1.Asn1[])[3] = issuerName;
   const tbsDer = Buffer.from(forge.asn1.toDer(c.tbsCertificate).getBytes(), 'binary');
   cert.signature = sign('sha256', tbsDer, signerKeyPem).toString('binary');

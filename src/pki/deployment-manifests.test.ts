@@ -17,12 +17,28 @@ const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const DIR = path.join(ROOT, 'config', 'apiservice');
 
-type Obj = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string> }; [k: string]: any };
+type Obj = {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; labels?: Record<string, string> };
+  [k: string]: any;
+};
 
 const CLUSTER_SCOPED = new Set(['Namespace', 'ClusterRole', 'ClusterRoleBinding', 'APIService']);
-const UPM_RESOURCES = ['unitsets', 'units', 'unittemplates', 'sidecarsets', 'mysqlreplications', 'redisreplications', 'redisclusters', 'proxysqlsyncs'];
+const UPM_RESOURCES = [
+  'unitsets',
+  'units',
+  'unittemplates',
+  'sidecarsets',
+  'mysqlreplications',
+  'redisreplications',
+  'redisclusters',
+  'proxysqlsyncs',
+];
 
-const files = readdirSync(DIR).filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml').sort();
+const files = readdirSync(DIR)
+  .filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml')
+  .sort();
 const byFile = new Map<string, Obj[]>();
 for (const f of files) {
   const docs = parseAllDocuments(readFileSync(path.join(DIR, f), 'utf8'));
@@ -36,7 +52,10 @@ for (const f of files) {
 }
 const all = [...byFile.values()].flat();
 const find = (kind: string, name: string, namespace?: string): Obj => {
-  const o = all.find((x) => x.kind === kind && x.metadata.name === name && (namespace === undefined || x.metadata.namespace === namespace));
+  const o = all.find(
+    (x) =>
+      x.kind === kind && x.metadata.name === name && (namespace === undefined || x.metadata.namespace === namespace),
+  );
   if (!o) throw new Error(`no ${kind} ${namespace ? `${namespace}/` : ''}${name}`);
   return o;
 };
@@ -110,8 +129,10 @@ describe('config/apiservice manifests', () => {
     const port = service.spec.ports.find((p: any) => p.port === 443);
     expect(containerPort(port.targetPort)).toBe(8443);
     expect(Number(flag('secure-port'))).toBe(8443);
-    for (const [k, v] of Object.entries(service.spec.selector)) expect(deployment.spec.template.metadata.labels[k]).toBe(v);
-    for (const [k, v] of Object.entries(deployment.spec.selector.matchLabels)) expect(deployment.spec.template.metadata.labels[k]).toBe(v);
+    for (const [k, v] of Object.entries(service.spec.selector))
+      expect(deployment.spec.template.metadata.labels[k]).toBe(v);
+    for (const [k, v] of Object.entries(deployment.spec.selector.matchLabels))
+      expect(deployment.spec.template.metadata.labels[k]).toBe(v);
   });
 
   it('probes /readyz and /livez over HTTPS on the serving port', () => {
@@ -164,32 +185,46 @@ describe('config/apiservice manifests', () => {
     const bindings = all.filter((o) => o.kind === 'ClusterRoleBinding' || o.kind === 'RoleBinding');
     expect(bindings.length).toBe(3);
     for (const b of bindings) {
-      expect(b.subjects).toEqual([{ kind: 'ServiceAccount', name: sa.metadata.name, namespace: sa.metadata.namespace }]);
+      expect(b.subjects).toEqual([
+        { kind: 'ServiceAccount', name: sa.metadata.name, namespace: sa.metadata.namespace },
+      ]);
       expect(b.roleRef.apiGroup).toBe('rbac.authorization.k8s.io');
     }
     const delegator = bindings.find((b) => b.roleRef.name === 'system:auth-delegator')!;
     expect(delegator).toMatchObject({ kind: 'ClusterRoleBinding', roleRef: { kind: 'ClusterRole' } });
     const reader = bindings.find((b) => b.roleRef.name === 'extension-apiserver-authentication-reader')!;
-    expect(reader).toMatchObject({ kind: 'RoleBinding', metadata: { namespace: 'kube-system' }, roleRef: { kind: 'Role' } });
+    expect(reader).toMatchObject({
+      kind: 'RoleBinding',
+      metadata: { namespace: 'kube-system' },
+      roleRef: { kind: 'Role' },
+    });
     const own = bindings.find((b) => b.roleRef.name === 'upm-apiserver')!;
     const role = find('ClusterRole', own.roleRef.name);
     const rule = (group: string) => role.rules.find((r: any) => r.apiGroups.includes(group));
     expect(rule('').resources).toEqual(['namespaces']);
     expect(rule('').verbs).toEqual(['get', 'list', 'watch']);
     expect(rule('admissionregistration.k8s.io').resources).toEqual(
-      expect.arrayContaining(['mutatingwebhookconfigurations', 'validatingwebhookconfigurations', 'validatingadmissionpolicies']),
+      expect.arrayContaining([
+        'mutatingwebhookconfigurations',
+        'validatingwebhookconfigurations',
+        'validatingadmissionpolicies',
+      ]),
     );
     expect(rule('admissionregistration.k8s.io').verbs).toEqual(['get', 'list', 'watch']);
   });
 
   it('aggregates every upm.io resource into view, edit and admin', () => {
     const roles = all.filter(
-      (o) => o.kind === 'ClusterRole' && Object.keys(o.metadata.labels ?? {}).some((l) => l.startsWith('rbac.authorization.k8s.io/aggregate-to-')),
+      (o) =>
+        o.kind === 'ClusterRole' &&
+        Object.keys(o.metadata.labels ?? {}).some((l) => l.startsWith('rbac.authorization.k8s.io/aggregate-to-')),
     );
     expect(roles.length).toBe(3);
     const granted = (level: 'view' | 'edit' | 'admin') => {
       const g = new Map<string, Set<string>>();
-      for (const r of roles.filter((x) => x.metadata.labels?.[`rbac.authorization.k8s.io/aggregate-to-${level}`] === 'true')) {
+      for (const r of roles.filter(
+        (x) => x.metadata.labels?.[`rbac.authorization.k8s.io/aggregate-to-${level}`] === 'true',
+      )) {
         for (const rule of r.rules) {
           expect(rule.apiGroups).toEqual(['upm.io']);
           for (const res of rule.resources) for (const v of rule.verbs) g.set(res, (g.get(res) ?? new Set()).add(v));
@@ -203,7 +238,17 @@ describe('config/apiservice manifests', () => {
     for (const r of UPM_RESOURCES) {
       expect([...view.get(r)!].sort()).toEqual(['get', 'list', 'watch']);
       expect([...view.get(`${r}/status`)!].sort()).toEqual(['get', 'list', 'watch']);
-      for (const g of [edit, admin]) expect([...g.get(r)!].sort()).toEqual(['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch']);
+      for (const g of [edit, admin])
+        expect([...g.get(r)!].sort()).toEqual([
+          'create',
+          'delete',
+          'deletecollection',
+          'get',
+          'list',
+          'patch',
+          'update',
+          'watch',
+        ]);
       // status is written by controllers, not by users
       expect(edit.get(`${r}/status`)?.has('update') ?? false).toBe(false);
     }
@@ -213,7 +258,8 @@ describe('config/apiservice manifests', () => {
 
   it('has a PodDisruptionBudget selecting the pods', () => {
     const pdb = find('PodDisruptionBudget', 'upm-apiserver', 'upm-system');
-    for (const [k, v] of Object.entries(pdb.spec.selector.matchLabels)) expect(deployment.spec.template.metadata.labels[k]).toBe(v);
+    for (const [k, v] of Object.entries(pdb.spec.selector.matchLabels))
+      expect(deployment.spec.template.metadata.labels[k]).toBe(v);
   });
 });
 
@@ -225,8 +271,15 @@ describe('hack/gen-certs.sh', () => {
   afterAll(() => rmSync(path.dirname(out), { recursive: true, force: true }));
 
   it('writes a Secret and an overlay whose APIService caBundle trusts the serving certificate', async () => {
-    await run('bash', [path.join(ROOT, 'hack', 'gen-certs.sh'), '--out', out, '--image', 'registry.test/upm/engine:v9']);
-    for (const k of ['ca.key', 'tls.key', 'serving-secret.yaml']) expect(statSync(path.join(out, k)).mode & 0o777).toBe(0o600);
+    await run('bash', [
+      path.join(ROOT, 'hack', 'gen-certs.sh'),
+      '--out',
+      out,
+      '--image',
+      'registry.test/upm/engine:v9',
+    ]);
+    for (const k of ['ca.key', 'tls.key', 'serving-secret.yaml'])
+      expect(statSync(path.join(out, k)).mode & 0o777).toBe(0o600);
 
     const { stdout } = await run('kubectl', ['kustomize', out], { maxBuffer: 16 << 20 });
     const objs = parseAllDocuments(stdout).map((d) => d.toJS() as Obj);
@@ -234,7 +287,10 @@ describe('hack/gen-certs.sh', () => {
     const svc = objs.find((o) => o.kind === 'APIService')!;
     const dep = objs.find((o) => o.kind === 'Deployment')!;
     expect(objs.length).toBe(all.length + 1);
-    expect(secret).toMatchObject({ type: 'kubernetes.io/tls', metadata: { name: 'upm-apiserver-serving', namespace: 'upm-system' } });
+    expect(secret).toMatchObject({
+      type: 'kubernetes.io/tls',
+      metadata: { name: 'upm-apiserver-serving', namespace: 'upm-system' },
+    });
     expect(dep.spec.template.spec.volumes.find((v: any) => v.secret)?.secret.secretName).toBe(secret.metadata.name);
     expect(dep.spec.template.spec.containers[0].image).toBe('registry.test/upm/engine:v9');
 
@@ -269,10 +325,13 @@ describe('hack/gen-certs.sh', () => {
 });
 
 describe('hack scripts', () => {
-  it.each(['ensure-system-packages.sh', 'gen-certs.sh', 'kind-up.sh', 'kind-down.sh'])('%s is valid bash with strict mode', async (f) => {
-    const file = path.join(ROOT, 'hack', f);
-    await run('bash', ['-n', file]);
-    expect(readFileSync(file, 'utf8')).toMatch(/^#!\/usr\/bin\/env bash\n[\s\S]*^set -euo pipefail$/m);
-    expect(statSync(file).mode & 0o111).not.toBe(0);
-  });
+  it.each(['ensure-system-packages.sh', 'gen-certs.sh', 'kind-up.sh', 'kind-down.sh'])(
+    '%s is valid bash with strict mode',
+    async (f) => {
+      const file = path.join(ROOT, 'hack', f);
+      await run('bash', ['-n', file]);
+      expect(readFileSync(file, 'utf8')).toMatch(/^#!\/usr\/bin\/env bash\n[\s\S]*^set -euo pipefail$/m);
+      expect(statSync(file).mode & 0o111).not.toBe(0);
+    },
+  );
 });

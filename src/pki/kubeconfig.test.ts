@@ -39,12 +39,17 @@ describe('buildKubeconfig', () => {
     const cfg = parse(buildKubeconfig(opts('https://127.0.0.1:6443', { namespace: 'demo' })));
     expect(cfg).toMatchObject({ apiVersion: 'v1', kind: 'Config', 'current-context': 'upm-admin@upm-local' });
     expect(cfg.clusters).toEqual([
-      { name: 'upm-local', cluster: { server: 'https://127.0.0.1:6443', 'certificate-authority-data': expect.any(String) } },
+      {
+        name: 'upm-local',
+        cluster: { server: 'https://127.0.0.1:6443', 'certificate-authority-data': expect.any(String) },
+      },
     ]);
     expect(unb64(cfg.clusters[0].cluster['certificate-authority-data'])).toBe(pki.ca.certPem);
     expect(unb64(cfg.users[0].user['client-certificate-data'])).toBe(pki.admin.certPem);
     expect(unb64(cfg.users[0].user['client-key-data'])).toBe(pki.admin.keyPem);
-    expect(cfg.contexts).toEqual([{ name: 'upm-admin@upm-local', context: { cluster: 'upm-local', user: 'upm-admin', namespace: 'demo' } }]);
+    expect(cfg.contexts).toEqual([
+      { name: 'upm-admin@upm-local', context: { cluster: 'upm-local', user: 'upm-admin', namespace: 'demo' } },
+    ]);
   });
 
   it('omits the namespace when not given and accepts a context name', () => {
@@ -77,14 +82,28 @@ describe('writeKubeconfig with the real kubectl', () => {
     expect(unb64(view.clusters[0].cluster['certificate-authority-data'])).toBe(pki.ca.certPem);
     expect(unb64(view.users[0].user['client-certificate-data'])).toBe(pki.admin.certPem);
     expect(unb64(view.users[0].user['client-key-data'])).toBe(pki.admin.keyPem);
-    const ns = await run('kubectl', ['config', 'view', '--kubeconfig', file, '--minify', '-o', 'jsonpath={.contexts[0].context.namespace}']);
+    const ns = await run('kubectl', [
+      'config',
+      'view',
+      '--kubeconfig',
+      file,
+      '--minify',
+      '-o',
+      'jsonpath={.contexts[0].context.namespace}',
+    ]);
     expect(ns.stdout).toBe('demo');
   });
 
   it('lets kubectl (Go TLS) verify the serving certificate and authenticate with the admin certificate', async () => {
     const seen: { authorized: boolean; cn: unknown; o: unknown }[] = [];
     const server = https.createServer(
-      { cert: pki.apiserver.certPem, key: pki.apiserver.keyPem, ca: [pki.ca.certPem], requestCert: true, rejectUnauthorized: false },
+      {
+        cert: pki.apiserver.certPem,
+        key: pki.apiserver.keyPem,
+        ca: [pki.ca.certPem],
+        requestCert: true,
+        rejectUnauthorized: false,
+      },
       (req, res) => {
         const socket = req.socket as TLSSocket;
         const peer = socket.getPeerCertificate();
@@ -99,7 +118,14 @@ describe('writeKubeconfig with the real kubectl', () => {
       for (const host of ['127.0.0.1', 'localhost']) {
         const file = path.join(root, `kubeconfig-${host}`);
         await writeKubeconfig(file, opts(`https://${host}:${port}`));
-        const { stdout } = await run('kubectl', ['--kubeconfig', file, 'get', '--raw', '/healthz', '--request-timeout=10s']);
+        const { stdout } = await run('kubectl', [
+          '--kubeconfig',
+          file,
+          'get',
+          '--raw',
+          '/healthz',
+          '--request-timeout=10s',
+        ]);
         expect(stdout).toBe('ok upm-admin');
       }
       expect(seen.length).toBeGreaterThanOrEqual(2);

@@ -40,8 +40,18 @@ export function buildKubeconfig(o: KubeconfigOptions): string {
     kind: 'Config',
     preferences: {},
     clusters: [{ name: o.clusterName, cluster: { server: o.server, 'certificate-authority-data': b64(o.caPem) } }],
-    users: [{ name: o.user, user: { 'client-certificate-data': b64(o.clientCertPem), 'client-key-data': b64(o.clientKeyPem) } }],
-    contexts: [{ name: contextName, context: { cluster: o.clusterName, user: o.user, ...(o.namespace ? { namespace: o.namespace } : {}) } }],
+    users: [
+      {
+        name: o.user,
+        user: { 'client-certificate-data': b64(o.clientCertPem), 'client-key-data': b64(o.clientKeyPem) },
+      },
+    ],
+    contexts: [
+      {
+        name: contextName,
+        context: { cluster: o.clusterName, user: o.user, ...(o.namespace ? { namespace: o.namespace } : {}) },
+      },
+    ],
     'current-context': contextName,
   };
   return stringify(config, { lineWidth: 0 });

@@ -12,7 +12,11 @@ export interface CompactorOptions {
 }
 
 /** Starts compacting `store` periodically; returns the function that stops it. */
-export function startPeriodicCompactor(store: Pick<Store, 'currentRevision' | 'compactedRevision' | 'compact'>, intervalMs: number, opts: CompactorOptions = {}): () => void {
+export function startPeriodicCompactor(
+  store: Pick<Store, 'currentRevision' | 'compactedRevision' | 'compact'>,
+  intervalMs: number,
+  opts: CompactorOptions = {},
+): () => void {
   if (!(intervalMs > 0)) throw new StorageError(`invalid compaction interval: ${intervalMs}`);
   const keep = Math.max(0, opts.minRetainedRevisions ?? 1000);
   const onError = opts.onError ?? (() => undefined);

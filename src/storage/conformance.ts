@@ -43,11 +43,16 @@ export interface OpenedStore {
 export function rebase(store: Store, base: number): Store {
   const down = (r: number): number => r - base;
   const up = (r: number | undefined): number | undefined => (r === undefined || r === 0 ? r : r + base);
-  const kv = (x: KeyValue): KeyValue => ({ ...x, createRevision: down(x.createRevision), modRevision: down(x.modRevision) });
+  const kv = (x: KeyValue): KeyValue => ({
+    ...x,
+    createRevision: down(x.createRevision),
+    modRevision: down(x.modRevision),
+  });
   const err = (e: unknown): unknown => {
     if (e instanceof CompactedError) return new CompactedError(down(e.requested), Math.max(0, down(e.compacted)));
     if (e instanceof FutureRevisionError) return new FutureRevisionError(down(e.requested), down(e.current));
-    if (e instanceof PreconditionFailedError) return new PreconditionFailedError(e.key, down(e.expected), down(e.actual));
+    if (e instanceof PreconditionFailedError)
+      return new PreconditionFailedError(e.key, down(e.expected), down(e.actual));
     return e;
   };
   const wrap = async <T>(p: Promise<T>): Promise<T> => {
@@ -128,7 +133,8 @@ export function record(store: Store, prefix: string, afterRevision: number): Rec
     events,
     errors,
     watch,
-    waitForEvents: (n, timeoutMs) => waitUntil(() => events.length >= n, timeoutMs, `${n} watch events (have ${events.length})`),
+    waitForEvents: (n, timeoutMs) =>
+      waitUntil(() => events.length >= n, timeoutMs, `${n} watch events (have ${events.length})`),
     waitForError: async (timeoutMs) => {
       await waitUntil(() => errors.length > 0, timeoutMs, 'watch error');
       return errors[0]!;
@@ -375,7 +381,7 @@ export function runStoreConformance(name: string, open: () => Promise<OpenedStor
         const perLoop = 10;
         let conflicts = 0;
         const worker = async (): Promise<void> => {
-          for (let done = 0; done < perLoop; ) {
+          for (let done = 0; done < perLoop;) {
             const cur = (await store.get(key))!;
             try {
               await store.update(key, String(Number(cur.value) + 1), { modRevision: cur.modRevision });
@@ -395,7 +401,9 @@ export function runStoreConformance(name: string, open: () => Promise<OpenedStor
       });
 
       it('lets exactly one of many concurrent creates of a key win', async () => {
-        const results = await Promise.allSettled(Array.from({ length: 10 }, (_, i) => store.create('/race/k', `w${i}`)));
+        const results = await Promise.allSettled(
+          Array.from({ length: 10 }, (_, i) => store.create('/race/k', `w${i}`)),
+        );
         const ok = results.filter((r) => r.status === 'fulfilled');
         expect(ok).toHaveLength(1);
         for (const r of results) if (r.status === 'rejected') expect(r.reason).toBeInstanceOf(KeyExistsError);
@@ -793,7 +801,8 @@ export function runStoreConformance(name: string, open: () => Promise<OpenedStor
           await r.waitForEvents(40);
         }
         await settle();
-        for (const r of rs) expect(r.events.map((e) => e.revision)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
+        for (const r of rs)
+          expect(r.events.map((e) => e.revision)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
       });
     });
 

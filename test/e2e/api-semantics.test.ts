@@ -10,7 +10,12 @@ import { cleanup, startEngine, type Engine, type KubectlResult } from './harness
 type Obj = Record<string, any>;
 
 function unitSet(name: string, units: number, extra: Obj = {}): Obj {
-  return { apiVersion: 'upm.io/v1alpha1', kind: 'UnitSet', metadata: { name, ...extra }, spec: { type: 'mysql', version: '8.0.36', units } };
+  return {
+    apiVersion: 'upm.io/v1alpha1',
+    kind: 'UnitSet',
+    metadata: { name, ...extra },
+    spec: { type: 'mysql', version: '8.0.36', units },
+  };
 }
 
 function unit(name: string, owner: Obj): Obj {
@@ -20,9 +25,21 @@ function unit(name: string, owner: Obj): Obj {
     metadata: {
       name,
       labels: { 'upm.io/unitset': owner['metadata'].name },
-      ownerReferences: [{ apiVersion: 'upm.io/v1alpha1', kind: 'UnitSet', name: owner['metadata'].name, uid: owner['metadata'].uid, controller: true, blockOwnerDeletion: true }],
+      ownerReferences: [
+        {
+          apiVersion: 'upm.io/v1alpha1',
+          kind: 'UnitSet',
+          name: owner['metadata'].name,
+          uid: owner['metadata'].uid,
+          controller: true,
+          blockOwnerDeletion: true,
+        },
+      ],
     },
-    spec: { unitTemplate: 'mysql-community-8.0.36', podTemplate: { spec: { containers: [{ name: 'mysql', image: 'mysql:8.0.36' }] } } },
+    spec: {
+      unitTemplate: 'mysql-community-8.0.36',
+      podTemplate: { spec: { containers: [{ name: 'mysql', image: 'mysql:8.0.36' }] } },
+    },
   };
 }
 
@@ -36,7 +53,8 @@ describe.each(['1.27', '1.33'])('kubectl %s: API semantics', (version) => {
     if (engine) cleanup(engine);
   });
 
-  const run = (args: string[], opts: { input?: string; env?: Record<string, string> } = {}): Promise<KubectlResult> => engine.kubectl(version, args, opts);
+  const run = (args: string[], opts: { input?: string; env?: Record<string, string> } = {}): Promise<KubectlResult> =>
+    engine.kubectl(version, args, opts);
   async function ok(args: string[], opts: { input?: string; env?: Record<string, string> } = {}): Promise<string> {
     const r = await run(args, opts);
     if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed (${r.code}):\n${r.stderr}`);
@@ -45,12 +63,24 @@ describe.each(['1.27', '1.33'])('kubectl %s: API semantics', (version) => {
   const getJSON = async (args: string[]): Promise<Obj> => JSON.parse(await ok([...args, '-o', 'json']));
 
   it('apply --server-side creates and updates; a second manager conflicts and wins with --force-conflicts', async () => {
-    const manifest = (units: number, labels: Obj = { team: 'db' }) => JSON.stringify({ ...unitSet('ssa', units), metadata: { name: 'ssa', labels } });
-    expect(await ok(['apply', '--server-side', '-f', '-'], { input: manifest(3) })).toContain('unitset.upm.io/ssa serverside-applied');
+    const manifest = (units: number, labels: Obj = { team: 'db' }) =>
+      JSON.stringify({ ...unitSet('ssa', units), metadata: { name: 'ssa', labels } });
+    expect(await ok(['apply', '--server-side', '-f', '-'], { input: manifest(3) })).toContain(
+      'unitset.upm.io/ssa serverside-applied',
+    );
     let obj = await getJSON(['get', 'us', 'ssa', '--show-managed-fields']);
     expect(obj['spec'].units).toBe(3);
     expect(obj['metadata'].managedFields).toEqual([
-      expect.objectContaining({ manager: 'kubectl', operation: 'Apply', apiVersion: 'upm.io/v1alpha1', fieldsType: 'FieldsV1', fieldsV1: { 'f:metadata': { 'f:labels': { 'f:team': {} } }, 'f:spec': { 'f:type': {}, 'f:units': {}, 'f:version': {} } } }),
+      expect.objectContaining({
+        manager: 'kubectl',
+        operation: 'Apply',
+        apiVersion: 'upm.io/v1alpha1',
+        fieldsType: 'FieldsV1',
+        fieldsV1: {
+          'f:metadata': { 'f:labels': { 'f:team': {} } },
+          'f:spec': { 'f:type': {}, 'f:units': {}, 'f:version': {} },
+        },
+      }),
     ]);
     // An update by the same manager; a label it stops applying is removed.
     await ok(['apply', '--server-side', '-f', '-'], { input: manifest(4, {}) });
@@ -73,11 +103,25 @@ describe.each(['1.27', '1.33'])('kubectl %s: API semantics', (version) => {
 
   it('patch --type=json applies RFC 6902 operations and rejects a failing test op', async () => {
     await ok(['create', '-f', '-'], { input: JSON.stringify(unitSet('jp', 1, { labels: { a: 'b' } })) });
-    await ok(['patch', 'us', 'jp', '--type=json', '-p', '[{"op":"replace","path":"/spec/units","value":4},{"op":"add","path":"/metadata/labels/c","value":"d"}]']);
+    await ok([
+      'patch',
+      'us',
+      'jp',
+      '--type=json',
+      '-p',
+      '[{"op":"replace","path":"/spec/units","value":4},{"op":"add","path":"/metadata/labels/c","value":"d"}]',
+    ]);
     const obj = await getJSON(['get', 'us', 'jp']);
     expect(obj['spec'].units).toBe(4);
     expect(obj['metadata'].labels).toEqual({ a: 'b', c: 'd' });
-    const bad = await run(['patch', 'us', 'jp', '--type=json', '-p', '[{"op":"test","path":"/spec/units","value":99},{"op":"replace","path":"/spec/units","value":7}]']);
+    const bad = await run([
+      'patch',
+      'us',
+      'jp',
+      '--type=json',
+      '-p',
+      '[{"op":"test","path":"/spec/units","value":99},{"op":"replace","path":"/spec/units","value":7}]',
+    ]);
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toContain('testing value /spec/units failed');
     expect((await getJSON(['get', 'us', 'jp']))['spec'].units).toBe(4);
@@ -108,7 +152,9 @@ describe.each(['1.27', '1.33'])('kubectl %s: API semantics', (version) => {
   });
 
   it('get --chunk-size=2 over 25 objects returns all 25', async () => {
-    const items = Array.from({ length: 25 }, (_, i) => unitSet(`chunk-${String(i).padStart(2, '0')}`, 1, { labels: { batch: 'chunks' } }));
+    const items = Array.from({ length: 25 }, (_, i) =>
+      unitSet(`chunk-${String(i).padStart(2, '0')}`, 1, { labels: { batch: 'chunks' } }),
+    );
     await ok(['create', '-f', '-'], { input: items.map((i) => stringifyYAML(i)).join('---\n') });
     const out = await ok(['get', 'us', '-l', 'batch=chunks', '--chunk-size=2', '-o', 'name']);
     const names = out.trim().split('\n');
@@ -119,7 +165,9 @@ describe.each(['1.27', '1.33'])('kubectl %s: API semantics', (version) => {
   });
 
   it('delete --cascade=foreground removes owned Units first, --cascade=orphan keeps them', async () => {
-    const owner = JSON.parse(await ok(['create', '-f', '-', '-o', 'json'], { input: JSON.stringify(unitSet('owner', 2)) }));
+    const owner = JSON.parse(
+      await ok(['create', '-f', '-', '-o', 'json'], { input: JSON.stringify(unitSet('owner', 2)) }),
+    );
     for (const n of ['owner-0', 'owner-1']) await ok(['create', '-f', '-'], { input: JSON.stringify(unit(n, owner)) });
     // A finalizer on one Unit holds the owner in foreground deletion until it is released.
     await ok(['patch', 'un', 'owner-1', '--type=merge', '-p', '{"metadata":{"finalizers":["test.upm.io/hold"]}}']);
@@ -133,7 +181,9 @@ describe.each(['1.27', '1.33'])('kubectl %s: API semantics', (version) => {
     await ok(['wait', '--for=delete', 'us/owner', '--timeout=10s']);
     expect((await run(['get', 'un', 'owner-1'])).stderr).toContain('NotFound');
 
-    const keeper = JSON.parse(await ok(['create', '-f', '-', '-o', 'json'], { input: JSON.stringify(unitSet('keeper', 1)) }));
+    const keeper = JSON.parse(
+      await ok(['create', '-f', '-', '-o', 'json'], { input: JSON.stringify(unitSet('keeper', 1)) }),
+    );
     await ok(['create', '-f', '-'], { input: JSON.stringify(unit('keeper-0', keeper)) });
     await ok(['delete', 'us', 'keeper', '--cascade=orphan']);
     const orphan = await getJSON(['get', 'un', 'keeper-0']);
@@ -149,8 +199,23 @@ describe.each(['1.27', '1.33'])('kubectl %s: API semantics', (version) => {
     await ok(['create', '-f', '-'], { input: JSON.stringify(unitSet('waiter', 1)) });
     const waiting = engine.kubectl(version, ['wait', '--for=condition=Ready', 'us/waiter', '--timeout=20s']);
     await new Promise((r) => setTimeout(r, 1000));
-    const condition = { type: 'Ready', status: 'True', reason: 'AllUnitsReady', message: 'all units are ready', lastTransitionTime: new Date().toISOString().replace(/\.\d+Z$/, 'Z'), observedGeneration: 1 };
-    await ok(['patch', 'us', 'waiter', '--subresource=status', '--type=merge', '-p', JSON.stringify({ status: { conditions: [condition] } })]);
+    const condition = {
+      type: 'Ready',
+      status: 'True',
+      reason: 'AllUnitsReady',
+      message: 'all units are ready',
+      lastTransitionTime: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+      observedGeneration: 1,
+    };
+    await ok([
+      'patch',
+      'us',
+      'waiter',
+      '--subresource=status',
+      '--type=merge',
+      '-p',
+      JSON.stringify({ status: { conditions: [condition] } }),
+    ]);
     const result = await waiting;
     expect(result.code).toBe(0);
     expect(result.stdout).toContain('unitset.upm.io/waiter condition met');

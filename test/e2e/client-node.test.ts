@@ -28,7 +28,12 @@ describe('client-node: metadata-only and pagination', () => {
         version,
         namespace,
         plural,
-        body: { apiVersion: 'upm.io/v1alpha1', kind: 'UnitSet', metadata: { name: `page-${i}`, labels: { batch: 'pages' } }, spec: { type: 'redis', version: '7.0.15', units: i } },
+        body: {
+          apiVersion: 'upm.io/v1alpha1',
+          kind: 'UnitSet',
+          metadata: { name: `page-${i}`, labels: { batch: 'pages' } },
+          spec: { type: 'redis', version: '7.0.15', units: i },
+        },
       });
     }
   }, 60_000);
@@ -38,7 +43,10 @@ describe('client-node: metadata-only and pagination', () => {
   });
 
   it('lists PartialObjectMetadataList with metadata and no spec', async () => {
-    const list = await api.listNamespacedCustomObject({ group, version, namespace, plural, labelSelector: 'batch=pages' }, setHeaderOptions('Accept', metadataListAccept));
+    const list = await api.listNamespacedCustomObject(
+      { group, version, namespace, plural, labelSelector: 'batch=pages' },
+      setHeaderOptions('Accept', metadataListAccept),
+    );
     expect(list.kind).toBe('PartialObjectMetadataList');
     expect(list.apiVersion).toBe('meta.k8s.io/v1');
     expect(list.items).toHaveLength(7);
@@ -73,7 +81,18 @@ describe('client-node: metadata-only and pagination', () => {
     );
     try {
       await api.deleteNamespacedCustomObject({ group, version, namespace, plural, name: 'page-0' });
-      await api.createNamespacedCustomObject({ group, version, namespace, plural, body: { apiVersion: 'upm.io/v1alpha1', kind: 'UnitSet', metadata: { name: 'page-new' }, spec: { type: 'redis', version: '7.0.15', units: 1 } } });
+      await api.createNamespacedCustomObject({
+        group,
+        version,
+        namespace,
+        plural,
+        body: {
+          apiVersion: 'upm.io/v1alpha1',
+          kind: 'UnitSet',
+          metadata: { name: 'page-new' },
+          spec: { type: 'redis', version: '7.0.15', units: 1 },
+        },
+      });
       const deadline = Date.now() + 10_000;
       while (events.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
       expect(events).toEqual([
@@ -91,13 +110,24 @@ describe('client-node: metadata-only and pagination', () => {
     let rv: string | undefined;
     let pages = 0;
     do {
-      const page = await api.listNamespacedCustomObject({ group, version, namespace, plural, labelSelector: 'batch=pages', limit: 2, _continue: token });
+      const page = await api.listNamespacedCustomObject({
+        group,
+        version,
+        namespace,
+        plural,
+        labelSelector: 'batch=pages',
+        limit: 2,
+        _continue: token,
+      });
       pages++;
       rv ??= page.metadata.resourceVersion;
       expect(page.metadata.resourceVersion).toBe(rv);
       if (pages === 1) {
         // A write between pages does not show up in the snapshot being paged.
-        await api.patchNamespacedCustomObject({ group, version, namespace, plural, name: 'page-3', body: { metadata: { labels: { batch: 'moved' } } } }, setHeaderOptions('Content-Type', 'application/merge-patch+json'));
+        await api.patchNamespacedCustomObject(
+          { group, version, namespace, plural, name: 'page-3', body: { metadata: { labels: { batch: 'moved' } } } },
+          setHeaderOptions('Content-Type', 'application/merge-patch+json'),
+        );
       }
       names.push(...page.items.map((i: { metadata: { name: string } }) => i.metadata.name));
       token = page.metadata.continue || undefined;

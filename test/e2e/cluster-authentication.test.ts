@@ -58,8 +58,13 @@ describe('apiserver with authentication from the cluster', () => {
     );
     second.stdout!.on('data', (d: Buffer) => (secondLogs += d.toString()));
     second.stderr!.on('data', (d: Buffer) => (secondLogs += d.toString()));
-    const exited = new Promise<never>((_, reject) => second!.once('exit', (code) => reject(new Error(`apiserver exited with ${code}:\n${secondLogs}`))));
-    await Promise.race([exited, waitFor('the second apiserver to serve', () => /"msg":"serving upm\.io API"/.test(secondLogs), 20_000)]);
+    const exited = new Promise<never>((_, reject) =>
+      second!.once('exit', (code) => reject(new Error(`apiserver exited with ${code}:\n${secondLogs}`))),
+    );
+    await Promise.race([
+      exited,
+      waitFor('the second apiserver to serve', () => /"msg":"serving upm\.io API"/.test(secondLogs), 20_000),
+    ]);
     secondURL = /"url":"(https:\/\/[^"]+)","backend"[^\n]*"msg":"serving upm\.io API"/.exec(secondLogs)![1]!;
   }, 60_000);
 
@@ -74,7 +79,11 @@ describe('apiserver with authentication from the cluster', () => {
     if (work) rmSync(work, { recursive: true, force: true });
   });
 
-  function call(path: string, cert: { crt: string; key: string } | null, headers: Record<string, string> = {}): Promise<Response> {
+  function call(
+    path: string,
+    cert: { crt: string; key: string } | null,
+    headers: Record<string, string> = {},
+  ): Promise<Response> {
     return new Promise((resolvePromise, reject) => {
       const req = request(
         new URL(path, secondURL),
@@ -82,7 +91,9 @@ describe('apiserver with authentication from the cluster', () => {
         (res) => {
           let body = '';
           res.on('data', (d: Buffer) => (body += d.toString()));
-          res.on('end', () => resolvePromise({ status: res.statusCode!, body: body.startsWith('{') ? JSON.parse(body) : body }));
+          res.on('end', () =>
+            resolvePromise({ status: res.statusCode!, body: body.startsWith('{') ? JSON.parse(body) : body }),
+          );
         },
       );
       req.on('error', reject);
@@ -94,7 +105,9 @@ describe('apiserver with authentication from the cluster', () => {
   const unitsets = '/apis/upm.io/v1alpha1/unitsets';
 
   it('logs that it read the ConfigMap through --authentication-kubeconfig', () => {
-    expect(secondLogs).toMatch(/"clientCA":true,"requestHeader":true,"msg":"read cluster authentication configuration"/);
+    expect(secondLogs).toMatch(
+      /"clientCA":true,"requestHeader":true,"msg":"read cluster authentication configuration"/,
+    );
   });
 
   it('trusts X-Remote-* headers from the front-proxy certificate the ConfigMap names', async () => {
@@ -105,7 +118,9 @@ describe('apiserver with authentication from the cluster', () => {
     const denied = await call(unitsets, frontProxy, { 'X-Remote-User': 'e2e-nobody', 'X-Remote-Group': 'e2e-team' });
     expect(denied.status).toBe(403);
     // ... decided by the cluster through --authorization-kubeconfig (SubjectAccessReview).
-    expect(denied.body.message).toContain('User "e2e-nobody" cannot list resource "unitsets" in API group "upm.io" at the cluster scope');
+    expect(denied.body.message).toContain(
+      'User "e2e-nobody" cannot list resource "unitsets" in API group "upm.io" at the cluster scope',
+    );
   });
 
   it('ignores the headers without the front-proxy certificate', async () => {
@@ -116,7 +131,9 @@ describe('apiserver with authentication from the cluster', () => {
   it("trusts the ConfigMap's client CA (no --client-ca-file given), with headers ignored for such clients", async () => {
     expect((await call(unitsets, admin)).status).toBe(200);
     // upm-admin (system:masters) may list; as e2e-nobody it could not, so 200 shows the headers were not used.
-    expect((await call(unitsets, admin, { 'X-Remote-User': 'e2e-nobody', 'X-Remote-Group': 'e2e-team' })).status).toBe(200);
+    expect((await call(unitsets, admin, { 'X-Remote-User': 'e2e-nobody', 'X-Remote-Group': 'e2e-team' })).status).toBe(
+      200,
+    );
   });
 
   it('in a pod: the service account reads the ConfigMap and reviews access once config/apiservice RBAC is applied', async () => {
@@ -145,7 +162,11 @@ describe('apiserver with authentication from the cluster', () => {
       expect((err as Error).message).toContain('HTTP 403');
       expect((err as Error).message).toContain('extension-apiserver-authentication-reader');
       const review = subjectAccessReviewerFor(kc);
-      const spec = { user: 'e2e-nobody', groups: ['system:authenticated'], resourceAttributes: { group: 'upm.io', version: 'v1alpha1', resource: 'unitsets', verb: 'list' } };
+      const spec = {
+        user: 'e2e-nobody',
+        groups: ['system:authenticated'],
+        resourceAttributes: { group: 'upm.io', version: 'v1alpha1', resource: 'unitsets', verb: 'list' },
+      };
       await expect(review(spec)).rejects.toThrow(/403/);
 
       await kubectl(['apply', '-f', '-'], manifest('auth-reader.yaml'));
@@ -173,7 +194,10 @@ describe('apiserver with authentication from the cluster', () => {
       expect(status!.allowed).toBe(false);
       expect((await review({ ...spec, groups: ['system:masters'] })).allowed).toBe(true);
     } finally {
-      for (const [k, v] of [['KUBERNETES_SERVICE_HOST', saved.host], ['KUBERNETES_SERVICE_PORT', saved.port]] as const) {
+      for (const [k, v] of [
+        ['KUBERNETES_SERVICE_HOST', saved.host],
+        ['KUBERNETES_SERVICE_PORT', saved.port],
+      ] as const) {
         if (v === undefined) delete process.env[k];
         else process.env[k] = v;
       }

@@ -18,7 +18,14 @@ describe('concurrent conflicting updates', () => {
 
   it('from 20 clients end with each update either applied or answered 409', async () => {
     const call = apiClient(engine);
-    const created = await call('POST', path, { body: { apiVersion: 'upm.io/v1alpha1', kind: 'UnitSet', metadata: { name: 'contended', annotations: {} }, spec: { type: 'redis', version: '7.0.15', units: 1000 } } });
+    const created = await call('POST', path, {
+      body: {
+        apiVersion: 'upm.io/v1alpha1',
+        kind: 'UnitSet',
+        metadata: { name: 'contended', annotations: {} },
+        spec: { type: 'redis', version: '7.0.15', units: 1000 },
+      },
+    });
     expect(created.status).toBe(201);
     const applied: number[] = [];
     let conflicts = 0;
@@ -26,7 +33,10 @@ describe('concurrent conflicting updates', () => {
       const results = await Promise.all(
         Array.from({ length: 20 }, async (_, client) => {
           const current = (await call('GET', `${path}/contended`)).json();
-          current.metadata.annotations = { ...(current.metadata.annotations ?? {}), [`client-${client}`]: String(round) };
+          current.metadata.annotations = {
+            ...(current.metadata.annotations ?? {}),
+            [`client-${client}`]: String(round),
+          };
           current.spec.units = round * 20 + client + 1;
           const res = await call('PUT', `${path}/contended`, { body: current });
           return { client, res };

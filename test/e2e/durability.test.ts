@@ -51,7 +51,12 @@ interface Reply {
   body: Obj;
 }
 
-function unitSet(name: string, units: number, labels: Record<string, string> = {}, annotations?: Record<string, string>): Obj {
+function unitSet(
+  name: string,
+  units: number,
+  labels: Record<string, string> = {},
+  annotations?: Record<string, string>,
+): Obj {
   return {
     apiVersion: 'upm.io/v1alpha1',
     kind: 'UnitSet',
@@ -159,8 +164,16 @@ class WatchStream {
     return this.events.filter((e) => e.type !== 'BOOKMARK');
   }
 
-  async waitForCount(n: number, timeoutMs: number, filter: (e: WatchEvent) => boolean = (e) => e.type !== 'BOOKMARK'): Promise<void> {
-    await waitUntil(`${n} watch events (have ${this.events.filter(filter).length}; ended: ${this.endedBy ?? 'no'})`, () => this.events.filter(filter).length >= n, timeoutMs);
+  async waitForCount(
+    n: number,
+    timeoutMs: number,
+    filter: (e: WatchEvent) => boolean = (e) => e.type !== 'BOOKMARK',
+  ): Promise<void> {
+    await waitUntil(
+      `${n} watch events (have ${this.events.filter(filter).length}; ended: ${this.endedBy ?? 'no'})`,
+      () => this.events.filter(filter).length >= n,
+      timeoutMs,
+    );
   }
 
   async waitForEnd(timeoutMs: number): Promise<void> {
@@ -193,25 +206,40 @@ class Api {
   }
 
   options(method: string, path: string, headers: Record<string, string> = {}) {
-    return { host: '127.0.0.1', port: this.port, method, path, ca: this.ca, cert: this.cert, key: this.key, agent: this.agent, headers: { Accept: 'application/json', ...headers } };
+    return {
+      host: '127.0.0.1',
+      port: this.port,
+      method,
+      path,
+      ca: this.ca,
+      cert: this.cert,
+      key: this.key,
+      agent: this.agent,
+      headers: { Accept: 'application/json', ...headers },
+    };
   }
 
   call(method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<Reply> {
     return new Promise((resolve, reject) => {
       const data = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-      const req = httpsRequest(this.options(method, path, data ? { 'Content-Type': contentType, 'Content-Length': String(data.length) } : {}), (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('error', reject);
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          try {
-            resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) as Obj });
-          } catch {
-            reject(new Error(`${method} ${path}: ${res.statusCode} with a body that is not JSON: ${text.slice(0, 300)}`));
-          }
-        });
-      });
+      const req = httpsRequest(
+        this.options(method, path, data ? { 'Content-Type': contentType, 'Content-Length': String(data.length) } : {}),
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('error', reject);
+          res.on('end', () => {
+            const text = Buffer.concat(chunks).toString('utf8');
+            try {
+              resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) as Obj });
+            } catch {
+              reject(
+                new Error(`${method} ${path}: ${res.statusCode} with a body that is not JSON: ${text.slice(0, 300)}`),
+              );
+            }
+          });
+        },
+      );
       req.on('error', reject);
       req.end(data);
     });
@@ -225,7 +253,9 @@ class Api {
         res.setEncoding('utf8');
         res.on('data', (c: string) => (body += c));
         res.on('error', reject);
-        res.on('end', () => (res.statusCode === 200 ? resolve(body) : reject(new Error(`GET ${path}: ${res.statusCode}`))));
+        res.on('end', () =>
+          res.statusCode === 200 ? resolve(body) : reject(new Error(`GET ${path}: ${res.statusCode}`)),
+        );
       });
       req.on('error', reject);
       req.end();
@@ -235,7 +265,8 @@ class Api {
   /** A call that must answer `status`; returns the body. */
   async expect(status: number, method: string, path: string, body?: unknown, contentType?: string): Promise<Obj> {
     const r = await this.call(method, path, body, contentType);
-    if (r.status !== status) throw new Error(`${method} ${path}: want ${status}, got ${r.status}: ${JSON.stringify(r.body).slice(0, 500)}`);
+    if (r.status !== status)
+      throw new Error(`${method} ${path}: want ${status}, got ${r.status}: ${JSON.stringify(r.body).slice(0, 500)}`);
     return r.body;
   }
 
@@ -299,12 +330,14 @@ class Recorder {
   }
 }
 
-const summary = (evs: WatchEvent[]): Expected[] => evs.map((e) => ({ type: e.type as Expected['type'], name: e.object.metadata.name!, rv: rvOf(e.object) }));
+const summary = (evs: WatchEvent[]): Expected[] =>
+  evs.map((e) => ({ type: e.type as Expected['type'], name: e.object.metadata.name!, rv: rvOf(e.object) }));
 
 function expectStrictlyIncreasing(evs: WatchEvent[]): void {
   const rvs = evs.map((e) => rvOf(e.object));
   for (let i = 1; i < rvs.length; i++) {
-    if (!(rvs[i]! > rvs[i - 1]!)) throw new Error(`watch resourceVersions not strictly increasing at #${i}: ${rvs.join(',')}`);
+    if (!(rvs[i]! > rvs[i - 1]!))
+      throw new Error(`watch resourceVersions not strictly increasing at #${i}: ${rvs.join(',')}`);
   }
 }
 
@@ -312,7 +345,8 @@ function expectStrictlyIncreasing(evs: WatchEvent[]): void {
 async function registeredWatchers(api: Api): Promise<number> {
   const text = await api.text('/metrics');
   const m = /^apiserver_registered_watchers\{[^}]*resource="unitsets"[^}]*\} (\d+)$/m.exec(text);
-  if (!/^# TYPE apiserver_registered_watchers gauge$/m.test(text)) throw new Error('/metrics has no apiserver_registered_watchers gauge');
+  if (!/^# TYPE apiserver_registered_watchers gauge$/m.test(text))
+    throw new Error('/metrics has no apiserver_registered_watchers gauge');
   return m ? Number(m[1]) : 0; // no series until the first watch of the resource
 }
 
@@ -435,9 +469,11 @@ describe('objects, resourceVersions and watch history across restarts', () => {
     expect(w1.status).toBe(200);
     // RV unset: synthetic ADDED for every object of the snapshot, then changes.
     await w1.waitForCount(listed.items!.length, 5000);
-    expect(w1.events.slice(0, listed.items!.length).map((e) => [e.type, e.object.metadata.name, e.object.metadata.resourceVersion])).toEqual(
-      listed.items!.map((o) => ['ADDED', o.metadata.name, o.metadata.resourceVersion]),
-    );
+    expect(
+      w1.events
+        .slice(0, listed.items!.length)
+        .map((e) => [e.type, e.object.metadata.name, e.object.metadata.resourceVersion]),
+    ).toEqual(listed.items!.map((o) => ['ADDED', o.metadata.name, o.metadata.resourceVersion]));
     const rec = new Recorder(api, ns);
     await rec.create(unitSet('rs-a', 1));
     await rec.patch('us-01', { spec: { units: 7 } });
@@ -595,7 +631,10 @@ describe('objects, resourceVersions and watch history across restarts', () => {
     // Phase 1: 300 objects with a 20 KB annotation (~6 MB of events, below the 16 MiB limit).
     const count = 300;
     const t0 = Date.now();
-    await createAll(Array.from({ length: count }, (_, i) => `big-${String(i).padStart(3, '0')}`), 'x'.repeat(20 * 1024));
+    await createAll(
+      Array.from({ length: count }, (_, i) => `big-${String(i).padStart(3, '0')}`),
+      'x'.repeat(20 * 1024),
+    );
     const lastWrite = Date.now();
     await healthy.waitForCount(count, 10_000);
     const done = healthy.events[count - 1]!.at;
@@ -751,7 +790,16 @@ describe('compaction, bookmarks and timeouts', () => {
   const ns = 'default';
 
   beforeAll(async () => {
-    engine = await startEngine({ extraArgs: ['--compaction-interval', '1s', '--compaction-min-retained-revisions', '0', '--watch-bookmark-interval', '1s'] });
+    engine = await startEngine({
+      extraArgs: [
+        '--compaction-interval',
+        '1s',
+        '--compaction-min-retained-revisions',
+        '0',
+        '--watch-bookmark-interval',
+        '1s',
+      ],
+    });
     api = new Api(engine.dataDir, engine.port);
   });
   afterAll(async () => {
@@ -807,26 +855,53 @@ describe('compaction, bookmarks and timeouts', () => {
     expect(w.events).toHaveLength(1);
     const ev = w.events[0]!;
     expect(ev.type).toBe('ERROR');
-    expect(ev.object).toMatchObject({ kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'Expired', code: 410 });
+    expect(ev.object).toMatchObject({
+      kind: 'Status',
+      apiVersion: 'v1',
+      status: 'Failure',
+      reason: 'Expired',
+      code: 410,
+    });
     expect(String(ev.object['message'])).toMatch(new RegExp(`^too old resource version: ${early} \\(\\d+\\)$`));
 
     // A list at exactly a compacted revision.
     const exactOld = await api.call('GET', `${coll(ns)}?resourceVersion=${early}&resourceVersionMatch=Exact`);
     expect(exactOld.status).toBe(410);
-    expect(exactOld.body).toMatchObject({ kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'Expired', code: 410 });
+    expect(exactOld.body).toMatchObject({
+      kind: 'Status',
+      apiVersion: 'v1',
+      status: 'Failure',
+      reason: 'Expired',
+      code: 410,
+    });
     measured['exactListCompactedMessage'] = exactOld.body['message'];
 
     // A continue token from before the compaction.
     const cont = await api.call('GET', `${coll(ns)}?limit=2&continue=${encodeURIComponent(token)}`);
     expect(cont.status).toBe(410);
-    expect(cont.body).toMatchObject({ kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'Expired', code: 410 });
-    expect(String(cont.body['message'])).toMatch(/^The provided continue parameter is too old to display a consistent list result/);
+    expect(cont.body).toMatchObject({
+      kind: 'Status',
+      apiVersion: 'v1',
+      status: 'Failure',
+      reason: 'Expired',
+      code: 410,
+    });
+    expect(String(cont.body['message'])).toMatch(
+      /^The provided continue parameter is too old to display a consistent list result/,
+    );
     measured['continueExpiredHasInconsistentToken'] = !!cont.body.metadata?.continue;
 
     // A fresh list and a watch from its RV still work.
     const fresh = await api.list(ns, 'limit=2');
     const rest = await api.list(ns, `limit=100&continue=${encodeURIComponent(fresh.metadata.continue!)}`);
-    expect([...fresh.items!, ...rest.items!].map((o) => o.metadata.name)).toEqual(['c-0', 'c-1', 'c-2', 'c-3', 'c-4', 'c-5']);
+    expect([...fresh.items!, ...rest.items!].map((o) => o.metadata.name)).toEqual([
+      'c-0',
+      'c-1',
+      'c-2',
+      'c-3',
+      'c-4',
+      'c-5',
+    ]);
     expect(rvOf(rest)).toBe(rvOf(fresh));
   }, 40_000);
 
@@ -894,7 +969,10 @@ describe('compaction, bookmarks and timeouts', () => {
 
     api.close();
     await engine.stop('SIGKILL');
-    engine = await startEngine({ dataDir: engine.dataDir, extraArgs: ['--compaction-interval', '1s', '--compaction-min-retained-revisions', '0'] });
+    engine = await startEngine({
+      dataDir: engine.dataDir,
+      extraArgs: ['--compaction-interval', '1s', '--compaction-min-retained-revisions', '0'],
+    });
     api = new Api(engine.dataDir, engine.port);
     expect(rvOf(await api.list(ns))).toBe(deleted);
     await api.expect(404, 'GET', item(ns, 'tomb'));

@@ -19,7 +19,12 @@ function percentile(sorted: number[], p: number): number {
 }
 
 async function measure(name: string, store: Store): Promise<void> {
-  const value = JSON.stringify({ apiVersion: 'upm.io/v1alpha1', kind: 'UnitSet', metadata: { name: 'x' }, spec: { units: 3, pad: 'p'.repeat(400) } });
+  const value = JSON.stringify({
+    apiVersion: 'upm.io/v1alpha1',
+    kind: 'UnitSet',
+    metadata: { name: 'x' },
+    spec: { units: 3, pad: 'p'.repeat(400) },
+  });
   let t = performance.now();
   for (let i = 0; i < N; i++) await store.create(`/bench/seq/${i}`, value);
   const creates = N / ((performance.now() - t) / 1000);
@@ -29,7 +34,9 @@ async function measure(name: string, store: Store): Promise<void> {
   t = performance.now();
   const batch = 64;
   for (let i = 0; i < N; i += batch) {
-    await Promise.all(Array.from({ length: Math.min(batch, N - i) }, (_, j) => store.create(`/bench/par/${i + j}`, value)));
+    await Promise.all(
+      Array.from({ length: Math.min(batch, N - i) }, (_, j) => store.create(`/bench/par/${i + j}`, value)),
+    );
   }
   const parallelCreates = N / ((performance.now() - t) / 1000);
 
@@ -48,7 +55,10 @@ async function measure(name: string, store: Store): Promise<void> {
   for (let i = 0; i < samples; i++) {
     const event = new Promise<number>((r) => (resolveEvent = r));
     const start = performance.now();
-    const [acked, seen] = await Promise.all([store.create(`/bench/watch/${i}`, value).then(() => performance.now()), event]);
+    const [acked, seen] = await Promise.all([
+      store.create(`/bench/watch/${i}`, value).then(() => performance.now()),
+      event,
+    ]);
     toAck.push(acked - start);
     toEvent.push(seen - start);
   }

@@ -7,7 +7,14 @@
 
 import { randomBytes } from 'node:crypto';
 
-import { KeyExistsError, PreconditionFailedError, StorageError, type KeyValue, type Store, type WatchEvent } from '../../src/storage/interface.js';
+import {
+  KeyExistsError,
+  PreconditionFailedError,
+  StorageError,
+  type KeyValue,
+  type Store,
+  type WatchEvent,
+} from '../../src/storage/interface.js';
 import { openEtcdStore, type EtcdStore } from '../../src/storage/etcd/store.js';
 import { startEtcdCluster, type EtcdCluster } from '../../src/storage/etcd/testing.js';
 
@@ -53,7 +60,8 @@ async function readBack(store: Store, key: string, until: number): Promise<KeyVa
 async function worker(name: string, store: Store, stopAt: number, stats: Stats): Promise<void> {
   const note = (err: unknown): void => {
     if (!(err instanceof StorageError)) throw err;
-    const kind = err.name === 'EtcdRequestError' ? `${err.name}: ${err.message.replace(/^.*?: /, '').slice(0, 60)}` : err.name;
+    const kind =
+      err.name === 'EtcdRequestError' ? `${err.name}: ${err.message.replace(/^.*?: /, '').slice(0, 60)}` : err.name;
     stats.errors.set(kind, (stats.errors.get(kind) ?? 0) + 1);
     if ((err as { mayHaveSucceeded?: boolean }).mayHaveSucceeded) stats.ambiguous++;
     else stats.failed++;
@@ -122,7 +130,9 @@ describe('EtcdStore on a three-member etcd cluster', () => {
     const t0 = Date.now();
     const stopAt = t0 + loadMs;
     const load = Promise.all(
-      ['a', 'b'].flatMap((s) => Array.from({ length: 6 }, (_, w) => worker(`${s}${w}`, s === 'a' ? a : b, stopAt, stats))),
+      ['a', 'b'].flatMap((s) =>
+        Array.from({ length: 6 }, (_, w) => worker(`${s}${w}`, s === 'a' ? a : b, stopAt, stats)),
+      ),
     );
 
     await sleep(3000);

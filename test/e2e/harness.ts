@@ -43,7 +43,11 @@ export interface Engine {
   process: ChildProcess;
   logs(): string;
   /** Runs kubectl (version e.g. '1.33') with this engine's kubeconfig and a private cache. */
-  kubectl(version: string, args: string[], opts?: { input?: string; env?: Record<string, string>; timeoutMs?: number }): Promise<KubectlResult>;
+  kubectl(
+    version: string,
+    args: string[],
+    opts?: { input?: string; env?: Record<string, string>; timeoutMs?: number },
+  ): Promise<KubectlResult>;
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
@@ -57,9 +61,23 @@ export async function startEngine(opts: StartOptions = {}): Promise<Engine> {
   if (!existsSync(cliPath)) throw new Error(`${cliPath} is missing: run npm run build first`);
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'upm-e2e-'));
   const cacheDir = mkdtempSync(join(tmpdir(), 'upm-kubectl-cache-'));
-  const child = spawn(process.execPath, [cliPath, 'local', '--data-dir', dataDir, '--port', String(opts.port ?? 0), '--log-format', 'json', ...(opts.extraArgs ?? [])], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [
+      cliPath,
+      'local',
+      '--data-dir',
+      dataDir,
+      '--port',
+      String(opts.port ?? 0),
+      '--log-format',
+      'json',
+      ...(opts.extraArgs ?? []),
+    ],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let output = '';
   child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
@@ -97,7 +115,11 @@ export async function startEngine(opts: StartOptions = {}): Promise<Engine> {
           ['--kubeconfig', kubeconfig, '--cache-dir', cacheDir, ...args],
           { env: { ...process.env, ...(o.env ?? {}) }, timeout: o.timeoutMs ?? 30_000, maxBuffer: 16 * 1024 * 1024 },
           (err, stdout, stderr) => {
-            const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : 1) : 0;
+            const code = err
+              ? typeof (err as { code?: unknown }).code === 'number'
+                ? (err as { code: number }).code
+                : 1
+              : 0;
             res({ code, stdout, stderr });
           },
         );
@@ -131,7 +153,13 @@ export interface HTTPResponse {
 }
 
 /** An HTTPS client for an engine, authenticated with its admin certificate (keep-alive). */
-export function apiClient(engine: Engine): (method: string, path: string, opts?: { body?: unknown; headers?: Record<string, string> }) => Promise<HTTPResponse> {
+export function apiClient(
+  engine: Engine,
+): (
+  method: string,
+  path: string,
+  opts?: { body?: unknown; headers?: Record<string, string> },
+) => Promise<HTTPResponse> {
   const pki = join(engine.dataDir, 'pki');
   const agent = new HTTPSAgent({
     ca: readFileSync(join(pki, 'ca.crt')),
@@ -141,15 +169,25 @@ export function apiClient(engine: Engine): (method: string, path: string, opts?:
   });
   return (method, path, opts = {}) =>
     new Promise((resolvePromise, reject) => {
-      const payload = opts.body === undefined ? undefined : typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body);
+      const payload =
+        opts.body === undefined ? undefined : typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body);
       const req = httpsRequest(
         new URL(path, engine.url),
-        { method, agent, headers: { ...(payload !== undefined ? { 'Content-Type': 'application/json' } : {}), ...(opts.headers ?? {}) } },
+        {
+          method,
+          agent,
+          headers: {
+            ...(payload !== undefined ? { 'Content-Type': 'application/json' } : {}),
+            ...(opts.headers ?? {}),
+          },
+        },
         (res) => {
           let body = '';
           res.setEncoding('utf8');
           res.on('data', (d: string) => (body += d));
-          res.on('end', () => resolvePromise({ status: res.statusCode!, headers: res.headers, body, json: () => JSON.parse(body) }));
+          res.on('end', () =>
+            resolvePromise({ status: res.statusCode!, headers: res.headers, body, json: () => JSON.parse(body) }),
+          );
         },
       );
       req.on('error', reject);

@@ -1,7 +1,15 @@
 // @kubernetes/client-node's informer against `upm-engine local`: it sees creates, updates and
 // deletes, and keeps working across a server restart on the same data directory.
 
-import { CustomObjectsApi, KubeConfig, makeInformer, PatchStrategy, setHeaderOptions, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
+import {
+  CustomObjectsApi,
+  KubeConfig,
+  makeInformer,
+  PatchStrategy,
+  setHeaderOptions,
+  type KubernetesListObject,
+  type KubernetesObject,
+} from '@kubernetes/client-node';
 import { cleanup, type Engine, freePort, startEngine, waitFor } from './harness.js';
 
 const group = 'upm.io';
@@ -10,7 +18,12 @@ const plural = 'unitsets';
 const namespace = 'default';
 
 function unitSet(name: string, units: number): Record<string, unknown> {
-  return { apiVersion: 'upm.io/v1alpha1', kind: 'UnitSet', metadata: { name }, spec: { type: 'redis', version: '7.0.15', units } };
+  return {
+    apiVersion: 'upm.io/v1alpha1',
+    kind: 'UnitSet',
+    metadata: { name },
+    spec: { type: 'redis', version: '7.0.15', units },
+  };
 }
 
 describe('client-node informer', () => {
@@ -33,7 +46,10 @@ describe('client-node informer', () => {
     const informer = makeInformer<KubernetesObject>(
       kc,
       `/apis/${group}/${version}/namespaces/${namespace}/${plural}`,
-      () => api.listNamespacedCustomObject({ group, version, namespace, plural }) as Promise<KubernetesListObject<KubernetesObject>>,
+      () =>
+        api.listNamespacedCustomObject({ group, version, namespace, plural }) as Promise<
+          KubernetesListObject<KubernetesObject>
+        >,
     );
     const events: string[] = [];
     let errors = 0;
@@ -52,7 +68,10 @@ describe('client-node informer', () => {
     try {
       await api.createNamespacedCustomObject({ group, version, namespace, plural, body: unitSet('a', 1) });
       await waitFor('add:a', () => events.includes('add:a'));
-      await api.patchNamespacedCustomObject({ group, version, namespace, plural, name: 'a', body: { spec: { units: 2 } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+      await api.patchNamespacedCustomObject(
+        { group, version, namespace, plural, name: 'a', body: { spec: { units: 2 } } },
+        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+      );
       await waitFor('update:a', () => events.includes('update:a'));
       expect((informer.get('a', namespace) as { spec: { units: number } }).spec.units).toBe(2);
       await api.deleteNamespacedCustomObject({ group, version, namespace, plural, name: 'a' });
@@ -69,7 +88,12 @@ describe('client-node informer', () => {
       await waitFor('add:c after restart', () => events.includes('add:c'), 20_000);
       await api.deleteNamespacedCustomObject({ group, version, namespace, plural, name: 'b' });
       await waitFor('delete:b after restart', () => events.includes('delete:b'), 20_000);
-      expect(informer.list(namespace).map((o) => o.metadata?.name).sort()).toEqual(['c']);
+      expect(
+        informer
+          .list(namespace)
+          .map((o) => o.metadata?.name)
+          .sort(),
+      ).toEqual(['c']);
       // b survived the restart (the informer saw it deleted, not re-added as new).
       expect(events.filter((e) => e === 'add:b')).toHaveLength(1);
     } finally {

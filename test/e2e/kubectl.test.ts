@@ -33,11 +33,16 @@ function table(stdout: string): Record<string, string>[] {
   const lines = stdout.split('\n').filter((l) => l.trim() !== '');
   if (lines.length === 0) return [];
   const columns = [...lines[0].matchAll(/\S+/g)].map((m) => ({ name: m[0], start: m.index }));
-  return lines.slice(1).map((line) =>
-    Object.fromEntries(
-      columns.map((c, i) => [c.name, line.slice(c.start, i + 1 < columns.length ? columns[i + 1].start : undefined).trim()]),
-    ),
-  );
+  return lines
+    .slice(1)
+    .map((line) =>
+      Object.fromEntries(
+        columns.map((c, i) => [
+          c.name,
+          line.slice(c.start, i + 1 < columns.length ? columns[i + 1].start : undefined).trim(),
+        ]),
+      ),
+    );
 }
 
 const header = (stdout: string) => stdout.split('\n')[0].trim().split(/\s+/);
@@ -74,14 +79,16 @@ describe.each(['1.27', '1.33'])('kubectl %s against upm-engine local', (version)
   /** Runs kubectl, asserts it succeeded and returns its stdout. */
   async function ok(args: string[], input?: string): Promise<string> {
     const r = await run(args, input);
-    if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')} exited with ${r.code}\nstderr: ${r.stderr}\nstdout: ${r.stdout}`);
+    if (r.code !== 0)
+      throw new Error(`kubectl ${args.join(' ')} exited with ${r.code}\nstderr: ${r.stderr}\nstdout: ${r.stdout}`);
     return r.stdout;
   }
 
   /** Runs kubectl, asserts it failed and returns its stderr. */
   async function fails(args: string[], input?: string): Promise<string> {
     const r = await run(args, input);
-    if (r.code === 0) throw new Error(`kubectl ${args.join(' ')} succeeded but should have failed\nstdout: ${r.stdout}`);
+    if (r.code === 0)
+      throw new Error(`kubectl ${args.join(' ')} succeeded but should have failed\nstdout: ${r.stdout}`);
     return r.stderr;
   }
 
@@ -90,9 +97,15 @@ describe.each(['1.27', '1.33'])('kubectl %s against upm-engine local', (version)
   describe('discovery and schema', () => {
     it('api-resources lists the eight upm.io kinds with short names, scope and kind', async () => {
       const rows = table(await ok(['api-resources', '--api-group=upm.io']));
-      expect(rows.map(({ NAME, SHORTNAMES, APIVERSION, NAMESPACED, KIND }) => ({ NAME, SHORTNAMES, APIVERSION, NAMESPACED, KIND }))).toEqual(
-        UPM_KINDS.map((k) => ({ ...k, APIVERSION: 'upm.io/v1alpha1' })),
-      );
+      expect(
+        rows.map(({ NAME, SHORTNAMES, APIVERSION, NAMESPACED, KIND }) => ({
+          NAME,
+          SHORTNAMES,
+          APIVERSION,
+          NAMESPACED,
+          KIND,
+        })),
+      ).toEqual(UPM_KINDS.map((k) => ({ ...k, APIVERSION: 'upm.io/v1alpha1' })));
     });
 
     it('api-resources -o wide shows the verbs and the upm category', async () => {
@@ -131,13 +144,19 @@ describe.each(['1.27', '1.33'])('kubectl %s against upm-engine local', (version)
   describe('create, apply and get', () => {
     it('create -f creates a UnitSet that only sets type, version and units', async () => {
       expect(await ok(['create', '-f', '-'], fixture('unitset-db.yaml'))).toBe('unitset.upm.io/db created\n');
-      expect(await ok(['create', '-f', '-'], unitSet('orders', { type: 'mysql', version: '8.0.36', units: 2 }, { labels: { app: 'shop' } }))).toBe(
-        'unitset.upm.io/orders created\n',
-      );
-      expect(await ok(['create', '-f', '-'], unitSet('cache', { type: 'redis', version: '7.2.4', units: 3 }, { labels: { app: 'cache' } }))).toBe(
-        'unitset.upm.io/cache created\n',
-      );
-      expect((await fails(['create', '-f', '-'], fixture('unitset-db.yaml')))).toContain(
+      expect(
+        await ok(
+          ['create', '-f', '-'],
+          unitSet('orders', { type: 'mysql', version: '8.0.36', units: 2 }, { labels: { app: 'shop' } }),
+        ),
+      ).toBe('unitset.upm.io/orders created\n');
+      expect(
+        await ok(
+          ['create', '-f', '-'],
+          unitSet('cache', { type: 'redis', version: '7.2.4', units: 3 }, { labels: { app: 'cache' } }),
+        ),
+      ).toBe('unitset.upm.io/cache created\n');
+      expect(await fails(['create', '-f', '-'], fixture('unitset-db.yaml'))).toContain(
         'Error from server (AlreadyExists): error when creating "STDIN": unitsets.upm.io "db" already exists',
       );
     });
@@ -149,7 +168,9 @@ describe.each(['1.27', '1.33'])('kubectl %s against upm-engine local', (version)
       const db = await getJSON(['us', 'db']);
       expect(db['spec']['units']).toBe(3);
       expect(db['metadata']['generation']).toBe(2);
-      const lastApplied = JSON.parse(db['metadata']['annotations']['kubectl.kubernetes.io/last-applied-configuration']) as Obj;
+      const lastApplied = JSON.parse(
+        db['metadata']['annotations']['kubectl.kubernetes.io/last-applied-configuration'],
+      ) as Obj;
       expect(lastApplied['spec']).toEqual({ type: 'mysql', version: '8.0.36', units: 3 });
       expect(await ok(['apply', '-f', '-'], modified)).toBe('unitset.upm.io/db unchanged\n');
       expect((await getJSON(['us', 'db']))['metadata']['resourceVersion']).toBe(db['metadata']['resourceVersion']);
@@ -166,7 +187,18 @@ describe.each(['1.27', '1.33'])('kubectl %s against upm-engine local', (version)
 
     it('get us -o wide adds EDITION, UPDATED and TEMPLATE', async () => {
       const out = await ok(['get', 'us', '-o', 'wide']);
-      expect(header(out)).toEqual(['NAME', 'TYPE', 'EDITION', 'VERSION', 'UNITS', 'READY', 'UPDATED', 'STATUS', 'TEMPLATE', 'AGE']);
+      expect(header(out)).toEqual([
+        'NAME',
+        'TYPE',
+        'EDITION',
+        'VERSION',
+        'UNITS',
+        'READY',
+        'UPDATED',
+        'STATUS',
+        'TEMPLATE',
+        'AGE',
+      ]);
       expect(table(out).find((r) => r['NAME'] === 'cache')).toMatchObject({
         TYPE: 'redis',
         EDITION: 'community',
@@ -184,11 +216,22 @@ describe.each(['1.27', '1.33'])('kubectl %s against upm-engine local', (version)
       const obj = parseYAML(out) as Obj;
       expect(obj['apiVersion']).toBe('upm.io/v1alpha1');
       expect(obj['kind']).toBe('UnitSet');
-      expect(obj['metadata']).toMatchObject({ name: 'orders', namespace: 'default', generation: 1, labels: { app: 'shop' } });
+      expect(obj['metadata']).toMatchObject({
+        name: 'orders',
+        namespace: 'default',
+        generation: 1,
+        labels: { app: 'shop' },
+      });
       expect(obj['metadata']['uid']).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
       expect(obj['metadata']['resourceVersion']).toMatch(/^[1-9][0-9]*$/);
       expect(obj['metadata']['creationTimestamp']).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
-      expect(obj['spec']).toMatchObject({ type: 'mysql', version: '8.0.36', units: 2, edition: 'community', template: 'mysql-community-8.0.36' });
+      expect(obj['spec']).toMatchObject({
+        type: 'mysql',
+        version: '8.0.36',
+        units: 2,
+        edition: 'community',
+        template: 'mysql-community-8.0.36',
+      });
     });
 
     it('get -o jsonpath prints a single field', async () => {
@@ -237,12 +280,25 @@ describe.each(['1.27', '1.33'])('kubectl %s against upm-engine local', (version)
     });
 
     it('get us -w reports ADDED, MODIFIED and DELETED for changes made by another kubectl', async () => {
-      await ok(['create', '-n', 'watched', '-f', '-'], unitSet('anchor', { type: 'redis', version: '7.2.4', units: 1 }));
+      await ok(
+        ['create', '-n', 'watched', '-f', '-'],
+        unitSet('anchor', { type: 'redis', version: '7.2.4', units: 1 }),
+      );
       const child = spawn(
         kubectlBinary(version),
         [
-          '--kubeconfig', engine!.kubeconfig, '--cache-dir', engine!.cacheDir, '-n', 'watched',
-          'get', 'us', '-w', '--output-watch-events', '-o', 'jsonpath={.type} {.object.metadata.name} {.object.spec.units}{"\\n"}',
+          '--kubeconfig',
+          engine!.kubeconfig,
+          '--cache-dir',
+          engine!.cacheDir,
+          '-n',
+          'watched',
+          'get',
+          'us',
+          '-w',
+          '--output-watch-events',
+          '-o',
+          'jsonpath={.type} {.object.metadata.name} {.object.spec.units}{"\\n"}',
         ],
         { stdio: ['ignore', 'pipe', 'pipe'] },
       );
@@ -276,12 +332,16 @@ describe.each(['1.27', '1.33'])('kubectl %s against upm-engine local', (version)
       expect(await ok(['label', 'us', 'pt', 'tier=gold'])).toBe('unitset.upm.io/pt labeled\n');
       // kubectl 1.27 prints "annotate", later versions "annotated".
       expect(await ok(['annotate', 'us', 'pt', 'owner=team-a'])).toMatch(/^unitset\.upm\.io\/pt annotated?\n$/);
-      expect(await jsonpath('{.metadata.labels.tier} {.metadata.annotations.owner} {.metadata.generation}')).toBe('gold team-a 1');
+      expect(await jsonpath('{.metadata.labels.tier} {.metadata.annotations.owner} {.metadata.generation}')).toBe(
+        'gold team-a 1',
+      );
       expect(await ok(['get', 'us', '-l', 'tier=gold', '-o', 'name'])).toBe('unitset.upm.io/pt\n');
     });
 
     it('patch --type=merge of the spec bumps the generation', async () => {
-      expect(await ok(['patch', 'us', 'pt', '--type=merge', '-p', '{"spec":{"units":4}}'])).toBe('unitset.upm.io/pt patched\n');
+      expect(await ok(['patch', 'us', 'pt', '--type=merge', '-p', '{"spec":{"units":4}}'])).toBe(
+        'unitset.upm.io/pt patched\n',
+      );
       expect(await jsonpath('{.spec.units} {.metadata.generation}')).toBe('4 2');
     });
 
@@ -292,7 +352,15 @@ describe.each(['1.27', '1.33'])('kubectl %s against upm-engine local', (version)
 
     it('patch --subresource=status changes the status, not the spec or the generation', async () => {
       expect(
-        await ok(['patch', 'us', 'pt', '--subresource=status', '--type=merge', '-p', '{"spec":{"units":9},"status":{"readyUnits":2}}']),
+        await ok([
+          'patch',
+          'us',
+          'pt',
+          '--subresource=status',
+          '--type=merge',
+          '-p',
+          '{"spec":{"units":9},"status":{"readyUnits":2}}',
+        ]),
       ).toBe('unitset.upm.io/pt patched\n');
       expect(await jsonpath('{.status.readyUnits} {.spec.units} {.metadata.generation}')).toBe('2 4 2');
       expect(table(await ok(['get', 'us', 'pt']))[0]).toMatchObject({ UNITS: '4', READY: '2' });
@@ -301,7 +369,9 @@ describe.each(['1.27', '1.33'])('kubectl %s against upm-engine local', (version)
     it('scale us/x --replicas sets spec.units through the scale subresource', async () => {
       expect(await ok(['scale', 'us/pt', '--replicas=5'])).toBe('unitset.upm.io/pt scaled\n');
       expect(await jsonpath('{.spec.units} {.metadata.generation}')).toBe('5 3');
-      const scale = JSON.parse(await ok(['get', '--raw', '/apis/upm.io/v1alpha1/namespaces/default/unitsets/pt/scale'])) as Obj;
+      const scale = JSON.parse(
+        await ok(['get', '--raw', '/apis/upm.io/v1alpha1/namespaces/default/unitsets/pt/scale']),
+      ) as Obj;
       expect(scale).toMatchObject({
         kind: 'Scale',
         apiVersion: 'autoscaling/v1',
@@ -313,14 +383,19 @@ describe.each(['1.27', '1.33'])('kubectl %s against upm-engine local', (version)
 
   describe('delete', () => {
     it('an object with a finalizer stays until the finalizer is removed', async () => {
-      await ok(['create', '-f', '-'], unitSet('held', { type: 'redis', version: '7.2.4', units: 1 }, { finalizers: ['test.upm.io/hold'] }));
+      await ok(
+        ['create', '-f', '-'],
+        unitSet('held', { type: 'redis', version: '7.2.4', units: 1 }, { finalizers: ['test.upm.io/hold'] }),
+      );
       expect(await ok(['delete', 'us', 'held', '--wait=false'])).toBe('unitset.upm.io "held" deleted\n');
       const held = await getJSON(['us', 'held']);
       expect(held['metadata']['deletionTimestamp']).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
       expect(held['metadata']['finalizers']).toEqual(['test.upm.io/hold']);
       expect(table(await ok(['get', 'us', 'held']))[0]?.['NAME']).toBe('held');
 
-      expect(await ok(['patch', 'us', 'held', '--type=merge', '-p', '{"metadata":{"finalizers":null}}'])).toBe('unitset.upm.io/held patched\n');
+      expect(await ok(['patch', 'us', 'held', '--type=merge', '-p', '{"metadata":{"finalizers":null}}'])).toBe(
+        'unitset.upm.io/held patched\n',
+      );
       const r = await run(['get', 'us', 'held']);
       expect(r.code).toBe(1);
       expect(r.stderr).toBe('Error from server (NotFound): unitsets.upm.io "held" not found\n');
@@ -330,15 +405,22 @@ describe.each(['1.27', '1.33'])('kubectl %s against upm-engine local', (version)
       await ok(['create', '-f', '-'], unitSet('gone', { type: 'redis', version: '7.2.4', units: 1 }));
       expect(await ok(['delete', 'us', 'gone'])).toBe('unitset.upm.io "gone" deleted\n');
       expect(await fails(['get', 'us', 'gone'])).toContain('Error from server (NotFound)');
-      expect(await fails(['delete', 'us', 'gone'])).toContain('Error from server (NotFound): unitsets.upm.io "gone" not found');
+      expect(await fails(['delete', 'us', 'gone'])).toContain(
+        'Error from server (NotFound): unitsets.upm.io "gone" not found',
+      );
     });
   });
 
   describe('validation and conflicts', () => {
     it('rejects a negative units count, naming the field', async () => {
       // -v=6 logs each request with its response status (the format differs between versions).
-      const stderr = await fails(['create', '-v=6', '-f', '-'], unitSet('bad', { type: 'mysql', version: '8.0.36', units: -1 }));
-      expect(stderr).toMatch(/POST"? (url=")?https:\/\/\S+\/apis\/upm\.io\/v1alpha1\/namespaces\/default\/unitsets\?\S*fieldValidation=Strict.*422 Unprocessable Entity/);
+      const stderr = await fails(
+        ['create', '-v=6', '-f', '-'],
+        unitSet('bad', { type: 'mysql', version: '8.0.36', units: -1 }),
+      );
+      expect(stderr).toMatch(
+        /POST"? (url=")?https:\/\/\S+\/apis\/upm\.io\/v1alpha1\/namespaces\/default\/unitsets\?\S*fieldValidation=Strict.*422 Unprocessable Entity/,
+      );
       expect(stderr).toContain('The UnitSet "bad" is invalid');
       expect(stderr).toContain('spec.units: Invalid value: -1');
       expect(stderr).toContain('greater than or equal to 0');
@@ -352,7 +434,10 @@ describe.each(['1.27', '1.33'])('kubectl %s against upm-engine local', (version)
     });
 
     it('rejects an unknown field (kubectl asks for strict field validation)', async () => {
-      const stderr = await fails(['create', '-f', '-'], unitSet('bad', { type: 'mysql', version: '8.0.36', units: 1, bogus: true }));
+      const stderr = await fails(
+        ['create', '-f', '-'],
+        unitSet('bad', { type: 'mysql', version: '8.0.36', units: 1, bogus: true }),
+      );
       expect(stderr).toContain('unknown field "spec.bogus"');
     });
 
@@ -368,7 +453,9 @@ describe.each(['1.27', '1.33'])('kubectl %s against upm-engine local', (version)
       stale['spec']['units'] = 7;
       await ok(['patch', 'us', 'orders', '--type=merge', '-p', '{"spec":{"units":6}}']);
       const stderr = await fails(['replace', '-v=6', '-f', '-'], JSON.stringify(stale));
-      expect(stderr).toMatch(/PUT"? (url=")?https:\/\/\S+\/apis\/upm\.io\/v1alpha1\/namespaces\/default\/unitsets\/orders\S* .*409 Conflict/);
+      expect(stderr).toMatch(
+        /PUT"? (url=")?https:\/\/\S+\/apis\/upm\.io\/v1alpha1\/namespaces\/default\/unitsets\/orders\S* .*409 Conflict/,
+      );
       expect(stderr).toContain('Error from server (Conflict)');
       expect(stderr).toContain('the object has been modified');
       expect(await ok(['get', 'us', 'orders', '-o', 'jsonpath={.spec.units}'])).toBe('6');
@@ -388,11 +475,20 @@ describe.each(['1.27', '1.33'])('kubectl %s against upm-engine local', (version)
       expect(empty.stdout).toBe('');
       expect(empty.stderr).toContain('No resources found');
 
-      expect(await ok(['create', '-f', '-'], fixture('unittemplate-minimal.yaml'))).toBe('unittemplate.upm.io/mysql-community-8.0.36 created\n');
+      expect(await ok(['create', '-f', '-'], fixture('unittemplate-minimal.yaml'))).toBe(
+        'unittemplate.upm.io/mysql-community-8.0.36 created\n',
+      );
       const out = await ok(['get', 'unittemplates']);
       expect(header(out)).toEqual(['NAME', 'TYPE', 'EDITION', 'VERSION', 'VALID', 'AGE']);
       expect(table(out)).toEqual([
-        { NAME: 'mysql-community-8.0.36', TYPE: 'mysql', EDITION: 'community', VERSION: '8.0.36', VALID: '', AGE: expect.stringMatching(/^\d+s$/) },
+        {
+          NAME: 'mysql-community-8.0.36',
+          TYPE: 'mysql',
+          EDITION: 'community',
+          VERSION: '8.0.36',
+          VALID: '',
+          AGE: expect.stringMatching(/^\d+s$/),
+        },
       ]);
       const ut = await getJSON(['ut', 'mysql-community-8.0.36']);
       expect(ut['metadata']['namespace']).toBeUndefined();
@@ -402,9 +498,12 @@ describe.each(['1.27', '1.33'])('kubectl %s against upm-engine local', (version)
     });
 
     it('namespaced kinds live in their namespace and get -A lists all namespaces', async () => {
-      expect(await ok(['create', '-n', 'other', '-f', '-'], unitSet('elsewhere', { type: 'redis', version: '7.2.4', units: 1 }))).toBe(
-        'unitset.upm.io/elsewhere created\n',
-      );
+      expect(
+        await ok(
+          ['create', '-n', 'other', '-f', '-'],
+          unitSet('elsewhere', { type: 'redis', version: '7.2.4', units: 1 }),
+        ),
+      ).toBe('unitset.upm.io/elsewhere created\n');
       expect(await ok(['get', 'us', '-n', 'other', '-o', 'jsonpath={.items[*].metadata.name}'])).toBe('elsewhere');
       expect(await ok(['get', 'us', '-o', 'jsonpath={.items[*].metadata.name}'])).not.toContain('elsewhere');
       expect(await fails(['get', 'us', 'elsewhere'])).toContain('Error from server (NotFound)');
@@ -412,7 +511,9 @@ describe.each(['1.27', '1.33'])('kubectl %s against upm-engine local', (version)
       const out = await ok(['get', 'us', '-A']);
       expect(header(out).slice(0, 2)).toEqual(['NAMESPACE', 'NAME']);
       const rows = table(out).map((r) => `${r['NAMESPACE']}/${r['NAME']}`);
-      expect(rows).toEqual(expect.arrayContaining(['default/db', 'default/orders', 'other/elsewhere', 'watched/anchor']));
+      expect(rows).toEqual(
+        expect.arrayContaining(['default/db', 'default/orders', 'other/elsewhere', 'watched/anchor']),
+      );
       expect(new Set(table(out).map((r) => r['NAMESPACE']))).toEqual(new Set(['default', 'other', 'watched']));
     });
   });
@@ -461,11 +562,15 @@ async function npmStart(port: number): Promise<NpmInstance> {
   };
   // --ignore-scripts skips `prestart` (a rebuild of dist/, which other e2e files are running
   // from at the same time); `npm start` itself and its flag pass-through are what is tested.
-  const child = spawn('npm', ['start', '--silent', '--ignore-scripts', '--', '--data-dir', instance.dataDir, '--port', String(port)], {
-    cwd: repoRoot,
-    detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    'npm',
+    ['start', '--silent', '--ignore-scripts', '--', '--data-dir', instance.dataDir, '--port', String(port)],
+    {
+      cwd: repoRoot,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   instance.child = child;
   child.stdout!.on('data', (d: Buffer) => (instance.output += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (instance.output += d.toString()));
@@ -544,7 +649,9 @@ describe('npm start -- --data-dir DIR --port N', () => {
       expect(instance.url).toBe(`https://127.0.0.1:${instance.port}`);
       expect(existsSync(join(instance.dataDir, 'kubeconfig'))).toBe(true);
       expect(existsSync(join(instance.dataDir, 'upm.db'))).toBe(true);
-      expect(readFileSync(join(instance.dataDir, 'kubeconfig'), 'utf8')).toContain(`server: https://127.0.0.1:${instance.port}`);
+      expect(readFileSync(join(instance.dataDir, 'kubeconfig'), 'utf8')).toContain(
+        `server: https://127.0.0.1:${instance.port}`,
+      );
     }
     expect(instances[0].port).not.toBe(instances[1].port);
   });
@@ -556,9 +663,16 @@ describe('npm start -- --data-dir DIR --port N', () => {
       expect(r).toMatchObject({ code: 0, stdout: '' });
       expect(r.stderr).toContain('No resources found in default namespace.');
     }
-    const created = await kubectlAt(a, ['create', '-f', '-'], unitSet('only-in-a', { type: 'mysql', version: '8.0.36', units: 1 }));
+    const created = await kubectlAt(
+      a,
+      ['create', '-f', '-'],
+      unitSet('only-in-a', { type: 'mysql', version: '8.0.36', units: 1 }),
+    );
     expect(created).toMatchObject({ code: 0, stdout: 'unitset.upm.io/only-in-a created\n' });
-    expect(await kubectlAt(a, ['get', 'us', '-o', 'name'])).toMatchObject({ code: 0, stdout: 'unitset.upm.io/only-in-a\n' });
+    expect(await kubectlAt(a, ['get', 'us', '-o', 'name'])).toMatchObject({
+      code: 0,
+      stdout: 'unitset.upm.io/only-in-a\n',
+    });
     const inB = await kubectlAt(b, ['get', 'us', 'only-in-a']);
     expect(inB.code).toBe(1);
     expect(inB.stderr).toContain('Error from server (NotFound): unitsets.upm.io "only-in-a" not found');

@@ -64,9 +64,13 @@ interface Replica {
 
 /** Starts `upm-engine apiserver --secure-port 0` and reads its URL from the JSON log. */
 async function startReplica(name: string, args: string[]): Promise<Replica> {
-  const child = spawn(process.execPath, [cliPath, 'apiserver', '--secure-port', '0', '--bind-address', '127.0.0.1', '--log-format', 'json', ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [cliPath, 'apiserver', '--secure-port', '0', '--bind-address', '127.0.0.1', '--log-format', 'json', ...args],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   children.add(child);
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   void exited.then(() => children.delete(child));
@@ -224,7 +228,13 @@ class WatchStream {
       try {
         const e = JSON.parse(line) as { type: string; object: Obj };
         if (e.type === 'ERROR' || e.type === 'BOOKMARK') this.problems.push(`${e.type}: ${JSON.stringify(e.object)}`);
-        else this.events.push({ type: e.type, name: e.object.metadata.name!, rv: rvOf(e.object), units: e.object.spec?.units });
+        else
+          this.events.push({
+            type: e.type,
+            name: e.object.metadata.name!,
+            rv: rvOf(e.object),
+            units: e.object.spec?.units,
+          });
       } catch {
         this.problems.push(`unparsable line: ${line.slice(0, 200)}`);
       }
@@ -361,7 +371,11 @@ describe('two apiserver replicas over a three-member etcd cluster', () => {
     cluster = await startEtcdCluster(3);
     dir = mkdtempSync(join(tmpdir(), 'upm-replicas-'));
     const ca = createCA('upm-replicas-test-ca');
-    const serving = issueServingCert(ca, { commonName: 'upm-apiserver', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] });
+    const serving = issueServingCert(ca, {
+      commonName: 'upm-apiserver',
+      dnsNames: ['localhost'],
+      ipAddresses: ['127.0.0.1'],
+    });
     const admin = issueClientCert(ca, { commonName: 'admin', organizations: ['system:masters'] });
     const file = (name: string, pem: string): string => {
       const path = join(dir!, name);
@@ -370,12 +384,17 @@ describe('two apiserver replicas over a three-member etcd cluster', () => {
     };
     etcdPrefix = `/replicas-${randomBytes(4).toString('hex')}`;
     const args = [
-      '--tls-cert-file', file('serving.crt', serving.certPem),
-      '--tls-private-key-file', file('serving.key', serving.keyPem),
-      '--client-ca-file', file('ca.crt', ca.certPem),
+      '--tls-cert-file',
+      file('serving.crt', serving.certPem),
+      '--tls-private-key-file',
+      file('serving.key', serving.keyPem),
+      '--client-ca-file',
+      file('ca.crt', ca.certPem),
       `--storage=etcd:${cluster.endpoints.join(',')}`,
-      '--etcd-prefix', etcdPrefix,
-      '--compaction-interval', '0', // the history is read back from etcd at the end
+      '--etcd-prefix',
+      etcdPrefix,
+      '--compaction-interval',
+      '0', // the history is read back from etcd at the end
     ];
     const started = await Promise.allSettled(['A', 'B'].map((n) => startReplica(n, args)));
     for (const s of started) if (s.status === 'fulfilled') replicas.push(s.value);
@@ -423,9 +442,17 @@ describe('two apiserver replicas over a three-member etcd cluster', () => {
     ]);
 
     // an update through B with the resourceVersion A handed out; GETs through both agree
-    const upd = await b.call('PUT', `${coll}/pair-from-a`, unitSet('pair-from-a', 3, viaA.body.metadata.resourceVersion));
+    const upd = await b.call(
+      'PUT',
+      `${coll}/pair-from-a`,
+      unitSet('pair-from-a', 3, viaA.body.metadata.resourceVersion),
+    );
     expect(upd.status).toBe(200);
-    const stale = await a.call('PUT', `${coll}/pair-from-a`, unitSet('pair-from-a', 4, viaA.body.metadata.resourceVersion));
+    const stale = await a.call(
+      'PUT',
+      `${coll}/pair-from-a`,
+      unitSet('pair-from-a', 4, viaA.body.metadata.resourceVersion),
+    );
     expect(stale.status).toBe(409);
     for (const name of ['pair-from-a', 'pair-from-b']) {
       const [ga, gb] = await Promise.all([a.call('GET', `${coll}/${name}`), b.call('GET', `${coll}/${name}`)]);
@@ -434,8 +461,14 @@ describe('two apiserver replicas over a three-member etcd cluster', () => {
       expect(ga.body.metadata['uid']).toBe(gb.body.metadata['uid']);
       expect(ga.body.spec).toEqual(gb.body.spec);
     }
-    expect((await a.call('GET', `${coll}/pair-from-a`)).body.metadata.resourceVersion).toBe(upd.body.metadata.resourceVersion);
-    await waitFor('both watches to see the update', () => onA.lastRV() >= rvOf(upd.body) && onB.lastRV() >= rvOf(upd.body), 10_000);
+    expect((await a.call('GET', `${coll}/pair-from-a`)).body.metadata.resourceVersion).toBe(
+      upd.body.metadata.resourceVersion,
+    );
+    await waitFor(
+      'both watches to see the update',
+      () => onA.lastRV() >= rvOf(upd.body) && onB.lastRV() >= rvOf(upd.body),
+      10_000,
+    );
     expect(onB.events).toEqual(onA.events);
     expect(onA.events.map((e) => e.rv)).toEqual([rvOf(viaA.body), rvOf(viaB.body), rvOf(upd.body)]);
 
@@ -462,9 +495,13 @@ describe('two apiserver replicas over a three-member etcd cluster', () => {
     await sleep(200); // nothing else may follow
     expect(resumed.events).toEqual(writes);
     expect(resumed.problems).toEqual([]);
-    const [listA, listB] = await Promise.all([a.call('GET', `${coll}?resourceVersion=${midRV}&resourceVersionMatch=Exact`), b.call('GET', `${coll}?resourceVersion=${midRV}&resourceVersionMatch=Exact`)]);
+    const [listA, listB] = await Promise.all([
+      a.call('GET', `${coll}?resourceVersion=${midRV}&resourceVersionMatch=Exact`),
+      b.call('GET', `${coll}?resourceVersion=${midRV}&resourceVersionMatch=Exact`),
+    ]);
     expect([listA.status, listB.status]).toEqual([200, 200]);
-    const summary = (l: Reply): string[] => l.body.items!.map((o) => `${o.metadata.name}@${o.metadata.resourceVersion}`);
+    const summary = (l: Reply): string[] =>
+      l.body.items!.map((o) => `${o.metadata.name}@${o.metadata.resourceVersion}`);
     expect(summary(listB)).toEqual(summary(listA));
     expect(summary(listA)).toEqual(summary(mid));
     expect(onA.problems).toEqual([]);
@@ -515,7 +552,15 @@ describe('two apiserver replicas over a three-member etcd cluster', () => {
       const name = `after-kill-${client.name.toLowerCase()}`;
       const r = await client.call('POST', coll, unitSet(name, 1));
       expect(r.status).toBe(201);
-      probes.push({ op: 'create', name, units: 1, rv: rvOf(r.body), via: client.name, sentAt: Date.now(), at: Date.now() });
+      probes.push({
+        op: 'create',
+        name,
+        units: 1,
+        rv: rvOf(r.body),
+        via: client.name,
+        sentAt: Date.now(),
+        at: Date.now(),
+      });
       const ready = await client.call('GET', '/readyz');
       expect(ready.status).toBe(200);
     }
@@ -536,19 +581,32 @@ describe('two apiserver replicas over a three-member etcd cluster', () => {
     const wrongState = readBoth
       .filter(({ x, ga, gb }) => {
         if (ga.status !== 200 || gb.status !== 200) return true;
-        if (ga.body.metadata.resourceVersion !== gb.body.metadata.resourceVersion || ga.body.spec?.units !== gb.body.spec?.units) return true;
+        if (
+          ga.body.metadata.resourceVersion !== gb.body.metadata.resourceVersion ||
+          ga.body.spec?.units !== gb.body.spec?.units
+        )
+          return true;
         const rv = rvOf(ga.body);
         const units = ga.body.spec!.units!;
         return rv < x.rv || units < x.units || (rv === x.rv && units !== x.units);
       })
-      .map(({ x, ga, gb }) => ({ ack: x, a: `${ga.status} ${ga.body.metadata.resourceVersion} ${ga.body.spec?.units}`, b: `${gb.status} ${gb.body.metadata.resourceVersion} ${gb.body.spec?.units}` }));
+      .map(({ x, ga, gb }) => ({
+        ack: x,
+        a: `${ga.status} ${ga.body.metadata.resourceVersion} ${ga.body.spec?.units}`,
+        b: `${gb.status} ${gb.body.metadata.resourceVersion} ${gb.body.spec?.units}`,
+      }));
     expect(wrongState).toEqual([]);
 
     // the replicas' storage watches that the killed member served moved to the others
     const survivorsWatchers = async (): Promise<number> =>
       (await Promise.all(c.members.map((m, i) => (i === victim ? 0 : m.watcherCount())))).reduce((x, y) => x + y, 0);
     let watchersAfter = await survivorsWatchers();
-    for (const until = Date.now() + 10_000; watchersAfter !== watchersBefore && Date.now() < until; watchersAfter = await survivorsWatchers()) await sleep(100);
+    for (
+      const until = Date.now() + 10_000;
+      watchersAfter !== watchersBefore && Date.now() < until;
+      watchersAfter = await survivorsWatchers()
+    )
+      await sleep(100);
     expect(watchersAfter).toBe(watchersBefore);
 
     // the history as etcd recorded it, read back from etcd itself (a fresh client)
@@ -556,8 +614,15 @@ describe('two apiserver replicas over a three-member etcd cluster', () => {
     const direct = openEtcdStore({ endpoints: c.endpoints.filter((_, i) => i !== victim), prefix: etcdPrefix });
     try {
       const errors: Error[] = [];
-      const w = direct.watch(etcdKeyPrefix, Number(startRV), { onEvent: (e) => truth.push(e), onError: (e) => errors.push(e) });
-      await waitFor('etcd to replay the history', () => errors.length > 0 || (truth[truth.length - 1]?.revision ?? 0) >= lastRV, 20_000);
+      const w = direct.watch(etcdKeyPrefix, Number(startRV), {
+        onEvent: (e) => truth.push(e),
+        onError: (e) => errors.push(e),
+      });
+      await waitFor(
+        'etcd to replay the history',
+        () => errors.length > 0 || (truth[truth.length - 1]?.revision ?? 0) >= lastRV,
+        20_000,
+      );
       w.stop();
       expect(errors).toEqual([]);
     } finally {
@@ -592,7 +657,6 @@ describe('two apiserver replicas over a three-member etcd cluster', () => {
     });
     expect(missing).toEqual([]);
 
-
     const firstAfter = (via: string): number | null => {
       const x = stats.acked.filter((y) => y.via === via && y.sentAt > killedAt).sort((p, q) => p.at - q.at)[0];
       return x ? x.at - killedAt : null;
@@ -601,7 +665,10 @@ describe('two apiserver replicas over a three-member etcd cluster', () => {
     const longestGap = ats.reduce((m, t, i) => (i > 0 ? Math.max(m, t - ats[i - 1]!) : m), 0);
     const errorKinds: Record<string, number> = {};
     for (const f of stats.failed) {
-      const kind = f.why.replace(/^\d+ Internal error occurred: /, '').replace(/\d+/g, 'N').slice(0, 120);
+      const kind = f.why
+        .replace(/^\d+ Internal error occurred: /, '')
+        .replace(/\d+/g, 'N')
+        .slice(0, 120);
       errorKinds[kind] = (errorKinds[kind] ?? 0) + 1;
     }
     const summary = {

@@ -20,8 +20,25 @@ export function quantityValue(q: string | number | undefined): number {
   if (!m) return NaN;
   const n = Number(m[1]);
   const suffix = m[2] ?? '';
-  const binary: Record<string, number> = { Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60 };
-  const decimal: Record<string, number> = { n: 1e-9, u: 1e-6, m: 1e-3, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18 };
+  const binary: Record<string, number> = {
+    Ki: 2 ** 10,
+    Mi: 2 ** 20,
+    Gi: 2 ** 30,
+    Ti: 2 ** 40,
+    Pi: 2 ** 50,
+    Ei: 2 ** 60,
+  };
+  const decimal: Record<string, number> = {
+    n: 1e-9,
+    u: 1e-6,
+    m: 1e-3,
+    k: 1e3,
+    M: 1e6,
+    G: 1e9,
+    T: 1e12,
+    P: 1e15,
+    E: 1e18,
+  };
   if (suffix in binary) return n * binary[suffix];
   if (suffix in decimal) return n * decimal[suffix];
   if (/^[eE]/.test(suffix)) return n * 10 ** Number(suffix.slice(1));
@@ -53,7 +70,12 @@ export const unitSetStrategy: Strategy = {
     if (!spec || !oldSpec) return errors;
     for (const field of ['type', 'edition'] as const) {
       if (spec[field] !== oldSpec[field]) {
-        errors.push({ type: 'FieldValueInvalid', field: `spec.${field}`, value: spec[field], detail: 'field is immutable' });
+        errors.push({
+          type: 'FieldValueInvalid',
+          field: `spec.${field}`,
+          value: spec[field],
+          detail: 'field is immutable',
+        });
       }
     }
     const before = new Map((oldSpec.storage?.volumes ?? []).map((v) => [v.name, v]));
@@ -61,10 +83,19 @@ export const unitSetStrategy: Strategy = {
       const prev = before.get(volume.name);
       if (!prev) return;
       if ((volume.storageClassName ?? '') !== (prev.storageClassName ?? '')) {
-        errors.push({ type: 'FieldValueInvalid', field: `spec.storage.volumes[${i}].storageClassName`, value: volume.storageClassName ?? '', detail: 'field is immutable' });
+        errors.push({
+          type: 'FieldValueInvalid',
+          field: `spec.storage.volumes[${i}].storageClassName`,
+          value: volume.storageClassName ?? '',
+          detail: 'field is immutable',
+        });
       }
       if (quantityValue(volume.size) < quantityValue(prev.size)) {
-        errors.push({ type: 'FieldValueForbidden', field: `spec.storage.volumes[${i}].size`, detail: `volumes can grow but not shrink: ${String(prev.size)} → ${String(volume.size)}` });
+        errors.push({
+          type: 'FieldValueForbidden',
+          field: `spec.storage.volumes[${i}].size`,
+          detail: `volumes can grow but not shrink: ${String(prev.size)} → ${String(volume.size)}`,
+        });
       }
     });
     return errors;

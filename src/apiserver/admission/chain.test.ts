@@ -1,7 +1,13 @@
 import type { UserInfo } from '../authentication/authenticator.js';
 import { StatusError } from '../errors.js';
 import type { KubeObject } from '../registry/object.js';
-import { AdmissionChain, WebhookDeniedError, type AdmissionEvent, type NamespaceLabelSource, type WebhookConfigurationSource } from './chain.js';
+import {
+  AdmissionChain,
+  WebhookDeniedError,
+  type AdmissionEvent,
+  type NamespaceLabelSource,
+  type WebhookConfigurationSource,
+} from './chain.js';
 import { WebhookClient, type ServiceResolver } from './client.js';
 import { FakeWebhookServer, closedPort } from './testserver.js';
 import {
@@ -16,7 +22,12 @@ import {
 } from './types.js';
 import { createCA } from '../../pki/certs.js';
 
-const alice: UserInfo = { username: 'alice', uid: 'u-1', groups: ['dev', 'system:authenticated'], extra: { scopes: ['a', 'b'] } };
+const alice: UserInfo = {
+  username: 'alice',
+  uid: 'u-1',
+  groups: ['dev', 'system:authenticated'],
+  extra: { scopes: ['a', 'b'] },
+};
 
 class StaticSource implements WebhookConfigurationSource, NamespaceLabelSource {
   mutatingConfigs: MutatingWebhookConfiguration[] = [];
@@ -67,7 +78,12 @@ function chain(opts: Partial<ConstructorParameters<typeof AdmissionChain>[0]> = 
   return new AdmissionChain({ source, client, onEvent: (e) => events.push(e), ...opts });
 }
 
-const podRule = { operations: ['CREATE' as const, 'UPDATE' as const], apiGroups: [''], apiVersions: ['v1'], resources: ['pods'] };
+const podRule = {
+  operations: ['CREATE' as const, 'UPDATE' as const],
+  apiGroups: [''],
+  apiVersions: ['v1'],
+  resources: ['pods'],
+};
 const unitSetRule = { operations: ['*' as const], apiGroups: ['upm.io'], apiVersions: ['v1'], resources: ['unitsets'] };
 
 function hook(name: string, path: string, over: Partial<MutatingWebhook> = {}): MutatingWebhook {
@@ -82,15 +98,30 @@ function hook(name: string, path: string, over: Partial<MutatingWebhook> = {}): 
 }
 
 function mutating(name: string, ...webhooks: MutatingWebhook[]): MutatingWebhookConfiguration {
-  return { apiVersion: 'admissionregistration.k8s.io/v1', kind: 'MutatingWebhookConfiguration', metadata: { name }, webhooks };
+  return {
+    apiVersion: 'admissionregistration.k8s.io/v1',
+    kind: 'MutatingWebhookConfiguration',
+    metadata: { name },
+    webhooks,
+  };
 }
 
 function validating(name: string, ...webhooks: ValidatingWebhook[]): ValidatingWebhookConfiguration {
-  return { apiVersion: 'admissionregistration.k8s.io/v1', kind: 'ValidatingWebhookConfiguration', metadata: { name }, webhooks };
+  return {
+    apiVersion: 'admissionregistration.k8s.io/v1',
+    kind: 'ValidatingWebhookConfiguration',
+    metadata: { name },
+    webhooks,
+  };
 }
 
 function unitSet(name = 'u1', labels?: Record<string, string>): KubeObject {
-  return { apiVersion: 'upm.io/v1', kind: 'UnitSet', metadata: { name, namespace: 'default', ...(labels ? { labels } : {}) }, spec: { units: 1 } };
+  return {
+    apiVersion: 'upm.io/v1',
+    kind: 'UnitSet',
+    metadata: { name, namespace: 'default', ...(labels ? { labels } : {}) },
+    spec: { units: 1 },
+  };
 }
 
 function attrs(over: Partial<AdmissionAttributes> = {}): AdmissionAttributes {
@@ -129,7 +160,12 @@ describe('mutating webhooks', () => {
         { op: 'add', path: '/metadata/labels/upm.io~1injected', value: 'true' },
       ],
     }));
-    const pod: KubeObject = { apiVersion: 'v1', kind: 'Pod', metadata: { generateName: 'web-', namespace: 'default' }, spec: { containers: [{ name: 'app', image: 'nginx' }] } };
+    const pod: KubeObject = {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { generateName: 'web-', namespace: 'default' },
+      spec: { containers: [{ name: 'app', image: 'nginx' }] },
+    };
     const sink: string[] = [];
     const annotations: Record<string, string> = {};
     const result = await chain().admit(
@@ -147,11 +183,18 @@ describe('mutating webhooks', () => {
       apiVersion: 'v1',
       kind: 'Pod',
       metadata: { generateName: 'web-', namespace: 'default', labels: { 'upm.io/injected': 'true' } },
-      spec: { containers: [{ name: 'app', image: 'nginx' }, { name: 'sidecar', image: 'upm/agent:1' }] },
+      spec: {
+        containers: [
+          { name: 'app', image: 'nginx' },
+          { name: 'sidecar', image: 'upm/agent:1' },
+        ],
+      },
     });
     // the caller's object is left alone
     expect(pod.spec).toEqual({ containers: [{ name: 'app', image: 'nginx' }] });
-    expect(annotations['mutation.webhook.admission.k8s.io/round_0_index_0']).toBe(JSON.stringify({ configuration: 'injector', webhook: 'inject.upm.io', mutated: true }));
+    expect(annotations['mutation.webhook.admission.k8s.io/round_0_index_0']).toBe(
+      JSON.stringify({ configuration: 'injector', webhook: 'inject.upm.io', mutated: true }),
+    );
 
     expect(server.reviews).toHaveLength(1);
     const { path, headers, review } = server.reviews[0];
@@ -170,7 +213,12 @@ describe('mutating webhooks', () => {
       requestResource: { group: '', version: 'v1', resource: 'pods' },
       namespace: 'default',
       operation: 'CREATE',
-      userInfo: { username: 'alice', uid: 'u-1', groups: ['dev', 'system:authenticated'], extra: { scopes: ['a', 'b'] } },
+      userInfo: {
+        username: 'alice',
+        uid: 'u-1',
+        groups: ['dev', 'system:authenticated'],
+        extra: { scopes: ['a', 'b'] },
+      },
       object: pod,
       oldObject: null,
       dryRun: false,
@@ -187,7 +235,11 @@ describe('mutating webhooks', () => {
     const step = (name: string) => (review: AdmissionReview) => {
       order.push(name);
       const obj = review.request!.object as KubeObject;
-      return { patch: [{ op: 'replace', path: '/spec/units', value: (obj.spec as { units: number }).units * 10 + order.length }] };
+      return {
+        patch: [
+          { op: 'replace', path: '/spec/units', value: (obj.spec as { units: number }).units * 10 + order.length },
+        ],
+      };
     };
     server.on('/a1', step('a1')).on('/a2', step('a2')).on('/b1', step('b1'));
     const result = await chain().admit(attrs());
@@ -197,7 +249,12 @@ describe('mutating webhooks', () => {
 
   it('reinvokes IfNeeded webhooks once when a later webhook changed the object', async () => {
     source.mutatingConfigs = [
-      mutating('a', hook('first.upm.io', '/first', { reinvocationPolicy: 'IfNeeded' }), hook('never.upm.io', '/never'), hook('last.upm.io', '/last')),
+      mutating(
+        'a',
+        hook('first.upm.io', '/first', { reinvocationPolicy: 'IfNeeded' }),
+        hook('never.upm.io', '/never'),
+        hook('last.upm.io', '/last'),
+      ),
     ];
     // first: adds label a once (idempotent); never: no-op; last: adds label b.
     server.on('/first', (r) => {
@@ -216,7 +273,9 @@ describe('mutating webhooks', () => {
     expect((first[1].request!.object as KubeObject).metadata.labels).toEqual({ a: '1', b: '2' });
     expect(server.received('/never')).toHaveLength(1);
     expect(server.received('/last')).toHaveLength(1);
-    expect(result.auditAnnotations['mutation.webhook.admission.k8s.io/round_1_index_0']).toBe(JSON.stringify({ configuration: 'a', webhook: 'first.upm.io', mutated: false }));
+    expect(result.auditAnnotations['mutation.webhook.admission.k8s.io/round_1_index_0']).toBe(
+      JSON.stringify({ configuration: 'a', webhook: 'first.upm.io', mutated: false }),
+    );
   });
 
   it('does not reinvoke Never webhooks, nor IfNeeded webhooks when nothing changed after them', async () => {
@@ -227,7 +286,9 @@ describe('mutating webhooks', () => {
     expect(server.received('/first')).toHaveLength(1);
 
     server.reviews.length = 0;
-    source.mutatingConfigs = [mutating('a', hook('first.upm.io', '/first', { reinvocationPolicy: 'IfNeeded' }), hook('last.upm.io', '/last'))];
+    source.mutatingConfigs = [
+      mutating('a', hook('first.upm.io', '/first', { reinvocationPolicy: 'IfNeeded' }), hook('last.upm.io', '/last')),
+    ];
     server.on('/last', () => ({}));
     await chain().admit(attrs());
     expect(server.received('/first')).toHaveLength(1);
@@ -261,11 +322,15 @@ describe('mutating webhooks', () => {
     server.on('/m', () => ({ patch: [{ op: 'replace', path: '/kind', value: 'Other' }] }));
     let err = await rejection(chain().admit(attrs()));
     expect(err.code).toBe(500);
-    expect(err.message).toBe('Internal error occurred: admission webhook "m.upm.io" changed the object from upm.io/v1, Kind=UnitSet to upm.io/v1, Kind=Other');
+    expect(err.message).toBe(
+      'Internal error occurred: admission webhook "m.upm.io" changed the object from upm.io/v1, Kind=UnitSet to upm.io/v1, Kind=Other',
+    );
 
     server.on('/m', () => ({ patch: [{ op: 'replace', path: '', value: [1] }] }));
     err = await rejection(chain().admit(attrs()));
-    expect(err.message).toBe('Internal error occurred: json: cannot unmarshal array into Go value of type map[string]interface {}');
+    expect(err.message).toBe(
+      'Internal error occurred: json: cannot unmarshal array into Go value of type map[string]interface {}',
+    );
 
     server.on('/m', () => ({ patch: [{ op: 'remove', path: '/kind' }] }));
     err = await rejection(chain().admit(attrs()));
@@ -275,9 +340,15 @@ describe('mutating webhooks', () => {
   it('rejects a patch on DELETE, where there is no object (500)', async () => {
     source.mutatingConfigs = [mutating('a', hook('m.upm.io', '/m'))];
     server.on('/m', () => ({ patch: [{ op: 'add', path: '/x', value: 1 }] }));
-    const err = await rejection(chain().admit(attrs({ operation: 'DELETE', object: null, oldObject: unitSet(), options: operationOptions('DELETE') })));
+    const err = await rejection(
+      chain().admit(
+        attrs({ operation: 'DELETE', object: null, oldObject: unitSet(), options: operationOptions('DELETE') }),
+      ),
+    );
     expect(err.code).toBe(500);
-    expect(err.message).toBe('Internal error occurred: admission webhook "m.upm.io" attempted to modify the object, which is not supported for this operation');
+    expect(err.message).toBe(
+      'Internal error occurred: admission webhook "m.upm.io" attempted to modify the object, which is not supported for this operation',
+    );
     const req = server.received('/m')[0].request!;
     expect(req.object).toBeNull();
     expect(req.oldObject).toEqual(unitSet());
@@ -290,11 +361,15 @@ describe('mutating webhooks', () => {
     server.on('/m', () => ({ patch: [{ op: 'add', path: '/x', value: 1 }], patchType: 'MergePatch' }));
     let err = await rejection(chain().admit(attrs()));
     expect(err.code).toBe(500);
-    expect(err.message).toBe('Internal error occurred: failed calling webhook "m.upm.io": unsupported patch type "MergePatch"');
+    expect(err.message).toBe(
+      'Internal error occurred: failed calling webhook "m.upm.io": unsupported patch type "MergePatch"',
+    );
 
     server.on('/m', () => ({ rawPatch: Buffer.from('{"op":"add"}').toString('base64'), patchType: 'JSONPatch' }));
     err = await rejection(chain().admit(attrs()));
-    expect(err.message).toBe('Internal error occurred: failed calling webhook "m.upm.io": received undecodable patch in webhook response: a JSON patch must be an array of operations');
+    expect(err.message).toBe(
+      'Internal error occurred: failed calling webhook "m.upm.io": received undecodable patch in webhook response: a JSON patch must be an array of operations',
+    );
 
     source.mutatingConfigs = [mutating('a', hook('m.upm.io', '/m', { failurePolicy: 'Ignore' }))];
     const ok = await chain().admit(attrs());
@@ -313,7 +388,9 @@ describe('matching through the chain', () => {
         hook('status.upm.io', '/status', { rules: [{ ...unitSetRule, resources: ['unitsets/status'] }] }),
         hook('delete.upm.io', '/delete', { rules: [{ ...unitSetRule, operations: ['DELETE'] }] }),
         hook('prod.upm.io', '/prod', { namespaceSelector: { matchLabels: { env: 'prod' } } }),
-        hook('labelled.upm.io', '/labelled', { objectSelector: { matchExpressions: [{ key: 'tier', operator: 'In', values: ['db'] }] } }),
+        hook('labelled.upm.io', '/labelled', {
+          objectSelector: { matchExpressions: [{ key: 'tier', operator: 'In', values: ['db'] }] },
+        }),
         hook('cluster.upm.io', '/cluster', { rules: [{ ...unitSetRule, scope: 'Cluster' }] }),
       ),
     ];
@@ -324,11 +401,15 @@ describe('matching through the chain', () => {
     expect(called()).toEqual(['/all']);
 
     server.reviews.length = 0;
-    await chain().validate(attrs({ namespace: 'prod', object: { ...unitSet(), metadata: { name: 'u1', namespace: 'prod' } } }));
+    await chain().validate(
+      attrs({ namespace: 'prod', object: { ...unitSet(), metadata: { name: 'u1', namespace: 'prod' } } }),
+    );
     expect(called()).toEqual(['/all', '/prod']);
 
     server.reviews.length = 0;
-    await chain().validate(attrs({ operation: 'UPDATE', object: unitSet('u1'), oldObject: unitSet('u1', { tier: 'db' }) }));
+    await chain().validate(
+      attrs({ operation: 'UPDATE', object: unitSet('u1'), oldObject: unitSet('u1', { tier: 'db' }) }),
+    );
     expect(called()).toEqual(['/all', '/labelled']);
 
     server.reviews.length = 0;
@@ -343,7 +424,9 @@ describe('matching through the chain', () => {
   });
 
   it('answers 404 when the namespace a selector needs does not exist', async () => {
-    source.validatingConfigs = [validating('v', hook('prod.upm.io', '/prod', { namespaceSelector: { matchLabels: { env: 'prod' } } }))];
+    source.validatingConfigs = [
+      validating('v', hook('prod.upm.io', '/prod', { namespaceSelector: { matchLabels: { env: 'prod' } } })),
+    ];
     const err = await rejection(chain().validate(attrs({ namespace: 'ghost' })));
     expect(err.code).toBe(404);
     expect(err.message).toBe('namespaces "ghost" not found');
@@ -351,7 +434,14 @@ describe('matching through the chain', () => {
   });
 
   it('never calls webhooks for admission configuration objects', async () => {
-    source.validatingConfigs = [validating('v', hook('all.upm.io', '/all', { rules: [{ operations: ['*'], apiGroups: ['*'], apiVersions: ['*'], resources: ['*'] }] }))];
+    source.validatingConfigs = [
+      validating(
+        'v',
+        hook('all.upm.io', '/all', {
+          rules: [{ operations: ['*'], apiGroups: ['*'], apiVersions: ['*'], resources: ['*'] }],
+        }),
+      ),
+    ];
     server.on('/all', () => ({ allowed: false }));
     await chain().validate(
       attrs({
@@ -370,15 +460,25 @@ describe('matching through the chain', () => {
     server.on('/cel', () => ({}));
     await chain().validate(attrs());
     expect(server.received('/cel')).toHaveLength(1);
-    expect(events).toContainEqual({ type: 'matchConditionsNotEvaluated', phase: 'validating', configuration: 'v', webhook: 'cel.upm.io', conditions: 1 });
+    expect(events).toContainEqual({
+      type: 'matchConditionsNotEvaluated',
+      phase: 'validating',
+      configuration: 'v',
+      webhook: 'cel.upm.io',
+      conditions: 1,
+    });
 
     server.reviews.length = 0;
     const err = await rejection(chain({ matchConditionsPolicy: 'error' }).validate(attrs()));
     expect(err.code).toBe(403);
-    expect(err.message).toBe('unitsets.upm.io "u1" is forbidden: matchConditions of webhook "cel.upm.io" cannot be evaluated: CEL is not supported by this server');
+    expect(err.message).toBe(
+      'unitsets.upm.io "u1" is forbidden: matchConditions of webhook "cel.upm.io" cannot be evaluated: CEL is not supported by this server',
+    );
     expect(server.reviews).toHaveLength(0);
 
-    source.validatingConfigs = [validating('v', hook('cel.upm.io', '/cel', { matchConditions: conditions, failurePolicy: 'Ignore' }))];
+    source.validatingConfigs = [
+      validating('v', hook('cel.upm.io', '/cel', { matchConditions: conditions, failurePolicy: 'Ignore' })),
+    ];
     await chain({ matchConditionsPolicy: 'error' }).validate(attrs());
     expect(server.reviews).toHaveLength(0);
   });
@@ -387,7 +487,15 @@ describe('matching through the chain', () => {
 describe('validating webhooks', () => {
   it('denies with the webhook message and code', async () => {
     source.validatingConfigs = [validating('v', hook('v.upm.io', '/v'))];
-    server.on('/v', () => ({ allowed: false, status: { code: 422, reason: 'Invalid', message: 'spec.units must be odd', details: { causes: [{ field: 'spec.units' }] } } }));
+    server.on('/v', () => ({
+      allowed: false,
+      status: {
+        code: 422,
+        reason: 'Invalid',
+        message: 'spec.units must be odd',
+        details: { causes: [{ field: 'spec.units' }] },
+      },
+    }));
     const err = await rejection(chain().validate(attrs()));
     expect(err).toBeInstanceOf(WebhookDeniedError);
     expect(err.code).toBe(422);
@@ -409,7 +517,14 @@ describe('validating webhooks', () => {
     server.on('/v', () => ({ allowed: false, status: { code: 200, message: 'nope' } }));
     let err = await rejection(chain().validate(attrs()));
     expect(err.code).toBe(400);
-    expect(err.toStatus()).toEqual({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: 'admission webhook "v.upm.io" denied the request: nope', code: 400 });
+    expect(err.toStatus()).toEqual({
+      kind: 'Status',
+      apiVersion: 'v1',
+      metadata: {},
+      status: 'Failure',
+      message: 'admission webhook "v.upm.io" denied the request: nope',
+      code: 400,
+    });
 
     server.on('/v', () => ({ allowed: false }));
     err = await rejection(chain().validate(attrs()));
@@ -422,7 +537,9 @@ describe('validating webhooks', () => {
   });
 
   it('calls matching webhooks in parallel and reports the first denial in webhook order', async () => {
-    source.validatingConfigs = [validating('v', hook('slow-deny.upm.io', '/a'), hook('fast-deny.upm.io', '/b'), hook('allow.upm.io', '/c'))];
+    source.validatingConfigs = [
+      validating('v', hook('slow-deny.upm.io', '/a'), hook('fast-deny.upm.io', '/b'), hook('allow.upm.io', '/c')),
+    ];
     server.on('/a', () => ({ allowed: false, status: { message: 'a says no' }, delayMs: 800 }));
     server.on('/b', () => ({ allowed: false, status: { message: 'b says no' } }));
     server.on('/c', () => ({ delayMs: 800 }));
@@ -439,7 +556,11 @@ describe('validating webhooks', () => {
     source.mutatingConfigs = [mutating('m', hook('m.upm.io', '/m'))];
     source.validatingConfigs = [validating('v', hook('v.upm.io', '/v'))];
     server.on('/m', () => ({ warnings: ['spec.units is deprecated'], auditAnnotations: { decision: 'mutated' } }));
-    server.on('/v', () => ({ allowed: false, warnings: ['spec.units is deprecated', 'consider 3 units'], status: { message: 'no' } }));
+    server.on('/v', () => ({
+      allowed: false,
+      warnings: ['spec.units is deprecated', 'consider 3 units'],
+      status: { message: 'no' },
+    }));
     const sink: string[] = [];
     const annotations: Record<string, string> = {};
     const a = attrs({ warnings: sink, auditAnnotations: annotations });
@@ -455,7 +576,10 @@ describe('validating webhooks', () => {
 
 describe('call failures and failurePolicy', () => {
   const downHook = (failurePolicy: 'Fail' | 'Ignore') =>
-    hook('down.upm.io', '/down', { failurePolicy, clientConfig: { service: { namespace: 'webhooks', name: 'down', path: '/down' }, caBundle: server.caBundle } });
+    hook('down.upm.io', '/down', {
+      failurePolicy,
+      clientConfig: { service: { namespace: 'webhooks', name: 'down', path: '/down' }, caBundle: server.caBundle },
+    });
 
   it('Fail: an unreachable webhook fails the request with 500 and kube text', async () => {
     source.validatingConfigs = [validating('v', downHook('Fail'))];
@@ -473,19 +597,35 @@ describe('call failures and failurePolicy', () => {
     server.on('/ok', () => ({}));
     const admitted = await chain().admit(attrs());
     expect(admitted.failedOpen).toEqual(['down.upm.io']);
-    expect(admitted.auditAnnotations['failed-open.mutation.webhook.admission.k8s.io/round_0_index_0']).toBe('down.upm.io');
+    expect(admitted.auditAnnotations['failed-open.mutation.webhook.admission.k8s.io/round_0_index_0']).toBe(
+      'down.upm.io',
+    );
     const validated = await chain().validate(attrs());
     expect(validated.failedOpen).toEqual(['down.upm.io']);
-    expect(validated.auditAnnotations['failed-open.validating.webhook.admission.k8s.io/round_0_index_1']).toBe('down.upm.io');
+    expect(validated.auditAnnotations['failed-open.validating.webhook.admission.k8s.io/round_0_index_1']).toBe(
+      'down.upm.io',
+    );
     const failedOpen = events.filter((e) => e.type === 'failedOpen');
     expect(failedOpen.map((e) => e.phase)).toEqual(['mutating', 'validating']);
-    expect(failedOpen[0]).toMatchObject({ webhook: 'down.upm.io', error: expect.stringContaining('connection refused') });
+    expect(failedOpen[0]).toMatchObject({
+      webhook: 'down.upm.io',
+      error: expect.stringContaining('connection refused'),
+    });
   });
 
   it('a service without endpoints is a call failure', async () => {
-    source.validatingConfigs = [validating('v', hook('gone.upm.io', '/gone', { clientConfig: { service: { namespace: 'webhooks', name: 'gone', path: '/gone' } } }))];
+    source.validatingConfigs = [
+      validating(
+        'v',
+        hook('gone.upm.io', '/gone', {
+          clientConfig: { service: { namespace: 'webhooks', name: 'gone', path: '/gone' } },
+        }),
+      ),
+    ];
     const err = await rejection(chain().validate(attrs()));
-    expect(err.message).toBe('Internal error occurred: failed calling webhook "gone.upm.io": failed to call webhook: Post "https://gone.webhooks.svc:443/gone?timeout=10s": no endpoints available for service "gone"');
+    expect(err.message).toBe(
+      'Internal error occurred: failed calling webhook "gone.upm.io": failed to call webhook: Post "https://gone.webhooks.svc:443/gone?timeout=10s": no endpoints available for service "gone"',
+    );
   });
 
   it('times out after timeoutSeconds: Fail → 500 context deadline exceeded, Ignore → skipped', async () => {
@@ -495,12 +635,16 @@ describe('call failures and failurePolicy', () => {
     const err = await rejection(chain().validate(attrs()));
     let elapsed = Date.now() - started;
     expect(err.code).toBe(500);
-    expect(err.message).toBe('Internal error occurred: failed calling webhook "slow.upm.io": failed to call webhook: Post "https://hook.webhooks.svc:443/slow?timeout=1s": context deadline exceeded');
+    expect(err.message).toBe(
+      'Internal error occurred: failed calling webhook "slow.upm.io": failed to call webhook: Post "https://hook.webhooks.svc:443/slow?timeout=1s": context deadline exceeded',
+    );
     expect(elapsed).toBeGreaterThanOrEqual(950);
     expect(elapsed).toBeLessThan(2000);
     expect(server.reviews[0].path).toBe('/slow?timeout=1s');
 
-    source.mutatingConfigs = [mutating('m', hook('slow.upm.io', '/slow', { timeoutSeconds: 1, failurePolicy: 'Ignore' }))];
+    source.mutatingConfigs = [
+      mutating('m', hook('slow.upm.io', '/slow', { timeoutSeconds: 1, failurePolicy: 'Ignore' })),
+    ];
     started = Date.now();
     const admitted = await chain().admit(attrs());
     elapsed = Date.now() - started;
@@ -510,21 +654,35 @@ describe('call failures and failurePolicy', () => {
 
   it('a caBundle that did not sign the serving certificate is a call failure', async () => {
     const otherCA = createCA('someone-else');
-    const wrongCA = { service: { namespace: 'webhooks', name: 'hook', path: '/v' }, caBundle: encodeCABundle(otherCA.certPem) };
+    const wrongCA = {
+      service: { namespace: 'webhooks', name: 'hook', path: '/v' },
+      caBundle: encodeCABundle(otherCA.certPem),
+    };
     server.on('/v', () => ({}));
     source.validatingConfigs = [validating('v', hook('v.upm.io', '/v', { clientConfig: wrongCA }))];
     const err = await rejection(chain().validate(attrs()));
     expect(err.code).toBe(500);
-    expect(err.message).toBe('Internal error occurred: failed calling webhook "v.upm.io": failed to call webhook: Post "https://hook.webhooks.svc:443/v?timeout=10s": tls: failed to verify certificate: x509: certificate signed by unknown authority');
+    expect(err.message).toBe(
+      'Internal error occurred: failed calling webhook "v.upm.io": failed to call webhook: Post "https://hook.webhooks.svc:443/v?timeout=10s": tls: failed to verify certificate: x509: certificate signed by unknown authority',
+    );
     expect(server.reviews).toHaveLength(0);
 
-    source.validatingConfigs = [validating('v', hook('v.upm.io', '/v', { clientConfig: wrongCA, failurePolicy: 'Ignore' }))];
+    source.validatingConfigs = [
+      validating('v', hook('v.upm.io', '/v', { clientConfig: wrongCA, failurePolicy: 'Ignore' })),
+    ];
     expect((await chain().validate(attrs())).failedOpen).toEqual(['v.upm.io']);
   });
 
   it('verifies the certificate against <service>.<namespace>.svc', async () => {
     // "other.webhooks.svc" resolves to the same server, whose certificate does not name it.
-    source.validatingConfigs = [validating('v', hook('v.upm.io', '/v', { clientConfig: { service: { namespace: 'webhooks', name: 'other', path: '/v' }, caBundle: server.caBundle } }))];
+    source.validatingConfigs = [
+      validating(
+        'v',
+        hook('v.upm.io', '/v', {
+          clientConfig: { service: { namespace: 'webhooks', name: 'other', path: '/v' }, caBundle: server.caBundle },
+        }),
+      ),
+    ];
     server.on('/v', () => ({}));
     const err = await rejection(chain().validate(attrs()));
     expect(err.message).toBe(
@@ -534,7 +692,14 @@ describe('call failures and failurePolicy', () => {
   });
 
   it('calls a url clientConfig directly (IP address: certificate IP SAN)', async () => {
-    source.validatingConfigs = [validating('v', hook('url.upm.io', '/by-url', { clientConfig: { url: `https://127.0.0.1:${server.port}/by-url`, caBundle: server.caBundle } }))];
+    source.validatingConfigs = [
+      validating(
+        'v',
+        hook('url.upm.io', '/by-url', {
+          clientConfig: { url: `https://127.0.0.1:${server.port}/by-url`, caBundle: server.caBundle },
+        }),
+      ),
+    ];
     server.on('/by-url', () => ({ allowed: false, status: { message: 'seen' } }));
     const err = await rejection(chain().validate(attrs()));
     expect(err.message).toBe('admission webhook "url.upm.io" denied the request: seen');
@@ -545,12 +710,32 @@ describe('call failures and failurePolicy', () => {
   it('invalid responses are call failures with kube texts', async () => {
     source.validatingConfigs = [validating('v', hook('v.upm.io', '/v'))];
     const cases: [Parameters<typeof server.on>[1], string][] = [
-      [() => ({ uid: 'not-the-uid' }), 'received invalid webhook response: expected response.uid="<uid>", got "not-the-uid"'],
-      [() => ({ apiVersion: 'admission.k8s.io/v1beta1' }), 'received invalid webhook response: expected webhook response of admission.k8s.io/v1, Kind=AdmissionReview, got admission.k8s.io/v1beta1, Kind=AdmissionReview'],
-      [() => ({ patch: [{ op: 'add', path: '/x', value: 1 }] }), 'received invalid webhook response: validating webhook may not return response.patch'],
-      [() => ({ raw: { status: 200, body: JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview' }) } }), 'received invalid webhook response: webhook response was absent'],
-      [() => ({ raw: { status: 500, body: 'boom' } }), 'failed to call webhook: an error on the server ("boom") has prevented the request from succeeding'],
-      [() => ({ raw: { status: 418, body: '' } }), 'failed to call webhook: the server responded with the status code 418 but did not return more information'],
+      [
+        () => ({ uid: 'not-the-uid' }),
+        'received invalid webhook response: expected response.uid="<uid>", got "not-the-uid"',
+      ],
+      [
+        () => ({ apiVersion: 'admission.k8s.io/v1beta1' }),
+        'received invalid webhook response: expected webhook response of admission.k8s.io/v1, Kind=AdmissionReview, got admission.k8s.io/v1beta1, Kind=AdmissionReview',
+      ],
+      [
+        () => ({ patch: [{ op: 'add', path: '/x', value: 1 }] }),
+        'received invalid webhook response: validating webhook may not return response.patch',
+      ],
+      [
+        () => ({
+          raw: { status: 200, body: JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview' }) },
+        }),
+        'received invalid webhook response: webhook response was absent',
+      ],
+      [
+        () => ({ raw: { status: 500, body: 'boom' } }),
+        'failed to call webhook: an error on the server ("boom") has prevented the request from succeeding',
+      ],
+      [
+        () => ({ raw: { status: 418, body: '' } }),
+        'failed to call webhook: the server responded with the status code 418 but did not return more information',
+      ],
     ];
     for (const [responder, reason] of cases) {
       server.reviews.length = 0;
@@ -558,7 +743,9 @@ describe('call failures and failurePolicy', () => {
       const err = await rejection(chain().validate(attrs()));
       const uid = server.reviews[0].review.request!.uid;
       expect(err.code).toBe(500);
-      expect(err.message).toBe(`Internal error occurred: failed calling webhook "v.upm.io": ${reason.replace('<uid>', uid)}`);
+      expect(err.message).toBe(
+        `Internal error occurred: failed calling webhook "v.upm.io": ${reason.replace('<uid>', uid)}`,
+      );
     }
   });
 
@@ -566,28 +753,38 @@ describe('call failures and failurePolicy', () => {
     source.mutatingConfigs = [mutating('m', hook('m.upm.io', '/m'))];
     server.on('/m', () => ({ patch: [{ op: 'add', path: '/x', value: 1 }], patchType: null }));
     let err = await rejection(chain().admit(attrs()));
-    expect(err.message).toBe('Internal error occurred: failed calling webhook "m.upm.io": received invalid webhook response: webhook returned response.patch but not response.patchType');
+    expect(err.message).toBe(
+      'Internal error occurred: failed calling webhook "m.upm.io": received invalid webhook response: webhook returned response.patch but not response.patchType',
+    );
     server.on('/m', () => ({ patchType: 'JSONPatch' }));
     err = await rejection(chain().admit(attrs()));
-    expect(err.message).toBe('Internal error occurred: failed calling webhook "m.upm.io": received invalid webhook response: webhook returned response.patchType but not response.patch');
+    expect(err.message).toBe(
+      'Internal error occurred: failed calling webhook "m.upm.io": received invalid webhook response: webhook returned response.patchType but not response.patch',
+    );
   });
 
   it('sends v1beta1 reviews to webhooks that only accept v1beta1', async () => {
-    source.validatingConfigs = [validating('v', hook('old.upm.io', '/old', { admissionReviewVersions: ['v1beta2', 'v1beta1'] }))];
+    source.validatingConfigs = [
+      validating('v', hook('old.upm.io', '/old', { admissionReviewVersions: ['v1beta2', 'v1beta1'] })),
+    ];
     server.on('/old', () => ({ uid: 'anything', apiVersion: 'admission.k8s.io/v1beta1' }));
     await chain().validate(attrs());
     expect(server.received('/old')[0].apiVersion).toBe('admission.k8s.io/v1beta1');
 
     source.validatingConfigs = [validating('v', hook('new.upm.io', '/old', { admissionReviewVersions: ['v2'] }))];
     const err = await rejection(chain().validate(attrs()));
-    expect(err.message).toBe('Internal error occurred: failed calling webhook "new.upm.io": could not create admission objects: webhook does not accept known AdmissionReview versions (v1, v1beta1)');
+    expect(err.message).toBe(
+      'Internal error occurred: failed calling webhook "new.upm.io": could not create admission objects: webhook does not accept known AdmissionReview versions (v1, v1beta1)',
+    );
   });
 });
 
 describe('dry run', () => {
   it('sideEffects Some or Unknown: the request fails with 400 and the webhook is not called', async () => {
     for (const sideEffects of ['Some', 'Unknown'] as const) {
-      source.mutatingConfigs = [mutating('m', hook('effects.upm.io', '/effects', { sideEffects, failurePolicy: 'Ignore' }))];
+      source.mutatingConfigs = [
+        mutating('m', hook('effects.upm.io', '/effects', { sideEffects, failurePolicy: 'Ignore' })),
+      ];
       const err = await rejection(chain().admit(attrs({ dryRun: true })));
       expect(err.code).toBe(400);
       expect(err.reason).toBe('BadRequest');
@@ -620,7 +817,9 @@ describe('dry run', () => {
     const { sideEffects: _omit, ...noSideEffects } = hook('unset.upm.io', '/unset');
     source.validatingConfigs = [validating('v', noSideEffects)];
     const err = await rejection(chain().validate(attrs({ dryRun: true })));
-    expect(err.message).toBe('Internal error occurred: failed calling webhook "unset.upm.io": Webhook SideEffects is nil');
+    expect(err.message).toBe(
+      'Internal error occurred: failed calling webhook "unset.upm.io": Webhook SideEffects is nil',
+    );
     source.validatingConfigs = [validating('v', { ...noSideEffects, failurePolicy: 'Ignore' })];
     expect((await chain().validate(attrs({ dryRun: true }))).failedOpen).toEqual(['unset.upm.io']);
   });
@@ -630,7 +829,9 @@ describe('AdmissionChain construction', () => {
   it('needs a namespace label source', () => {
     const configsOnly: WebhookConfigurationSource = { mutating: () => [], validating: () => [] };
     expect(() => new AdmissionChain({ source: configsOnly })).toThrow('namespace label source');
-    expect(() => new AdmissionChain({ source: configsOnly, namespaces: { namespaceLabels: () => ({}) } }).close()).not.toThrow();
+    expect(() =>
+      new AdmissionChain({ source: configsOnly, namespaces: { namespaceLabels: () => ({}) } }).close(),
+    ).not.toThrow();
   });
 
   it('with no configurations, admit returns the object unchanged without calling anything', async () => {

@@ -22,11 +22,24 @@
 //   bad patch (apply fails, patch on DELETE, object no longer an object of the kind) → 500
 
 import { randomUUID } from 'node:crypto';
-import { StatusError, badRequest, internalError, isStatusError, type Status, type StatusDetails, type StatusReason } from '../errors.js';
+import {
+  StatusError,
+  badRequest,
+  internalError,
+  isStatusError,
+  type Status,
+  type StatusDetails,
+  type StatusReason,
+} from '../errors.js';
 import { JSONPatchError, applyJSONPatch, parseJSONPatch } from '../patch/json-patch.js';
 import { deepClone, isPlainObject, jsonEqual, type KubeObject } from '../registry/object.js';
 import { WebhookCallError, WebhookClient, type ServiceResolver } from './client.js';
-import { isExemptAdmissionConfigurationResource, shouldCallWebhook, type MatchConditionsPolicy, type NamespaceLabelsFn } from './matching.js';
+import {
+  isExemptAdmissionConfigurationResource,
+  shouldCallWebhook,
+  type MatchConditionsPolicy,
+  type NamespaceLabelsFn,
+} from './matching.js';
 import {
   defaultMutatingWebhook,
   defaultValidatingWebhook,
@@ -68,7 +81,13 @@ export type AdmissionEvent =
       error?: string;
     }
   | { type: 'failedOpen'; phase: AdmissionPhase; configuration: string; webhook: string; round: number; error: string }
-  | { type: 'matchConditionsNotEvaluated'; phase: AdmissionPhase; configuration: string; webhook: string; conditions: number };
+  | {
+      type: 'matchConditionsNotEvaluated';
+      phase: AdmissionPhase;
+      configuration: string;
+      webhook: string;
+      conditions: number;
+    };
 
 export interface AdmissionChainOptions {
   source: WebhookConfigurationSource;
@@ -110,7 +129,10 @@ interface Hook<W> {
   webhook: W;
 }
 
-function flatten<W extends ValidatingWebhook>(configs: { metadata: { name?: string }; webhooks?: W[] | null }[], withDefaults: (w: W) => W): Hook<W>[] {
+function flatten<W extends ValidatingWebhook>(
+  configs: { metadata: { name?: string }; webhooks?: W[] | null }[],
+  withDefaults: (w: W) => W,
+): Hook<W>[] {
   const sorted = [...configs].sort((a, b) => {
     const x = a.metadata?.name ?? '';
     const y = b.metadata?.name ?? '';
@@ -148,10 +170,18 @@ export class WebhookDeniedError extends StatusError {
   }
 }
 
-export function webhookDenied(webhookName: string, result: AdmissionResponse['status'] | undefined): WebhookDeniedError {
+export function webhookDenied(
+  webhookName: string,
+  result: AdmissionResponse['status'] | undefined,
+): WebhookDeniedError {
   const r = result ?? {};
   const deniedBy = `admission webhook "${webhookName}" denied the request`;
-  const message = typeof r.message === 'string' && r.message ? `${deniedBy}: ${r.message}` : typeof r.reason === 'string' && r.reason ? `${deniedBy}: ${r.reason}` : `${deniedBy} without explanation`;
+  const message =
+    typeof r.message === 'string' && r.message
+      ? `${deniedBy}: ${r.message}`
+      : typeof r.reason === 'string' && r.reason
+        ? `${deniedBy}: ${r.reason}`
+        : `${deniedBy} without explanation`;
   const code = typeof r.code === 'number' && Number.isInteger(r.code) && r.code >= 400 ? r.code : 400;
   const status: Status = { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, code };
   if (typeof r.reason === 'string' && r.reason) status.reason = r.reason;
@@ -204,7 +234,11 @@ export class AdmissionChain {
 
   constructor(opts: AdmissionChainOptions) {
     this.source = opts.source;
-    const ns = opts.namespaces ?? (typeof (opts.source as Partial<NamespaceLabelSource>).namespaceLabels === 'function' ? (opts.source as unknown as NamespaceLabelSource) : undefined);
+    const ns =
+      opts.namespaces ??
+      (typeof (opts.source as Partial<NamespaceLabelSource>).namespaceLabels === 'function'
+        ? (opts.source as unknown as NamespaceLabelSource)
+        : undefined);
     if (!ns) throw new Error('AdmissionChain needs a namespace label source (options.namespaces)');
     this.namespaceLabels = (name) => ns.namespaceLabels(name);
     this.ownsClient = !opts.client;
@@ -247,13 +281,23 @@ export class AdmissionChain {
       if (round === 1 && !shouldReinvoke) break;
       for (const [i, hook] of hooks.entries()) {
         const w = hook.webhook;
-        const decision = await shouldCallWebhook(w, { ...attrs, object }, { namespaceLabels: this.namespaceLabels, matchConditionsPolicy: this.matchConditionsPolicy });
+        const decision = await shouldCallWebhook(
+          w,
+          { ...attrs, object },
+          { namespaceLabels: this.namespaceLabels, matchConditionsPolicy: this.matchConditionsPolicy },
+        );
         if ('error' in decision) throw decision.error;
         if (!decision.call) continue;
         // A webhook is never called for the first time in the reinvocation round.
         if (round === 1 && !reinvoke.has(hook.uid)) continue;
         if (decision.unevaluatedConditions > 0) {
-          this.onEvent({ type: 'matchConditionsNotEvaluated', phase: 'mutating', configuration: hook.configuration, webhook: w.name, conditions: decision.unevaluatedConditions });
+          this.onEvent({
+            type: 'matchConditionsNotEvaluated',
+            phase: 'mutating',
+            configuration: hook.configuration,
+            webhook: w.name,
+            conditions: decision.unevaluatedConditions,
+          });
         }
 
         const started = Date.now();
@@ -266,7 +310,10 @@ export class AdmissionChain {
         } catch (e) {
           err = e;
         }
-        out.annotate(`${MUTATION_ANNOTATION_PREFIX}round_${round}_index_${i}`, JSON.stringify({ configuration: hook.configuration, webhook: w.name, mutated: changed }));
+        out.annotate(
+          `${MUTATION_ANNOTATION_PREFIX}round_${round}_index_${i}`,
+          JSON.stringify({ configuration: hook.configuration, webhook: w.name, mutated: changed }),
+        );
         this.onEvent({
           type: 'called',
           phase: 'mutating',
@@ -290,7 +337,14 @@ export class AdmissionChain {
           if (w.failurePolicy === 'Ignore') {
             out.annotate(`${MUTATION_FAILED_OPEN_PREFIX}round_${round}_index_${i}`, w.name);
             out.failedOpen.push(w.name);
-            this.onEvent({ type: 'failedOpen', phase: 'mutating', configuration: hook.configuration, webhook: w.name, round, error: err.message });
+            this.onEvent({
+              type: 'failedOpen',
+              phase: 'mutating',
+              configuration: hook.configuration,
+              webhook: w.name,
+              round,
+              error: err.message,
+            });
             continue;
           }
           throw internal(err.message);
@@ -314,16 +368,29 @@ export class AdmissionChain {
    */
   async validate(attrs: AdmissionAttributes): Promise<ValidateResult> {
     const out = new Outputs(attrs);
-    const result = (): ValidateResult => ({ warnings: out.warnings, auditAnnotations: out.auditAnnotations, failedOpen: out.failedOpen });
+    const result = (): ValidateResult => ({
+      warnings: out.warnings,
+      auditAnnotations: out.auditAnnotations,
+      failedOpen: out.failedOpen,
+    });
     if (isExemptAdmissionConfigurationResource(attrs.kind)) return result();
     const hooks = flatten<ValidatingWebhook>(await this.source.validating(), defaultValidatingWebhook);
     const relevant: Hook<ValidatingWebhook>[] = [];
     for (const hook of hooks) {
-      const decision = await shouldCallWebhook(hook.webhook, attrs, { namespaceLabels: this.namespaceLabels, matchConditionsPolicy: this.matchConditionsPolicy });
+      const decision = await shouldCallWebhook(hook.webhook, attrs, {
+        namespaceLabels: this.namespaceLabels,
+        matchConditionsPolicy: this.matchConditionsPolicy,
+      });
       if ('error' in decision) throw decision.error;
       if (!decision.call) continue;
       if (decision.unevaluatedConditions > 0) {
-        this.onEvent({ type: 'matchConditionsNotEvaluated', phase: 'validating', configuration: hook.configuration, webhook: hook.webhook.name, conditions: decision.unevaluatedConditions });
+        this.onEvent({
+          type: 'matchConditionsNotEvaluated',
+          phase: 'validating',
+          configuration: hook.configuration,
+          webhook: hook.webhook.name,
+          conditions: decision.unevaluatedConditions,
+        });
       }
       relevant.push(hook);
     }
@@ -354,7 +421,14 @@ export class AdmissionChain {
           if (w.failurePolicy === 'Ignore') {
             out.annotate(`${VALIDATING_FAILED_OPEN_PREFIX}round_0_index_${idx}`, w.name);
             out.failedOpen.push(w.name);
-            this.onEvent({ type: 'failedOpen', phase: 'validating', configuration: hook.configuration, webhook: w.name, round: 0, error: err.message });
+            this.onEvent({
+              type: 'failedOpen',
+              phase: 'validating',
+              configuration: hook.configuration,
+              webhook: w.name,
+              round: 0,
+              error: err.message,
+            });
             return undefined;
           }
           return internal(err.message);
@@ -396,12 +470,21 @@ export class AdmissionChain {
     if (w.sideEffects !== 'None' && w.sideEffects !== 'NoneOnDryRun') throw dryRunUnsupported(w.name);
   }
 
-  private record(w: ValidatingWebhook, out: Outputs, result: { auditAnnotations: Record<string, string>; warnings: string[] }): void {
+  private record(
+    w: ValidatingWebhook,
+    out: Outputs,
+    result: { auditAnnotations: Record<string, string>; warnings: string[] },
+  ): void {
     for (const [k, v] of Object.entries(result.auditAnnotations)) out.annotate(`${w.name}/${k}`, v);
     for (const warning of result.warnings) out.warn(warning);
   }
 
-  private async callMutating(hook: Hook<MutatingWebhook>, attrs: AdmissionAttributes, object: KubeObject | null, out: Outputs): Promise<{ changed: boolean; object: KubeObject | null }> {
+  private async callMutating(
+    hook: Hook<MutatingWebhook>,
+    attrs: AdmissionAttributes,
+    object: KubeObject | null,
+    out: Outputs,
+  ): Promise<{ changed: boolean; object: KubeObject | null }> {
     const w = hook.webhook;
     this.checkDryRun(w, attrs);
     const result = await this.client.review(w, this.buildRequest(attrs, object), true);
@@ -416,8 +499,12 @@ export class AdmissionChain {
       throw new WebhookCallError(w.name, `received undecodable patch in webhook response: ${(err as Error).message}`);
     }
     if (ops.length === 0) return { changed: false, object };
-    if (object === null) throw internal(`admission webhook "${w.name}" attempted to modify the object, which is not supported for this operation`);
-    if (result.patchType !== 'JSONPatch') throw new WebhookCallError(w.name, `unsupported patch type "${result.patchType ?? ''}"`);
+    if (object === null)
+      throw internal(
+        `admission webhook "${w.name}" attempted to modify the object, which is not supported for this operation`,
+      );
+    if (result.patchType !== 'JSONPatch')
+      throw new WebhookCallError(w.name, `unsupported patch type "${result.patchType ?? ''}"`);
 
     let patched: unknown;
     try {
@@ -454,13 +541,19 @@ function checkPatchedObject(webhookName: string, before: KubeObject, patched: un
     const s = JSON.stringify(patched);
     return s.length > 500 ? `${s.slice(0, 500)} ...` : s;
   };
-  if (typeof patched['kind'] !== 'string' || patched['kind'] === '') throw internal(`Object 'Kind' is missing in '${text()}'`);
-  if (typeof patched['apiVersion'] !== 'string' || patched['apiVersion'] === '') throw internal(`Object 'apiVersion' is missing in '${text()}'`);
+  if (typeof patched['kind'] !== 'string' || patched['kind'] === '')
+    throw internal(`Object 'Kind' is missing in '${text()}'`);
+  if (typeof patched['apiVersion'] !== 'string' || patched['apiVersion'] === '')
+    throw internal(`Object 'apiVersion' is missing in '${text()}'`);
   if (patched['kind'] !== before.kind || patched['apiVersion'] !== before.apiVersion) {
-    throw internal(`admission webhook "${webhookName}" changed the object from ${before.apiVersion}, Kind=${before.kind} to ${patched['apiVersion']}, Kind=${patched['kind']}`);
+    throw internal(
+      `admission webhook "${webhookName}" changed the object from ${before.apiVersion}, Kind=${before.kind} to ${patched['apiVersion']}, Kind=${patched['kind']}`,
+    );
   }
   if (patched['metadata'] !== undefined && !isPlainObject(patched['metadata'])) {
-    throw internal(`.metadata accessor error: ${JSON.stringify(patched['metadata'])} is of the type ${Array.isArray(patched['metadata']) ? '[]interface {}' : typeof patched['metadata']}, expected map[string]interface{}`);
+    throw internal(
+      `.metadata accessor error: ${JSON.stringify(patched['metadata'])} is of the type ${Array.isArray(patched['metadata']) ? '[]interface {}' : typeof patched['metadata']}, expected map[string]interface{}`,
+    );
   }
   if (patched['metadata'] === undefined) patched['metadata'] = {};
   return patched as KubeObject;

@@ -40,7 +40,10 @@ export interface ServiceTarget {
 export type ServiceResolver = (namespace: string, name: string, port: number) => ServiceTarget | Promise<ServiceTarget>;
 
 /** In-cluster default: the Service's DNS name, as kube-apiserver's default resolver builds it. */
-export const clusterDNSServiceResolver: ServiceResolver = (namespace, name, port) => ({ host: `${name}.${namespace}.svc`, port });
+export const clusterDNSServiceResolver: ServiceResolver = (namespace, name, port) => ({
+  host: `${name}.${namespace}.svc`,
+  port,
+});
 
 /** A failure to call a webhook or to understand its answer (kube's ErrCallingWebhook). */
 export class WebhookCallError extends Error {
@@ -122,14 +125,21 @@ const unknownAuthorityCodes = new Set([
 ]);
 
 /** Go's net/http + crypto/x509 wording for the common Node errors. */
-function describeTransportError(err: NodeJS.ErrnoException & { cert?: { subjectaltname?: string }; host?: string; reason?: string }, addr: string, servername: string): string {
+function describeTransportError(
+  err: NodeJS.ErrnoException & { cert?: { subjectaltname?: string }; host?: string; reason?: string },
+  addr: string,
+  servername: string,
+): string {
   const code = err.code ?? '';
   if (code === 'ECONNREFUSED') return `dial tcp ${addr}: connect: connection refused`;
-  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return `dial tcp: lookup ${addr.replace(/:\d+$/, '')}: no such host`;
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN')
+    return `dial tcp: lookup ${addr.replace(/:\d+$/, '')}: no such host`;
   if (code === 'EHOSTUNREACH') return `dial tcp ${addr}: connect: no route to host`;
   if (code === 'ECONNRESET') return `read tcp ${addr}: read: connection reset by peer`;
-  if (unknownAuthorityCodes.has(code)) return 'tls: failed to verify certificate: x509: certificate signed by unknown authority';
-  if (code === 'CERT_HAS_EXPIRED' || code === 'CERT_NOT_YET_VALID') return 'tls: failed to verify certificate: x509: certificate has expired or is not yet valid';
+  if (unknownAuthorityCodes.has(code))
+    return 'tls: failed to verify certificate: x509: certificate signed by unknown authority';
+  if (code === 'CERT_HAS_EXPIRED' || code === 'CERT_NOT_YET_VALID')
+    return 'tls: failed to verify certificate: x509: certificate has expired or is not yet valid';
   if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
     const names = (err.cert?.subjectaltname ?? '')
       .split(',')
@@ -144,7 +154,8 @@ function describeTransportError(err: NodeJS.ErrnoException & { cert?: { subjecta
 function describeHTTPStatus(code: number, body: Buffer): string {
   try {
     const s = JSON.parse(body.toString('utf8')) as unknown;
-    if (isPlainObject(s) && s['kind'] === 'Status' && typeof s['message'] === 'string' && s['message']) return s['message'];
+    if (isPlainObject(s) && s['kind'] === 'Status' && typeof s['message'] === 'string' && s['message'])
+      return s['message'];
   } catch {
     // not JSON
   }
@@ -173,7 +184,11 @@ function strictBase64(s: string): Buffer | string {
   const bad = compact.search(/[^A-Za-z0-9+/=]/);
   if (bad >= 0) return `illegal base64 data at input byte ${bad}`;
   const pad = compact.indexOf('=');
-  if (compact.length % 4 !== 0 || (pad >= 0 && pad < compact.length - 2) || (pad >= 0 && /[^=]/.test(compact.slice(pad)))) {
+  if (
+    compact.length % 4 !== 0 ||
+    (pad >= 0 && pad < compact.length - 2) ||
+    (pad >= 0 && /[^=]/.test(compact.slice(pad)))
+  ) {
     return `illegal base64 data at input byte ${pad >= 0 ? pad : compact.length - (compact.length % 4)}`;
   }
   return Buffer.from(compact, 'base64');
@@ -203,7 +218,10 @@ export class WebhookClient {
     const query = `timeout=${clampTimeout(w.timeoutSeconds)}s`;
     if (cc.url !== undefined) {
       const u = new URL(cc.url);
-      if (u.protocol !== 'https:') throw new Error(`unsupported URL scheme ${JSON.stringify(u.protocol.replace(/:$/, ''))}: only https is allowed`);
+      if (u.protocol !== 'https:')
+        throw new Error(
+          `unsupported URL scheme ${JSON.stringify(u.protocol.replace(/:$/, ''))}: only https is allowed`,
+        );
       const host = u.hostname.replace(/^\[|\]$/g, '');
       const port = u.port ? Number(u.port) : 443;
       u.search = u.search ? `${u.search}&${query}` : `?${query}`;
@@ -224,7 +242,14 @@ export class WebhookClient {
       const hostPort = joinHostPort(serverName, port);
       const path = s.path || '/';
       const target = await this.resolveService(s.namespace, s.name, port);
-      return { url: `https://${hostPort}${path}?${query}`, host: target.host, port: target.port, path: `${path}?${query}`, servername: serverName, hostHeader: hostPort };
+      return {
+        url: `https://${hostPort}${path}?${query}`,
+        host: target.host,
+        port: target.port,
+        path: `${path}?${query}`,
+        servername: serverName,
+        hostHeader: hostPort,
+      };
     }
     throw new Error('webhook clientConfig has neither url nor service');
   }
@@ -237,13 +262,16 @@ export class WebhookClient {
     const fail = (reason: string): WebhookCallError => new WebhookCallError(w.name, reason);
     const version = chooseReviewVersion(w.admissionReviewVersions);
     if (!version) {
-      throw fail(`could not create admission objects: webhook does not accept known AdmissionReview versions (${SUPPORTED_REVIEW_VERSIONS.join(', ')})`);
+      throw fail(
+        `could not create admission objects: webhook does not accept known AdmissionReview versions (${SUPPORTED_REVIEW_VERSIONS.join(', ')})`,
+      );
     }
     const cc = w.clientConfig ?? {};
     let ca: string | undefined;
     if (cc.caBundle !== undefined && cc.caBundle !== '') {
       ca = decodeCABundle(cc.caBundle);
-      if (!ca) throw fail('could not get REST client: unable to load root certificates: unable to parse bytes as PEM block');
+      if (!ca)
+        throw fail('could not get REST client: unable to load root certificates: unable to parse bytes as PEM block');
     }
     const apiVersion = `${ADMISSION_GROUP}/${version}`;
     const review: AdmissionReview = { apiVersion, kind: 'AdmissionReview', request };
@@ -259,7 +287,8 @@ export class WebhookClient {
       try {
         ep = await Promise.race([this.endpoint(w), abortPromise(controller.signal)]);
       } catch (err) {
-        if (err instanceof DeadlineExceeded) throw fail(`failed to call webhook: Post ${JSON.stringify(url)}: context deadline exceeded`);
+        if (err instanceof DeadlineExceeded)
+          throw fail(`failed to call webhook: Post ${JSON.stringify(url)}: context deadline exceeded`);
         throw fail(`failed to call webhook: Post ${JSON.stringify(url)}: ${(err as Error).message ?? String(err)}`);
       }
       url = ep.url;
@@ -273,14 +302,18 @@ export class WebhookClient {
           answer = await this.post(ep, body, ca, controller.signal);
         }
       } catch (err) {
-        if (err instanceof DeadlineExceeded || controller.signal.aborted) throw fail(`failed to call webhook: Post ${JSON.stringify(url)}: context deadline exceeded`);
-        throw fail(`failed to call webhook: Post ${JSON.stringify(url)}: ${describeTransportError(err as NodeJS.ErrnoException, joinHostPort(ep.host, ep.port), ep.servername ?? ep.host)}`);
+        if (err instanceof DeadlineExceeded || controller.signal.aborted)
+          throw fail(`failed to call webhook: Post ${JSON.stringify(url)}: context deadline exceeded`);
+        throw fail(
+          `failed to call webhook: Post ${JSON.stringify(url)}: ${describeTransportError(err as NodeJS.ErrnoException, joinHostPort(ep.host, ep.port), ep.servername ?? ep.host)}`,
+        );
       }
     } finally {
       clearTimeout(timer);
     }
 
-    if (answer.status < 200 || answer.status > 299) throw fail(`failed to call webhook: ${describeHTTPStatus(answer.status, answer.body)}`);
+    if (answer.status < 200 || answer.status > 299)
+      throw fail(`failed to call webhook: ${describeHTTPStatus(answer.status, answer.body)}`);
     let parsed: unknown;
     try {
       parsed = JSON.parse(answer.body.toString('utf8'));
@@ -290,7 +323,12 @@ export class WebhookClient {
     return verifyAdmissionResponse(w.name, version, request.uid, mutating, parsed);
   }
 
-  private post(ep: WebhookEndpoint, body: Buffer, ca: string | undefined, signal: AbortSignal): Promise<{ status: number; body: Buffer }> {
+  private post(
+    ep: WebhookEndpoint,
+    body: Buffer,
+    ca: string | undefined,
+    signal: AbortSignal,
+  ): Promise<{ status: number; body: Buffer }> {
     return new Promise((resolve, reject) => {
       let settled = false;
       let responded = false;
@@ -363,7 +401,8 @@ export function webhookURL(w: WebhookTarget): string {
       return cc.url;
     }
   }
-  if (cc.service) return `https://${joinHostPort(`${cc.service.name}.${cc.service.namespace}.svc`, cc.service.port ?? DEFAULT_SERVICE_PORT)}${cc.service.path || '/'}?${query}`;
+  if (cc.service)
+    return `https://${joinHostPort(`${cc.service.name}.${cc.service.namespace}.svc`, cc.service.port ?? DEFAULT_SERVICE_PORT)}${cc.service.path || '/'}?${query}`;
   return '';
 }
 
@@ -379,13 +418,25 @@ function abortPromise(signal: AbortSignal): Promise<never> {
  * be `admission.k8s.io/v1` AdmissionReviews echoing the uid; v1beta1 answers are not checked for
  * uid or kind (as kube), and a v1beta1 patch is always JSONPatch.
  */
-export function verifyAdmissionResponse(webhookName: string, version: string, uid: string, mutating: boolean, parsed: unknown): WebhookResult {
-  const decodeFail = (why: string): WebhookCallError => new WebhookCallError(webhookName, `failed to call webhook: ${why}`);
-  const invalid = (why: string): WebhookCallError => new WebhookCallError(webhookName, `received invalid webhook response: ${why}`);
-  if (!isPlainObject(parsed)) throw decodeFail('json: cannot unmarshal the response into an AdmissionReview: not a JSON object');
+export function verifyAdmissionResponse(
+  webhookName: string,
+  version: string,
+  uid: string,
+  mutating: boolean,
+  parsed: unknown,
+): WebhookResult {
+  const decodeFail = (why: string): WebhookCallError =>
+    new WebhookCallError(webhookName, `failed to call webhook: ${why}`);
+  const invalid = (why: string): WebhookCallError =>
+    new WebhookCallError(webhookName, `received invalid webhook response: ${why}`);
+  if (!isPlainObject(parsed))
+    throw decodeFail('json: cannot unmarshal the response into an AdmissionReview: not a JSON object');
   const r = parsed['response'];
   if (r === undefined || r === null) throw invalid('webhook response was absent');
-  if (!isPlainObject(r)) throw decodeFail('json: cannot unmarshal response into Go struct field AdmissionReview.response of type v1.AdmissionResponse');
+  if (!isPlainObject(r))
+    throw decodeFail(
+      'json: cannot unmarshal response into Go struct field AdmissionReview.response of type v1.AdmissionResponse',
+    );
   const typeChecks: [string, (v: unknown) => boolean, string][] = [
     ['uid', (v) => typeof v === 'string', 'types.UID'],
     ['allowed', (v) => typeof v === 'boolean', 'bool'],
@@ -393,11 +444,18 @@ export function verifyAdmissionResponse(webhookName: string, version: string, ui
     ['patchType', (v) => typeof v === 'string', 'v1.PatchType'],
     ['status', (v) => isPlainObject(v), 'v1.Status'],
     ['warnings', (v) => Array.isArray(v) && v.every((x) => typeof x === 'string'), '[]string'],
-    ['auditAnnotations', (v) => isPlainObject(v) && Object.values(v).every((x) => typeof x === 'string'), 'map[string]string'],
+    [
+      'auditAnnotations',
+      (v) => isPlainObject(v) && Object.values(v).every((x) => typeof x === 'string'),
+      'map[string]string',
+    ],
   ];
   for (const [field, ok, goType] of typeChecks) {
     const v = r[field];
-    if (v !== undefined && v !== null && !ok(v)) throw decodeFail(`json: cannot unmarshal ${JSON.stringify(v)} into Go struct field AdmissionResponse.response.${field} of type ${goType}`);
+    if (v !== undefined && v !== null && !ok(v))
+      throw decodeFail(
+        `json: cannot unmarshal ${JSON.stringify(v)} into Go struct field AdmissionResponse.response.${field} of type ${goType}`,
+      );
   }
   let patch: Buffer | undefined;
   if (typeof r['patch'] === 'string' && r['patch'] !== '') {
@@ -415,7 +473,9 @@ export function verifyAdmissionResponse(webhookName: string, version: string, ui
     const apiVersion = typeof parsed['apiVersion'] === 'string' ? parsed['apiVersion'] : '';
     const kind = typeof parsed['kind'] === 'string' ? parsed['kind'] : '';
     if (apiVersion !== `${ADMISSION_GROUP}/v1` || kind !== 'AdmissionReview') {
-      throw invalid(`expected webhook response of ${ADMISSION_GROUP}/v1, Kind=AdmissionReview, got ${apiVersion}, Kind=${kind}`);
+      throw invalid(
+        `expected webhook response of ${ADMISSION_GROUP}/v1, Kind=AdmissionReview, got ${apiVersion}, Kind=${kind}`,
+      );
     }
     if (mutating) {
       if (hasPatch && !patchTypeSet) throw invalid('webhook returned response.patch but not response.patchType');

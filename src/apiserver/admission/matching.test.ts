@@ -27,10 +27,23 @@ function obj(name: string, labels?: Record<string, string>): KubeObject {
   return { apiVersion: 'v1', kind: 'Pod', metadata: { name, ...(labels ? { labels } : {}) } };
 }
 
-const rule = (over: Partial<RuleWithOperations> = {}): RuleWithOperations => ({ operations: ['*'], apiGroups: ['*'], apiVersions: ['*'], resources: ['*'], ...over });
+const rule = (over: Partial<RuleWithOperations> = {}): RuleWithOperations => ({
+  operations: ['*'],
+  apiGroups: ['*'],
+  apiVersions: ['*'],
+  resources: ['*'],
+  ...over,
+});
 
 function webhook(over: Partial<ValidatingWebhook> = {}): ValidatingWebhook {
-  return { name: 'w.upm.io', clientConfig: { url: 'https://x' }, rules: [rule()], sideEffects: 'None', admissionReviewVersions: ['v1'], ...over };
+  return {
+    name: 'w.upm.io',
+    clientConfig: { url: 'https://x' },
+    rules: [rule()],
+    sideEffects: 'None',
+    admissionReviewVersions: ['v1'],
+    ...over,
+  };
 }
 
 describe('ruleMatches', () => {
@@ -73,14 +86,22 @@ describe('ruleMatches', () => {
       ['deployments/status', status, false],
     ];
     for (const [resource, attrs, want] of cases) {
-      expect([resource, attrs.subResource, ruleMatches(rule({ resources: [resource] }), attrs)]).toEqual([resource, attrs.subResource, want]);
+      expect([resource, attrs.subResource, ruleMatches(rule({ resources: [resource] }), attrs)]).toEqual([
+        resource,
+        attrs.subResource,
+        want,
+      ]);
     }
     expect(ruleMatches(rule({ resources: ['deployments', 'pods/status'] }), status)).toBe(true);
   });
 
   it('scope: Namespaced, Cluster, * (namespaces are cluster-scoped)', () => {
     const cluster = req({ namespace: '', resource: { group: 'upm.io', version: 'v1', resource: 'clusterthings' } });
-    const nsObject = req({ namespace: 'team-a', name: 'team-a', resource: { group: '', version: 'v1', resource: 'namespaces' } });
+    const nsObject = req({
+      namespace: 'team-a',
+      name: 'team-a',
+      resource: { group: '', version: 'v1', resource: 'namespaces' },
+    });
     expect(ruleMatches(rule({ scope: 'Namespaced' }), req())).toBe(true);
     expect(ruleMatches(rule({ scope: 'Namespaced' }), cluster)).toBe(false);
     expect(ruleMatches(rule({ scope: 'Namespaced' }), nsObject)).toBe(false);
@@ -106,12 +127,16 @@ describe('matchNamespaceSelector', () => {
     expect(await matchNamespaceSelector(prodOnly, req({ namespace: 'prod' }), lookup)).toEqual({ matches: true });
     expect(await matchNamespaceSelector(prodOnly, req({ namespace: 'dev' }), lookup)).toEqual({ matches: false });
     expect(lookup.mock.calls).toEqual([['prod'], ['dev']]);
-    const notProd = webhook({ namespaceSelector: { matchExpressions: [{ key: 'env', operator: 'NotIn', values: ['prod'] }] } });
+    const notProd = webhook({
+      namespaceSelector: { matchExpressions: [{ key: 'env', operator: 'NotIn', values: ['prod'] }] },
+    });
     expect((await matchNamespaceSelector(notProd, req({ namespace: 'dev' }), lookup)).matches).toBe(true);
   });
 
   it('an empty or missing selector matches without looking the namespace up', async () => {
-    expect(await matchNamespaceSelector(webhook({ namespaceSelector: {} }), req({ namespace: 'ghost' }), lookup)).toEqual({ matches: true });
+    expect(
+      await matchNamespaceSelector(webhook({ namespaceSelector: {} }), req({ namespace: 'ghost' }), lookup),
+    ).toEqual({ matches: true });
     expect(await matchNamespaceSelector(webhook(), req({ namespace: 'ghost' }), lookup)).toEqual({ matches: true });
     expect(calls).toEqual([]);
   });
@@ -122,13 +147,43 @@ describe('matchNamespaceSelector', () => {
     expect(calls).toEqual([]);
   });
 
-  it("a Namespace being created or updated is matched by its own new labels; deleted, by the stored ones", async () => {
-    const ns = (l: Record<string, string>): KubeObject => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'dev', labels: l } });
-    const nsReq = (over: Partial<MatchAttributes>) => req({ namespace: '', name: 'dev', resource: { group: '', version: 'v1', resource: 'namespaces' }, kind: { group: '', version: 'v1', kind: 'Namespace' }, ...over });
-    expect((await matchNamespaceSelector(prodOnly, nsReq({ operation: 'CREATE', object: ns({ env: 'prod' }) }), lookup)).matches).toBe(true);
-    expect((await matchNamespaceSelector(prodOnly, nsReq({ operation: 'UPDATE', object: ns({ env: 'prod' }), oldObject: ns({ env: 'dev' }) }), lookup)).matches).toBe(true);
+  it('a Namespace being created or updated is matched by its own new labels; deleted, by the stored ones', async () => {
+    const ns = (l: Record<string, string>): KubeObject => ({
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: { name: 'dev', labels: l },
+    });
+    const nsReq = (over: Partial<MatchAttributes>) =>
+      req({
+        namespace: '',
+        name: 'dev',
+        resource: { group: '', version: 'v1', resource: 'namespaces' },
+        kind: { group: '', version: 'v1', kind: 'Namespace' },
+        ...over,
+      });
+    expect(
+      (await matchNamespaceSelector(prodOnly, nsReq({ operation: 'CREATE', object: ns({ env: 'prod' }) }), lookup))
+        .matches,
+    ).toBe(true);
+    expect(
+      (
+        await matchNamespaceSelector(
+          prodOnly,
+          nsReq({ operation: 'UPDATE', object: ns({ env: 'prod' }), oldObject: ns({ env: 'dev' }) }),
+          lookup,
+        )
+      ).matches,
+    ).toBe(true);
     expect(calls).toEqual([]);
-    expect((await matchNamespaceSelector(prodOnly, nsReq({ operation: 'DELETE', object: null, oldObject: ns({ env: 'prod' }) }), lookup)).matches).toBe(false);
+    expect(
+      (
+        await matchNamespaceSelector(
+          prodOnly,
+          nsReq({ operation: 'DELETE', object: null, oldObject: ns({ env: 'prod' }) }),
+          lookup,
+        )
+      ).matches,
+    ).toBe(false);
     expect(lookup.mock.calls).toEqual([['dev']]);
   });
 
@@ -137,7 +192,11 @@ describe('matchNamespaceSelector', () => {
     expect(missing.matches).toBe(false);
     expect(missing.error?.code).toBe(404);
     expect(missing.error?.message).toBe('namespaces "ghost" not found');
-    const bad = await matchNamespaceSelector(webhook({ namespaceSelector: { matchExpressions: [{ key: 'env', operator: 'Near', values: ['x'] }] } }), req(), lookup);
+    const bad = await matchNamespaceSelector(
+      webhook({ namespaceSelector: { matchExpressions: [{ key: 'env', operator: 'Near', values: ['x'] }] } }),
+      req(),
+      lookup,
+    );
     expect(bad.error?.code).toBe(500);
     expect(bad.error?.message).toBe('Internal error occurred: "Near" is not a valid label selector operator');
   });
@@ -149,9 +208,19 @@ describe('matchObjectSelector', () => {
   it('matches when the new or the old object matches', () => {
     expect(matchObjectSelector(dbOnly, req({ object: obj('p', { tier: 'db' }) })).matches).toBe(true);
     expect(matchObjectSelector(dbOnly, req({ object: obj('p', { tier: 'web' }) })).matches).toBe(false);
-    expect(matchObjectSelector(dbOnly, req({ operation: 'UPDATE', object: obj('p', { tier: 'web' }), oldObject: obj('p', { tier: 'db' }) })).matches).toBe(true);
-    expect(matchObjectSelector(dbOnly, req({ operation: 'DELETE', object: null, oldObject: obj('p', { tier: 'db' }) })).matches).toBe(true);
-    expect(matchObjectSelector(dbOnly, req({ operation: 'DELETE', object: null, oldObject: obj('p') })).matches).toBe(false);
+    expect(
+      matchObjectSelector(
+        dbOnly,
+        req({ operation: 'UPDATE', object: obj('p', { tier: 'web' }), oldObject: obj('p', { tier: 'db' }) }),
+      ).matches,
+    ).toBe(true);
+    expect(
+      matchObjectSelector(dbOnly, req({ operation: 'DELETE', object: null, oldObject: obj('p', { tier: 'db' }) }))
+        .matches,
+    ).toBe(true);
+    expect(matchObjectSelector(dbOnly, req({ operation: 'DELETE', object: null, oldObject: obj('p') })).matches).toBe(
+      false,
+    );
   });
 
   it('an empty selector matches everything, even without objects', () => {
@@ -169,36 +238,89 @@ describe('shouldCallWebhook', () => {
     const bad = { namespaceSelector: { matchLabels: { 'bad key!': 'x' } } };
     const matching = await shouldCallWebhook(webhook(bad), req(), { namespaceLabels: none });
     expect(matching).toMatchObject({ call: false, error: { code: 500 } });
-    const notMatching = await shouldCallWebhook(webhook({ ...bad, rules: [rule({ resources: ['deployments'] })] }), req(), { namespaceLabels: none });
+    const notMatching = await shouldCallWebhook(
+      webhook({ ...bad, rules: [rule({ resources: ['deployments'] })] }),
+      req(),
+      { namespaceLabels: none },
+    );
     expect(notMatching).toEqual({ call: false, reason: 'rules' });
     // a missing namespace is not an error for webhooks whose rules do not match
     const prod = { namespaceSelector: { matchLabels: { env: 'prod' } } };
-    expect(await shouldCallWebhook(webhook({ ...prod, rules: [rule({ operations: ['DELETE'] })] }), req({ namespace: 'ghost' }), { namespaceLabels: none })).toEqual({ call: false, reason: 'rules' });
-    expect(await shouldCallWebhook(webhook(prod), req({ namespace: 'ghost' }), { namespaceLabels: none })).toMatchObject({ error: { code: 404 } });
+    expect(
+      await shouldCallWebhook(
+        webhook({ ...prod, rules: [rule({ operations: ['DELETE'] })] }),
+        req({ namespace: 'ghost' }),
+        { namespaceLabels: none },
+      ),
+    ).toEqual({ call: false, reason: 'rules' });
+    expect(
+      await shouldCallWebhook(webhook(prod), req({ namespace: 'ghost' }), { namespaceLabels: none }),
+    ).toMatchObject({ error: { code: 404 } });
   });
 
   it('reports why a webhook is skipped', async () => {
     const labels = () => ({ env: 'dev' });
-    expect(await shouldCallWebhook(webhook({ namespaceSelector: { matchLabels: { env: 'prod' } } }), req(), { namespaceLabels: labels })).toEqual({ call: false, reason: 'namespaceSelector' });
-    expect(await shouldCallWebhook(webhook({ objectSelector: { matchLabels: { a: 'b' } } }), req(), { namespaceLabels: labels })).toEqual({ call: false, reason: 'objectSelector' });
-    expect(await shouldCallWebhook(webhook(), req(), { namespaceLabels: labels })).toEqual({ call: true, unevaluatedConditions: 0 });
+    expect(
+      await shouldCallWebhook(webhook({ namespaceSelector: { matchLabels: { env: 'prod' } } }), req(), {
+        namespaceLabels: labels,
+      }),
+    ).toEqual({ call: false, reason: 'namespaceSelector' });
+    expect(
+      await shouldCallWebhook(webhook({ objectSelector: { matchLabels: { a: 'b' } } }), req(), {
+        namespaceLabels: labels,
+      }),
+    ).toEqual({ call: false, reason: 'objectSelector' });
+    expect(await shouldCallWebhook(webhook(), req(), { namespaceLabels: labels })).toEqual({
+      call: true,
+      unevaluatedConditions: 0,
+    });
   });
 
   it('matchConditions: call by default, or fail closed / skip under policy error', async () => {
-    const w = webhook({ matchConditions: [{ name: 'a', expression: 'true' }, { name: 'b', expression: 'false' }] });
-    expect(await shouldCallWebhook(w, req(), { namespaceLabels: none })).toEqual({ call: true, unevaluatedConditions: 2 });
+    const w = webhook({
+      matchConditions: [
+        { name: 'a', expression: 'true' },
+        { name: 'b', expression: 'false' },
+      ],
+    });
+    expect(await shouldCallWebhook(w, req(), { namespaceLabels: none })).toEqual({
+      call: true,
+      unevaluatedConditions: 2,
+    });
     const failed = await shouldCallWebhook(w, req(), { namespaceLabels: none, matchConditionsPolicy: 'error' });
     expect(failed).toMatchObject({ call: false, error: { code: 403, reason: 'Forbidden' } });
-    expect(await shouldCallWebhook({ ...w, failurePolicy: 'Ignore' }, req(), { namespaceLabels: none, matchConditionsPolicy: 'error' })).toEqual({ call: false, reason: 'matchConditions' });
+    expect(
+      await shouldCallWebhook({ ...w, failurePolicy: 'Ignore' }, req(), {
+        namespaceLabels: none,
+        matchConditionsPolicy: 'error',
+      }),
+    ).toEqual({ call: false, reason: 'matchConditions' });
   });
 });
 
 describe('isExemptAdmissionConfigurationResource', () => {
   it('exempts the admissionregistration configuration kinds only', () => {
-    for (const kind of ['ValidatingWebhookConfiguration', 'MutatingWebhookConfiguration', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding', 'MutatingAdmissionPolicy', 'MutatingAdmissionPolicyBinding']) {
-      expect(isExemptAdmissionConfigurationResource({ group: 'admissionregistration.k8s.io', version: 'v1', kind })).toBe(true);
+    for (const kind of [
+      'ValidatingWebhookConfiguration',
+      'MutatingWebhookConfiguration',
+      'ValidatingAdmissionPolicy',
+      'ValidatingAdmissionPolicyBinding',
+      'MutatingAdmissionPolicy',
+      'MutatingAdmissionPolicyBinding',
+    ]) {
+      expect(
+        isExemptAdmissionConfigurationResource({ group: 'admissionregistration.k8s.io', version: 'v1', kind }),
+      ).toBe(true);
     }
-    expect(isExemptAdmissionConfigurationResource({ group: 'upm.io', version: 'v1', kind: 'ValidatingWebhookConfiguration' })).toBe(false);
-    expect(isExemptAdmissionConfigurationResource({ group: 'admissionregistration.k8s.io', version: 'v1', kind: 'Other' })).toBe(false);
+    expect(
+      isExemptAdmissionConfigurationResource({
+        group: 'upm.io',
+        version: 'v1',
+        kind: 'ValidatingWebhookConfiguration',
+      }),
+    ).toBe(false);
+    expect(
+      isExemptAdmissionConfigurationResource({ group: 'admissionregistration.k8s.io', version: 'v1', kind: 'Other' }),
+    ).toBe(false);
   });
 });

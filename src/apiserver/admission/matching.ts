@@ -15,15 +15,28 @@
 import { labelSelectorMatcher } from '../authorization/selector.js';
 import { forbidden, internalError, notFound, type StatusError } from '../errors.js';
 import type { KubeObject } from '../registry/object.js';
-import { ADMISSIONREGISTRATION_GROUP, type AdmissionAttributes, type GroupVersionKind, type LabelSelector, type MutatingWebhook, type RuleWithOperations, type ValidatingWebhook } from './types.js';
+import {
+  ADMISSIONREGISTRATION_GROUP,
+  type AdmissionAttributes,
+  type GroupVersionKind,
+  type LabelSelector,
+  type MutatingWebhook,
+  type RuleWithOperations,
+  type ValidatingWebhook,
+} from './types.js';
 
 export type MatchConditionsPolicy = 'call' | 'error';
 
 /** The attributes matching looks at (a subset of AdmissionAttributes). */
-export type MatchAttributes = Pick<AdmissionAttributes, 'operation' | 'kind' | 'resource' | 'subResource' | 'namespace' | 'name' | 'object' | 'oldObject'>;
+export type MatchAttributes = Pick<
+  AdmissionAttributes,
+  'operation' | 'kind' | 'resource' | 'subResource' | 'namespace' | 'name' | 'object' | 'oldObject'
+>;
 
 /** Labels of a namespace, or undefined when it does not exist. */
-export type NamespaceLabelsFn = (name: string) => Record<string, string> | undefined | Promise<Record<string, string> | undefined>;
+export type NamespaceLabelsFn = (
+  name: string,
+) => Record<string, string> | undefined | Promise<Record<string, string> | undefined>;
 
 export type MatchDecision =
   | { call: false; reason: 'rules' | 'namespaceSelector' | 'objectSelector' | 'matchConditions' }
@@ -33,7 +46,11 @@ export type MatchDecision =
 const namespaceResource = { group: '', version: 'v1', resource: 'namespaces' };
 
 function isNamespaceResource(a: MatchAttributes): boolean {
-  return a.resource.group === namespaceResource.group && a.resource.version === namespaceResource.version && a.resource.resource === namespaceResource.resource;
+  return (
+    a.resource.group === namespaceResource.group &&
+    a.resource.version === namespaceResource.version &&
+    a.resource.resource === namespaceResource.resource
+  );
 }
 
 function exactOrWildcard(items: string[] | undefined, requested: string): boolean {
@@ -74,7 +91,14 @@ export function rulesMatch(rules: RuleWithOperations[] | undefined, a: MatchAttr
 export function isExemptAdmissionConfigurationResource(kind: GroupVersionKind): boolean {
   return (
     kind.group === ADMISSIONREGISTRATION_GROUP &&
-    ['ValidatingWebhookConfiguration', 'MutatingWebhookConfiguration', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding', 'MutatingAdmissionPolicy', 'MutatingAdmissionPolicyBinding'].includes(kind.kind)
+    [
+      'ValidatingWebhookConfiguration',
+      'MutatingWebhookConfiguration',
+      'ValidatingAdmissionPolicy',
+      'ValidatingAdmissionPolicyBinding',
+      'MutatingAdmissionPolicy',
+      'MutatingAdmissionPolicyBinding',
+    ].includes(kind.kind)
   );
 }
 
@@ -85,7 +109,11 @@ function isEmptySelector(s: LabelSelector): boolean {
 type SelectorResult = { matches: boolean; error?: StatusError };
 
 /** namespace.Matcher.MatchNamespaceSelector: cluster-scoped objects (other than namespaces) always match. */
-export async function matchNamespaceSelector(w: ValidatingWebhook, a: MatchAttributes, namespaceLabels: NamespaceLabelsFn): Promise<SelectorResult> {
+export async function matchNamespaceSelector(
+  w: ValidatingWebhook,
+  a: MatchAttributes,
+  namespaceLabels: NamespaceLabelsFn,
+): Promise<SelectorResult> {
   const ns = a.namespace ?? '';
   if (ns === '' && a.resource.resource !== 'namespaces') return { matches: true };
   const selector = w.namespaceSelector ?? {};
@@ -98,7 +126,11 @@ export async function matchNamespaceSelector(w: ValidatingWebhook, a: MatchAttri
   if (isEmptySelector(selector)) return { matches: true };
   let labels: Record<string, string> | undefined;
   // A namespace being created or updated: its own (new) labels; the lister does not have them yet.
-  if (a.resource.resource === 'namespaces' && !a.subResource && (a.operation === 'CREATE' || a.operation === 'UPDATE')) {
+  if (
+    a.resource.resource === 'namespaces' &&
+    !a.subResource &&
+    (a.operation === 'CREATE' || a.operation === 'UPDATE')
+  ) {
     labels = a.object?.metadata?.labels ?? {};
   } else {
     const name = ns || a.name || '';
@@ -140,7 +172,11 @@ export interface ShouldCallOptions {
 }
 
 /** generic.Webhook.ShouldCallHook for one webhook. */
-export async function shouldCallWebhook(w: ValidatingWebhook | MutatingWebhook, a: MatchAttributes, opts: ShouldCallOptions): Promise<MatchDecision> {
+export async function shouldCallWebhook(
+  w: ValidatingWebhook | MutatingWebhook,
+  a: MatchAttributes,
+  opts: ShouldCallOptions,
+): Promise<MatchDecision> {
   const ns = await matchNamespaceSelector(w, a, opts.namespaceLabels);
   if (!ns.matches && !ns.error) return { call: false, reason: 'namespaceSelector' };
   const obj = matchObjectSelector(w, a);

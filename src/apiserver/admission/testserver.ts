@@ -104,11 +104,25 @@ export class FakeWebhookServer {
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 
-  private async answer(url: string, headers: IncomingHttpHeaders, body: string): Promise<{ status: number; body: string }> {
+  private async answer(
+    url: string,
+    headers: IncomingHttpHeaders,
+    body: string,
+  ): Promise<{ status: number; body: string }> {
     const review = JSON.parse(body) as AdmissionReview;
     this.reviews.push({ path: url, headers, review });
     const responder = this.responders.get(url.split('?')[0]);
-    if (!responder) return { status: 404, body: JSON.stringify({ kind: 'Status', apiVersion: 'v1', status: 'Failure', message: `no webhook at ${url}`, code: 404 }) };
+    if (!responder)
+      return {
+        status: 404,
+        body: JSON.stringify({
+          kind: 'Status',
+          apiVersion: 'v1',
+          status: 'Failure',
+          message: `no webhook at ${url}`,
+          code: 404,
+        }),
+      };
     const reply = await responder(review, url);
     if (reply.delayMs) await new Promise((r) => setTimeout(r, reply.delayMs));
     if (reply.raw) return reply.raw;
@@ -125,7 +139,14 @@ export class FakeWebhookServer {
     }
     if (reply.warnings) response['warnings'] = reply.warnings;
     if (reply.auditAnnotations) response['auditAnnotations'] = reply.auditAnnotations;
-    return { status: 200, body: JSON.stringify({ apiVersion: reply.apiVersion ?? review.apiVersion, kind: reply.kind ?? 'AdmissionReview', response }) };
+    return {
+      status: 200,
+      body: JSON.stringify({
+        apiVersion: reply.apiVersion ?? review.apiVersion,
+        kind: reply.kind ?? 'AdmissionReview',
+        response,
+      }),
+    };
   }
 }
 

@@ -18,7 +18,10 @@ const ca = createCA('types-test');
 function good(over: Partial<MutatingWebhook> = {}): MutatingWebhook {
   return {
     name: 'inject.upm.io',
-    clientConfig: { service: { namespace: 'upm-system', name: 'upm-webhook', path: '/inject' }, caBundle: encodeCABundle(ca.certPem) },
+    clientConfig: {
+      service: { namespace: 'upm-system', name: 'upm-webhook', path: '/inject' },
+      caBundle: encodeCABundle(ca.certPem),
+    },
     rules: [{ operations: ['CREATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['pods'] }],
     sideEffects: 'None',
     admissionReviewVersions: ['v1'],
@@ -33,7 +36,10 @@ function config(...webhooks: MutatingWebhook[]): MutatingWebhookConfiguration {
 // kube renders a duplicate as `Duplicate value: "x"`; errors.ts fieldErrorBody would append ": "
 // for the empty detail, so duplicates are rendered here directly.
 function rendered(c: MutatingWebhookConfiguration, mutating = true): string[] {
-  return validateWebhookConfiguration(c, mutating).map((e) => `${e.field}: ${e.type === 'FieldValueDuplicate' && !e.detail ? `Duplicate value: ${JSON.stringify(e.value)}` : fieldErrorBody(e)}`);
+  return validateWebhookConfiguration(c, mutating).map(
+    (e) =>
+      `${e.field}: ${e.type === 'FieldValueDuplicate' && !e.detail ? `Duplicate value: ${JSON.stringify(e.value)}` : fieldErrorBody(e)}`,
+  );
 }
 
 describe('defaults', () => {
@@ -58,7 +64,13 @@ describe('defaults', () => {
 
   it('keeps explicit values and does not default sideEffects or admissionReviewVersions', () => {
     const { sideEffects: _s, admissionReviewVersions: _a, ...rest } = good();
-    const d = defaultMutatingWebhook({ ...rest, failurePolicy: 'Ignore', timeoutSeconds: 3, reinvocationPolicy: 'IfNeeded', rules: [{ operations: ['*'], apiGroups: ['*'], apiVersions: ['*'], resources: ['*'], scope: 'Namespaced' }] });
+    const d = defaultMutatingWebhook({
+      ...rest,
+      failurePolicy: 'Ignore',
+      timeoutSeconds: 3,
+      reinvocationPolicy: 'IfNeeded',
+      rules: [{ operations: ['*'], apiGroups: ['*'], apiVersions: ['*'], resources: ['*'], scope: 'Namespaced' }],
+    });
     expect(d.failurePolicy).toBe('Ignore');
     expect(d.timeoutSeconds).toBe(3);
     expect(d.reinvocationPolicy).toBe('IfNeeded');
@@ -71,16 +83,46 @@ describe('defaults', () => {
 
 describe('validateWebhookConfiguration', () => {
   it('accepts a good configuration', () => {
-    expect(rendered(config(good(), good({ name: 'other.upm.io', clientConfig: { url: 'https://hooks.example.com:8443/x' } })))).toEqual([]);
+    expect(
+      rendered(
+        config(good(), good({ name: 'other.upm.io', clientConfig: { url: 'https://hooks.example.com:8443/x' } })),
+      ),
+    ).toEqual([]);
   });
 
   it('rejects what kube-apiserver rejects', () => {
     const errs = rendered(
       config(
-        good({ name: 'short.name', timeoutSeconds: 31, sideEffects: 'Some', failurePolicy: 'Maybe' as never, reinvocationPolicy: 'Always' as never }),
-        good({ name: 'dup.upm.io', admissionReviewVersions: ['v2'], clientConfig: { url: 'http://x.example.com/a?b=c' } }),
-        good({ name: 'dup.upm.io', admissionReviewVersions: [], clientConfig: { service: { namespace: 'n', name: 's', path: 'nope', port: 0 } } }),
-        good({ name: 'rules.upm.io', clientConfig: {}, rules: [{ operations: ['*', 'CREATE'], apiGroups: [], apiVersions: ['v1'], resources: ['pods'], scope: 'Global' as never }] }),
+        good({
+          name: 'short.name',
+          timeoutSeconds: 31,
+          sideEffects: 'Some',
+          failurePolicy: 'Maybe' as never,
+          reinvocationPolicy: 'Always' as never,
+        }),
+        good({
+          name: 'dup.upm.io',
+          admissionReviewVersions: ['v2'],
+          clientConfig: { url: 'http://x.example.com/a?b=c' },
+        }),
+        good({
+          name: 'dup.upm.io',
+          admissionReviewVersions: [],
+          clientConfig: { service: { namespace: 'n', name: 's', path: 'nope', port: 0 } },
+        }),
+        good({
+          name: 'rules.upm.io',
+          clientConfig: {},
+          rules: [
+            {
+              operations: ['*', 'CREATE'],
+              apiGroups: [],
+              apiVersions: ['v1'],
+              resources: ['pods'],
+              scope: 'Global' as never,
+            },
+          ],
+        }),
         good({ name: 'sel.upm.io', objectSelector: { matchExpressions: [{ key: 'a', operator: 'In', values: [] }] } }),
       ),
     );
@@ -112,7 +154,13 @@ describe('validateWebhookConfiguration', () => {
       rendered(
         config(
           { ...noSideEffects, clientConfig: { url: 'https://a.example.com', caBundle: 'not base64 !' } },
-          good({ name: 'mc.upm.io', matchConditions: [{ name: 'x', expression: '' }, { name: 'x', expression: 'true' }] }),
+          good({
+            name: 'mc.upm.io',
+            matchConditions: [
+              { name: 'x', expression: '' },
+              { name: 'x', expression: 'true' },
+            ],
+          }),
           good({ name: 'many.upm.io', matchConditions: many }),
         ),
       ),
@@ -144,14 +192,35 @@ describe('caBundle encoding', () => {
 
 describe('request helpers', () => {
   it('operationOptions builds the options kube sends', () => {
-    expect(operationOptions('CREATE', { dryRun: true, fieldManager: 'kubectl', propagationPolicy: 'Orphan' })).toEqual({ kind: 'CreateOptions', apiVersion: 'meta.k8s.io/v1', dryRun: ['All'], fieldManager: 'kubectl' });
-    expect(operationOptions('UPDATE', { fieldValidation: 'Strict' })).toEqual({ kind: 'UpdateOptions', apiVersion: 'meta.k8s.io/v1', fieldValidation: 'Strict' });
-    expect(operationOptions('DELETE', { propagationPolicy: 'Foreground', gracePeriodSeconds: 0, fieldManager: 'x' })).toEqual({ kind: 'DeleteOptions', apiVersion: 'meta.k8s.io/v1', propagationPolicy: 'Foreground', gracePeriodSeconds: 0 });
+    expect(operationOptions('CREATE', { dryRun: true, fieldManager: 'kubectl', propagationPolicy: 'Orphan' })).toEqual({
+      kind: 'CreateOptions',
+      apiVersion: 'meta.k8s.io/v1',
+      dryRun: ['All'],
+      fieldManager: 'kubectl',
+    });
+    expect(operationOptions('UPDATE', { fieldValidation: 'Strict' })).toEqual({
+      kind: 'UpdateOptions',
+      apiVersion: 'meta.k8s.io/v1',
+      fieldValidation: 'Strict',
+    });
+    expect(
+      operationOptions('DELETE', { propagationPolicy: 'Foreground', gracePeriodSeconds: 0, fieldManager: 'x' }),
+    ).toEqual({
+      kind: 'DeleteOptions',
+      apiVersion: 'meta.k8s.io/v1',
+      propagationPolicy: 'Foreground',
+      gracePeriodSeconds: 0,
+    });
     expect(operationOptions('CONNECT')).toBeNull();
   });
 
   it('reviewUserInfo omits empty fields', () => {
     expect(reviewUserInfo({ username: 'system:anonymous', groups: [] })).toEqual({ username: 'system:anonymous' });
-    expect(reviewUserInfo({ username: 'a', uid: '1', groups: ['g'], extra: { k: ['v'] } })).toEqual({ username: 'a', uid: '1', groups: ['g'], extra: { k: ['v'] } });
+    expect(reviewUserInfo({ username: 'a', uid: '1', groups: ['g'], extra: { k: ['v'] } })).toEqual({
+      username: 'a',
+      uid: '1',
+      groups: ['g'],
+      extra: { k: ['v'] },
+    });
   });
 });

@@ -158,12 +158,19 @@ function supported(values: readonly string[]): string {
   return `supported values: ${values.map((v) => JSON.stringify(v)).join(', ')}`;
 }
 
-function checkEnum(errs: FieldError[], field: string, value: unknown, values: readonly string[], required = false): void {
+function checkEnum(
+  errs: FieldError[],
+  field: string,
+  value: unknown,
+  values: readonly string[],
+  required = false,
+): void {
   if (value === undefined || value === null || value === '') {
     if (required) errs.push({ type: 'FieldValueRequired', field, detail: `must specify one of ${values.join(', ')}` });
     return;
   }
-  if (typeof value !== 'string' || !values.includes(value)) errs.push({ type: 'FieldValueNotSupported', field, value, detail: supported(values) });
+  if (typeof value !== 'string' || !values.includes(value))
+    errs.push({ type: 'FieldValueNotSupported', field, value, detail: supported(values) });
 }
 
 function validateURL(errs: FieldError[], field: string, raw: string): void {
@@ -174,11 +181,20 @@ function validateURL(errs: FieldError[], field: string, raw: string): void {
     errs.push({ type: 'FieldValueInvalid', field, value: raw, detail: 'must be a valid URL' });
     return;
   }
-  if (u.protocol !== 'https:') errs.push({ type: 'FieldValueInvalid', field, value: raw, detail: "'https' is the only allowed URL scheme" });
+  if (u.protocol !== 'https:')
+    errs.push({ type: 'FieldValueInvalid', field, value: raw, detail: "'https' is the only allowed URL scheme" });
   if (!u.hostname) errs.push({ type: 'FieldValueInvalid', field, value: raw, detail: 'host must be specified' });
-  if (u.username || u.password) errs.push({ type: 'FieldValueInvalid', field, value: raw, detail: 'user information is not permitted in the URL' });
-  if (u.hash || raw.includes('#')) errs.push({ type: 'FieldValueInvalid', field, value: raw, detail: 'fragments are not permitted in the URL' });
-  if (u.search || raw.includes('?')) errs.push({ type: 'FieldValueInvalid', field, value: raw, detail: 'query parameters are not permitted in the URL' });
+  if (u.username || u.password)
+    errs.push({ type: 'FieldValueInvalid', field, value: raw, detail: 'user information is not permitted in the URL' });
+  if (u.hash || raw.includes('#'))
+    errs.push({ type: 'FieldValueInvalid', field, value: raw, detail: 'fragments are not permitted in the URL' });
+  if (u.search || raw.includes('?'))
+    errs.push({
+      type: 'FieldValueInvalid',
+      field,
+      value: raw,
+      detail: 'query parameters are not permitted in the URL',
+    });
 }
 
 function validateSelector(errs: FieldError[], field: string, selector: LabelSelector | undefined): void {
@@ -193,17 +209,37 @@ function validateSelector(errs: FieldError[], field: string, selector: LabelSele
 function validateRule(errs: FieldError[], field: string, r: RuleWithOperations): void {
   const ops = r.operations ?? [];
   if (ops.length === 0) errs.push({ type: 'FieldValueRequired', field: `${field}.operations`, detail: '' });
-  if (ops.length > 1 && ops.includes('*')) errs.push({ type: 'FieldValueInvalid', field: `${field}.operations`, value: ops, detail: "if '*' is present, must not specify other operations" });
-  ops.forEach((op, i) => checkEnum(errs, `${field}.operations[${i}]`, op, ['*', 'CREATE', 'UPDATE', 'DELETE', 'CONNECT']));
+  if (ops.length > 1 && ops.includes('*'))
+    errs.push({
+      type: 'FieldValueInvalid',
+      field: `${field}.operations`,
+      value: ops,
+      detail: "if '*' is present, must not specify other operations",
+    });
+  ops.forEach((op, i) =>
+    checkEnum(errs, `${field}.operations[${i}]`, op, ['*', 'CREATE', 'UPDATE', 'DELETE', 'CONNECT']),
+  );
   for (const key of ['apiGroups', 'apiVersions', 'resources'] as const) {
     const list = r[key] ?? [];
     if (list.length === 0) errs.push({ type: 'FieldValueRequired', field: `${field}.${key}`, detail: '' });
-    if (list.length > 1 && list.includes('*') && key !== 'resources') errs.push({ type: 'FieldValueInvalid', field: `${field}.${key}`, value: list, detail: `if '*' is present, must not specify other ${key === 'apiGroups' ? 'API groups' : 'API versions'}` });
+    if (list.length > 1 && list.includes('*') && key !== 'resources')
+      errs.push({
+        type: 'FieldValueInvalid',
+        field: `${field}.${key}`,
+        value: list,
+        detail: `if '*' is present, must not specify other ${key === 'apiGroups' ? 'API groups' : 'API versions'}`,
+      });
   }
   for (const [i, res] of (r.resources ?? []).entries()) {
     if (res === '') errs.push({ type: 'FieldValueRequired', field: `${field}.resources[${i}]`, detail: '' });
     const [main, sub] = res.split('/', 2);
-    if (main === '' || sub === '') errs.push({ type: 'FieldValueInvalid', field: `${field}.resources[${i}]`, value: res, detail: 'must be a resource, resource/subresource or */subresource' });
+    if (main === '' || sub === '')
+      errs.push({
+        type: 'FieldValueInvalid',
+        field: `${field}.resources[${i}]`,
+        value: res,
+        detail: 'must be a resource, resource/subresource or */subresource',
+      });
   }
   checkEnum(errs, `${field}.scope`, r.scope, ['Cluster', 'Namespaced', '*']);
 }
@@ -215,27 +251,63 @@ function validateWebhook(errs: FieldError[], field: string, w: MutatingWebhook, 
   }
   if (!w.name) errs.push({ type: 'FieldValueRequired', field: `${field}.name`, detail: '' });
   else if (w.name.length > 253 || !dns1123Subdomain.test(w.name)) {
-    errs.push({ type: 'FieldValueInvalid', field: `${field}.name`, value: w.name, detail: "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character" });
+    errs.push({
+      type: 'FieldValueInvalid',
+      field: `${field}.name`,
+      value: w.name,
+      detail:
+        "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character",
+    });
   } else if (w.name.split('.').length < 3) {
-    errs.push({ type: 'FieldValueInvalid', field: `${field}.name`, value: w.name, detail: 'should be a domain with at least three segments separated by dots' });
+    errs.push({
+      type: 'FieldValueInvalid',
+      field: `${field}.name`,
+      value: w.name,
+      detail: 'should be a domain with at least three segments separated by dots',
+    });
   }
   (w.rules ?? []).forEach((r, i) => validateRule(errs, `${field}.rules[${i}]`, r));
   checkEnum(errs, `${field}.failurePolicy`, w.failurePolicy, ['Fail', 'Ignore']);
   checkEnum(errs, `${field}.matchPolicy`, w.matchPolicy, ['Equivalent', 'Exact']);
   checkEnum(errs, `${field}.sideEffects`, w.sideEffects, ['None', 'NoneOnDryRun'], true);
   if (mutating) checkEnum(errs, `${field}.reinvocationPolicy`, w.reinvocationPolicy, ['IfNeeded', 'Never']);
-  if (w.timeoutSeconds !== undefined && (!Number.isInteger(w.timeoutSeconds) || w.timeoutSeconds < MIN_TIMEOUT_SECONDS || w.timeoutSeconds > MAX_TIMEOUT_SECONDS)) {
-    errs.push({ type: 'FieldValueInvalid', field: `${field}.timeoutSeconds`, value: w.timeoutSeconds, detail: 'the timeout value must be between 1 and 30 seconds' });
+  if (
+    w.timeoutSeconds !== undefined &&
+    (!Number.isInteger(w.timeoutSeconds) ||
+      w.timeoutSeconds < MIN_TIMEOUT_SECONDS ||
+      w.timeoutSeconds > MAX_TIMEOUT_SECONDS)
+  ) {
+    errs.push({
+      type: 'FieldValueInvalid',
+      field: `${field}.timeoutSeconds`,
+      value: w.timeoutSeconds,
+      detail: 'the timeout value must be between 1 and 30 seconds',
+    });
   }
   const versions = w.admissionReviewVersions ?? [];
   if (versions.length === 0) {
-    errs.push({ type: 'FieldValueRequired', field: `${field}.admissionReviewVersions`, detail: `must specify one of ${SUPPORTED_REVIEW_VERSIONS.join(', ')}` });
+    errs.push({
+      type: 'FieldValueRequired',
+      field: `${field}.admissionReviewVersions`,
+      detail: `must specify one of ${SUPPORTED_REVIEW_VERSIONS.join(', ')}`,
+    });
   } else {
     if (!versions.some((v) => (SUPPORTED_REVIEW_VERSIONS as readonly string[]).includes(v))) {
-      errs.push({ type: 'FieldValueInvalid', field: `${field}.admissionReviewVersions`, value: versions, detail: `must include at least one of ${SUPPORTED_REVIEW_VERSIONS.join(', ')}` });
+      errs.push({
+        type: 'FieldValueInvalid',
+        field: `${field}.admissionReviewVersions`,
+        value: versions,
+        detail: `must include at least one of ${SUPPORTED_REVIEW_VERSIONS.join(', ')}`,
+      });
     }
     versions.forEach((v, i) => {
-      if (versions.indexOf(v) !== i) errs.push({ type: 'FieldValueDuplicate', field: `${field}.admissionReviewVersions[${i}]`, value: v, detail: '' });
+      if (versions.indexOf(v) !== i)
+        errs.push({
+          type: 'FieldValueDuplicate',
+          field: `${field}.admissionReviewVersions[${i}]`,
+          value: v,
+          detail: '',
+        });
     });
   }
   validateSelector(errs, `${field}.namespaceSelector`, w.namespaceSelector);
@@ -249,25 +321,54 @@ function validateWebhook(errs: FieldError[], field: string, w: MutatingWebhook, 
     validateURL(errs, `${cf}.url`, cc.url);
   } else if (cc.service) {
     const s = cc.service;
-    if (!s.name) errs.push({ type: 'FieldValueRequired', field: `${cf}.service.name`, detail: 'service name is required' });
-    if (!s.namespace) errs.push({ type: 'FieldValueRequired', field: `${cf}.service.namespace`, detail: 'service namespace is required' });
-    if (s.path !== undefined && s.path !== '' && !s.path.startsWith('/')) errs.push({ type: 'FieldValueInvalid', field: `${cf}.service.path`, value: s.path, detail: "must start with a '/'" });
+    if (!s.name)
+      errs.push({ type: 'FieldValueRequired', field: `${cf}.service.name`, detail: 'service name is required' });
+    if (!s.namespace)
+      errs.push({
+        type: 'FieldValueRequired',
+        field: `${cf}.service.namespace`,
+        detail: 'service namespace is required',
+      });
+    if (s.path !== undefined && s.path !== '' && !s.path.startsWith('/'))
+      errs.push({
+        type: 'FieldValueInvalid',
+        field: `${cf}.service.path`,
+        value: s.path,
+        detail: "must start with a '/'",
+      });
     if (s.port !== undefined && (!Number.isInteger(s.port) || s.port < 1 || s.port > 65535)) {
-      errs.push({ type: 'FieldValueInvalid', field: `${cf}.service.port`, value: s.port, detail: 'port is not valid: must be between 1 and 65535, inclusive' });
+      errs.push({
+        type: 'FieldValueInvalid',
+        field: `${cf}.service.port`,
+        value: s.port,
+        detail: 'port is not valid: must be between 1 and 65535, inclusive',
+      });
     }
   }
   if (cc.caBundle !== undefined && decodeCABundle(cc.caBundle) === undefined) {
-    errs.push({ type: 'FieldValueInvalid', field: `${cf}.caBundle`, value: '(bytes)', detail: 'must be base64 of a PEM-encoded certificate bundle' });
+    errs.push({
+      type: 'FieldValueInvalid',
+      field: `${cf}.caBundle`,
+      value: '(bytes)',
+      detail: 'must be base64 of a PEM-encoded certificate bundle',
+    });
   }
 
   const conds = w.matchConditions ?? [];
-  if (conds.length > MAX_MATCH_CONDITIONS) errs.push({ type: 'FieldValueTooMany', field: `${field}.matchConditions`, detail: `must have at most ${MAX_MATCH_CONDITIONS} items` });
+  if (conds.length > MAX_MATCH_CONDITIONS)
+    errs.push({
+      type: 'FieldValueTooMany',
+      field: `${field}.matchConditions`,
+      detail: `must have at most ${MAX_MATCH_CONDITIONS} items`,
+    });
   const seen = new Set<string>();
   conds.forEach((c, i) => {
     const f = `${field}.matchConditions[${i}]`;
     if (!c.name) errs.push({ type: 'FieldValueRequired', field: `${f}.name`, detail: '' });
-    else if (seen.has(c.name)) errs.push({ type: 'FieldValueDuplicate', field: `${f}.name`, value: c.name, detail: '' });
-    else if (!qualifiedNamePart.test(c.name.split('/').pop() ?? '')) errs.push({ type: 'FieldValueInvalid', field: `${f}.name`, value: c.name, detail: 'must be a qualified name' });
+    else if (seen.has(c.name))
+      errs.push({ type: 'FieldValueDuplicate', field: `${f}.name`, value: c.name, detail: '' });
+    else if (!qualifiedNamePart.test(c.name.split('/').pop() ?? ''))
+      errs.push({ type: 'FieldValueInvalid', field: `${f}.name`, value: c.name, detail: 'must be a qualified name' });
     seen.add(c.name);
     if (!c.expression) errs.push({ type: 'FieldValueRequired', field: `${f}.expression`, detail: '' });
   });
@@ -278,13 +379,17 @@ function validateWebhook(errs: FieldError[], field: string, w: MutatingWebhook, 
  * rules, enums, timeout range, admissionReviewVersions, clientConfig, selectors, matchConditions).
  * Pass the configuration as received (before defaulting) or defaulted: both validate the same.
  */
-export function validateWebhookConfiguration(c: MutatingWebhookConfiguration | ValidatingWebhookConfiguration, mutating: boolean): FieldError[] {
+export function validateWebhookConfiguration(
+  c: MutatingWebhookConfiguration | ValidatingWebhookConfiguration,
+  mutating: boolean,
+): FieldError[] {
   const errs: FieldError[] = [];
   const names = new Set<string>();
   (c.webhooks ?? []).forEach((w, i) => {
     validateWebhook(errs, `webhooks[${i}]`, w as MutatingWebhook, mutating);
     if (w?.name) {
-      if (names.has(w.name)) errs.push({ type: 'FieldValueDuplicate', field: `webhooks[${i}].name`, value: w.name, detail: '' });
+      if (names.has(w.name))
+        errs.push({ type: 'FieldValueDuplicate', field: `webhooks[${i}].name`, value: w.name, detail: '' });
       names.add(w.name);
     }
   });
@@ -390,9 +495,23 @@ export function reviewUserInfo(user: UserInfo): ReviewUserInfo {
  */
 export function operationOptions(
   operation: Operation,
-  opts: { dryRun?: boolean; fieldManager?: string; fieldValidation?: string; propagationPolicy?: string; gracePeriodSeconds?: number; preconditions?: Record<string, unknown> } = {},
+  opts: {
+    dryRun?: boolean;
+    fieldManager?: string;
+    fieldValidation?: string;
+    propagationPolicy?: string;
+    gracePeriodSeconds?: number;
+    preconditions?: Record<string, unknown>;
+  } = {},
 ): Record<string, unknown> | null {
-  const kind = operation === 'CREATE' ? 'CreateOptions' : operation === 'UPDATE' ? 'UpdateOptions' : operation === 'DELETE' ? 'DeleteOptions' : undefined;
+  const kind =
+    operation === 'CREATE'
+      ? 'CreateOptions'
+      : operation === 'UPDATE'
+        ? 'UpdateOptions'
+        : operation === 'DELETE'
+          ? 'DeleteOptions'
+          : undefined;
   if (!kind) return null;
   const out: Record<string, unknown> = { kind, apiVersion: 'meta.k8s.io/v1' };
   if (opts.dryRun) out['dryRun'] = ['All'];

@@ -72,7 +72,12 @@ class Sim {
   /** A(m) / F(m): apply a configuration with this content (name/namespace added). */
   apply(manager: string, content: Obj, opts: { force?: boolean; subresource?: 'status' } = {}): KubeObject {
     const { metadata, ...rest } = content;
-    const applied = { apiVersion: this.apiVersion, kind: this.kind, metadata: { name: 'x', namespace: 'ns', ...(metadata as Obj) }, ...rest };
+    const applied = {
+      apiVersion: this.apiVersion,
+      kind: this.kind,
+      metadata: { name: 'x', namespace: 'ns', ...(metadata as Obj) },
+      ...rest,
+    };
     const now = this.tick();
     return this.store(
       applyPatch({
@@ -96,7 +101,12 @@ class Sim {
   update(manager: string, content: Obj, opts: { managedFields?: unknown; subresource?: string } = {}): KubeObject {
     const { metadata, ...rest } = content;
     const liveMeta = this.obj ? cloneValue(this.obj.metadata) : { name: 'x', namespace: 'ns' };
-    const updated = { apiVersion: this.apiVersion, kind: this.kind, metadata: { ...liveMeta, ...(metadata as Obj) }, ...rest } as KubeObject;
+    const updated = {
+      apiVersion: this.apiVersion,
+      kind: this.kind,
+      metadata: { ...liveMeta, ...(metadata as Obj) },
+      ...rest,
+    } as KubeObject;
     if ('managedFields' in opts) (updated.metadata as Obj).managedFields = opts.managedFields;
     return this.write(manager, updated, opts.subresource);
   }
@@ -202,7 +212,13 @@ const SetS: JSONSchema = { type: 'object', properties: { list: setOf(str) } };
 const LMap: JSONSchema = { type: 'object', properties: { list: mapList(['name'], { name: str, value: num }) } };
 const Ports: JSONSchema = {
   type: 'object',
-  properties: { containerPorts: mapList(['port', 'protocol'], { port: { type: 'integer' }, protocol: { type: 'string', default: 'TCP' }, name: str }) },
+  properties: {
+    containerPorts: mapList(['port', 'protocol'], {
+      port: { type: 'integer' },
+      protocol: { type: 'string', default: 'TCP' },
+      name: str,
+    }),
+  },
 };
 const Nested: JSONSchema = {
   type: 'object',
@@ -214,9 +230,19 @@ const Nested: JSONSchema = {
 };
 const St2: JSONSchema = {
   type: 'object',
-  properties: { struct: { type: 'object', properties: { name: str, scalarField: str, complexField: { type: 'object', properties: { name: str } } } } },
+  properties: {
+    struct: {
+      type: 'object',
+      properties: { name: str, scalarField: str, complexField: { type: 'object', properties: { name: str } } },
+    },
+  },
 };
-const Atom: JSONSchema = { type: 'object', properties: { struct: { type: 'object', 'x-kubernetes-map-type': 'atomic', properties: { numeric: num, string: str } } } };
+const Atom: JSONSchema = {
+  type: 'object',
+  properties: {
+    struct: { type: 'object', 'x-kubernetes-map-type': 'atomic', properties: { numeric: num, string: str } },
+  },
+};
 const Dup: JSONSchema = { type: 'object', properties: { set: setOf(num) } };
 const Ded: JSONSchema = { type: 'object', 'x-kubernetes-preserve-unknown-fields': true };
 
@@ -231,7 +257,11 @@ const Deploy: JSONSchema = {
         replicas: { type: 'integer' },
         paused: { type: 'boolean' },
         // atomic map (structType=atomic)
-        selector: { type: 'object', 'x-kubernetes-map-type': 'atomic', properties: { matchLabels: { type: 'object', additionalProperties: str } } },
+        selector: {
+          type: 'object',
+          'x-kubernetes-map-type': 'atomic',
+          properties: { matchLabels: { type: 'object', additionalProperties: str } },
+        },
         // granular map
         nodeSelector: { type: 'object', additionalProperties: str },
         // atomic list
@@ -244,13 +274,21 @@ const Deploy: JSONSchema = {
           image: str,
           command: { type: 'array', items: str },
           env: mapList(['name'], { name: str, value: str }),
-          ports: mapList(['containerPort', 'protocol'], { containerPort: { type: 'integer' }, protocol: { type: 'string', default: 'TCP' }, name: str }),
+          ports: mapList(['containerPort', 'protocol'], {
+            containerPort: { type: 'integer' },
+            protocol: { type: 'string', default: 'TCP' },
+            name: str,
+          }),
         }),
       },
     },
     status: {
       type: 'object',
-      properties: { replicas: { type: 'integer' }, phase: str, conditions: mapList(['type'], { type: str, status: str }) },
+      properties: {
+        replicas: { type: 'integer' },
+        phase: str,
+        conditions: mapList(['type'], { type: str, status: str }),
+      },
     },
   },
 };
@@ -464,13 +502,20 @@ describe('spec cases (server-side-apply.md §4)', () => {
       ['.containerPorts[port=80,protocol="TCP"].name'],
     );
     expectManaged(sim, {
-      one: { 'f:containerPorts': { [K({ port: 80, protocol: 'TCP' })]: { ...DOT, 'f:name': {}, 'f:port': {}, 'f:protocol': {} } } },
+      one: {
+        'f:containerPorts': {
+          [K({ port: 80, protocol: 'TCP' })]: { ...DOT, 'f:name': {}, 'f:port': {}, 'f:protocol': {} },
+        },
+      },
     });
   });
 
   // T18
   test('T18 ambiguous keys are rejected (TestDefaultKeysFlatErrors)', () => {
-    for (const ports of [[{ port: 80 }, { port: 80 }], [{ port: 80 }, { port: 80, protocol: 'TCP' }]]) {
+    for (const ports of [
+      [{ port: 80 }, { port: 80 }],
+      [{ port: 80 }, { port: 80, protocol: 'TCP' }],
+    ]) {
       const sim = new Sim(Ports);
       const err = catchError(() => sim.apply('d', { containerPorts: ports }));
       expect(err.code).toBe(400);
@@ -486,9 +531,19 @@ describe('spec cases (server-side-apply.md §4)', () => {
     const sim = new Sim(Nested);
     sim.apply('one', { listOfLists: [{ name: 'a' }, { name: 'b', value: ['c'] }] });
     sim.apply('two', { listOfLists: [{ name: 'a', value: ['b'] }] });
-    sim.update('ctl', { listOfLists: [{ name: 'a', value: ['b'] }, { name: 'b', value: ['c', 'd'] }] });
+    sim.update('ctl', {
+      listOfLists: [
+        { name: 'a', value: ['b'] },
+        { name: 'b', value: ['c', 'd'] },
+      ],
+    });
     expectManaged(sim, {
-      one: { 'f:listOfLists': { [K({ name: 'a' })]: { ...DOT, 'f:name': {} }, [K({ name: 'b' })]: { ...DOT, 'f:name': {}, 'f:value': { [V('c')]: {} } } } },
+      one: {
+        'f:listOfLists': {
+          [K({ name: 'a' })]: { ...DOT, 'f:name': {} },
+          [K({ name: 'b' })]: { ...DOT, 'f:name': {}, 'f:value': { [V('c')]: {} } },
+        },
+      },
       two: { 'f:listOfLists': { [K({ name: 'a' })]: { ...DOT, 'f:name': {}, 'f:value': { [V('b')]: {} } } } },
       ctl: { 'f:listOfLists': { [K({ name: 'b' })]: { 'f:value': { [V('d')]: {} } } } },
     });
@@ -533,7 +588,10 @@ describe('spec cases (server-side-apply.md §4)', () => {
     const before = sim.content();
     sim.apply('one', { struct: { name: 'a' } });
     expect(sim.content()).toEqual(before);
-    expectManaged(sim, { one: { 'f:struct': { 'f:name': {} } }, two: { 'f:struct': { 'f:complexField': { 'f:name': {} } } } });
+    expectManaged(sim, {
+      one: { 'f:struct': { 'f:name': {} } },
+      two: { 'f:struct': { 'f:complexField': { 'f:name': {} } } },
+    });
   });
 
   // T23
@@ -562,7 +620,12 @@ describe('spec cases (server-side-apply.md §4)', () => {
     const sim = new Sim(Atom);
     sim.apply('one', { struct: { numeric: 1, string: 'a' } });
     expectManaged(sim, { one: { 'f:struct': {} } });
-    expectConflict(sim, () => sim.apply('two', { struct: { string: 'b' } }), 'Apply failed with 1 conflict: conflict with "one": .struct', ['.struct']);
+    expectConflict(
+      sim,
+      () => sim.apply('two', { struct: { string: 'b' } }),
+      'Apply failed with 1 conflict: conflict with "one": .struct',
+      ['.struct'],
+    );
     sim.apply('two', { struct: { string: 'b' } }, { force: true });
     expect(sim.content()).toEqual({ struct: { string: 'b' } }); // replaced whole
     expectManaged(sim, { two: { 'f:struct': {} } });
@@ -574,7 +637,12 @@ describe('spec cases (server-side-apply.md §4)', () => {
     sim.apply('d', { list: ['a', 'c'] });
     sim.update('c', { list: ['a', 'b', 'c', 'd'] });
     expectManaged(sim, { c: { 'f:list': {} } }); // d deleted
-    expectConflict(sim, () => sim.apply('d', { list: ['a', 'b', 'c'] }), 'Apply failed with 1 conflict: conflict with "c" using test.upm.io/v1: .list', ['.list']);
+    expectConflict(
+      sim,
+      () => sim.apply('d', { list: ['a', 'b', 'c'] }),
+      'Apply failed with 1 conflict: conflict with "c" using test.upm.io/v1: .list',
+      ['.list'],
+    );
     sim.apply('d', { list: ['a', 'b', 'c'] }, { force: true });
     expect(sim.content()).toEqual({ list: ['a', 'b', 'c'] });
     expectManaged(sim, { d: { 'f:list': {} } });
@@ -583,7 +651,10 @@ describe('spec cases (server-side-apply.md §4)', () => {
   // T27
   test('T27 explicit null (nested_test struct_apply_remove_dangling)', () => {
     // smd level (a nullable field keeps the null): {struct: null}, d owns f:struct
-    const nullable: JSONSchema = { type: 'object', properties: { struct: { ...(Nested.properties!.struct as JSONSchema), nullable: true } } };
+    const nullable: JSONSchema = {
+      type: 'object',
+      properties: { struct: { ...(Nested.properties!.struct as JSONSchema), nullable: true } },
+    };
     const smd = new Sim(nullable);
     smd.apply('d', { struct: { name: 'a' } });
     smd.apply('d', { struct: null });
@@ -598,21 +669,29 @@ describe('spec cases (server-side-apply.md §4)', () => {
   });
 
   // T28
-  test.each([null, {}])('T28 null/{} keeps co-owned children (struct_apply_update_dict_null / _dict_dangling): %j', (value) => {
-    const sim = new Sim(Nested);
-    sim.apply('d', { struct: { name: 'a' } });
-    sim.update('c', { struct: { name: 'a', value: 1 } });
-    sim.apply('d', { struct: value });
-    expect(sim.content()).toEqual({ struct: { value: 1 } });
-    expectManaged(sim, { d: { 'f:struct': {} }, c: { 'f:struct': { 'f:value': {} } } });
-  });
+  test.each([null, {}])(
+    'T28 null/{} keeps co-owned children (struct_apply_update_dict_null / _dict_dangling): %j',
+    (value) => {
+      const sim = new Sim(Nested);
+      sim.apply('d', { struct: { name: 'a' } });
+      sim.update('c', { struct: { name: 'a', value: 1 } });
+      sim.apply('d', { struct: value });
+      expect(sim.content()).toEqual({ struct: { value: 1 } });
+      expectManaged(sim, { d: { 'f:struct': {} }, c: { 'f:struct': { 'f:value': {} } } });
+    },
+  );
 
   // T29
   test('T29 duplicates in live: conflict, then collapse (duplicates_test sets/merging/remove_duplicate)', () => {
     const sim = new Sim(Dup);
     sim.update('u', { set: [1, 1, 3, 4] });
     expectManaged(sim, { u: { 'f:set': { ...DOT, [V(1)]: {}, [V(3)]: {}, [V(4)]: {} } } });
-    expectConflict(sim, () => sim.apply('a', { set: [1] }), 'Apply failed with 1 conflict: conflict with "u" using test.upm.io/v1: .set[=1]', ['.set[=1]']);
+    expectConflict(
+      sim,
+      () => sim.apply('a', { set: [1] }),
+      'Apply failed with 1 conflict: conflict with "u" using test.upm.io/v1: .set[=1]',
+      ['.set[=1]'],
+    );
     sim.apply('a', { set: [1] }, { force: true });
     expect(sim.content()).toEqual({ set: [1, 3, 4] });
     expectManaged(sim, { a: { 'f:set': { [V(1)]: {} } }, u: { 'f:set': { ...DOT, [V(3)]: {}, [V(4)]: {} } } });
@@ -624,7 +703,10 @@ describe('spec cases (server-side-apply.md §4)', () => {
     sim.update('u', { set: [1, 1, 3, 4] });
     sim.apply('a', { set: [5] });
     expect(sim.content()).toEqual({ set: [1, 1, 3, 4, 5] });
-    expectManaged(sim, { a: { 'f:set': { [V(5)]: {} } }, u: { 'f:set': { ...DOT, [V(1)]: {}, [V(3)]: {}, [V(4)]: {} } } });
+    expectManaged(sim, {
+      a: { 'f:set': { [V(5)]: {} } },
+      u: { 'f:set': { ...DOT, [V(1)]: {}, [V(3)]: {}, [V(4)]: {} } },
+    });
   });
 
   // T31
@@ -635,8 +717,22 @@ describe('spec cases (server-side-apply.md §4)', () => {
     sim.mergePatch('updater', { data: { key: 'new value' } }); // T0+2
     expect(JSON.stringify(sim.entries())).toBe(
       JSON.stringify([
-        { manager: 'apply_test', operation: 'Apply', apiVersion: 'v1', time: at(0), fieldsType: 'FieldsV1', fieldsV1: { 'f:metadata': { 'f:labels': { 'f:test-label': {} } } } },
-        { manager: 'updater', operation: 'Update', apiVersion: 'v1', time: at(2), fieldsType: 'FieldsV1', fieldsV1: { 'f:data': { 'f:key': {}, 'f:new-key': {} } } },
+        {
+          manager: 'apply_test',
+          operation: 'Apply',
+          apiVersion: 'v1',
+          time: at(0),
+          fieldsType: 'FieldsV1',
+          fieldsV1: { 'f:metadata': { 'f:labels': { 'f:test-label': {} } } },
+        },
+        {
+          manager: 'updater',
+          operation: 'Update',
+          apiVersion: 'v1',
+          time: at(2),
+          fieldsType: 'FieldsV1',
+          fieldsV1: { 'f:data': { 'f:key': {}, 'f:new-key': {} } },
+        },
       ]),
     );
     // an apply of only apiVersion/kind/name/namespace, twice: no managedFields at all
@@ -644,7 +740,11 @@ describe('spec cases (server-side-apply.md §4)', () => {
     empty.apply('apply_test', {});
     empty.apply('apply_test', {});
     expect(empty.obj!.metadata.managedFields).toBeUndefined();
-    expect(empty.obj).toEqual({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x', namespace: 'ns', uid: 'uid-1' } });
+    expect(empty.obj).toEqual({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'x', namespace: 'ns', uid: 'uid-1' },
+    });
   });
 
   // T32
@@ -657,14 +757,25 @@ describe('spec cases (server-side-apply.md §4)', () => {
       'Apply failed with 1 conflict: conflict with "fieldmanager_test" using apps/v1: .spec.replicas',
       ['.spec.replicas'],
     );
-    expect(err.details).toEqual({ causes: [{ reason: 'FieldManagerConflict', message: 'conflict with "fieldmanager_test" using apps/v1', field: '.spec.replicas' }] });
+    expect(err.details).toEqual({
+      causes: [
+        {
+          reason: 'FieldManagerConflict',
+          message: 'conflict with "fieldmanager_test" using apps/v1',
+          field: '.spec.replicas',
+        },
+      ],
+    });
 
     const sim2 = new Sim(Deploy, { apiVersion: 'apps/v1', kind: 'Deployment' });
     sim2.apply('applier', { spec: { replicas: 3, paused: false } });
     sim2.mergePatch('kubectl-edit', { spec: { replicas: 5 } });
-    expectConflict(sim2, () => sim2.apply('applier', { spec: { replicas: 3, paused: false } }), 'Apply failed with 1 conflict: conflict with "kubectl-edit" using apps/v1: .spec.replicas', [
-      '.spec.replicas',
-    ]);
+    expectConflict(
+      sim2,
+      () => sim2.apply('applier', { spec: { replicas: 3, paused: false } }),
+      'Apply failed with 1 conflict: conflict with "kubectl-edit" using apps/v1: .spec.replicas',
+      ['.spec.replicas'],
+    );
     sim2.apply('applier', { spec: { replicas: 3, paused: false } }, { force: true });
     expect(sim2.content()).toEqual({ spec: { replicas: 3, paused: false } });
     expectManaged(sim2, { applier: { 'f:spec': { 'f:paused': {}, 'f:replicas': {} } } });
@@ -690,7 +801,9 @@ describe('spec cases (server-side-apply.md §4)', () => {
     ]);
     expectManaged(sim, {
       x: { 'f:spec': { 'f:containers': item } },
-      'before-first-apply': { 'f:spec': { ...DOT, 'f:containers': { ...DOT, ...item }, 'f:paused': {}, 'f:replicas': {} } },
+      'before-first-apply': {
+        'f:spec': { ...DOT, 'f:containers': { ...DOT, ...item }, 'f:paused': {}, 'f:replicas': {} },
+      },
     });
 
     // x conflicts with before-first-apply on any value it changes
@@ -706,7 +819,10 @@ describe('spec cases (server-side-apply.md §4)', () => {
   // T34
   test.each([
     ['merge patch [{}]', (s: Sim) => s.mergePatch('m', { metadata: { managedFields: [{}] } })],
-    ['JSON patch replace [{}]', (s: Sim) => s.jsonPatch('m', [{ op: 'replace', path: '/metadata/managedFields', value: [{}] }])],
+    [
+      'JSON patch replace [{}]',
+      (s: Sim) => s.jsonPatch('m', [{ op: 'replace', path: '/metadata/managedFields', value: [{}] }]),
+    ],
     ['PUT [{}]', (s: Sim) => s.update('m', s.content(), { managedFields: [{}] })],
     ['PUT []', (s: Sim) => s.update('m', s.content(), { managedFields: [] })],
   ])('T34 reset managedFields with %s (TestClearManagedFieldsWith…)', (_name, reset) => {
@@ -728,7 +844,9 @@ describe('spec cases (server-side-apply.md §4)', () => {
     sim.mergePatch('manager', { metadata: { labels: { a: 'two' } } });
     // managedFields in a /status body are ignored
     const patched = cloneValue(applyMergePatch(sim.obj, { status: { phase: 'Running' } })) as KubeObject;
-    patched.metadata.managedFields = [{ manager: 'evil', operation: 'Apply', apiVersion: 'v1', fieldsType: 'FieldsV1', fieldsV1: { 'f:spec': {} } }];
+    patched.metadata.managedFields = [
+      { manager: 'evil', operation: 'Apply', apiVersion: 'v1', fieldsType: 'FieldsV1', fieldsV1: { 'f:spec': {} } },
+    ];
     sim.write('manager', patched, 'status');
     expect(sim.entries()!.map((e) => [e.manager, e.operation, e.subresource])).toEqual([
       ['first', 'Apply', undefined],
@@ -755,24 +873,48 @@ describe('spec cases (server-side-apply.md §4)', () => {
       fieldsType: 'FieldsV1',
       fieldsV1: { [`f:${field}`]: {} },
     });
-    const cap = (entries: ManagedFieldsEntry[]) => encodeManagedFields(capUpdateManagers(decodeManagedFields(entries), 3));
-    expect(cap([entry('u1', 'v1', 1, 'a'), entry('u2', 'v1', 2, 'b'), entry('u3', 'v1', 3, 'c'), entry('u4', 'v1', 4, 'd')])).toEqual([
-      { manager: 'ancient-changes', operation: 'Update', apiVersion: 'v1', time: at(2), fieldsType: 'FieldsV1', fieldsV1: { 'f:a': {}, 'f:b': {} } },
+    const cap = (entries: ManagedFieldsEntry[]) =>
+      encodeManagedFields(capUpdateManagers(decodeManagedFields(entries), 3));
+    expect(
+      cap([entry('u1', 'v1', 1, 'a'), entry('u2', 'v1', 2, 'b'), entry('u3', 'v1', 3, 'c'), entry('u4', 'v1', 4, 'd')]),
+    ).toEqual([
+      {
+        manager: 'ancient-changes',
+        operation: 'Update',
+        apiVersion: 'v1',
+        time: at(2),
+        fieldsType: 'FieldsV1',
+        fieldsV1: { 'f:a': {}, 'f:b': {} },
+      },
       entry('u3', 'v1', 3, 'c'),
       entry('u4', 'v1', 4, 'd'),
     ]);
     expect(
-      cap([entry('u1', 'v1', 1, 'a'), entry('u2', 'v2', 2, 'b'), entry('u3', 'v1', 3, 'c'), entry('u4', 'v1', 4, 'd'), entry('u5', 'v1', 5, 'e')]),
+      cap([
+        entry('u1', 'v1', 1, 'a'),
+        entry('u2', 'v2', 2, 'b'),
+        entry('u3', 'v1', 3, 'c'),
+        entry('u4', 'v1', 4, 'd'),
+        entry('u5', 'v1', 5, 'e'),
+      ]),
     ).toEqual([
       entry('u2', 'v2', 2, 'b'),
-      { manager: 'ancient-changes', operation: 'Update', apiVersion: 'v1', time: at(4), fieldsType: 'FieldsV1', fieldsV1: { 'f:a': {}, 'f:c': {}, 'f:d': {} } },
+      {
+        manager: 'ancient-changes',
+        operation: 'Update',
+        apiVersion: 'v1',
+        time: at(4),
+        fieldsType: 'FieldsV1',
+        fieldsV1: { 'f:a': {}, 'f:c': {}, 'f:d': {} },
+      },
       entry('u5', 'v1', 5, 'e'),
     ]);
 
     // integration, cap 10: 1 apply + 20 label merge patches by distinct managers
     const sim = new Sim(Deploy);
     sim.apply('apply_test', { spec: { replicas: 1 } });
-    for (let i = 0; i < 20; i++) sim.mergePatch(`updater-${String(i).padStart(2, '0')}`, { metadata: { labels: { [`l${i}`]: 'v' } } });
+    for (let i = 0; i < 20; i++)
+      sim.mergePatch(`updater-${String(i).padStart(2, '0')}`, { metadata: { labels: { [`l${i}`]: 'v' } } });
     const entries = sim.entries()!;
     expect(entries).toHaveLength(11);
     expect(entries[0].manager).toBe('apply_test');
@@ -809,7 +951,10 @@ describe('spec cases (server-side-apply.md §4)', () => {
       ['.spec.replicas'],
     );
     // without replicas: label and image conflicts are excused, the apply is forced
-    const config = { metadata: { labels: { app: 'my-new-label' } }, spec: { containers: [{ name: 'c', image: 'my-image-new' }] } };
+    const config = {
+      metadata: { labels: { app: 'my-new-label' } },
+      spec: { containers: [{ name: 'c', image: 'my-image-new' }] },
+    };
     sim.apply('kubectl', config);
     expect(sim.obj!.metadata.labels).toEqual({ app: 'my-new-label' });
     expect(sim.content()).toEqual({ spec: { replicas: 100000, containers: [{ name: 'c', image: 'my-image-new' }] } });
@@ -818,11 +963,17 @@ describe('spec cases (server-side-apply.md §4)', () => {
       '{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"labels":{"app":"my-new-label"},"name":"x","namespace":"ns"},"spec":{"containers":[{"image":"my-image-new","name":"c"}]}}\n',
     );
     expect(sim.managed().kubectl).toBe(
-      JSON.stringify({ 'f:metadata': { 'f:labels': { 'f:app': {} } }, 'f:spec': { 'f:containers': { [K({ name: 'c' })]: { ...DOT, 'f:image': {}, 'f:name': {} } } } }),
+      JSON.stringify({
+        'f:metadata': { 'f:labels': { 'f:app': {} } },
+        'f:spec': { 'f:containers': { [K({ name: 'c' })]: { ...DOT, 'f:image': {}, 'f:name': {} } } },
+      }),
     );
     // another manager gets no excuse
     const other = new Sim(Deploy, { apiVersion: 'apps/v1', kind: 'Deployment' });
-    other.update('kubectl-client-side-apply', { metadata: { annotations: { [LAST_APPLIED_ANNOTATION]: JSON.stringify(lastApplied) } }, spec: { replicas: 3 } });
+    other.update('kubectl-client-side-apply', {
+      metadata: { annotations: { [LAST_APPLIED_ANNOTATION]: JSON.stringify(lastApplied) } },
+      spec: { replicas: 3 },
+    });
     expect(catchError(() => other.apply('not-kubectl', { spec: { replicas: 4 } })).code).toBe(409);
   });
 
@@ -830,7 +981,14 @@ describe('spec cases (server-side-apply.md §4)', () => {
   test('T38 csaupgrade combines the client-side-apply manager into the SSA manager (csa-combine-with-ssa-additional-keys)', () => {
     const annotations = { 'f:annotations': { ...DOT, 'f:kubectl.kubernetes.io/last-applied-configuration': {} } };
     const entries: ManagedFieldsEntry[] = [
-      { manager: 'kubectl', operation: 'Apply', apiVersion: 'v1', time: at(1), fieldsType: 'FieldsV1', fieldsV1: { 'f:data': { ...DOT, 'f:key': {} }, 'f:metadata': annotations } },
+      {
+        manager: 'kubectl',
+        operation: 'Apply',
+        apiVersion: 'v1',
+        time: at(1),
+        fieldsType: 'FieldsV1',
+        fieldsV1: { 'f:data': { ...DOT, 'f:key': {} }, 'f:metadata': annotations },
+      },
       {
         manager: 'kubectl-client-side-apply',
         operation: 'Update',
@@ -854,7 +1012,10 @@ describe('spec cases (server-side-apply.md §4)', () => {
     ]);
     // the server honours the result when kubectl sends it as a JSON patch
     const sim = new Sim(ConfigMap, { apiVersion: 'v1', kind: 'ConfigMap' });
-    sim.update('kubectl-client-side-apply', { metadata: { annotations: { [LAST_APPLIED_ANNOTATION]: '{}' } }, data: { key: 'v', legacy: 'l' } });
+    sim.update('kubectl-client-side-apply', {
+      metadata: { annotations: { [LAST_APPLIED_ANNOTATION]: '{}' } },
+      data: { key: 'v', legacy: 'l' },
+    });
     const upgraded = upgradeManagedFields(sim.entries(), ['kubectl-client-side-apply'], 'kubectl');
     sim.jsonPatch('kubectl', [{ op: 'replace', path: '/metadata/managedFields', value: upgraded }]);
     expect(sim.entries()!.map((e) => [e.manager, e.operation])).toEqual([['kubectl', 'Apply']]);
@@ -879,7 +1040,9 @@ describe('spec cases (server-side-apply.md §4)', () => {
     expect(item['f:ports'][K({ containerPort: 80, protocol: 'TCP' })]).toEqual({});
     expect(item['f:env'][K({ name: 'ENV0' })]).toEqual({ ...DOT, 'f:name': {}, 'f:value': {} });
 
-    sim.apply('apply', { spec: { containers: [{ name: 'c', env: [{ name: 'HOME', value: '/root' }], ports: [{ containerPort: 443 }] }] } });
+    sim.apply('apply', {
+      spec: { containers: [{ name: 'c', env: [{ name: 'HOME', value: '/root' }], ports: [{ containerPort: 443 }] }] },
+    });
     const c1 = (sim.content().spec as Obj).containers as Obj[];
     expect(c1[0].env).toHaveLength(4);
     expect(c1[0].ports).toHaveLength(4);
@@ -887,7 +1050,9 @@ describe('spec cases (server-side-apply.md §4)', () => {
     expect(Object.keys(applied['f:env'])).toEqual([K({ name: 'HOME' })]);
     expect(Object.keys(applied['f:ports'])).toEqual([K({ containerPort: 443, protocol: 'TCP' })]);
 
-    const forced = { spec: { containers: [{ name: 'c', env: [{ name: 'PATH', value: '/bin' }], ports: [{ containerPort: 80 }] }] } };
+    const forced = {
+      spec: { containers: [{ name: 'c', env: [{ name: 'PATH', value: '/bin' }], ports: [{ containerPort: 80 }] }] },
+    };
     expect(catchError(() => sim.apply('apply', forced)).code).toBe(409); // the duplicated items belong to "create"
     sim.apply('apply', forced, { force: true });
     const c2 = (sim.content().spec as Obj).containers as Obj[];
@@ -906,7 +1071,14 @@ describe('spec cases (server-side-apply.md §4)', () => {
     const renamed = sim.entries()!.map((e) => ({ ...e, manager: 'multi_manager' }));
     sim.update('kubectl-replace', sim.content(), { managedFields: renamed });
     expect(sim.entries()).toEqual([
-      { manager: 'multi_manager', operation: 'Apply', apiVersion: 'v1', time: at(1), fieldsType: 'FieldsV1', fieldsV1: { 'f:metadata': { 'f:labels': { 'f:b': {} } } } },
+      {
+        manager: 'multi_manager',
+        operation: 'Apply',
+        apiVersion: 'v1',
+        time: at(1),
+        fieldsType: 'FieldsV1',
+        fieldsV1: { 'f:metadata': { 'f:labels': { 'f:b': {} } } },
+      },
     ]);
   });
 });
@@ -918,38 +1090,62 @@ describe('apply request validation', () => {
   const body = (extra: Obj = {}) => ({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'x' }, ...extra });
 
   it('rejects a body of another kind or version, or an empty body', () => {
-    expect(catchError(() => applyPatch({ ...base, applied: { ...body(), apiVersion: 'apps/v2' } })).message).toBe('invalid object type: apps/v2, Kind=Deployment');
-    expect(catchError(() => applyPatch({ ...base, applied: { ...body(), kind: 'Pod' } })).message).toBe('invalid object type: apps/v1, Kind=Pod');
+    expect(catchError(() => applyPatch({ ...base, applied: { ...body(), apiVersion: 'apps/v2' } })).message).toBe(
+      'invalid object type: apps/v2, Kind=Deployment',
+    );
+    expect(catchError(() => applyPatch({ ...base, applied: { ...body(), kind: 'Pod' } })).message).toBe(
+      'invalid object type: apps/v1, Kind=Pod',
+    );
     const empty = catchError(() => applyPatch({ ...base, applied: {} }));
     expect([empty.code, empty.message]).toEqual([400, 'invalid object type: /, Kind=']);
   });
 
   it('requires metadata.managedFields to be nil (null is accepted)', () => {
     for (const mf of [[], [{}]]) {
-      const err = catchError(() => applyPatch({ ...base, applied: body({ metadata: { name: 'x', managedFields: mf } }) }));
+      const err = catchError(() =>
+        applyPatch({ ...base, applied: body({ metadata: { name: 'x', managedFields: mf } }) }),
+      );
       expect([err.code, err.reason, err.message]).toEqual([400, 'BadRequest', 'metadata.managedFields must be nil']);
     }
-    expect(applyPatch({ ...base, applied: body({ metadata: { name: 'x', managedFields: null } }) }).metadata.name).toBe('x');
-  });
-
-  it('checks the name and namespace against the URL', () => {
-    expect(catchError(() => applyPatch({ ...base, name: 'y', applied: body() })).message).toBe('the name of the object (x) does not match the name on the URL (y)');
-    expect(catchError(() => applyPatch({ ...base, name: 'x', namespace: 'a', applied: body({ metadata: { name: 'x', namespace: 'b' } }) })).message).toBe(
-      'the namespace of the object (b) does not match the namespace on the URL (a)',
+    expect(applyPatch({ ...base, applied: body({ metadata: { name: 'x', managedFields: null } }) }).metadata.name).toBe(
+      'x',
     );
   });
 
-  it('reports schema errors of the config as 400 with kube\'s text', () => {
-    const err = catchError(() => applyPatch({ ...base, applied: body({ metadata: { name: 'x', namespace: 'ns' }, spec: { nope: 1 } }) }));
-    expect([err.code, err.message]).toEqual([400, 'failed to create typed patch object (ns/x; apps/v1, Kind=Deployment): .spec.nope: field not declared in schema']);
+  it('checks the name and namespace against the URL', () => {
+    expect(catchError(() => applyPatch({ ...base, name: 'y', applied: body() })).message).toBe(
+      'the name of the object (x) does not match the name on the URL (y)',
+    );
+    expect(
+      catchError(() =>
+        applyPatch({ ...base, name: 'x', namespace: 'a', applied: body({ metadata: { name: 'x', namespace: 'b' } }) }),
+      ).message,
+    ).toBe('the namespace of the object (b) does not match the namespace on the URL (a)');
+  });
+
+  it("reports schema errors of the config as 400 with kube's text", () => {
+    const err = catchError(() =>
+      applyPatch({ ...base, applied: body({ metadata: { name: 'x', namespace: 'ns' }, spec: { nope: 1 } }) }),
+    );
+    expect([err.code, err.message]).toEqual([
+      400,
+      'failed to create typed patch object (ns/x; apps/v1, Kind=Deployment): .spec.nope: field not declared in schema',
+    ]);
   });
 
   it('validates the patch options', () => {
     const noManager = catchError(() => validatePatchOptions({ patchType: 'apply' }));
-    expect([noManager.code, noManager.message]).toEqual([422, 'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch']);
+    expect([noManager.code, noManager.message]).toEqual([
+      422,
+      'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch',
+    ]);
     const force = catchError(() => validatePatchOptions({ patchType: 'merge', force: false }));
-    expect(force.message).toBe('PatchOptions.meta.k8s.io "" is invalid: force: Forbidden: may not be specified for non-apply patch');
-    expect(catchError(() => validatePatchOptions({ patchType: 'apply', fieldManager: 'x'.repeat(129) })).message).toMatch(/fieldManager: Too long/);
+    expect(force.message).toBe(
+      'PatchOptions.meta.k8s.io "" is invalid: force: Forbidden: may not be specified for non-apply patch',
+    );
+    expect(
+      catchError(() => validatePatchOptions({ patchType: 'apply', fieldManager: 'x'.repeat(129) })).message,
+    ).toMatch(/fieldManager: Too long/);
     expect(() => validatePatchOptions({ patchType: 'apply', fieldManager: 'kubectl', force: true })).not.toThrow();
     expect(() => validatePatchOptions({ patchType: 'merge', fieldManager: 'kubectl-edit' })).not.toThrow();
   });
@@ -961,9 +1157,14 @@ describe('apply request validation', () => {
       kind: 'ConfigMap',
       data: { a: '1', b: true, true: 'x' },
     });
-    expect(decodeApplyBody('{"apiVersion":"v1","kind":"ConfigMap"}').object).toEqual({ apiVersion: 'v1', kind: 'ConfigMap' });
+    expect(decodeApplyBody('{"apiVersion":"v1","kind":"ConfigMap"}').object).toEqual({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+    });
     // An alias cycle is a 400, not a stack overflow later.
-    expect(catchError(() => decodeApplyBody('apiVersion: v1\nkind: ConfigMap\ndata: &a\n  x: *a\n')).message).toMatch(/^error decoding YAML: /);
+    expect(catchError(() => decodeApplyBody('apiVersion: v1\nkind: ConfigMap\ndata: &a\n  x: *a\n')).message).toMatch(
+      /^error decoding YAML: /,
+    );
     const dup = 'kind: A\nkind: B\n';
     expect(catchError(() => decodeApplyBody(dup)).message).toMatch(/^error strict decoding patch: /);
     expect(decodeApplyBody(dup, 'Warn').warnings).toHaveLength(1);
@@ -1008,7 +1209,7 @@ describe('timestamps and no-op writes', () => {
     expect(sim.obj).toEqual(before);
   });
 
-  it('updates the applier\'s time only when the object changes, never another manager\'s', () => {
+  it("updates the applier's time only when the object changes, never another manager's", () => {
     const sim = new Sim(Deploy);
     sim.apply('a', { spec: { replicas: 1, paused: true } }); // 0
     sim.mergePatch('e', { spec: { replicas: 2 } }); // 1
@@ -1051,7 +1252,12 @@ describe('timestamps and no-op writes', () => {
     v2.obj!.apiVersion = 'test.upm.io/v1';
     sim.obj = v2.obj;
     sim.apply('a', { spec: { args: ['x'], replicas: 1 } });
-    expect(sim.entries()!.filter((e) => e.manager === 'a').map((e) => e.apiVersion)).toEqual(['test.upm.io/v1']);
+    expect(
+      sim
+        .entries()!
+        .filter((e) => e.manager === 'a')
+        .map((e) => e.apiVersion),
+    ).toEqual(['test.upm.io/v1']);
   });
 
   it('never fails a non-apply write: undecodable live managedFields are kept as they were', () => {
@@ -1067,9 +1273,27 @@ describe('timestamps and no-op writes', () => {
       now: new Date(T0),
     });
     expect(out.metadata.managedFields).toEqual([
-      { manager: 'u', operation: 'Update', apiVersion: 'test.upm.io/v1', time: at(0), fieldsType: 'FieldsV1', fieldsV1: { 'f:spec': { 'f:replicas': {} } } },
+      {
+        manager: 'u',
+        operation: 'Update',
+        apiVersion: 'test.upm.io/v1',
+        time: at(0),
+        fieldsType: 'FieldsV1',
+        fieldsV1: { 'f:spec': { 'f:replicas': {} } },
+      },
     ]);
-    expect(catchError(() => applyPatch({ live: { ...sim.obj!, metadata: { ...sim.obj!.metadata, managedFields: broken as ManagedFieldsEntry[] } }, applied: { apiVersion: 'test.upm.io/v1', kind: 'Thing', metadata: { name: 'x' } }, manager: 'a', schema: Deploy, apiVersion: 'test.upm.io/v1', kind: 'Thing' })).code).toBe(500);
+    expect(
+      catchError(() =>
+        applyPatch({
+          live: { ...sim.obj!, metadata: { ...sim.obj!.metadata, managedFields: broken as ManagedFieldsEntry[] } },
+          applied: { apiVersion: 'test.upm.io/v1', kind: 'Thing', metadata: { name: 'x' } },
+          manager: 'a',
+          schema: Deploy,
+          apiVersion: 'test.upm.io/v1',
+          kind: 'Thing',
+        }),
+      ).code,
+    ).toBe(500);
   });
 });
 
@@ -1077,9 +1301,12 @@ describe('manager identities and subresources', () => {
   it('treats Apply-m and Update-m as different managers', () => {
     const sim = new Sim(Deploy);
     sim.mergePatch('m', { spec: { replicas: 1 } });
-    expectConflict(sim, () => sim.apply('m', { spec: { replicas: 2 } }), 'Apply failed with 1 conflict: conflict with "m" using test.upm.io/v1: .spec.replicas', [
-      '.spec.replicas',
-    ]);
+    expectConflict(
+      sim,
+      () => sim.apply('m', { spec: { replicas: 2 } }),
+      'Apply failed with 1 conflict: conflict with "m" using test.upm.io/v1: .spec.replicas',
+      ['.spec.replicas'],
+    );
     sim.apply('m', { spec: { replicas: 1 } });
     expect(sim.entries()!.map((e) => [e.manager, e.operation])).toEqual([
       ['m', 'Apply'],
@@ -1095,7 +1322,15 @@ describe('manager identities and subresources', () => {
     sim.write('kubectl', scaled, 'scale');
     // a lost its only field to the scale write: its entry is gone
     expect(sim.entries()).toEqual([
-      { manager: 'kubectl', operation: 'Update', apiVersion: 'test.upm.io/v1', time: at(1), fieldsType: 'FieldsV1', fieldsV1: { 'f:spec': { 'f:replicas': {} } }, subresource: 'scale' },
+      {
+        manager: 'kubectl',
+        operation: 'Update',
+        apiVersion: 'test.upm.io/v1',
+        time: at(1),
+        fieldsType: 'FieldsV1',
+        fieldsV1: { 'f:spec': { 'f:replicas': {} } },
+        subresource: 'scale',
+      },
     ]);
   });
 
@@ -1115,7 +1350,12 @@ describe('metadata and the schema markers of the test kind', () => {
   it('tracks labels, annotations, finalizers and ownerReferences like ObjectMeta', () => {
     const sim = new Sim(Deploy);
     sim.apply('a', {
-      metadata: { labels: { app: 'x' }, annotations: { note: 'n' }, finalizers: ['f/one'], ownerReferences: [{ apiVersion: 'v1', kind: 'K', name: 'o', uid: 'u-1' }] },
+      metadata: {
+        labels: { app: 'x' },
+        annotations: { note: 'n' },
+        finalizers: ['f/one'],
+        ownerReferences: [{ apiVersion: 'v1', kind: 'K', name: 'o', uid: 'u-1' }],
+      },
     });
     expectManaged(sim, {
       a: {
@@ -1123,7 +1363,9 @@ describe('metadata and the schema markers of the test kind', () => {
           'f:annotations': { 'f:note': {} },
           'f:finalizers': { [V('f/one')]: {} },
           'f:labels': { 'f:app': {} },
-          'f:ownerReferences': { [K({ uid: 'u-1' })]: { ...DOT, 'f:apiVersion': {}, 'f:kind': {}, 'f:name': {}, 'f:uid': {} } },
+          'f:ownerReferences': {
+            [K({ uid: 'u-1' })]: { ...DOT, 'f:apiVersion': {}, 'f:kind': {}, 'f:name': {}, 'f:uid': {} },
+          },
         },
       },
     });
@@ -1190,14 +1432,17 @@ describe('metadata and the schema markers of the test kind', () => {
     expect((sim.content().spec as Obj).containers).toEqual([{ name: 'db', image: 'mysql:8', command: ['run'] }]); // b's side container pruned
   });
 
-  it('never prunes unowned fields outside the applier\'s last set (e.g. defaulted ones) unless inside a removed node', () => {
+  it("never prunes unowned fields outside the applier's last set (e.g. defaulted ones) unless inside a removed node", () => {
     const sim = new Sim(St2);
     sim.apply('one', { struct: { name: 'a', complexField: { name: 'b' } } });
     sim.apply('two', { struct: { complexField: { name: 'b' } } });
     (sim.obj!.struct as Obj).scalarField = 'defaulted'; // set by defaulting: owned by nobody
     sim.apply('one', { struct: { complexField: { name: 'b' } } });
     expect(sim.content()).toEqual({ struct: { complexField: { name: 'b' }, scalarField: 'defaulted' } });
-    expectManaged(sim, { one: { 'f:struct': { 'f:complexField': { 'f:name': {} } } }, two: { 'f:struct': { 'f:complexField': { 'f:name': {} } } } });
+    expectManaged(sim, {
+      one: { 'f:struct': { 'f:complexField': { 'f:name': {} } } },
+      two: { 'f:struct': { 'f:complexField': { 'f:name': {} } } },
+    });
     // inside a removed list item, an unowned field goes with the item
     const list = new Sim(LMap);
     list.apply('one', { list: [{ name: 'a' }, { name: 'b' }] });
@@ -1235,21 +1480,47 @@ describe('helpers', () => {
 
   it('validates managedFields entries like ObjectMeta validation', () => {
     expect(
-      validateManagedFieldsEntries([{ manager: 'ok', operation: 'Apply', fieldsType: 'FieldsV1' }, { operation: 'Patch', fieldsType: 'FieldsV2', manager: 'a\nb' }]).map((e) => e.field),
-    ).toEqual(['metadata.managedFields[1].operation', 'metadata.managedFields[1].fieldsType', 'metadata.managedFields[1].manager']);
+      validateManagedFieldsEntries([
+        { manager: 'ok', operation: 'Apply', fieldsType: 'FieldsV1' },
+        { operation: 'Patch', fieldsType: 'FieldsV2', manager: 'a\nb' },
+      ]).map((e) => e.field),
+    ).toEqual([
+      'metadata.managedFields[1].operation',
+      'metadata.managedFields[1].fieldsType',
+      'metadata.managedFields[1].manager',
+    ]);
   });
 
   it('decodes entries strictly and lets the later duplicate identity win', () => {
     expect(() => decodeManagedFields([{ operation: 'Update', apiVersion: 'v1' }])).toThrow(/missing fieldsType/);
-    expect(() => decodeManagedFields([{ operation: 'Apply', apiVersion: '', fieldsType: 'FieldsV1' }])).toThrow(/apiVersion/);
+    expect(() => decodeManagedFields([{ operation: 'Apply', apiVersion: '', fieldsType: 'FieldsV1' }])).toThrow(
+      /apiVersion/,
+    );
     const m = decodeManagedFields([
-      { manager: 'm', operation: 'Apply', apiVersion: 'v1', fieldsType: 'FieldsV1', fieldsV1: { 'f:a': {} }, time: '2026-01-02T03:04:05.999+01:00' },
+      {
+        manager: 'm',
+        operation: 'Apply',
+        apiVersion: 'v1',
+        fieldsType: 'FieldsV1',
+        fieldsV1: { 'f:a': {} },
+        time: '2026-01-02T03:04:05.999+01:00',
+      },
       { manager: 'm', operation: 'Apply', apiVersion: 'v2', fieldsType: 'FieldsV1', fieldsV1: { 'f:b': {} } },
     ]);
     expect([...m.values()].map((e) => [e.apiVersion, e.set.toStrings()])).toEqual([['v2', ['.b']]]);
-    expect(decodeManagedFields([{ manager: 'm', operation: 'Update', apiVersion: 'v1', fieldsType: 'FieldsV1', time: '2026-01-02T03:04:05.999+01:00' }]).values().next().value!.time).toBe(
-      '2026-01-02T02:04:05Z',
-    );
+    expect(
+      decodeManagedFields([
+        {
+          manager: 'm',
+          operation: 'Update',
+          apiVersion: 'v1',
+          fieldsType: 'FieldsV1',
+          time: '2026-01-02T03:04:05.999+01:00',
+        },
+      ])
+        .values()
+        .next().value!.time,
+    ).toBe('2026-01-02T02:04:05Z');
     expect(new FieldSet().insert([fieldPE('a')]).size()).toBe(1);
   });
 

@@ -28,7 +28,16 @@ import {
   type ManagerEntry,
 } from './managed-fields.js';
 import { mergeValues, prune } from './merge.js';
-import { compareObjects, formatValidationErrors, kindType, resetItemMemo, toFieldSet, validateValue, type Comparison, type MapType } from './schema-walk.js';
+import {
+  compareObjects,
+  formatValidationErrors,
+  kindType,
+  resetItemMemo,
+  toFieldSet,
+  validateValue,
+  type Comparison,
+  type MapType,
+} from './schema-walk.js';
 import { cloneValue, compareStrings, goJSON, isPlainObject, valuesEqual } from './values.js';
 
 export interface ApplyOptions {
@@ -152,7 +161,12 @@ function recordUpdate(
   }
   const self = changed.difference(STRIP_SET);
   if (self.isEmpty()) return;
-  const identity = { manager: writer.manager, operation: 'Update' as const, apiVersion: writer.apiVersion, subresource: writer.subresource };
+  const identity = {
+    manager: writer.manager,
+    operation: 'Update' as const,
+    apiVersion: writer.apiVersion,
+    subresource: writer.subresource,
+  };
   const id = managerIdentity(identity);
   const prev = managed.get(id);
   managed.set(id, { ...identity, time: nowTimestamp(now), set: prev ? self.union(prev.set) : self });
@@ -173,7 +187,10 @@ function recordUpdate(
  * - Timestamp-only changes are reverted when nothing else changed (no spurious RV bump).
  */
 export function updateManagedFields(o: UpdateManagedFieldsOptions): KubeObject {
-  const out = { ...o.updated, metadata: { ...(isPlainObject(o.updated.metadata) ? o.updated.metadata : {}) } } as KubeObject;
+  const out = {
+    ...o.updated,
+    metadata: { ...(isPlainObject(o.updated.metadata) ? o.updated.metadata : {}) },
+  } as KubeObject;
   resetItemMemo();
   try {
     const root = kindType(o.schema);
@@ -194,11 +211,20 @@ export function updateManagedFields(o: UpdateManagedFieldsOptions): KubeObject {
       setManagedFields(out, undefined);
       return out;
     }
-    recordUpdate(managed, live, updated, { manager: o.manager || 'unknown', apiVersion: o.apiVersion, subresource }, resetFilter(subresource, o.statusSubresource), o.now ?? new Date(), root);
+    recordUpdate(
+      managed,
+      live,
+      updated,
+      { manager: o.manager || 'unknown', apiVersion: o.apiVersion, subresource },
+      resetFilter(subresource, o.statusSubresource),
+      o.now ?? new Date(),
+      root,
+    );
     capUpdateManagers(managed, o.maxUpdateManagers ?? DEFAULT_MAX_UPDATE_MANAGERS);
     const mf = encodeManagedFields(managed);
     const oldMF = o.old?.metadata?.managedFields;
-    if (o.old && managedFieldsEqualIgnoringTime(oldMF, mf) && valuesEqual(live, updated)) setManagedFields(out, cloneValue(oldMF));
+    if (o.old && managedFieldsEqualIgnoringTime(oldMF, mf) && valuesEqual(live, updated))
+      setManagedFields(out, cloneValue(oldMF));
     else setManagedFields(out, mf);
   } catch {
     setManagedFields(out, cloneValue(o.old?.metadata?.managedFields));
@@ -221,8 +247,18 @@ class Conflicts extends Error {
 }
 
 /** The 409 kube answers (mf/internal/conflict.go NewConflictError). */
-export function conflictError(items: { entry: Pick<ManagerEntry, 'manager' | 'operation' | 'apiVersion' | 'subresource'>; path: Path; id?: string }[]): StatusError {
-  const causes: StatusCause[] = items.map((c) => ({ reason: 'FieldManagerConflict', message: `conflict with ${describeManager(c.entry)}`, field: pathToString(c.path) }));
+export function conflictError(
+  items: {
+    entry: Pick<ManagerEntry, 'manager' | 'operation' | 'apiVersion' | 'subresource'>;
+    path: Path;
+    id?: string;
+  }[],
+): StatusError {
+  const causes: StatusCause[] = items.map((c) => ({
+    reason: 'FieldManagerConflict',
+    message: `conflict with ${describeManager(c.entry)}`,
+    field: pathToString(c.path),
+  }));
   let message: string;
   if (items.length === 1) {
     message = `Apply failed with 1 conflict: conflict with ${describeManager(items[0].entry)}: ${pathToString(items[0].path)}`;
@@ -295,13 +331,27 @@ function applyOnce(c: Ctx, force: boolean): ApplyResult {
   if (c.live && managed.size === 0) {
     // SkipNonApplied: the object was never tracked; attribute what exists to before-first-apply.
     const empty: Obj = { apiVersion: c.o.apiVersion, kind: c.o.kind };
-    recordUpdate(managed, empty, c.liveValue, { manager: BEFORE_FIRST_APPLY_MANAGER, apiVersion, subresource: c.subresource }, c.filter, c.now, c.root);
+    recordUpdate(
+      managed,
+      empty,
+      c.liveValue,
+      { manager: BEFORE_FIRST_APPLY_MANAGER, apiVersion, subresource: c.subresource },
+      c.filter,
+      c.now,
+      c.root,
+    );
     capUpdateManagers(managed, c.o.maxUpdateManagers ?? DEFAULT_MAX_UPDATE_MANAGERS);
   }
   const merged = mergeValues(c.liveValue, c.body, c.root) as Obj;
   const applierId = managerIdentity({ manager: c.manager, operation: 'Apply', apiVersion, subresource: c.subresource });
   const last = managed.get(applierId);
-  const applier: ManagerEntry = { manager: c.manager, operation: 'Apply', apiVersion, subresource: c.subresource, set: c.filter(toFieldSet(c.body, c.root)) };
+  const applier: ManagerEntry = {
+    manager: c.manager,
+    operation: 'Apply',
+    apiVersion,
+    subresource: c.subresource,
+    set: c.filter(toFieldSet(c.body, c.root)),
+  };
   if (last?.time) applier.time = last.time;
   managed.set(applierId, applier);
 
@@ -386,22 +436,28 @@ export function applyPatch(o: ApplyOptions): KubeObject {
   const body: Obj = isPlainObject(o.applied) ? o.applied : {};
   const bodyVersion = typeof body.apiVersion === 'string' ? body.apiVersion : '';
   const bodyKind = typeof body.kind === 'string' ? body.kind : '';
-  if (bodyVersion !== o.apiVersion || bodyKind !== o.kind) throw badRequest(`invalid object type: ${gvkString(bodyVersion, bodyKind)}`);
+  if (bodyVersion !== o.apiVersion || bodyKind !== o.kind)
+    throw badRequest(`invalid object type: ${gvkString(bodyVersion, bodyKind)}`);
   const meta = isPlainObject(body.metadata) ? body.metadata : {};
-  if (meta.managedFields !== undefined && meta.managedFields !== null) throw badRequest('metadata.managedFields must be nil');
+  if (meta.managedFields !== undefined && meta.managedFields !== null)
+    throw badRequest('metadata.managedFields must be nil');
   const bodyName = typeof meta.name === 'string' ? meta.name : '';
   const bodyNamespace = typeof meta.namespace === 'string' ? meta.namespace : '';
   if (o.name !== undefined && bodyName !== o.name) {
     throw badRequest(`the name of the object (${bodyName}) does not match the name on the URL (${o.name})`);
   }
   if (o.namespace && bodyNamespace && bodyNamespace !== o.namespace) {
-    throw badRequest(`the namespace of the object (${bodyNamespace}) does not match the namespace on the URL (${o.namespace})`);
+    throw badRequest(
+      `the namespace of the object (${bodyNamespace}) does not match the namespace on the URL (${o.namespace})`,
+    );
   }
   if (o.subresource && !o.live) throw new Error('applyPatch: an apply to a subresource needs the live object');
   const root = kindType(o.schema);
   const errs = validateValue(body, root);
   if (errs.length > 0) {
-    throw badRequest(`failed to create typed patch object (${bodyNamespace}/${bodyName}; ${gvkString(bodyVersion, bodyKind)}): ${formatValidationErrors(errs)}`);
+    throw badRequest(
+      `failed to create typed patch object (${bodyNamespace}/${bodyName}; ${gvkString(bodyVersion, bodyKind)}): ${formatValidationErrors(errs)}`,
+    );
   }
   let liveManaged: Managed;
   try {
@@ -445,7 +501,8 @@ export function applyPatch(o: ApplyOptions): KubeObject {
   if (c.manager === 'kubectl') syncLastApplied(obj, body);
   const mf = encodeManagedFields(result.managed);
   const liveMF = o.live?.metadata?.managedFields;
-  if (live && managedFieldsEqualIgnoringTime(liveMF, mf) && valuesEqual(withoutManagedFields(obj), c.liveValue)) setManagedFields(obj, cloneValue(liveMF));
+  if (live && managedFieldsEqualIgnoringTime(liveMF, mf) && valuesEqual(withoutManagedFields(obj), c.liveValue))
+    setManagedFields(obj, cloneValue(liveMF));
   else setManagedFields(obj, mf);
   return obj as KubeObject;
 }
@@ -495,7 +552,8 @@ export type PatchType = 'apply' | 'merge' | 'json' | 'strategic';
 export function validatePatchOptions(opts: { patchType: PatchType; fieldManager?: string; force?: boolean }): void {
   const errs: FieldError[] = [];
   if (opts.patchType === 'apply') {
-    if (!opts.fieldManager) errs.push({ type: 'FieldValueRequired', field: 'fieldManager', detail: 'is required for apply patch' });
+    if (!opts.fieldManager)
+      errs.push({ type: 'FieldValueRequired', field: 'fieldManager', detail: 'is required for apply patch' });
   } else if (opts.force !== undefined) {
     errs.push({ type: 'FieldValueForbidden', field: 'force', detail: 'may not be specified for non-apply patch' });
   }
@@ -508,7 +566,10 @@ export function validatePatchOptions(opts: { patchType: PatchType; fieldManager?
  * (YAML 1.1 scalars). Duplicate keys: 400 with fieldValidation=Strict (kubectl's default),
  * a warning with Warn, ignored with Ignore.
  */
-export function decodeApplyBody(text: string, fieldValidation: 'Strict' | 'Warn' | 'Ignore' = 'Strict'): { object: unknown; warnings: string[] } {
+export function decodeApplyBody(
+  text: string,
+  fieldValidation: 'Strict' | 'Warn' | 'Ignore' = 'Strict',
+): { object: unknown; warnings: string[] } {
   const warnings: string[] = [];
   let object: unknown;
   try {

@@ -44,7 +44,10 @@ const benchSchema: JSONSchema = {
                 type: 'array',
                 'x-kubernetes-list-type': 'map',
                 'x-kubernetes-list-map-keys': ['containerPort', 'protocol'],
-                items: { type: 'object', properties: { containerPort: { type: 'integer' }, protocol: { type: 'string', default: 'TCP' } } },
+                items: {
+                  type: 'object',
+                  properties: { containerPort: { type: 'integer' }, protocol: { type: 'string', default: 'TCP' } },
+                },
               },
               args: { type: 'array', items: { type: 'string' } },
             },
@@ -73,7 +76,13 @@ function config(items: number, version: number): KubeObject {
   };
 }
 
-const base = { schema: benchSchema, apiVersion: 'bench.upm.io/v1', kind: 'Bench', manager: 'bench', now: new Date('2026-01-01T00:00:00Z') };
+const base = {
+  schema: benchSchema,
+  apiVersion: 'bench.upm.io/v1',
+  kind: 'Bench',
+  manager: 'bench',
+  now: new Date('2026-01-01T00:00:00Z'),
+};
 
 function measure(live: KubeObject, configs: KubeObject[], iterations: number): BenchCase {
   // The same change as a merge patch: lists are replaced whole, so the patch carries the list.
@@ -89,12 +98,14 @@ function measure(live: KubeObject, configs: KubeObject[], iterations: number): B
     const d = process.cpuUsage(t0);
     return d.user + d.system;
   };
-  const applyMicros = cpu(() => {
-    for (let i = 0; i < iterations; i++) applyPatch({ ...base, live, applied: configs[i % 2] });
-  }) / iterations;
-  const mergePatchMicros = cpu(() => {
-    for (let i = 0; i < iterations; i++) applyMergePatch(live, patches[i % 2]);
-  }) / iterations;
+  const applyMicros =
+    cpu(() => {
+      for (let i = 0; i < iterations; i++) applyPatch({ ...base, live, applied: configs[i % 2] });
+    }) / iterations;
+  const mergePatchMicros =
+    cpu(() => {
+      for (let i = 0; i < iterations; i++) applyMergePatch(live, patches[i % 2]);
+    }) / iterations;
   return { applyMicros, mergePatchMicros, ratio: applyMicros / mergePatchMicros };
 }
 

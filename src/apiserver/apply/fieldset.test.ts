@@ -3,16 +3,36 @@
 // comparison, merge order, validation).
 
 import type { JSONSchema } from '../registry/definition.js';
-import { FieldSet, fieldPE, fromFieldsV1, keyPE, parsePE, pathToString, toFieldsV1, toFieldsV1JSON, valuePE, indexPE, type Path } from './fieldset.js';
+import {
+  FieldSet,
+  fieldPE,
+  fromFieldsV1,
+  keyPE,
+  parsePE,
+  pathToString,
+  toFieldsV1,
+  toFieldsV1JSON,
+  valuePE,
+  indexPE,
+  type Path,
+} from './fieldset.js';
 import { mergeValues, removeItems } from './merge.js';
-import { compareObjects, ensureNamedFieldsAreMembers, formatValidationErrors, kindType, toFieldSet, typeFromSchema, validateValue } from './schema-walk.js';
+import {
+  compareObjects,
+  ensureNamedFieldsAreMembers,
+  formatValidationErrors,
+  kindType,
+  toFieldSet,
+  typeFromSchema,
+  validateValue,
+} from './schema-walk.js';
 import { compareStrings, goJSON } from './values.js';
 
 const f = fieldPE;
 const roundTrip = (json: string) => toFieldsV1JSON(fromFieldsV1(JSON.parse(json)));
 
 describe('FieldsV1 encoding', () => {
-  it('round-trips kube\'s canonical example byte for byte', () => {
+  it("round-trips kube's canonical example byte for byte", () => {
     const canonical =
       '{"f:metadata":{"f:labels":{"f:sidecar_version":{}}},"f:spec":{"f:template":{"f:spec":{"f:containers":{"k:{\\"name\\":\\"sidecar\\"}":{".":{},"f:image":{},"f:name":{}}}}}}}';
     expect(roundTrip(canonical)).toBe(canonical);
@@ -33,7 +53,14 @@ describe('FieldsV1 encoding', () => {
   });
 
   it('sorts keys canonically whatever the input order', () => {
-    const shuffled = { 'f:z': {}, 'v:"s"': {}, 'i:1': {}, 'k:{"b":1,"a":2}': { 'f:y': {}, '.': {}, 'f:x': {} }, 'f:a': { 'f:b': {} }, 'v:3': {} };
+    const shuffled = {
+      'f:z': {},
+      'v:"s"': {},
+      'i:1': {},
+      'k:{"b":1,"a":2}': { 'f:y': {}, '.': {}, 'f:x': {} },
+      'f:a': { 'f:b': {} },
+      'v:3': {},
+    };
     expect(JSON.stringify(toFieldsV1(fromFieldsV1(shuffled)))).toBe(
       '{"f:a":{"f:b":{}},"f:z":{},"k:{\\"a\\":2,\\"b\\":1}":{".":{},"f:x":{},"f:y":{}},"v:3":{},"v:\\"s\\"":{},"i:1":{}}',
     );
@@ -92,7 +119,7 @@ describe('FieldsV1 encoding', () => {
   });
 
   it('drops keys with an unknown PE type and rejects malformed ones', () => {
-    expect(fromFieldsV1({ 'x:foo': {}, 'f:a': { 'q:bar': { 'f:z': {} } }, 'ab': {} }).toStrings()).toEqual(['.a']);
+    expect(fromFieldsV1({ 'x:foo': {}, 'f:a': { 'q:bar': { 'f:z': {} } }, ab: {} }).toStrings()).toEqual(['.a']);
     expect(() => fromFieldsV1({ f: {} })).toThrow(/2 characters/);
     expect(() => fromFieldsV1({ 'k:{"name":': {} })).toThrow();
     expect(() => fromFieldsV1({ 'v:"a"x': {} })).toThrow();
@@ -111,13 +138,23 @@ describe('FieldsV1 encoding', () => {
   });
 
   it('writes field names raw', () => {
-    const set = FieldSet.fromPaths([[f('metadata'), f('annotations'), f('kubectl.kubernetes.io/last-applied-configuration')]]);
-    expect(toFieldsV1JSON(set)).toBe('{"f:metadata":{"f:annotations":{"f:kubectl.kubernetes.io/last-applied-configuration":{}}}}');
+    const set = FieldSet.fromPaths([
+      [f('metadata'), f('annotations'), f('kubectl.kubernetes.io/last-applied-configuration')],
+    ]);
+    expect(toFieldsV1JSON(set)).toBe(
+      '{"f:metadata":{"f:annotations":{"f:kubectl.kubernetes.io/last-applied-configuration":{}}}}',
+    );
   });
 
   it('parses each PE kind', () => {
     expect(parsePE('f:a.b')).toEqual(f('a.b'));
-    expect(parsePE('k:{"port":80,"protocol":"TCP"}')).toMatchObject({ kind: 'k', fields: [['port', 80], ['protocol', 'TCP']] });
+    expect(parsePE('k:{"port":80,"protocol":"TCP"}')).toMatchObject({
+      kind: 'k',
+      fields: [
+        ['port', 80],
+        ['protocol', 'TCP'],
+      ],
+    });
     expect(parsePE('v:1.0')?.key).toBe('v:1');
     expect(parsePE('i:3')).toEqual(indexPE(3));
     expect(parsePE('z:1')).toBeNull();
@@ -129,7 +166,16 @@ describe('paths', () => {
     const cases: [Path, string][] = [
       [[f('spec'), f('replicas')], '.spec.replicas'],
       [[f('spec'), f('containers'), keyPE([['name', 'nginx']]), f('image')], '.spec.containers[name="nginx"].image'],
-      [[f('ports'), keyPE([['protocol', 'TCP'], ['containerPort', 80]])], '.ports[containerPort=80,protocol="TCP"]'],
+      [
+        [
+          f('ports'),
+          keyPE([
+            ['protocol', 'TCP'],
+            ['containerPort', 80],
+          ]),
+        ],
+        '.ports[containerPort=80,protocol="TCP"]',
+      ],
       [[f('metadata'), f('finalizers'), valuePE('a')], '.metadata.finalizers[="a"]'],
       [[f('set'), valuePE(1)], '.set[=1]'],
       [[f('list'), indexPE(0)], '.list[0]'],
@@ -185,7 +231,12 @@ const fs = (v: unknown) => JSON.stringify(toFieldsV1(toFieldSet(v, root)));
 
 describe('field set of a value (ToFieldSet)', () => {
   it('records leaves, list items with ".", undeclared keys as members, declared fields through descendants', () => {
-    expect(fs({ metadata: { labels: { app: 'x' } }, spec: { replicas: 1, items: [{ name: 'a', v: 1 }], labels: { k: 'v' } } })).toBe(
+    expect(
+      fs({
+        metadata: { labels: { app: 'x' } },
+        spec: { replicas: 1, items: [{ name: 'a', v: 1 }], labels: { k: 'v' } },
+      }),
+    ).toBe(
       '{"f:metadata":{"f:labels":{"f:app":{}}},"f:spec":{"f:items":{"k:{\\"name\\":\\"a\\"}":{".":{},"f:name":{},"f:v":{}}},"f:labels":{"f:k":{}},"f:replicas":{}}}',
     );
   });
@@ -197,33 +248,66 @@ describe('field set of a value (ToFieldSet)', () => {
     expect(fs({ spec: { items: null } })).toBe('{"f:spec":{"f:items":{}}}');
   });
   it('treats int-or-string and atomic lists as leaves, deduced maps as granular and deduced lists as atomic', () => {
-    expect(fs({ spec: { port: 'http', atomicList: ['a', 'b'], set: ['b', 'a'], free: { x: { y: [1, { z: 2 }] } } } })).toBe(
+    expect(
+      fs({ spec: { port: 'http', atomicList: ['a', 'b'], set: ['b', 'a'], free: { x: { y: [1, { z: 2 }] } } } }),
+    ).toBe(
       '{"f:spec":{"f:atomicList":{},"f:free":{"f:x":{".":{},"f:y":{}}},"f:port":{},"f:set":{"v:\\"a\\"":{},"v:\\"b\\"":{}}}}',
     );
   });
   it('tracks ownerReferences by uid and finalizers by value', () => {
-    expect(fs({ metadata: { ownerReferences: [{ apiVersion: 'v1', kind: 'K', name: 'n', uid: 'u1' }], finalizers: ['a/b'] } })).toBe(
+    expect(
+      fs({
+        metadata: { ownerReferences: [{ apiVersion: 'v1', kind: 'K', name: 'n', uid: 'u1' }], finalizers: ['a/b'] },
+      }),
+    ).toBe(
       '{"f:metadata":{"f:finalizers":{"v:\\"a/b\\"":{}},"f:ownerReferences":{"k:{\\"uid\\":\\"u1\\"}":{".":{},"f:apiVersion":{},"f:kind":{},"f:name":{},"f:uid":{}}}}}',
     );
   });
   it('records duplicated list items once, without children', () => {
-    expect(fs({ spec: { items: [{ name: 'a', v: 1 }, { name: 'a', v: 2 }] } })).toBe('{"f:spec":{"f:items":{"k:{\\"name\\":\\"a\\"}":{}}}}');
+    expect(
+      fs({
+        spec: {
+          items: [
+            { name: 'a', v: 1 },
+            { name: 'a', v: 2 },
+          ],
+        },
+      }),
+    ).toBe('{"f:spec":{"f:items":{"k:{\\"name\\":\\"a\\"}":{}}}}');
   });
 });
 
 describe('schema markers', () => {
   it('leaves an absent key field without default out of the item key; all keys absent is an error', () => {
-    const t = typeFromSchema({ type: 'array', 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['a', 'b'], items: { type: 'object', properties: { a: { type: 'string' }, b: { type: 'string' } } } });
-    expect(JSON.stringify(toFieldsV1(toFieldSet([{ a: 'x' }, { a: 'x', b: 'y' }], t)))).toBe('{"k:{\\"a\\":\\"x\\"}":{".":{},"f:a":{}},"k:{\\"a\\":\\"x\\",\\"b\\":\\"y\\"}":{".":{},"f:a":{},"f:b":{}}}');
+    const t = typeFromSchema({
+      type: 'array',
+      'x-kubernetes-list-type': 'map',
+      'x-kubernetes-list-map-keys': ['a', 'b'],
+      items: { type: 'object', properties: { a: { type: 'string' }, b: { type: 'string' } } },
+    });
+    expect(JSON.stringify(toFieldsV1(toFieldSet([{ a: 'x' }, { a: 'x', b: 'y' }], t)))).toBe(
+      '{"k:{\\"a\\":\\"x\\"}":{".":{},"f:a":{}},"k:{\\"a\\":\\"x\\",\\"b\\":\\"y\\"}":{".":{},"f:a":{},"f:b":{}}}',
+    );
     expect(validateValue([{}], t)[0].message).toMatch(/omits all key fields/);
   });
   it('falls back to x-kubernetes-patch-strategy markers when list-type is absent', () => {
-    const keyed = typeFromSchema({ type: 'array', items: { type: 'object', properties: { name: { type: 'string' } } }, 'x-kubernetes-patch-strategy': 'merge', 'x-kubernetes-patch-merge-key': 'name' } as JSONSchema);
+    const keyed = typeFromSchema({
+      type: 'array',
+      items: { type: 'object', properties: { name: { type: 'string' } } },
+      'x-kubernetes-patch-strategy': 'merge',
+      'x-kubernetes-patch-merge-key': 'name',
+    } as JSONSchema);
     expect(keyed).toMatchObject({ kind: 'list', atomic: false, keys: ['name'] });
-    const set = typeFromSchema({ type: 'array', items: { type: 'string' }, 'x-kubernetes-patch-strategy': 'merge' } as JSONSchema);
+    const set = typeFromSchema({
+      type: 'array',
+      items: { type: 'string' },
+      'x-kubernetes-patch-strategy': 'merge',
+    } as JSONSchema);
     expect(set).toMatchObject({ kind: 'list', atomic: false, keys: [] });
     expect(typeFromSchema({ type: 'array', items: { type: 'string' } })).toMatchObject({ kind: 'list', atomic: true });
-    expect(typeFromSchema({ type: 'object', 'x-kubernetes-map-type': 'atomic', additionalProperties: { type: 'string' } })).toMatchObject({ kind: 'map', atomic: true });
+    expect(
+      typeFromSchema({ type: 'object', 'x-kubernetes-map-type': 'atomic', additionalProperties: { type: 'string' } }),
+    ).toMatchObject({ kind: 'map', atomic: true });
     expect(typeFromSchema({ type: 'string', format: 'date-time' })).toMatchObject({ kind: 'scalar' });
     expect(typeFromSchema({})).toEqual({ kind: 'untyped' });
   });
@@ -235,20 +319,29 @@ describe('comparison (Compare)', () => {
     return { added: c.added.toStrings(), modified: c.modified.toStrings(), removed: c.removed.toStrings() };
   };
   it('marks new containers and items as added, with their contents', () => {
-    expect(cmp({ spec: { replicas: 1 } }, { spec: { replicas: 2, struct: { a: 'x' }, items: [{ name: 'a' }] } })).toEqual({
+    expect(
+      cmp({ spec: { replicas: 1 } }, { spec: { replicas: 2, struct: { a: 'x' }, items: [{ name: 'a' }] } }),
+    ).toEqual({
       added: ['.spec.items', '.spec.struct', '.spec.items[name="a"]', '.spec.items[name="a"].name', '.spec.struct.a'],
       modified: ['.spec.replicas'],
       removed: [],
     });
   });
   it('ignores reordering of associative lists and keeps {} and null distinct', () => {
-    expect(cmp({ spec: { set: ['a', 'b'], items: [{ name: 'a' }, { name: 'b' }] } }, { spec: { set: ['b', 'a'], items: [{ name: 'b' }, { name: 'a' }] } })).toEqual({
+    expect(
+      cmp(
+        { spec: { set: ['a', 'b'], items: [{ name: 'a' }, { name: 'b' }] } },
+        { spec: { set: ['b', 'a'], items: [{ name: 'b' }, { name: 'a' }] } },
+      ),
+    ).toEqual({
       added: [],
       modified: [],
       removed: [],
     });
     expect(cmp({ spec: { struct: {} } }, { spec: { struct: null } }).modified).toEqual(['.spec.struct']);
-    expect(cmp({ spec: { atomicList: ['a', 'b'] } }, { spec: { atomicList: ['b', 'a'] } }).modified).toEqual(['.spec.atomicList']);
+    expect(cmp({ spec: { atomicList: ['a', 'b'] } }, { spec: { atomicList: ['b', 'a'] } }).modified).toEqual([
+      '.spec.atomicList',
+    ]);
   });
   it('reports removed paths, containers included', () => {
     expect(cmp({ spec: { struct: { a: 'x' } } }, { spec: {} }).removed).toEqual(['.spec.struct', '.spec.struct.a']);
@@ -258,7 +351,14 @@ describe('comparison (Compare)', () => {
 describe('merge order of associative lists', () => {
   const setType = typeFromSchema({ type: 'array', 'x-kubernetes-list-type': 'set', items: { type: 'string' } });
   it('keeps live-only items after the item that preceded them (smd set_test examples)', () => {
-    expect(mergeValues(['a', 'b', 'c', 'd'], ['a', 'aprime', 'c', 'cprime'], setType)).toEqual(['a', 'b', 'aprime', 'c', 'd', 'cprime']);
+    expect(mergeValues(['a', 'b', 'c', 'd'], ['a', 'aprime', 'c', 'cprime'], setType)).toEqual([
+      'a',
+      'b',
+      'aprime',
+      'c',
+      'd',
+      'cprime',
+    ]);
     expect(mergeValues(['a', 'd', 'c', 'b'], ['a', 'b', 'c', 'd'], setType)).toEqual(['a', 'b', 'c', 'd']);
     // a shared item met before its turn is skipped and emitted at its config position
     expect(mergeValues(['x', 'b', 'y', 'a'], ['a', 'b'], setType)).toEqual(['x', 'y', 'a', 'b']);
@@ -267,7 +367,9 @@ describe('merge order of associative lists', () => {
     expect(mergeValues([], null, setType)).toBeNull();
   });
   it('keeps live children when the config has null or {} for a granular struct', () => {
-    expect(mergeValues({ spec: { struct: { a: 'x' } } }, { spec: { struct: null } }, root)).toEqual({ spec: { struct: { a: 'x' } } });
+    expect(mergeValues({ spec: { struct: { a: 'x' } } }, { spec: { struct: null } }, root)).toEqual({
+      spec: { struct: { a: 'x' } },
+    });
     expect(mergeValues({ spec: { struct: {} } }, { spec: { struct: null } }, root)).toEqual({ spec: { struct: null } });
   });
   it('turns a granular container emptied by removal into null', () => {
@@ -281,14 +383,24 @@ describe('validation of apply configurations', () => {
   it('reports undeclared fields, wrong types, keyless and duplicate items like smd', () => {
     expect(errs({ spec: { nope: 1 } })).toBe('.spec.nope: field not declared in schema');
     expect(errs({ spec: { replicas: '3' } })).toBe('.spec.replicas: expected numeric (int or float), got string');
-    expect(errs({ spec: { items: [{ name: 'a' }, { name: 'a' }] } })).toBe('.spec.items: duplicate entries for key [name="a"]');
-    expect(errs({ spec: { items: [{ v: 1 }] } })).toMatch(/^\.spec\.items: element 0: associative list with keys has an element that omits all key fields/);
-    expect(errs({ spec: { set: [{ a: 1 }] } })).toBe(".spec.set: element 0: associative list without keys has an element that's a map type");
-    expect(errs({ spec: { items: [null] } })).toBe('.spec.items: element 0: associative list with keys may not have a null element');
+    expect(errs({ spec: { items: [{ name: 'a' }, { name: 'a' }] } })).toBe(
+      '.spec.items: duplicate entries for key [name="a"]',
+    );
+    expect(errs({ spec: { items: [{ v: 1 }] } })).toMatch(
+      /^\.spec\.items: element 0: associative list with keys has an element that omits all key fields/,
+    );
+    expect(errs({ spec: { set: [{ a: 1 }] } })).toBe(
+      ".spec.set: element 0: associative list without keys has an element that's a map type",
+    );
+    expect(errs({ spec: { items: [null] } })).toBe(
+      '.spec.items: element 0: associative list with keys may not have a null element',
+    );
     expect(errs({ metadata: { labels: { a: 1 } }, spec: { struct: 'x' } })).toBe(
       'errors:\n  .metadata.labels.a: expected string, got 1\n  .spec.struct: expected map, got "x"',
     );
-    expect(validateValue({ apiVersion: 'v1', spec: { free: { anything: [1, { b: null }] }, port: 80 } }, root)).toEqual([]);
+    expect(validateValue({ apiVersion: 'v1', spec: { free: { anything: [1, { b: null }] }, port: 80 } }, root)).toEqual(
+      [],
+    );
   });
 });
 

@@ -123,7 +123,8 @@ function parsePEUncached(s: string): PathElement | null {
       return valuePE(JSON.parse(rest));
     case 'k': {
       const obj: unknown = JSON.parse(rest);
-      if (!isPlainObject(obj)) throw new Error(`parsing key as path element: expected an object in ${JSON.stringify(s)}`);
+      if (!isPlainObject(obj))
+        throw new Error(`parsing key as path element: expected an object in ${JSON.stringify(s)}`);
       return keyPE(Object.entries(obj));
     }
     case 'i': {
@@ -224,7 +225,8 @@ export class FieldSet {
   intersection(other: FieldSet): FieldSet {
     if (this.isEmpty() || other.isEmpty()) return FieldSet.EMPTY;
     const out = new FieldSet();
-    const [small, big] = this.members.size <= other.members.size ? [this.members, other.members] : [other.members, this.members];
+    const [small, big] =
+      this.members.size <= other.members.size ? [this.members, other.members] : [other.members, this.members];
     for (const [k, pe] of small) if (big.has(k)) out.members.set(k, pe);
     for (const [k, node] of this.children) {
       const o = other.children.get(k);

@@ -76,4 +76,13 @@ export {
   type ManagerEntry,
 } from './managed-fields.js';
 export { mergeValues, prune, removeItems } from './merge.js';
-export { compareObjects, kindType, resetItemMemo, toFieldSet, typeFromSchema, validateValue, type Comparison, type TypeNode } from './schema-walk.js';
+export {
+  compareObjects,
+  kindType,
+  resetItemMemo,
+  toFieldSet,
+  typeFromSchema,
+  validateValue,
+  type Comparison,
+  type TypeNode,
+} from './schema-walk.js';

@@ -40,7 +40,12 @@ const MAX_SUBRESOURCE_NAME_LENGTH = 256;
  * time, fields and — for Apply — apiVersion. One Apply entry per (manager, subresource); one
  * Update entry per (manager, apiVersion, subresource).
  */
-export function managerIdentity(e: { manager: string; operation: Operation; apiVersion: string; subresource: string }): string {
+export function managerIdentity(e: {
+  manager: string;
+  operation: Operation;
+  apiVersion: string;
+  subresource: string;
+}): string {
   const parts: string[] = [];
   if (e.manager) parts.push(`"manager":${goQuote(e.manager)}`);
   parts.push(`"operation":${goQuote(e.operation)}`);
@@ -89,10 +94,12 @@ export function decodeManagedFields(raw: unknown): Managed {
     if (entry.fieldsType === undefined || entry.fieldsType === null || entry.fieldsType === '') {
       throw new Error(`missing fieldsType in managed fields entry ${i}`);
     }
-    if (entry.fieldsType !== 'FieldsV1') throw new Error(`invalid fieldsType ${JSON.stringify(entry.fieldsType)} in managed fields entry ${i}`);
+    if (entry.fieldsType !== 'FieldsV1')
+      throw new Error(`invalid fieldsType ${JSON.stringify(entry.fieldsType)} in managed fields entry ${i}`);
     const manager = entry.manager ?? '';
     const subresource = entry.subresource ?? '';
-    if (typeof manager !== 'string' || typeof subresource !== 'string') throw new Error(`invalid managed fields entry ${i}`);
+    if (typeof manager !== 'string' || typeof subresource !== 'string')
+      throw new Error(`invalid managed fields entry ${i}`);
     let time: string | undefined;
     if (entry.time !== undefined && entry.time !== null) {
       if (typeof entry.time !== 'string') throw new Error(`invalid time in managed fields entry ${i}`);
@@ -167,9 +174,17 @@ export const STRIP_SET: FieldSet = FieldSet.fromPaths([
   [fieldPE('apiVersion')],
   [fieldPE('kind')],
   [fieldPE('metadata')],
-  ...['name', 'namespace', 'creationTimestamp', 'selfLink', 'uid', 'clusterName', 'generation', 'managedFields', 'resourceVersion'].map(
-    (f): Path => [fieldPE('metadata'), fieldPE(f)],
-  ),
+  ...[
+    'name',
+    'namespace',
+    'creationTimestamp',
+    'selfLink',
+    'uid',
+    'clusterName',
+    'generation',
+    'managedFields',
+    'resourceVersion',
+  ].map((f): Path => [fieldPE('metadata'), fieldPE(f)]),
 ]);
 
 /**
@@ -192,7 +207,12 @@ export function capUpdateManagers(managed: Managed, max = DEFAULT_MAX_UPDATE_MAN
     const id = updaters[i];
     const e = managed.get(id)!;
     const version = e.apiVersion;
-    const bucket = managerIdentity({ manager: ANCIENT_CHANGES_MANAGER, operation: 'Update', apiVersion: version, subresource: '' });
+    const bucket = managerIdentity({
+      manager: ANCIENT_CHANGES_MANAGER,
+      operation: 'Update',
+      apiVersion: version,
+      subresource: '',
+    });
     const first = firstByVersion.get(version);
     if (first === undefined) {
       firstByVersion.set(version, id);
@@ -201,10 +221,22 @@ export function capUpdateManagers(managed: Managed, max = DEFAULT_MAX_UPDATE_MAN
     if (!managed.has(bucket)) {
       const f = managed.get(first)!;
       managed.delete(first);
-      managed.set(bucket, { manager: ANCIENT_CHANGES_MANAGER, operation: 'Update', apiVersion: version, subresource: '', set: f.set });
+      managed.set(bucket, {
+        manager: ANCIENT_CHANGES_MANAGER,
+        operation: 'Update',
+        apiVersion: version,
+        subresource: '',
+        set: f.set,
+      });
     }
     const b = managed.get(bucket)!;
-    const merged: ManagerEntry = { manager: ANCIENT_CHANGES_MANAGER, operation: 'Update', apiVersion: version, subresource: '', set: e.set.union(b.set) };
+    const merged: ManagerEntry = {
+      manager: ANCIENT_CHANGES_MANAGER,
+      operation: 'Update',
+      apiVersion: version,
+      subresource: '',
+      set: e.set.union(b.set),
+    };
     if (e.time) merged.time = e.time;
     managed.delete(id);
     managed.set(bucket, merged);
@@ -217,7 +249,10 @@ export function capUpdateManagers(managed: Managed, max = DEFAULT_MAX_UPDATE_MAN
  * Whether two managedFields lists are equal except for timestamps, entry by entry
  * (as-is/endpoints/handlers/fieldmanager/equality.go).
  */
-export function managedFieldsEqualIgnoringTime(a: ManagedFieldsEntry[] | undefined, b: ManagedFieldsEntry[] | undefined): boolean {
+export function managedFieldsEqualIgnoringTime(
+  a: ManagedFieldsEntry[] | undefined,
+  b: ManagedFieldsEntry[] | undefined,
+): boolean {
   const la = a ?? [];
   const lb = b ?? [];
   if (la.length !== lb.length) return false;
@@ -257,10 +292,20 @@ export function managerFromUserAgent(userAgent: string | undefined): string {
 export function validateFieldManager(manager: string, field: string): FieldError[] {
   const errs: FieldError[] = [];
   if (Buffer.byteLength(manager) > FIELD_MANAGER_MAX_LENGTH) {
-    errs.push({ type: 'FieldValueTooLong', field, value: manager, detail: `may not be more than ${FIELD_MANAGER_MAX_LENGTH} bytes` });
+    errs.push({
+      type: 'FieldValueTooLong',
+      field,
+      value: manager,
+      detail: `may not be more than ${FIELD_MANAGER_MAX_LENGTH} bytes`,
+    });
   }
   if (/\p{Cc}/u.test(manager)) {
-    errs.push({ type: 'FieldValueInvalid', field, value: manager, detail: 'is not allowed to contain control characters' });
+    errs.push({
+      type: 'FieldValueInvalid',
+      field,
+      value: manager,
+      detail: 'is not allowed to contain control characters',
+    });
   }
   return errs;
 }
@@ -269,19 +314,35 @@ export function validateFieldManager(manager: string, field: string): FieldError
 export function validateManagedFieldsEntries(entries: unknown, field = 'metadata.managedFields'): FieldError[] {
   const errs: FieldError[] = [];
   if (entries === undefined || entries === null) return errs;
-  if (!Array.isArray(entries)) return [{ type: 'FieldValueTypeInvalid', field, value: entries, detail: 'must be a list' }];
+  if (!Array.isArray(entries))
+    return [{ type: 'FieldValueTypeInvalid', field, value: entries, detail: 'must be a list' }];
   entries.forEach((raw, i) => {
     const path = `${field}[${i}]`;
     const e = isPlainObject(raw) ? raw : {};
     if (e.operation !== 'Apply' && e.operation !== 'Update') {
-      errs.push({ type: 'FieldValueInvalid', field: `${path}.operation`, value: e.operation ?? '', detail: 'must be `Apply` or `Update`' });
+      errs.push({
+        type: 'FieldValueInvalid',
+        field: `${path}.operation`,
+        value: e.operation ?? '',
+        detail: 'must be `Apply` or `Update`',
+      });
     }
     if (e.fieldsType !== undefined && e.fieldsType !== null && e.fieldsType !== '' && e.fieldsType !== 'FieldsV1') {
-      errs.push({ type: 'FieldValueInvalid', field: `${path}.fieldsType`, value: e.fieldsType, detail: 'must be `FieldsV1`' });
+      errs.push({
+        type: 'FieldValueInvalid',
+        field: `${path}.fieldsType`,
+        value: e.fieldsType,
+        detail: 'must be `FieldsV1`',
+      });
     }
     errs.push(...validateFieldManager(typeof e.manager === 'string' ? e.manager : '', `${path}.manager`));
     if (typeof e.subresource === 'string' && e.subresource.length > MAX_SUBRESOURCE_NAME_LENGTH) {
-      errs.push({ type: 'FieldValueTooLong', field: `${path}.subresource`, value: e.subresource, detail: `may not be more than ${MAX_SUBRESOURCE_NAME_LENGTH} bytes` });
+      errs.push({
+        type: 'FieldValueTooLong',
+        field: `${path}.subresource`,
+        value: e.subresource,
+        detail: `may not be more than ${MAX_SUBRESOURCE_NAME_LENGTH} bytes`,
+      });
     }
   });
   return errs;
@@ -290,7 +351,11 @@ export function validateManagedFieldsEntries(entries: unknown, field = 'metadata
 // ---- client-go csaupgrade ---------------------------------------------------------------
 
 /** Entries of `operation` whose set contains every path of `fields` (csaupgrade.FindFieldsOwners). */
-export function findFieldsOwners(entries: ManagedFieldsEntry[] | undefined, operation: Operation, fields: FieldSet): ManagedFieldsEntry[] {
+export function findFieldsOwners(
+  entries: ManagedFieldsEntry[] | undefined,
+  operation: Operation,
+  fields: FieldSet,
+): ManagedFieldsEntry[] {
   const out: ManagedFieldsEntry[] = [];
   for (const e of entries ?? []) {
     if (e.operation !== operation) continue;
@@ -306,7 +371,9 @@ export function findFieldsOwners(entries: ManagedFieldsEntry[] | undefined, oper
 }
 
 /** The path of the client-side apply annotation, whose owners kubectl migrates. */
-export const LAST_APPLIED_PATH: FieldSet = FieldSet.fromPaths([[fieldPE('metadata'), fieldPE('annotations'), fieldPE(LAST_APPLIED_ANNOTATION)]]);
+export const LAST_APPLIED_PATH: FieldSet = FieldSet.fromPaths([
+  [fieldPE('metadata'), fieldPE('annotations'), fieldPE(LAST_APPLIED_ANNOTATION)],
+]);
 
 /**
  * Migrates the fields of client-side-apply Update managers to the server-side-apply manager
@@ -315,7 +382,11 @@ export const LAST_APPLIED_PATH: FieldSet = FieldSet.fromPaths([[fieldPE('metadat
  * Update entry with the target's apiVersion is unioned into it and every main-resource Update
  * entry of that name is dropped. Returns a new list (undefined when it becomes empty).
  */
-export function upgradeManagedFields(entries: ManagedFieldsEntry[] | undefined, csaManagerNames: Iterable<string>, ssaManager: string): ManagedFieldsEntry[] | undefined {
+export function upgradeManagedFields(
+  entries: ManagedFieldsEntry[] | undefined,
+  csaManagerNames: Iterable<string>,
+  ssaManager: string,
+): ManagedFieldsEntry[] | undefined {
   let list = entries?.map((e) => ({ ...e }));
   for (const csa of csaManagerNames) {
     if (!list) return undefined;
@@ -326,7 +397,9 @@ export function upgradeManagedFields(entries: ManagedFieldsEntry[] | undefined, 
       list[target] = { ...list[target], operation: 'Apply', manager: ssaManager };
     }
     const targetEntry = list[target];
-    const source = list.find((e) => e.manager === csa && e.operation === 'Update' && !e.subresource && e.apiVersion === targetEntry.apiVersion);
+    const source = list.find(
+      (e) => e.manager === csa && e.operation === 'Update' && !e.subresource && e.apiVersion === targetEntry.apiVersion,
+    );
     let set = fromFieldsV1(targetEntry.fieldsV1);
     if (source) set = set.union(fromFieldsV1(source.fieldsV1));
     list[target] = { ...targetEntry, fieldsV1: toFieldsV1(set) };

@@ -35,7 +35,8 @@ export function mergeValues(live: unknown, config: unknown, t: TypeNode): unknow
   const sr = shapeOf(t, config);
   if (sl !== sr || sr === 'leaf') return config;
   if (isEmptyish(live) && isEmptyish(config)) return config;
-  if (sr === 'list') return mergeList(resolve(t, config) as ListType, live as unknown[] | null, config as unknown[] | null);
+  if (sr === 'list')
+    return mergeList(resolve(t, config) as ListType, live as unknown[] | null, config as unknown[] | null);
   const map = resolve(t, config) as MapType;
   const lm = live as Record<string, unknown> | null;
   const rm = config as Record<string, unknown> | null;
@@ -97,7 +98,7 @@ function mergeList(t: ListType, lhs: unknown[] | null, rhs: unknown[] | null): u
   };
   const lLen = l.pes.length;
   const rLen = r.pes.length;
-  for (let lI = 0, rI = 0; lI < lLen || rI < rLen; ) {
+  for (let lI = 0, rI = 0; lI < lLen || rI < rLen;) {
     if (lI < lLen && rI < rLen) {
       const pe = l.pes[lI];
       if (pe.key === r.pes[rI].key) {
@@ -183,7 +184,13 @@ export function removeItems(value: unknown, toRemove: FieldSet, t: TypeNode): un
  * item survives when anyone owns it, and nothing outside `lastSet` (plus its named-field
  * ancestors) is ever removed. `applied` is the field set of the new config (enables a fast path).
  */
-export function prune(merged: unknown, owned: FieldSet, lastSet: FieldSet | undefined, t: TypeNode, applied?: FieldSet): unknown {
+export function prune(
+  merged: unknown,
+  owned: FieldSet,
+  lastSet: FieldSet | undefined,
+  t: TypeNode,
+  applied?: FieldSet,
+): unknown {
   if (!lastSet || lastSet.isEmpty()) return merged;
   // Fast path: when the new config covers everything applied last time, nothing can go (every
   // list item or map entry above a config path is itself in the config set, and its named

@@ -85,7 +85,8 @@ function convert(s: JSONSchema): TypeNode {
       let keys = s['x-kubernetes-list-map-keys'] ?? [];
       if (!listType) {
         // Fallback for schemas carrying only the strategic-merge-patch markers.
-        const strategy = typeof ext['x-kubernetes-patch-strategy'] === 'string' ? (ext['x-kubernetes-patch-strategy'] as string) : '';
+        const strategy =
+          typeof ext['x-kubernetes-patch-strategy'] === 'string' ? (ext['x-kubernetes-patch-strategy'] as string) : '';
         if (strategy.split(',').includes('merge')) {
           const mergeKey = ext['x-kubernetes-patch-merge-key'];
           if (typeof mergeKey === 'string' && mergeKey) {
@@ -102,7 +103,8 @@ function convert(s: JSONSchema): TypeNode {
         }
         return { kind: 'list', atomic: false, keys: [...keys], item, keyDefaults: defaults };
       }
-      if (listType === 'set' || listType === 'map') return { kind: 'list', atomic: false, keys: [], item, keyDefaults: new Map() };
+      if (listType === 'set' || listType === 'map')
+        return { kind: 'list', atomic: false, keys: [], item, keyDefaults: new Map() };
       return { kind: 'list', atomic: true, keys: [], item, keyDefaults: new Map() };
     }
     case 'object': {
@@ -216,7 +218,8 @@ export function resetItemMemo(): void {
 
 /** Records the identity of an item built from items with that identity (merge results). */
 export function rememberItemPE(t: ListType, item: unknown, pe: PathElement): void {
-  if (t.keys.length > 0 && pe.kind === 'k' && isPlainObject(item)) itemPEs.set(item, { t, values: t.keys.map((k) => item[k]), pe });
+  if (t.keys.length > 0 && pe.kind === 'k' && isPlainObject(item))
+    itemPEs.set(item, { t, values: t.keys.map((k) => item[k]), pe });
 }
 
 /** The PE identifying a list item, or an error message (smd listItemToPathElement). */
@@ -334,7 +337,11 @@ const CMP_NONE: CmpResult = { self: null, removed: null, modified: null, added: 
 /** smd Compare(lhs, rhs): what changed from lhs to rhs, per path. */
 export function compareObjects(lhs: unknown, rhs: unknown, t: TypeNode): Comparison {
   const r = cmp(lhs, rhs, t);
-  return { removed: r.removed ?? new FieldSet(), modified: r.modified ?? new FieldSet(), added: r.added ?? new FieldSet() };
+  return {
+    removed: r.removed ?? new FieldSet(),
+    modified: r.modified ?? new FieldSet(),
+    added: r.added ?? new FieldSet(),
+  };
 }
 
 export function isSame(c: Comparison): boolean {
@@ -394,7 +401,12 @@ function cmp(l: unknown, r: unknown, t: TypeNode): CmpResult {
       }
     }
   }
-  return { self: l === undefined ? 'added' : r === undefined ? 'removed' : null, removed: b.removed, modified: b.modified, added: b.added };
+  return {
+    self: l === undefined ? 'added' : r === undefined ? 'removed' : null,
+    removed: b.removed,
+    modified: b.modified,
+    added: b.added,
+  };
 }
 
 interface IndexedItems {

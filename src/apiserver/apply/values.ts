@@ -119,7 +119,11 @@ export function goJSON(v: unknown, escapeKeys = true): string {
   if (Array.isArray(v)) return '[' + v.map((x) => goJSON(x, escapeKeys)).join(',') + ']';
   if (isPlainObject(v)) {
     const keys = definedKeys(v).sort(compareStrings);
-    return '{' + keys.map((k) => (escapeKeys ? goQuote(k) : JSON.stringify(k)) + ':' + goJSON(v[k], escapeKeys)).join(',') + '}';
+    return (
+      '{' +
+      keys.map((k) => (escapeKeys ? goQuote(k) : JSON.stringify(k)) + ':' + goJSON(v[k], escapeKeys)).join(',') +
+      '}'
+    );
   }
   return 'null';
 }
@@ -131,7 +135,14 @@ export function valueToString(v: unknown): string {
   if (typeof v === 'number' || typeof v === 'boolean') return String(v);
   if (Array.isArray(v)) return '[' + v.map(valueToString).join(',') + ']';
   if (isPlainObject(v)) {
-    return '{' + definedKeys(v).sort(compareStrings).map((k) => `${k}=${valueToString(v[k])}`).join(',') + '}';
+    return (
+      '{' +
+      definedKeys(v)
+        .sort(compareStrings)
+        .map((k) => `${k}=${valueToString(v[k])}`)
+        .join(',') +
+      '}'
+    );
   }
   return String(v);
 }

@@ -45,26 +45,48 @@ describe('parseAuthenticationConfigMap', () => {
 
   it('missing list keys, empty values and JSON null are empty lists, as in k8s.io/apiserver', () => {
     // e.g. a kube-apiserver before 1.32 publishes no requestheader-uid-headers; "null" is an unset flag.
-    const cfg = parseAuthenticationConfigMap({ 'requestheader-client-ca-file': proxyCAPem, 'requestheader-username-headers': '["X-Remote-User"]', 'requestheader-group-headers': 'null', 'requestheader-allowed-names': '' });
+    const cfg = parseAuthenticationConfigMap({
+      'requestheader-client-ca-file': proxyCAPem,
+      'requestheader-username-headers': '["X-Remote-User"]',
+      'requestheader-group-headers': 'null',
+      'requestheader-allowed-names': '',
+    });
     expect(cfg).toEqual({
-      requestHeader: { clientCAPem: proxyCAPem, allowedNames: [], usernameHeaders: ['X-Remote-User'], uidHeaders: [], groupHeaders: [], extraHeaderPrefixes: [] },
+      requestHeader: {
+        clientCAPem: proxyCAPem,
+        allowedNames: [],
+        usernameHeaders: ['X-Remote-User'],
+        uidHeaders: [],
+        groupHeaders: [],
+        extraHeaderPrefixes: [],
+      },
     });
   });
 
   it('without requestheader-client-ca-file there is no front-proxy authentication; without client-ca-file no client CA', () => {
-    expect(parseAuthenticationConfigMap({ 'client-ca-file': caPem, 'requestheader-username-headers': '["X-Remote-User"]' })).toEqual({ clientCAPem: caPem });
+    expect(
+      parseAuthenticationConfigMap({ 'client-ca-file': caPem, 'requestheader-username-headers': '["X-Remote-User"]' }),
+    ).toEqual({ clientCAPem: caPem });
     expect(parseAuthenticationConfigMap({ 'requestheader-client-ca-file': '  ' })).toEqual({});
     expect(parseAuthenticationConfigMap(undefined)).toEqual({});
   });
 
   it('rejects a value that is not a JSON array of strings, naming the key', () => {
-    expect(() => parseAuthenticationConfigMap({ ...published, 'requestheader-group-headers': 'X-Remote-Group' })).toThrow(ClusterAuthenticationConfigError);
-    expect(() => parseAuthenticationConfigMap({ ...published, 'requestheader-group-headers': 'X-Remote-Group' })).toThrow(
+    expect(() =>
+      parseAuthenticationConfigMap({ ...published, 'requestheader-group-headers': 'X-Remote-Group' }),
+    ).toThrow(ClusterAuthenticationConfigError);
+    expect(() =>
+      parseAuthenticationConfigMap({ ...published, 'requestheader-group-headers': 'X-Remote-Group' }),
+    ).toThrow(
       /ConfigMap kube-system\/extension-apiserver-authentication: requestheader-group-headers is not valid JSON/,
     );
-    expect(() => parseStringList('requestheader-allowed-names', '"front-proxy-client"')).toThrow('requestheader-allowed-names must be a JSON array of strings, got "\\"front-proxy-client\\""');
+    expect(() => parseStringList('requestheader-allowed-names', '"front-proxy-client"')).toThrow(
+      'requestheader-allowed-names must be a JSON array of strings, got "\\"front-proxy-client\\""',
+    );
     expect(() => parseStringList('requestheader-allowed-names', '["a", 1]')).toThrow(/must be a JSON array of strings/);
-    expect(() => parseStringList('requestheader-allowed-names', '{"a":"b"}')).toThrow(/must be a JSON array of strings/);
+    expect(() => parseStringList('requestheader-allowed-names', '{"a":"b"}')).toThrow(
+      /must be a JSON array of strings/,
+    );
   });
 });
 
@@ -87,12 +109,28 @@ describe('loadClusterAuthenticationConfig', () => {
 
   function kubeconfigFor(url: string): KubeConfig {
     const kc = new KubeConfig();
-    kc.loadFromOptions({ clusters: [{ name: 'c', server: url, skipTLSVerify: true }], users: [{ name: 'u', token: 't' }], contexts: [{ name: 'x', cluster: 'c', user: 'u' }], currentContext: 'x' });
+    kc.loadFromOptions({
+      clusters: [{ name: 'c', server: url, skipTLSVerify: true }],
+      users: [{ name: 'u', token: 't' }],
+      contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
+      currentContext: 'x',
+    });
     return kc;
   }
   const url = () => `http://127.0.0.1:${(server.address() as { port: number }).port}`;
-  const configMap = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'extension-apiserver-authentication', namespace: 'kube-system' }, data: published };
-  const status = (code: number, reason: string) => ({ apiVersion: 'v1', kind: 'Status', status: 'Failure', message: `configmaps "extension-apiserver-authentication" is ${reason}`, code });
+  const configMap = {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name: 'extension-apiserver-authentication', namespace: 'kube-system' },
+    data: published,
+  };
+  const status = (code: number, reason: string) => ({
+    apiVersion: 'v1',
+    kind: 'Status',
+    status: 'Failure',
+    message: `configmaps "extension-apiserver-authentication" is ${reason}`,
+    code,
+  });
 
   it('reads the ConfigMap from kube-system', async () => {
     answers = [{ status: 200, body: configMap }];
@@ -109,7 +147,10 @@ describe('loadClusterAuthenticationConfig', () => {
       { status: 200, body: configMap },
     ];
     const warnings: string[] = [];
-    const cfg = await loadClusterAuthenticationConfig(kubeconfigFor(url()), { retryIntervalMs: 10, warn: (m) => warnings.push(m) });
+    const cfg = await loadClusterAuthenticationConfig(kubeconfigFor(url()), {
+      retryIntervalMs: 10,
+      warn: (m) => warnings.push(m),
+    });
     expect(cfg.requestHeader?.clientCAPem).toBe(proxyCAPem);
     expect(paths).toHaveLength(3);
     expect(warnings).toHaveLength(2);
@@ -119,13 +160,17 @@ describe('loadClusterAuthenticationConfig', () => {
   it('a missing ConfigMap gives no settings, with a warning', async () => {
     answers = [{ status: 404, body: status(404, 'not found') }];
     const warnings: string[] = [];
-    await expect(loadClusterAuthenticationConfig(kubeconfigFor(url()), { warn: (m) => warnings.push(m) })).resolves.toEqual({});
+    await expect(
+      loadClusterAuthenticationConfig(kubeconfigFor(url()), { warn: (m) => warnings.push(m) }),
+    ).resolves.toEqual({});
     expect(warnings[0]).toContain('does not exist');
   });
 
   it('forbidden fails at once and says which Role to bind', async () => {
     answers = [{ status: 403, body: status(403, 'forbidden') }];
-    const err = await loadClusterAuthenticationConfig(kubeconfigFor(url()), { retryIntervalMs: 10 }).catch((e: unknown) => e);
+    const err = await loadClusterAuthenticationConfig(kubeconfigFor(url()), { retryIntervalMs: 10 }).catch(
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(ClusterAuthenticationConfigError);
     expect((err as Error).message).toContain('HTTP 403: configmaps "extension-apiserver-authentication" is forbidden');
     expect((err as Error).message).toContain('extension-apiserver-authentication-reader');
@@ -133,15 +178,29 @@ describe('loadClusterAuthenticationConfig', () => {
   });
 
   it('a bad value in the ConfigMap is a clear error, not retried', async () => {
-    answers = [{ status: 200, body: { ...configMap, data: { ...published, 'requestheader-username-headers': '[X-Remote-User]' } } }];
-    await expect(loadClusterAuthenticationConfig(kubeconfigFor(url()), { retryIntervalMs: 10 })).rejects.toThrow(/requestheader-username-headers is not valid JSON/);
+    answers = [
+      {
+        status: 200,
+        body: { ...configMap, data: { ...published, 'requestheader-username-headers': '[X-Remote-User]' } },
+      },
+    ];
+    await expect(loadClusterAuthenticationConfig(kubeconfigFor(url()), { retryIntervalMs: 10 })).rejects.toThrow(
+      /requestheader-username-headers is not valid JSON/,
+    );
     expect(paths).toHaveLength(1);
   });
 
   it('a configuration error is not retried', async () => {
     const kc = new KubeConfig();
-    kc.loadFromOptions({ clusters: [{ name: 'c', server: url(), skipTLSVerify: false }], users: [{ name: 'u' }], contexts: [{ name: 'x', cluster: 'c', user: 'u' }], currentContext: 'x' });
-    await expect(loadClusterAuthenticationConfig(kc, { retryIntervalMs: 10 })).rejects.toThrow(/after 1 attempt\(s\): HTTP protocol is not allowed/);
+    kc.loadFromOptions({
+      clusters: [{ name: 'c', server: url(), skipTLSVerify: false }],
+      users: [{ name: 'u' }],
+      contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
+      currentContext: 'x',
+    });
+    await expect(loadClusterAuthenticationConfig(kc, { retryIntervalMs: 10 })).rejects.toThrow(
+      /after 1 attempt\(s\): HTTP protocol is not allowed/,
+    );
   });
 
   it('gives up on an unreachable cluster after the retry period', async () => {
@@ -151,10 +210,18 @@ describe('loadClusterAuthenticationConfig', () => {
     await new Promise<void>((r) => closed.close(() => r()));
     const warnings: string[] = [];
     const started = Date.now();
-    const err = await loadClusterAuthenticationConfig(kubeconfigFor(`http://127.0.0.1:${port}`), { retryForMs: 300, retryIntervalMs: 50, warn: (m) => warnings.push(m) }).catch((e: unknown) => e);
+    const err = await loadClusterAuthenticationConfig(kubeconfigFor(`http://127.0.0.1:${port}`), {
+      retryForMs: 300,
+      retryIntervalMs: 50,
+      warn: (m) => warnings.push(m),
+    }).catch((e: unknown) => e);
     expect(Date.now() - started).toBeLessThan(5_000);
     expect(err).toBeInstanceOf(ClusterAuthenticationConfigError);
-    expect((err as Error).message).toMatch(new RegExp(`cannot read ConfigMap kube-system/extension-apiserver-authentication from http://127.0.0.1:${port} after \\d+ attempt\\(s\\): .*ECONNREFUSED`));
+    expect((err as Error).message).toMatch(
+      new RegExp(
+        `cannot read ConfigMap kube-system/extension-apiserver-authentication from http://127.0.0.1:${port} after \\d+ attempt\\(s\\): .*ECONNREFUSED`,
+      ),
+    );
     expect(warnings.length).toBeGreaterThanOrEqual(2);
   });
 });
@@ -181,10 +248,18 @@ describe('inClusterKubeConfig', () => {
     process.env['KUBERNETES_SERVICE_PORT'] = '443';
     try {
       const kc = inClusterKubeConfig(root, process.env)!;
-      expect(kc.getCurrentCluster()).toEqual(expect.objectContaining({ server: 'https://10.0.0.1:443', caFile: `${root}/var/run/secrets/kubernetes.io/serviceaccount/ca.crt` }));
+      expect(kc.getCurrentCluster()).toEqual(
+        expect.objectContaining({
+          server: 'https://10.0.0.1:443',
+          caFile: `${root}/var/run/secrets/kubernetes.io/serviceaccount/ca.crt`,
+        }),
+      );
       expect(kc.getCurrentUser()?.authProvider?.config?.tokenFile).toBe(token);
     } finally {
-      for (const [k, v] of [['KUBERNETES_SERVICE_HOST', saved.host], ['KUBERNETES_SERVICE_PORT', saved.port]] as const) {
+      for (const [k, v] of [
+        ['KUBERNETES_SERVICE_HOST', saved.host],
+        ['KUBERNETES_SERVICE_PORT', saved.port],
+      ] as const) {
         if (v === undefined) delete process.env[k];
         else process.env[k] = v;
       }

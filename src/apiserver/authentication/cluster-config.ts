@@ -36,11 +36,15 @@ export function parseStringList(key: string, value: string | undefined): string[
   try {
     parsed = JSON.parse(value);
   } catch (err) {
-    throw new ClusterAuthenticationConfigError(`${where}: ${key} is not valid JSON (${(err as Error).message}): ${JSON.stringify(value)}`);
+    throw new ClusterAuthenticationConfigError(
+      `${where}: ${key} is not valid JSON (${(err as Error).message}): ${JSON.stringify(value)}`,
+    );
   }
   if (parsed === null) return [];
   if (!Array.isArray(parsed) || !parsed.every((v) => typeof v === 'string')) {
-    throw new ClusterAuthenticationConfigError(`${where}: ${key} must be a JSON array of strings, got ${JSON.stringify(value)}`);
+    throw new ClusterAuthenticationConfigError(
+      `${where}: ${key} must be a JSON array of strings, got ${JSON.stringify(value)}`,
+    );
   }
   return parsed as string[];
 }
@@ -62,7 +66,10 @@ export function parseAuthenticationConfigMap(data: Record<string, string> | unde
       usernameHeaders: parseStringList('requestheader-username-headers', d['requestheader-username-headers']),
       uidHeaders: parseStringList('requestheader-uid-headers', d['requestheader-uid-headers']),
       groupHeaders: parseStringList('requestheader-group-headers', d['requestheader-group-headers']),
-      extraHeaderPrefixes: parseStringList('requestheader-extra-headers-prefix', d['requestheader-extra-headers-prefix']),
+      extraHeaderPrefixes: parseStringList(
+        'requestheader-extra-headers-prefix',
+        d['requestheader-extra-headers-prefix'],
+      ),
     };
   }
   return result;
@@ -113,19 +120,27 @@ function describe(err: unknown): string {
  * k8s.io/apiserver); connection errors are retried for a while (the cluster may be starting);
  * anything else, or running out of time, throws a ClusterAuthenticationConfigError.
  */
-export async function loadClusterAuthenticationConfig(kc: KubeConfig, opts: LoadClusterAuthenticationOptions = {}): Promise<ClusterAuthenticationConfig> {
+export async function loadClusterAuthenticationConfig(
+  kc: KubeConfig,
+  opts: LoadClusterAuthenticationOptions = {},
+): Promise<ClusterAuthenticationConfig> {
   const api = kc.makeApiClient(CoreV1Api);
   const server = kc.getCurrentCluster()?.server ?? '(no server)';
   const deadline = Date.now() + (opts.retryForMs ?? 30_000);
   const interval = opts.retryIntervalMs ?? 1_000;
   for (let attempt = 1; ; attempt++) {
     try {
-      const cm = await api.readNamespacedConfigMap({ name: authenticationConfigMapName, namespace: authenticationConfigMapNamespace });
+      const cm = await api.readNamespacedConfigMap({
+        name: authenticationConfigMapName,
+        namespace: authenticationConfigMapNamespace,
+      });
       return parseAuthenticationConfigMap(cm.data);
     } catch (err) {
       if (err instanceof ClusterAuthenticationConfigError) throw err;
       if (err instanceof ApiException && err.code === 404) {
-        opts.warn?.(`${where} does not exist on ${server}: no client CA and no front-proxy authentication from the cluster`);
+        opts.warn?.(
+          `${where} does not exist on ${server}: no client CA and no front-proxy authentication from the cluster`,
+        );
         return {};
       }
       if (err instanceof ApiException && (err.code === 401 || err.code === 403)) {
@@ -136,7 +151,10 @@ export async function loadClusterAuthenticationConfig(kc: KubeConfig, opts: Load
         );
       }
       if (!retryable(err) || Date.now() + interval > deadline) {
-        throw new ClusterAuthenticationConfigError(`cannot read ${where} from ${server} after ${attempt} attempt(s): ${describe(err)}`, { cause: err });
+        throw new ClusterAuthenticationConfigError(
+          `cannot read ${where} from ${server} after ${attempt} attempt(s): ${describe(err)}`,
+          { cause: err },
+        );
       }
       opts.warn?.(`reading ${where} from ${server} failed (attempt ${attempt}, retrying): ${describe(err)}`);
       await new Promise((r) => setTimeout(r, interval));

@@ -62,7 +62,11 @@ export class RequestHeaderAuthenticator implements Authenticator {
     const uidHeaders = lower(this.config.uidHeaders);
     const groupHeaders = lower(this.config.groupHeaders);
     const prefixes = lower(this.config.extraHeaderPrefixes);
-    const isIdentityHeader = (h: string) => userHeaders.includes(h) || uidHeaders.includes(h) || groupHeaders.includes(h) || prefixes.some((p) => h.startsWith(p));
+    const isIdentityHeader = (h: string) =>
+      userHeaders.includes(h) ||
+      uidHeaders.includes(h) ||
+      groupHeaders.includes(h) ||
+      prefixes.some((p) => h.startsWith(p));
     const trusted = this.trustedProxy(req);
     const headers = req.headersDistinct;
     let user: UserInfo | undefined;
@@ -78,7 +82,12 @@ export class RequestHeaderAuthenticator implements Authenticator {
           const key = decodeExtraKey(name.slice(prefix.length));
           extra[key] = [...(extra[key] ?? []), ...values];
         }
-        user = withAuthenticatedGroup({ username, groups, ...(uid ? { uid } : {}), ...(Object.keys(extra).length ? { extra } : {}) });
+        user = withAuthenticatedGroup({
+          username,
+          groups,
+          ...(uid ? { uid } : {}),
+          ...(Object.keys(extra).length ? { extra } : {}),
+        });
       }
     }
     // Never let identity headers travel further, trusted or not (header spoofing).

@@ -7,7 +7,11 @@ const AGG_VIEW = 'rbac.authorization.k8s.io/aggregate-to-view';
 const AGG_EDIT = 'rbac.authorization.k8s.io/aggregate-to-edit';
 
 const readUnitsets: PolicyRule = { verbs: ['get', 'list', 'watch'], apiGroups: ['upm.io'], resources: ['unitsets'] };
-const writeUnitsets: PolicyRule = { verbs: ['create', 'update', 'patch', 'delete'], apiGroups: ['upm.io'], resources: ['unitsets'] };
+const writeUnitsets: PolicyRule = {
+  verbs: ['create', 'update', 'patch', 'delete'],
+  apiGroups: ['upm.io'],
+  resources: ['unitsets'],
+};
 const readUnits: PolicyRule = { verbs: ['get'], apiGroups: ['upm.io'], resources: ['units'] };
 
 function aggregated(name: string, selectors: ClusterRole['aggregationRule'], rules: PolicyRule[] = []): ClusterRole {
@@ -61,8 +65,12 @@ describe('labelSelectorMatcher (metav1.LabelSelector)', () => {
     expect(() => labelSelectorMatcher({ matchExpressions: [{ key: 'a', operator: 'Equals', values: ['x'] }] })).toThrow(
       '"Equals" is not a valid label selector operator',
     );
-    expect(() => labelSelectorMatcher({ matchExpressions: [{ key: 'a', operator: 'In', values: [] }] })).toThrow(/can't be empty/);
-    expect(() => labelSelectorMatcher({ matchExpressions: [{ key: 'a', operator: 'Exists', values: ['x'] }] })).toThrow(/must be empty/);
+    expect(() => labelSelectorMatcher({ matchExpressions: [{ key: 'a', operator: 'In', values: [] }] })).toThrow(
+      /can't be empty/,
+    );
+    expect(() => labelSelectorMatcher({ matchExpressions: [{ key: 'a', operator: 'Exists', values: ['x'] }] })).toThrow(
+      /must be empty/,
+    );
     expect(() => labelSelectorMatcher({ matchLabels: { 'bad key!': 'x' } })).toThrow(/name part/);
     expect(() => labelSelectorMatcher({ matchLabels: { a: 'bad value!' } })).toThrow(/valid label/);
     expect(() => labelSelectorMatcher({ matchLabels: { 'Example.com/a': 'x' } })).toThrow(/prefix/);
@@ -74,10 +82,14 @@ describe('ClusterRole aggregation', () => {
   const viewUpm = clusterRole('upm-view', [readUnitsets], { [AGG_VIEW]: 'true' });
   const viewUnits = clusterRole('a-units-view', [readUnits], { [AGG_VIEW]: 'true' });
   const editUpm = clusterRole('upm-edit', [writeUnitsets], { [AGG_EDIT]: 'true' });
-  const unrelated = clusterRole('unrelated', [{ verbs: ['*'], apiGroups: ['*'], resources: ['*'] }], { [AGG_VIEW]: 'false' });
+  const unrelated = clusterRole('unrelated', [{ verbs: ['*'], apiGroups: ['*'], resources: ['*'] }], {
+    [AGG_VIEW]: 'false',
+  });
 
   it('unions the rules of every matching ClusterRole, sorted by name, replacing the own rules', () => {
-    const view = aggregated('view', { clusterRoleSelectors: [{ matchLabels: { [AGG_VIEW]: 'true' } }] }, [{ verbs: ['stale'] }]);
+    const view = aggregated('view', { clusterRoleSelectors: [{ matchLabels: { [AGG_VIEW]: 'true' } }] }, [
+      { verbs: ['stale'] },
+    ]);
     const { rules, errors } = aggregatedRules(view, [view, viewUpm, editUpm, unrelated, viewUnits]);
     expect(errors).toEqual([]);
     expect(rules).toEqual([readUnits, readUnitsets]); // a-units-view before upm-view
@@ -85,7 +97,10 @@ describe('ClusterRole aggregation', () => {
 
   it('a role matching several selectors contributes once; selectors are processed in order', () => {
     const both = aggregated('both', {
-      clusterRoleSelectors: [{ matchLabels: { [AGG_EDIT]: 'true' } }, { matchExpressions: [{ key: AGG_VIEW, operator: 'In', values: ['true'] }] }],
+      clusterRoleSelectors: [
+        { matchLabels: { [AGG_EDIT]: 'true' } },
+        { matchExpressions: [{ key: AGG_VIEW, operator: 'In', values: ['true'] }] },
+      ],
     });
     const dup = clusterRole('z-dup', [writeUnitsets], { [AGG_VIEW]: 'true' });
     const { rules } = aggregatedRules(both, [both, viewUpm, editUpm, viewUnits, dup]);
@@ -116,8 +131,14 @@ describe('ClusterRole aggregation', () => {
   });
 
   it('survives aggregation cycles', () => {
-    const a: ClusterRole = { ...aggregated('a', { clusterRoleSelectors: [{ matchLabels: { to: 'a' } }] }), metadata: { name: 'a', labels: { to: 'b' } } };
-    const b: ClusterRole = { ...aggregated('b', { clusterRoleSelectors: [{ matchLabels: { to: 'b' } }] }), metadata: { name: 'b', labels: { to: 'a' } } };
+    const a: ClusterRole = {
+      ...aggregated('a', { clusterRoleSelectors: [{ matchLabels: { to: 'a' } }] }),
+      metadata: { name: 'a', labels: { to: 'b' } },
+    };
+    const b: ClusterRole = {
+      ...aggregated('b', { clusterRoleSelectors: [{ matchLabels: { to: 'b' } }] }),
+      metadata: { name: 'b', labels: { to: 'a' } },
+    };
     const leaf = clusterRole('leaf', [readUnits], { to: 'b' });
     expect(aggregatedRules(a, [a, b, leaf]).rules).toEqual([readUnits]);
     expect(aggregatedRules(b, [a, b, leaf]).rules).toEqual([readUnits]);
@@ -126,10 +147,14 @@ describe('ClusterRole aggregation', () => {
   });
 
   it('an invalid selector keeps the stored rules and reports an error', () => {
-    const bad = aggregated('bad', { clusterRoleSelectors: [{ matchExpressions: [{ key: 'x', operator: 'Nope' }] }] }, [readUnits]);
+    const bad = aggregated('bad', { clusterRoleSelectors: [{ matchExpressions: [{ key: 'x', operator: 'Nope' }] }] }, [
+      readUnits,
+    ]);
     const { rules, errors } = aggregatedRules(bad, [bad, viewUpm]);
     expect(rules).toEqual([readUnits]);
-    expect(errors).toEqual(['clusterrole "bad": aggregationRule.clusterRoleSelectors[0]: "Nope" is not a valid label selector operator']);
+    expect(errors).toEqual([
+      'clusterrole "bad": aggregationRule.clusterRoleSelectors[0]: "Nope" is not a valid label selector operator',
+    ]);
   });
 
   it('aggregateClusterRoles rewrites only aggregated roles', () => {
@@ -161,14 +186,18 @@ describe('ClusterRole aggregation', () => {
   });
 
   it("the aggregated role's own rules don't count when resolving", () => {
-    const view = aggregated('view', { clusterRoleSelectors: [{ matchLabels: { [AGG_VIEW]: 'true' } }] }, [writeUnitsets]);
+    const view = aggregated('view', { clusterRoleSelectors: [{ matchLabels: { [AGG_VIEW]: 'true' } }] }, [
+      writeUnitsets,
+    ]);
     const src = new InMemoryRBACSource({
       clusterRoles: [view, viewUpm],
       clusterRoleBindings: [clusterRoleBinding('alice-view', 'view', [userSubject('alice')])],
     });
     expect(new RBACAuthorizer(src).authorize(resourceAttrs({ verb: 'delete' })).decision).toBe('NoOpinion');
     // ...but 'stored' mode trusts them, as written by kube's controller.
-    expect(new RBACAuthorizer(src, { aggregation: 'stored' }).authorize(resourceAttrs({ verb: 'delete' })).decision).toBe('Allow');
+    expect(
+      new RBACAuthorizer(src, { aggregation: 'stored' }).authorize(resourceAttrs({ verb: 'delete' })).decision,
+    ).toBe('Allow');
     expect(new RBACAuthorizer(src, { aggregation: 'stored' }).authorize(resourceAttrs()).decision).toBe('NoOpinion');
   });
 });

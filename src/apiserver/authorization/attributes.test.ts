@@ -43,25 +43,45 @@ describe('attributesFromRequest', () => {
   it('takes the name of a list/watch from a metadata.name field selector', () => {
     const list = fromUrl('GET', '/apis/upm.io/v1/namespaces/ns/unitsets?fieldSelector=metadata.name%3Dx');
     expect([list.verb, list.name]).toEqual(['list', 'x']);
-    const watch = fromUrl('GET', '/apis/upm.io/v1/namespaces/ns/unitsets?watch=true&fieldSelector=metadata.name%3D%3Dy');
+    const watch = fromUrl(
+      'GET',
+      '/apis/upm.io/v1/namespaces/ns/unitsets?watch=true&fieldSelector=metadata.name%3D%3Dy',
+    );
     expect([watch.verb, watch.name]).toEqual(['watch', 'y']);
     // Not for deletecollection, and not for other fields.
     expect(fromUrl('DELETE', '/apis/upm.io/v1/namespaces/ns/unitsets?fieldSelector=metadata.name%3Dx').name).toBe('');
     expect(fromUrl('GET', '/apis/upm.io/v1/namespaces/ns/unitsets?fieldSelector=status.phase%3Dx').name).toBe('');
     // Without the query nothing is inferred.
-    const info = parseRequestInfo('GET', '/apis/upm.io/v1/namespaces/ns/unitsets', new URLSearchParams('fieldSelector=metadata.name=x'));
+    const info = parseRequestInfo(
+      'GET',
+      '/apis/upm.io/v1/namespaces/ns/unitsets',
+      new URLSearchParams('fieldSelector=metadata.name=x'),
+    );
     expect(attributesFromRequest(alice, info).name).toBe('');
   });
 
   it('a field-selector name lets a resourceNames rule allow the list', () => {
     const src = new InMemoryRBACSource({
-      clusterRoles: [clusterRole('cm', [{ verbs: ['get', 'list', 'watch'], apiGroups: ['upm.io'], resources: ['unitsets'], resourceNames: ['x'] }])],
+      clusterRoles: [
+        clusterRole('cm', [
+          { verbs: ['get', 'list', 'watch'], apiGroups: ['upm.io'], resources: ['unitsets'], resourceNames: ['x'] },
+        ]),
+      ],
       clusterRoleBindings: [clusterRoleBinding('cm', 'cm', [userSubject('alice')])],
     });
     const authz = new RBACAuthorizer(src);
-    expect(authz.authorize(fromUrl('GET', '/apis/upm.io/v1/namespaces/ns/unitsets?fieldSelector=metadata.name%3Dx')).decision).toBe('Allow');
-    expect(authz.authorize(fromUrl('GET', '/apis/upm.io/v1/namespaces/ns/unitsets?watch=1&fieldSelector=metadata.name%3Dx')).decision).toBe('Allow');
-    expect(authz.authorize(fromUrl('GET', '/apis/upm.io/v1/namespaces/ns/unitsets?fieldSelector=metadata.name%3Dother')).decision).toBe('NoOpinion');
+    expect(
+      authz.authorize(fromUrl('GET', '/apis/upm.io/v1/namespaces/ns/unitsets?fieldSelector=metadata.name%3Dx'))
+        .decision,
+    ).toBe('Allow');
+    expect(
+      authz.authorize(fromUrl('GET', '/apis/upm.io/v1/namespaces/ns/unitsets?watch=1&fieldSelector=metadata.name%3Dx'))
+        .decision,
+    ).toBe('Allow');
+    expect(
+      authz.authorize(fromUrl('GET', '/apis/upm.io/v1/namespaces/ns/unitsets?fieldSelector=metadata.name%3Dother'))
+        .decision,
+    ).toBe('NoOpinion');
     expect(authz.authorize(fromUrl('GET', '/apis/upm.io/v1/namespaces/ns/unitsets')).decision).toBe('NoOpinion');
     expect(authz.authorize(fromUrl('POST', '/apis/upm.io/v1/namespaces/ns/unitsets')).decision).toBe('NoOpinion');
   });
@@ -103,7 +123,14 @@ describe('SubjectAccessReview conversions', () => {
       uid: 'u1',
       groups: ['g1', 'system:authenticated'],
       extra: { scopes: ['a', 'b'] },
-      resourceAttributes: { namespace: 'ns', verb: 'update', group: 'upm.io', resource: 'unitsets', subresource: 'status', name: 'x' },
+      resourceAttributes: {
+        namespace: 'ns',
+        verb: 'update',
+        group: 'upm.io',
+        resource: 'unitsets',
+        subresource: 'status',
+        name: 'x',
+      },
     });
     expect(a).toEqual({
       user: { username: 'alice', uid: 'u1', groups: ['g1', 'system:authenticated'], extra: { scopes: ['a', 'b'] } },
@@ -117,23 +144,43 @@ describe('SubjectAccessReview conversions', () => {
       isResourceRequest: true,
       path: '',
     });
-    expect(attributesFromSubjectAccessReviewSpec({ user: 'a', resourceAttributes: { version: 'v1' } }).apiVersion).toBe('v1');
+    expect(attributesFromSubjectAccessReviewSpec({ user: 'a', resourceAttributes: { version: 'v1' } }).apiVersion).toBe(
+      'v1',
+    );
   });
 
   it('spec with nonResourceAttributes → attributes', () => {
-    expect(attributesFromSubjectAccessReviewSpec({ user: 'alice', groups: ['system:authenticated'], nonResourceAttributes: { path: '/healthz', verb: 'get' } })).toEqual(
-      pathAttrs('/healthz'),
-    );
-    expect(attributesFromSelfSubjectAccessReviewSpec(alice, { nonResourceAttributes: { path: '/x', verb: 'post' } })).toEqual(pathAttrs('/x', 'post'));
+    expect(
+      attributesFromSubjectAccessReviewSpec({
+        user: 'alice',
+        groups: ['system:authenticated'],
+        nonResourceAttributes: { path: '/healthz', verb: 'get' },
+      }),
+    ).toEqual(pathAttrs('/healthz'));
+    expect(
+      attributesFromSelfSubjectAccessReviewSpec(alice, { nonResourceAttributes: { path: '/x', verb: 'post' } }),
+    ).toEqual(pathAttrs('/x', 'post'));
   });
 
   it('attributes → spec omits empty fields, like the webhook authorizer', () => {
     expect(subjectAccessReviewSpecFromAttributes(resourceAttrs({ namespace: '', subresource: 'status' }))).toEqual({
-      resourceAttributes: { verb: 'get', group: 'upm.io', version: 'v1', resource: 'unitsets', subresource: 'status', name: 'x' },
+      resourceAttributes: {
+        verb: 'get',
+        group: 'upm.io',
+        version: 'v1',
+        resource: 'unitsets',
+        subresource: 'status',
+        name: 'x',
+      },
       user: 'alice',
       groups: ['system:authenticated'],
     });
-    const sa = { username: 'system:serviceaccount:a:b', uid: 'u', groups: [], extra: { 'authentication.kubernetes.io/credential-id': ['JTI=1'] } };
+    const sa = {
+      username: 'system:serviceaccount:a:b',
+      uid: 'u',
+      groups: [],
+      extra: { 'authentication.kubernetes.io/credential-id': ['JTI=1'] },
+    };
     expect(subjectAccessReviewSpecFromAttributes(pathAttrs('/readyz', 'get', sa))).toEqual({
       nonResourceAttributes: { path: '/readyz', verb: 'get' },
       user: 'system:serviceaccount:a:b',
@@ -144,14 +191,20 @@ describe('SubjectAccessReview conversions', () => {
 
   it('round trips through a SAR spec', () => {
     const attrs = resourceAttrs({ subresource: 'scale' });
-    expect(attributesFromSubjectAccessReviewSpec(subjectAccessReviewSpecFromAttributes(attrs))).toEqual({ ...attrs, path: '' });
+    expect(attributesFromSubjectAccessReviewSpec(subjectAccessReviewSpecFromAttributes(attrs))).toEqual({
+      ...attrs,
+      path: '',
+    });
   });
 
   it('validates the spec like kube', () => {
     expect(validateSubjectAccessReviewSpec({ user: 'a', resourceAttributes: {} })).toEqual([]);
     expect(validateSubjectAccessReviewSpec({ groups: ['g'], nonResourceAttributes: {} })).toEqual([]);
     expect(validateSubjectAccessReviewSpec({ user: 'a' })).toEqual([
-      { field: 'spec.resourceAttributes', message: 'exactly one of nonResourceAttributes or resourceAttributes must be specified' },
+      {
+        field: 'spec.resourceAttributes',
+        message: 'exactly one of nonResourceAttributes or resourceAttributes must be specified',
+      },
     ]);
     expect(validateSubjectAccessReviewSpec({ resourceAttributes: {}, nonResourceAttributes: {} })).toEqual([
       { field: 'spec.nonResourceAttributes', message: 'cannot be specified in combination with resourceAttributes' },
@@ -161,13 +214,27 @@ describe('SubjectAccessReview conversions', () => {
   });
 
   it('decision → status (omitempty) and status → decision', () => {
-    expect(subjectAccessReviewStatus({ decision: 'Allow', reason: 'RBAC: allowed by x' })).toEqual({ allowed: true, reason: 'RBAC: allowed by x' });
+    expect(subjectAccessReviewStatus({ decision: 'Allow', reason: 'RBAC: allowed by x' })).toEqual({
+      allowed: true,
+      reason: 'RBAC: allowed by x',
+    });
     expect(subjectAccessReviewStatus({ decision: 'NoOpinion', reason: '' })).toEqual({ allowed: false });
-    expect(subjectAccessReviewStatus({ decision: 'Deny', reason: 'no', error: 'boom' })).toEqual({ allowed: false, denied: true, reason: 'no', evaluationError: 'boom' });
+    expect(subjectAccessReviewStatus({ decision: 'Deny', reason: 'no', error: 'boom' })).toEqual({
+      allowed: false,
+      denied: true,
+      reason: 'no',
+      evaluationError: 'boom',
+    });
 
-    expect(decisionFromSubjectAccessReviewStatus({ allowed: true, reason: 'r' })).toEqual({ decision: 'Allow', reason: 'r' });
+    expect(decisionFromSubjectAccessReviewStatus({ allowed: true, reason: 'r' })).toEqual({
+      decision: 'Allow',
+      reason: 'r',
+    });
     expect(decisionFromSubjectAccessReviewStatus({ allowed: false })).toEqual({ decision: 'NoOpinion', reason: '' });
-    expect(decisionFromSubjectAccessReviewStatus({ allowed: false, denied: true, reason: 'r' })).toEqual({ decision: 'Deny', reason: 'r' });
+    expect(decisionFromSubjectAccessReviewStatus({ allowed: false, denied: true, reason: 'r' })).toEqual({
+      decision: 'Deny',
+      reason: 'r',
+    });
     expect(decisionFromSubjectAccessReviewStatus({ allowed: true, denied: true })).toEqual({
       decision: 'Deny',
       reason: '',
@@ -183,9 +250,18 @@ describe('SubjectAccessReview conversions', () => {
     const authz = new RBACAuthorizer(src);
     const review = (groups: string[]) =>
       subjectAccessReviewStatus(
-        authz.authorize(attributesFromSubjectAccessReviewSpec({ user: 'bob', groups, resourceAttributes: { namespace: 'ns', verb: 'get', group: 'upm.io', resource: 'unitsets', name: 'x' } })),
+        authz.authorize(
+          attributesFromSubjectAccessReviewSpec({
+            user: 'bob',
+            groups,
+            resourceAttributes: { namespace: 'ns', verb: 'get', group: 'upm.io', resource: 'unitsets', name: 'x' },
+          }),
+        ),
       );
-    expect(review(['readers'])).toEqual({ allowed: true, reason: 'RBAC: allowed by ClusterRoleBinding "g" of ClusterRole "reader" to Group "readers"' });
+    expect(review(['readers'])).toEqual({
+      allowed: true,
+      reason: 'RBAC: allowed by ClusterRoleBinding "g" of ClusterRole "reader" to Group "readers"',
+    });
     expect(review(['writers'])).toEqual({ allowed: false });
   });
 });

@@ -212,10 +212,16 @@ export interface SpecFieldError {
 export function validateSubjectAccessReviewSpec(spec: SubjectAccessReviewSpec, self = false): SpecFieldError[] {
   const errs: SpecFieldError[] = [];
   if (spec.resourceAttributes && spec.nonResourceAttributes) {
-    errs.push({ field: 'spec.nonResourceAttributes', message: 'cannot be specified in combination with resourceAttributes' });
+    errs.push({
+      field: 'spec.nonResourceAttributes',
+      message: 'cannot be specified in combination with resourceAttributes',
+    });
   }
   if (!spec.resourceAttributes && !spec.nonResourceAttributes) {
-    errs.push({ field: 'spec.resourceAttributes', message: 'exactly one of nonResourceAttributes or resourceAttributes must be specified' });
+    errs.push({
+      field: 'spec.resourceAttributes',
+      message: 'exactly one of nonResourceAttributes or resourceAttributes must be specified',
+    });
   }
   if (!self && !spec.user && (spec.groups ?? []).length === 0) {
     errs.push({ field: 'spec.user', message: 'at least one of user or group must be specified' });
@@ -265,7 +271,10 @@ export function attributesFromSubjectAccessReviewSpec(spec: SubjectAccessReviewS
 }
 
 /** SelfSubjectAccessReview: same, for the requesting user. */
-export function attributesFromSelfSubjectAccessReviewSpec(user: UserInfo, spec: SelfSubjectAccessReviewSpec): Attributes {
+export function attributesFromSelfSubjectAccessReviewSpec(
+  user: UserInfo,
+  spec: SelfSubjectAccessReviewSpec,
+): Attributes {
   return attributesFromSpecParts(user, spec);
 }
 

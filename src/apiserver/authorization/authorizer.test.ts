@@ -23,9 +23,16 @@ const fixed = (r: AuthorizationResult): Authorizer => ({ authorize: () => r });
 
 describe('UnionAuthorizer', () => {
   it('the first Allow or Deny wins, with its own reason and error', () => {
-    const u = new UnionAuthorizer(fixed({ decision: 'NoOpinion', reason: 'a' }), fixed({ decision: 'Deny', reason: 'nope', error: 'e' }), fixed({ decision: 'Allow', reason: 'yes' }));
+    const u = new UnionAuthorizer(
+      fixed({ decision: 'NoOpinion', reason: 'a' }),
+      fixed({ decision: 'Deny', reason: 'nope', error: 'e' }),
+      fixed({ decision: 'Allow', reason: 'yes' }),
+    );
     expect(u.authorize(resourceAttrs())).toEqual({ decision: 'Deny', reason: 'nope', error: 'e' });
-    const v = new UnionAuthorizer(fixed({ decision: 'Allow', reason: 'first' }), fixed({ decision: 'Deny', reason: 'second' }));
+    const v = new UnionAuthorizer(
+      fixed({ decision: 'Allow', reason: 'first' }),
+      fixed({ decision: 'Deny', reason: 'second' }),
+    );
     expect(v.authorize(resourceAttrs())).toEqual({ decision: 'Allow', reason: 'first' });
   });
 
@@ -52,7 +59,11 @@ describe('PrivilegedGroupsAuthorizer', () => {
 
   it('no user is an error', () => {
     const attrs = { ...resourceAttrs(), user: undefined } as unknown as Attributes;
-    expect(new PrivilegedGroupsAuthorizer().authorize(attrs)).toEqual({ decision: 'NoOpinion', reason: 'Error', error: 'no user on request.' });
+    expect(new PrivilegedGroupsAuthorizer().authorize(attrs)).toEqual({
+      decision: 'NoOpinion',
+      reason: 'Error',
+      error: 'no user on request.',
+    });
   });
 });
 
@@ -92,7 +103,16 @@ describe('default chain (system:masters → public paths → RBAC)', () => {
   });
 
   it('health, readiness, liveness (and their checks) and /version are public', () => {
-    for (const path of ['/healthz', '/livez', '/readyz', '/readyz/etcd', '/livez/ping', '/healthz/log', '/version', '/version/']) {
+    for (const path of [
+      '/healthz',
+      '/livez',
+      '/readyz',
+      '/readyz/etcd',
+      '/livez/ping',
+      '/healthz/log',
+      '/version',
+      '/version/',
+    ]) {
       expect(chain.authorize(pathAttrs(path, 'get', anonymous)).decision).toBe('Allow');
     }
     for (const path of ['/metrics', '/healthzx', '/openapi/v2', '/apis', '/']) {
@@ -122,7 +142,8 @@ describe('default chain (system:masters → public paths → RBAC)', () => {
     const rbac = new RBACAuthorizer(new InMemoryRBACSource({ clusterRoles: [cr], clusterRoleBindings: [crb] }));
     expect(rbac.authorize(pathAttrs('/readyz', 'get', anonymous))).toEqual({
       decision: 'Allow',
-      reason: 'RBAC: allowed by ClusterRoleBinding "system:public-info-viewer" of ClusterRole "system:public-info-viewer" to Group "system:unauthenticated"',
+      reason:
+        'RBAC: allowed by ClusterRoleBinding "system:public-info-viewer" of ClusterRole "system:public-info-viewer" to Group "system:unauthenticated"',
     });
     expect(rbac.authorize(pathAttrs('/version', 'get', alice)).reason).toContain('Group "system:authenticated"');
     expect(rbac.authorize(pathAttrs('/readyz', 'post', anonymous)).decision).toBe('NoOpinion');
@@ -166,8 +187,12 @@ describe('forbiddenMessage', () => {
   });
 
   it('non-resource path', () => {
-    expect(forbiddenMessage(pathAttrs('/x', 'get', { username: 'u', groups: [] }))).toBe('forbidden: User "u" cannot get path "/x"');
-    expect(forbiddenMessage(pathAttrs('/metrics', 'post', anonymous))).toBe('forbidden: User "system:anonymous" cannot post path "/metrics"');
+    expect(forbiddenMessage(pathAttrs('/x', 'get', { username: 'u', groups: [] }))).toBe(
+      'forbidden: User "u" cannot get path "/x"',
+    );
+    expect(forbiddenMessage(pathAttrs('/metrics', 'post', anonymous))).toBe(
+      'forbidden: User "system:anonymous" cannot post path "/metrics"',
+    );
   });
 
   it('appends ": <reason>" when there is one', () => {
@@ -179,7 +204,9 @@ describe('forbiddenMessage', () => {
 
   it('quotes like Go %q and HTML-escapes the detail (not the reason)', () => {
     const weird = { username: 'a"b\\c\n<i>&', groups: [] };
-    expect(forbiddenMessage(pathAttrs('/x', 'get', weird), '<r>')).toBe('forbidden: User "a\\"b\\\\c\\n&lt;i&gt;&amp;" cannot get path "/x": <r>');
+    expect(forbiddenMessage(pathAttrs('/x', 'get', weird), '<r>')).toBe(
+      'forbidden: User "a\\"b\\\\c\\n&lt;i&gt;&amp;" cannot get path "/x": <r>',
+    );
     expect(goQuote('tab\there\x01é')).toBe('"tab\\there\\x01é"');
   });
 });
@@ -193,7 +220,8 @@ describe('forbiddenError', () => {
       apiVersion: 'v1',
       metadata: {},
       status: 'Failure',
-      message: 'unitsets.upm.io "x" is forbidden: User "alice" cannot get resource "unitsets" in API group "upm.io" in the namespace "ns": why',
+      message:
+        'unitsets.upm.io "x" is forbidden: User "alice" cannot get resource "unitsets" in API group "upm.io" in the namespace "ns": why',
       reason: 'Forbidden',
       details: { name: 'x', group: 'upm.io', kind: 'unitsets' },
       code: 403,
@@ -201,7 +229,9 @@ describe('forbiddenError', () => {
   });
 
   it('core-group list has no group or name; non-resource has empty details', () => {
-    expect(forbiddenError(resourceAttrs({ apiGroup: '', resource: 'pods', name: '', verb: 'list' })).toStatus().details).toEqual({ kind: 'pods' });
+    expect(
+      forbiddenError(resourceAttrs({ apiGroup: '', resource: 'pods', name: '', verb: 'list' })).toStatus().details,
+    ).toEqual({ kind: 'pods' });
     const s = forbiddenError(pathAttrs('/x')).toStatus();
     expect(s.details).toEqual({});
     expect(s.message).toBe('forbidden: User "alice" cannot get path "/x"');

@@ -108,7 +108,8 @@ export class PathAuthorizer implements Authorizer {
   authorize(attrs: Attributes): AuthorizationResult {
     if (attrs.isResourceRequest) return { decision: 'NoOpinion', reason: '' };
     const p = attrs.path.startsWith('/') ? attrs.path.slice(1) : attrs.path;
-    if (this.exact.has(p) || this.prefixes.some((prefix) => p.startsWith(prefix))) return { decision: 'Allow', reason: '' };
+    if (this.exact.has(p) || this.prefixes.some((prefix) => p.startsWith(prefix)))
+      return { decision: 'Allow', reason: '' };
     return { decision: 'NoOpinion', reason: '' };
   }
 }
@@ -122,7 +123,9 @@ export interface DefaultAuthorizerOptions extends RBACAuthorizerOptions {
 
 /** system:masters → always-allowed paths → RBAC. */
 export function newDefaultAuthorizer(source: RBACSource, options: DefaultAuthorizerOptions = {}): UnionAuthorizer {
-  const chain: Authorizer[] = [new PrivilegedGroupsAuthorizer(...(options.privilegedGroups ?? [SYSTEM_PRIVILEGED_GROUP]))];
+  const chain: Authorizer[] = [
+    new PrivilegedGroupsAuthorizer(...(options.privilegedGroups ?? [SYSTEM_PRIVILEGED_GROUP])),
+  ];
   const paths = options.alwaysAllowPaths ?? DEFAULT_ALWAYS_ALLOW_PATHS;
   if (paths.length > 0) chain.push(new PathAuthorizer(paths));
   chain.push(new RBACAuthorizer(source, { aggregation: options.aggregation }));
@@ -137,13 +140,21 @@ export function publicInfoViewerPolicy(): { clusterRole: ClusterRole; clusterRol
     clusterRole: {
       apiVersion: RBAC_API_VERSION,
       kind: 'ClusterRole',
-      metadata: { name: 'system:public-info-viewer', labels: { ...labels }, annotations: { 'rbac.authorization.kubernetes.io/autoupdate': 'true' } },
+      metadata: {
+        name: 'system:public-info-viewer',
+        labels: { ...labels },
+        annotations: { 'rbac.authorization.kubernetes.io/autoupdate': 'true' },
+      },
       rules: [{ verbs: ['get'], nonResourceURLs: ['/livez', '/readyz', '/healthz', '/version', '/version/'] }],
     },
     clusterRoleBinding: {
       apiVersion: RBAC_API_VERSION,
       kind: 'ClusterRoleBinding',
-      metadata: { name: 'system:public-info-viewer', labels: { ...labels }, annotations: { 'rbac.authorization.kubernetes.io/autoupdate': 'true' } },
+      metadata: {
+        name: 'system:public-info-viewer',
+        labels: { ...labels },
+        annotations: { 'rbac.authorization.kubernetes.io/autoupdate': 'true' },
+      },
       roleRef: { apiGroup: RBAC_GROUP, kind: 'ClusterRole', name: 'system:public-info-viewer' },
       subjects: [
         { apiGroup: RBAC_GROUP, kind: 'Group', name: ALL_AUTHENTICATED_GROUP },

@@ -3,15 +3,26 @@
 // with allow and deny answers cached for 10 s as k8s.io/apiserver does.
 
 import type { Attributes, AuthorizationResult } from './attributes.js';
-import { decisionFromSubjectAccessReviewStatus, subjectAccessReviewSpecFromAttributes, type SubjectAccessReviewStatus } from './attributes.js';
-import { PathAuthorizer, PrivilegedGroupsAuthorizer, DEFAULT_ALWAYS_ALLOW_PATHS, SYSTEM_PRIVILEGED_GROUP } from './authorizer.js';
+import {
+  decisionFromSubjectAccessReviewStatus,
+  subjectAccessReviewSpecFromAttributes,
+  type SubjectAccessReviewStatus,
+} from './attributes.js';
+import {
+  PathAuthorizer,
+  PrivilegedGroupsAuthorizer,
+  DEFAULT_ALWAYS_ALLOW_PATHS,
+  SYSTEM_PRIVILEGED_GROUP,
+} from './authorizer.js';
 
 export interface AsyncAuthorizer {
   authorize(attrs: Attributes): AuthorizationResult | Promise<AuthorizationResult>;
 }
 
 /** Sends a SubjectAccessReview spec to the cluster and returns its status. */
-export type SubjectAccessReviewer = (spec: ReturnType<typeof subjectAccessReviewSpecFromAttributes>) => Promise<Partial<SubjectAccessReviewStatus>>;
+export type SubjectAccessReviewer = (
+  spec: ReturnType<typeof subjectAccessReviewSpecFromAttributes>,
+) => Promise<Partial<SubjectAccessReviewStatus>>;
 
 export interface DelegatingAuthorizerOptions {
   cacheTTLMs?: number;
@@ -47,7 +58,11 @@ export class DelegatingAuthorizer implements AsyncAuthorizer {
       result = decisionFromSubjectAccessReviewStatus(await this.review(spec));
     } catch (err) {
       // An unreachable authorizer denies nothing for good: it has no opinion, and nothing is cached.
-      return { decision: 'NoOpinion', reason: '', error: `error contacting the authorization webhook: ${(err as Error).message}` };
+      return {
+        decision: 'NoOpinion',
+        reason: '',
+        error: `error contacting the authorization webhook: ${(err as Error).message}`,
+      };
     }
     if (this.cache.size > 10_000) this.cache.clear();
     this.cache.set(key, { result, expires: this.now() + this.ttl });

@@ -64,7 +64,11 @@ describe('rule matching: verbs', () => {
 });
 
 describe('rule matching: apiGroups', () => {
-  const rule = (apiGroups?: string[]): PolicyRule => ({ verbs: ['get'], resources: ['*'], ...(apiGroups ? { apiGroups } : {}) });
+  const rule = (apiGroups?: string[]): PolicyRule => ({
+    verbs: ['get'],
+    resources: ['*'],
+    ...(apiGroups ? { apiGroups } : {}),
+  });
 
   it('matches a listed group only', () => {
     expect(allows(rule(['upm.io']), resourceAttrs())).toBe(true);
@@ -157,7 +161,12 @@ describe('rule matching: resourceNames', () => {
   });
 
   it('no resourceNames (or []) matches every name and no name', () => {
-    const open: PolicyRule = { verbs: ['list', 'get'], apiGroups: ['upm.io'], resources: ['unitsets'], resourceNames: [] };
+    const open: PolicyRule = {
+      verbs: ['list', 'get'],
+      apiGroups: ['upm.io'],
+      resources: ['unitsets'],
+      resourceNames: [],
+    };
     expect(allows(open, resourceAttrs({ verb: 'list', name: '' }))).toBe(true);
     expect(allows(open, resourceAttrs({ name: 'anything' }))).toBe(true);
   });
@@ -266,7 +275,7 @@ describe('RBACAuthorizer: bindings', () => {
     expect(authz.authorize(pathAttrs('/healthz'))).toEqual({ decision: 'NoOpinion', reason: '' });
   });
 
-  it('ClusterRoleBinding grants everywhere, with kube\'s reason', () => {
+  it("ClusterRoleBinding grants everywhere, with kube's reason", () => {
     const src = new InMemoryRBACSource({
       clusterRoles: [clusterRole('upm-reader', [readUnitsets])],
       clusterRoleBindings: [clusterRoleBinding('alice-reads', 'upm-reader', [groupSubject('x'), userSubject('alice')])],
@@ -348,7 +357,8 @@ describe('RBACAuthorizer: bindings', () => {
     const authz = new RBACAuthorizer(src);
     expect(authz.authorize(resourceAttrs({ user: sa, namespace: 'upm-system' }))).toEqual({
       decision: 'Allow',
-      reason: 'RBAC: allowed by RoleBinding "local/upm-system" of ClusterRole "upm-reader" to ServiceAccount "upm-apiserver/upm-system"',
+      reason:
+        'RBAC: allowed by RoleBinding "local/upm-system" of ClusterRole "upm-reader" to ServiceAccount "upm-apiserver/upm-system"',
     });
     // In "other" the namespace-less subject means other:upm-apiserver, not our SA.
     expect(authz.authorize(resourceAttrs({ user: sa, namespace: 'other' })).decision).toBe('NoOpinion');
@@ -358,20 +368,25 @@ describe('RBACAuthorizer: bindings', () => {
     src.putClusterRoleBinding(clusterRoleBinding('with-ns', 'upm-reader', [saSubject('upm-apiserver', 'upm-system')]));
     expect(authz.authorize(resourceAttrs({ user: sa, namespace: '' }))).toEqual({
       decision: 'Allow',
-      reason: 'RBAC: allowed by ClusterRoleBinding "with-ns" of ClusterRole "upm-reader" to ServiceAccount "upm-apiserver/upm-system"',
+      reason:
+        'RBAC: allowed by ClusterRoleBinding "with-ns" of ClusterRole "upm-reader" to ServiceAccount "upm-apiserver/upm-system"',
     });
   });
 
   it('Group subjects, and the reason names the first matching subject', () => {
     const src = new InMemoryRBACSource({
       clusterRoles: [clusterRole('upm-reader', [readUnitsets])],
-      clusterRoleBindings: [clusterRoleBinding('authenticated', 'upm-reader', [groupSubject('system:authenticated'), userSubject('alice')])],
+      clusterRoleBindings: [
+        clusterRoleBinding('authenticated', 'upm-reader', [groupSubject('system:authenticated'), userSubject('alice')]),
+      ],
     });
     const authz = new RBACAuthorizer(src);
     expect(authz.authorize(resourceAttrs()).reason).toBe(
       'RBAC: allowed by ClusterRoleBinding "authenticated" of ClusterRole "upm-reader" to Group "system:authenticated"',
     );
-    expect(authz.authorize(resourceAttrs({ user: { username: 'anon', groups: ['system:unauthenticated'] } })).decision).toBe('NoOpinion');
+    expect(
+      authz.authorize(resourceAttrs({ user: { username: 'anon', groups: ['system:unauthenticated'] } })).decision,
+    ).toBe('NoOpinion');
   });
 
   it('ClusterRoleBindings are consulted before RoleBindings', () => {
@@ -412,9 +427,14 @@ describe('RBACAuthorizer: bindings', () => {
 
   it('one resolution error is reported without brackets, and duplicates once', () => {
     const src = new InMemoryRBACSource({
-      clusterRoleBindings: [clusterRoleBinding('a', 'missing', [userSubject('alice')]), clusterRoleBinding('b', 'missing', [userSubject('alice')])],
+      clusterRoleBindings: [
+        clusterRoleBinding('a', 'missing', [userSubject('alice')]),
+        clusterRoleBinding('b', 'missing', [userSubject('alice')]),
+      ],
     });
-    expect(new RBACAuthorizer(src).authorize(resourceAttrs()).reason).toBe('RBAC: clusterrole.rbac.authorization.k8s.io "missing" not found');
+    expect(new RBACAuthorizer(src).authorize(resourceAttrs()).reason).toBe(
+      'RBAC: clusterrole.rbac.authorization.k8s.io "missing" not found',
+    );
   });
 
   it('a failing source is an error, not a crash', () => {
@@ -422,7 +442,10 @@ describe('RBACAuthorizer: bindings', () => {
     src.listClusterRoleBindings = () => {
       throw new Error('cache not synced');
     };
-    expect(new RBACAuthorizer(src).authorize(resourceAttrs())).toEqual({ decision: 'NoOpinion', reason: 'RBAC: cache not synced' });
+    expect(new RBACAuthorizer(src).authorize(resourceAttrs())).toEqual({
+      decision: 'NoOpinion',
+      reason: 'RBAC: cache not synced',
+    });
   });
 
   it('null rules and subjects are tolerated', () => {
@@ -437,7 +460,9 @@ describe('RBACAuthorizer: bindings', () => {
   });
 
   it('never returns Deny', () => {
-    const src = new InMemoryRBACSource({ clusterRoleBindings: [clusterRoleBinding('x', 'missing', [userSubject('alice')])] });
+    const src = new InMemoryRBACSource({
+      clusterRoleBindings: [clusterRoleBinding('x', 'missing', [userSubject('alice')])],
+    });
     const authz = new RBACAuthorizer(src);
     for (const a of [resourceAttrs(), pathAttrs('/x'), resourceAttrs({ namespace: '' })]) {
       expect(authz.authorize(a).decision).not.toBe('Deny');
@@ -467,9 +492,17 @@ describe('RBACAuthorizer.rulesFor (SelfSubjectRulesReview)', () => {
         ]),
         clusterRole('someone-else', [{ verbs: ['*'], apiGroups: ['*'], resources: ['*'] }]),
       ],
-      roles: [role('a', 'local', [{ verbs: ['get'], apiGroups: ['upm.io'], resources: ['units'], resourceNames: ['u1'] }])],
-      roleBindings: [roleBinding('a', 'local', 'Role', 'local', [userSubject('alice')]), roleBinding('a', 'broken', 'Role', 'nope', [userSubject('alice')])],
-      clusterRoleBindings: [clusterRoleBinding('global', 'global', [userSubject('alice')]), clusterRoleBinding('other', 'someone-else', [userSubject('bob')])],
+      roles: [
+        role('a', 'local', [{ verbs: ['get'], apiGroups: ['upm.io'], resources: ['units'], resourceNames: ['u1'] }]),
+      ],
+      roleBindings: [
+        roleBinding('a', 'local', 'Role', 'local', [userSubject('alice')]),
+        roleBinding('a', 'broken', 'Role', 'nope', [userSubject('alice')]),
+      ],
+      clusterRoleBindings: [
+        clusterRoleBinding('global', 'global', [userSubject('alice')]),
+        clusterRoleBinding('other', 'someone-else', [userSubject('bob')]),
+      ],
     });
     const authz = new RBACAuthorizer(src);
     expect(authz.rulesFor(alice, 'a')).toEqual({
@@ -500,6 +533,8 @@ describe('InMemoryRBACSource', () => {
     expect(src.getRole('a', 'r')).toBeUndefined();
     src.put(clusterRole('c', []));
     expect(src.getClusterRole('c')).toBeDefined();
-    expect(() => src.put({ kind: 'RoleBinding', metadata: { name: 'x' }, roleRef: { apiGroup: '', kind: 'Role', name: 'r' } })).toThrow(/needs metadata.namespace/);
+    expect(() =>
+      src.put({ kind: 'RoleBinding', metadata: { name: 'x' }, roleRef: { apiGroup: '', kind: 'Role', name: 'r' } }),
+    ).toThrow(/needs metadata.namespace/);
   });
 });

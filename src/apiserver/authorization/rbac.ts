@@ -108,7 +108,10 @@ export function serviceAccountGroups(namespace: string): string[] {
 
 /** A service account's UserInfo as kube-apiserver would authenticate it. */
 export function serviceAccountUser(namespace: string, name: string): UserInfo {
-  return { username: serviceAccountUsername(namespace, name), groups: [...serviceAccountGroups(namespace), 'system:authenticated'] };
+  return {
+    username: serviceAccountUsername(namespace, name),
+    groups: [...serviceAccountGroups(namespace), 'system:authenticated'],
+  };
 }
 
 /**
@@ -134,7 +137,11 @@ export function subjectAppliesToUser(user: UserInfo, subject: Subject, bindingNa
 }
 
 /** Index of the first subject that is this user, or -1. */
-export function appliesTo(user: UserInfo, subjects: readonly Subject[] | null | undefined, bindingNamespace: string): number {
+export function appliesTo(
+  user: UserInfo,
+  subjects: readonly Subject[] | null | undefined,
+  bindingNamespace: string,
+): number {
   const list = subjects ?? [];
   for (let i = 0; i < list.length; i++) if (subjectAppliesToUser(user, list[i], bindingNamespace)) return i;
   return -1;
@@ -211,7 +218,10 @@ export class InMemoryRBACSource implements RBACSource {
   }
 
   putRoleBinding(binding: RoleBinding): void {
-    this.roleBindings.set(InMemoryRBACSource.nsKey('RoleBinding', binding.metadata.namespace, binding.metadata.name), binding);
+    this.roleBindings.set(
+      InMemoryRBACSource.nsKey('RoleBinding', binding.metadata.namespace, binding.metadata.name),
+      binding,
+    );
   }
 
   putClusterRoleBinding(binding: ClusterRoleBinding): void {
@@ -348,7 +358,10 @@ export function aggregatedRules(role: ClusterRole, clusterRoles: readonly Cluste
 
 /** Copies of `clusterRoles` with every aggregated ClusterRole's `rules` set to what the
  * aggregation controller would write (see aggregatedRules). Others are returned unchanged. */
-export function aggregateClusterRoles(clusterRoles: readonly ClusterRole[], onError?: (message: string) => void): ClusterRole[] {
+export function aggregateClusterRoles(
+  clusterRoles: readonly ClusterRole[],
+  onError?: (message: string) => void,
+): ClusterRole[] {
   return clusterRoles.map((cr) => {
     if (!cr.aggregationRule) return cr;
     const { rules, errors } = aggregatedRules(cr, clusterRoles);
@@ -372,7 +385,11 @@ export interface RBACAuthorizerOptions {
 
 /** Called for each applicable rule (with the binding that grants it) or resolution error;
  * return false to stop. */
-export type RuleVisitor = (source: string | undefined, rule: PolicyRule | undefined, error: string | undefined) => boolean;
+export type RuleVisitor = (
+  source: string | undefined,
+  rule: PolicyRule | undefined,
+  error: string | undefined,
+) => boolean;
 
 export class RBACAuthorizer {
   private readonly aggregation: 'resolve' | 'stored';
@@ -395,7 +412,8 @@ export class RBACAuthorizer {
       }
       case 'ClusterRole': {
         const role = this.source.getClusterRole(roleRef.name);
-        if (!role) return { rules: [], errors: [`clusterrole.rbac.authorization.k8s.io ${goQuote(roleRef.name)} not found`] };
+        if (!role)
+          return { rules: [], errors: [`clusterrole.rbac.authorization.k8s.io ${goQuote(roleRef.name)} not found`] };
         if (this.aggregation === 'resolve' && role.aggregationRule) {
           return aggregatedRules(role, this.source.listClusterRoles());
         }
@@ -416,7 +434,11 @@ export class RBACAuthorizer {
         return { error: err instanceof Error ? err.message : String(err) };
       }
     };
-    const visitBinding = (binding: ClusterRoleBinding | RoleBinding, bindingNamespace: string, describe: (s: Subject) => string): boolean => {
+    const visitBinding = (
+      binding: ClusterRoleBinding | RoleBinding,
+      bindingNamespace: string,
+      describe: (s: Subject) => string,
+    ): boolean => {
       const idx = appliesTo(user, binding.subjects, bindingNamespace);
       if (idx < 0) return true;
       const resolved = safe(() => this.getRoleReferenceRules(binding.roleRef, bindingNamespace));

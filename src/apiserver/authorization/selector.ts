@@ -84,7 +84,7 @@ export function labelSelectorMatcher(selector: LabelSelector | null | undefined)
       throw new Error("values: Invalid value: []string{}: for 'in', 'notin' operators, values set can't be empty");
     }
     if ((op === 'exists' || op === 'doesnotexist') && values.length !== 0) {
-      throw new Error("values: Invalid value: values set must be empty for exists and does not exist");
+      throw new Error('values: Invalid value: values set must be empty for exists and does not exist');
     }
     for (const v of values) {
       const vErr = valueError(v);

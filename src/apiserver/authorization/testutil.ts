@@ -51,10 +51,31 @@ export function role(namespace: string, name: string, rules: PolicyRule[]): Role
   return { kind: 'Role', metadata: { name, namespace }, rules };
 }
 
-export function clusterRoleBinding(name: string, roleName: string, subjects: Subject[], kind = 'ClusterRole'): ClusterRoleBinding {
-  return { kind: 'ClusterRoleBinding', metadata: { name }, roleRef: { apiGroup: RBAC_GROUP, kind, name: roleName }, subjects };
+export function clusterRoleBinding(
+  name: string,
+  roleName: string,
+  subjects: Subject[],
+  kind = 'ClusterRole',
+): ClusterRoleBinding {
+  return {
+    kind: 'ClusterRoleBinding',
+    metadata: { name },
+    roleRef: { apiGroup: RBAC_GROUP, kind, name: roleName },
+    subjects,
+  };
 }
 
-export function roleBinding(namespace: string, name: string, roleKind: 'Role' | 'ClusterRole' | string, roleName: string, subjects: Subject[]): RoleBinding {
-  return { kind: 'RoleBinding', metadata: { name, namespace }, roleRef: { apiGroup: RBAC_GROUP, kind: roleKind, name: roleName }, subjects };
+export function roleBinding(
+  namespace: string,
+  name: string,
+  roleKind: 'Role' | 'ClusterRole' | string,
+  roleName: string,
+  subjects: Subject[],
+): RoleBinding {
+  return {
+    kind: 'RoleBinding',
+    metadata: { name, namespace },
+    roleRef: { apiGroup: RBAC_GROUP, kind: roleKind, name: roleName },
+    subjects,
+  };
 }

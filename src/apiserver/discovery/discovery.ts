@@ -15,7 +15,11 @@ interface GroupVersion {
 }
 
 export function storageVersionHash(def: ResourceDefinition): string {
-  return createHash('sha256').update(`${def.group}/${def.version}/${def.kind}`).digest().subarray(0, 8).toString('base64');
+  return createHash('sha256')
+    .update(`${def.group}/${def.version}/${def.kind}`)
+    .digest()
+    .subarray(0, 8)
+    .toString('base64');
 }
 
 function verbsOf(def: ResourceDefinition): string[] {
@@ -36,10 +40,24 @@ function apiResources(defs: ResourceDefinition[]): unknown[] {
       storageVersionHash: storageVersionHash(def),
     });
     if (def.subresources.status) {
-      out.push({ name: `${def.plural}/status`, singularName: '', namespaced: def.namespaced, kind: def.kind, verbs: ['get', 'patch', 'update'] });
+      out.push({
+        name: `${def.plural}/status`,
+        singularName: '',
+        namespaced: def.namespaced,
+        kind: def.kind,
+        verbs: ['get', 'patch', 'update'],
+      });
     }
     if (def.subresources.scale) {
-      out.push({ name: `${def.plural}/scale`, singularName: '', namespaced: def.namespaced, group: 'autoscaling', version: 'v1', kind: 'Scale', verbs: ['get', 'patch', 'update'] });
+      out.push({
+        name: `${def.plural}/scale`,
+        singularName: '',
+        namespaced: def.namespaced,
+        group: 'autoscaling',
+        version: 'v1',
+        kind: 'Scale',
+        verbs: ['get', 'patch', 'update'],
+      });
     }
   }
   return out;
@@ -48,10 +66,18 @@ function apiResources(defs: ResourceDefinition[]): unknown[] {
 function aggregatedResource(def: ResourceDefinition): unknown {
   const subresources: unknown[] = [];
   if (def.subresources.status) {
-    subresources.push({ subresource: 'status', responseKind: { group: def.group, version: def.version, kind: def.kind }, verbs: ['get', 'patch', 'update'] });
+    subresources.push({
+      subresource: 'status',
+      responseKind: { group: def.group, version: def.version, kind: def.kind },
+      verbs: ['get', 'patch', 'update'],
+    });
   }
   if (def.subresources.scale) {
-    subresources.push({ subresource: 'scale', responseKind: { group: 'autoscaling', version: 'v1', kind: 'Scale' }, verbs: ['get', 'patch', 'update'] });
+    subresources.push({
+      subresource: 'scale',
+      responseKind: { group: 'autoscaling', version: 'v1', kind: 'Scale' },
+      verbs: ['get', 'patch', 'update'],
+    });
   }
   return {
     resource: def.plural,
@@ -70,14 +96,24 @@ type AggregatedVersion = 'v2' | 'v2beta1';
 /** What an Accept header asks of a discovery endpoint. */
 function discoveryFormat(accept: string | undefined): AggregatedVersion | 'legacy' {
   for (const c of parseAccept(accept)) {
-    const json = (c.type === 'application' && (c.subtype === 'json' || c.subtype === '*')) || (c.type === '*' && c.subtype === '*');
+    const json =
+      (c.type === 'application' && (c.subtype === 'json' || c.subtype === '*')) ||
+      (c.type === '*' && c.subtype === '*');
     if (!json) continue;
-    if (c.params['as'] === 'APIGroupDiscoveryList' && c.params['g'] === 'apidiscovery.k8s.io' && (c.params['v'] === 'v2' || c.params['v'] === 'v2beta1')) {
+    if (
+      c.params['as'] === 'APIGroupDiscoveryList' &&
+      c.params['g'] === 'apidiscovery.k8s.io' &&
+      (c.params['v'] === 'v2' || c.params['v'] === 'v2beta1')
+    ) {
       return c.params['v'];
     }
     if (!c.params['as'] && !c.params['g'] && !c.params['v']) return 'legacy';
   }
-  throw notAcceptable(['application/json', 'application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList', 'application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList']);
+  throw notAcceptable([
+    'application/json',
+    'application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList',
+    'application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList',
+  ]);
 }
 
 interface CachedDocument {
@@ -145,14 +181,22 @@ export class DiscoveryService {
   }
 
   private aggregated(prefix: 'api' | 'apis', version: AggregatedVersion): Record<string, unknown> {
-    const entries: [string, GroupVersion[]][] = prefix === 'api' ? (this.core.length ? [['', this.core]] : []) : [...this.groups.entries()];
+    const entries: [string, GroupVersion[]][] =
+      prefix === 'api' ? (this.core.length ? [['', this.core]] : []) : [...this.groups.entries()];
     const items: unknown[] = entries.map(([name, versions]) => ({
       metadata: { name, creationTimestamp: null },
-      versions: versions.map((v) => ({ version: v.version, resources: v.resources.map(aggregatedResource), freshness: 'Current' })),
+      versions: versions.map((v) => ({
+        version: v.version,
+        resources: v.resources.map(aggregatedResource),
+        freshness: 'Current',
+      })),
     }));
     if (prefix === 'apis') {
       for (const g of this.aggregatedGroups) {
-        items.push({ metadata: { name: g.name, creationTimestamp: null }, versions: g.versions.map((v) => ({ version: v.version, resources: v.resources, freshness: v.freshness })) });
+        items.push({
+          metadata: { name: g.name, creationTimestamp: null },
+          versions: g.versions.map((v) => ({ version: v.version, resources: v.resources, freshness: v.freshness })),
+        });
       }
     }
     return { kind: 'APIGroupDiscoveryList', apiVersion: `apidiscovery.k8s.io/${version}`, metadata: {}, items };
@@ -195,38 +239,97 @@ export class DiscoveryService {
     if (prefix === 'api' && segments.length === 1) {
       const format = discoveryFormat(req.headers.accept);
       if (format !== 'legacy') {
-        return this.respond(req, res, this.document(`api:${format}`, () => this.aggregated('api', format)), aggregatedContentType(format));
+        return this.respond(
+          req,
+          res,
+          this.document(`api:${format}`, () => this.aggregated('api', format)),
+          aggregatedContentType(format),
+        );
       }
-      return this.respond(req, res, this.document('api', () => ({ kind: 'APIVersions', versions: this.core.map((v) => v.version), serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress: '' }] })), 'application/json');
+      return this.respond(
+        req,
+        res,
+        this.document('api', () => ({
+          kind: 'APIVersions',
+          versions: this.core.map((v) => v.version),
+          serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress: '' }],
+        })),
+        'application/json',
+      );
     }
     if (prefix === 'api' && segments.length === 2) {
       const gv = this.core.find((v) => v.version === a);
       if (!gv) throw pathNotFound();
-      return this.respond(req, res, this.document(`api/${a}`, () => ({ kind: 'APIResourceList', groupVersion: a, resources: apiResources(gv.resources) })), 'application/json');
+      return this.respond(
+        req,
+        res,
+        this.document(`api/${a}`, () => ({
+          kind: 'APIResourceList',
+          groupVersion: a,
+          resources: apiResources(gv.resources),
+        })),
+        'application/json',
+      );
     }
     if (prefix !== 'apis' || segments.length > 3) return undefined;
     if (segments.length === 1) {
       const format = discoveryFormat(req.headers.accept);
       if (format !== 'legacy') {
-        return this.respond(req, res, this.document(`apis:${format}`, () => this.aggregated('apis', format)), aggregatedContentType(format));
+        return this.respond(
+          req,
+          res,
+          this.document(`apis:${format}`, () => this.aggregated('apis', format)),
+          aggregatedContentType(format),
+        );
       }
-      return this.respond(req, res, this.document('apis', () => ({ kind: 'APIGroupList', apiVersion: 'v1', groups: this.legacyGroups() })), 'application/json');
+      return this.respond(
+        req,
+        res,
+        this.document('apis', () => ({ kind: 'APIGroupList', apiVersion: 'v1', groups: this.legacyGroups() })),
+        'application/json',
+      );
     }
     const versions = this.groups.get(a);
     if (!versions) {
       const other = this.aggregatedGroups.find((g) => g.name === a);
       if (other && segments.length === 2) {
         const vs = other.versions.map((v) => ({ groupVersion: `${a}/${v.version}`, version: v.version }));
-        return this.respond(req, res, this.document(`apis/${a}`, () => ({ kind: 'APIGroup', apiVersion: 'v1', name: a, versions: vs, preferredVersion: vs[0] })), 'application/json');
+        return this.respond(
+          req,
+          res,
+          this.document(`apis/${a}`, () => ({
+            kind: 'APIGroup',
+            apiVersion: 'v1',
+            name: a,
+            versions: vs,
+            preferredVersion: vs[0],
+          })),
+          'application/json',
+        );
       }
       throw pathNotFound();
     }
     if (segments.length === 2) {
-      return this.respond(req, res, this.document(`apis/${a}`, () => ({ kind: 'APIGroup', apiVersion: 'v1', ...this.apiGroup(a, versions) })), 'application/json');
+      return this.respond(
+        req,
+        res,
+        this.document(`apis/${a}`, () => ({ kind: 'APIGroup', apiVersion: 'v1', ...this.apiGroup(a, versions) })),
+        'application/json',
+      );
     }
     const gv = versions.find((v) => v.version === b);
     if (!gv) throw pathNotFound();
-    return this.respond(req, res, this.document(`apis/${a}/${b}`, () => ({ kind: 'APIResourceList', apiVersion: 'v1', groupVersion: `${a}/${b}`, resources: apiResources(gv.resources) })), 'application/json');
+    return this.respond(
+      req,
+      res,
+      this.document(`apis/${a}/${b}`, () => ({
+        kind: 'APIResourceList',
+        apiVersion: 'v1',
+        groupVersion: `${a}/${b}`,
+        resources: apiResources(gv.resources),
+      })),
+      'application/json',
+    );
   }
 }
 

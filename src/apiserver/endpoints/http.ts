@@ -2,7 +2,14 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parse as parseYAML } from 'yaml';
-import { badRequest, internalError, isStatusError, tooLarge, unsupportedMediaType, type StatusError } from '../errors.js';
+import {
+  badRequest,
+  internalError,
+  isStatusError,
+  tooLarge,
+  unsupportedMediaType,
+  type StatusError,
+} from '../errors.js';
 import { contentTypeOf } from './negotiation.js';
 import { jsonDepth, maxObjectDepth } from '../registry/object.js';
 
@@ -41,7 +48,11 @@ export async function readBody(req: IncomingMessage, limit = maxRequestBodyBytes
 }
 
 /** Decodes a JSON (or YAML) request body into a value. */
-export function decodeBody(raw: Buffer, contentType: string | undefined, accepted: string[] = ['application/json', 'application/yaml']): unknown {
+export function decodeBody(
+  raw: Buffer,
+  contentType: string | undefined,
+  accepted: string[] = ['application/json', 'application/yaml'],
+): unknown {
   const type = contentTypeOf(contentType) || 'application/json';
   if (!accepted.includes(type)) throw unsupportedMediaType(type, accepted);
   const text = raw.toString('utf8');
@@ -62,10 +73,16 @@ export function decodeBody(raw: Buffer, contentType: string | undefined, accepte
 
 /** 400 for a decoded body nested deeper than the server handles (instead of a stack overflow later). */
 export function checkDepth(value: unknown): void {
-  if (jsonDepth(value) > maxObjectDepth) throw badRequest(`the body of the request could not be decoded: exceeded max depth of ${maxObjectDepth}`);
+  if (jsonDepth(value) > maxObjectDepth)
+    throw badRequest(`the body of the request could not be decoded: exceeded max depth of ${maxObjectDepth}`);
 }
 
-export function writeJSON(res: ServerResponse, code: number, body: unknown, headers: Record<string, string> = {}): void {
+export function writeJSON(
+  res: ServerResponse,
+  code: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
   writeJSONText(res, code, body instanceof EncodedJSON ? body.text : JSON.stringify(body), headers);
 }
 

@@ -27,7 +27,10 @@ export function parseAccept(header: string | undefined): MediaClause[] {
       const eq = p.indexOf('=');
       if (eq < 0) continue;
       const k = p.slice(0, eq).trim().toLowerCase();
-      const v = p.slice(eq + 1).trim().replace(/^"(.*)"$/, '$1');
+      const v = p
+        .slice(eq + 1)
+        .trim()
+        .replace(/^"(.*)"$/, '$1');
       if (k === 'q') {
         const n = Number(v);
         q = Number.isFinite(n) ? n : 0;
@@ -50,8 +53,7 @@ export type Representation =
 
 function isJSON(c: MediaClause): boolean {
   return (
-    (c.type === 'application' && (c.subtype === 'json' || c.subtype === '*')) ||
-    (c.type === '*' && c.subtype === '*')
+    (c.type === 'application' && (c.subtype === 'json' || c.subtype === '*')) || (c.type === '*' && c.subtype === '*')
   );
 }
 
@@ -60,7 +62,10 @@ function isJSON(c: MediaClause): boolean {
  * @param target 'single' for get/create/update/patch/delete of one object, 'list' for lists,
  *   'watch' for watch streams (whose events carry single objects).
  */
-export function negotiateRepresentation(accept: string | undefined, target: 'single' | 'list' | 'watch'): Representation {
+export function negotiateRepresentation(
+  accept: string | undefined,
+  target: 'single' | 'list' | 'watch',
+): Representation {
   for (const c of parseAccept(accept)) {
     if (!isJSON(c)) continue;
     const as = c.params['as'];

@@ -27,7 +27,10 @@ function isWatch(query: URLSearchParams): boolean {
 }
 
 export function parseRequestInfo(method: string, path: string, query: URLSearchParams): RequestInfo {
-  const segments = path.split('/').filter((s) => s.length > 0).map(safeDecode);
+  const segments = path
+    .split('/')
+    .filter((s) => s.length > 0)
+    .map(safeDecode);
   const info: RequestInfo = {
     isResourceRequest: false,
     path,

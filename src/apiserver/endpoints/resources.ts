@@ -2,7 +2,15 @@
 // deletecollection, and the status and scale subresources. Generic over the APIRegistry.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { badRequest, invalid, methodNotAllowed, pathNotFound, StatusError, unsupportedMediaType, type FieldError } from '../errors.js';
+import {
+  badRequest,
+  invalid,
+  methodNotAllowed,
+  pathNotFound,
+  StatusError,
+  unsupportedMediaType,
+  type FieldError,
+} from '../errors.js';
 import { applyPatch, decodeApplyBody, validatePatchOptions } from '../apply/apply.js';
 import { managerFromUserAgent } from '../apply/managed-fields.js';
 import { applyDefaults } from '../schema/structural.js';
@@ -41,7 +49,11 @@ export class ResourceHandler {
     const { def } = served;
     if (!def.namespaced && info.namespace) throw pathNotFound();
     if (def.namespaced && info.name && !info.namespace) throw pathNotFound();
-    if (info.subresource && !(info.subresource === 'status' && def.subresources.status) && !(info.subresource === 'scale' && def.subresources.scale)) {
+    if (
+      info.subresource &&
+      !(info.subresource === 'status' && def.subresources.status) &&
+      !(info.subresource === 'scale' && def.subresources.scale)
+    ) {
       throw pathNotFound();
     }
     if (info.parts.length > (def.namespaced && info.namespace ? 5 : 3)) throw pathNotFound();
@@ -85,7 +97,12 @@ export class ResourceHandler {
       case 'partialObjectMetadata':
         return partialObjectMetadata(obj, rep.version);
       case 'table':
-        return served.table.table([obj], { resourceVersion: obj.metadata.resourceVersion }, includeObject(query), rep.version);
+        return served.table.table(
+          [obj],
+          { resourceVersion: obj.metadata.resourceVersion },
+          includeObject(query),
+          rep.version,
+        );
       default:
         throw new StatusError(406, 'NotAcceptable', 'only the following media types are accepted: application/json');
     }
@@ -108,7 +125,11 @@ export class ResourceHandler {
       default:
         if (result.encodedItems) {
           // The items' JSON is at hand (stored or cached text): write it as it is.
-          const head = JSON.stringify({ apiVersion: served.store.apiVersion, kind: served.def.listKind, metadata: meta });
+          const head = JSON.stringify({
+            apiVersion: served.store.apiVersion,
+            kind: served.def.listKind,
+            metadata: meta,
+          });
           return new EncodedJSON(`${head.slice(0, -1)},"items":[${result.encodedItems.join(',')}]}`);
         }
         return { apiVersion: served.store.apiVersion, kind: served.def.listKind, metadata: meta, items: result.items };
@@ -117,7 +138,13 @@ export class ResourceHandler {
 
   // ---- verbs ----------------------------------------------------------------------------
 
-  private async get(req: IncomingMessage, res: ServerResponse, served: ServedResource, info: RequestInfo, query: URLSearchParams): Promise<number> {
+  private async get(
+    req: IncomingMessage,
+    res: ServerResponse,
+    served: ServedResource,
+    info: RequestInfo,
+    query: URLSearchParams,
+  ): Promise<number> {
     const rep = negotiateRepresentation(req.headers.accept, 'single');
     const found = await served.store.getServed(info.namespace, info.name);
     let body: unknown;
@@ -128,21 +155,39 @@ export class ResourceHandler {
     return 200;
   }
 
-  private async list(req: IncomingMessage, res: ServerResponse, served: ServedResource, namespace: string, query: URLSearchParams): Promise<number> {
+  private async list(
+    req: IncomingMessage,
+    res: ServerResponse,
+    served: ServedResource,
+    namespace: string,
+    query: URLSearchParams,
+  ): Promise<number> {
     const rep = negotiateRepresentation(req.headers.accept, 'list');
     if (query.get('sendInitialEvents') !== null) {
-      throw invalid('ListOptions', 'meta.k8s.io', '', [{ type: 'FieldValueForbidden', field: 'sendInitialEvents', detail: 'sendInitialEvents is forbidden for list' }]);
+      throw invalid('ListOptions', 'meta.k8s.io', '', [
+        { type: 'FieldValueForbidden', field: 'sendInitialEvents', detail: 'sendInitialEvents is forbidden for list' },
+      ]);
     }
     const result = await served.store.list(namespace || undefined, listOptions(query));
     writeJSON(res, 200, this.listBody(served, result, rep, query));
     return 200;
   }
 
-  private async watch(req: IncomingMessage, res: ServerResponse, served: ServedResource, namespace: string, query: URLSearchParams): Promise<number> {
+  private async watch(
+    req: IncomingMessage,
+    res: ServerResponse,
+    served: ServedResource,
+    namespace: string,
+    query: URLSearchParams,
+  ): Promise<number> {
     const rep = negotiateRepresentation(req.headers.accept, 'watch');
     if (query.get('sendInitialEvents') !== null) {
       throw invalid('ListOptions', 'meta.k8s.io', '', [
-        { type: 'FieldValueForbidden', field: 'sendInitialEvents', detail: 'sendInitialEvents is forbidden for watch unless the WatchList feature gate is enabled' },
+        {
+          type: 'FieldValueForbidden',
+          field: 'sendInitialEvents',
+          detail: 'sendInitialEvents is forbidden for watch unless the WatchList feature gate is enabled',
+        },
       ]);
     }
     // Reject bad selectors and versions with a plain error before the stream starts.
@@ -159,7 +204,13 @@ export class ResourceHandler {
     return 200;
   }
 
-  private async create(req: IncomingMessage, res: ServerResponse, served: ServedResource, namespace: string, query: URLSearchParams): Promise<number> {
+  private async create(
+    req: IncomingMessage,
+    res: ServerResponse,
+    served: ServedResource,
+    namespace: string,
+    query: URLSearchParams,
+  ): Promise<number> {
     const rep = negotiateRepresentation(req.headers.accept, 'single');
     const body = decodeBody(await readBody(req), req.headers['content-type']);
     const opts = writeOptions(req, query);
@@ -173,7 +224,13 @@ export class ResourceHandler {
     return 201;
   }
 
-  private async update(req: IncomingMessage, res: ServerResponse, served: ServedResource, info: RequestInfo, query: URLSearchParams): Promise<number> {
+  private async update(
+    req: IncomingMessage,
+    res: ServerResponse,
+    served: ServedResource,
+    info: RequestInfo,
+    query: URLSearchParams,
+  ): Promise<number> {
     const rep = negotiateRepresentation(req.headers.accept, 'single');
     const body = decodeBody(await readBody(req), req.headers['content-type']);
     const opts = writeOptions(req, query);
@@ -190,13 +247,21 @@ export class ResourceHandler {
     return 200;
   }
 
-  private async patch(req: IncomingMessage, res: ServerResponse, served: ServedResource, info: RequestInfo, query: URLSearchParams): Promise<number> {
+  private async patch(
+    req: IncomingMessage,
+    res: ServerResponse,
+    served: ServedResource,
+    info: RequestInfo,
+    query: URLSearchParams,
+  ): Promise<number> {
     const rep = negotiateRepresentation(req.headers.accept, 'single');
     const type = contentTypeOf(req.headers['content-type']);
     if (!patchTypes.includes(type)) throw unsupportedMediaType(type, patchTypes);
     if (type === applyPatchType) return this.apply(req, res, served, info, query, rep);
     if (query.get('force') !== null) {
-      throw invalid('PatchOptions', 'meta.k8s.io', '', [{ type: 'FieldValueForbidden', field: 'force', detail: 'may not be specified for non-apply patch' }]);
+      throw invalid('PatchOptions', 'meta.k8s.io', '', [
+        { type: 'FieldValueForbidden', field: 'force', detail: 'may not be specified for non-apply patch' },
+      ]);
     }
     const raw = await readBody(req);
     let patch: unknown;
@@ -211,7 +276,12 @@ export class ResourceHandler {
     const { store } = served;
     let result: unknown;
     if (info.subresource === 'scale') {
-      result = await store.updateScale(info.namespace, info.name, (current) => decodeScale(apply(current), info.name), opts);
+      result = await store.updateScale(
+        info.namespace,
+        info.name,
+        (current) => decodeScale(apply(current), info.name),
+        opts,
+      );
     } else {
       const updated = await store.guaranteedUpdate(
         info.namespace,
@@ -221,7 +291,9 @@ export class ResourceHandler {
           if (!isPlainObject(patched)) throw badRequest('the patched object must be a JSON object');
           const obj = store.decodeBody(patched, info.namespace);
           if (obj.metadata.name !== undefined && obj.metadata.name !== info.name) {
-            throw badRequest(`the name of the object (${displayValue(obj.metadata.name)}) does not match the name on the URL (${info.name})`);
+            throw badRequest(
+              `the name of the object (${displayValue(obj.metadata.name)}) does not match the name on the URL (${info.name})`,
+            );
           }
           // The resourceVersion is a precondition only when the patch itself sets it.
           if (!patchSetsResourceVersion(type, patch)) obj.metadata.resourceVersion = current.metadata.resourceVersion;
@@ -236,8 +308,19 @@ export class ResourceHandler {
   }
 
   /** Server-side apply: PATCH with application/apply-patch+yaml; creates the object if missing. */
-  private async apply(req: IncomingMessage, res: ServerResponse, served: ServedResource, info: RequestInfo, query: URLSearchParams, rep: Representation): Promise<number> {
-    if (info.subresource === 'scale') throw unsupportedMediaType(applyPatchType, patchTypes.filter((t) => t !== applyPatchType));
+  private async apply(
+    req: IncomingMessage,
+    res: ServerResponse,
+    served: ServedResource,
+    info: RequestInfo,
+    query: URLSearchParams,
+    rep: Representation,
+  ): Promise<number> {
+    if (info.subresource === 'scale')
+      throw unsupportedMediaType(
+        applyPatchType,
+        patchTypes.filter((t) => t !== applyPatchType),
+      );
     const force = query.get('force');
     const fieldManager = query.get('fieldManager') ?? undefined;
     validatePatchOptions({ patchType: 'apply', fieldManager, force: force === 'true' });
@@ -261,7 +344,8 @@ export class ResourceHandler {
         namespace: def.namespaced ? info.namespace : undefined,
         defaulter: (o) => applyDefaults(o, def.schema),
       });
-    const bodyRV = isPlainObject(applied) && isPlainObject(applied['metadata']) ? applied['metadata']['resourceVersion'] : undefined;
+    const bodyRV =
+      isPlainObject(applied) && isPlainObject(applied['metadata']) ? applied['metadata']['resourceVersion'] : undefined;
     for (let attempt = 0; ; attempt++) {
       let live: KubeObject | undefined;
       try {
@@ -285,7 +369,8 @@ export class ResourceHandler {
         info.name,
         (current) => {
           const next = applyTo(current);
-          next.metadata.resourceVersion = typeof bodyRV === 'string' && bodyRV !== '' ? bodyRV : current.metadata.resourceVersion;
+          next.metadata.resourceVersion =
+            typeof bodyRV === 'string' && bodyRV !== '' ? bodyRV : current.metadata.resourceVersion;
           return next;
         },
         { ...opts, applied: true, subresource },
@@ -295,7 +380,13 @@ export class ResourceHandler {
     }
   }
 
-  private async delete(req: IncomingMessage, res: ServerResponse, served: ServedResource, info: RequestInfo, query: URLSearchParams): Promise<number> {
+  private async delete(
+    req: IncomingMessage,
+    res: ServerResponse,
+    served: ServedResource,
+    info: RequestInfo,
+    query: URLSearchParams,
+  ): Promise<number> {
     const rep = negotiateRepresentation(req.headers.accept, 'single');
     const opts = await deleteOptions(req, query);
     const { object } = await served.store.delete(info.namespace, info.name, opts);
@@ -303,7 +394,13 @@ export class ResourceHandler {
     return 200;
   }
 
-  private async deleteCollection(req: IncomingMessage, res: ServerResponse, served: ServedResource, namespace: string, query: URLSearchParams): Promise<number> {
+  private async deleteCollection(
+    req: IncomingMessage,
+    res: ServerResponse,
+    served: ServedResource,
+    namespace: string,
+    query: URLSearchParams,
+  ): Promise<number> {
     const rep = negotiateRepresentation(req.headers.accept, 'list');
     const opts = await deleteOptions(req, query);
     const result = await served.store.deleteCollection(namespace || undefined, listOptions(query), opts);
@@ -325,7 +422,8 @@ function listOptions(query: URLSearchParams) {
   let limit = limitRaw === null || limitRaw === '' ? 0 : /^\d+$/.test(limitRaw) ? Number(limitRaw) : NaN;
   // Up to int64 like kube; past 2^53 it means "no limit" anyway (storage takes only safe integers).
   if (limit > Number.MAX_SAFE_INTEGER) limit = BigInt(limitRaw!) <= 2n ** 63n - 1n ? Number.MAX_SAFE_INTEGER : NaN;
-  if (!Number.isInteger(limit) || limit < 0) throw badRequest(`limit: Invalid value: "${limitRaw}": must be a non-negative integer`);
+  if (!Number.isInteger(limit) || limit < 0)
+    throw badRequest(`limit: Invalid value: "${limitRaw}": must be a non-negative integer`);
   return {
     labelSelector: query.get('labelSelector'),
     fieldSelector: query.get('fieldSelector'),
@@ -340,7 +438,9 @@ function writeOptions(req: IncomingMessage, query: URLSearchParams): WriteOption
   const dryRun = query.getAll('dryRun');
   for (const d of dryRun) {
     if (d !== 'All') {
-      throw invalid('CreateOptions', 'meta.k8s.io', '', [{ type: 'FieldValueNotSupported', field: 'dryRun', value: d, detail: 'supported values: "All"' }]);
+      throw invalid('CreateOptions', 'meta.k8s.io', '', [
+        { type: 'FieldValueNotSupported', field: 'dryRun', value: d, detail: 'supported values: "All"' },
+      ]);
     }
   }
   const fv = query.get('fieldValidation');
@@ -350,7 +450,12 @@ function writeOptions(req: IncomingMessage, query: URLSearchParams): WriteOption
   const fieldManager = query.get('fieldManager');
   if (fieldManager !== null && (fieldManager.length > 128 || /[^\x20-\x7e]/.test(fieldManager))) {
     throw invalid('CreateOptions', 'meta.k8s.io', '', [
-      { type: 'FieldValueInvalid', field: 'fieldManager', value: fieldManager, detail: 'must consist of at most 128 printable characters' },
+      {
+        type: 'FieldValueInvalid',
+        field: 'fieldManager',
+        value: fieldManager,
+        detail: 'must consist of at most 128 printable characters',
+      },
     ]);
   }
   return {
@@ -385,25 +490,45 @@ async function deleteOptions(req: IncomingMessage, query: URLSearchParams): Prom
     }
     const dry = body['dryRun'];
     if (Array.isArray(dry) && dry.length > 0) {
-      if (dry.some((d) => d !== 'All')) throw invalid('DeleteOptions', 'meta.k8s.io', '', [{ type: 'FieldValueNotSupported', field: 'dryRun', value: dry, detail: 'supported values: "All"' }]);
+      if (dry.some((d) => d !== 'All'))
+        throw invalid('DeleteOptions', 'meta.k8s.io', '', [
+          { type: 'FieldValueNotSupported', field: 'dryRun', value: dry, detail: 'supported values: "All"' },
+        ]);
       opts.dryRun = true;
     }
-    for (const k of ['propagationPolicy', 'orphanDependents', 'gracePeriodSeconds']) if (body[k] !== undefined && body[k] !== null) fields[k] = body[k];
+    for (const k of ['propagationPolicy', 'orphanDependents', 'gracePeriodSeconds'])
+      if (body[k] !== undefined && body[k] !== null) fields[k] = body[k];
   }
   const errors: FieldError[] = [];
   const policy = fields['propagationPolicy'];
   if (policy !== undefined) {
     if (policy !== 'Orphan' && policy !== 'Background' && policy !== 'Foreground') {
-      errors.push({ type: 'FieldValueNotSupported', field: 'propagationPolicy', value: policy, detail: 'supported values: "Foreground", "Background", "Orphan", "nil"' });
+      errors.push({
+        type: 'FieldValueNotSupported',
+        field: 'propagationPolicy',
+        value: policy,
+        detail: 'supported values: "Foreground", "Background", "Orphan", "nil"',
+      });
     } else opts.propagationPolicy = policy;
   }
   if (fields['orphanDependents'] !== undefined) {
-    if (policy !== undefined) errors.push({ type: 'FieldValueInvalid', field: 'propagationPolicy', value: policy, detail: 'orphanDependents and deletionPropagation cannot be both set' });
+    if (policy !== undefined)
+      errors.push({
+        type: 'FieldValueInvalid',
+        field: 'propagationPolicy',
+        value: policy,
+        detail: 'orphanDependents and deletionPropagation cannot be both set',
+      });
     else opts.propagationPolicy = fields['orphanDependents'] === true ? 'Orphan' : 'Background';
   }
   const grace = fields['gracePeriodSeconds'];
   if (grace !== undefined && (typeof grace !== 'number' || !Number.isInteger(grace) || grace < 0)) {
-    errors.push({ type: 'FieldValueInvalid', field: 'gracePeriodSeconds', value: grace, detail: 'must be a non-negative integer' });
+    errors.push({
+      type: 'FieldValueInvalid',
+      field: 'gracePeriodSeconds',
+      value: grace,
+      detail: 'must be a non-negative integer',
+    });
   }
   if (errors.length > 0) throw invalid('DeleteOptions', 'meta.k8s.io', '', errors);
   return opts;
@@ -426,9 +551,14 @@ function makePatcher(type: string, patch: unknown): (current: unknown) => unknow
     } catch (err) {
       if (err instanceof JSONPatchError) {
         // kube-apiserver answers a patch that cannot be applied with a 422 that names no object.
-        throw new StatusError(422, 'Invalid', `the server rejected our request due to an error in our request: ${err.message}`, {
-          causes: [{ reason: 'FieldValueInvalid', message: err.message, field: 'patch' }],
-        });
+        throw new StatusError(
+          422,
+          'Invalid',
+          `the server rejected our request due to an error in our request: ${err.message}`,
+          {
+            causes: [{ reason: 'FieldValueInvalid', message: err.message, field: 'patch' }],
+          },
+        );
       }
       throw err;
     }
@@ -437,17 +567,27 @@ function makePatcher(type: string, patch: unknown): (current: unknown) => unknow
 
 function patchSetsResourceVersion(type: string, patch: unknown): boolean {
   if (type === 'application/merge-patch+json') {
-    return isPlainObject(patch) && isPlainObject(patch['metadata']) && typeof patch['metadata']['resourceVersion'] === 'string';
+    return (
+      isPlainObject(patch) &&
+      isPlainObject(patch['metadata']) &&
+      typeof patch['metadata']['resourceVersion'] === 'string'
+    );
   }
-  return Array.isArray(patch) && patch.some((op) => isPlainObject(op) && op['path'] === '/metadata/resourceVersion' && op['op'] !== 'test');
+  return (
+    Array.isArray(patch) &&
+    patch.some((op) => isPlainObject(op) && op['path'] === '/metadata/resourceVersion' && op['op'] !== 'test')
+  );
 }
 
 function decodeScale(body: unknown, name: string): KubeObject {
   if (!isPlainObject(body)) throw badRequest('Scale must be a JSON object');
-  if (body['kind'] !== undefined && body['kind'] !== 'Scale') throw badRequest(`expected Scale, got ${displayValue(body['kind'])}`);
+  if (body['kind'] !== undefined && body['kind'] !== 'Scale')
+    throw badRequest(`expected Scale, got ${displayValue(body['kind'])}`);
   const meta = isPlainObject(body['metadata']) ? body['metadata'] : {};
   if (meta['name'] !== undefined && meta['name'] !== name) {
-    throw badRequest(`the name of the object (${displayValue(meta['name'])}) does not match the name on the URL (${name})`);
+    throw badRequest(
+      `the name of the object (${displayValue(meta['name'])}) does not match the name on the URL (${name})`,
+    );
   }
   return { ...body, apiVersion: 'autoscaling/v1', kind: 'Scale', metadata: meta } as KubeObject;
 }

@@ -58,7 +58,8 @@ export async function serveWatch(
   const timeoutRaw = query.get('timeoutSeconds');
   let timeoutSeconds = Number(timeoutRaw);
   if (timeoutRaw === null || !Number.isFinite(timeoutSeconds) || timeoutSeconds <= 0) {
-    timeoutSeconds = settings.minTimeoutSeconds + Math.random() * (settings.maxTimeoutSeconds - settings.minTimeoutSeconds);
+    timeoutSeconds =
+      settings.minTimeoutSeconds + Math.random() * (settings.maxTimeoutSeconds - settings.minTimeoutSeconds);
   }
   const bookmarks = query.get('allowWatchBookmarks') === 'true';
   let columnsSent = false;
@@ -71,16 +72,29 @@ export async function serveWatch(
     if (type === 'BOOKMARK' || type === 'ERROR') return obj;
     if (rep.kind === 'partialObjectMetadata') return partialObjectMetadata(obj, rep.version);
     if (rep.kind === 'table') {
-      const table = served.table.table([obj], { resourceVersion: obj.metadata.resourceVersion }, includeObjectOf(query), rep.version, !columnsSent);
+      const table = served.table.table(
+        [obj],
+        { resourceVersion: obj.metadata.resourceVersion },
+        includeObjectOf(query),
+        rep.version,
+        !columnsSent,
+      );
       columnsSent = true;
       return table;
     }
     return obj;
   };
   const lineFor = (type: Exclude<WatchEventType, 'ERROR'>, obj: KubeObject, known?: ServedObject): string | Buffer => {
-    const make = (): string => (known && rep.kind === 'object' ? `{"type":"${type}","object":${known.json}}\n` : encode(type, represent(obj, type)));
+    const make = (): string =>
+      known && rep.kind === 'object'
+        ? `{"type":"${type}","object":${known.json}}\n`
+        : encode(type, represent(obj, type));
     if (type === 'BOOKMARK' || rep.kind === 'table' || (openStreams.get(served) ?? 0) < 2) return make();
-    return sharedLine(obj, rep.kind === 'partialObjectMetadata' ? `${type}/PartialObjectMetadata/${rep.version}` : type, make);
+    return sharedLine(
+      obj,
+      rep.kind === 'partialObjectMetadata' ? `${type}/PartialObjectMetadata/${rep.version}` : type,
+      make,
+    );
   };
   const write = (line: string | Buffer): void => {
     if (closed) return;
@@ -102,14 +116,22 @@ export async function serveWatch(
   };
 
   openStreams.set(served, (openStreams.get(served) ?? 0) + 1);
-  res.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked', 'Cache-Control': 'no-cache' });
+  res.writeHead(200, {
+    'Content-Type': 'application/json',
+    'Transfer-Encoding': 'chunked',
+    'Cache-Control': 'no-cache',
+  });
   res.flushHeaders();
   req.on('close', close);
   res.on('close', close);
 
   const bookmark = (): void => {
     if (!watch) return;
-    const obj = { kind: served.def.kind, apiVersion: served.store.apiVersion, metadata: { resourceVersion: String(watch.progressRevision()), creationTimestamp: null } };
+    const obj = {
+      kind: served.def.kind,
+      apiVersion: served.store.apiVersion,
+      metadata: { resourceVersion: String(watch.progressRevision()), creationTimestamp: null },
+    };
     write(encode('BOOKMARK', obj));
   };
   const bookmarkTimer = bookmarks ? setInterval(bookmark, settings.bookmarkIntervalMs) : undefined;
@@ -119,7 +141,11 @@ export async function serveWatch(
   try {
     watch = await served.store.watch(
       namespace,
-      { labelSelector: query.get('labelSelector'), fieldSelector: query.get('fieldSelector'), resourceVersion: query.get('resourceVersion') },
+      {
+        labelSelector: query.get('labelSelector'),
+        fieldSelector: query.get('fieldSelector'),
+        resourceVersion: query.get('resourceVersion'),
+      },
       {
         event: (type, obj, known) => write(lineFor(type, obj, known)),
         error: (err) => {

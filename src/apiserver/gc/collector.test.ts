@@ -26,13 +26,24 @@ afterEach(async () => {
   await store.close();
 });
 
-const ref = (o: KubeObject, i = 0) => ({ apiVersion: o.apiVersion, kind: o.kind, name: o.metadata.name!, uid: o.metadata.uid!, controller: i === 0, blockOwnerDeletion: true });
+const ref = (o: KubeObject, i = 0) => ({
+  apiVersion: o.apiVersion,
+  kind: o.kind,
+  name: o.metadata.name!,
+  uid: o.metadata.uid!,
+  controller: i === 0,
+  blockOwnerDeletion: true,
+});
 
 async function widget(name: string, owners: KubeObject[] = [], finalizers?: string[]): Promise<KubeObject> {
   return widgets.create('default', {
     apiVersion: 'test.upm.io/v1',
     kind: 'Widget',
-    metadata: { name, ...(owners.length ? { ownerReferences: owners.map((o, i) => ref(o, i)) } : {}), ...(finalizers ? { finalizers } : {}) },
+    metadata: {
+      name,
+      ...(owners.length ? { ownerReferences: owners.map((o, i) => ref(o, i)) } : {}),
+      ...(finalizers ? { finalizers } : {}),
+    },
     spec: { size: 1 },
   });
 }
@@ -79,7 +90,10 @@ it('foreground deletion removes dependents first and the owner last', async () =
   await collector.idle();
   expect((await widgets.get('default', 'owner')).metadata.deletionTimestamp).toBeDefined();
   const d1 = await widgets.get('default', 'd1');
-  await widgets.update('default', 'd1', { ...d1, metadata: { ...d1.metadata, finalizers: (d1.metadata.finalizers ?? []).filter((f) => f !== 'test.upm.io/hold') } });
+  await widgets.update('default', 'd1', {
+    ...d1,
+    metadata: { ...d1.metadata, finalizers: (d1.metadata.finalizers ?? []).filter((f) => f !== 'test.upm.io/hold') },
+  });
   await eventually(async () => (await names()).length === 0);
 });
 
@@ -92,7 +106,12 @@ it('orphan deletion removes the owner reference from dependents and keeps them',
 });
 
 it('collects dependents of cluster-scoped owners and those orphaned before it started', async () => {
-  const g = await gadgets.create('', { apiVersion: 'test.upm.io/v1', kind: 'Gadget', metadata: { name: 'g' }, spec: { size: 1 } });
+  const g = await gadgets.create('', {
+    apiVersion: 'test.upm.io/v1',
+    kind: 'Gadget',
+    metadata: { name: 'g' },
+    spec: { size: 1 },
+  });
   await widget('child', [g]);
   collector.stop();
   await gadgets.delete('', 'g');

@@ -62,14 +62,23 @@ export class GarbageCollector {
   }
 
   private async watchResource(served: ServedResource): Promise<void> {
-    const watch = await served.store.watch(undefined, {}, {
-      event: (type, obj) => this.observe(served, type === 'DELETED' ? undefined : obj, obj),
-      error: (err) => {
-        if (this.stopped) return;
-        this.log.warn({ err, resource: served.def.plural }, 'garbage collector watch ended; relisting');
-        this.later(() => void this.watchResource(served).catch((e: unknown) => this.log.error({ err: e }, 'garbage collector relist failed')));
+    const watch = await served.store.watch(
+      undefined,
+      {},
+      {
+        event: (type, obj) => this.observe(served, type === 'DELETED' ? undefined : obj, obj),
+        error: (err) => {
+          if (this.stopped) return;
+          this.log.warn({ err, resource: served.def.plural }, 'garbage collector watch ended; relisting');
+          this.later(
+            () =>
+              void this.watchResource(served).catch((e: unknown) =>
+                this.log.error({ err: e }, 'garbage collector relist failed'),
+              ),
+          );
+        },
       },
-    });
+    );
     this.watches.push(watch);
   }
 
@@ -198,7 +207,8 @@ export class GarbageCollector {
     try {
       const owner = await served.store.get(namespace, ref.name);
       if (owner.metadata.uid !== ref.uid) return 'absent';
-      if (owner.metadata.deletionTimestamp && (owner.metadata.finalizers ?? []).includes(foregroundFinalizer)) return 'foreground';
+      if (owner.metadata.deletionTimestamp && (owner.metadata.finalizers ?? []).includes(foregroundFinalizer))
+        return 'foreground';
       return 'present';
     } catch (err) {
       if ((err as { code?: number }).code === 404) return 'absent';
@@ -208,8 +218,14 @@ export class GarbageCollector {
 
   private async deleteObject(node: Node, policy: 'Background' | 'Foreground'): Promise<void> {
     try {
-      await node.served.store.delete(node.namespace, node.name, { preconditions: { uid: node.uid }, propagationPolicy: policy });
-      this.log.debug({ resource: node.served.def.plural, namespace: node.namespace, name: node.name, policy }, 'garbage collector deleted a dependent');
+      await node.served.store.delete(node.namespace, node.name, {
+        preconditions: { uid: node.uid },
+        propagationPolicy: policy,
+      });
+      this.log.debug(
+        { resource: node.served.def.plural, namespace: node.namespace, name: node.name, policy },
+        'garbage collector deleted a dependent',
+      );
     } catch (err) {
       const code = (err as { code?: number }).code;
       if (code === 404 || code === 409) return;

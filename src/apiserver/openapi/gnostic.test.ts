@@ -1,6 +1,12 @@
 import protobuf from 'protobufjs';
 import YAML from 'yaml';
-import { anyYAML, decodeOpenAPIV2Document, documentMessage, encodeOpenAPIV2Document, openAPIV2DocumentType } from './gnostic.js';
+import {
+  anyYAML,
+  decodeOpenAPIV2Document,
+  documentMessage,
+  encodeOpenAPIV2Document,
+  openAPIV2DocumentType,
+} from './gnostic.js';
 import { testDefinitions } from './testdata.js';
 import { buildOpenAPIV2 } from './v2.js';
 
@@ -55,10 +61,15 @@ function schemaJSON(m: M): M {
   if (m.type) out.type = m.type.value.length === 1 ? m.type.value[0] : m.type.value;
   if (m.items) out.items = m.items.schema.length === 1 ? schemaJSON(m.items.schema[0]) : m.items.schema.map(schemaJSON);
   if (m.additional_properties) {
-    out.additionalProperties = m.additional_properties.schema ? schemaJSON(m.additional_properties.schema) : m.additional_properties.boolean;
+    out.additionalProperties = m.additional_properties.schema
+      ? schemaJSON(m.additional_properties.schema)
+      : m.additional_properties.boolean;
   }
   if (m.all_of) out.allOf = m.all_of.map(schemaJSON);
-  if (m.properties) out.properties = Object.fromEntries((m.properties.additional_properties ?? []).map((p: M) => [p.name, schemaJSON(p.value)]));
+  if (m.properties)
+    out.properties = Object.fromEntries(
+      (m.properties.additional_properties ?? []).map((p: M) => [p.name, schemaJSON(p.value)]),
+    );
   return out;
 }
 
@@ -70,7 +81,11 @@ function parameterJSON(p: M): M {
     return common(b, { ...(b.schema ? { schema: schemaJSON(b.schema) } : {}) });
   }
   const nb = param.non_body_parameter;
-  const sub = nb.query_parameter_sub_schema ?? nb.path_parameter_sub_schema ?? nb.header_parameter_sub_schema ?? nb.form_data_parameter_sub_schema;
+  const sub =
+    nb.query_parameter_sub_schema ??
+    nb.path_parameter_sub_schema ??
+    nb.header_parameter_sub_schema ??
+    nb.form_data_parameter_sub_schema;
   return common(sub, {});
 }
 
@@ -108,19 +123,24 @@ function documentJSON(d: M): M {
   out.paths = Object.fromEntries(
     d.paths.path.map((p: M) => {
       const item: M = {};
-      for (const method of ['get', 'put', 'post', 'delete', 'options', 'head', 'patch']) if (p.value[method]) item[method] = operationJSON(p.value[method]);
+      for (const method of ['get', 'put', 'post', 'delete', 'options', 'head', 'patch'])
+        if (p.value[method]) item[method] = operationJSON(p.value[method]);
       if (p.value.parameters) item.parameters = p.value.parameters.map(parameterJSON);
       return [p.name, item];
     }),
   );
-  out.definitions = Object.fromEntries(d.definitions.additional_properties.map((s: M) => [s.name, schemaJSON(s.value)]));
+  out.definitions = Object.fromEntries(
+    d.definitions.additional_properties.map((s: M) => [s.name, schemaJSON(s.value)]),
+  );
   out.securityDefinitions = Object.fromEntries(
     d.security_definitions.additional_properties.map((s: M) => {
       const k = s.value.api_key_security;
       return [s.name, { type: k.type, name: k.name, in: k.in, description: k.description }];
     }),
   );
-  out.security = d.security.map((r: M) => Object.fromEntries(r.additional_properties.map((a: M) => [a.name, a.value.value ?? []])));
+  out.security = d.security.map((r: M) =>
+    Object.fromEntries(r.additional_properties.map((a: M) => [a.name, a.value.value ?? []])),
+  );
   return out;
 }
 
@@ -132,7 +152,12 @@ function dropZeroValues(v: unknown, key = ''): unknown {
     const out: M = {};
     for (const [k, x] of Object.entries(v)) {
       const anyValued = k === 'default' || k === 'example' || k === 'enum' || k.startsWith('x-');
-      if (!anyValued && k !== 'additionalProperties' && (x === false || x === 0 || x === '' || (Array.isArray(x) && x.length === 0 && k !== 'BearerToken'))) continue;
+      if (
+        !anyValued &&
+        k !== 'additionalProperties' &&
+        (x === false || x === 0 || x === '' || (Array.isArray(x) && x.length === 0 && k !== 'BearerToken'))
+      )
+        continue;
       out[k] = dropZeroValues(x, k);
     }
     return out;
@@ -152,7 +177,11 @@ function varint(n: number): number[] {
   out.push(n);
   return out;
 }
-const ld = (field: number, payload: number[]): number[] => [...varint((field << 3) | 2), ...varint(payload.length), ...payload];
+const ld = (field: number, payload: number[]): number[] => [
+  ...varint((field << 3) | 2),
+  ...varint(payload.length),
+  ...payload,
+];
 const s = (field: number, text: string): number[] => ld(field, [...Buffer.from(text, 'utf8')]);
 const b = (field: number): number[] => [...varint(field << 3), 1];
 
@@ -176,7 +205,10 @@ describe('gnostic openapi.v2.Document protobuf', () => {
         D: {
           description: 'd',
           type: 'object',
-          properties: { a: { type: 'array', items: { type: 'string' } }, m: { type: 'object', additionalProperties: false } },
+          properties: {
+            a: { type: 'array', items: { type: 'string' } },
+            m: { type: 'object', additionalProperties: false },
+          },
           'x-kubernetes-group-version-kind': [{ group: '', kind: 'D', version: 'v1' }],
         },
       },
@@ -198,7 +230,10 @@ describe('gnostic openapi.v2.Document protobuf', () => {
               ...ld(8, ld(1, ld(2, ld(3, [...s(2, 'query'), ...s(4, 'q'), ...s(6, 'string'), ...b(20)])))),
               // Operation.responses = 9: Responses.response_code = 1 (NamedResponseValue) → ResponseValue.response = 1
               // → Response {description = 1, schema = 2 → SchemaItem.schema = 1 → Schema._ref = 1}
-              ...ld(9, ld(1, [...s(1, '200'), ...ld(2, ld(1, [...s(1, 'OK'), ...ld(2, ld(1, s(1, '#/definitions/D')))]))])),
+              ...ld(
+                9,
+                ld(1, [...s(1, '200'), ...ld(2, ld(1, [...s(1, 'OK'), ...ld(2, ld(1, s(1, '#/definitions/D')))]))]),
+              ),
               // Operation.vendor_extension = 13 (NamedAny {name = 1, value = 2 (Any)})
               ...ld(13, [...s(1, 'x-kubernetes-action'), ...ld(2, anyMsg('get'))]),
             ]),
@@ -224,7 +259,10 @@ describe('gnostic openapi.v2.Document protobuf', () => {
               ...ld(1, [...s(1, 'm'), ...ld(2, [...ld(21, [...varint(2 << 3), 0]), ...ld(22, s(1, 'object'))])]),
             ]),
             // Schema.vendor_extension = 31
-            ...ld(31, [...s(1, 'x-kubernetes-group-version-kind'), ...ld(2, anyMsg([{ group: '', kind: 'D', version: 'v1' }]))]),
+            ...ld(31, [
+              ...s(1, 'x-kubernetes-group-version-kind'),
+              ...ld(2, anyMsg([{ group: '', kind: 'D', version: 'v1' }])),
+            ]),
           ]),
         ]),
       ),
@@ -234,9 +272,25 @@ describe('gnostic openapi.v2.Document protobuf', () => {
   });
 
   it('writes vendor extensions and Any values as YAML that YAML 1.1 readers parse back', () => {
-    expect(anyYAML({ group: 'upm.io', kind: 'UnitSet', version: 'v1alpha1' })).toBe('group: upm.io\nkind: UnitSet\nversion: v1alpha1\n');
+    expect(anyYAML({ group: 'upm.io', kind: 'UnitSet', version: 'v1alpha1' })).toBe(
+      'group: upm.io\nkind: UnitSet\nversion: v1alpha1\n',
+    );
     expect(anyYAML([{ group: '', kind: 'Pod', version: 'v1' }])).toBe('- group: ""\n  kind: Pod\n  version: v1\n');
-    for (const v of ['on', 'yes', 'no', 'off', 'y', 'true', '1.0', '010', 'null', '', 'a: b', 'long '.repeat(40), 'x\ny']) {
+    for (const v of [
+      'on',
+      'yes',
+      'no',
+      'off',
+      'y',
+      'true',
+      '1.0',
+      '010',
+      'null',
+      '',
+      'a: b',
+      'long '.repeat(40),
+      'x\ny',
+    ]) {
       expect(YAML.parse(anyYAML(v), { version: '1.1' })).toBe(v);
     }
     expect(YAML.parse(anyYAML(0), { version: '1.1' })).toBe(0);
@@ -256,20 +310,31 @@ describe('gnostic openapi.v2.Document protobuf', () => {
   it('keeps the parts kubectl reads: GVK extensions, patch parameters, nested descriptions', () => {
     const decoded = decodeOpenAPIV2Document(buildOpenAPIV2(testDefinitions).proto);
     expect(decoded.swagger).toBe('2.0');
-    const item = decoded.paths.path.find((p: M) => p.name === '/apis/example.upm.io/v1beta1/namespaces/{namespace}/gizmos/{name}');
+    const item = decoded.paths.path.find(
+      (p: M) => p.name === '/apis/example.upm.io/v1beta1/namespaces/{namespace}/gizmos/{name}',
+    );
     const patch = item.value.patch;
     const gvk = patch.vendor_extension.find((e: M) => e.name === 'x-kubernetes-group-version-kind');
     expect(YAML.parse(gvk.value.yaml)).toEqual({ group: 'example.upm.io', kind: 'Gizmo', version: 'v1beta1' });
-    const queryNames = patch.parameters.map((p: M) => p.parameter?.non_body_parameter?.query_parameter_sub_schema?.name).filter(Boolean);
+    const queryNames = patch.parameters
+      .map((p: M) => p.parameter?.non_body_parameter?.query_parameter_sub_schema?.name)
+      .filter(Boolean);
     expect(queryNames).toEqual(['dryRun', 'fieldManager', 'fieldValidation', 'force']);
-    expect(patch.parameters[0].parameter.body_parameter.schema._ref).toBe('#/definitions/io.k8s.apimachinery.pkg.apis.meta.v1.Patch');
-    expect(patch.consumes).toEqual(['application/json-patch+json', 'application/merge-patch+json', 'application/apply-patch+yaml']);
+    expect(patch.parameters[0].parameter.body_parameter.schema._ref).toBe(
+      '#/definitions/io.k8s.apimachinery.pkg.apis.meta.v1.Patch',
+    );
+    expect(patch.consumes).toEqual([
+      'application/json-patch+json',
+      'application/merge-patch+json',
+      'application/apply-patch+yaml',
+    ]);
 
     const defs = Object.fromEntries(decoded.definitions.additional_properties.map((d: M) => [d.name, d.value]));
     const gizmo = defs['io.upm.example.v1beta1.Gizmo'];
     const gizmoGVK = gizmo.vendor_extension.find((e: M) => e.name === 'x-kubernetes-group-version-kind');
     expect(YAML.parse(gizmoGVK.value.yaml)).toEqual([{ group: 'example.upm.io', kind: 'Gizmo', version: 'v1beta1' }]);
-    const prop = (sch: M, name: string): M => sch.properties.additional_properties.find((p: M) => p.name === name).value;
+    const prop = (sch: M, name: string): M =>
+      sch.properties.additional_properties.find((p: M) => p.name === name).value;
     const storage = prop(prop(gizmo, 'spec'), 'storage');
     expect(storage.description).toBe('Persistent storage of the gizmo.');
     expect(prop(prop(storage, 'volumes').items.schema[0], 'name').description).toBe('Volume name.');

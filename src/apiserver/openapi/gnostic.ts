@@ -261,7 +261,8 @@ const anyOf = (v: unknown): Msg => ({ yaml: cachedAnyYAML(v) });
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 const num = (v: unknown): number | undefined => (typeof v === 'number' ? v : undefined);
 const bool = (v: unknown): boolean | undefined => (typeof v === 'boolean' ? v : undefined);
-const strs = (v: unknown): string[] | undefined => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : undefined);
+const strs = (v: unknown): string[] | undefined =>
+  Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : undefined;
 
 function vendorExtensions(o: J): Msg[] {
   return Object.entries(o)
@@ -277,12 +278,23 @@ function named<T>(o: unknown, f: (v: J) => T, filter: (k: string) => boolean = (
 }
 
 function externalDocs(d: unknown): Msg | undefined {
-  return isObj(d) ? clean({ description: str(d.description), url: str(d.url), vendor_extension: vendorExtensions(d) }) : undefined;
+  return isObj(d)
+    ? clean({ description: str(d.description), url: str(d.url), vendor_extension: vendorExtensions(d) })
+    : undefined;
 }
 
 function info(i: J): Msg {
-  const contact = isObj(i.contact) ? clean({ name: str(i.contact.name), url: str(i.contact.url), email: str(i.contact.email), vendor_extension: vendorExtensions(i.contact) }) : undefined;
-  const license = isObj(i.license) ? clean({ name: str(i.license.name), url: str(i.license.url), vendor_extension: vendorExtensions(i.license) }) : undefined;
+  const contact = isObj(i.contact)
+    ? clean({
+        name: str(i.contact.name),
+        url: str(i.contact.url),
+        email: str(i.contact.email),
+        vendor_extension: vendorExtensions(i.contact),
+      })
+    : undefined;
+  const license = isObj(i.license)
+    ? clean({ name: str(i.license.name), url: str(i.license.url), vendor_extension: vendorExtensions(i.license) })
+    : undefined;
   return clean({
     title: str(i.title),
     version: str(i.version),
@@ -393,7 +405,10 @@ function parameter(p: J): Msg {
     in: str(p.in),
     description: str(p.description),
     name: str(p.name),
-    allow_empty_value: field === 'query_parameter_sub_schema' || field === 'form_data_parameter_sub_schema' ? bool(p.allowEmptyValue) : undefined,
+    allow_empty_value:
+      field === 'query_parameter_sub_schema' || field === 'form_data_parameter_sub_schema'
+        ? bool(p.allowEmptyValue)
+        : undefined,
     type: str(p.type),
     format: str(p.format),
     items: isObj(p.items) ? primitivesItems(p.items) : undefined,
@@ -445,7 +460,9 @@ function response(r: J): Msg {
         ),
       }
     : undefined;
-  const examples = isObj(r.examples) ? { additional_properties: Object.entries(r.examples).map(([name, v]) => ({ name, value: anyOf(v) })) } : undefined;
+  const examples = isObj(r.examples)
+    ? { additional_properties: Object.entries(r.examples).map(([name, v]) => ({ name, value: anyOf(v) })) }
+    : undefined;
   return clean({ description: str(r.description), schema, headers, examples, vendor_extension: vendorExtensions(r) });
 }
 
@@ -457,7 +474,10 @@ function responseValue(r: J): Msg {
 function securityRequirements(v: unknown): Msg[] | undefined {
   if (!Array.isArray(v)) return undefined;
   return v.filter(isObj).map((req) => ({
-    additional_properties: Object.entries(req).map(([name, scopes]) => ({ name, value: clean({ value: strs(scopes) }) })),
+    additional_properties: Object.entries(req).map(([name, scopes]) => ({
+      name,
+      value: clean({ value: strs(scopes) }),
+    })),
   }));
 }
 
@@ -472,7 +492,10 @@ function operation(o: J): Msg {
     consumes: strs(o.consumes),
     parameters: Array.isArray(o.parameters) ? o.parameters.filter(isObj).map(parametersItem) : undefined,
     responses: isObj(o.responses)
-      ? clean({ response_code: named(o.responses, responseValue, (k) => !k.startsWith('x-')), vendor_extension: vendorExtensions(o.responses) })
+      ? clean({
+          response_code: named(o.responses, responseValue, (k) => !k.startsWith('x-')),
+          vendor_extension: vendorExtensions(o.responses),
+        })
       : undefined,
     schemes: strs(o.schemes),
     deprecated: bool(o.deprecated),
@@ -499,11 +522,22 @@ function securityDefinition(s: J): Msg {
     case 'apiKey':
       return { api_key_security: clean({ ...common, name: str(s.name), in: str(s.in) }) };
     case 'oauth2': {
-      const scopes = isObj(s.scopes) ? { additional_properties: Object.entries(s.scopes).map(([name, value]) => ({ name, value: String(value) })) } : undefined;
-      const o = { ...common, flow: str(s.flow), scopes, authorization_url: str(s.authorizationUrl), token_url: str(s.tokenUrl) };
-      const field = { implicit: 'oauth2_implicit_security', password: 'oauth2_password_security', application: 'oauth2_application_security', accessCode: 'oauth2_access_code_security' }[
-        String(s.flow)
-      ];
+      const scopes = isObj(s.scopes)
+        ? { additional_properties: Object.entries(s.scopes).map(([name, value]) => ({ name, value: String(value) })) }
+        : undefined;
+      const o = {
+        ...common,
+        flow: str(s.flow),
+        scopes,
+        authorization_url: str(s.authorizationUrl),
+        token_url: str(s.tokenUrl),
+      };
+      const field = {
+        implicit: 'oauth2_implicit_security',
+        password: 'oauth2_password_security',
+        application: 'oauth2_application_security',
+        accessCode: 'oauth2_access_code_security',
+      }[String(s.flow)];
       if (!field) throw new Error(`OpenAPI v2: unsupported oauth2 flow ${String(s.flow)}`);
       return { [field]: clean(o) };
     }
@@ -529,10 +563,17 @@ export function documentMessage(d: J): Msg {
     parameters: isObj(d.parameters) ? { additional_properties: named(d.parameters, parameter) } : undefined,
     responses: isObj(d.responses) ? { additional_properties: named(d.responses, response) } : undefined,
     security: securityRequirements(d.security),
-    security_definitions: isObj(d.securityDefinitions) ? { additional_properties: named(d.securityDefinitions, securityDefinition) } : undefined,
+    security_definitions: isObj(d.securityDefinitions)
+      ? { additional_properties: named(d.securityDefinitions, securityDefinition) }
+      : undefined,
     tags: Array.isArray(d.tags)
       ? d.tags.filter(isObj).map((t) =>
-          clean({ name: str(t.name), description: str(t.description), external_docs: externalDocs(t.externalDocs), vendor_extension: vendorExtensions(t) }),
+          clean({
+            name: str(t.name),
+            description: str(t.description),
+            external_docs: externalDocs(t.externalDocs),
+            vendor_extension: vendorExtensions(t),
+          }),
         )
       : undefined,
     external_docs: externalDocs(d.externalDocs),
@@ -552,5 +593,8 @@ export function encodeOpenAPIV2Document(doc: J): Buffer {
  * int64 as numbers, oneof members only when set). For tests and diagnostics. */
 export function decodeOpenAPIV2Document(buf: Uint8Array): Record<string, any> {
   const Document = openAPIV2DocumentType();
-  return Document.toObject(Document.decode(buf), { longs: Number, arrays: false, defaults: false }) as Record<string, any>;
+  return Document.toObject(Document.decode(buf), { longs: Number, arrays: false, defaults: false }) as Record<
+    string,
+    any
+  >;
 }

@@ -31,7 +31,8 @@ afterAll(async () => {
   await new Promise<void>((resolve) => server.close(() => resolve()));
 });
 
-const get = (path: string, headers: Record<string, string> = {}): Promise<Response> => fetch(base + path, { headers, redirect: 'manual' });
+const get = (path: string, headers: Record<string, string> = {}): Promise<Response> =>
+  fetch(base + path, { headers, redirect: 'manual' });
 const json = async (r: Response): Promise<any> => r.json();
 const sha = (b: Buffer): string => createHash('sha512').update(b).digest('hex').toUpperCase();
 
@@ -65,7 +66,14 @@ describe('GET /openapi/v2', () => {
   it('answers 406 with a Status for media types it cannot produce', async () => {
     const res = await get('/openapi/v2', { Accept: 'application/yaml, text/html' });
     expect(res.status).toBe(406);
-    expect(await json(res)).toMatchObject({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', reason: 'NotAcceptable', code: 406 });
+    expect(await json(res)).toMatchObject({
+      kind: 'Status',
+      apiVersion: 'v1',
+      metadata: {},
+      status: 'Failure',
+      reason: 'NotAcceptable',
+      code: 406,
+    });
     expect((await get('/openapi/v2', { Accept: 'application/json;q=0' })).status).toBe(406);
   });
 
@@ -144,11 +152,19 @@ describe('GET /openapi/v3', () => {
   it('answers 404 with a Status for an unknown group-version, 406 for protobuf only', async () => {
     const res = await get('/openapi/v3/apis/nope.io/v1');
     expect(res.status).toBe(404);
-    expect(await json(res)).toMatchObject({ kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'NotFound', code: 404 });
+    expect(await json(res)).toMatchObject({
+      kind: 'Status',
+      apiVersion: 'v1',
+      status: 'Failure',
+      reason: 'NotFound',
+      code: 404,
+    });
     const pb = await get(`/openapi/v3/${GV}`, { Accept: 'application/com.github.proto-openapi.spec.v3@v1.0+protobuf' });
     expect(pb.status).toBe(406);
     expect((await json(pb)).reason).toBe('NotAcceptable');
-    const both = await get(`/openapi/v3/${GV}`, { Accept: 'application/com.github.proto-openapi.spec.v3@v1.0+protobuf, application/json' });
+    const both = await get(`/openapi/v3/${GV}`, {
+      Accept: 'application/com.github.proto-openapi.spec.v3@v1.0+protobuf, application/json',
+    });
     expect(both.status).toBe(200);
   });
 
@@ -186,12 +202,13 @@ describe('GET /openapi/v3', () => {
 
 describe('parseAccept', () => {
   it('orders clauses by quality, then specificity, then position', () => {
-    expect(parseAccept('text/*;q=0.5, application/json, */*;q=0.1, application/x;q=0').map((c) => `${c.type}/${c.subtype}`)).toEqual([
+    expect(
+      parseAccept('text/*;q=0.5, application/json, */*;q=0.1, application/x;q=0').map((c) => `${c.type}/${c.subtype}`),
+    ).toEqual(['application/json', 'text/*', '*/*']);
+    expect(parseAccept(undefined).map((c) => `${c.type}/${c.subtype}`)).toEqual(['*/*']);
+    expect(parseAccept('*/*, application/json').map((c) => `${c.type}/${c.subtype}`)).toEqual([
       'application/json',
-      'text/*',
       '*/*',
     ]);
-    expect(parseAccept(undefined).map((c) => `${c.type}/${c.subtype}`)).toEqual(['*/*']);
-    expect(parseAccept('*/*, application/json').map((c) => `${c.type}/${c.subtype}`)).toEqual(['application/json', '*/*']);
   });
 });

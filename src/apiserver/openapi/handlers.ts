@@ -47,7 +47,10 @@ export class OpenAPIService {
    * if the definitions cannot be published, e.g. a schema references an unknown definition. */
   update(defs: ResourceDefinition[]): void {
     const v3 = buildOpenAPIV3(defs, this.info.v3);
-    const v2 = this.aggregated.v2Documents.length > 0 ? mergedOpenAPIV2(openAPIV2Object(defs, this.info.v2), this.aggregated.v2Documents) : buildOpenAPIV2(defs, this.info.v2);
+    const v2 =
+      this.aggregated.v2Documents.length > 0
+        ? mergedOpenAPIV2(openAPIV2Object(defs, this.info.v2), this.aggregated.v2Documents)
+        : buildOpenAPIV2(defs, this.info.v2);
     this.defs = defs;
     this.v3Docs = v3;
     this.v2Doc = v2;
@@ -80,11 +83,17 @@ export class OpenAPIService {
     if (path === '/openapi/v2') route = () => this.serveV2(req, res, false);
     else if (path === '/swagger-2.0.0.pb-v1') route = () => this.serveV2(req, res, true);
     else if (path === '/openapi/v3' || path === '/openapi/v3/') route = () => this.serveV3Root(req, res);
-    else if (path.startsWith('/openapi/v3/')) route = () => this.serveV3GroupVersion(req, res, path.slice('/openapi/v3/'.length).replace(/\/+$/, ''), query);
+    else if (path.startsWith('/openapi/v3/'))
+      route = () => this.serveV3GroupVersion(req, res, path.slice('/openapi/v3/'.length).replace(/\/+$/, ''), query);
     else return undefined;
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.setHeader('Allow', 'GET, HEAD');
-      return sendStatus(res, 405, 'MethodNotAllowed', `the server does not allow this method on the requested resource`);
+      return sendStatus(
+        res,
+        405,
+        'MethodNotAllowed',
+        `the server does not allow this method on the requested resource`,
+      );
     }
     return route();
   }
@@ -96,8 +105,18 @@ export class OpenAPIService {
     // mime.ParseMediaType (used by client-go on the response) rejects '@' in a subtype.
     const representations = [
       { type: JSON_MEDIA_TYPE, contentType: JSON_MEDIA_TYPE, body: doc.json, etag: doc.etag },
-      { type: OPENAPI_V2_PROTO_MEDIA_TYPE, contentType: OPENAPI_V2_PROTO_MEDIA_TYPE_ALT, body: doc.proto, etag: doc.protoEtag },
-      { type: OPENAPI_V2_PROTO_MEDIA_TYPE_ALT, contentType: OPENAPI_V2_PROTO_MEDIA_TYPE_ALT, body: doc.proto, etag: doc.protoEtag },
+      {
+        type: OPENAPI_V2_PROTO_MEDIA_TYPE,
+        contentType: OPENAPI_V2_PROTO_MEDIA_TYPE_ALT,
+        body: doc.proto,
+        etag: doc.protoEtag,
+      },
+      {
+        type: OPENAPI_V2_PROTO_MEDIA_TYPE_ALT,
+        contentType: OPENAPI_V2_PROTO_MEDIA_TYPE_ALT,
+        body: doc.proto,
+        etag: doc.protoEtag,
+      },
     ];
     const chosen = legacyProto ? representations[1] : negotiate(req.headers.accept, representations);
     if (!chosen) return notAcceptable(res, [JSON_MEDIA_TYPE, OPENAPI_V2_PROTO_MEDIA_TYPE]);
@@ -120,7 +139,8 @@ export class OpenAPIService {
   private serveV3GroupVersion(req: IncomingMessage, res: ServerResponse, key: string, query: URLSearchParams): number {
     res.setHeader('Vary', 'Accept');
     const doc = this.v3Docs.groupVersions.get(key);
-    if (!doc) return sendStatus(res, 404, 'NotFound', `the OpenAPI v3 document for ${JSON.stringify(key)} was not found`);
+    if (!doc)
+      return sendStatus(res, 404, 'NotFound', `the OpenAPI v3 document for ${JSON.stringify(key)} was not found`);
     if (!negotiate(req.headers.accept, [{ type: JSON_MEDIA_TYPE }])) return notAcceptable(res, [JSON_MEDIA_TYPE]);
     const etag = `"${doc.hash}"`;
     res.setHeader('Content-Type', JSON_MEDIA_TYPE);
@@ -152,7 +172,8 @@ function negotiate<T extends { type: string }>(accept: string | undefined, offer
   for (const clause of parseAccept(accept)) {
     for (const offer of offers) {
       const [type, subtype] = offer.type.toLowerCase().split('/') as [string, string];
-      if ((clause.type === '*' || clause.type === type) && (clause.subtype === '*' || clause.subtype === subtype)) return offer;
+      if ((clause.type === '*' || clause.type === type) && (clause.subtype === '*' || clause.subtype === subtype))
+        return offer;
     }
   }
   return undefined;

@@ -17,5 +17,11 @@ export {
   encodeOpenAPIV2Document,
   openAPIV2ProtoRoot,
 } from './gnostic.js';
-export { buildGroupVersionModels, definitionName, definitionNamePrefix, groupVersionKey, PATCH_CONTENT_TYPES } from './model.js';
+export {
+  buildGroupVersionModels,
+  definitionName,
+  definitionNamePrefix,
+  groupVersionKey,
+  PATCH_CONTENT_TYPES,
+} from './model.js';
 export * as metaSchemas from './meta-schemas.js';

@@ -212,8 +212,12 @@ const META: Record<string, SchemaObject> = {
     properties: {
       apiVersion: str('API version of the owner.'),
       kind: str(`Kind of the owner. More info: ${CONVENTIONS}#types-kinds`),
-      name: str('Name of the owner. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/names#names'),
-      uid: str('UID of the owner. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/names#uids'),
+      name: str(
+        'Name of the owner. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/names#names',
+      ),
+      uid: str(
+        'UID of the owner. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/names#uids',
+      ),
       controller: bool('If true, this owner is the controller that manages the object.'),
       blockOwnerDeletion: bool(
         'If true, and the owner has the "foregroundDeletion" finalizer, the owner cannot be removed from ' +
@@ -230,7 +234,9 @@ const META: Record<string, SchemaObject> = {
       'operation and API version it used.',
     type: 'object',
     properties: {
-      apiVersion: str('APIVersion of the object as the manager wrote it; the field set is interpreted in this version.'),
+      apiVersion: str(
+        'APIVersion of the object as the manager wrote it; the field set is interpreted in this version.',
+      ),
       fieldsType: str('FieldsType is the format of the field set. The only value is "FieldsV1".'),
       fieldsV1: ref(FIELDS_V1, 'FieldsV1 holds the field set when fieldsType is "FieldsV1".'),
       manager: str('Manager is the name of the workflow (field manager) owning these fields.'),
@@ -252,7 +258,8 @@ const META: Record<string, SchemaObject> = {
   },
 
   [TIME]: {
-    description: 'Time is a timestamp serialized as an RFC 3339 string in UTC with second precision, e.g. "2024-01-31T12:00:00Z".',
+    description:
+      'Time is a timestamp serialized as an RFC 3339 string in UTC with second precision, e.g. "2024-01-31T12:00:00Z".',
     type: 'string',
     format: 'date-time',
   },
@@ -314,8 +321,13 @@ const META: Record<string, SchemaObject> = {
       group: str('The API group of the resource the status is about.'),
       kind: str(`The kind of the resource the status is about. More info: ${CONVENTIONS}#types-kinds`),
       name: str('The name of the object the status is about, when there is a single one.'),
-      retryAfterSeconds: int('If set, the number of seconds the client should wait before retrying the operation.', 'int32'),
-      uid: str('The UID of the object the status is about, when known. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/names#uids'),
+      retryAfterSeconds: int(
+        'If set, the number of seconds the client should wait before retrying the operation.',
+        'int32',
+      ),
+      uid: str(
+        'The UID of the object the status is about, when known. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/names#uids',
+      ),
     },
   },
 
@@ -359,7 +371,10 @@ const META: Record<string, SchemaObject> = {
         'Deprecated: use propagationPolicy. If true, dependents are orphaned (the "orphan" finalizer is ' +
           'added); if false, dependents are deleted in the background. Do not set both fields.',
       ),
-      preconditions: ref(PRECONDITIONS, 'Conditions the object must meet for the deletion to go ahead; otherwise the request fails with 409 Conflict.'),
+      preconditions: ref(
+        PRECONDITIONS,
+        'Conditions the object must meet for the deletion to go ahead; otherwise the request fails with 409 Conflict.',
+      ),
       propagationPolicy: str(
         'What happens to dependents (objects that list this one in their ownerReferences): "Orphan" ' +
           'leaves them in place, "Background" deletes them after this object is gone, and "Foreground" ' +
@@ -402,16 +417,21 @@ const META: Record<string, SchemaObject> = {
   },
 
   [RAW_EXTENSION]: {
-    description: 'RawExtension holds an embedded object in its serialized (JSON) form, with its own apiVersion and kind.',
+    description:
+      'RawExtension holds an embedded object in its serialized (JSON) form, with its own apiVersion and kind.',
     type: 'object',
   },
 
   [SCALE]: {
-    description: 'Scale represents the scaling request and state of a scalable resource: how many replicas it should have and has.',
+    description:
+      'Scale represents the scaling request and state of a scalable resource: how many replicas it should have and has.',
     type: 'object',
     properties: {
       ...typeMeta(),
-      metadata: ref(OBJECT_META, `${OBJECT_METADATA_DESCRIPTION} The name, namespace, uid and resourceVersion are those of the scaled object.`),
+      metadata: ref(
+        OBJECT_META,
+        `${OBJECT_METADATA_DESCRIPTION} The name, namespace, uid and resourceVersion are those of the scaled object.`,
+      ),
       spec: ref(SCALE_SPEC, `The desired scale. More info: ${CONVENTIONS}#spec-and-status`),
       status: ref(SCALE_STATUS, `The currently observed scale; read-only. More info: ${CONVENTIONS}#spec-and-status`),
     },
@@ -446,7 +466,8 @@ function metaGVKs(name: string, served: GroupVersionKind[]): GroupVersionKind[] 
   const inEvery = (kind: string): GroupVersionKind[] => {
     const out: GroupVersionKind[] = [{ group: '', version: 'v1', kind }];
     for (const gv of served) {
-      if (!out.some((g) => g.group === gv.group && g.version === gv.version)) out.push({ group: gv.group, version: gv.version, kind });
+      if (!out.some((g) => g.group === gv.group && g.version === gv.version))
+        out.push({ group: gv.group, version: gv.version, kind });
     }
     return out;
   };

@@ -25,7 +25,8 @@ import {
 
 export type HttpMethod = 'get' | 'put' | 'post' | 'delete' | 'patch';
 
-export type KubernetesAction = 'get' | 'list' | 'watch' | 'watchlist' | 'post' | 'put' | 'patch' | 'delete' | 'deletecollection';
+export type KubernetesAction =
+  'get' | 'list' | 'watch' | 'watchlist' | 'post' | 'put' | 'patch' | 'delete' | 'deletecollection';
 
 export interface ParameterSpec {
   name: string;
@@ -75,7 +76,11 @@ export interface GroupVersionModel {
 
 /** The PATCH content types we implement (the CRD set: no strategic merge patch). */
 // Only what the server implements: kubectl chooses its patch type from this list.
-export const PATCH_CONTENT_TYPES = ['application/json-patch+json', 'application/merge-patch+json', 'application/apply-patch+yaml'];
+export const PATCH_CONTENT_TYPES = [
+  'application/json-patch+json',
+  'application/merge-patch+json',
+  'application/apply-patch+yaml',
+];
 
 const JSON_TYPE = 'application/json';
 const WATCH_STREAM_TYPE = 'application/json;stream=watch';
@@ -118,7 +123,12 @@ export function operationTag(group: string, version: string): string {
 // ---------------------------------------------------------------------------------------------
 // Parameters
 
-const q = (name: string, type: ParameterSpec['type'], description: string): ParameterSpec => ({ name, in: 'query', type, description });
+const q = (name: string, type: ParameterSpec['type'], description: string): ParameterSpec => ({
+  name,
+  in: 'query',
+  type,
+  description,
+});
 
 const P = {
   pretty: q('pretty', 'string', "If 'true', the response is pretty-printed (indented)."),
@@ -167,8 +177,16 @@ const P = {
     'The continue token of a previous page (metadata.continue) to get the next page of a limited list. ' +
       'The other parameters must match the first request. An expired token fails with 410 Gone.',
   ),
-  fieldSelector: q('fieldSelector', 'string', 'Only return objects whose fields match, e.g. "metadata.name=db,metadata.namespace!=test". Defaults to everything.'),
-  labelSelector: q('labelSelector', 'string', 'Only return objects whose labels match, e.g. "app=db,tier in (a,b),!canary". Defaults to everything.'),
+  fieldSelector: q(
+    'fieldSelector',
+    'string',
+    'Only return objects whose fields match, e.g. "metadata.name=db,metadata.namespace!=test". Defaults to everything.',
+  ),
+  labelSelector: q(
+    'labelSelector',
+    'string',
+    'Only return objects whose labels match, e.g. "app=db,tier in (a,b),!canary". Defaults to everything.',
+  ),
   limit: q(
     'limit',
     'integer',
@@ -195,8 +213,16 @@ const P = {
     'With watch=true, start the stream with synthetic ADDED events for the current state, followed by a ' +
       'BOOKMARK annotated "k8s.io/initial-events-end". Requires resourceVersionMatch=NotOlderThan and allowWatchBookmarks=true.',
   ),
-  timeoutSeconds: q('timeoutSeconds', 'integer', 'A timeout for the list or watch call, in seconds; the call ends after this time regardless of activity.'),
-  watch: q('watch', 'boolean', 'Watch for changes to the described resources and stream them as add, update and remove events. Use resourceVersion to choose the starting point.'),
+  timeoutSeconds: q(
+    'timeoutSeconds',
+    'integer',
+    'A timeout for the list or watch call, in seconds; the call ends after this time regardless of activity.',
+  ),
+  watch: q(
+    'watch',
+    'boolean',
+    'Watch for changes to the described resources and stream them as add, update and remove events. Use resourceVersion to choose the starting point.',
+  ),
   gracePeriodSeconds: q(
     'gracePeriodSeconds',
     'integer',
@@ -237,7 +263,13 @@ const LIST_PARAMS = sorted([
 ]);
 const WRITE_PARAMS = sorted([P.dryRun, P.fieldManager, P.fieldValidation]);
 const PATCH_PARAMS = sorted([P.dryRun, P.fieldManagerPatch, P.fieldValidation, P.force]);
-const DELETE_PARAMS = sorted([P.dryRun, P.gracePeriodSeconds, P.ignoreStoreReadErrorWithClusterBreakingPotential, P.orphanDependents, P.propagationPolicy]);
+const DELETE_PARAMS = sorted([
+  P.dryRun,
+  P.gracePeriodSeconds,
+  P.ignoreStoreReadErrorWithClusterBreakingPotential,
+  P.orphanDependents,
+  P.propagationPolicy,
+]);
 const DELETE_COLLECTION_PARAMS = sorted([
   P.continue,
   P.dryRun,
@@ -261,7 +293,13 @@ const namespaceParam: ParameterSpec = {
   required: true,
   description: 'object name and auth scope, such as for teams and projects',
 };
-const nameParam = (kind: string): ParameterSpec => ({ name: 'name', in: 'path', type: 'string', required: true, description: `name of the ${kind}` });
+const nameParam = (kind: string): ParameterSpec => ({
+  name: 'name',
+  in: 'path',
+  type: 'string',
+  required: true,
+  description: `name of the ${kind}`,
+});
 
 // ---------------------------------------------------------------------------------------------
 // Schemas
@@ -272,8 +310,15 @@ function normalizeRefs(s: SchemaObject): SchemaObject {
   for (const [k, v] of Object.entries(s)) {
     if (k === '$ref' && typeof v === 'string') out.$ref = v.replace(/^#\/(components\/schemas|definitions)\//, '');
     else if (k === 'properties' && v && typeof v === 'object') {
-      out.properties = Object.fromEntries(Object.entries(v as Record<string, SchemaObject>).map(([pk, pv]) => [pk, normalizeRefs(pv)]));
-    } else if ((k === 'items' || k === 'not' || k === 'additionalProperties') && v && typeof v === 'object' && !Array.isArray(v)) {
+      out.properties = Object.fromEntries(
+        Object.entries(v as Record<string, SchemaObject>).map(([pk, pv]) => [pk, normalizeRefs(pv)]),
+      );
+    } else if (
+      (k === 'items' || k === 'not' || k === 'additionalProperties') &&
+      v &&
+      typeof v === 'object' &&
+      !Array.isArray(v)
+    ) {
       out[k] = normalizeRefs(v as SchemaObject);
     } else if ((k === 'allOf' || k === 'anyOf' || k === 'oneOf') && Array.isArray(v)) {
       out[k] = v.map((x) => normalizeRefs(x as SchemaObject));
@@ -287,7 +332,8 @@ function normalizeRefs(s: SchemaObject): SchemaObject {
 function addEmbeddedProperties(s: SchemaObject): void {
   if (s.properties) for (const p of Object.values(s.properties)) addEmbeddedProperties(p);
   if (s.items) addEmbeddedProperties(s.items);
-  if (s.additionalProperties && typeof s.additionalProperties === 'object') addEmbeddedProperties(s.additionalProperties);
+  if (s.additionalProperties && typeof s.additionalProperties === 'object')
+    addEmbeddedProperties(s.additionalProperties);
   if (s['x-kubernetes-embedded-resource'] === true) {
     s.properties = {
       ...(s.properties ?? {}),
@@ -365,7 +411,8 @@ function verbsOf(def: ResourceDefinition): Set<Verb> {
   return new Set(def.verbs ?? ALL_VERBS);
 }
 
-const resp = (description: string, schema?: string): ResponseSpec => (schema === undefined ? { description } : { description, schema });
+const resp = (description: string, schema?: string): ResponseSpec =>
+  schema === undefined ? { description } : { description, schema };
 const UNAUTHORIZED = resp('Unauthorized');
 
 function resourcePaths(def: ResourceDefinition, kindName: string, listName: string): PathSpec[] {
@@ -379,7 +426,9 @@ function resourcePaths(def: ResourceDefinition, kindName: string, listName: stri
   const base = namespaced ? `${prefix}/namespaces/{namespace}` : prefix;
   const scopeParams = namespaced ? [namespaceParam] : [];
   const paths: PathSpec[] = [];
-  const op = (o: Omit<OperationSpec, 'tag' | 'gvk' | 'produces'> & Partial<Pick<OperationSpec, 'gvk' | 'produces'>>): OperationSpec => ({
+  const op = (
+    o: Omit<OperationSpec, 'tag' | 'gvk' | 'produces'> & Partial<Pick<OperationSpec, 'gvk' | 'produces'>>,
+  ): OperationSpec => ({
     tag,
     gvk,
     produces: [JSON_TYPE],
@@ -415,7 +464,12 @@ function resourcePaths(def: ResourceDefinition, kindName: string, listName: stri
         action: 'post',
         parameters: WRITE_PARAMS,
         body: { schema: kindName, contentTypes: ['*/*'], required: true },
-        responses: { '200': resp('OK', kindName), '201': resp('Created', kindName), '202': resp('Accepted', kindName), '401': UNAUTHORIZED },
+        responses: {
+          '200': resp('OK', kindName),
+          '201': resp('Created', kindName),
+          '202': resp('Accepted', kindName),
+          '401': UNAUTHORIZED,
+        },
       }),
     );
   }
@@ -556,7 +610,11 @@ function resourcePaths(def: ResourceDefinition, kindName: string, listName: stri
       });
     const listDescription = `watch individual changes to a list of ${kind}. deprecated: use the 'watch' parameter with a list operation instead.`;
     if (namespaced) {
-      path(`${prefix}/watch/${plural}`, [], [watchOp(`watch${gv}${kind}ListForAllNamespaces`, 'watchlist', listDescription)]);
+      path(
+        `${prefix}/watch/${plural}`,
+        [],
+        [watchOp(`watch${gv}${kind}ListForAllNamespaces`, 'watchlist', listDescription)],
+      );
     }
     const wbase = namespaced ? `${prefix}/watch/namespaces/{namespace}` : `${prefix}/watch`;
     path(`${wbase}/${plural}`, scopeParams, [watchOp(`watch${gv}${scope}${kind}List`, 'watchlist', listDescription)]);
@@ -584,7 +642,10 @@ function sortDefinitions(defs: ResourceDefinition[]): ResourceDefinition[] {
  * `servedGroupVersions` lists the group-versions the meta kinds DeleteOptions and WatchEvent are
  * registered in (defaults to the model's own group-version).
  */
-export function buildGroupVersionModels(defs: ResourceDefinition[], servedGroupVersions?: GroupVersionKind[]): GroupVersionModel[] {
+export function buildGroupVersionModels(
+  defs: ResourceDefinition[],
+  servedGroupVersions?: GroupVersionKind[],
+): GroupVersionModel[] {
   const byGV = new Map<string, ResourceDefinition[]>();
   for (const def of sortDefinitions(defs)) {
     const key = groupVersionKey(def.group, def.version);
@@ -600,7 +661,8 @@ export function buildGroupVersionModels(defs: ResourceDefinition[], servedGroupV
     const own: Record<string, SchemaObject> = {};
     const paths: PathSpec[] = [];
     for (const def of gvDefs) {
-      if (def.schema.type !== undefined && def.schema.type !== 'object') throw new Error(`schema of ${def.kind} must be type: object`);
+      if (def.schema.type !== undefined && def.schema.type !== 'object')
+        throw new Error(`schema of ${def.kind} must be type: object`);
       const kindName = definitionName(def);
       const listName = definitionName({ group, version, kind: def.listKind });
       own[kindName] = kindSchema(def);

@@ -24,8 +24,19 @@ export const gizmoDefinition: ResourceDefinition = {
         description: 'Desired state of the Gizmo.',
         required: ['replicas'],
         properties: {
-          replicas: { type: 'integer', format: 'int32', minimum: 1, maximum: 9, description: 'Number of gizmo instances.' },
-          mode: { type: 'string', enum: ['on', 'off', 'yes'], default: 'on', description: 'Power mode; "on" must stay a string in YAML 1.1.' },
+          replicas: {
+            type: 'integer',
+            format: 'int32',
+            minimum: 1,
+            maximum: 9,
+            description: 'Number of gizmo instances.',
+          },
+          mode: {
+            type: 'string',
+            enum: ['on', 'off', 'yes'],
+            default: 'on',
+            description: 'Power mode; "on" must stay a string in YAML 1.1.',
+          },
           port: { 'x-kubernetes-int-or-string': true, description: 'Port number or name.' },
           storage: {
             type: 'object',
@@ -49,9 +60,23 @@ export const gizmoDefinition: ResourceDefinition = {
               },
             },
           },
-          labels: { type: 'object', additionalProperties: { type: 'string' }, description: 'Labels copied to the parts.' },
-          extra: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true, properties: { hint: { type: 'string', description: 'A hint.' } }, description: 'Free-form settings.' },
-          anything: { type: 'array', 'x-kubernetes-preserve-unknown-fields': true, items: { type: 'string' }, description: 'Free-form list.' },
+          labels: {
+            type: 'object',
+            additionalProperties: { type: 'string' },
+            description: 'Labels copied to the parts.',
+          },
+          extra: {
+            type: 'object',
+            'x-kubernetes-preserve-unknown-fields': true,
+            properties: { hint: { type: 'string', description: 'A hint.' } },
+            description: 'Free-form settings.',
+          },
+          anything: {
+            type: 'array',
+            'x-kubernetes-preserve-unknown-fields': true,
+            items: { type: 'string' },
+            description: 'Free-form list.',
+          },
           limits: {
             type: 'object',
             nullable: true,
@@ -87,7 +112,14 @@ export const gizmoDefinition: ResourceDefinition = {
     },
   },
   printerColumns: [],
-  subresources: { status: true, scale: { specReplicasPath: '.spec.replicas', statusReplicasPath: '.status.replicas', labelSelectorPath: '.status.selector' } },
+  subresources: {
+    status: true,
+    scale: {
+      specReplicasPath: '.spec.replicas',
+      statusReplicasPath: '.status.replicas',
+      labelSelectorPath: '.status.selector',
+    },
+  },
 };
 
 /** A cluster-scoped, read-only kind in the same group-version. */
@@ -105,7 +137,11 @@ export const doohickeyDefinition: ResourceDefinition = {
   schema: {
     type: 'object',
     properties: {
-      spec: { type: 'object', description: 'What the doohickey does.', properties: { purpose: { type: 'string', description: 'Its purpose.' } } },
+      spec: {
+        type: 'object',
+        description: 'What the doohickey does.',
+        properties: { purpose: { type: 'string', description: 'Its purpose.' } },
+      },
     },
   },
   printerColumns: [],
@@ -125,7 +161,10 @@ export const thingDefinition: ResourceDefinition = {
   categories: [],
   namespaced: true,
   description: 'Thing is a core-group test kind.',
-  schema: { type: 'object', properties: { data: { type: 'object', additionalProperties: { type: 'string' }, description: 'Payload.' } } },
+  schema: {
+    type: 'object',
+    properties: { data: { type: 'object', additionalProperties: { type: 'string' }, description: 'Payload.' } },
+  },
   printerColumns: [],
   subresources: { status: true },
 };

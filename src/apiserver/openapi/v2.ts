@@ -52,11 +52,14 @@ export function toV2Schema(s: SchemaObject): Record<string, unknown> {
         break;
       case 'properties':
         if (!nullable && !preserveUnknown && v && typeof v === 'object') {
-          out.properties = Object.fromEntries(Object.entries(v as Record<string, SchemaObject>).map(([pk, pv]) => [pk, toV2Schema(pv)]));
+          out.properties = Object.fromEntries(
+            Object.entries(v as Record<string, SchemaObject>).map(([pk, pv]) => [pk, toV2Schema(pv)]),
+          );
         }
         break;
       case 'items':
-        if (!nullable && !preserveUnknown && v && typeof v === 'object' && !Array.isArray(v)) out.items = toV2Schema(v as SchemaObject);
+        if (!nullable && !preserveUnknown && v && typeof v === 'object' && !Array.isArray(v))
+          out.items = toV2Schema(v as SchemaObject);
         break;
       case 'additionalProperties':
         out.additionalProperties = typeof v === 'object' && v !== null ? toV2Schema(v as SchemaObject) : v;
@@ -79,14 +82,26 @@ export function toV2Schema(s: SchemaObject): Record<string, unknown> {
 }
 
 function v2Parameter(p: ParameterSpec): Record<string, unknown> {
-  const out: Record<string, unknown> = { name: p.name, in: p.in, description: p.description, type: p.type, uniqueItems: true };
+  const out: Record<string, unknown> = {
+    name: p.name,
+    in: p.in,
+    description: p.description,
+    type: p.type,
+    uniqueItems: true,
+  };
   if (p.required) out.required = true;
   return out;
 }
 
 function v2Operation(o: OperationSpec): Record<string, unknown> {
   const parameters: Record<string, unknown>[] = [];
-  if (o.body) parameters.push({ name: 'body', in: 'body', required: o.body.required, schema: { $ref: V2_DEFINITION_PREFIX + o.body.schema } });
+  if (o.body)
+    parameters.push({
+      name: 'body',
+      in: 'body',
+      required: o.body.required,
+      schema: { $ref: V2_DEFINITION_PREFIX + o.body.schema },
+    });
   parameters.push(...o.parameters.map(v2Parameter));
   const out: Record<string, unknown> = {
     tags: [o.tag],
@@ -97,7 +112,9 @@ function v2Operation(o: OperationSpec): Record<string, unknown> {
     responses: Object.fromEntries(
       Object.entries(o.responses).map(([code, r]) => [
         code,
-        r.schema === undefined ? { description: r.description } : { description: r.description, schema: { $ref: V2_DEFINITION_PREFIX + r.schema } },
+        r.schema === undefined
+          ? { description: r.description }
+          : { description: r.description, schema: { $ref: V2_DEFINITION_PREFIX + r.schema } },
       ]),
     ),
     'x-kubernetes-action': o.action,
@@ -112,7 +129,8 @@ function v2Operation(o: OperationSpec): Record<string, unknown> {
 export function openAPIV2Object(defs: ResourceDefinition[], info: OpenAPIInfoOptions = {}): Record<string, unknown> {
   const served: GroupVersionKind[] = [];
   for (const d of defs) {
-    if (!served.some((g) => g.group === d.group && g.version === d.version)) served.push({ group: d.group, version: d.version, kind: '' });
+    if (!served.some((g) => g.group === d.group && g.version === d.version))
+      served.push({ group: d.group, version: d.version, kind: '' });
   }
   served.sort((a, b) => (a.group + '/' + a.version < b.group + '/' + b.version ? -1 : 1));
   const paths: Record<string, unknown> = {};
@@ -130,7 +148,9 @@ export function openAPIV2Object(defs: ResourceDefinition[], info: OpenAPIInfoOpt
     info: { title: info.title ?? 'Kubernetes', version: info.version ?? 'v0.0.0' },
     paths,
     definitions,
-    securityDefinitions: { BearerToken: { type: 'apiKey', name: 'authorization', in: 'header', description: 'Bearer Token authentication' } },
+    securityDefinitions: {
+      BearerToken: { type: 'apiKey', name: 'authorization', in: 'header', description: 'Bearer Token authentication' },
+    },
     security: [{ BearerToken: [] }],
   };
 }
@@ -150,7 +170,8 @@ export function mergedOpenAPIV2(own: Record<string, unknown>, others: Record<str
   const definitions = { ...((own['definitions'] as Record<string, unknown>) ?? {}) };
   for (const doc of others) {
     Object.assign(paths, (doc['paths'] as Record<string, unknown>) ?? {}, paths);
-    for (const [name, def] of Object.entries((doc['definitions'] as Record<string, unknown>) ?? {})) if (!(name in definitions)) definitions[name] = def;
+    for (const [name, def] of Object.entries((doc['definitions'] as Record<string, unknown>) ?? {}))
+      if (!(name in definitions)) definitions[name] = def;
   }
   const json = canonicalJSON({ ...own, paths, definitions });
   const proto = encodeOpenAPIV2Document(JSON.parse(json.toString('utf8')) as Record<string, unknown>);

@@ -45,8 +45,15 @@ export function toV3Schema(s: SchemaObject): Record<string, unknown> {
   for (const [k, v] of Object.entries(s)) {
     if (k === '$ref') continue;
     if (k === 'properties' && v && typeof v === 'object') {
-      out.properties = Object.fromEntries(Object.entries(v as Record<string, SchemaObject>).map(([pk, pv]) => [pk, toV3Schema(pv)]));
-    } else if ((k === 'items' || k === 'not' || k === 'additionalProperties') && v && typeof v === 'object' && !Array.isArray(v)) {
+      out.properties = Object.fromEntries(
+        Object.entries(v as Record<string, SchemaObject>).map(([pk, pv]) => [pk, toV3Schema(pv)]),
+      );
+    } else if (
+      (k === 'items' || k === 'not' || k === 'additionalProperties') &&
+      v &&
+      typeof v === 'object' &&
+      !Array.isArray(v)
+    ) {
       out[k] = toV3Schema(v as SchemaObject);
     } else if ((k === 'allOf' || k === 'anyOf' || k === 'oneOf') && Array.isArray(v)) {
       out[k] = v.map((x) => toV3Schema(x as SchemaObject));
@@ -63,7 +70,12 @@ export function toV3Schema(s: SchemaObject): Record<string, unknown> {
 }
 
 function v3Parameter(p: ParameterSpec): Record<string, unknown> {
-  const out: Record<string, unknown> = { name: p.name, in: p.in, description: p.description, schema: { type: p.type, uniqueItems: true } };
+  const out: Record<string, unknown> = {
+    name: p.name,
+    in: p.in,
+    description: p.description,
+    schema: { type: p.type, uniqueItems: true },
+  };
   if (p.required) out.required = true;
   return out;
 }
@@ -80,7 +92,10 @@ function v3Operation(o: OperationSpec): Record<string, unknown> {
         code,
         r.schema === undefined
           ? { description: r.description }
-          : { description: r.description, content: Object.fromEntries(o.produces.map((t) => [t, { schema: schemaRef(r.schema!) }])) },
+          : {
+              description: r.description,
+              content: Object.fromEntries(o.produces.map((t) => [t, { schema: schemaRef(r.schema!) }])),
+            },
       ]),
     ),
     'x-kubernetes-action': o.action,
@@ -88,7 +103,9 @@ function v3Operation(o: OperationSpec): Record<string, unknown> {
   };
   if (o.parameters.length > 0) out.parameters = o.parameters.map(v3Parameter);
   if (o.body) {
-    const body: Record<string, unknown> = { content: Object.fromEntries(o.body.contentTypes.map((t) => [t, { schema: schemaRef(o.body!.schema) }])) };
+    const body: Record<string, unknown> = {
+      content: Object.fromEntries(o.body.contentTypes.map((t) => [t, { schema: schemaRef(o.body!.schema) }])),
+    };
     if (o.body.required) body.required = true;
     out.requestBody = body;
   }
@@ -97,7 +114,10 @@ function v3Operation(o: OperationSpec): Record<string, unknown> {
 }
 
 /** The OpenAPI v3 document of one group-version, as a plain object (keys not yet sorted). */
-export function groupVersionDocumentV3(model: GroupVersionModel, info: OpenAPIInfoOptions = {}): Record<string, unknown> {
+export function groupVersionDocumentV3(
+  model: GroupVersionModel,
+  info: OpenAPIInfoOptions = {},
+): Record<string, unknown> {
   const paths: Record<string, unknown> = {};
   for (const p of model.paths) {
     const item: Record<string, unknown> = { parameters: p.parameters.map(v3Parameter) };
@@ -110,7 +130,14 @@ export function groupVersionDocumentV3(model: GroupVersionModel, info: OpenAPIIn
     paths,
     components: {
       schemas: Object.fromEntries(Object.entries(model.schemas).map(([name, s]) => [name, toV3Schema(s)])),
-      securitySchemes: { BearerToken: { type: 'apiKey', description: 'Bearer Token authentication', name: 'authorization', in: 'header' } },
+      securitySchemes: {
+        BearerToken: {
+          type: 'apiKey',
+          description: 'Bearer Token authentication',
+          name: 'authorization',
+          in: 'header',
+        },
+      },
     },
     security: [{ BearerToken: [] }],
   };

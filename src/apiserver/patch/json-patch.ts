@@ -28,7 +28,8 @@ function childOf(container: unknown, token: string, pointer: string): unknown {
     return container[i];
   }
   if (isPlainObject(container)) {
-    if (!Object.prototype.hasOwnProperty.call(container, token)) throw new JSONPatchError(`missing value at "${pointer}"`);
+    if (!Object.prototype.hasOwnProperty.call(container, token))
+      throw new JSONPatchError(`missing value at "${pointer}"`);
     return container[token];
   }
   throw new JSONPatchError(`cannot traverse a ${container === null ? 'null' : typeof container} at "${pointer}"`);
@@ -84,11 +85,17 @@ function remove(doc: unknown, pointer: string): { doc: unknown; removed: unknown
 
 export function parseJSONPatch(body: unknown): Op[] {
   if (!Array.isArray(body)) throw new JSONPatchError('a JSON patch must be an array of operations');
-  if (body.length > maxJSONPatchOperations) throw new JSONPatchError(`the allowed maximum operations in a JSON patch is ${maxJSONPatchOperations}, got ${body.length}`);
+  if (body.length > maxJSONPatchOperations)
+    throw new JSONPatchError(
+      `the allowed maximum operations in a JSON patch is ${maxJSONPatchOperations}, got ${body.length}`,
+    );
   return body.map((op, i) => {
-    if (!isPlainObject(op) || typeof op.op !== 'string' || typeof op.path !== 'string') throw new JSONPatchError(`operation ${i} must have string "op" and "path"`);
-    if (['add', 'replace', 'test'].includes(op.op) && !('value' in op)) throw new JSONPatchError(`operation ${i} (${op.op}) is missing "value"`);
-    if (['move', 'copy'].includes(op.op) && typeof op.from !== 'string') throw new JSONPatchError(`operation ${i} (${op.op}) is missing "from"`);
+    if (!isPlainObject(op) || typeof op.op !== 'string' || typeof op.path !== 'string')
+      throw new JSONPatchError(`operation ${i} must have string "op" and "path"`);
+    if (['add', 'replace', 'test'].includes(op.op) && !('value' in op))
+      throw new JSONPatchError(`operation ${i} (${op.op}) is missing "value"`);
+    if (['move', 'copy'].includes(op.op) && typeof op.from !== 'string')
+      throw new JSONPatchError(`operation ${i} (${op.op}) is missing "from"`);
     return op as Op;
   });
 }
@@ -96,7 +103,9 @@ export function parseJSONPatch(body: unknown): Op[] {
 /** Keeps the document within maxObjectDepth, so no operation (or later step) overflows the stack. */
 function checkPlacement(pointer: string, value: unknown): void {
   if (parsePointer(pointer).length + jsonDepth(value) > maxObjectDepth) {
-    throw new JSONPatchError(`the result of the operation on "${pointer}" would be nested deeper than ${maxObjectDepth} levels`);
+    throw new JSONPatchError(
+      `the result of the operation on "${pointer}" would be nested deeper than ${maxObjectDepth} levels`,
+    );
   }
 }
 
@@ -121,7 +130,8 @@ export function applyJSONPatch(target: unknown, ops: Op[]): unknown {
         }
         break;
       case 'move': {
-        if (op.path.startsWith(`${op.from}/`)) throw new JSONPatchError(`cannot move "${op.from}" into its own child "${op.path}"`);
+        if (op.path.startsWith(`${op.from}/`))
+          throw new JSONPatchError(`cannot move "${op.from}" into its own child "${op.path}"`);
         checkPlacement(op.path, getAt(doc, op.from!));
         const r = remove(doc, op.from!);
         doc = add(r.doc, op.path, r.removed);
@@ -132,7 +142,10 @@ export function applyJSONPatch(target: unknown, ops: Op[]): unknown {
         checkPlacement(op.path, value);
         // Each copy can double the document: bound the total, as kube-apiserver does.
         copied += Buffer.byteLength(JSON.stringify(value) ?? '');
-        if (copied > maxJSONPatchCopyBytes) throw new JSONPatchError(`unable to copy, would exceed the maximum accumulated copy size of ${maxJSONPatchCopyBytes} bytes`);
+        if (copied > maxJSONPatchCopyBytes)
+          throw new JSONPatchError(
+            `unable to copy, would exceed the maximum accumulated copy size of ${maxJSONPatchCopyBytes} bytes`,
+          );
         doc = add(doc, op.path, structuredClone(value));
         break;
       }

@@ -37,10 +37,16 @@ describe('JSON patch (RFC 6902)', () => {
   });
 
   it('fails on a failed test, a missing path or an out-of-range index', () => {
-    expect(() => applyJSONPatch(doc, parseJSONPatch([{ op: 'test', path: '/spec/list/0', value: 2 }]))).toThrow(JSONPatchError);
+    expect(() => applyJSONPatch(doc, parseJSONPatch([{ op: 'test', path: '/spec/list/0', value: 2 }]))).toThrow(
+      JSONPatchError,
+    );
     expect(() => applyJSONPatch(doc, parseJSONPatch([{ op: 'remove', path: '/spec/nope' }]))).toThrow(JSONPatchError);
-    expect(() => applyJSONPatch(doc, parseJSONPatch([{ op: 'add', path: '/spec/list/7', value: 1 }]))).toThrow(JSONPatchError);
-    expect(() => applyJSONPatch(doc, parseJSONPatch([{ op: 'add', path: '/missing/child', value: 1 }]))).toThrow(JSONPatchError);
+    expect(() => applyJSONPatch(doc, parseJSONPatch([{ op: 'add', path: '/spec/list/7', value: 1 }]))).toThrow(
+      JSONPatchError,
+    );
+    expect(() => applyJSONPatch(doc, parseJSONPatch([{ op: 'add', path: '/missing/child', value: 1 }]))).toThrow(
+      JSONPatchError,
+    );
     expect(() => parseJSONPatch({ op: 'add' })).toThrow(JSONPatchError);
   });
 });

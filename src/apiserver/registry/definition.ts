@@ -95,7 +95,16 @@ export interface ResourceDefinition {
 
 export type Verb = 'create' | 'delete' | 'deletecollection' | 'get' | 'list' | 'patch' | 'update' | 'watch';
 
-export const ALL_VERBS: readonly Verb[] = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];
+export const ALL_VERBS: readonly Verb[] = [
+  'create',
+  'delete',
+  'deletecollection',
+  'get',
+  'list',
+  'patch',
+  'update',
+  'watch',
+];
 
 export function groupVersion(def: Pick<ResourceDefinition, 'group' | 'version'>): string {
   return def.group === '' ? def.version : `${def.group}/${def.version}`;

@@ -12,7 +12,10 @@ describe('stored and served JSON', () => {
   it('stores apiVersion, kind and metadata first, without the resourceVersion', () => {
     const stored = encodeForStorage(unitSet());
     expect(stored.startsWith('{"apiVersion":"upm.io/v1alpha1","kind":"UnitSet","metadata":{"name":"a"')).toBe(true);
-    expect(JSON.parse(stored)).toEqual({ ...unitSet(), metadata: { name: 'a', namespace: 'default', labels: { app: 'x' } } });
+    expect(JSON.parse(stored)).toEqual({
+      ...unitSet(),
+      metadata: { name: 'a', namespace: 'default', labels: { app: 'x' } },
+    });
   });
 
   it('serves a stored value with the write revision as resourceVersion, without reparsing', () => {

@@ -1,7 +1,11 @@
 // The JSONPath subset CRD printer columns and scale paths use: `.a.b`, `.a[0]`, `.a[*].b`,
 // and filters `.a[?(@.type=="Ready")].status`.
 
-type Step = { kind: 'field'; name: string } | { kind: 'index'; index: number } | { kind: 'all' } | { kind: 'filter'; path: string[]; value: string };
+type Step =
+  | { kind: 'field'; name: string }
+  | { kind: 'index'; index: number }
+  | { kind: 'all' }
+  | { kind: 'filter'; path: string[]; value: string };
 
 const cache = new Map<string, Step[]>();
 

@@ -43,7 +43,10 @@ export function validateQualifiedName(value: string): string[] {
   const errs: string[] = [];
   const parts = value.split('/');
   let name = value;
-  if (parts.length > 2) return ["a qualified name must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]') with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')"];
+  if (parts.length > 2)
+    return [
+      "a qualified name must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]') with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')",
+    ];
   if (parts.length === 2) {
     const [prefix, n] = parts;
     name = n;
@@ -53,15 +56,27 @@ export function validateQualifiedName(value: string): string[] {
   if (name.length === 0) errs.push('name part must be non-empty');
   else if (name.length > 63) errs.push('name part must be no more than 63 characters');
   if (name.length > 0 && !qualifiedNamePart.test(name)) {
-    errs.push("name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')");
+    errs.push(
+      "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')",
+    );
   }
   return errs;
 }
 
-function validateStringMap(field: string, value: unknown, errors: FieldError[], checkValue?: (v: string) => string[]): void {
+function validateStringMap(
+  field: string,
+  value: unknown,
+  errors: FieldError[],
+  checkValue?: (v: string) => string[],
+): void {
   if (value === undefined || value === null) return;
   if (!isPlainObject(value)) {
-    errors.push({ type: 'FieldValueTypeInvalid', field, value, detail: 'must be a map of string keys to string values' });
+    errors.push({
+      type: 'FieldValueTypeInvalid',
+      field,
+      value,
+      detail: 'must be a map of string keys to string values',
+    });
     return;
   }
   for (const [k, v] of Object.entries(value)) {
@@ -70,14 +85,18 @@ function validateStringMap(field: string, value: unknown, errors: FieldError[], 
       errors.push({ type: 'FieldValueTypeInvalid', field: `${field}.${k}`, value: v, detail: 'must be a string' });
       continue;
     }
-    for (const e of checkValue?.(v) ?? []) errors.push({ type: 'FieldValueInvalid', field: `${field}.${k}`, value: v, detail: e });
+    for (const e of checkValue?.(v) ?? [])
+      errors.push({ type: 'FieldValueInvalid', field: `${field}.${k}`, value: v, detail: e });
   }
 }
 
 function validateLabelValue(v: string): string[] {
   const errs: string[] = [];
   if (v.length > 63) errs.push('must be no more than 63 characters');
-  if (!labelValue.test(v)) errs.push("a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')");
+  if (!labelValue.test(v))
+    errs.push(
+      "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')",
+    );
   return errs;
 }
 
@@ -95,18 +114,35 @@ export function validateObjectMeta(meta: ObjectMeta, opts: MetaValidationOptions
     errors.push({ type: 'FieldValueRequired', field: 'metadata.name', detail: 'name or generateName is required' });
   }
   if (meta.name !== undefined && meta.name !== '') {
-    if (typeof meta.name !== 'string') errors.push({ type: 'FieldValueTypeInvalid', field: 'metadata.name', value: meta.name, detail: 'must be a string' });
-    else for (const e of nameValidator(meta.name)) errors.push({ type: 'FieldValueInvalid', field: 'metadata.name', value: meta.name, detail: e });
+    if (typeof meta.name !== 'string')
+      errors.push({
+        type: 'FieldValueTypeInvalid',
+        field: 'metadata.name',
+        value: meta.name,
+        detail: 'must be a string',
+      });
+    else
+      for (const e of nameValidator(meta.name))
+        errors.push({ type: 'FieldValueInvalid', field: 'metadata.name', value: meta.name, detail: e });
   }
   if (meta.generateName !== undefined && meta.generateName !== null && typeof meta.generateName !== 'string') {
-    errors.push({ type: 'FieldValueTypeInvalid', field: 'metadata.generateName', value: meta.generateName, detail: 'must be a string' });
+    errors.push({
+      type: 'FieldValueTypeInvalid',
+      field: 'metadata.generateName',
+      value: meta.generateName,
+      detail: 'must be a string',
+    });
   } else if (meta.generateName) {
     const trimmed = String(meta.generateName).replace(/-$/, '');
-    if (trimmed) for (const e of nameValidator(trimmed)) errors.push({ type: 'FieldValueInvalid', field: 'metadata.generateName', value: meta.generateName, detail: e });
+    if (trimmed)
+      for (const e of nameValidator(trimmed))
+        errors.push({ type: 'FieldValueInvalid', field: 'metadata.generateName', value: meta.generateName, detail: e });
   }
   if (opts.namespaced) {
     if (!meta.namespace) errors.push({ type: 'FieldValueRequired', field: 'metadata.namespace', detail: '' });
-    else for (const e of validateDNSLabel(meta.namespace)) errors.push({ type: 'FieldValueInvalid', field: 'metadata.namespace', value: meta.namespace, detail: e });
+    else
+      for (const e of validateDNSLabel(meta.namespace))
+        errors.push({ type: 'FieldValueInvalid', field: 'metadata.namespace', value: meta.namespace, detail: e });
   } else if (meta.namespace) {
     errors.push({ type: 'FieldValueForbidden', field: 'metadata.namespace', detail: 'not allowed on this type' });
   }
@@ -116,17 +152,29 @@ export function validateObjectMeta(meta: ObjectMeta, opts: MetaValidationOptions
     let size = 0;
     for (const [k, v] of Object.entries(meta.annotations)) size += k.length + (typeof v === 'string' ? v.length : 0);
     if (size > totalAnnotationSizeLimit) {
-      errors.push({ type: 'FieldValueTooLong', field: 'metadata.annotations', detail: `may not have more than ${totalAnnotationSizeLimit} bytes` });
+      errors.push({
+        type: 'FieldValueTooLong',
+        field: 'metadata.annotations',
+        detail: `may not have more than ${totalAnnotationSizeLimit} bytes`,
+      });
     }
   }
   if (meta.finalizers !== undefined) {
-    if (!Array.isArray(meta.finalizers)) errors.push({ type: 'FieldValueTypeInvalid', field: 'metadata.finalizers', value: meta.finalizers, detail: 'must be a list of strings' });
+    if (!Array.isArray(meta.finalizers))
+      errors.push({
+        type: 'FieldValueTypeInvalid',
+        field: 'metadata.finalizers',
+        value: meta.finalizers,
+        detail: 'must be a list of strings',
+      });
     else {
       const seen = new Set<string>();
       meta.finalizers.forEach((f, i) => {
         const field = `metadata.finalizers[${i}]`;
-        if (typeof f !== 'string') return errors.push({ type: 'FieldValueTypeInvalid', field, value: f, detail: 'must be a string' });
-        for (const e of validateQualifiedName(f)) errors.push({ type: 'FieldValueInvalid', field, value: f, detail: e });
+        if (typeof f !== 'string')
+          return errors.push({ type: 'FieldValueTypeInvalid', field, value: f, detail: 'must be a string' });
+        for (const e of validateQualifiedName(f))
+          errors.push({ type: 'FieldValueInvalid', field, value: f, detail: e });
         if (seen.has(f)) errors.push({ type: 'FieldValueDuplicate', field, value: f, detail: '' });
         seen.add(f);
       });
@@ -134,19 +182,31 @@ export function validateObjectMeta(meta: ObjectMeta, opts: MetaValidationOptions
   }
   if (meta.ownerReferences !== undefined) {
     if (!Array.isArray(meta.ownerReferences)) {
-      errors.push({ type: 'FieldValueTypeInvalid', field: 'metadata.ownerReferences', value: meta.ownerReferences, detail: 'must be a list' });
+      errors.push({
+        type: 'FieldValueTypeInvalid',
+        field: 'metadata.ownerReferences',
+        value: meta.ownerReferences,
+        detail: 'must be a list',
+      });
     } else {
       let controllers = 0;
       meta.ownerReferences.forEach((ref, i) => {
         const field = `metadata.ownerReferences[${i}]`;
-        if (!isPlainObject(ref)) return errors.push({ type: 'FieldValueTypeInvalid', field, value: ref, detail: 'must be an object' });
+        if (!isPlainObject(ref))
+          return errors.push({ type: 'FieldValueTypeInvalid', field, value: ref, detail: 'must be an object' });
         for (const key of ['apiVersion', 'kind', 'name', 'uid'] as const) {
-          if (!ref[key]) errors.push({ type: 'FieldValueRequired', field: `${field}.${key}`, detail: `${key} must not be empty` });
+          if (!ref[key])
+            errors.push({ type: 'FieldValueRequired', field: `${field}.${key}`, detail: `${key} must not be empty` });
         }
         if (ref.controller === true) controllers++;
       });
       if (controllers > 1) {
-        errors.push({ type: 'FieldValueInvalid', field: 'metadata.ownerReferences', value: meta.ownerReferences, detail: 'Only one reference can have Controller set to true' });
+        errors.push({
+          type: 'FieldValueInvalid',
+          field: 'metadata.ownerReferences',
+          value: meta.ownerReferences,
+          detail: 'Only one reference can have Controller set to true',
+        });
       }
     }
   }

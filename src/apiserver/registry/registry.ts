@@ -35,7 +35,11 @@ export class APIRegistry {
    * serves every watch and list from storage. */
   constructor(store: Store, registrations: ResourceRegistration[], options: ResourceStoreOptions = {}) {
     for (const { definition, strategy } of registrations) {
-      const served: ServedResource = { def: definition, store: new ResourceStore(definition, store, strategy, options), table: new TableConvertor(definition) };
+      const served: ServedResource = {
+        def: definition,
+        store: new ResourceStore(definition, store, strategy, options),
+        table: new TableConvertor(definition),
+      };
       const key = `${definition.group}/${definition.version}/${definition.plural}`;
       if (this.byPath.has(key)) throw new Error(`resource registered twice: ${key}`);
       this.byPath.set(key, served);
@@ -64,7 +68,8 @@ export class APIRegistry {
   /** Served group-versions, e.g. [{group:'upm.io', version:'v1alpha1'}]. */
   groupVersions(): { group: string; version: string }[] {
     const seen = new Map<string, { group: string; version: string }>();
-    for (const { def } of this.resources) seen.set(`${def.group}/${def.version}`, { group: def.group, version: def.version });
+    for (const { def } of this.resources)
+      seen.set(`${def.group}/${def.version}`, { group: def.group, version: def.version });
     return [...seen.values()];
   }
 }

@@ -47,7 +47,11 @@ describe('create', () => {
 
   it('rejects an existing name with AlreadyExists and invalid specs with 422 naming the field', async () => {
     await widgets.create('default', widget('a'));
-    expect(await statusOf(widgets.create('default', widget('a')))).toMatchObject({ code: 409, reason: 'AlreadyExists', message: 'widgets.test.upm.io "a" already exists' });
+    expect(await statusOf(widgets.create('default', widget('a')))).toMatchObject({
+      code: 409,
+      reason: 'AlreadyExists',
+      message: 'widgets.test.upm.io "a" already exists',
+    });
     const bad = await statusOf(widgets.create('default', widget('b', { size: -1 })));
     expect(bad).toMatchObject({ code: 422, reason: 'Invalid' });
     expect(bad.message).toContain('Widget.test.upm.io "b" is invalid: spec.size: Invalid value: -1');
@@ -61,18 +65,25 @@ describe('create', () => {
   });
 
   it('rejects unknown fields under Strict, reports them under Warn and prunes them', async () => {
-    const strict = await statusOf(widgets.create('default', widget('a', { size: 1, bogus: true }), { fieldValidation: 'Strict' }));
+    const strict = await statusOf(
+      widgets.create('default', widget('a', { size: 1, bogus: true }), { fieldValidation: 'Strict' }),
+    );
     expect(strict).toMatchObject({ code: 400, reason: 'BadRequest' });
     expect(strict.message).toContain('unknown field "spec.bogus"');
     const warnings: string[] = [];
-    const obj = await widgets.create('default', widget('a', { size: 1, bogus: true, extra: { free: 1 } }), { fieldValidation: 'Warn', warnings });
+    const obj = await widgets.create('default', widget('a', { size: 1, bogus: true, extra: { free: 1 } }), {
+      fieldValidation: 'Warn',
+      warnings,
+    });
     expect(warnings).toEqual(['unknown field "spec.bogus"']);
     expect(obj['spec']).toEqual({ size: 1, color: 'red', extra: { free: 1 } });
   });
 
   it('rejects a body whose kind or namespace does not match the URL', async () => {
     expect((await statusOf(widgets.create('default', { ...widget('a'), kind: 'Gadget' }))).code).toBe(400);
-    expect((await statusOf(widgets.create('default', widget('a', { size: 1 }, { namespace: 'other' })))).code).toBe(400);
+    expect((await statusOf(widgets.create('default', widget('a', { size: 1 }, { namespace: 'other' })))).code).toBe(
+      400,
+    );
   });
 
   it('dry run validates and stores nothing', async () => {
@@ -90,8 +101,13 @@ describe('update', () => {
     expect(updated.metadata.generation).toBe(2);
     const stale = await statusOf(widgets.update('default', 'a', { ...a, spec: { size: 3 } }));
     expect(stale).toMatchObject({ code: 409, reason: 'Conflict' });
-    expect(stale.message).toBe('Operation cannot be fulfilled on widgets.test.upm.io "a": the object has been modified; please apply your changes to the latest version and try again');
-    const labelled = await widgets.update('default', 'a', { ...updated, metadata: { ...updated.metadata, labels: { x: 'y' } } });
+    expect(stale.message).toBe(
+      'Operation cannot be fulfilled on widgets.test.upm.io "a": the object has been modified; please apply your changes to the latest version and try again',
+    );
+    const labelled = await widgets.update('default', 'a', {
+      ...updated,
+      metadata: { ...updated.metadata, labels: { x: 'y' } },
+    });
     expect(labelled.metadata.generation).toBe(2);
     expect(labelled.metadata.uid).toBe(a.metadata.uid);
   });
@@ -112,7 +128,11 @@ describe('update', () => {
       Array.from({ length: 20 }, () =>
         widgets.guaranteedUpdate('default', 'a', (cur) => {
           const spec = cur['spec'] as { size: number };
-          return { ...cur, metadata: { ...cur.metadata, resourceVersion: undefined }, spec: { ...spec, size: spec.size + 1 } } as KubeObject;
+          return {
+            ...cur,
+            metadata: { ...cur.metadata, resourceVersion: undefined },
+            spec: { ...spec, size: spec.size + 1 },
+          } as KubeObject;
         }),
       ),
     );
@@ -126,7 +146,12 @@ describe('scale', () => {
     const cur = await widgets.get('default', 'a');
     await widgets.updateStatus('default', 'a', { ...cur, status: { size: 2, selector: 'app=a' } });
     const scaled = await widgets.updateScale('default', 'a', (s) => ({ ...s, spec: { replicas: 5 } }));
-    expect(scaled).toMatchObject({ kind: 'Scale', apiVersion: 'autoscaling/v1', spec: { replicas: 5 }, status: { replicas: 2, selector: 'app=a' } });
+    expect(scaled).toMatchObject({
+      kind: 'Scale',
+      apiVersion: 'autoscaling/v1',
+      spec: { replicas: 5 },
+      status: { replicas: 2, selector: 'app=a' },
+    });
     expect(((await widgets.get('default', 'a'))['spec'] as { size: number }).size).toBe(5);
   });
 });
@@ -139,7 +164,12 @@ describe('delete', () => {
     expect(first.object.metadata.deletionTimestamp).toBeDefined();
     expect(first.object.metadata.generation).toBe(2);
     const cur = await widgets.get('default', 'a');
-    const addFinalizer = await statusOf(widgets.update('default', 'a', { ...cur, metadata: { ...cur.metadata, finalizers: ['test.upm.io/hold', 'other.io/x'] } }));
+    const addFinalizer = await statusOf(
+      widgets.update('default', 'a', {
+        ...cur,
+        metadata: { ...cur.metadata, finalizers: ['test.upm.io/hold', 'other.io/x'] },
+      }),
+    );
     expect(addFinalizer.code).toBe(422);
     await widgets.update('default', 'a', { ...cur, metadata: { ...cur.metadata, finalizers: [] } });
     expect((await statusOf(widgets.get('default', 'a'))).code).toBe(404);
@@ -148,7 +178,13 @@ describe('delete', () => {
   it('checks uid and resourceVersion preconditions', async () => {
     const a = await widgets.create('default', widget('a'));
     expect((await statusOf(widgets.delete('default', 'a', { preconditions: { uid: 'nope' } }))).code).toBe(409);
-    expect((await statusOf(widgets.delete('default', 'a', { preconditions: { resourceVersion: '1' + a.metadata.resourceVersion } }))).code).toBe(409);
+    expect(
+      (
+        await statusOf(
+          widgets.delete('default', 'a', { preconditions: { resourceVersion: '1' + a.metadata.resourceVersion } }),
+        )
+      ).code,
+    ).toBe(409);
     expect((await widgets.delete('default', 'a', { preconditions: { uid: a.metadata.uid } })).deleted).toBe(true);
   });
 });
@@ -156,16 +192,29 @@ describe('delete', () => {
 describe('list', () => {
   beforeEach(async () => {
     for (let i = 0; i < 25; i++) {
-      await widgets.create(i % 2 ? 'odd' : 'even', widget(`w${String(i).padStart(2, '0')}`, { size: i, color: i % 3 ? 'red' : 'blue' }, { labels: { n: String(i), parity: i % 2 ? 'odd' : 'even' } }));
+      await widgets.create(
+        i % 2 ? 'odd' : 'even',
+        widget(
+          `w${String(i).padStart(2, '0')}`,
+          { size: i, color: i % 3 ? 'red' : 'blue' },
+          { labels: { n: String(i), parity: i % 2 ? 'odd' : 'even' } },
+        ),
+      );
     }
   });
 
   it('filters by label and field selectors and scopes by namespace', async () => {
     expect((await widgets.list('odd')).items).toHaveLength(12);
-    expect((await widgets.list(undefined, { labelSelector: 'parity=even,n in (0,2,4,5)' })).items.map((o) => o.metadata.name)).toEqual(['w00', 'w02', 'w04']);
+    expect(
+      (await widgets.list(undefined, { labelSelector: 'parity=even,n in (0,2,4,5)' })).items.map(
+        (o) => o.metadata.name,
+      ),
+    ).toEqual(['w00', 'w02', 'w04']);
     expect((await widgets.list(undefined, { fieldSelector: 'metadata.name=w03' })).items).toHaveLength(1);
     expect((await widgets.list(undefined, { fieldSelector: 'spec.color=blue' })).items).toHaveLength(9);
-    expect((await statusOf(widgets.list(undefined, { fieldSelector: 'spec.size=1' }))).message).toBe('"spec.size" is not a known field selector: only "metadata.name", "metadata.namespace", "spec.color"');
+    expect((await statusOf(widgets.list(undefined, { fieldSelector: 'spec.size=1' }))).message).toBe(
+      '"spec.size" is not a known field selector: only "metadata.name", "metadata.namespace", "spec.color"',
+    );
   });
 
   it('pages with limit and continue over a consistent snapshot', async () => {
@@ -189,10 +238,14 @@ describe('watch', () => {
   it('sends initial state, then changes, with selector transitions as ADDED/DELETED', async () => {
     await widgets.create('default', widget('a', { size: 1 }, { labels: { app: 'x' } }));
     const events: string[] = [];
-    const w = await widgets.watch('default', { labelSelector: 'app=x' }, {
-      event: (type, obj) => events.push(`${type}:${obj.metadata.name}`),
-      error: (err) => events.push(`ERROR:${err.message}`),
-    });
+    const w = await widgets.watch(
+      'default',
+      { labelSelector: 'app=x' },
+      {
+        event: (type, obj) => events.push(`${type}:${obj.metadata.name}`),
+        error: (err) => events.push(`ERROR:${err.message}`),
+      },
+    );
     const a = await widgets.get('default', 'a');
     await widgets.update('default', 'a', { ...a, spec: { size: 2 } });
     const a2 = await widgets.get('default', 'a');
@@ -209,10 +262,14 @@ describe('watch', () => {
     await widgets.update('default', 'a', { ...a, spec: { size: 3 } });
     await widgets.create('default', widget('b'));
     const events: string[] = [];
-    const w = await widgets.watch('default', { resourceVersion: a.metadata.resourceVersion }, {
-      event: (type, obj) => events.push(`${type}:${obj.metadata.name}:${obj.metadata.resourceVersion}`),
-      error: () => {},
-    });
+    const w = await widgets.watch(
+      'default',
+      { resourceVersion: a.metadata.resourceVersion },
+      {
+        event: (type, obj) => events.push(`${type}:${obj.metadata.name}:${obj.metadata.resourceVersion}`),
+        error: () => {},
+      },
+    );
     await new Promise((r) => setTimeout(r, 50));
     w.stop();
     expect(events.map((e) => e.split(':').slice(0, 2).join(':'))).toEqual(['MODIFIED:a', 'ADDED:b']);
@@ -221,7 +278,12 @@ describe('watch', () => {
 
 describe('cluster-scoped kinds', () => {
   it('ignore a namespace in the body and list across the cluster', async () => {
-    const g = await gadgets.create('', { apiVersion: 'test.upm.io/v1', kind: 'Gadget', metadata: { name: 'g', namespace: 'x' }, spec: { size: 1 } });
+    const g = await gadgets.create('', {
+      apiVersion: 'test.upm.io/v1',
+      kind: 'Gadget',
+      metadata: { name: 'g', namespace: 'x' },
+      spec: { size: 1 },
+    });
     expect(g.metadata.namespace).toBeUndefined();
     expect((await gadgets.list(undefined)).items).toHaveLength(1);
   });
@@ -243,7 +305,11 @@ describe('list versioning', () => {
 
   it.each([
     [{ resourceVersionMatch: 'Exact' }, 422, 'resourceVersionMatch is forbidden unless resourceVersion is provided'],
-    [{ resourceVersion: '0', resourceVersionMatch: 'Exact' }, 422, 'resourceVersionMatch "exact" is forbidden for resourceVersion "0"'],
+    [
+      { resourceVersion: '0', resourceVersionMatch: 'Exact' },
+      422,
+      'resourceVersionMatch "exact" is forbidden for resourceVersion "0"',
+    ],
     [{ resourceVersion: '1', resourceVersionMatch: 'Sometimes' }, 422, 'Unsupported value: "Sometimes"'],
     [{ resourceVersion: 'abc' }, 422, 'resourceVersion'],
   ])('rejects %j with %d', async (opts, code, text) => {
@@ -255,13 +321,28 @@ describe('list versioning', () => {
   it('rejects a continue token combined with a resourceVersion or a match', async () => {
     for (let i = 0; i < 3; i++) await widgets.create('default', widget(`w${i}`));
     const page = await widgets.list('default', { limit: 1 });
-    expect((await statusOf(widgets.list('default', { limit: 1, continue: page.continue, resourceVersion: '5' }))).code).toBe(400);
-    expect((await statusOf(widgets.list('default', { limit: 1, continue: page.continue, resourceVersion: '5', resourceVersionMatch: 'Exact' }))).code).toBe(422);
+    expect(
+      (await statusOf(widgets.list('default', { limit: 1, continue: page.continue, resourceVersion: '5' }))).code,
+    ).toBe(400);
+    expect(
+      (
+        await statusOf(
+          widgets.list('default', {
+            limit: 1,
+            continue: page.continue,
+            resourceVersion: '5',
+            resourceVersionMatch: 'Exact',
+          }),
+        )
+      ).code,
+    ).toBe(422);
     expect((await statusOf(widgets.list('default', { continue: 'garbage' }))).code).toBe(400);
   });
 
   it('answers 504 with ResourceVersionTooLarge for a revision the store has not reached', async () => {
-    const s = await statusOf(widgets.list('default', { resourceVersion: '999999', resourceVersionMatch: 'NotOlderThan' }));
+    const s = await statusOf(
+      widgets.list('default', { resourceVersion: '999999', resourceVersionMatch: 'NotOlderThan' }),
+    );
     expect(s).toMatchObject({ code: 504, reason: 'Timeout' });
   }, 10_000);
 });

@@ -93,8 +93,10 @@ export const foregroundFinalizer = 'foregroundDeletion';
 /** The finalizers after a delete request: Orphan and Foreground replace each other
  * (registry/generic/registry/store.go deletionFinalizersForGarbageCollection). */
 function withPropagationFinalizer(finalizers: string[], policy: PropagationPolicy | undefined): string[] {
-  if (policy === 'Orphan') return [...finalizers.filter((f) => f !== foregroundFinalizer && f !== orphanFinalizer), orphanFinalizer];
-  if (policy === 'Foreground') return [...finalizers.filter((f) => f !== foregroundFinalizer && f !== orphanFinalizer), foregroundFinalizer];
+  if (policy === 'Orphan')
+    return [...finalizers.filter((f) => f !== foregroundFinalizer && f !== orphanFinalizer), orphanFinalizer];
+  if (policy === 'Foreground')
+    return [...finalizers.filter((f) => f !== foregroundFinalizer && f !== orphanFinalizer), foregroundFinalizer];
   if (policy === 'Background') return finalizers.filter((f) => f !== foregroundFinalizer && f !== orphanFinalizer);
   return finalizers;
 }
@@ -168,11 +170,20 @@ export class ResourceStore {
     options: ResourceStoreOptions = {},
   ) {
     this.validator = compileObjectValidator(def.schema);
-    this.fieldSelectors = ['metadata.name', ...(def.namespaced ? ['metadata.namespace'] : []), ...(def.selectableFields ?? [])];
+    this.fieldSelectors = [
+      'metadata.name',
+      ...(def.namespaced ? ['metadata.namespace'] : []),
+      ...(def.selectableFields ?? []),
+    ];
     this.watchCache =
       options.watchCache === false
         ? undefined
-        : new WatchCache(store, this.prefix(), { decode: (kv) => this.decode(kv), fieldsOf: (obj) => this.fieldsOf(obj) }, options.watchCache);
+        : new WatchCache(
+            store,
+            this.prefix(),
+            { decode: (kv) => this.decode(kv), fieldsOf: (obj) => this.fieldsOf(obj) },
+            options.watchCache,
+          );
   }
 
   get apiVersion(): string {
@@ -232,7 +243,12 @@ export class ResourceStore {
     validateListVersioning(rv, match, opts.continue ?? '');
     if (this.watchCache) {
       const query = { rv, match, limit, continueToken: opts.continue ?? '' };
-      const cached = await listFromCache(this.watchCache, { keyPrefix: prefix, labels, fields }, query, (revision, lastKey) => encodeContinue(revision, lastKey.slice(prefix.length)));
+      const cached = await listFromCache(
+        this.watchCache,
+        { keyPrefix: prefix, labels, fields },
+        query,
+        (revision, lastKey) => encodeContinue(revision, lastKey.slice(prefix.length)),
+      );
       if (cached) return cached;
     }
     if (opts.continue) {
@@ -240,7 +256,14 @@ export class ResourceStore {
       revision = token.rv;
       startAfter = prefix + token.start;
       // kube path.Cleans the start key and refuses one that changes (empty, `.` or `..` segments).
-      if (!token.start || !startAfter.startsWith(prefix) || `/${token.start}`.split('/').slice(1).some((seg) => seg === '' || seg === '.' || seg === '..')) {
+      if (
+        !token.start ||
+        !startAfter.startsWith(prefix) ||
+        `/${token.start}`
+          .split('/')
+          .slice(1)
+          .some((seg) => seg === '' || seg === '.' || seg === '..')
+      ) {
         throw badRequest('continue key is not valid: invalid continue token');
       }
     } else if (rv !== '' && rv !== '0') {
@@ -276,7 +299,8 @@ export class ResourceStore {
           items.push(ServedObject.fromStored(kv));
         } else {
           const obj = this.decode(kv);
-          if (this.matches(obj, labels, fields)) items.push(ServedObject.fromJSON(servedJSON(kv.value, kv.modRevision), obj));
+          if (this.matches(obj, labels, fields))
+            items.push(ServedObject.fromJSON(servedJSON(kv.value, kv.modRevision), obj));
         }
         if (limit && items.length === limit) break;
       }
@@ -302,11 +326,16 @@ export class ResourceStore {
   private translateReadError(err: unknown, forContinue: boolean): unknown {
     if (err instanceof CompactedError) {
       return forContinue
-        ? expired('The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.')
+        ? expired(
+            'The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.',
+          )
         : expired('The resourceVersion for the provided list is too old.');
     }
     if (err instanceof FutureRevisionError) {
-      return timeout('Too large resource version', 1, { reason: 'ResourceVersionTooLarge', message: `Too large resource version: ${err.requested}, current: ${err.current}` });
+      return timeout('Too large resource version', 1, {
+        reason: 'ResourceVersionTooLarge',
+        message: `Too large resource version: ${err.requested}, current: ${err.current}`,
+      });
     }
     return err;
   }
@@ -318,7 +347,10 @@ export class ResourceStore {
       const current = await this.store.currentRevision();
       if (current >= wanted) return;
       if (Date.now() >= deadline) {
-        throw timeout('Too large resource version', 1, { reason: 'ResourceVersionTooLarge', message: `Too large resource version: ${wanted}, current: ${current}` });
+        throw timeout('Too large resource version', 1, {
+          reason: 'ResourceVersionTooLarge',
+          message: `Too large resource version: ${wanted}, current: ${current}`,
+        });
       }
       await new Promise((r) => setTimeout(r, 50));
     }
@@ -342,7 +374,15 @@ export class ResourceStore {
 
   async create(namespace: string, body: unknown, opts: WriteOptions = {}): Promise<KubeObject> {
     let obj = this.decodeBody(body, namespace);
-    for (const k of ['uid', 'resourceVersion', 'deletionTimestamp', 'deletionGracePeriodSeconds', 'generation', 'selfLink'] as const) delete obj.metadata[k];
+    for (const k of [
+      'uid',
+      'resourceVersion',
+      'deletionTimestamp',
+      'deletionGracePeriodSeconds',
+      'generation',
+      'selfLink',
+    ] as const)
+      delete obj.metadata[k];
     obj.metadata.uid = randomUUID();
     obj.metadata.creationTimestamp = nowTimestamp();
     obj.metadata.generation = 1;
@@ -404,7 +444,13 @@ export class ResourceStore {
     }
   }
 
-  private admissionAttributes(operation: Operation, object: KubeObject | null, oldObject: KubeObject | null, opts: WriteOptions, subResource = ''): AdmissionAttributes {
+  private admissionAttributes(
+    operation: Operation,
+    object: KubeObject | null,
+    oldObject: KubeObject | null,
+    opts: WriteOptions,
+    subResource = '',
+  ): AdmissionAttributes {
     const meta = (object ?? oldObject)?.metadata ?? {};
     return {
       operation,
@@ -422,7 +468,13 @@ export class ResourceStore {
   }
 
   /** Mutating admission: returns the (possibly patched) object, re-pruned and re-defaulted. */
-  private async mutate(operation: Operation, obj: KubeObject, old: KubeObject | null, opts: WriteOptions, subResource = ''): Promise<KubeObject> {
+  private async mutate(
+    operation: Operation,
+    obj: KubeObject,
+    old: KubeObject | null,
+    opts: WriteOptions,
+    subResource = '',
+  ): Promise<KubeObject> {
     if (!this.admission) return obj;
     const { object } = await this.admission.admit(this.admissionAttributes(operation, obj, old, opts, subResource));
     if (!object || object === obj) return obj;
@@ -436,12 +488,23 @@ export class ResourceStore {
     return patched;
   }
 
-  private async validateAdmission(operation: Operation, obj: KubeObject | null, old: KubeObject | null, opts: WriteOptions, subResource = ''): Promise<void> {
+  private async validateAdmission(
+    operation: Operation,
+    obj: KubeObject | null,
+    old: KubeObject | null,
+    opts: WriteOptions,
+    subResource = '',
+  ): Promise<void> {
     if (this.admission) await this.admission.validate(this.admissionAttributes(operation, obj, old, opts, subResource));
   }
 
   /** Records the writer's changed fields in metadata.managedFields (an Update operation). */
-  private trackManagedFields(old: KubeObject | undefined, obj: KubeObject, opts: WriteOptions, subresource?: 'status'): void {
+  private trackManagedFields(
+    old: KubeObject | undefined,
+    obj: KubeObject,
+    opts: WriteOptions,
+    subresource?: 'status',
+  ): void {
     const tracked = updateManagedFields({
       old,
       updated: obj,
@@ -462,7 +525,9 @@ export class ResourceStore {
     if (!obj.kind) throw badRequest(`Object 'Kind' is missing in '${truncate(JSON.stringify(body))}'`);
     if (!obj.apiVersion) throw badRequest(`Object 'apiVersion' is missing in '${truncate(JSON.stringify(body))}'`);
     if (obj.kind !== kind || obj.apiVersion !== apiVersion) {
-      throw badRequest(`the API version in the data (${displayValue(obj.apiVersion)}) does not match the expected API version (${apiVersion})`);
+      throw badRequest(
+        `the API version in the data (${displayValue(obj.apiVersion)}) does not match the expected API version (${apiVersion})`,
+      );
     }
     if (obj.metadata === undefined || obj.metadata === null) obj.metadata = {};
     if (!isPlainObject(obj.metadata)) throw badRequest('metadata must be an object');
@@ -484,7 +549,9 @@ export class ResourceStore {
     const unknown = prune(rest, this.def.schema);
     if (unknown.length > 0) {
       if (opts.fieldValidation === 'Strict') {
-        throw badRequest(`${this.def.kind} in version "${this.def.version}" cannot be handled as a ${this.def.kind}: strict decoding error: ${unknown.map((u) => `unknown field "${u}"`).join(', ')}`);
+        throw badRequest(
+          `${this.def.kind} in version "${this.def.version}" cannot be handled as a ${this.def.kind}: strict decoding error: ${unknown.map((u) => `unknown field "${u}"`).join(', ')}`,
+        );
       }
       if (opts.fieldValidation !== 'Ignore') for (const u of unknown) opts.warnings?.push(`unknown field "${u}"`);
     }
@@ -495,7 +562,10 @@ export class ResourceStore {
 
   private validateOrThrow(obj: KubeObject, name: string, extra: FieldError[]): void {
     const errors = [
-      ...validateObjectMeta(obj.metadata, { namespaced: this.def.namespaced, ...(this.strategy.validateName ? { nameValidator: (n: string) => this.strategy.validateName!(n) } : {}) }),
+      ...validateObjectMeta(obj.metadata, {
+        namespaced: this.def.namespaced,
+        ...(this.strategy.validateName ? { nameValidator: (n: string) => this.strategy.validateName!(n) } : {}),
+      }),
       ...this.validator.validate(obj),
       ...extra,
     ];
@@ -509,7 +579,12 @@ export class ResourceStore {
    * conflict unless the caller's update pinned a resourceVersion, in which case the conflict
    * is the caller's and answers 409.
    */
-  async guaranteedUpdate(namespace: string, name: string, update: UpdateFn, opts: WriteOptions & { subresource?: 'status' } = {}): Promise<KubeObject> {
+  async guaranteedUpdate(
+    namespace: string,
+    name: string,
+    update: UpdateFn,
+    opts: WriteOptions & { subresource?: 'status' } = {},
+  ): Promise<KubeObject> {
     const key = this.key(namespace, name);
     for (;;) {
       const kv = await this.store.get(key);
@@ -522,7 +597,10 @@ export class ResourceStore {
       if (pinned !== undefined && pinned !== '' && pinned !== current.metadata.resourceVersion) {
         throw conflict(this.target(name), OBJECT_MODIFIED);
       }
-      const next = opts.subresource === 'status' ? this.prepareStatusUpdate(desired, current, opts) : this.prepareUpdate(desired, current, opts);
+      const next =
+        opts.subresource === 'status'
+          ? this.prepareStatusUpdate(desired, current, opts)
+          : this.prepareUpdate(desired, current, opts);
       if (jsonEqual(stripRV(next), stripRV(current))) return current;
       await this.validateAdmission('UPDATE', next, current, opts, opts.subresource ?? opts.fieldsSubresource ?? '');
       if (isBeingDeleted(next) && (next.metadata.finalizers ?? []).length === 0) {
@@ -551,12 +629,19 @@ export class ResourceStore {
   async update(namespace: string, name: string, body: unknown, opts: WriteOptions = {}): Promise<KubeObject> {
     const obj = this.decodeBody(body, namespace);
     if (obj.metadata.name && obj.metadata.name !== name) {
-      throw badRequest(`the name of the object (${displayValue(obj.metadata.name)}) does not match the name on the URL (${name})`);
+      throw badRequest(
+        `the name of the object (${displayValue(obj.metadata.name)}) does not match the name on the URL (${name})`,
+      );
     }
     obj.metadata.name = name;
     if (!obj.metadata.resourceVersion) {
       throw invalid(this.def.kind, this.def.group, name, [
-        { type: 'FieldValueInvalid', field: 'metadata.resourceVersion', value: '0x0', detail: 'must be specified for an update' },
+        {
+          type: 'FieldValueInvalid',
+          field: 'metadata.resourceVersion',
+          value: '0x0',
+          detail: 'must be specified for an update',
+        },
       ]);
     }
     return this.guaranteedUpdate(namespace, name, () => obj, opts);
@@ -570,7 +655,10 @@ export class ResourceStore {
     const meta = next.metadata;
     const cur = current.metadata;
     if (meta.uid && meta.uid !== cur.uid) {
-      throw conflict(this.target(cur.name), `Precondition failed: UID in precondition: ${displayValue(meta.uid)}, UID in object meta: ${cur.uid}`);
+      throw conflict(
+        this.target(cur.name),
+        `Precondition failed: UID in precondition: ${displayValue(meta.uid)}, UID in object meta: ${cur.uid}`,
+      );
     }
     meta.name = cur.name;
     if (this.def.namespaced) meta.namespace = cur.namespace;
@@ -604,7 +692,11 @@ export class ResourceStore {
       const before = new Set(cur.finalizers ?? []);
       for (const f of Array.isArray(meta.finalizers) ? meta.finalizers : []) {
         if (!before.has(f)) {
-          extra.push({ type: 'FieldValueForbidden', field: 'metadata.finalizers', detail: `no new finalizers can be added if the object is being deleted, found new finalizers []string{"${displayValue(f)}"}` });
+          extra.push({
+            type: 'FieldValueForbidden',
+            field: 'metadata.finalizers',
+            detail: `no new finalizers can be added if the object is being deleted, found new finalizers []string{"${displayValue(f)}"}`,
+          });
         }
       }
     }
@@ -630,11 +722,18 @@ export class ResourceStore {
   async updateStatus(namespace: string, name: string, body: unknown, opts: WriteOptions = {}): Promise<KubeObject> {
     const obj = this.decodeBody(body, namespace);
     if (obj.metadata.name && obj.metadata.name !== name) {
-      throw badRequest(`the name of the object (${displayValue(obj.metadata.name)}) does not match the name on the URL (${name})`);
+      throw badRequest(
+        `the name of the object (${displayValue(obj.metadata.name)}) does not match the name on the URL (${name})`,
+      );
     }
     if (!obj.metadata.resourceVersion) {
       throw invalid(this.def.kind, this.def.group, name, [
-        { type: 'FieldValueInvalid', field: 'metadata.resourceVersion', value: '0x0', detail: 'must be specified for an update' },
+        {
+          type: 'FieldValueInvalid',
+          field: 'metadata.resourceVersion',
+          value: '0x0',
+          detail: 'must be specified for an update',
+        },
       ]);
     }
     return this.guaranteedUpdate(namespace, name, () => obj, { ...opts, subresource: 'status' });
@@ -666,7 +765,12 @@ export class ResourceStore {
   }
 
   /** Applies a desired Scale (already validated) to the object. */
-  async updateScale(namespace: string, name: string, scaleFor: (currentScale: KubeObject) => KubeObject | Promise<KubeObject>, opts: WriteOptions = {}): Promise<KubeObject> {
+  async updateScale(
+    namespace: string,
+    name: string,
+    scaleFor: (currentScale: KubeObject) => KubeObject | Promise<KubeObject>,
+    opts: WriteOptions = {},
+  ): Promise<KubeObject> {
     const path = this.def.subresources.scale!.specReplicasPath;
     const updated = await this.guaranteedUpdate(
       namespace,
@@ -677,7 +781,12 @@ export class ResourceStore {
         const replicas = isPlainObject(spec) ? spec['replicas'] : undefined;
         if (typeof replicas !== 'number' || !Number.isInteger(replicas) || replicas < 0) {
           throw invalid('Scale', 'autoscaling', name, [
-            { type: 'FieldValueInvalid', field: 'spec.replicas', value: replicas ?? null, detail: 'must be greater than or equal to 0' },
+            {
+              type: 'FieldValueInvalid',
+              field: 'spec.replicas',
+              value: replicas ?? null,
+              detail: 'must be greater than or equal to 0',
+            },
           ]);
         }
         writeJSONPath(current, path, replicas);
@@ -699,10 +808,16 @@ export class ResourceStore {
       const current = this.decode(kv);
       const pre = opts.preconditions;
       if (pre?.uid && pre.uid !== current.metadata.uid) {
-        throw conflict(this.target(name), `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${current.metadata.uid}`);
+        throw conflict(
+          this.target(name),
+          `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${current.metadata.uid}`,
+        );
       }
       if (pre?.resourceVersion && pre.resourceVersion !== current.metadata.resourceVersion) {
-        throw conflict(this.target(name), `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${current.metadata.resourceVersion}`);
+        throw conflict(
+          this.target(name),
+          `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${current.metadata.resourceVersion}`,
+        );
       }
       if (this.admission) {
         await this.admission.admit(this.admissionAttributes('DELETE', null, current, opts));
@@ -730,7 +845,10 @@ export class ResourceStore {
       }
       if (opts.dryRun) return { object: next, deleted: false };
       try {
-        return { object: this.decode(await this.store.update(key, this.encode(next), { modRevision: kv.modRevision })), deleted: false };
+        return {
+          object: this.decode(await this.store.update(key, this.encode(next), { modRevision: kv.modRevision })),
+          deleted: false,
+        };
       } catch (err) {
         if (err instanceof PreconditionFailedError) continue;
         if (err instanceof KeyNotFoundError) throw notFound(this.target(name));
@@ -753,8 +871,15 @@ export class ResourceStore {
     }
   }
 
-  async deleteCollection(namespace: string | undefined, listOpts: ListOptions, opts: DeleteOptions = {}): Promise<ListResult> {
-    const { items, resourceVersion } = await this.list(namespace, { labelSelector: listOpts.labelSelector, fieldSelector: listOpts.fieldSelector });
+  async deleteCollection(
+    namespace: string | undefined,
+    listOpts: ListOptions,
+    opts: DeleteOptions = {},
+  ): Promise<ListResult> {
+    const { items, resourceVersion } = await this.list(namespace, {
+      labelSelector: listOpts.labelSelector,
+      fieldSelector: listOpts.fieldSelector,
+    });
     const affected: KubeObject[] = [];
     for (const item of items) {
       try {
@@ -779,14 +904,28 @@ export class ResourceStore {
    */
   async watch(namespace: string | undefined, opts: WatchOptions, sink: WatchSink): Promise<RegistryWatch> {
     if (!this.watchCache) return this.watchStorage(namespace, opts, sink);
-    const filter = { keyPrefix: this.prefix(namespace), labels: parseLabelSelector(opts.labelSelector), fields: parseFieldSelector(opts.fieldSelector, this.fieldSelectors) };
+    const filter = {
+      keyPrefix: this.prefix(namespace),
+      labels: parseLabelSelector(opts.labelSelector),
+      fields: parseFieldSelector(opts.fieldSelector, this.fieldSelectors),
+    };
     const rv = opts.resourceVersion;
-    const start = !rv ? { from: 'consistent' as const } : rv === '0' ? { from: 'any' as const } : { from: 'revision' as const, revision: parseResourceVersion(rv) };
-    return watchThroughCache(this.watchCache, filter, start, sink, () => this.list(namespace, { labelSelector: opts.labelSelector, fieldSelector: opts.fieldSelector }));
+    const start = !rv
+      ? { from: 'consistent' as const }
+      : rv === '0'
+        ? { from: 'any' as const }
+        : { from: 'revision' as const, revision: parseResourceVersion(rv) };
+    return watchThroughCache(this.watchCache, filter, start, sink, () =>
+      this.list(namespace, { labelSelector: opts.labelSelector, fieldSelector: opts.fieldSelector }),
+    );
   }
 
   /** A watch with its own storage watch (the watch cache disabled). */
-  private async watchStorage(namespace: string | undefined, opts: WatchOptions, sink: WatchSink): Promise<RegistryWatch> {
+  private async watchStorage(
+    namespace: string | undefined,
+    opts: WatchOptions,
+    sink: WatchSink,
+  ): Promise<RegistryWatch> {
     const labels = parseLabelSelector(opts.labelSelector);
     const fields = parseFieldSelector(opts.fieldSelector, this.fieldSelectors);
     const prefix = this.prefix(namespace);
@@ -794,7 +933,10 @@ export class ResourceStore {
     let progress = 0;
     const rv = opts.resourceVersion;
     if (!rv || rv === '0') {
-      const snapshot = await this.list(namespace, { labelSelector: opts.labelSelector, fieldSelector: opts.fieldSelector });
+      const snapshot = await this.list(namespace, {
+        labelSelector: opts.labelSelector,
+        fieldSelector: opts.fieldSelector,
+      });
       after = Number(snapshot.resourceVersion);
       for (const obj of snapshot.items) sink.event('ADDED', obj);
     } else {
@@ -818,7 +960,8 @@ export class ResourceStore {
         else if (prev) sink.event('DELETED', prev);
       },
       onError: (err) => {
-        if (err instanceof CompactedError) sink.error(expired(`too old resource version: ${err.requested} (${err.compacted + 1})`));
+        if (err instanceof CompactedError)
+          sink.error(expired(`too old resource version: ${err.requested} (${err.compacted + 1})`));
         else sink.error(err);
       },
     });
@@ -852,21 +995,48 @@ function specOf(obj: KubeObject, statusIsSubresource: boolean): Record<string, u
 function validateListVersioning(rv: string, match: string, continueToken: string): void {
   const errors: FieldError[] = [];
   if (match !== '') {
-    if (rv === '') errors.push({ type: 'FieldValueForbidden', field: 'resourceVersionMatch', detail: 'resourceVersionMatch is forbidden unless resourceVersion is provided' });
-    if (continueToken !== '') errors.push({ type: 'FieldValueForbidden', field: 'resourceVersionMatch', detail: 'resourceVersionMatch is forbidden when continue is provided' });
+    if (rv === '')
+      errors.push({
+        type: 'FieldValueForbidden',
+        field: 'resourceVersionMatch',
+        detail: 'resourceVersionMatch is forbidden unless resourceVersion is provided',
+      });
+    if (continueToken !== '')
+      errors.push({
+        type: 'FieldValueForbidden',
+        field: 'resourceVersionMatch',
+        detail: 'resourceVersionMatch is forbidden when continue is provided',
+      });
     if (match !== 'Exact' && match !== 'NotOlderThan') {
-      errors.push({ type: 'FieldValueNotSupported', field: 'resourceVersionMatch', value: match, detail: 'supported values: "Exact", "NotOlderThan", ""' });
+      errors.push({
+        type: 'FieldValueNotSupported',
+        field: 'resourceVersionMatch',
+        value: match,
+        detail: 'supported values: "Exact", "NotOlderThan", ""',
+      });
     } else if (match === 'Exact' && rv === '0') {
-      errors.push({ type: 'FieldValueForbidden', field: 'resourceVersionMatch', detail: 'resourceVersionMatch "exact" is forbidden for resourceVersion "0"' });
+      errors.push({
+        type: 'FieldValueForbidden',
+        field: 'resourceVersionMatch',
+        detail: 'resourceVersionMatch "exact" is forbidden for resourceVersion "0"',
+      });
     }
   }
   if (errors.length > 0) throw invalid('ListOptions', 'meta.k8s.io', '', errors);
-  if (continueToken !== '' && rv !== '' && rv !== '0') throw badRequest('specifying resource version is not allowed when using continue');
+  if (continueToken !== '' && rv !== '' && rv !== '0')
+    throw badRequest('specifying resource version is not allowed when using continue');
 }
 
 export function parseResourceVersion(rv: string): number {
   if (!/^\d+$/.test(rv)) {
-    throw invalid('ListOptions', 'meta.k8s.io', '', [{ type: 'FieldValueInvalid', field: 'resourceVersion', value: rv, detail: 'resourceVersion must be a non-negative integer' }]);
+    throw invalid('ListOptions', 'meta.k8s.io', '', [
+      {
+        type: 'FieldValueInvalid',
+        field: 'resourceVersion',
+        value: rv,
+        detail: 'resourceVersion must be a non-negative integer',
+      },
+    ]);
   }
   return Number(rv);
 }
@@ -892,7 +1062,8 @@ function encodeContinue(rv: number, startAfter: string): string {
 function decodeContinue(raw: string): ContinueToken {
   try {
     const token = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')) as ContinueToken;
-    if (token.v !== 'meta.k8s.io/v1' || typeof token.rv !== 'number' || typeof token.start !== 'string') throw new Error('bad');
+    if (token.v !== 'meta.k8s.io/v1' || typeof token.rv !== 'number' || typeof token.start !== 'string')
+      throw new Error('bad');
     return token;
   } catch {
     throw badRequest('continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)');

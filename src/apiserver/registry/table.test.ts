@@ -25,7 +25,12 @@ describe('TableConvertor', () => {
     kind: 'Widget',
     metadata: { name: 'a', namespace: 'ns', creationTimestamp: created },
     spec: { size: 3, color: 'blue' },
-    status: { conditions: [{ type: 'Progressing', status: 'False' }, { type: 'Ready', status: 'True' }] },
+    status: {
+      conditions: [
+        { type: 'Progressing', status: 'False' },
+        { type: 'Ready', status: 'True' },
+      ],
+    },
   };
 
   it('derives column types and descriptions from the schema', () => {

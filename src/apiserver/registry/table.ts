@@ -27,20 +27,35 @@ const metadataSchema: JSONSchema = {
   properties: {
     name: { type: 'string', description: 'Name must be unique within a namespace.' },
     namespace: { type: 'string', description: 'Namespace defines the space within which each name must be unique.' },
-    creationTimestamp: { type: 'string', format: 'date-time', description: 'CreationTimestamp is a timestamp representing the server time when this object was created.' },
-    generation: { type: 'integer', description: 'A sequence number representing a specific generation of the desired state.' },
-    labels: { type: 'object', additionalProperties: { type: 'string' }, description: 'Map of string keys and values that can be used to organize and categorize objects.' },
+    creationTimestamp: {
+      type: 'string',
+      format: 'date-time',
+      description: 'CreationTimestamp is a timestamp representing the server time when this object was created.',
+    },
+    generation: {
+      type: 'integer',
+      description: 'A sequence number representing a specific generation of the desired state.',
+    },
+    labels: {
+      type: 'object',
+      additionalProperties: { type: 'string' },
+      description: 'Map of string keys and values that can be used to organize and categorize objects.',
+    },
   },
 };
 
 /** The schema node a JSONPath points at, or undefined when the schema does not declare it. */
 export function schemaAt(def: Pick<ResourceDefinition, 'schema'>, path: string): JSONSchema | undefined {
-  let node: JSONSchema | undefined = { type: 'object', properties: { ...(def.schema.properties ?? {}), metadata: metadataSchema } };
+  let node: JSONSchema | undefined = {
+    type: 'object',
+    properties: { ...(def.schema.properties ?? {}), metadata: metadataSchema },
+  };
   for (const step of parseJSONPath(path)) {
     if (!node) return undefined;
     if (step.kind === 'field') {
       const props: Record<string, JSONSchema> | undefined = node.properties;
-      node = props?.[step.name] ?? (typeof node.additionalProperties === 'object' ? node.additionalProperties : undefined);
+      node =
+        props?.[step.name] ?? (typeof node.additionalProperties === 'object' ? node.additionalProperties : undefined);
     } else {
       node = node.items;
     }
@@ -52,7 +67,8 @@ function columnType(schema: JSONSchema | undefined, col: PrinterColumn): { type:
   if (col.type) return { type: col.type, format: col.format ?? '' };
   if (schema?.format === 'date-time') return { type: 'date', format: col.format ?? '' };
   const t = schema?.type;
-  if (t === 'integer' || t === 'number' || t === 'boolean' || t === 'string') return { type: t, format: col.format ?? schema?.format ?? '' };
+  if (t === 'integer' || t === 'number' || t === 'boolean' || t === 'string')
+    return { type: t, format: col.format ?? schema?.format ?? '' };
   return { type: 'string', format: col.format ?? '' };
 }
 
@@ -64,22 +80,35 @@ export class TableConvertor {
       name: 'Name',
       type: 'string',
       format: 'name',
-      description: 'Name must be unique within a namespace. Is required when creating resources, although some resources may allow a client to request the generation of an appropriate name automatically.',
+      description:
+        'Name must be unique within a namespace. Is required when creating resources, although some resources may allow a client to request the generation of an appropriate name automatically.',
       priority: 0,
     };
-    const declared = def.printerColumns.length > 0 ? def.printerColumns : [{ name: 'Created At', jsonPath: '.metadata.creationTimestamp' }];
+    const declared =
+      def.printerColumns.length > 0
+        ? def.printerColumns
+        : [{ name: 'Created At', jsonPath: '.metadata.creationTimestamp' }];
     this.columns = [
       nameColumn,
       ...declared.map((col) => {
         const schema = schemaAt(def, col.jsonPath);
         const { type, format } = columnType(schema, col);
-        return { name: col.name, type, format, description: col.description ?? schema?.description ?? '', priority: col.priority ?? 0 };
+        return {
+          name: col.name,
+          type,
+          format,
+          description: col.description ?? schema?.description ?? '',
+          priority: col.priority ?? 0,
+        };
       }),
     ];
   }
 
   row(obj: KubeObject, include: IncludeObject): TableRow {
-    const declared = this.def.printerColumns.length > 0 ? this.def.printerColumns : [{ name: 'Created At', jsonPath: '.metadata.creationTimestamp' }];
+    const declared =
+      this.def.printerColumns.length > 0
+        ? this.def.printerColumns
+        : [{ name: 'Created At', jsonPath: '.metadata.creationTimestamp' }];
     const cells: unknown[] = [obj.metadata.name ?? ''];
     declared.forEach((col, i) => {
       const values = selectJSONPath(obj, col.jsonPath);
@@ -95,7 +124,13 @@ export class TableConvertor {
     return row;
   }
 
-  table(objects: KubeObject[], listMeta: Record<string, unknown>, include: IncludeObject, version: 'v1' | 'v1beta1', withColumns = true): Record<string, unknown> {
+  table(
+    objects: KubeObject[],
+    listMeta: Record<string, unknown>,
+    include: IncludeObject,
+    version: 'v1' | 'v1beta1',
+    withColumns = true,
+  ): Record<string, unknown> {
     return {
       kind: 'Table',
       apiVersion: `meta.k8s.io/${version}`,

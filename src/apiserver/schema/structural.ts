@@ -57,7 +57,13 @@ function joinPath(path: string, name: string): string {
 }
 
 function pruneInto(value: Json, schema: JSONSchema, path: string, unknown: string[]): void {
-  if (schema['x-kubernetes-preserve-unknown-fields'] && !schema.properties && !schema.items && !schema.additionalProperties) return;
+  if (
+    schema['x-kubernetes-preserve-unknown-fields'] &&
+    !schema.properties &&
+    !schema.items &&
+    !schema.additionalProperties
+  )
+    return;
   if (isObject(value)) {
     const props: Record<string, JSONSchema> = {};
     let additional: JSONSchema | boolean | undefined;

@@ -83,7 +83,9 @@ function valueAt(root: unknown, pointer: string): unknown {
 
 function toFieldErrors(errors: ErrorObject[], root: unknown): FieldError[] {
   // anyOf failures report every branch; keep one error per path, preferring the anyOf summary.
-  const anyOfPaths = new Set(errors.filter((e) => e.keyword === 'anyOf' || e.keyword === 'oneOf').map((e) => e.instancePath));
+  const anyOfPaths = new Set(
+    errors.filter((e) => e.keyword === 'anyOf' || e.keyword === 'oneOf').map((e) => e.instancePath),
+  );
   const out: FieldError[] = [];
   const seen = new Set<string>();
   for (const e of errors) {
@@ -100,32 +102,72 @@ function toFieldErrors(errors: ErrorObject[], root: unknown): FieldError[] {
       }
       case 'enum': {
         const allowed = (e.params as { allowedValues: unknown[] }).allowedValues;
-        fe = { type: 'FieldValueNotSupported', field, value, detail: `supported values: ${allowed.map((a) => JSON.stringify(a)).join(', ')}` };
+        fe = {
+          type: 'FieldValueNotSupported',
+          field,
+          value,
+          detail: `supported values: ${allowed.map((a) => JSON.stringify(a)).join(', ')}`,
+        };
         break;
       }
       case 'type':
-        fe = { type: 'FieldValueTypeInvalid', field, value, detail: `${inBody} must be of type ${(e.params as { type: string }).type}: ${JSON.stringify(typeName(value))}` };
+        fe = {
+          type: 'FieldValueTypeInvalid',
+          field,
+          value,
+          detail: `${inBody} must be of type ${(e.params as { type: string }).type}: ${JSON.stringify(typeName(value))}`,
+        };
         break;
       case 'minimum':
       case 'exclusiveMinimum':
-        fe = { type: 'FieldValueInvalid', field, value, detail: `${inBody} should be greater than ${e.keyword === 'minimum' ? 'or equal to ' : ''}${(e.params as { limit: number }).limit}` };
+        fe = {
+          type: 'FieldValueInvalid',
+          field,
+          value,
+          detail: `${inBody} should be greater than ${e.keyword === 'minimum' ? 'or equal to ' : ''}${(e.params as { limit: number }).limit}`,
+        };
         break;
       case 'maximum':
       case 'exclusiveMaximum':
-        fe = { type: 'FieldValueInvalid', field, value, detail: `${inBody} should be less than ${e.keyword === 'maximum' ? 'or equal to ' : ''}${(e.params as { limit: number }).limit}` };
+        fe = {
+          type: 'FieldValueInvalid',
+          field,
+          value,
+          detail: `${inBody} should be less than ${e.keyword === 'maximum' ? 'or equal to ' : ''}${(e.params as { limit: number }).limit}`,
+        };
         break;
       case 'maxLength':
-        fe = { type: 'FieldValueTooLong', field, value, detail: `may not be more than ${(e.params as { limit: number }).limit} bytes` };
+        fe = {
+          type: 'FieldValueTooLong',
+          field,
+          value,
+          detail: `may not be more than ${(e.params as { limit: number }).limit} bytes`,
+        };
         break;
       case 'maxItems':
-        fe = { type: 'FieldValueTooMany', field, value, detail: `must have at most ${(e.params as { limit: number }).limit} items` };
+        fe = {
+          type: 'FieldValueTooMany',
+          field,
+          value,
+          detail: `must have at most ${(e.params as { limit: number }).limit} items`,
+        };
         break;
       case 'pattern':
-        fe = { type: 'FieldValueInvalid', field, value, detail: `${inBody} should match '${(e.params as { pattern: string }).pattern}'` };
+        fe = {
+          type: 'FieldValueInvalid',
+          field,
+          value,
+          detail: `${inBody} should match '${(e.params as { pattern: string }).pattern}'`,
+        };
         break;
       case 'anyOf':
       case 'oneOf':
-        fe = { type: 'FieldValueInvalid', field, value, detail: `${inBody} must match ${e.keyword === 'anyOf' ? 'at least one' : 'exactly one'} of the allowed schemas` };
+        fe = {
+          type: 'FieldValueInvalid',
+          field,
+          value,
+          detail: `${inBody} must match ${e.keyword === 'anyOf' ? 'at least one' : 'exactly one'} of the allowed schemas`,
+        };
         break;
       default:
         fe = { type: 'FieldValueInvalid', field, value, detail: `${inBody} ${e.message ?? 'is invalid'}` };

@@ -45,7 +45,10 @@ export function parseFieldSelector(selector: string | null | undefined, allowed:
   if (text !== '') {
     for (const term of splitUnescaped(text, ',')) {
       const m = /^([^=!]+?)\s*(==|=|!=)\s*(.*)$/s.exec(term.trim());
-      if (!m) throw badRequest(`invalid field selector: '${term}' is not a valid field selector: requirement must be of the form key=value, key==value or key!=value`);
+      if (!m)
+        throw badRequest(
+          `invalid field selector: '${term}' is not a valid field selector: requirement must be of the form key=value, key==value or key!=value`,
+        );
       const field = m[1].trim();
       if (!allowed.includes(field)) {
         const list = allowed.map((f) => `"${f}"`).join(', ');

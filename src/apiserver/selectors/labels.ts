@@ -14,11 +14,14 @@ export interface LabelSelector {
   isEmpty(): boolean;
 }
 
-const keyPattern = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+const keyPattern =
+  /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
 const valuePattern = /^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$/;
 
 function fail(selector: string, why: string): never {
-  throw badRequest(`unable to parse requirement: ${why}`, [{ reason: 'FieldValueInvalid', message: `${why} (in selector "${selector}")`, field: 'labelSelector' }]);
+  throw badRequest(`unable to parse requirement: ${why}`, [
+    { reason: 'FieldValueInvalid', message: `${why} (in selector "${selector}")`, field: 'labelSelector' },
+  ]);
 }
 
 /** Splits on commas that are not inside parentheses. */
@@ -39,11 +42,19 @@ function splitTerms(s: string): string[] {
 }
 
 function checkKey(selector: string, key: string): void {
-  if (!keyPattern.test(key) || key.length > 316) fail(selector, `invalid label key "${key}": name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character`);
+  if (!keyPattern.test(key) || key.length > 316)
+    fail(
+      selector,
+      `invalid label key "${key}": name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character`,
+    );
 }
 
 function checkValue(selector: string, value: string): void {
-  if (!valuePattern.test(value)) fail(selector, `invalid label value: "${value}": a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character`);
+  if (!valuePattern.test(value))
+    fail(
+      selector,
+      `invalid label value: "${value}": a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character`,
+    );
 }
 
 export function parseLabelSelector(selector: string | null | undefined): LabelSelector {
@@ -56,7 +67,8 @@ export function parseLabelSelector(selector: string | null | undefined): LabelSe
       if ((m = /^(\S+)\s+(in|notin)\s*\((.*)\)$/.exec(term))) {
         checkKey(text, m[1]);
         const values = m[3].split(',').map((v) => v.trim());
-        if (values.length === 1 && values[0] === '' && m[2] === 'in') fail(text, 'for \'in\', \'notin\' operators, values set can\'t be empty');
+        if (values.length === 1 && values[0] === '' && m[2] === 'in')
+          fail(text, "for 'in', 'notin' operators, values set can't be empty");
         values.forEach((v) => checkValue(text, v));
         requirements.push({ key: m[1], op: m[2] as 'in' | 'notin', values });
       } else if ((m = /^([^=!<>\s]+)\s*(==|=|!=)\s*(.*)$/.exec(term))) {
@@ -66,7 +78,8 @@ export function parseLabelSelector(selector: string | null | undefined): LabelSe
       } else if ((m = /^([^=!<>\s]+)\s*([<>])\s*(.*)$/.exec(term))) {
         checkKey(text, m[1]);
         const n = Number(m[3]);
-        if (!/^-?\d+$/.test(m[3]) || !Number.isSafeInteger(n)) fail(text, `for 'Gt', 'Lt' operators, the value must be an integer`);
+        if (!/^-?\d+$/.test(m[3]) || !Number.isSafeInteger(n))
+          fail(text, `for 'Gt', 'Lt' operators, the value must be an integer`);
         requirements.push({ key: m[1], op: m[2] === '>' ? 'gt' : 'lt', value: n });
       } else if ((m = /^!\s*(\S+)$/.exec(term))) {
         checkKey(text, m[1]);

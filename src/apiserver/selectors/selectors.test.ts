@@ -24,32 +24,42 @@ describe('label selectors', () => {
     expect(parseLabelSelector(selector).matches(labels)).toBe(expected);
   });
 
-  it.each(['app=', 'a b', '=x', 'app in (', 'Bad Key=1', 'app=in valid', 'replicas>x'])('rejects malformed %s with 400', (selector) => {
-    if (selector === 'app=') {
-      // An empty value is valid: it selects labels set to "".
-      expect(parseLabelSelector(selector).matches({ app: '' })).toBe(true);
-      return;
-    }
-    expect(() => parseLabelSelector(selector)).toThrow(StatusError);
-    try {
-      parseLabelSelector(selector);
-    } catch (err) {
-      expect((err as StatusError).code).toBe(400);
-    }
-  });
+  it.each(['app=', 'a b', '=x', 'app in (', 'Bad Key=1', 'app=in valid', 'replicas>x'])(
+    'rejects malformed %s with 400',
+    (selector) => {
+      if (selector === 'app=') {
+        // An empty value is valid: it selects labels set to "".
+        expect(parseLabelSelector(selector).matches({ app: '' })).toBe(true);
+        return;
+      }
+      expect(() => parseLabelSelector(selector)).toThrow(StatusError);
+      try {
+        parseLabelSelector(selector);
+      } catch (err) {
+        expect((err as StatusError).code).toBe(400);
+      }
+    },
+  );
 });
 
 describe('field selectors', () => {
   const allowed = ['metadata.name', 'metadata.namespace'];
   it('matches =, == and != and supports escaped commas', () => {
     expect(parseFieldSelector('metadata.name=a', allowed).matches({ 'metadata.name': 'a' })).toBe(true);
-    expect(parseFieldSelector('metadata.name==a,metadata.namespace!=b', allowed).matches({ 'metadata.name': 'a', 'metadata.namespace': 'c' })).toBe(true);
+    expect(
+      parseFieldSelector('metadata.name==a,metadata.namespace!=b', allowed).matches({
+        'metadata.name': 'a',
+        'metadata.namespace': 'c',
+      }),
+    ).toBe(true);
     expect(parseFieldSelector('metadata.name!=a', allowed).matches({ 'metadata.name': 'a' })).toBe(false);
     expect(parseFieldSelector('metadata.name=a\\,b', allowed).exactValue('metadata.name')).toBe('a,b');
   });
 
-  it('rejects unknown fields with kube\'s message', () => {
-    expect(() => parseFieldSelector('spec.x=1', allowed)).toThrow('"spec.x" is not a known field selector: only "metadata.name", "metadata.namespace"');
+  it("rejects unknown fields with kube's message", () => {
+    expect(() => parseFieldSelector('spec.x=1', allowed)).toThrow(
+      '"spec.x" is not a known field selector: only "metadata.name", "metadata.namespace"',
+    );
     expect(() => parseFieldSelector('nonsense', allowed)).toThrow(StatusError);
   });
 });

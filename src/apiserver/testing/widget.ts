@@ -25,7 +25,11 @@ export const widgetDefinition: ResourceDefinition = {
         properties: {
           size: { type: 'integer', minimum: 0, description: 'How many parts.' },
           color: { type: 'string', enum: ['red', 'blue'], default: 'red', description: 'Paint.' },
-          parts: { type: 'array', items: { type: 'object', properties: { name: { type: 'string', description: 'Part name.' } } }, description: 'Parts.' },
+          parts: {
+            type: 'array',
+            items: { type: 'object', properties: { name: { type: 'string', description: 'Part name.' } } },
+            description: 'Parts.',
+          },
           extra: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true, description: 'Anything.' },
         },
       },
@@ -38,7 +42,13 @@ export const widgetDefinition: ResourceDefinition = {
           conditions: {
             type: 'array',
             description: 'Conditions.',
-            items: { type: 'object', properties: { type: { type: 'string', description: 'Type.' }, status: { type: 'string', description: 'Status.' } } },
+            items: {
+              type: 'object',
+              properties: {
+                type: { type: 'string', description: 'Type.' },
+                status: { type: 'string', description: 'Status.' },
+              },
+            },
           },
         },
       },
@@ -50,7 +60,14 @@ export const widgetDefinition: ResourceDefinition = {
     { name: 'Ready', jsonPath: '.status.conditions[?(@.type=="Ready")].status' },
     { name: 'Age', jsonPath: '.metadata.creationTimestamp' },
   ],
-  subresources: { status: true, scale: { specReplicasPath: '.spec.size', statusReplicasPath: '.status.size', labelSelectorPath: '.status.selector' } },
+  subresources: {
+    status: true,
+    scale: {
+      specReplicasPath: '.spec.size',
+      statusReplicasPath: '.status.size',
+      labelSelectorPath: '.status.selector',
+    },
+  },
   selectableFields: ['spec.color'],
 };
 

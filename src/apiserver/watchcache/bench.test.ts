@@ -31,7 +31,12 @@ function body(name: string, size = 1): Record<string, unknown> {
       labels: { app: 'bench', tier: 'db', 'upm.io/owner': 'cluster-1', idx: name },
       annotations: { 'upm.io/description': 'a widget used to measure the watch cache '.repeat(3) },
     },
-    spec: { size, color: 'blue', parts: Array.from({ length: 16 }, (_, i) => ({ name: `part-${i}-of-${name}` })), extra: { a: 1, b: 'two', c: [1, 2, 3] } },
+    spec: {
+      size,
+      color: 'blue',
+      parts: Array.from({ length: 16 }, (_, i) => ({ name: `part-${i}-of-${name}` })),
+      extra: { a: 1, b: 'two', c: [1, 2, 3] },
+    },
   };
 }
 
@@ -96,13 +101,30 @@ async function fanout(mode: 'in-process' | 'http', cache: boolean): Promise<Resu
   for (let i = 0; i < WATCHERS; i++) {
     const rv = (await served.store.list('bench', { resourceVersion: '0' })).resourceVersion;
     if (mode === 'in-process') {
-      const w = await served.store.watch('bench', { resourceVersion: rv }, { event: onDelivery, error: (e) => { throw e; } });
+      const w = await served.store.watch(
+        'bench',
+        { resourceVersion: rv },
+        {
+          event: onDelivery,
+          error: (e) => {
+            throw e;
+          },
+        },
+      );
       stops.push(() => w.stop());
     } else {
       const req = new EventEmitter();
       const res = new CountingResponse();
       res.onLine = onDelivery;
-      void serveWatch(req as unknown as IncomingMessage, res as unknown as ServerResponse, served, 'bench', new URLSearchParams(`resourceVersion=${rv}`), { kind: 'object' }, defaultWatchSettings);
+      void serveWatch(
+        req as unknown as IncomingMessage,
+        res as unknown as ServerResponse,
+        served,
+        'bench',
+        new URLSearchParams(`resourceVersion=${rv}`),
+        { kind: 'object' },
+        defaultWatchSettings,
+      );
       stops.push(() => req.emit('close'));
     }
   }
@@ -112,7 +134,10 @@ async function fanout(mode: 'in-process' | 'http', cache: boolean): Promise<Resu
   for (let i = 0; i < WRITES + 10; i++) {
     delivered = 0;
     const all = new Promise<void>((r) => (resolveAll = r));
-    obj = await served.store.update('bench', 'target', { ...obj, spec: { ...(obj['spec'] as object), size: i } } as KubeObject);
+    obj = await served.store.update('bench', 'target', {
+      ...obj,
+      spec: { ...(obj['spec'] as object), size: i },
+    } as KubeObject);
     await all;
     if (i >= 10) latencies.push(lastAt - store.committedAt); // the first ones warm up
   }
@@ -123,65 +148,84 @@ async function fanout(mode: 'in-process' | 'http', cache: boolean): Promise<Resu
 }
 
 run('watch cache measurements', () => {
-  it('fan-out latency of one write to 1,000 watchers', async () => {
-    const rows: Record<string, Result> = {};
-    for (const mode of ['in-process', 'http'] as const) {
-      for (const cache of [false, true]) rows[`${mode} ${cache ? 'cache' : 'no cache'}`] = await fanout(mode, cache);
-    }
-    const fmt = (n: number) => `${n.toFixed(2)} ms`;
-    console.log(
-      `fan-out, ${WATCHERS} watchers, ${WRITES} writes (commit -> last delivery)\n` +
-        Object.entries(rows)
-          .map(([k, r]) => `${k.padEnd(22)} p50 ${fmt(r.p50)}  p99 ${fmt(r.p99)}  max ${fmt(r.max)}`)
-          .join('\n'),
-    );
-  }, TIMEOUT);
+  it(
+    'fan-out latency of one write to 1,000 watchers',
+    async () => {
+      const rows: Record<string, Result> = {};
+      for (const mode of ['in-process', 'http'] as const) {
+        for (const cache of [false, true]) rows[`${mode} ${cache ? 'cache' : 'no cache'}`] = await fanout(mode, cache);
+      }
+      const fmt = (n: number) => `${n.toFixed(2)} ms`;
+      console.log(
+        `fan-out, ${WATCHERS} watchers, ${WRITES} writes (commit -> last delivery)\n` +
+          Object.entries(rows)
+            .map(([k, r]) => `${k.padEnd(22)} p50 ${fmt(r.p50)}  p99 ${fmt(r.p99)}  max ${fmt(r.max)}`)
+            .join('\n'),
+      );
+    },
+    TIMEOUT,
+  );
 
-  it('memory per 10,000 cached objects', async () => {
-    v8.setFlagsFromString('--expose-gc');
-    const gc = vm.runInNewContext('gc') as () => void;
-    const heap = (): number => {
-      gc();
-      gc();
-      const m = process.memoryUsage();
-      return m.heapUsed + m.arrayBuffers; // encoded lines are Buffers, outside the JS heap
-    };
-    const raw = openSqliteStore(':memory:', { synchronous: 'NORMAL' });
-    const registry = new APIRegistry(raw, [{ definition: widgetDefinition }]);
-    const served = registry.lookup('test.upm.io', 'v1', 'widgets')!;
-    for (let i = 0; i < 10_000; i++) await served.store.create(`ns-${i % 50}`, body(`w-${i}`));
-    const jsonBytes = (await raw.list('/registry/test.upm.io/widgets/')).items.reduce((n, kv) => n + kv.value.length, 0);
+  it(
+    'memory per 10,000 cached objects',
+    async () => {
+      v8.setFlagsFromString('--expose-gc');
+      const gc = vm.runInNewContext('gc') as () => void;
+      const heap = (): number => {
+        gc();
+        gc();
+        const m = process.memoryUsage();
+        return m.heapUsed + m.arrayBuffers; // encoded lines are Buffers, outside the JS heap
+      };
+      const raw = openSqliteStore(':memory:', { synchronous: 'NORMAL' });
+      const registry = new APIRegistry(raw, [{ definition: widgetDefinition }]);
+      const served = registry.lookup('test.upm.io', 'v1', 'widgets')!;
+      for (let i = 0; i < 10_000; i++) await served.store.create(`ns-${i % 50}`, body(`w-${i}`));
+      const jsonBytes = (await raw.list('/registry/test.upm.io/widgets/')).items.reduce(
+        (n, kv) => n + kv.value.length,
+        0,
+      );
 
-    const before = heap();
-    await served.store.watchCache!.ensureStarted();
-    const cached = heap() - before;
+      const before = heap();
+      await served.store.watchCache!.ensureStarted();
+      const cached = heap() - before;
 
-    // History: 10,000 updates keep the previous versions alive through the event window.
-    for (let i = 0; i < 10_000; i++) {
-      const cur = await served.store.get(`ns-${i % 50}`, `w-${i}`);
-      await served.store.update(`ns-${i % 50}`, `w-${i}`, { ...cur, spec: { ...(cur['spec'] as object), size: 2 } });
-    }
-    await settle(200);
-    const withHistory = heap() - before;
-    // Two HTTP streams from "0": synthetic ADDED for every object, encoded once and shared.
-    const streams = [0, 1].map(() => {
-      const req = new EventEmitter();
-      const res = new CountingResponse();
-      void serveWatch(req as unknown as IncomingMessage, res as unknown as ServerResponse, served, undefined, new URLSearchParams('resourceVersion=0'), { kind: 'object' }, defaultWatchSettings);
-      return { req, res };
-    });
-    await settle(200);
-    const withLines = heap() - before;
-    for (const s of streams) s.req.emit('close');
-    const kb = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MiB (${Math.round(n / 10_000)} B/object)`;
-    console.log(
-      `10,000 widgets, ${Math.round(jsonBytes / 10_000)} B of JSON each (${(jsonBytes / 1024 / 1024).toFixed(1)} MiB)\n` +
-        `cache state:                         ${kb(cached)}\n` +
-        `+ full 10,000-event history:         ${kb(withHistory)}\n` +
-        `+ shared encoded lines (2 streams):  ${kb(withLines)}\n` +
-        `stats: ${JSON.stringify(served.store.watchCache!.stats())}`,
-    );
-    registry.close();
-    await raw.close();
-  }, TIMEOUT);
+      // History: 10,000 updates keep the previous versions alive through the event window.
+      for (let i = 0; i < 10_000; i++) {
+        const cur = await served.store.get(`ns-${i % 50}`, `w-${i}`);
+        await served.store.update(`ns-${i % 50}`, `w-${i}`, { ...cur, spec: { ...(cur['spec'] as object), size: 2 } });
+      }
+      await settle(200);
+      const withHistory = heap() - before;
+      // Two HTTP streams from "0": synthetic ADDED for every object, encoded once and shared.
+      const streams = [0, 1].map(() => {
+        const req = new EventEmitter();
+        const res = new CountingResponse();
+        void serveWatch(
+          req as unknown as IncomingMessage,
+          res as unknown as ServerResponse,
+          served,
+          undefined,
+          new URLSearchParams('resourceVersion=0'),
+          { kind: 'object' },
+          defaultWatchSettings,
+        );
+        return { req, res };
+      });
+      await settle(200);
+      const withLines = heap() - before;
+      for (const s of streams) s.req.emit('close');
+      const kb = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MiB (${Math.round(n / 10_000)} B/object)`;
+      console.log(
+        `10,000 widgets, ${Math.round(jsonBytes / 10_000)} B of JSON each (${(jsonBytes / 1024 / 1024).toFixed(1)} MiB)\n` +
+          `cache state:                         ${kb(cached)}\n` +
+          `+ full 10,000-event history:         ${kb(withHistory)}\n` +
+          `+ shared encoded lines (2 streams):  ${kb(withLines)}\n` +
+          `stats: ${JSON.stringify(served.store.watchCache!.stats())}`,
+      );
+      registry.close();
+      await raw.close();
+    },
+    TIMEOUT,
+  );
 });

@@ -39,7 +39,11 @@ const widget = (name: string, spec: Record<string, unknown> = { size: 1 }, label
   spec,
 });
 
-async function watch(rs: ResourceStore, namespace: string | undefined, opts: Parameters<ResourceStore['watch']>[1] = {}): Promise<Recorder> {
+async function watch(
+  rs: ResourceStore,
+  namespace: string | undefined,
+  opts: Parameters<ResourceStore['watch']>[1] = {},
+): Promise<Recorder> {
   const rec = new Recorder();
   open.push(await rs.watch(namespace, opts, rec));
   return rec;
@@ -77,7 +81,12 @@ describe('fan-out', () => {
       else all.push(await watch(widgets, undefined, { resourceVersion: i % 2 ? '0' : undefined }));
     }
     await churn('w', 12);
-    await eventually(() => reference.events.length === 29 && all.every((r) => r.events.length === 29) && inA.every((r) => r.events.length === 15));
+    await eventually(
+      () =>
+        reference.events.length === 29 &&
+        all.every((r) => r.events.length === 29) &&
+        inA.every((r) => r.events.length === 15),
+    );
     await settle();
     expect(store.calls.watch - watchBefore).toBe(1);
     expect(store.openWatches).toBe(2); // the reference watcher's and the cache's
@@ -100,12 +109,16 @@ describe('fan-out', () => {
     const bad = new Recorder();
     let calls = 0;
     open.push(
-      await widgets.watch(undefined, {}, {
-        event: () => {
-          if (++calls === 2) throw new Error('boom');
+      await widgets.watch(
+        undefined,
+        {},
+        {
+          event: () => {
+            if (++calls === 2) throw new Error('boom');
+          },
+          error: (err) => bad.error(err),
         },
-        error: (err) => bad.error(err),
-      }),
+      ),
     );
     await churn('x', 3);
     await settle();
@@ -202,7 +215,9 @@ describe('start and resume', () => {
     await store.compact(Number(b.metadata.resourceVersion));
     const old = await watch(widgets, undefined, { resourceVersion: a.metadata.resourceVersion });
     await settle();
-    expect(old.errors[0]?.message).toBe(`too old resource version: ${a.metadata.resourceVersion} (${b.metadata.resourceVersion})`);
+    expect(old.errors[0]?.message).toBe(
+      `too old resource version: ${a.metadata.resourceVersion} (${b.metadata.resourceVersion})`,
+    );
     const ok = await watch(widgets, undefined, { resourceVersion: b.metadata.resourceVersion });
     await settle();
     expect(ok.errors).toEqual([]);
@@ -219,7 +234,9 @@ describe('start and resume', () => {
     now += 61_000;
     const late = await watch(widgets, undefined, { resourceVersion: a.metadata.resourceVersion });
     await settle();
-    expect(late.errors[0]?.message).toBe(`too old resource version: ${a.metadata.resourceVersion} (${b.metadata.resourceVersion})`);
+    expect(late.errors[0]?.message).toBe(
+      `too old resource version: ${a.metadata.resourceVersion} (${b.metadata.resourceVersion})`,
+    );
     const current = await watch(widgets, undefined, { resourceVersion: b.metadata.resourceVersion });
     await settle();
     expect(current.errors).toEqual([]);
@@ -259,7 +276,14 @@ describe('filters', () => {
     await widgets.create('a', widget('t', { size: 1 }, { app: 'x' }));
     await widgets.delete('a', 't');
     await settle();
-    expect(rec.events.map((e) => e.split(':').slice(0, 2).join(':'))).toEqual(['ADDED:s', 'MODIFIED:s', 'DELETED:s', 'ADDED:s', 'ADDED:t', 'DELETED:t']);
+    expect(rec.events.map((e) => e.split(':').slice(0, 2).join(':'))).toEqual([
+      'ADDED:s',
+      'MODIFIED:s',
+      'DELETED:s',
+      'ADDED:s',
+      'ADDED:t',
+      'DELETED:t',
+    ]);
     expect(rec.events).toEqual(ref.events);
     const deleted = rec.objects[2]!;
     expect(deleted.metadata.resourceVersion).toBe(moved.metadata.resourceVersion);
@@ -296,7 +320,8 @@ describe('filters', () => {
 describe('list', () => {
   beforeEach(async () => {
     for (const ns of ['a', 'b', 'c']) {
-      for (let i = 0; i < 5; i++) await widgets.create(ns, widget(`l${i}`, { size: i, color: i % 2 ? 'blue' : 'red' }, { idx: String(i) }));
+      for (let i = 0; i < 5; i++)
+        await widgets.create(ns, widget(`l${i}`, { size: i, color: i % 2 ? 'blue' : 'red' }, { idx: String(i) }));
     }
     await widgets.delete('b', 'l3');
     await watch(widgets, undefined);
@@ -328,7 +353,10 @@ describe('list', () => {
   it('answers NotOlderThan from the cache once it has the revision, else storage', async () => {
     const rev = widgets.watchCache!.revision;
     let lists = store.calls.list;
-    const cached = await widgets.list(undefined, { resourceVersion: String(rev), resourceVersionMatch: 'NotOlderThan' });
+    const cached = await widgets.list(undefined, {
+      resourceVersion: String(rev),
+      resourceVersionMatch: 'NotOlderThan',
+    });
     expect(store.calls.list).toBe(lists);
     expect(cached.resourceVersion).toBe(String(rev));
     expect(cached.items).toHaveLength(14);
@@ -339,7 +367,10 @@ describe('list', () => {
     const gadgets = new ResourceStore(gadgetDefinition, store, {}, { watchCache: false });
     const g = await gadgets.create('', { ...widget('g'), kind: 'Gadget' });
     lists = store.calls.list;
-    const fresh = await widgets.list(undefined, { resourceVersion: g.metadata.resourceVersion, resourceVersionMatch: 'NotOlderThan' });
+    const fresh = await widgets.list(undefined, {
+      resourceVersion: g.metadata.resourceVersion,
+      resourceVersionMatch: 'NotOlderThan',
+    });
     expect(store.calls.list).toBeGreaterThan(lists);
     expect(fresh.items).toHaveLength(14);
   });
@@ -348,7 +379,9 @@ describe('list', () => {
     let lists = store.calls.list;
     const all = await widgets.list(undefined, {});
     expect(store.calls.list).toBe(lists);
-    expect(all.items.map((o) => `${o.metadata.namespace}/${o.metadata.name}`)).toEqual((await plain.list(undefined)).items.map((o) => `${o.metadata.namespace}/${o.metadata.name}`));
+    expect(all.items.map((o) => `${o.metadata.namespace}/${o.metadata.name}`)).toEqual(
+      (await plain.list(undefined)).items.map((o) => `${o.metadata.namespace}/${o.metadata.name}`),
+    );
     lists = store.calls.list;
     const first = await widgets.list(undefined, { limit: 5 });
     expect(store.calls.list).toBe(lists);
@@ -372,7 +405,12 @@ describe('list', () => {
     const gadgets = new ResourceStore(gadgetDefinition, store, {}, { watchCache: false });
     await gadgets.create('', { ...widget('g'), kind: 'Gadget' });
     const rev = String(widgets.watchCache!.revision);
-    for (const opts of [{}, { limit: 5 }, { resourceVersion: rev, resourceVersionMatch: 'Exact' }, { resourceVersion: rev, limit: 5 }]) {
+    for (const opts of [
+      {},
+      { limit: 5 },
+      { resourceVersion: rev, resourceVersionMatch: 'Exact' },
+      { resourceVersion: rev, limit: 5 },
+    ]) {
       const lists = store.calls.list;
       const page = await widgets.list(undefined, opts);
       expect(store.calls.list).toBeGreaterThan(lists);
@@ -438,7 +476,9 @@ describe('storage watch failures', () => {
     expect(rec.events.map((e) => e.split(':')[1])).toEqual(['x']);
     expect(rec.errors).toHaveLength(1);
     expect((rec.errors[0] as StatusError).code).toBe(410);
-    expect(rec.errors[0]!.message).toMatch(new RegExp(`^too old resource version: ${last.metadata.resourceVersion} \\(\\d+\\)$`));
+    expect(rec.errors[0]!.message).toMatch(
+      new RegExp(`^too old resource version: ${last.metadata.resourceVersion} \\(\\d+\\)$`),
+    );
     expect(widgets.watchCache!.stats()).toMatchObject({ ready: false, watchers: 0 });
     // The client relists and watches again.
     const again = await watch(widgets, 'a');

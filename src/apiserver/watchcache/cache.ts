@@ -39,7 +39,14 @@
 // - Progress: `revision` is the newest revision the cache has applied; every event up to it has
 //   been delivered to every registered watcher, so bookmarks can carry it.
 
-import { CompactedError, FutureRevisionError, type KeyValue, type Store, type Watch, type WatchEvent } from '../../storage/interface.js';
+import {
+  CompactedError,
+  FutureRevisionError,
+  type KeyValue,
+  type Store,
+  type Watch,
+  type WatchEvent,
+} from '../../storage/interface.js';
 import { expired, serviceUnavailable } from '../errors.js';
 import { ServedObject, servedJSON } from '../registry/encoding.js';
 import type { KubeObject } from '../registry/object.js';
@@ -332,7 +339,12 @@ export class WatchCache {
    * array sends those objects as ADDED and follows from `after`; undefined follows from
    * `after` (history replay, or 410 when it is older than the window).
    */
-  async watch(filter: CacheFilter, sink: WatchSink, initial: 'state' | readonly KubeObject[] | undefined, after: number): Promise<RegistryWatch> {
+  async watch(
+    filter: CacheFilter,
+    sink: WatchSink,
+    initial: 'state' | readonly KubeObject[] | undefined,
+    after: number,
+  ): Promise<RegistryWatch> {
     for (let attempt = 0; this.phase !== 'ready'; attempt++) {
       if (attempt === 3) throw serviceUnavailable('the watch cache is reinitializing');
       await this.ensureStarted(initial === 'state' ? 0 : after);
@@ -345,7 +357,12 @@ export class WatchCache {
   }
 
   /** Registers a watcher on a ready cache, synchronously (no event can slip in between). */
-  register(filter: CacheFilter, sink: WatchSink, initial: 'state' | readonly KubeObject[] | undefined, after: number): RegistryWatch {
+  register(
+    filter: CacheFilter,
+    sink: WatchSink,
+    initial: 'state' | readonly KubeObject[] | undefined,
+    after: number,
+  ): RegistryWatch {
     if (this.phase !== 'ready') throw serviceUnavailable('the watch cache is not ready');
     this.evictHistory();
     const w = new CacheWatcher(this, filter, sink, initial === 'state' ? this.rev : after);
@@ -371,7 +388,8 @@ export class WatchCache {
         queueMicrotask(() => callSafely(() => sink.error(err)));
         return w;
       }
-      for (let i = this.firstAfter(after); i < this.history.length && !w.stopped; i++) this.deliver(w, this.history[i]!);
+      for (let i = this.firstAfter(after); i < this.history.length && !w.stopped; i++)
+        this.deliver(w, this.history[i]!);
       if (w.stopped) return w;
     }
     let set = this.watchers.get(this.indexKey(filter.keyPrefix));
@@ -569,7 +587,11 @@ export class WatchCache {
   /** A cache entry for a stored value: parsed once, for its labels and fields. */
   private entry(value: string, revision: number): CacheEntry {
     const obj = this.codec.decode({ value, modRevision: revision });
-    return { served: ServedObject.fromJSON(servedJSON(value, revision), obj), labels: obj.metadata.labels, fields: this.codec.fieldsOf(obj) };
+    return {
+      served: ServedObject.fromJSON(servedJSON(value, revision), obj),
+      labels: obj.metadata.labels,
+      fields: this.codec.fieldsOf(obj),
+    };
   }
 
   private apply(ev: WatchEvent): void {
@@ -679,7 +701,8 @@ export class WatchCache {
     if (keyPrefix === this.prefix) return keyPrefix;
     // One level below the resource prefix (a namespace): indexed by that prefix, which is the
     // parent of every key in it.
-    if (keyPrefix.startsWith(this.prefix) && keyPrefix.indexOf('/', this.prefix.length) === keyPrefix.length - 1) return keyPrefix;
+    if (keyPrefix.startsWith(this.prefix) && keyPrefix.indexOf('/', this.prefix.length) === keyPrefix.length - 1)
+      return keyPrefix;
     return '*';
   }
 }

@@ -47,15 +47,32 @@ afterEach(async () => {
 function stream(rep: Representation, query = ''): { req: EventEmitter; res: FakeResponse; done: Promise<void> } {
   const req = new EventEmitter();
   const res = new FakeResponse();
-  const done = serveWatch(req as unknown as IncomingMessage, res as unknown as ServerResponse, served, undefined, new URLSearchParams(query), rep, defaultWatchSettings);
+  const done = serveWatch(
+    req as unknown as IncomingMessage,
+    res as unknown as ServerResponse,
+    served,
+    undefined,
+    new URLSearchParams(query),
+    rep,
+    defaultWatchSettings,
+  );
   return { req, res, done };
 }
 
-const body = (name: string) => ({ apiVersion: 'test.upm.io/v1', kind: 'Widget', metadata: { name }, spec: { size: 1 } });
+const body = (name: string) => ({
+  apiVersion: 'test.upm.io/v1',
+  kind: 'Widget',
+  metadata: { name },
+  spec: { size: 1 },
+});
 
 it('encodes an event once for all streams of the same representation', async () => {
   await served.store.create('a', body('before'));
-  const streams = [stream({ kind: 'object' }), stream({ kind: 'object' }), stream({ kind: 'object' }, 'resourceVersion=0')];
+  const streams = [
+    stream({ kind: 'object' }),
+    stream({ kind: 'object' }),
+    stream({ kind: 'object' }, 'resourceVersion=0'),
+  ];
   const meta = stream({ kind: 'partialObjectMetadata', version: 'v1' });
   const table = stream({ kind: 'table', version: 'v1' });
   await settle();
@@ -72,7 +89,9 @@ it('encodes an event once for all streams of the same representation', async () 
   // Other representations are encoded for themselves.
   const metaLine = JSON.parse(meta.res.lines().at(-1)!) as { object: { kind: string } };
   expect(metaLine.object.kind).toBe('PartialObjectMetadata');
-  const tableLines = table.res.lines().map((l) => JSON.parse(l) as { object: { kind: string; columnDefinitions?: unknown[] } });
+  const tableLines = table.res
+    .lines()
+    .map((l) => JSON.parse(l) as { object: { kind: string; columnDefinitions?: unknown[] } });
   expect(tableLines.map((l) => l.object.kind)).toEqual(['Table', 'Table']);
   expect(tableLines[0]!.object.columnDefinitions).toBeDefined();
   expect(tableLines[1]!.object.columnDefinitions).toBeUndefined();

@@ -17,7 +17,11 @@ import type { RequestDelegate } from '../../apiserver/server.js';
 import { Backend, identityHeaders, type Caller, type FrontProxyIdentity } from './backend.js';
 
 /** Maps a Service to an address this process can dial (no cluster network here). */
-export type ServiceResolver = (namespace: string, name: string, port: number) => { host: string; port: number } | undefined;
+export type ServiceResolver = (
+  namespace: string,
+  name: string,
+  port: number,
+) => { host: string; port: number } | undefined;
 
 interface APIServiceSpec {
   group?: string;
@@ -44,7 +48,18 @@ interface Registration {
 const aggregatedAccept = 'application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList';
 const kubeAggregator: Caller = { username: 'system:kube-aggregator', groups: ['system:masters'] };
 const openAPIAggregator: Caller = { username: 'system:aggregator', groups: [] };
-const hopByHop = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host', 'authorization']);
+const hopByHop = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'host',
+  'authorization',
+]);
 
 export interface AggregatorOptions {
   apiServices: ResourceStore;
@@ -66,13 +81,17 @@ export class Aggregator implements RequestDelegate {
   constructor(private readonly opts: AggregatorOptions) {}
 
   async start(): Promise<void> {
-    this.watch = await this.opts.apiServices.watch(undefined, {}, {
-      event: (type, obj) => {
-        if (type === 'DELETED') this.forget(obj.metadata.name ?? '');
-        else if (type === 'ADDED' || type === 'MODIFIED') this.observe(obj);
+    this.watch = await this.opts.apiServices.watch(
+      undefined,
+      {},
+      {
+        event: (type, obj) => {
+          if (type === 'DELETED') this.forget(obj.metadata.name ?? '');
+          else if (type === 'ADDED' || type === 'MODIFIED') this.observe(obj);
+        },
+        error: (err) => this.opts.log.warn({ err }, 'APIService watch ended'),
       },
-      error: (err) => this.opts.log.warn({ err }, 'APIService watch ended'),
-    });
+    );
     this.timer = setInterval(() => void this.syncAll(), this.opts.resyncMs ?? 30_000);
     this.timer.unref();
     await this.syncAll();
@@ -87,7 +106,10 @@ export class Aggregator implements RequestDelegate {
   /** Resolves when every APIService has been checked once since the call. */
   syncAll(): Promise<void> {
     this.syncing = this.syncing.then(async () => {
-      for (const r of [...this.registrations.values()]) await this.sync(r).catch((err: unknown) => this.opts.log.warn({ err, apiservice: r.name }, 'APIService sync failed'));
+      for (const r of [...this.registrations.values()])
+        await this.sync(r).catch((err: unknown) =>
+          this.opts.log.warn({ err, apiservice: r.name }, 'APIService sync failed'),
+        );
       this.publish();
     });
     return this.syncing;
@@ -104,7 +126,15 @@ export class Aggregator implements RequestDelegate {
       this.registrations.delete(name);
       return;
     }
-    this.registrations.set(name, { name, spec, available: false, reason: 'Pending', message: 'not checked yet', resources: [], v3Paths: {} });
+    this.registrations.set(name, {
+      name,
+      spec,
+      available: false,
+      reason: 'Pending',
+      message: 'not checked yet',
+      resources: [],
+      v3Paths: {},
+    });
     void this.syncAll();
   }
 
@@ -122,7 +152,14 @@ export class Aggregator implements RequestDelegate {
     const address = this.opts.resolveService(namespace, svc.name!, port);
     if (!address) return undefined;
     const caPem = r.spec.caBundle ? Buffer.from(r.spec.caBundle, 'base64').toString('utf8') : undefined;
-    r.backend = new Backend({ ...address, servername: `${svc.name}.${namespace}.svc`, caPem: r.spec.insecureSkipTLSVerify ? undefined : caPem }, this.opts.frontProxy);
+    r.backend = new Backend(
+      {
+        ...address,
+        servername: `${svc.name}.${namespace}.svc`,
+        caPem: r.spec.insecureSkipTLSVerify ? undefined : caPem,
+      },
+      this.opts.frontProxy,
+    );
     return r.backend;
   }
 
@@ -130,7 +167,12 @@ export class Aggregator implements RequestDelegate {
     const { group, version } = r.spec;
     const backend = this.backendFor(r);
     if (!backend) {
-      this.setCondition(r, false, 'ServiceNotFound', `service/${r.spec.service?.name} in "${r.spec.service?.namespace}" is not present`);
+      this.setCondition(
+        r,
+        false,
+        'ServiceNotFound',
+        `service/${r.spec.service?.name} in "${r.spec.service?.namespace}" is not present`,
+      );
     } else {
       try {
         const probe = await backend.fetch(`/apis/${group}/${version}`, kubeAggregator, 'application/json');
@@ -138,10 +180,20 @@ export class Aggregator implements RequestDelegate {
           this.setCondition(r, true, 'Passed', 'all checks passed');
           await this.fetchDocuments(r, backend);
         } else {
-          this.setCondition(r, false, 'FailedDiscoveryCheck', `failing or missing response from ${this.url(r)}/apis/${group}/${version}: bad status from ${this.url(r)}/apis/${group}/${version}: ${probe.status}`);
+          this.setCondition(
+            r,
+            false,
+            'FailedDiscoveryCheck',
+            `failing or missing response from ${this.url(r)}/apis/${group}/${version}: bad status from ${this.url(r)}/apis/${group}/${version}: ${probe.status}`,
+          );
         }
       } catch (err) {
-        this.setCondition(r, false, 'FailedDiscoveryCheck', `failing or missing response from ${this.url(r)}/apis/${group}/${version}: ${(err as Error).message}`);
+        this.setCondition(
+          r,
+          false,
+          'FailedDiscoveryCheck',
+          `failing or missing response from ${this.url(r)}/apis/${group}/${version}: ${(err as Error).message}`,
+        );
       }
     }
     await this.writeStatus(r);
@@ -156,7 +208,9 @@ export class Aggregator implements RequestDelegate {
     const { group, version } = r.spec;
     const discovery = await backend.fetch('/apis', kubeAggregator, aggregatedAccept);
     if (discovery.status === 200) {
-      const doc = JSON.parse(discovery.body.toString('utf8')) as { items?: { metadata?: { name?: string }; versions?: { version: string; resources?: unknown[] }[] }[] };
+      const doc = JSON.parse(discovery.body.toString('utf8')) as {
+        items?: { metadata?: { name?: string }; versions?: { version: string; resources?: unknown[] }[] }[];
+      };
       const item = doc.items?.find((i) => i.metadata?.name === group);
       r.resources = item?.versions?.find((v) => v.version === version)?.resources ?? [];
     }
@@ -170,7 +224,9 @@ export class Aggregator implements RequestDelegate {
     if (v2.status === 200) {
       const doc = JSON.parse(v2.body.toString('utf8')) as Record<string, unknown>;
       const prefix = `/apis/${group}/${version}/`;
-      const paths = Object.fromEntries(Object.entries((doc['paths'] as Record<string, unknown>) ?? {}).filter(([p]) => p.startsWith(prefix)));
+      const paths = Object.fromEntries(
+        Object.entries((doc['paths'] as Record<string, unknown>) ?? {}).filter(([p]) => p.startsWith(prefix)),
+      );
       r.v2 = { ...doc, paths };
     }
   }
@@ -188,12 +244,29 @@ export class Aggregator implements RequestDelegate {
         '',
         r.name,
         (current) => {
-          const conditions = ((current['status'] as { conditions?: Record<string, unknown>[] } | undefined)?.conditions ?? []).filter((c) => c['type'] !== 'Available');
-          const previous = ((current['status'] as { conditions?: Record<string, unknown>[] } | undefined)?.conditions ?? []).find((c) => c['type'] === 'Available');
-          const unchanged = previous && previous['status'] === status && previous['reason'] === r.reason && previous['message'] === r.message;
+          const conditions = (
+            (current['status'] as { conditions?: Record<string, unknown>[] } | undefined)?.conditions ?? []
+          ).filter((c) => c['type'] !== 'Available');
+          const previous = (
+            (current['status'] as { conditions?: Record<string, unknown>[] } | undefined)?.conditions ?? []
+          ).find((c) => c['type'] === 'Available');
+          const unchanged =
+            previous &&
+            previous['status'] === status &&
+            previous['reason'] === r.reason &&
+            previous['message'] === r.message;
           if (unchanged) return current;
-          const lastTransitionTime = previous && previous['status'] === status ? previous['lastTransitionTime'] : new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
-          current['status'] = { ...((current['status'] as object) ?? {}), conditions: [...conditions, { type: 'Available', status, lastTransitionTime, reason: r.reason, message: r.message }] };
+          const lastTransitionTime =
+            previous && previous['status'] === status
+              ? previous['lastTransitionTime']
+              : new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+          current['status'] = {
+            ...((current['status'] as object) ?? {}),
+            conditions: [
+              ...conditions,
+              { type: 'Available', status, lastTransitionTime, reason: r.reason, message: r.message },
+            ],
+          };
           delete current.metadata.resourceVersion;
           return current;
         },
@@ -206,13 +279,19 @@ export class Aggregator implements RequestDelegate {
 
   /** Publishes the available backends' groups and documents in our discovery and OpenAPI. */
   private publish(): void {
-    const byGroup = new Map<string, { priority: number; versions: { versionPriority: number; entry: AggregatedGroup['versions'][number] }[] }>();
+    const byGroup = new Map<
+      string,
+      { priority: number; versions: { versionPriority: number; entry: AggregatedGroup['versions'][number] }[] }
+    >();
     const v3Paths: Record<string, { serverRelativeURL: string }> = {};
     const v2Documents: Record<string, unknown>[] = [];
     for (const r of this.registrations.values()) {
       const group = r.spec.group ?? '';
       const g = byGroup.get(group) ?? { priority: r.spec.groupPriorityMinimum ?? 1000, versions: [] };
-      g.versions.push({ versionPriority: r.spec.versionPriority ?? 100, entry: { version: r.spec.version ?? '', resources: r.resources, freshness: r.available ? 'Current' : 'Stale' } });
+      g.versions.push({
+        versionPriority: r.spec.versionPriority ?? 100,
+        entry: { version: r.spec.version ?? '', resources: r.resources, freshness: r.available ? 'Current' : 'Stale' },
+      });
       byGroup.set(group, g);
       if (r.available) {
         Object.assign(v3Paths, r.v3Paths);
@@ -221,7 +300,10 @@ export class Aggregator implements RequestDelegate {
     }
     const groups = [...byGroup.entries()]
       .sort((a, b) => b[1].priority - a[1].priority || a[0].localeCompare(b[0]))
-      .map(([name, g]) => ({ name, versions: g.versions.sort((a, b) => b.versionPriority - a.versionPriority).map((v) => v.entry) }));
+      .map(([name, g]) => ({
+        name,
+        versions: g.versions.sort((a, b) => b.versionPriority - a.versionPriority).map((v) => v.entry),
+      }));
     this.opts.discovery.setAggregatedGroups(groups);
     this.opts.openapi.setAggregated({ v3Paths, v2Documents });
   }

@@ -53,16 +53,31 @@ export class Backend {
   }
 
   requestOptions(method: string, path: string, headers: Record<string, string | string[]>): RequestOptions {
-    return { host: this.target.host, port: this.target.port, method, path, headers, agent: this.agent, servername: this.target.servername };
+    return {
+      host: this.target.host,
+      port: this.target.port,
+      method,
+      path,
+      headers,
+      agent: this.agent,
+      servername: this.target.servername,
+    };
   }
 
   /** A complete request with a bounded time, for probes and document downloads. */
-  fetch(path: string, user: Caller, accept: string, timeoutMs = 5000): Promise<{ status: number; headers: IncomingMessage['headers']; body: Buffer }> {
+  fetch(
+    path: string,
+    user: Caller,
+    accept: string,
+    timeoutMs = 5000,
+  ): Promise<{ status: number; headers: IncomingMessage['headers']; body: Buffer }> {
     return new Promise((resolve, reject) => {
       const req = request(this.requestOptions('GET', path, { Accept: accept, ...identityHeaders(user) }), (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (d: Buffer) => chunks.push(d));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }),
+        );
         res.on('error', reject);
       });
       req.setTimeout(timeoutMs, () => req.destroy(new Error(`timeout after ${timeoutMs} ms`)));

@@ -27,14 +27,23 @@ let robotToken: string;
 let skewMs = 0;
 
 const RBAC = 'rbac.authorization.k8s.io';
-const staticTokens = ['alice-token,alice,1001,"dev,qa"', 'bob-token,bob,1002', 'delegator-token,delegator,1003', 'impersonator-token,impersonator,1004'].join('\n');
+const staticTokens = [
+  'alice-token,alice,1001,"dev,qa"',
+  'bob-token,bob,1002',
+  'delegator-token,delegator,1003',
+  'impersonator-token,impersonator,1004',
+].join('\n');
 
 interface Res {
   status: number;
   body: any;
 }
 
-function call(method: string, path: string, opts: { token?: string; cert?: CertKeyPair; body?: unknown; headers?: Record<string, string | string[]> } = {}): Promise<Res> {
+function call(
+  method: string,
+  path: string,
+  opts: { token?: string; cert?: CertKeyPair; body?: unknown; headers?: Record<string, string | string[]> } = {},
+): Promise<Res> {
   const payload = opts.body === undefined ? undefined : JSON.stringify(opts.body);
   return new Promise((resolve, reject) => {
     const req = request(
@@ -84,7 +93,12 @@ function tokenKubeconfig(name: string, token: string): string {
     apiVersion: 'v1',
     kind: 'Config',
     preferences: {},
-    clusters: [{ name: 'local', cluster: { server: server.url, 'certificate-authority-data': Buffer.from(ca.certPem).toString('base64') } }],
+    clusters: [
+      {
+        name: 'local',
+        cluster: { server: server.url, 'certificate-authority-data': Buffer.from(ca.certPem).toString('base64') },
+      },
+    ],
     users: [{ name, user: { token } }],
     contexts: [{ name: `${name}@local`, context: { cluster: 'local', user: name, namespace: 'team-a' } }],
     'current-context': `${name}@local`,
@@ -93,18 +107,35 @@ function tokenKubeconfig(name: string, token: string): string {
   return file;
 }
 
-function kubectl(kubeconfig: string, args: string[], version = '1.33'): Promise<{ code: number; stdout: string; stderr: string }> {
+function kubectl(
+  kubeconfig: string,
+  args: string[],
+  version = '1.33',
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(kubectlBinary(version), ['--kubeconfig', kubeconfig, '--cache-dir', join(dir, 'cache', kubeconfig.split('-').pop()!), ...args], { timeout: 30_000 }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
-      resolve({ code, stdout, stderr });
-    });
+    execFile(
+      kubectlBinary(version),
+      ['--kubeconfig', kubeconfig, '--cache-dir', join(dir, 'cache', kubeconfig.split('-').pop()!), ...args],
+      { timeout: 30_000 },
+      (err, stdout, stderr) => {
+        const code = err
+          ? typeof (err as { code?: unknown }).code === 'number'
+            ? (err as { code: number }).code
+            : 1
+          : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
   });
 }
 
 beforeAll(async () => {
   ca = createCA('auth-test-ca');
-  const serving = issueServingCert(ca, { commonName: 'localhost', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] });
+  const serving = issueServingCert(ca, {
+    commonName: 'localhost',
+    dnsNames: ['localhost'],
+    ipAddresses: ['127.0.0.1'],
+  });
   admin = issueClientCert(ca, { commonName: 'admin', organizations: ['system:masters'] });
   auth = controlPlaneAuth({ clientCAPem: ca.certPem, staticTokens, now: () => Date.now() + skewMs });
   server = await startAPIServer({
@@ -127,11 +158,23 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'upm-auth-test-'));
 
   for (const ns of ['team-a', 'team-b']) {
-    expect((await asAdmin('POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } })).status).toBe(201);
-    const w = await asAdmin('POST', `/apis/test.upm.io/v1/namespaces/${ns}/widgets`, { apiVersion: 'test.upm.io/v1', kind: 'Widget', metadata: { name: 'w1' }, spec: { size: 1 } });
+    expect(
+      (await asAdmin('POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } }))
+        .status,
+    ).toBe(201);
+    const w = await asAdmin('POST', `/apis/test.upm.io/v1/namespaces/${ns}/widgets`, {
+      apiVersion: 'test.upm.io/v1',
+      kind: 'Widget',
+      metadata: { name: 'w1' },
+      spec: { size: 1 },
+    });
     expect(w.status).toBe(201);
   }
-  const sa = await asAdmin('POST', '/api/v1/namespaces/team-a/serviceaccounts', { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'robot' } });
+  const sa = await asAdmin('POST', '/api/v1/namespaces/team-a/serviceaccounts', {
+    apiVersion: 'v1',
+    kind: 'ServiceAccount',
+    metadata: { name: 'robot' },
+  });
   expect(sa.status).toBe(201);
   robotToken = auth.tokens.issueServiceAccountToken('team-a', 'robot', sa.body.metadata.uid);
 
@@ -175,7 +218,12 @@ beforeAll(async () => {
     }),
   ]);
   for (const c of created) expect(c.status).toBe(201);
-  await eventually(() => auth.rbac.listRoleBindings('team-a').length === 1 && auth.rbac.listClusterRoleBindings().some((b) => b.metadata.name === 'impersonator'), 'RBAC informers');
+  await eventually(
+    () =>
+      auth.rbac.listRoleBindings('team-a').length === 1 &&
+      auth.rbac.listClusterRoleBindings().some((b) => b.metadata.name === 'impersonator'),
+    'RBAC informers',
+  );
   await eventually(() => auth.serviceAccounts.exists('team-a', 'robot'), 'ServiceAccount informer');
 });
 
@@ -210,7 +258,9 @@ describe('RBAC-bound users', () => {
     });
     const other = await call('GET', widgets('team-b'), { token: token() });
     expect(other.status).toBe(403);
-    expect(other.body.message).toBe(`widgets.test.upm.io is forbidden: User "${username}" cannot list resource "widgets" in API group "test.upm.io" in the namespace "team-b"`);
+    expect(other.body.message).toBe(
+      `widgets.test.upm.io is forbidden: User "${username}" cannot list resource "widgets" in API group "test.upm.io" in the namespace "team-b"`,
+    );
     expect((await call('GET', '/apis/test.upm.io/v1/widgets', { token: token() })).status).toBe(403);
   });
 
@@ -231,7 +281,11 @@ describe('RBAC-bound users', () => {
   });
 
   it('stops accepting a service-account token once the account is deleted', async () => {
-    const sa = await asAdmin('POST', '/api/v1/namespaces/team-a/serviceaccounts', { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'temp' } });
+    const sa = await asAdmin('POST', '/api/v1/namespaces/team-a/serviceaccounts', {
+      apiVersion: 'v1',
+      kind: 'ServiceAccount',
+      metadata: { name: 'temp' },
+    });
     const token = auth.tokens.issueServiceAccountToken('team-a', 'temp', sa.body.metadata.uid);
     await eventually(() => auth.serviceAccounts.exists('team-a', 'temp'), 'temp ServiceAccount');
     expect((await call('GET', '/api', { token })).status).toBe(200);
@@ -239,7 +293,11 @@ describe('RBAC-bound users', () => {
     await eventually(() => !auth.serviceAccounts.exists('team-a', 'temp'), 'temp ServiceAccount deletion');
     expect((await call('GET', '/api', { token })).status).toBe(401);
     // Recreated under the same name: a new uid, so the old token stays invalid.
-    await asAdmin('POST', '/api/v1/namespaces/team-a/serviceaccounts', { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'temp' } });
+    await asAdmin('POST', '/api/v1/namespaces/team-a/serviceaccounts', {
+      apiVersion: 'v1',
+      kind: 'ServiceAccount',
+      metadata: { name: 'temp' },
+    });
     await eventually(() => auth.serviceAccounts.exists('team-a', 'temp'), 'temp ServiceAccount again');
     expect((await call('GET', '/api', { token })).status).toBe(401);
   });
@@ -256,7 +314,11 @@ describe('TokenRequest (serviceaccounts/token)', () => {
       kind: 'TokenRequest',
       apiVersion: 'authentication.k8s.io/v1',
       metadata: { name: 'robot', namespace: 'team-a' },
-      spec: { audiences: ['https://kubernetes.default.svc.cluster.local'], expirationSeconds: 900, boundObjectRef: null },
+      spec: {
+        audiences: ['https://kubernetes.default.svc.cluster.local'],
+        expirationSeconds: 900,
+        boundObjectRef: null,
+      },
     });
     const { token, expirationTimestamp } = res.body.status;
     expect(Date.parse(expirationTimestamp) - Date.parse(res.body.metadata.creationTimestamp)).toBe(900_000);
@@ -269,35 +331,62 @@ describe('TokenRequest (serviceaccounts/token)', () => {
   it('validates, looks the account up and is authorized as create serviceaccounts/token', async () => {
     const short = await call('POST', path, { cert: admin, body: tokenRequest({ expirationSeconds: 60 }) });
     expect(short.status).toBe(422);
-    expect(short.body.message).toBe('TokenRequest.authentication.k8s.io "robot" is invalid: spec.expirationSeconds: Invalid value: 60: may not specify a duration less than 10 minutes');
+    expect(short.body.message).toBe(
+      'TokenRequest.authentication.k8s.io "robot" is invalid: spec.expirationSeconds: Invalid value: 60: may not specify a duration less than 10 minutes',
+    );
     const missing = await call('POST', path.replace('robot', 'ghost'), { cert: admin, body: tokenRequest({}) });
     expect(missing.status).toBe(404);
     expect(missing.body.message).toBe('serviceaccounts "ghost" not found');
     const denied = await call('POST', path, { token: 'alice-token', body: tokenRequest({}) });
     expect(denied.status).toBe(403);
-    expect(denied.body.message).toBe('serviceaccounts "robot" is forbidden: User "alice" cannot create resource "serviceaccounts/token" in API group "" in the namespace "team-a"');
+    expect(denied.body.message).toBe(
+      'serviceaccounts "robot" is forbidden: User "alice" cannot create resource "serviceaccounts/token" in API group "" in the namespace "team-a"',
+    );
   });
 
   it('kubectl create token', async () => {
     const kc = join(dir, 'kubeconfig-admin-token');
-    writeFileSync(kc, buildKubeconfig({ clusterName: 'local', server: server.url, caPem: ca.certPem, user: 'admin', clientCertPem: admin.certPem, clientKeyPem: admin.keyPem }), { mode: 0o600 });
+    writeFileSync(
+      kc,
+      buildKubeconfig({
+        clusterName: 'local',
+        server: server.url,
+        caPem: ca.certPem,
+        user: 'admin',
+        clientCertPem: admin.certPem,
+        clientKeyPem: admin.keyPem,
+      }),
+      { mode: 0o600 },
+    );
     const res = await kubectl(kc, ['create', 'token', 'robot', '-n', 'team-a', '--duration', '20m']);
     expect(res).toMatchObject({ code: 0, stderr: '' });
     const token = res.stdout.trim();
     const claims = JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString());
     expect(claims.exp - claims.iat).toBe(1200);
     expect(claims.sub).toBe('system:serviceaccount:team-a:robot');
-    expect(await kubectl(tokenKubeconfig('robot2', token), ['auth', 'can-i', 'list', 'widgets'])).toMatchObject({ code: 0, stdout: 'yes\n' });
+    expect(await kubectl(tokenKubeconfig('robot2', token), ['auth', 'can-i', 'list', 'widgets'])).toMatchObject({
+      code: 0,
+      stdout: 'yes\n',
+    });
     const audience = await kubectl(kc, ['create', 'token', 'robot', '-n', 'team-a', '--audience', 'vault']);
-    expect(JSON.parse(Buffer.from(audience.stdout.trim().split('.')[1], 'base64url').toString()).aud).toEqual(['vault']);
+    expect(JSON.parse(Buffer.from(audience.stdout.trim().split('.')[1], 'base64url').toString()).aud).toEqual([
+      'vault',
+    ]);
   });
 });
 
 describe('TokenReview', () => {
-  const review = (token: string, audiences?: string[]) => ({ apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token, ...(audiences ? { audiences } : {}) } });
+  const review = (token: string, audiences?: string[]) => ({
+    apiVersion: 'authentication.k8s.io/v1',
+    kind: 'TokenReview',
+    spec: { token, ...(audiences ? { audiences } : {}) },
+  });
 
   it('authenticates a static token', async () => {
-    const res = await call('POST', '/apis/authentication.k8s.io/v1/tokenreviews', { token: 'delegator-token', body: review('alice-token') });
+    const res = await call('POST', '/apis/authentication.k8s.io/v1/tokenreviews', {
+      token: 'delegator-token',
+      body: review('alice-token'),
+    });
     expect(res.status).toBe(201);
     expect(res.body).toEqual({
       apiVersion: 'authentication.k8s.io/v1',
@@ -313,46 +402,83 @@ describe('TokenReview', () => {
   });
 
   it('authenticates a service-account token with its audience', async () => {
-    const token = auth.tokens.issueServiceAccountToken('team-a', 'robot', auth.serviceAccounts.uidOf('team-a', 'robot'), { audiences: ['vault'] });
-    const res = await call('POST', '/apis/authentication.k8s.io/v1/tokenreviews', { cert: admin, body: review(token, ['vault', 'other']) });
+    const token = auth.tokens.issueServiceAccountToken(
+      'team-a',
+      'robot',
+      auth.serviceAccounts.uidOf('team-a', 'robot'),
+      { audiences: ['vault'] },
+    );
+    const res = await call('POST', '/apis/authentication.k8s.io/v1/tokenreviews', {
+      cert: admin,
+      body: review(token, ['vault', 'other']),
+    });
     expect(res.status).toBe(201);
     expect(res.body.status).toMatchObject({
       authenticated: true,
-      user: { username: 'system:serviceaccount:team-a:robot', groups: ['system:serviceaccounts', 'system:serviceaccounts:team-a', 'system:authenticated'] },
+      user: {
+        username: 'system:serviceaccount:team-a:robot',
+        groups: ['system:serviceaccounts', 'system:serviceaccounts:team-a', 'system:authenticated'],
+      },
       audiences: ['vault'],
     });
     expect(res.body.status.user.extra['authentication.kubernetes.io/credential-id'][0]).toMatch(/^JTI=/);
     // Not for the API server's audience.
     const api = await call('POST', '/apis/authentication.k8s.io/v1/tokenreviews', { cert: admin, body: review(token) });
-    expect(api.body.status).toEqual({ user: {}, error: 'token audiences ["vault"] is invalid for the target audiences ["https://kubernetes.default.svc.cluster.local"]' });
+    expect(api.body.status).toEqual({
+      user: {},
+      error:
+        'token audiences ["vault"] is invalid for the target audiences ["https://kubernetes.default.svc.cluster.local"]',
+    });
   });
 
   it('reports invalid and expired tokens', async () => {
-    const bad = await call('POST', '/apis/authentication.k8s.io/v1/tokenreviews', { cert: admin, body: review('garbage') });
+    const bad = await call('POST', '/apis/authentication.k8s.io/v1/tokenreviews', {
+      cert: admin,
+      body: review('garbage'),
+    });
     expect(bad.status).toBe(201);
     expect(bad.body.status).toEqual({ user: {}, error: 'invalid bearer token' });
 
-    const short = auth.tokens.issueServiceAccountToken('team-a', 'robot', auth.serviceAccounts.uidOf('team-a', 'robot'), { expirationSeconds: 600 });
-    expect((await call('POST', '/apis/authentication.k8s.io/v1/tokenreviews', { cert: admin, body: review(short) })).body.status.authenticated).toBe(true);
+    const short = auth.tokens.issueServiceAccountToken(
+      'team-a',
+      'robot',
+      auth.serviceAccounts.uidOf('team-a', 'robot'),
+      { expirationSeconds: 600 },
+    );
+    expect(
+      (await call('POST', '/apis/authentication.k8s.io/v1/tokenreviews', { cert: admin, body: review(short) })).body
+        .status.authenticated,
+    ).toBe(true);
     skewMs = 661_000; // past exp + the one-minute leeway
     try {
-      const expired = await call('POST', '/apis/authentication.k8s.io/v1/tokenreviews', { cert: admin, body: review(short) });
+      const expired = await call('POST', '/apis/authentication.k8s.io/v1/tokenreviews', {
+        cert: admin,
+        body: review(short),
+      });
       expect(expired.body.status).toEqual({ user: {}, error: 'service account token has expired' });
       expect((await call('GET', '/api', { token: short })).status).toBe(401);
     } finally {
       skewMs = 0;
     }
     const tampered = `${short.slice(0, short.lastIndexOf('.'))}.AAAA`;
-    expect((await call('POST', '/apis/authentication.k8s.io/v1/tokenreviews', { cert: admin, body: review(tampered) })).body.status.error).toBe('token signature is invalid');
+    expect(
+      (await call('POST', '/apis/authentication.k8s.io/v1/tokenreviews', { cert: admin, body: review(tampered) })).body
+        .status.error,
+    ).toBe('token signature is invalid');
   });
 
   it('requires a token, and permission (system:auth-delegator)', async () => {
     const empty = await call('POST', '/apis/authentication.k8s.io/v1/tokenreviews', { cert: admin, body: review('') });
     expect(empty.status).toBe(400);
     expect(empty.body.message).toBe('token is required for TokenReview in authentication');
-    const denied = await call('POST', '/apis/authentication.k8s.io/v1/tokenreviews', { token: 'alice-token', body: review('bob-token') });
+    const denied = await call('POST', '/apis/authentication.k8s.io/v1/tokenreviews', {
+      token: 'alice-token',
+      body: review('bob-token'),
+    });
     expect(denied.status).toBe(403);
-    expect(denied.body.message).toBe('tokenreviews.authentication.k8s.io is forbidden: User "alice" cannot create resource "tokenreviews" in API group "authentication.k8s.io" at the cluster scope');
+    expect(denied.body.message).toBe(
+      'tokenreviews.authentication.k8s.io is forbidden: User "alice" cannot create resource "tokenreviews" in API group "authentication.k8s.io" at the cluster scope',
+    );
     // Never stored: nothing to list.
     expect((await asAdmin('GET', '/apis/authentication.k8s.io/v1/tokenreviews')).status).toBe(405);
   });
@@ -364,19 +490,31 @@ describe('SubjectAccessReview and friends', () => {
   it('allows with the granting binding as reason, and denies', async () => {
     const allowed = await call('POST', '/apis/authorization.k8s.io/v1/subjectaccessreviews', {
       token: 'delegator-token',
-      body: sar({ user: 'alice', resourceAttributes: { namespace: 'team-a', verb: 'list', group: 'test.upm.io', resource: 'widgets' } }),
+      body: sar({
+        user: 'alice',
+        resourceAttributes: { namespace: 'team-a', verb: 'list', group: 'test.upm.io', resource: 'widgets' },
+      }),
     });
     expect(allowed.status).toBe(201);
     expect(allowed.body).toEqual({
       apiVersion: 'authorization.k8s.io/v1',
       kind: 'SubjectAccessReview',
       metadata: { creationTimestamp: null },
-      spec: { user: 'alice', resourceAttributes: { namespace: 'team-a', verb: 'list', group: 'test.upm.io', resource: 'widgets' } },
-      status: { allowed: true, reason: 'RBAC: allowed by RoleBinding "widget-readers/team-a" of Role "widget-reader" to User "alice"' },
+      spec: {
+        user: 'alice',
+        resourceAttributes: { namespace: 'team-a', verb: 'list', group: 'test.upm.io', resource: 'widgets' },
+      },
+      status: {
+        allowed: true,
+        reason: 'RBAC: allowed by RoleBinding "widget-readers/team-a" of Role "widget-reader" to User "alice"',
+      },
     });
     const denied = await call('POST', '/apis/authorization.k8s.io/v1/subjectaccessreviews', {
       token: 'delegator-token',
-      body: sar({ user: 'alice', resourceAttributes: { namespace: 'team-a', verb: 'delete', group: 'test.upm.io', resource: 'widgets' } }),
+      body: sar({
+        user: 'alice',
+        resourceAttributes: { namespace: 'team-a', verb: 'delete', group: 'test.upm.io', resource: 'widgets' },
+      }),
     });
     expect(denied.body.status).toEqual({ allowed: false });
     const masters = await call('POST', '/apis/authorization.k8s.io/v1/subjectaccessreviews', {
@@ -386,9 +524,17 @@ describe('SubjectAccessReview and friends', () => {
     expect(masters.body.status).toEqual({ allowed: true });
     const viaGroup = await call('POST', '/apis/authorization.k8s.io/v1/subjectaccessreviews', {
       token: 'delegator-token',
-      body: sar({ user: 'x', groups: ['system:authenticated'], nonResourceAttributes: { path: '/apis/test.upm.io', verb: 'get' } }),
+      body: sar({
+        user: 'x',
+        groups: ['system:authenticated'],
+        nonResourceAttributes: { path: '/apis/test.upm.io', verb: 'get' },
+      }),
     });
-    expect(viaGroup.body.status).toEqual({ allowed: true, reason: 'RBAC: allowed by ClusterRoleBinding "system:discovery" of ClusterRole "system:discovery" to Group "system:authenticated"' });
+    expect(viaGroup.body.status).toEqual({
+      allowed: true,
+      reason:
+        'RBAC: allowed by ClusterRoleBinding "system:discovery" of ClusterRole "system:discovery" to Group "system:authenticated"',
+    });
   });
 
   it('explains a denial caused by a dangling role reference', async () => {
@@ -402,22 +548,35 @@ describe('SubjectAccessReview and friends', () => {
     await eventually(() => auth.rbac.listRoleBindings('team-b').length === 1, 'dangling binding');
     const res = await call('POST', '/apis/authorization.k8s.io/v1/subjectaccessreviews', {
       cert: admin,
-      body: sar({ user: 'alice', resourceAttributes: { namespace: 'team-b', verb: 'get', group: 'test.upm.io', resource: 'widgets' } }),
+      body: sar({
+        user: 'alice',
+        resourceAttributes: { namespace: 'team-b', verb: 'get', group: 'test.upm.io', resource: 'widgets' },
+      }),
     });
-    expect(res.body.status).toEqual({ allowed: false, reason: 'RBAC: role.rbac.authorization.k8s.io "missing" not found' });
+    expect(res.body.status).toEqual({
+      allowed: false,
+      reason: 'RBAC: role.rbac.authorization.k8s.io "missing" not found',
+    });
     // kubectl shows the reason too.
     const kc = tokenKubeconfig('alice', 'alice-token');
-    expect(await kubectl(kc, ['auth', 'can-i', 'get', 'widgets', '-n', 'team-b'])).toMatchObject({ code: 1, stdout: 'no - RBAC: role.rbac.authorization.k8s.io "missing" not found\n' });
+    expect(await kubectl(kc, ['auth', 'can-i', 'get', 'widgets', '-n', 'team-b'])).toMatchObject({
+      code: 1,
+      stdout: 'no - RBAC: role.rbac.authorization.k8s.io "missing" not found\n',
+    });
     await asAdmin('DELETE', `/apis/${RBAC}/v1/namespaces/team-b/rolebindings/dangling`);
     await eventually(() => auth.rbac.listRoleBindings('team-b').length === 0, 'dangling binding removal');
   });
 
   it('validates the spec (422)', async () => {
-    const res = await call('POST', '/apis/authorization.k8s.io/v1/subjectaccessreviews', { cert: admin, body: sar({ resourceAttributes: { verb: 'get' } }) });
+    const res = await call('POST', '/apis/authorization.k8s.io/v1/subjectaccessreviews', {
+      cert: admin,
+      body: sar({ resourceAttributes: { verb: 'get' } }),
+    });
     expect(res.status).toBe(422);
     expect(res.body).toMatchObject({
       reason: 'Invalid',
-      message: 'SubjectAccessReview.authorization.k8s.io "" is invalid: spec.user: Invalid value: "": at least one of user or group must be specified',
+      message:
+        'SubjectAccessReview.authorization.k8s.io "" is invalid: spec.user: Invalid value: "": at least one of user or group must be specified',
       details: { group: 'authorization.k8s.io', kind: 'SubjectAccessReview' },
     });
     const both = await call('POST', '/apis/authorization.k8s.io/v1/subjectaccessreviews', {
@@ -425,34 +584,67 @@ describe('SubjectAccessReview and friends', () => {
       body: sar({ user: 'a', resourceAttributes: { verb: 'get' }, nonResourceAttributes: { path: '/x', verb: 'get' } }),
     });
     expect(both.status).toBe(422);
-    expect(both.body.message).toContain('spec.nonResourceAttributes: Invalid value: cannot be specified in combination with resourceAttributes');
-    const typed = await call('POST', '/apis/authorization.k8s.io/v1/subjectaccessreviews', { cert: admin, body: sar({ user: 7 }) });
+    expect(both.body.message).toContain(
+      'spec.nonResourceAttributes: Invalid value: cannot be specified in combination with resourceAttributes',
+    );
+    const typed = await call('POST', '/apis/authorization.k8s.io/v1/subjectaccessreviews', {
+      cert: admin,
+      body: sar({ user: 7 }),
+    });
     expect(typed.status).toBe(400);
-    const sarDenied = await call('POST', '/apis/authorization.k8s.io/v1/subjectaccessreviews', { token: 'alice-token', body: sar({ user: 'alice', nonResourceAttributes: { path: '/', verb: 'get' } }) });
+    const sarDenied = await call('POST', '/apis/authorization.k8s.io/v1/subjectaccessreviews', {
+      token: 'alice-token',
+      body: sar({ user: 'alice', nonResourceAttributes: { path: '/', verb: 'get' } }),
+    });
     expect(sarDenied.status).toBe(403);
   });
 
   it('answers SelfSubjectAccessReview for the caller', async () => {
-    const ssar = (resourceAttributes: unknown) => ({ apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectAccessReview', spec: { resourceAttributes } });
-    const yes = await call('POST', '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews', { token: robotToken, body: ssar({ namespace: 'team-a', verb: 'get', group: 'test.upm.io', resource: 'widgets', name: 'w1' }) });
+    const ssar = (resourceAttributes: unknown) => ({
+      apiVersion: 'authorization.k8s.io/v1',
+      kind: 'SelfSubjectAccessReview',
+      spec: { resourceAttributes },
+    });
+    const yes = await call('POST', '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews', {
+      token: robotToken,
+      body: ssar({ namespace: 'team-a', verb: 'get', group: 'test.upm.io', resource: 'widgets', name: 'w1' }),
+    });
     expect(yes.status).toBe(201);
-    expect(yes.body.status).toEqual({ allowed: true, reason: 'RBAC: allowed by RoleBinding "widget-readers/team-a" of Role "widget-reader" to ServiceAccount "robot/team-a"' });
-    const no = await call('POST', '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews', { token: robotToken, body: ssar({ namespace: 'team-b', verb: 'get', group: 'test.upm.io', resource: 'widgets' }) });
+    expect(yes.body.status).toEqual({
+      allowed: true,
+      reason:
+        'RBAC: allowed by RoleBinding "widget-readers/team-a" of Role "widget-reader" to ServiceAccount "robot/team-a"',
+    });
+    const no = await call('POST', '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews', {
+      token: robotToken,
+      body: ssar({ namespace: 'team-b', verb: 'get', group: 'test.upm.io', resource: 'widgets' }),
+    });
     expect(no.body.status).toEqual({ allowed: false });
   });
 
   it('answers LocalSubjectAccessReview in the URL namespace only', async () => {
     const lsar = (spec: unknown) => ({ apiVersion: 'authorization.k8s.io/v1', kind: 'LocalSubjectAccessReview', spec });
     const path = '/apis/authorization.k8s.io/v1/namespaces/team-a/localsubjectaccessreviews';
-    const ok = await call('POST', path, { cert: admin, body: lsar({ user: 'alice', resourceAttributes: { verb: 'list', group: 'test.upm.io', resource: 'widgets' } }) });
+    const ok = await call('POST', path, {
+      cert: admin,
+      body: lsar({ user: 'alice', resourceAttributes: { verb: 'list', group: 'test.upm.io', resource: 'widgets' } }),
+    });
     expect(ok.status).toBe(201);
     expect(ok.body.metadata).toEqual({ namespace: 'team-a', creationTimestamp: null });
     expect(ok.body.spec.resourceAttributes.namespace).toBe('team-a');
     expect(ok.body.status.allowed).toBe(true);
-    const mismatch = await call('POST', path, { cert: admin, body: lsar({ user: 'alice', resourceAttributes: { namespace: 'team-b', verb: 'list', resource: 'widgets' } }) });
+    const mismatch = await call('POST', path, {
+      cert: admin,
+      body: lsar({ user: 'alice', resourceAttributes: { namespace: 'team-b', verb: 'list', resource: 'widgets' } }),
+    });
     expect(mismatch.status).toBe(422);
-    expect(mismatch.body.message).toBe('LocalSubjectAccessReview.authorization.k8s.io "" is invalid: spec.resourceAttributes.namespace: Invalid value: "team-b": must match metadata.namespace');
-    const nonResource = await call('POST', path, { cert: admin, body: lsar({ user: 'alice', nonResourceAttributes: { path: '/x', verb: 'get' } }) });
+    expect(mismatch.body.message).toBe(
+      'LocalSubjectAccessReview.authorization.k8s.io "" is invalid: spec.resourceAttributes.namespace: Invalid value: "team-b": must match metadata.namespace',
+    );
+    const nonResource = await call('POST', path, {
+      cert: admin,
+      body: lsar({ user: 'alice', nonResourceAttributes: { path: '/x', verb: 'get' } }),
+    });
     expect(nonResource.status).toBe(422);
     // admin (the aggregated role) grants it; a RoleBinding to admin in team-a lets a user ask there.
     await asAdmin('POST', `/apis/${RBAC}/v1/namespaces/team-a/rolebindings`, {
@@ -463,9 +655,19 @@ describe('SubjectAccessReview and friends', () => {
       subjects: [{ apiGroup: RBAC, kind: 'User', name: 'bob' }],
     });
     await eventually(() => auth.rbac.listRoleBindings('team-a').length === 2, 'bob-admin binding');
-    const asBob = await call('POST', path, { token: 'bob-token', body: lsar({ user: 'alice', resourceAttributes: { verb: 'list', group: 'test.upm.io', resource: 'widgets' } }) });
+    const asBob = await call('POST', path, {
+      token: 'bob-token',
+      body: lsar({ user: 'alice', resourceAttributes: { verb: 'list', group: 'test.upm.io', resource: 'widgets' } }),
+    });
     expect(asBob.status).toBe(201);
-    expect((await call('POST', path.replace('team-a', 'team-b'), { token: 'bob-token', body: lsar({ user: 'alice', resourceAttributes: { verb: 'list', resource: 'widgets' } }) })).status).toBe(403);
+    expect(
+      (
+        await call('POST', path.replace('team-a', 'team-b'), {
+          token: 'bob-token',
+          body: lsar({ user: 'alice', resourceAttributes: { verb: 'list', resource: 'widgets' } }),
+        })
+      ).status,
+    ).toBe(403);
     // admin aggregates edit and view: bob may now manage pods and read secrets in team-a.
     const podsAsBob = await call('GET', '/api/v1/namespaces/team-a/pods', { token: 'bob-token' });
     expect(podsAsBob.status).toBe(200);
@@ -485,15 +687,34 @@ describe('SubjectAccessReview and friends', () => {
     expect(res.status).toBe(201);
     expect(res.body.spec).toEqual({});
     expect(res.body.status.incomplete).toBe(false);
-    expect(res.body.status.resourceRules).toContainEqual({ verbs: ['get', 'list'], apiGroups: ['test.upm.io'], resources: ['widgets'] });
-    expect(res.body.status.resourceRules).toContainEqual({ verbs: ['create'], apiGroups: ['authorization.k8s.io'], resources: ['selfsubjectaccessreviews', 'selfsubjectrulesreviews'] });
-    expect(res.body.status.nonResourceRules).toContainEqual({ verbs: ['get'], nonResourceURLs: ['/healthz', '/livez', '/readyz', '/version', '/version/'] });
-    const noNs = await call('POST', '/apis/authorization.k8s.io/v1/selfsubjectrulesreviews', { token: 'alice-token', body: { apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectRulesReview', spec: {} } });
+    expect(res.body.status.resourceRules).toContainEqual({
+      verbs: ['get', 'list'],
+      apiGroups: ['test.upm.io'],
+      resources: ['widgets'],
+    });
+    expect(res.body.status.resourceRules).toContainEqual({
+      verbs: ['create'],
+      apiGroups: ['authorization.k8s.io'],
+      resources: ['selfsubjectaccessreviews', 'selfsubjectrulesreviews'],
+    });
+    expect(res.body.status.nonResourceRules).toContainEqual({
+      verbs: ['get'],
+      nonResourceURLs: ['/healthz', '/livez', '/readyz', '/version', '/version/'],
+    });
+    const noNs = await call('POST', '/apis/authorization.k8s.io/v1/selfsubjectrulesreviews', {
+      token: 'alice-token',
+      body: { apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectRulesReview', spec: {} },
+    });
     expect(noNs.status).toBe(400);
 
-    const who = await call('POST', '/apis/authentication.k8s.io/v1/selfsubjectreviews', { token: 'alice-token', body: { apiVersion: 'authentication.k8s.io/v1', kind: 'SelfSubjectReview' } });
+    const who = await call('POST', '/apis/authentication.k8s.io/v1/selfsubjectreviews', {
+      token: 'alice-token',
+      body: { apiVersion: 'authentication.k8s.io/v1', kind: 'SelfSubjectReview' },
+    });
     expect(who.status).toBe(201);
-    expect(who.body.status).toEqual({ userInfo: { username: 'alice', uid: '1001', groups: ['dev', 'qa', 'system:authenticated'] } });
+    expect(who.body.status).toEqual({
+      userInfo: { username: 'alice', uid: '1001', groups: ['dev', 'qa', 'system:authenticated'] },
+    });
   });
 });
 
@@ -502,30 +723,60 @@ describe('impersonation', () => {
     const who = await call('POST', '/apis/authentication.k8s.io/v1/selfsubjectreviews', {
       cert: admin,
       body: { apiVersion: 'authentication.k8s.io/v1', kind: 'SelfSubjectReview' },
-      headers: { 'Impersonate-User': 'carol', 'Impersonate-Group': ['g1', 'g2'], 'Impersonate-Extra-Scopes%2Fv1': ['a', 'b'], 'Impersonate-Uid': 'u-1' },
+      headers: {
+        'Impersonate-User': 'carol',
+        'Impersonate-Group': ['g1', 'g2'],
+        'Impersonate-Extra-Scopes%2Fv1': ['a', 'b'],
+        'Impersonate-Uid': 'u-1',
+      },
     });
     expect(who.status).toBe(201);
-    expect(who.body.status.userInfo).toEqual({ username: 'carol', uid: 'u-1', groups: ['g1', 'g2', 'system:authenticated'], extra: { 'scopes/v1': ['a', 'b'] } });
+    expect(who.body.status.userInfo).toEqual({
+      username: 'carol',
+      uid: 'u-1',
+      groups: ['g1', 'g2', 'system:authenticated'],
+      extra: { 'scopes/v1': ['a', 'b'] },
+    });
     const sa = await call('POST', '/apis/authentication.k8s.io/v1/selfsubjectreviews', {
       cert: admin,
       body: { apiVersion: 'authentication.k8s.io/v1', kind: 'SelfSubjectReview' },
       headers: { 'Impersonate-User': 'system:serviceaccount:team-a:robot' },
     });
-    expect(sa.body.status.userInfo).toEqual({ username: 'system:serviceaccount:team-a:robot', groups: ['system:serviceaccounts', 'system:serviceaccounts:team-a', 'system:authenticated'] });
+    expect(sa.body.status.userInfo).toEqual({
+      username: 'system:serviceaccount:team-a:robot',
+      groups: ['system:serviceaccounts', 'system:serviceaccounts:team-a', 'system:authenticated'],
+    });
     // The impersonated user's permissions apply.
-    expect((await call('GET', widgets('team-a'), { cert: admin, headers: { 'Impersonate-User': 'alice' } })).status).toBe(200);
-    expect((await call('GET', widgets('team-b'), { cert: admin, headers: { 'Impersonate-User': 'alice' } })).status).toBe(403);
+    expect(
+      (await call('GET', widgets('team-a'), { cert: admin, headers: { 'Impersonate-User': 'alice' } })).status,
+    ).toBe(200);
+    expect(
+      (await call('GET', widgets('team-b'), { cert: admin, headers: { 'Impersonate-User': 'alice' } })).status,
+    ).toBe(403);
   });
 
   it('refuses impersonation that RBAC does not grant', async () => {
     const res = await call('GET', widgets('team-a'), { token: 'alice-token', headers: { 'Impersonate-User': 'bob' } });
     expect(res.status).toBe(403);
-    expect(res.body).toMatchObject({ reason: 'Forbidden', message: 'users "bob" is forbidden: User "alice" cannot impersonate resource "users" in API group "" at the cluster scope', details: { name: 'bob', kind: 'users' } });
+    expect(res.body).toMatchObject({
+      reason: 'Forbidden',
+      message:
+        'users "bob" is forbidden: User "alice" cannot impersonate resource "users" in API group "" at the cluster scope',
+      details: { name: 'bob', kind: 'users' },
+    });
     // impersonate on users/alice only.
-    expect((await call('GET', widgets('team-a'), { token: 'impersonator-token', headers: { 'Impersonate-User': 'alice' } })).status).toBe(200);
-    const group = await call('GET', widgets('team-a'), { token: 'impersonator-token', headers: { 'Impersonate-User': 'alice', 'Impersonate-Group': 'system:masters' } });
+    expect(
+      (await call('GET', widgets('team-a'), { token: 'impersonator-token', headers: { 'Impersonate-User': 'alice' } }))
+        .status,
+    ).toBe(200);
+    const group = await call('GET', widgets('team-a'), {
+      token: 'impersonator-token',
+      headers: { 'Impersonate-User': 'alice', 'Impersonate-Group': 'system:masters' },
+    });
     expect(group.status).toBe(403);
-    expect(group.body.message).toBe('groups "system:masters" is forbidden: User "impersonator" cannot impersonate resource "groups" in API group "" at the cluster scope');
+    expect(group.body.message).toBe(
+      'groups "system:masters" is forbidden: User "impersonator" cannot impersonate resource "groups" in API group "" at the cluster scope',
+    );
     const noUser = await call('GET', widgets('team-a'), { cert: admin, headers: { 'Impersonate-Group': 'dev' } });
     expect(noUser.status).toBe(500);
     expect(noUser.body.message).toContain('without impersonating a user');
@@ -555,12 +806,23 @@ describe('kubectl', () => {
     }
   });
 
-  it.each(['1.27', '1.28', '1.29', '1.30', '1.31', '1.32'])('auth can-i and --list with kubectl %s', async (version) => {
-    const kc = tokenKubeconfig('alice', 'alice-token');
-    expect(await kubectl(kc, ['auth', 'can-i', 'list', 'widgets'], version)).toMatchObject({ code: 0, stdout: 'yes\n' });
-    expect(await kubectl(kc, ['auth', 'can-i', 'delete', 'widgets'], version)).toMatchObject({ code: 1, stdout: 'no\n' });
-    expect((await kubectl(kc, ['auth', 'can-i', '--list'], version)).stdout).toMatch(/widgets\.test\.upm\.io\s+\[\]\s+\[\]\s+\[get list\]/);
-  });
+  it.each(['1.27', '1.28', '1.29', '1.30', '1.31', '1.32'])(
+    'auth can-i and --list with kubectl %s',
+    async (version) => {
+      const kc = tokenKubeconfig('alice', 'alice-token');
+      expect(await kubectl(kc, ['auth', 'can-i', 'list', 'widgets'], version)).toMatchObject({
+        code: 0,
+        stdout: 'yes\n',
+      });
+      expect(await kubectl(kc, ['auth', 'can-i', 'delete', 'widgets'], version)).toMatchObject({
+        code: 1,
+        stdout: 'no\n',
+      });
+      expect((await kubectl(kc, ['auth', 'can-i', '--list'], version)).stdout).toMatch(
+        /widgets\.test\.upm\.io\s+\[\]\s+\[\]\s+\[get list\]/,
+      );
+    },
+  );
 
   it('auth can-i --list shows the rules (SelfSubjectRulesReview)', async () => {
     const res = await kubectl(tokenKubeconfig('alice', 'alice-token'), ['auth', 'can-i', '--list', '-n', 'team-a']);
@@ -568,7 +830,9 @@ describe('kubectl', () => {
     const lines = res.stdout.split('\n');
     expect(lines[0]).toMatch(/^Resources\s+Non-Resource URLs\s+Resource Names\s+Verbs$/);
     expect(lines.some((l) => /^widgets\.test\.upm\.io\s+\[\]\s+\[\]\s+\[get list\]$/.test(l))).toBe(true);
-    expect(lines.some((l) => /^selfsubjectaccessreviews\.authorization\.k8s\.io\s+\[\]\s+\[\]\s+\[create\]$/.test(l))).toBe(true);
+    expect(
+      lines.some((l) => /^selfsubjectaccessreviews\.authorization\.k8s\.io\s+\[\]\s+\[\]\s+\[create\]$/.test(l)),
+    ).toBe(true);
     expect(lines.some((l) => /^\s+\[\/api\/\*\]\s+\[\]\s+\[get\]$/.test(l))).toBe(true);
     const other = await kubectl(tokenKubeconfig('alice', 'alice-token'), ['auth', 'can-i', '--list', '-n', 'team-b']);
     expect(other.stdout).not.toContain('widgets.test.upm.io');
@@ -582,19 +846,86 @@ describe('kubectl', () => {
 
   it('--as / --as-group impersonation', async () => {
     const kc = join(dir, 'kubeconfig-admin');
-    writeFileSync(kc, buildKubeconfig({ clusterName: 'local', server: server.url, caPem: ca.certPem, user: 'admin', clientCertPem: admin.certPem, clientKeyPem: admin.keyPem }), { mode: 0o600 });
-    expect(await kubectl(kc, ['auth', 'can-i', 'list', 'widgets', '-n', 'team-a', '--as', 'alice'])).toMatchObject({ code: 0, stdout: 'yes\n' });
-    expect(await kubectl(kc, ['auth', 'can-i', 'list', 'widgets', '-n', 'team-a', '--as', 'bob'])).toMatchObject({ code: 1, stdout: 'no\n' });
-    expect(await kubectl(kc, ['auth', 'can-i', 'list', 'widgets', '-n', 'team-a', '--as', 'carol', '--as-group', 'widget-readers'])).toMatchObject({ code: 0, stdout: 'yes\n' });
-    expect(await kubectl(kc, ['auth', 'can-i', 'list', 'widgets', '-n', 'team-a', '--as', 'system:serviceaccount:team-a:robot'])).toMatchObject({ code: 0, stdout: 'yes\n' });
-    expect(await kubectl(kc, ['auth', 'can-i', 'create', 'widgets', '-n', 'team-a'])).toMatchObject({ code: 0, stdout: 'yes\n' });
+    writeFileSync(
+      kc,
+      buildKubeconfig({
+        clusterName: 'local',
+        server: server.url,
+        caPem: ca.certPem,
+        user: 'admin',
+        clientCertPem: admin.certPem,
+        clientKeyPem: admin.keyPem,
+      }),
+      { mode: 0o600 },
+    );
+    expect(await kubectl(kc, ['auth', 'can-i', 'list', 'widgets', '-n', 'team-a', '--as', 'alice'])).toMatchObject({
+      code: 0,
+      stdout: 'yes\n',
+    });
+    expect(await kubectl(kc, ['auth', 'can-i', 'list', 'widgets', '-n', 'team-a', '--as', 'bob'])).toMatchObject({
+      code: 1,
+      stdout: 'no\n',
+    });
+    expect(
+      await kubectl(kc, [
+        'auth',
+        'can-i',
+        'list',
+        'widgets',
+        '-n',
+        'team-a',
+        '--as',
+        'carol',
+        '--as-group',
+        'widget-readers',
+      ]),
+    ).toMatchObject({ code: 0, stdout: 'yes\n' });
+    expect(
+      await kubectl(kc, [
+        'auth',
+        'can-i',
+        'list',
+        'widgets',
+        '-n',
+        'team-a',
+        '--as',
+        'system:serviceaccount:team-a:robot',
+      ]),
+    ).toMatchObject({ code: 0, stdout: 'yes\n' });
+    expect(await kubectl(kc, ['auth', 'can-i', 'create', 'widgets', '-n', 'team-a'])).toMatchObject({
+      code: 0,
+      stdout: 'yes\n',
+    });
     const listAs = await kubectl(kc, ['auth', 'can-i', '--list', '-n', 'team-a', '--as', 'alice']);
     expect(listAs.stdout).toMatch(/widgets\.test\.upm\.io\s+\[\]\s+\[\]\s+\[get list\]/);
-    const whoami = await kubectl(kc, ['auth', 'whoami', '--as', 'carol', '--as-group', 'a', '--as-group', 'b', '-o', 'json']);
-    expect(JSON.parse(whoami.stdout).status.userInfo).toEqual({ username: 'carol', groups: ['a', 'b', 'system:authenticated'] });
+    const whoami = await kubectl(kc, [
+      'auth',
+      'whoami',
+      '--as',
+      'carol',
+      '--as-group',
+      'a',
+      '--as-group',
+      'b',
+      '-o',
+      'json',
+    ]);
+    expect(JSON.parse(whoami.stdout).status.userInfo).toEqual({
+      username: 'carol',
+      groups: ['a', 'b', 'system:authenticated'],
+    });
     // alice may not impersonate.
-    const refused = await kubectl(tokenKubeconfig('alice', 'alice-token'), ['auth', 'can-i', 'list', 'widgets', '--as', 'bob']);
+    const refused = await kubectl(tokenKubeconfig('alice', 'alice-token'), [
+      'auth',
+      'can-i',
+      'list',
+      'widgets',
+      '--as',
+      'bob',
+    ]);
     expect(refused.code).not.toBe(0);
-    expect(refused.stderr).toContain('users "bob" is forbidden: User "alice" cannot impersonate resource "users" in API group "" at the cluster scope');
+    expect(refused.stderr).toContain(
+      'users "bob" is forbidden: User "alice" cannot impersonate resource "users" in API group "" at the cluster scope',
+    );
   });
 });

@@ -5,7 +5,12 @@
 
 import type { UserInfo } from '../../apiserver/authentication/authenticator.js';
 import type { Attributes, AuthorizationResult } from '../../apiserver/authorization/attributes.js';
-import { PrivilegedGroupsAuthorizer, SYSTEM_PRIVILEGED_GROUP, UnionAuthorizer, type Authorizer } from '../../apiserver/authorization/authorizer.js';
+import {
+  PrivilegedGroupsAuthorizer,
+  SYSTEM_PRIVILEGED_GROUP,
+  UnionAuthorizer,
+  type Authorizer,
+} from '../../apiserver/authorization/authorizer.js';
 import type { AsyncAuthorizer } from '../../apiserver/authorization/delegating.js';
 import { RBACAuthorizer, type RBACSource } from '../../apiserver/authorization/rbac.js';
 import type { SubjectRulesReviewStatus } from '../../apiserver/authorization/types.js';
@@ -24,7 +29,10 @@ export class ControlPlaneAuthorizer implements AsyncAuthorizer {
 
   constructor(source: RBACSource, opts: ControlPlaneAuthorizerOptions = {}) {
     this.rbac = new RBACAuthorizer(source, { aggregation: 'resolve' });
-    this.chain = new UnionAuthorizer(new PrivilegedGroupsAuthorizer(...(opts.privilegedGroups ?? [SYSTEM_PRIVILEGED_GROUP])), this.rbac);
+    this.chain = new UnionAuthorizer(
+      new PrivilegedGroupsAuthorizer(...(opts.privilegedGroups ?? [SYSTEM_PRIVILEGED_GROUP])),
+      this.rbac,
+    );
   }
 
   /** For the server's authorization filter: a request whose impersonation was refused fails with
@@ -47,6 +55,9 @@ export class ControlPlaneAuthorizer implements AsyncAuthorizer {
 }
 
 /** system:masters → RBAC (aggregation resolved) → deny. */
-export function newControlPlaneAuthorizer(source: RBACSource, opts: ControlPlaneAuthorizerOptions = {}): ControlPlaneAuthorizer {
+export function newControlPlaneAuthorizer(
+  source: RBACSource,
+  opts: ControlPlaneAuthorizerOptions = {},
+): ControlPlaneAuthorizer {
   return new ControlPlaneAuthorizer(source, opts);
 }

@@ -34,12 +34,40 @@ async function eventually(check: () => boolean, what: string): Promise<void> {
   throw new Error(`timed out waiting for ${what}`);
 }
 
-function resourceAttrs(user: Attributes['user'], verb: string, apiGroup: string, resource: string, namespace = ''): Attributes {
-  return { user, verb, namespace, apiGroup, apiVersion: 'v1', resource, subresource: '', name: '', isResourceRequest: true, path: '' };
+function resourceAttrs(
+  user: Attributes['user'],
+  verb: string,
+  apiGroup: string,
+  resource: string,
+  namespace = '',
+): Attributes {
+  return {
+    user,
+    verb,
+    namespace,
+    apiGroup,
+    apiVersion: 'v1',
+    resource,
+    subresource: '',
+    name: '',
+    isResourceRequest: true,
+    path: '',
+  };
 }
 
 function pathAttrs(user: Attributes['user'], path: string, verb = 'get'): Attributes {
-  return { user, verb, namespace: '', apiGroup: '', apiVersion: '', resource: '', subresource: '', name: '', isResourceRequest: false, path };
+  return {
+    user,
+    verb,
+    namespace: '',
+    apiGroup: '',
+    apiVersion: '',
+    resource: '',
+    subresource: '',
+    name: '',
+    isResourceRequest: false,
+    path,
+  };
 }
 
 describe('ensureBootstrapPolicy', () => {
@@ -64,24 +92,53 @@ describe('ensureBootstrapPolicy', () => {
       ]),
     );
     const policy = bootstrapPolicy();
-    expect(first.created).toHaveLength(policy.clusterRoles.length + policy.clusterRoleBindings.length + policy.roles.length);
+    expect(first.created).toHaveLength(
+      policy.clusterRoles.length + policy.clusterRoleBindings.length + policy.roles.length,
+    );
     expect((await ensureBootstrapPolicy(registry)).created).toEqual([]);
 
     const view = await served('clusterroles').get('', 'view');
-    expect(view.metadata.labels).toEqual({ 'kubernetes.io/bootstrapping': 'rbac-defaults', [`${RBAC}/aggregate-to-edit`]: 'true' });
+    expect(view.metadata.labels).toEqual({
+      'kubernetes.io/bootstrapping': 'rbac-defaults',
+      [`${RBAC}/aggregate-to-edit`]: 'true',
+    });
     expect(view.metadata.annotations).toEqual({ 'rbac.authorization.kubernetes.io/autoupdate': 'true' });
-    expect(view['aggregationRule']).toEqual({ clusterRoleSelectors: [{ matchLabels: { [AGGREGATE_TO_VIEW]: 'true' } }] });
+    expect(view['aggregationRule']).toEqual({
+      clusterRoleSelectors: [{ matchLabels: { [AGGREGATE_TO_VIEW]: 'true' } }],
+    });
     // Stored with the rules the aggregation controller would write.
-    expect(view['rules']).toContainEqual({ verbs: ['get', 'list', 'watch'], apiGroups: [''], resources: ['namespaces'] });
+    expect(view['rules']).toContainEqual({
+      verbs: ['get', 'list', 'watch'],
+      apiGroups: [''],
+      resources: ['namespaces'],
+    });
     const admin = await served('clusterroles').get('', 'admin');
-    expect(admin['rules']).toContainEqual({ verbs: ['get', 'list', 'watch'], apiGroups: [''], resources: ['namespaces'] });
-    expect(admin['rules']).toContainEqual({ verbs: ['create'], apiGroups: ['authorization.k8s.io'], resources: ['localsubjectaccessreviews'] });
+    expect(admin['rules']).toContainEqual({
+      verbs: ['get', 'list', 'watch'],
+      apiGroups: [''],
+      resources: ['namespaces'],
+    });
+    expect(admin['rules']).toContainEqual({
+      verbs: ['create'],
+      apiGroups: ['authorization.k8s.io'],
+      resources: ['localsubjectaccessreviews'],
+    });
 
     const reader = await served('roles').get('kube-system', 'extension-apiserver-authentication-reader');
-    expect(reader['rules']).toEqual([{ verbs: ['get', 'list', 'watch'], apiGroups: [''], resources: ['configmaps'], resourceNames: ['extension-apiserver-authentication'] }]);
+    expect(reader['rules']).toEqual([
+      {
+        verbs: ['get', 'list', 'watch'],
+        apiGroups: [''],
+        resources: ['configmaps'],
+        resourceNames: ['extension-apiserver-authentication'],
+      },
+    ]);
 
     // A changed object stays changed.
-    await served('clusterroles').update('', 'system:basic-user', { ...(await served('clusterroles').get('', 'system:basic-user')), rules: [] });
+    await served('clusterroles').update('', 'system:basic-user', {
+      ...(await served('clusterroles').get('', 'system:basic-user')),
+      rules: [],
+    });
     expect((await ensureBootstrapPolicy(registry)).created).toEqual([]);
     expect((await served('clusterroles').get('', 'system:basic-user'))['rules']).toEqual([]);
     // A deleted one comes back.
@@ -110,13 +167,19 @@ describe('StoredRBACSource + newControlPlaneAuthorizer', () => {
       expect(authz.decide(pathAttrs(alice, '/apis/upm.io/v1')).decision).toBe('Allow');
       expect(authz.decide(resourceAttrs(alice, 'create', 'authorization.k8s.io', 'selfsubjectaccessreviews'))).toEqual({
         decision: 'Allow',
-        reason: 'RBAC: allowed by ClusterRoleBinding "system:basic-user" of ClusterRole "system:basic-user" to Group "system:authenticated"',
+        reason:
+          'RBAC: allowed by ClusterRoleBinding "system:basic-user" of ClusterRole "system:basic-user" to Group "system:authenticated"',
       });
-      expect(authz.decide(resourceAttrs(alice, 'create', 'authentication.k8s.io', 'tokenreviews')).decision).toBe('NoOpinion');
+      expect(authz.decide(resourceAttrs(alice, 'create', 'authentication.k8s.io', 'tokenreviews')).decision).toBe(
+        'NoOpinion',
+      );
       // system:masters needs no binding; deleting the cluster-admin binding changes nothing for it.
       const master = { username: 'root', groups: ['system:masters', 'system:authenticated'] };
       await served('clusterrolebindings').delete('', 'cluster-admin');
-      expect(authz.decide(resourceAttrs(master, 'delete', 'upm.io', 'unitsets', 'x'))).toEqual({ decision: 'Allow', reason: '' });
+      expect(authz.decide(resourceAttrs(master, 'delete', 'upm.io', 'unitsets', 'x'))).toEqual({
+        decision: 'Allow',
+        reason: '',
+      });
 
       // A new binding is seen after its watch event.
       await served('rolebindings').create('team-a', {
@@ -144,12 +207,22 @@ describe('StoredRBACSource + newControlPlaneAuthorizer', () => {
         reason: 'RBAC: allowed by RoleBinding "alice-view/team-a" of ClusterRole "view" to User "alice"',
       });
       expect(authz.decide(resourceAttrs(alice, 'list', 'upm.io', 'unitsets', 'team-b')).decision).toBe('NoOpinion');
-      expect(authz.rulesFor(alice, 'team-a').resourceRules).toContainEqual({ verbs: ['get', 'list', 'watch'], apiGroups: ['upm.io'], resources: ['unitsets'] });
+      expect(authz.rulesFor(alice, 'team-a').resourceRules).toContainEqual({
+        verbs: ['get', 'list', 'watch'],
+        apiGroups: ['upm.io'],
+        resources: ['unitsets'],
+      });
 
       // Updates and deletes.
       const upmView = await served('clusterroles').get('', 'upm-view');
-      await served('clusterroles').update('', 'upm-view', { ...upmView, metadata: { ...upmView.metadata, labels: {} } });
-      await eventually(() => Object.keys(source.getClusterRole('upm-view')?.metadata.labels ?? {}).length === 0, 'label removal');
+      await served('clusterroles').update('', 'upm-view', {
+        ...upmView,
+        metadata: { ...upmView.metadata, labels: {} },
+      });
+      await eventually(
+        () => Object.keys(source.getClusterRole('upm-view')?.metadata.labels ?? {}).length === 0,
+        'label removal',
+      );
       expect(authz.decide(resourceAttrs(alice, 'list', 'upm.io', 'unitsets', 'team-a')).decision).toBe('NoOpinion');
       await served('rolebindings').delete('team-a', 'alice-view');
       await eventually(() => source.listRoleBindings('team-a').length === 0, 'binding deletion');
@@ -163,7 +236,12 @@ describe('StoredRBACSource + newControlPlaneAuthorizer', () => {
     const source = new StoredRBACSource(registry);
     await source.synced();
     source.stop();
-    await served('clusterroles').create('', { apiVersion: `${RBAC}/v1`, kind: 'ClusterRole', metadata: { name: 'late' }, rules: [] });
+    await served('clusterroles').create('', {
+      apiVersion: `${RBAC}/v1`,
+      kind: 'ClusterRole',
+      metadata: { name: 'late' },
+      rules: [],
+    });
     await new Promise((r) => setTimeout(r, 50));
     expect(source.getClusterRole('late')).toBeUndefined();
   });

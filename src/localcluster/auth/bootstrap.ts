@@ -7,8 +7,19 @@
 // missing (it does not reconcile changed objects), so it is safe to run on every start.
 
 import { aggregateClusterRoles } from '../../apiserver/authorization/rbac.js';
-import { ALL_AUTHENTICATED_GROUP, ALL_UNAUTHENTICATED_GROUP, SYSTEM_PRIVILEGED_GROUP } from '../../apiserver/authorization/authorizer.js';
-import type { ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding, Subject } from '../../apiserver/authorization/types.js';
+import {
+  ALL_AUTHENTICATED_GROUP,
+  ALL_UNAUTHENTICATED_GROUP,
+  SYSTEM_PRIVILEGED_GROUP,
+} from '../../apiserver/authorization/authorizer.js';
+import type {
+  ClusterRole,
+  ClusterRoleBinding,
+  PolicyRule,
+  Role,
+  RoleBinding,
+  Subject,
+} from '../../apiserver/authorization/types.js';
 import { RBAC_API_VERSION, RBAC_GROUP } from '../../apiserver/authorization/types.js';
 import type { APIRegistry } from '../../apiserver/registry/registry.js';
 
@@ -24,21 +35,31 @@ export const AGGREGATE_TO_EDIT = 'rbac.authorization.k8s.io/aggregate-to-edit';
 export const AGGREGATE_TO_VIEW = 'rbac.authorization.k8s.io/aggregate-to-view';
 
 function rule(verbs: string[], apiGroups: string[], resources: string[], resourceNames?: string[]): PolicyRule {
-  return { verbs: [...verbs], apiGroups: [...apiGroups], resources: [...resources], ...(resourceNames ? { resourceNames: [...resourceNames] } : {}) };
+  return {
+    verbs: [...verbs],
+    apiGroups: [...apiGroups],
+    resources: [...resources],
+    ...(resourceNames ? { resourceNames: [...resourceNames] } : {}),
+  };
 }
 
 function urls(verbs: string[], nonResourceURLs: string[]): PolicyRule {
   return { verbs: [...verbs], nonResourceURLs: [...nonResourceURLs] };
 }
 
-function clusterRole(name: string, rules: PolicyRule[], extra: { labels?: Record<string, string>; aggregateFrom?: string } = {}): ClusterRole {
+function clusterRole(
+  name: string,
+  rules: PolicyRule[],
+  extra: { labels?: Record<string, string>; aggregateFrom?: string } = {},
+): ClusterRole {
   const role: ClusterRole = {
     apiVersion: RBAC_API_VERSION,
     kind: 'ClusterRole',
     metadata: { name, labels: { ...bootstrapLabels(), ...(extra.labels ?? {}) }, annotations: autoupdate() },
     rules,
   };
-  if (extra.aggregateFrom) role.aggregationRule = { clusterRoleSelectors: [{ matchLabels: { [extra.aggregateFrom]: 'true' } }] };
+  if (extra.aggregateFrom)
+    role.aggregationRule = { clusterRoleSelectors: [{ matchLabels: { [extra.aggregateFrom]: 'true' } }] };
   return role;
 }
 
@@ -72,13 +93,35 @@ export function bootstrapPolicy(): BootstrapPolicy {
   const legacy = '';
   const clusterRoles: ClusterRole[] = [
     clusterRole('cluster-admin', [rule(['*'], ['*'], ['*']), urls(['*'], ['*'])]),
-    clusterRole('system:discovery', [urls(['get'], ['/api', '/api/*', '/apis', '/apis/*', '/healthz', '/livez', '/openapi', '/openapi/*', '/readyz', '/version', '/version/'])]),
-    clusterRole('system:public-info-viewer', [urls(['get'], ['/healthz', '/livez', '/readyz', '/version', '/version/'])]),
+    clusterRole('system:discovery', [
+      urls(
+        ['get'],
+        [
+          '/api',
+          '/api/*',
+          '/apis',
+          '/apis/*',
+          '/healthz',
+          '/livez',
+          '/openapi',
+          '/openapi/*',
+          '/readyz',
+          '/version',
+          '/version/',
+        ],
+      ),
+    ]),
+    clusterRole('system:public-info-viewer', [
+      urls(['get'], ['/healthz', '/livez', '/readyz', '/version', '/version/']),
+    ]),
     clusterRole('system:basic-user', [
       rule(['create'], ['authorization.k8s.io'], ['selfsubjectaccessreviews', 'selfsubjectrulesreviews']),
       rule(['create'], ['authentication.k8s.io'], ['selfsubjectreviews']),
     ]),
-    clusterRole('system:auth-delegator', [rule(['create'], ['authentication.k8s.io'], ['tokenreviews']), rule(['create'], ['authorization.k8s.io'], ['subjectaccessreviews'])]),
+    clusterRole('system:auth-delegator', [
+      rule(['create'], ['authentication.k8s.io'], ['tokenreviews']),
+      rule(['create'], ['authorization.k8s.io'], ['subjectaccessreviews']),
+    ]),
 
     // User-facing roles: the aggregated ones and the parts they aggregate.
     clusterRole('admin', [], { aggregateFrom: AGGREGATE_TO_ADMIN }),
@@ -86,19 +129,53 @@ export function bootstrapPolicy(): BootstrapPolicy {
     clusterRole('view', [], { aggregateFrom: AGGREGATE_TO_VIEW, labels: { [AGGREGATE_TO_EDIT]: 'true' } }),
     clusterRole(
       'system:aggregate-to-admin',
-      [rule(['create'], ['authorization.k8s.io'], ['localsubjectaccessreviews']), rule(ReadWrite, [RBAC_GROUP], ['roles', 'rolebindings'])],
+      [
+        rule(['create'], ['authorization.k8s.io'], ['localsubjectaccessreviews']),
+        rule(ReadWrite, [RBAC_GROUP], ['roles', 'rolebindings']),
+      ],
       { labels: { [AGGREGATE_TO_ADMIN]: 'true' } },
     ),
     clusterRole(
       'system:aggregate-to-edit',
       [
-        rule(Read, [legacy], ['pods/attach', 'pods/proxy', 'pods/exec', 'pods/portforward', 'secrets', 'services/proxy']),
+        rule(
+          Read,
+          [legacy],
+          ['pods/attach', 'pods/proxy', 'pods/exec', 'pods/portforward', 'secrets', 'services/proxy'],
+        ),
         rule(['impersonate'], [legacy], ['serviceaccounts']),
         rule(Write, [legacy], ['pods', 'pods/attach', 'pods/proxy', 'pods/exec', 'pods/portforward']),
         rule(['create'], [legacy], ['pods/eviction']),
-        rule(Write, [legacy], ['replicationcontrollers', 'replicationcontrollers/scale', 'serviceaccounts', 'services', 'services/proxy', 'persistentvolumeclaims', 'configmaps', 'secrets', 'events']),
+        rule(
+          Write,
+          [legacy],
+          [
+            'replicationcontrollers',
+            'replicationcontrollers/scale',
+            'serviceaccounts',
+            'services',
+            'services/proxy',
+            'persistentvolumeclaims',
+            'configmaps',
+            'secrets',
+            'events',
+          ],
+        ),
         rule(['create'], [legacy], ['serviceaccounts/token']),
-        rule(Write, ['apps'], ['statefulsets', 'statefulsets/scale', 'daemonsets', 'deployments', 'deployments/scale', 'deployments/rollback', 'replicasets', 'replicasets/scale']),
+        rule(
+          Write,
+          ['apps'],
+          [
+            'statefulsets',
+            'statefulsets/scale',
+            'daemonsets',
+            'deployments',
+            'deployments/scale',
+            'deployments/rollback',
+            'replicasets',
+            'replicasets/scale',
+          ],
+        ),
         rule(Write, ['autoscaling'], ['horizontalpodautoscalers']),
         rule(Write, ['batch'], ['jobs', 'cronjobs']),
         rule(Write, ['policy'], ['poddisruptionbudgets']),
@@ -110,11 +187,57 @@ export function bootstrapPolicy(): BootstrapPolicy {
     clusterRole(
       'system:aggregate-to-view',
       [
-        rule(Read, [legacy], ['pods', 'replicationcontrollers', 'replicationcontrollers/scale', 'serviceaccounts', 'services', 'services/status', 'endpoints', 'persistentvolumeclaims', 'persistentvolumeclaims/status', 'configmaps']),
-        rule(Read, [legacy], ['limitranges', 'resourcequotas', 'bindings', 'events', 'pods/status', 'resourcequotas/status', 'namespaces/status', 'replicationcontrollers/status', 'pods/log']),
+        rule(
+          Read,
+          [legacy],
+          [
+            'pods',
+            'replicationcontrollers',
+            'replicationcontrollers/scale',
+            'serviceaccounts',
+            'services',
+            'services/status',
+            'endpoints',
+            'persistentvolumeclaims',
+            'persistentvolumeclaims/status',
+            'configmaps',
+          ],
+        ),
+        rule(
+          Read,
+          [legacy],
+          [
+            'limitranges',
+            'resourcequotas',
+            'bindings',
+            'events',
+            'pods/status',
+            'resourcequotas/status',
+            'namespaces/status',
+            'replicationcontrollers/status',
+            'pods/log',
+          ],
+        ),
         rule(Read, [legacy], ['namespaces']),
         rule(Read, ['discovery.k8s.io'], ['endpointslices']),
-        rule(Read, ['apps'], ['controllerrevisions', 'statefulsets', 'statefulsets/scale', 'statefulsets/status', 'daemonsets', 'daemonsets/status', 'deployments', 'deployments/scale', 'deployments/status', 'replicasets', 'replicasets/scale', 'replicasets/status']),
+        rule(
+          Read,
+          ['apps'],
+          [
+            'controllerrevisions',
+            'statefulsets',
+            'statefulsets/scale',
+            'statefulsets/status',
+            'daemonsets',
+            'daemonsets/status',
+            'deployments',
+            'deployments/scale',
+            'deployments/status',
+            'replicasets',
+            'replicasets/scale',
+            'replicasets/status',
+          ],
+        ),
         rule(Read, ['autoscaling'], ['horizontalpodautoscalers', 'horizontalpodautoscalers/status']),
         rule(Read, ['batch'], ['jobs', 'cronjobs', 'cronjobs/status', 'jobs/status']),
         rule(Read, ['policy'], ['poddisruptionbudgets', 'poddisruptionbudgets/status']),
@@ -130,13 +253,21 @@ export function bootstrapPolicy(): BootstrapPolicy {
     clusterRoleBinding('cluster-admin', 'cluster-admin', [group(SYSTEM_PRIVILEGED_GROUP)]),
     clusterRoleBinding('system:discovery', 'system:discovery', [group(ALL_AUTHENTICATED_GROUP)]),
     clusterRoleBinding('system:basic-user', 'system:basic-user', [group(ALL_AUTHENTICATED_GROUP)]),
-    clusterRoleBinding('system:public-info-viewer', 'system:public-info-viewer', [group(ALL_AUTHENTICATED_GROUP), group(ALL_UNAUTHENTICATED_GROUP)]),
+    clusterRoleBinding('system:public-info-viewer', 'system:public-info-viewer', [
+      group(ALL_AUTHENTICATED_GROUP),
+      group(ALL_UNAUTHENTICATED_GROUP),
+    ]),
   ];
   const roles: Role[] = [
     {
       apiVersion: RBAC_API_VERSION,
       kind: 'Role',
-      metadata: { name: 'extension-apiserver-authentication-reader', namespace: 'kube-system', labels: bootstrapLabels(), annotations: autoupdate() },
+      metadata: {
+        name: 'extension-apiserver-authentication-reader',
+        namespace: 'kube-system',
+        labels: bootstrapLabels(),
+        annotations: autoupdate(),
+      },
       rules: [rule(Read, [legacy], ['configmaps'], ['extension-apiserver-authentication'])],
     },
   ];
@@ -153,7 +284,10 @@ export interface BootstrapResult {
  * watchers, including the RBAC informers, see them). Objects that exist are left as they are,
  * even when changed. Run after the system namespaces exist (initCoreResources).
  */
-export async function ensureBootstrapPolicy(registry: APIRegistry, policy: BootstrapPolicy = bootstrapPolicy()): Promise<BootstrapResult> {
+export async function ensureBootstrapPolicy(
+  registry: APIRegistry,
+  policy: BootstrapPolicy = bootstrapPolicy(),
+): Promise<BootstrapResult> {
   const created: string[] = [];
   const ensure = async (plural: string, objects: { metadata: { name: string; namespace?: string } }[]) => {
     const served = registry.lookup(RBAC_GROUP, 'v1', plural);

@@ -10,8 +10,17 @@ export const AUTHORIZATION_GROUP = 'authorization.k8s.io';
 
 const str = (description: string): JSONSchema => ({ type: 'string', description });
 const bool = (description: string): JSONSchema => ({ type: 'boolean', description });
-const strings = (description: string): JSONSchema => ({ type: 'array', description, items: { type: 'string' }, 'x-kubernetes-list-type': 'atomic' });
-const extraMap = (description: string): JSONSchema => ({ type: 'object', description, additionalProperties: { type: 'array', items: { type: 'string' } } });
+const strings = (description: string): JSONSchema => ({
+  type: 'array',
+  description,
+  items: { type: 'string' },
+  'x-kubernetes-list-type': 'atomic',
+});
+const extraMap = (description: string): JSONSchema => ({
+  type: 'object',
+  description,
+  additionalProperties: { type: 'array', items: { type: 'string' } },
+});
 const obj = (description: string, properties: Record<string, JSONSchema>, required?: string[]): JSONSchema => ({
   type: 'object',
   description,
@@ -19,7 +28,14 @@ const obj = (description: string, properties: Record<string, JSONSchema>, requir
   ...(required ? { required } : {}),
 });
 
-function reviewDefinition(group: string, kind: string, namespaced: boolean, description: string, properties: Record<string, JSONSchema>, required: string[]): ResourceDefinition {
+function reviewDefinition(
+  group: string,
+  kind: string,
+  namespaced: boolean,
+  description: string,
+  properties: Record<string, JSONSchema>,
+  required: string[],
+): ResourceDefinition {
   return {
     group,
     version: 'v1',
@@ -42,7 +58,9 @@ function reviewDefinition(group: string, kind: string, namespaced: boolean, desc
 
 const userInfo = obj('UserInfo holds the information about the user needed to implement the user.Info interface.', {
   username: str('The name that uniquely identifies this user among all active users.'),
-  uid: str('A unique value that identifies this user across time. If this user is deleted and another user by the same name is added, they will have different UIDs.'),
+  uid: str(
+    'A unique value that identifies this user across time. If this user is deleted and another user by the same name is added, they will have different UIDs.',
+  ),
   groups: strings('The names of groups this user is a part of.'),
   extra: extraMap('Any additional information provided by the authenticator.'),
 });
@@ -88,7 +106,9 @@ export const selfSubjectReviewDefinition = reviewDefinition(
 
 const selectorRequirement = obj('A requirement of a field or label selector.', {
   key: str('key is the field or label selector key that the requirement applies to.'),
-  operator: str('operator represents a key\'s relationship to a set of values. Valid operators are In, NotIn, Exists, DoesNotExist.'),
+  operator: str(
+    "operator represents a key's relationship to a set of values. Valid operators are In, NotIn, Exists, DoesNotExist.",
+  ),
   values: strings('values is an array of string values.'),
 });
 
@@ -96,20 +116,42 @@ const resourceAttributes = obj('ResourceAuthorizationAttributes describes inform
   namespace: str(
     'Namespace is the namespace of the action being requested.  Currently, there is no distinction between no namespace and all namespaces "" (empty) is defaulted for LocalSubjectAccessReviews "" (empty) is empty for cluster-scoped resources "" (empty) means "all" for namespace scoped resources from a SubjectAccessReview or SelfSubjectAccessReview',
   ),
-  verb: str('Verb is a kubernetes resource API verb, like: get, list, watch, create, update, delete, proxy.  "*" means all.'),
+  verb: str(
+    'Verb is a kubernetes resource API verb, like: get, list, watch, create, update, delete, proxy.  "*" means all.',
+  ),
   group: str('Group is the API Group of the Resource.  "*" means all.'),
   version: str('Version is the API Version of the Resource.  "*" means all.'),
   resource: str('Resource is one of the existing resource types.  "*" means all.'),
   subresource: str('Subresource is one of the existing resource types.  "" means none.'),
-  name: str('Name is the name of the resource being requested for a "get" or deleted for a "delete". "" (empty) means all.'),
-  fieldSelector: obj('fieldSelector describes the limitation on access based on field.  It can only limit access, not broaden it.', {
-    rawSelector: str('rawSelector is the serialization of a field selector that would be included in a query parameter.'),
-    requirements: { type: 'array', description: 'requirements is the parsed interpretation of a field selector.', items: selectorRequirement },
-  }),
-  labelSelector: obj('labelSelector describes the limitation on access based on labels.  It can only limit access, not broaden it.', {
-    rawSelector: str('rawSelector is the serialization of a field selector that would be included in a query parameter.'),
-    requirements: { type: 'array', description: 'requirements is the parsed interpretation of a label selector.', items: selectorRequirement },
-  }),
+  name: str(
+    'Name is the name of the resource being requested for a "get" or deleted for a "delete". "" (empty) means all.',
+  ),
+  fieldSelector: obj(
+    'fieldSelector describes the limitation on access based on field.  It can only limit access, not broaden it.',
+    {
+      rawSelector: str(
+        'rawSelector is the serialization of a field selector that would be included in a query parameter.',
+      ),
+      requirements: {
+        type: 'array',
+        description: 'requirements is the parsed interpretation of a field selector.',
+        items: selectorRequirement,
+      },
+    },
+  ),
+  labelSelector: obj(
+    'labelSelector describes the limitation on access based on labels.  It can only limit access, not broaden it.',
+    {
+      rawSelector: str(
+        'rawSelector is the serialization of a field selector that would be included in a query parameter.',
+      ),
+      requirements: {
+        type: 'array',
+        description: 'requirements is the parsed interpretation of a label selector.',
+        items: selectorRequirement,
+      },
+    },
+  ),
 });
 
 const nonResourceAttributes = obj('NonResourceAttributes describes information for a NonResourceAccessReview request', {
@@ -117,24 +159,31 @@ const nonResourceAttributes = obj('NonResourceAttributes describes information f
   verb: str('Verb is the standard HTTP verb'),
 });
 
-const accessReviewStatus = obj('Status is filled in by the server and indicates whether the request is allowed or not', {
-  allowed: bool('Allowed is required. True if the action would be allowed, false otherwise.'),
-  denied: bool(
-    'Denied is optional. True if the action would be denied, otherwise false. If both allowed is false and denied is false, then the authorizer has no opinion on whether to authorize the action. Denied may not be true if Allowed is true.',
-  ),
-  reason: str('Reason is optional.  It indicates why a request was allowed or denied.'),
-  evaluationError: str(
-    'EvaluationError is an indication that some error occurred during the authorization check. It is entirely possible to get an error and be able to continue determine authorization status in spite of it. For instance, RBAC can be missing a role, but enough roles are still present and bound to reason about the request.',
-  ),
-});
+const accessReviewStatus = obj(
+  'Status is filled in by the server and indicates whether the request is allowed or not',
+  {
+    allowed: bool('Allowed is required. True if the action would be allowed, false otherwise.'),
+    denied: bool(
+      'Denied is optional. True if the action would be denied, otherwise false. If both allowed is false and denied is false, then the authorizer has no opinion on whether to authorize the action. Denied may not be true if Allowed is true.',
+    ),
+    reason: str('Reason is optional.  It indicates why a request was allowed or denied.'),
+    evaluationError: str(
+      'EvaluationError is an indication that some error occurred during the authorization check. It is entirely possible to get an error and be able to continue determine authorization status in spite of it. For instance, RBAC can be missing a role, but enough roles are still present and bound to reason about the request.',
+    ),
+  },
+);
 
 const subjectAccessReviewSpec = (description: string): JSONSchema =>
   obj(description, {
     resourceAttributes,
     nonResourceAttributes,
-    user: str('User is the user you\'re testing for. If you specify "User" but not "Groups", then is it interpreted as "What if User were not a member of any groups'),
+    user: str(
+      'User is the user you\'re testing for. If you specify "User" but not "Groups", then is it interpreted as "What if User were not a member of any groups',
+    ),
     groups: strings("Groups is the groups you're testing for."),
-    extra: extraMap('Extra corresponds to the user.Info.GetExtra() method from the authenticator.  Since that is input to the authorizer it needs a reflection here.'),
+    extra: extraMap(
+      'Extra corresponds to the user.Info.GetExtra() method from the authenticator.  Since that is input to the authorizer it needs a reflection here.',
+    ),
     uid: str('UID information about the requesting user.'),
   });
 
@@ -156,7 +205,9 @@ export const localSubjectAccessReviewDefinition = reviewDefinition(
   true,
   'LocalSubjectAccessReview checks whether or not a user or group can perform an action in a given namespace. Having a namespace scoped resource makes it much easier to grant namespace scoped policy that includes permissions checking.',
   {
-    spec: subjectAccessReviewSpec('Spec holds information about the request being evaluated.  spec.namespace must be equal to the namespace you made the request against.  If empty, it is defaulted.'),
+    spec: subjectAccessReviewSpec(
+      'Spec holds information about the request being evaluated.  spec.namespace must be equal to the namespace you made the request against.  If empty, it is defaulted.',
+    ),
     status: accessReviewStatus,
   },
   ['spec'],
@@ -168,19 +219,30 @@ export const selfSubjectAccessReviewDefinition = reviewDefinition(
   false,
   'SelfSubjectAccessReview checks whether or the current user can perform an action.  Not filling in a spec.namespace means "in all namespaces".  Self is a special case, because users should always be able to check whether they can perform an action',
   {
-    spec: obj('Spec holds information about the request being evaluated.  user and groups must be empty', { resourceAttributes, nonResourceAttributes }),
+    spec: obj('Spec holds information about the request being evaluated.  user and groups must be empty', {
+      resourceAttributes,
+      nonResourceAttributes,
+    }),
     status: accessReviewStatus,
   },
   ['spec'],
 );
 
 const resourceRule = obj(
-  'ResourceRule is the list of actions the subject is allowed to perform on resources. The list ordering isn\'t significant, may contain duplicates, and possibly be incomplete.',
+  "ResourceRule is the list of actions the subject is allowed to perform on resources. The list ordering isn't significant, may contain duplicates, and possibly be incomplete.",
   {
-    verbs: strings('Verb is a list of kubernetes resource API verbs, like: get, list, watch, create, update, delete, proxy.  "*" means all.'),
-    apiGroups: strings('APIGroups is the name of the APIGroup that contains the resources.  If multiple API groups are specified, any action requested against one of the enumerated resources in any API group will be allowed.  "*" means all.'),
-    resources: strings('Resources is a list of resources this rule applies to.  "*" means all in the specified apiGroups.\n "*/foo" represents the subresource \'foo\' for all resources in the specified apiGroups.'),
-    resourceNames: strings('ResourceNames is an optional white list of names that the rule applies to.  An empty set means that everything is allowed.  "*" means all.'),
+    verbs: strings(
+      'Verb is a list of kubernetes resource API verbs, like: get, list, watch, create, update, delete, proxy.  "*" means all.',
+    ),
+    apiGroups: strings(
+      'APIGroups is the name of the APIGroup that contains the resources.  If multiple API groups are specified, any action requested against one of the enumerated resources in any API group will be allowed.  "*" means all.',
+    ),
+    resources: strings(
+      'Resources is a list of resources this rule applies to.  "*" means all in the specified apiGroups.\n "*/foo" represents the subresource \'foo\' for all resources in the specified apiGroups.',
+    ),
+    resourceNames: strings(
+      'ResourceNames is an optional white list of names that the rule applies to.  An empty set means that everything is allowed.  "*" means all.',
+    ),
   },
   ['verbs'],
 );
@@ -188,8 +250,12 @@ const resourceRule = obj(
 const nonResourceRule = obj(
   'NonResourceRule holds information that describes a rule for the non-resource',
   {
-    verbs: strings('Verb is a list of kubernetes non-resource API verbs, like: get, post, put, delete, patch, head, options.  "*" means all.'),
-    nonResourceURLs: strings('NonResourceURLs is a set of partial urls that a user should have access to.  *s are allowed, but only as the full, final step in the path.  "*" means all.'),
+    verbs: strings(
+      'Verb is a list of kubernetes non-resource API verbs, like: get, post, put, delete, patch, head, options.  "*" means all.',
+    ),
+    nonResourceURLs: strings(
+      'NonResourceURLs is a set of partial urls that a user should have access to.  *s are allowed, but only as the full, final step in the path.  "*" means all.',
+    ),
   },
   ['verbs'],
 );
@@ -204,8 +270,18 @@ export const selfSubjectRulesReviewDefinition = reviewDefinition(
       namespace: str('Namespace to evaluate rules for. Required.'),
     }),
     status: obj('Status is filled in by the server and indicates the set of actions a user can perform.', {
-      resourceRules: { type: 'array', description: "ResourceRules is the list of actions the subject is allowed to perform on resources. The list ordering isn't significant, may contain duplicates, and possibly be incomplete.", items: resourceRule },
-      nonResourceRules: { type: 'array', description: "NonResourceRules is the list of actions the subject is allowed to perform on non-resources. The list ordering isn't significant, may contain duplicates, and possibly be incomplete.", items: nonResourceRule },
+      resourceRules: {
+        type: 'array',
+        description:
+          "ResourceRules is the list of actions the subject is allowed to perform on resources. The list ordering isn't significant, may contain duplicates, and possibly be incomplete.",
+        items: resourceRule,
+      },
+      nonResourceRules: {
+        type: 'array',
+        description:
+          "NonResourceRules is the list of actions the subject is allowed to perform on non-resources. The list ordering isn't significant, may contain duplicates, and possibly be incomplete.",
+        items: nonResourceRule,
+      },
       incomplete: bool(
         "Incomplete is true when the rules returned by this call are incomplete. This is most commonly encountered when an authorizer, such as an external authorizer, doesn't support rules evaluation.",
       ),

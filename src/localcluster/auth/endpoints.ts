@@ -44,17 +44,29 @@ export class AuthEndpoints implements RequestDelegate {
   constructor(private readonly opts: AuthEndpointsOptions) {
     for (const r of opts.registrations) {
       if (!r.virtualCreate) continue;
-      this.byPath.set(`${r.definition.group}/${r.definition.version}/${r.definition.plural}`, r as ResourceRegistration & { virtualCreate: VirtualCreate });
+      this.byPath.set(
+        `${r.definition.group}/${r.definition.version}/${r.definition.plural}`,
+        r as ResourceRegistration & { virtualCreate: VirtualCreate },
+      );
     }
   }
 
   async handle(req: IncomingMessage, res: ServerResponse, info: RequestInfo, url: URL): Promise<boolean> {
     if (info.isResourceRequest && info.verb === 'create') {
-      if (this.opts.tokens && info.apiGroup === '' && info.apiVersion === 'v1' && info.resource === 'serviceaccounts' && info.subresource === 'token') {
+      if (
+        this.opts.tokens &&
+        info.apiGroup === '' &&
+        info.apiVersion === 'v1' &&
+        info.resource === 'serviceaccounts' &&
+        info.subresource === 'token'
+      ) {
         await this.respond(res, () => this.tokenRequest(req, info));
         return true;
       }
-      const review = contentTypeOf(req) === PROTOBUF_CONTENT_TYPE ? this.byPath.get(`${info.apiGroup}/${info.apiVersion}/${info.resource}`) : undefined;
+      const review =
+        contentTypeOf(req) === PROTOBUF_CONTENT_TYPE
+          ? this.byPath.get(`${info.apiGroup}/${info.apiVersion}/${info.resource}`)
+          : undefined;
       if (review) {
         await this.respond(res, () => this.protobufReview(req, info, review));
         return true;
@@ -71,13 +83,19 @@ export class AuthEndpoints implements RequestDelegate {
     }
   }
 
-  private async protobufReview(req: IncomingMessage, info: RequestInfo, reg: ResourceRegistration & { virtualCreate: VirtualCreate }): Promise<KubeObject> {
+  private async protobufReview(
+    req: IncomingMessage,
+    info: RequestInfo,
+    reg: ResourceRegistration & { virtualCreate: VirtualCreate },
+  ): Promise<KubeObject> {
     const def = reg.definition;
-    if (info.subresource || info.name || (!def.namespaced && info.namespace) || (def.namespaced && !info.namespace)) throw pathNotFound();
+    if (info.subresource || info.name || (!def.namespaced && info.namespace) || (def.namespaced && !info.namespace))
+      throw pathNotFound();
     const obj = decodeReviewProtobuf(await readBody(req), { apiVersion: groupVersion(def), kind: def.kind });
     // As ResourceStore.decodeBody: the URL's namespace for namespaced kinds, none otherwise.
     if (def.namespaced) {
-      if (obj.metadata.namespace && obj.metadata.namespace !== info.namespace) throw badRequest('the namespace of the provided object does not match the namespace sent on the request');
+      if (obj.metadata.namespace && obj.metadata.namespace !== info.namespace)
+        throw badRequest('the namespace of the provided object does not match the namespace sent on the request');
       obj.metadata.namespace = info.namespace;
     } else {
       delete obj.metadata.namespace;
@@ -91,23 +109,54 @@ export class AuthEndpoints implements RequestDelegate {
     if (!info.namespace || !info.name || info.parts.length !== 5) throw pathNotFound();
     const raw = await readBody(req);
     const expected = { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest' };
-    const body = contentTypeOf(req) === PROTOBUF_CONTENT_TYPE ? decodeReviewProtobuf(raw, expected) : decodeBody(raw, req.headers['content-type']);
+    const body =
+      contentTypeOf(req) === PROTOBUF_CONTENT_TYPE
+        ? decodeReviewProtobuf(raw, expected)
+        : decodeBody(raw, req.headers['content-type']);
     if (!isPlainObject(body)) throw badRequest('the body of the request must be a JSON object');
     if (body['kind'] !== expected.kind || body['apiVersion'] !== expected.apiVersion) {
-      throw badRequest(`the API version in the data (${String(body['apiVersion'] ?? '')}) does not match the expected API version (${expected.apiVersion})`);
+      throw badRequest(
+        `the API version in the data (${String(body['apiVersion'] ?? '')}) does not match the expected API version (${expected.apiVersion})`,
+      );
     }
     const meta = isPlainObject(body['metadata']) ? body['metadata'] : {};
-    if (typeof meta['name'] === 'string' && meta['name'] && meta['name'] !== info.name) throw badRequest('name in URL does not match name in TokenRequest body');
+    if (typeof meta['name'] === 'string' && meta['name'] && meta['name'] !== info.name)
+      throw badRequest('name in URL does not match name in TokenRequest body');
     const spec = isPlainObject(body['spec']) ? body['spec'] : {};
-    const audiences = Array.isArray(spec['audiences']) ? spec['audiences'].filter((a): a is string => typeof a === 'string') : [];
+    const audiences = Array.isArray(spec['audiences'])
+      ? spec['audiences'].filter((a): a is string => typeof a === 'string')
+      : [];
     const requested = spec['expirationSeconds'];
-    const seconds = requested === undefined || requested === null || requested === 0 ? DEFAULT_TOKEN_SECONDS : requested;
+    const seconds =
+      requested === undefined || requested === null || requested === 0 ? DEFAULT_TOKEN_SECONDS : requested;
     const errs: FieldError[] = [];
-    if (typeof seconds !== 'number' || !Number.isInteger(seconds)) errs.push({ type: 'FieldValueInvalid', field: 'spec.expirationSeconds', value: seconds, detail: 'must be an integer' });
-    else if (seconds < MIN_TOKEN_SECONDS) errs.push({ type: 'FieldValueInvalid', field: 'spec.expirationSeconds', value: seconds, detail: 'may not specify a duration less than 10 minutes' });
-    else if (seconds > MAX_TOKEN_SECONDS) errs.push({ type: 'FieldValueInvalid', field: 'spec.expirationSeconds', value: seconds, detail: 'may not specify a duration larger than 2^32 seconds' });
+    if (typeof seconds !== 'number' || !Number.isInteger(seconds))
+      errs.push({
+        type: 'FieldValueInvalid',
+        field: 'spec.expirationSeconds',
+        value: seconds,
+        detail: 'must be an integer',
+      });
+    else if (seconds < MIN_TOKEN_SECONDS)
+      errs.push({
+        type: 'FieldValueInvalid',
+        field: 'spec.expirationSeconds',
+        value: seconds,
+        detail: 'may not specify a duration less than 10 minutes',
+      });
+    else if (seconds > MAX_TOKEN_SECONDS)
+      errs.push({
+        type: 'FieldValueInvalid',
+        field: 'spec.expirationSeconds',
+        value: seconds,
+        detail: 'may not specify a duration larger than 2^32 seconds',
+      });
     if (isPlainObject(spec['boundObjectRef']) && Object.values(spec['boundObjectRef']).some((v) => v)) {
-      errs.push({ type: 'FieldValueForbidden', field: 'spec.boundObjectRef', detail: 'tokens bound to objects are not supported by this control plane' });
+      errs.push({
+        type: 'FieldValueForbidden',
+        field: 'spec.boundObjectRef',
+        detail: 'tokens bound to objects are not supported by this control plane',
+      });
     }
     if (errs.length > 0) throw invalid('TokenRequest', 'authentication.k8s.io', info.name, errs);
 
@@ -117,7 +166,10 @@ export class AuthEndpoints implements RequestDelegate {
     const account = await accounts.store.get(info.namespace, info.name);
     const issuedAt = Date.now();
     const effectiveAudiences = audiences.length > 0 ? audiences : [...tokens.apiAudiences];
-    const token = tokens.issueServiceAccountToken(info.namespace, info.name, account.metadata.uid, { expirationSeconds: seconds as number, audiences: effectiveAudiences });
+    const token = tokens.issueServiceAccountToken(info.namespace, info.name, account.metadata.uid, {
+      expirationSeconds: seconds as number,
+      audiences: effectiveAudiences,
+    });
     return {
       kind: expected.kind,
       apiVersion: expected.apiVersion,

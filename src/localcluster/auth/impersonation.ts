@@ -12,8 +12,17 @@
 import type { IncomingMessage } from 'node:http';
 import { anonymousUser, type Authenticator, type UserInfo } from '../../apiserver/authentication/authenticator.js';
 import type { Attributes } from '../../apiserver/authorization/attributes.js';
-import { ALL_AUTHENTICATED_GROUP, ALL_UNAUTHENTICATED_GROUP, forbiddenError, type Authorizer } from '../../apiserver/authorization/authorizer.js';
-import { SERVICE_ACCOUNT_USERNAME_PREFIX, serviceAccountGroups, serviceAccountUsername } from '../../apiserver/authorization/rbac.js';
+import {
+  ALL_AUTHENTICATED_GROUP,
+  ALL_UNAUTHENTICATED_GROUP,
+  forbiddenError,
+  type Authorizer,
+} from '../../apiserver/authorization/authorizer.js';
+import {
+  SERVICE_ACCOUNT_USERNAME_PREFIX,
+  serviceAccountGroups,
+  serviceAccountUsername,
+} from '../../apiserver/authorization/rbac.js';
 import { internalError, type StatusError } from '../../apiserver/errors.js';
 
 export const IMPERSONATE_USER_HEADER = 'impersonate-user';
@@ -37,7 +46,8 @@ export function splitServiceAccountUsername(username: string): { namespace: stri
   const parts = username.slice(SERVICE_ACCOUNT_USERNAME_PREFIX.length).split(':');
   if (parts.length !== 2) return undefined;
   const [namespace, name] = parts;
-  if (namespace.length > 63 || !dnsLabel.test(namespace) || name.length > 253 || !dnsSubdomain.test(name)) return undefined;
+  if (namespace.length > 63 || !dnsLabel.test(namespace) || name.length > 253 || !dnsSubdomain.test(name))
+    return undefined;
   return { namespace, name };
 }
 
@@ -76,12 +86,16 @@ interface ImpersonationRequest {
 }
 
 /** buildImpersonationRequests: what the headers ask for, in kube's order; undefined without any. */
-function impersonationRequests(headers: Map<string, string[]>): { requests: ImpersonationRequest[]; error?: string } | undefined {
+function impersonationRequests(
+  headers: Map<string, string[]>,
+): { requests: ImpersonationRequest[]; error?: string } | undefined {
   const requests: ImpersonationRequest[] = [];
   const user = (headers.get(IMPERSONATE_USER_HEADER) ?? [])[0] ?? '';
   if (user) {
     const sa = splitServiceAccountUsername(user);
-    requests.push(sa ? { kind: 'ServiceAccount', namespace: sa.namespace, name: sa.name } : { kind: 'User', name: user });
+    requests.push(
+      sa ? { kind: 'ServiceAccount', namespace: sa.namespace, name: sa.name } : { kind: 'User', name: user },
+    );
   }
   const groups = headers.get(IMPERSONATE_GROUP_HEADER) ?? [];
   for (const g of groups) requests.push({ kind: 'Group', name: g });
@@ -96,7 +110,9 @@ function impersonationRequests(headers: Map<string, string[]>): { requests: Impe
   if (uid) requests.push({ kind: 'UID', name: uid });
   if (requests.length === 0) return undefined;
   if ((groups.length > 0 || hasExtra || uid) && !user) {
-    const described = requests.map((r) => `{${r.kind} ${r.namespace ?? ''} ${r.name}${r.key ? ` ${r.key}` : ''}}`).join(' ');
+    const described = requests
+      .map((r) => `{${r.kind} ${r.namespace ?? ''} ${r.name}${r.key ? ` ${r.key}` : ''}}`)
+      .join(' ');
     return { requests, error: `requested [${described}] without impersonating a user` };
   }
   return { requests };
@@ -197,13 +213,20 @@ export class ImpersonatingAuthenticator implements Authenticator {
     }
 
     if (username !== anonymousUser.username) {
-      if (!groups.some((g) => g === ALL_AUTHENTICATED_GROUP || g === ALL_UNAUTHENTICATED_GROUP)) groups.push(ALL_AUTHENTICATED_GROUP);
+      if (!groups.some((g) => g === ALL_AUTHENTICATED_GROUP || g === ALL_UNAUTHENTICATED_GROUP))
+        groups.push(ALL_AUTHENTICATED_GROUP);
     } else if (!groups.includes(ALL_UNAUTHENTICATED_GROUP)) {
       groups.push(ALL_UNAUTHENTICATED_GROUP);
     }
     for (const h of Object.keys(req.headers)) {
       const k = h.toLowerCase();
-      if (k === IMPERSONATE_USER_HEADER || k === IMPERSONATE_GROUP_HEADER || k === IMPERSONATE_UID_HEADER || k.startsWith(IMPERSONATE_EXTRA_PREFIX)) delete req.headers[h];
+      if (
+        k === IMPERSONATE_USER_HEADER ||
+        k === IMPERSONATE_GROUP_HEADER ||
+        k === IMPERSONATE_UID_HEADER ||
+        k.startsWith(IMPERSONATE_EXTRA_PREFIX)
+      )
+        delete req.headers[h];
     }
     const user: UserInfo = { username, groups };
     if (uid) user.uid = uid;

@@ -83,12 +83,19 @@ export function controlPlaneAuth(opts: ControlPlaneAuthOptions = {}): ControlPla
   const authorizer = newControlPlaneAuthorizer(rbac);
   // Until start() knows whether ServiceAccounts are served, no service-account token is valid.
   let accounts: 'unknown' | 'stored' | 'unchecked' = 'unknown';
-  const serviceAccountExists = (ns: string, name: string, uid: string | undefined) => (accounts === 'stored' ? serviceAccounts.exists(ns, name, uid) : accounts === 'unchecked');
+  const serviceAccountExists = (ns: string, name: string, uid: string | undefined) =>
+    accounts === 'stored' ? serviceAccounts.exists(ns, name, uid) : accounts === 'unchecked';
   const sa = opts.serviceAccounts === false ? false : { serviceAccountExists, ...(opts.serviceAccounts ?? {}) };
   const tokens = new TokenAuthenticator({ ...opts, serviceAccounts: sa });
   // kube-apiserver's order: front proxy, client certificates, then bearer tokens.
-  const inner: Authenticator[] = [...(opts.authenticators ?? []), ...(opts.clientCAPem ? [new X509Authenticator(opts.clientCAPem)] : []), tokens];
-  const authenticators = [new ImpersonatingAuthenticator(inner, authorizer.chain, { anonymousAuth: opts.anonymousAuth })];
+  const inner: Authenticator[] = [
+    ...(opts.authenticators ?? []),
+    ...(opts.clientCAPem ? [new X509Authenticator(opts.clientCAPem)] : []),
+    tokens,
+  ];
+  const authenticators = [
+    new ImpersonatingAuthenticator(inner, authorizer.chain, { anonymousAuth: opts.anonymousAuth }),
+  ];
   const resources = reviewRegistrations({ tokens, authorizer });
   let started: APIRegistry | undefined;
   return {
@@ -104,7 +111,13 @@ export function controlPlaneAuth(opts: ControlPlaneAuthOptions = {}): ControlPla
         if (accounts === 'unknown') throw new Error('the RBAC and ServiceAccount caches have not synced');
       },
     },
-    delegate: (next) => new AuthEndpoints({ registrations: resources, tokens: sa === false ? undefined : tokens, registry: () => started, next }),
+    delegate: (next) =>
+      new AuthEndpoints({
+        registrations: resources,
+        tokens: sa === false ? undefined : tokens,
+        registry: () => started,
+        next,
+      }),
     async start(registry) {
       started = registry;
       installVirtualCreates(registry, resources);

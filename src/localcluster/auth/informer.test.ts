@@ -2,10 +2,20 @@
 // after a watch error (replacing the state), and stop.
 
 import type { KubeObject } from '../../apiserver/registry/object.js';
-import type { ListOptions, ListResult, ResourceStore, WatchOptions, WatchSink } from '../../apiserver/registry/store.js';
+import type {
+  ListOptions,
+  ListResult,
+  ResourceStore,
+  WatchOptions,
+  WatchSink,
+} from '../../apiserver/registry/store.js';
 import { StoreInformer } from './informer.js';
 
-const obj = (name: string): KubeObject => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace: 'ns' } });
+const obj = (name: string): KubeObject => ({
+  apiVersion: 'v1',
+  kind: 'ConfigMap',
+  metadata: { name, namespace: 'ns' },
+});
 
 class FakeStore {
   lists: ListResult[] = [];

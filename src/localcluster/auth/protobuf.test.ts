@@ -23,7 +23,13 @@ function ld(no: number, value: Buffer | string): Buffer {
 const msg = (...parts: Buffer[]) => Buffer.concat(parts);
 
 function envelope(apiVersion: string, kind: string, raw: Buffer): Buffer {
-  return Buffer.concat([Buffer.from([0x6b, 0x38, 0x73, 0x00]), ld(1, msg(ld(1, apiVersion), ld(2, kind))), ld(2, raw), ld(3, ''), ld(4, '')]);
+  return Buffer.concat([
+    Buffer.from([0x6b, 0x38, 0x73, 0x00]),
+    ld(1, msg(ld(1, apiVersion), ld(2, kind))),
+    ld(2, raw),
+    ld(3, ''),
+    ld(4, ''),
+  ]);
 }
 
 const ssar = { apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectAccessReview' };
@@ -38,7 +44,9 @@ it('decodes what kubectl auth can-i sends', () => {
   expect(decodeReviewProtobuf(envelope(ssar.apiVersion, ssar.kind, raw), ssar)).toEqual({
     ...ssar,
     metadata: {},
-    spec: { resourceAttributes: { namespace: 'team-a', verb: 'list', group: 'test.upm.io', resource: 'widgets', name: '' } },
+    spec: {
+      resourceAttributes: { namespace: 'team-a', verb: 'list', group: 'test.upm.io', resource: 'widgets', name: '' },
+    },
   });
 });
 
@@ -50,7 +58,14 @@ it('decodes SubjectAccessReview users, groups, extra and selectors', () => {
     ld(
       2,
       msg(
-        ld(1, msg(ld(2, 'get'), ld(5, 'pods'), ld(9, msg(ld(1, 'a=b'), ld(2, msg(ld(1, 'a'), ld(2, 'In'), ld(3, 'b'), ld(3, 'c'))))))),
+        ld(
+          1,
+          msg(
+            ld(2, 'get'),
+            ld(5, 'pods'),
+            ld(9, msg(ld(1, 'a=b'), ld(2, msg(ld(1, 'a'), ld(2, 'In'), ld(3, 'b'), ld(3, 'c'))))),
+          ),
+        ),
         ld(3, 'alice'),
         ld(4, 'g1'),
         ld(4, 'g2'),
@@ -63,7 +78,11 @@ it('decodes SubjectAccessReview users, groups, extra and selectors', () => {
     ...sar,
     metadata: { name: 'named' },
     spec: {
-      resourceAttributes: { verb: 'get', resource: 'pods', labelSelector: { rawSelector: 'a=b', requirements: [{ key: 'a', operator: 'In', values: ['b', 'c'] }] } },
+      resourceAttributes: {
+        verb: 'get',
+        resource: 'pods',
+        labelSelector: { rawSelector: 'a=b', requirements: [{ key: 'a', operator: 'In', values: ['b', 'c'] }] },
+      },
       user: 'alice',
       groups: ['g1', 'g2'],
       extra: { scopes: ['x', 'y'] },
@@ -74,9 +93,17 @@ it('decodes SubjectAccessReview users, groups, extra and selectors', () => {
 
 it('decodes TokenReview and SelfSubjectRulesReview', () => {
   const tr = { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview' };
-  expect(decodeReviewProtobuf(envelope(tr.apiVersion, tr.kind, ld(2, msg(ld(1, 'tok'), ld(2, 'aud1')))), tr)).toEqual({ ...tr, metadata: {}, spec: { token: 'tok', audiences: ['aud1'] } });
+  expect(decodeReviewProtobuf(envelope(tr.apiVersion, tr.kind, ld(2, msg(ld(1, 'tok'), ld(2, 'aud1')))), tr)).toEqual({
+    ...tr,
+    metadata: {},
+    spec: { token: 'tok', audiences: ['aud1'] },
+  });
   const ssrr = { apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectRulesReview' };
-  expect(decodeReviewProtobuf(envelope(ssrr.apiVersion, ssrr.kind, ld(2, ld(1, 'ns'))), ssrr)).toEqual({ ...ssrr, metadata: {}, spec: { namespace: 'ns' } });
+  expect(decodeReviewProtobuf(envelope(ssrr.apiVersion, ssrr.kind, ld(2, ld(1, 'ns'))), ssrr)).toEqual({
+    ...ssrr,
+    metadata: {},
+    spec: { namespace: 'ns' },
+  });
 });
 
 it('fails with 400 on bad bodies', () => {
@@ -92,12 +119,20 @@ it('fails with 400 on bad bodies', () => {
   };
   expect400(Buffer.from('{"kind":"x"}'), 'provided data does not appear to be a protobuf message');
   expect400(Buffer.alloc(0), 'the request body is empty');
-  expect400(envelope('authorization.k8s.io/v1', 'SubjectAccessReview', Buffer.alloc(0)), 'does not match the expected API version');
-  expect400(Buffer.concat([envelope(ssar.apiVersion, ssar.kind, Buffer.alloc(0)), Buffer.from([0x12, 0x7f])]), /could not be decoded: truncated/);
+  expect400(
+    envelope('authorization.k8s.io/v1', 'SubjectAccessReview', Buffer.alloc(0)),
+    'does not match the expected API version',
+  );
+  expect400(
+    Buffer.concat([envelope(ssar.apiVersion, ssar.kind, Buffer.alloc(0)), Buffer.from([0x12, 0x7f])]),
+    /could not be decoded: truncated/,
+  );
 });
 
 it('reads all wire types', () => {
-  const fields = readFields(Buffer.from([0x08, 0x96, 0x01, 0x11, 1, 2, 3, 4, 5, 6, 7, 8, 0x1d, 1, 2, 3, 4, 0x22, 0x01, 0x41]));
+  const fields = readFields(
+    Buffer.from([0x08, 0x96, 0x01, 0x11, 1, 2, 3, 4, 5, 6, 7, 8, 0x1d, 1, 2, 3, 4, 0x22, 0x01, 0x41]),
+  );
   expect(fields.map((f) => [f.no, f.wire])).toEqual([
     [1, 0],
     [4, 2],

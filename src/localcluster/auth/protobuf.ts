@@ -92,11 +92,14 @@ function decodeMessage(buf: Buffer, schema: Schema): Record<string, unknown> {
       const values: string[] = [];
       for (const e of readFields(f.bytes!)) {
         if (e.no === 1 && e.wire === 2) key = str(e);
-        if (e.no === 2 && e.wire === 2) for (const v of readFields(e.bytes!)) if (v.no === 1 && v.wire === 2) values.push(str(v));
+        if (e.no === 2 && e.wire === 2)
+          for (const v of readFields(e.bytes!)) if (v.no === 1 && v.wire === 2) values.push(str(v));
       }
       map[key] = [...(map[key] ?? []), ...values];
     } else if (type === 'requirements') {
-      ((out[name] ??= []) as unknown[]).push(decodeMessage(f.bytes!, { 1: ['key', 'string'], 2: ['operator', 'string'], 3: ['values', 'strings'] }));
+      ((out[name] ??= []) as unknown[]).push(
+        decodeMessage(f.bytes!, { 1: ['key', 'string'], 2: ['operator', 'string'], 3: ['values', 'strings'] }),
+      );
     } else out[name] = decodeMessage(f.bytes!, type);
   }
   return out;
@@ -127,16 +130,38 @@ const subjectAccessReviewSpec: Schema = {
 
 /** Top-level schemas by `<apiVersion>/<kind>`; status is never read from a request. */
 const kinds: Record<string, Schema> = {
-  'authentication.k8s.io/v1/TokenReview': { 1: ['metadata', objectMeta], 2: ['spec', { 1: ['token', 'string'], 2: ['audiences', 'strings'] }] },
+  'authentication.k8s.io/v1/TokenReview': {
+    1: ['metadata', objectMeta],
+    2: ['spec', { 1: ['token', 'string'], 2: ['audiences', 'strings'] }],
+  },
   'authentication.k8s.io/v1/SelfSubjectReview': { 1: ['metadata', objectMeta] },
   'authentication.k8s.io/v1/TokenRequest': {
     1: ['metadata', objectMeta],
-    2: ['spec', { 1: ['audiences', 'strings'], 4: ['expirationSeconds', 'int64'], 3: ['boundObjectRef', { 1: ['kind', 'string'], 2: ['apiVersion', 'string'], 3: ['name', 'string'], 4: ['uid', 'string'] }] }],
+    2: [
+      'spec',
+      {
+        1: ['audiences', 'strings'],
+        4: ['expirationSeconds', 'int64'],
+        3: [
+          'boundObjectRef',
+          { 1: ['kind', 'string'], 2: ['apiVersion', 'string'], 3: ['name', 'string'], 4: ['uid', 'string'] },
+        ],
+      },
+    ],
   },
   'authorization.k8s.io/v1/SubjectAccessReview': { 1: ['metadata', objectMeta], 2: ['spec', subjectAccessReviewSpec] },
-  'authorization.k8s.io/v1/LocalSubjectAccessReview': { 1: ['metadata', objectMeta], 2: ['spec', subjectAccessReviewSpec] },
-  'authorization.k8s.io/v1/SelfSubjectAccessReview': { 1: ['metadata', objectMeta], 2: ['spec', { 1: ['resourceAttributes', resourceAttributes], 2: ['nonResourceAttributes', nonResourceAttributes] }] },
-  'authorization.k8s.io/v1/SelfSubjectRulesReview': { 1: ['metadata', objectMeta], 2: ['spec', { 1: ['namespace', 'string'] }] },
+  'authorization.k8s.io/v1/LocalSubjectAccessReview': {
+    1: ['metadata', objectMeta],
+    2: ['spec', subjectAccessReviewSpec],
+  },
+  'authorization.k8s.io/v1/SelfSubjectAccessReview': {
+    1: ['metadata', objectMeta],
+    2: ['spec', { 1: ['resourceAttributes', resourceAttributes], 2: ['nonResourceAttributes', nonResourceAttributes] }],
+  },
+  'authorization.k8s.io/v1/SelfSubjectRulesReview': {
+    1: ['metadata', objectMeta],
+    2: ['spec', { 1: ['namespace', 'string'] }],
+  },
 };
 
 /**
@@ -145,7 +170,8 @@ const kinds: Record<string, Schema> = {
  */
 export function decodeReviewProtobuf(body: Buffer, expected: { apiVersion: string; kind: string }): KubeObject {
   if (body.length === 0) throw badRequest('the request body is empty');
-  if (body.length < 4 || !body.subarray(0, 4).equals(MAGIC)) throw badRequest('provided data does not appear to be a protobuf message, expected prefix [107 56 115 0]');
+  if (body.length < 4 || !body.subarray(0, 4).equals(MAGIC))
+    throw badRequest('provided data does not appear to be a protobuf message, expected prefix [107 56 115 0]');
   let apiVersion = '';
   let kind = '';
   let raw: Buffer = Buffer.alloc(0);
@@ -166,7 +192,9 @@ export function decodeReviewProtobuf(body: Buffer, expected: { apiVersion: strin
   if (contentEncoding) throw badRequest(`unsupported content encoding ${JSON.stringify(contentEncoding)}`);
   if (!kind) throw badRequest("Object 'Kind' is missing in protobuf body");
   if (apiVersion !== expected.apiVersion || kind !== expected.kind) {
-    throw badRequest(`the API version in the data (${apiVersion}) does not match the expected API version (${expected.apiVersion})`);
+    throw badRequest(
+      `the API version in the data (${apiVersion}) does not match the expected API version (${expected.apiVersion})`,
+    );
   }
   const schema = kinds[`${apiVersion}/${kind}`];
   if (!schema) throw badRequest(`no protobuf decoding for ${apiVersion}, Kind=${kind}`);

@@ -19,7 +19,12 @@ export interface RBACStores {
 
 type Kind = 'Role' | 'ClusterRole' | 'RoleBinding' | 'ClusterRoleBinding';
 
-const plurals: Record<Kind, string> = { Role: 'roles', ClusterRole: 'clusterroles', RoleBinding: 'rolebindings', ClusterRoleBinding: 'clusterrolebindings' };
+const plurals: Record<Kind, string> = {
+  Role: 'roles',
+  ClusterRole: 'clusterroles',
+  RoleBinding: 'rolebindings',
+  ClusterRoleBinding: 'clusterrolebindings',
+};
 
 /** The four RBAC stores of a registry serving rbac.authorization.k8s.io/v1. */
 export function rbacStoresOf(registry: APIRegistry): RBACStores {
@@ -28,7 +33,12 @@ export function rbacStoresOf(registry: APIRegistry): RBACStores {
     if (!served) throw new Error(`the registry does not serve ${plurals[kind]}.${RBAC_GROUP}/v1`);
     return served.store;
   };
-  return { roles: get('Role'), clusterRoles: get('ClusterRole'), roleBindings: get('RoleBinding'), clusterRoleBindings: get('ClusterRoleBinding') };
+  return {
+    roles: get('Role'),
+    clusterRoles: get('ClusterRole'),
+    roleBindings: get('RoleBinding'),
+    clusterRoleBindings: get('ClusterRoleBinding'),
+  };
 }
 
 function isRegistry(x: APIRegistry | RBACStores): x is APIRegistry {
@@ -41,7 +51,12 @@ function isRegistry(x: APIRegistry | RBACStores): x is APIRegistry {
  */
 export class StoredRBACSource implements RBACSource {
   private readonly cache = new InMemoryRBACSource();
-  private readonly keys: Record<Kind, Set<string>> = { Role: new Set(), ClusterRole: new Set(), RoleBinding: new Set(), ClusterRoleBinding: new Set() };
+  private readonly keys: Record<Kind, Set<string>> = {
+    Role: new Set(),
+    ClusterRole: new Set(),
+    RoleBinding: new Set(),
+    ClusterRoleBinding: new Set(),
+  };
   private informers: StoreInformer[] = [];
   private syncedPromise: Promise<void> | undefined;
   private waiters: (() => void)[] = [];
@@ -85,7 +100,10 @@ export class StoredRBACSource implements RBACSource {
   }
 
   private handlerFor(kind: Kind) {
-    const keyOf = (o: KubeObject) => (kind === 'Role' || kind === 'RoleBinding' ? `${o.metadata.namespace ?? ''}/${o.metadata.name ?? ''}` : (o.metadata.name ?? ''));
+    const keyOf = (o: KubeObject) =>
+      kind === 'Role' || kind === 'RoleBinding'
+        ? `${o.metadata.namespace ?? ''}/${o.metadata.name ?? ''}`
+        : (o.metadata.name ?? '');
     const put = (o: KubeObject) => {
       if (!o.metadata.name) return;
       if ((kind === 'Role' || kind === 'RoleBinding') && !o.metadata.namespace) return;
@@ -111,7 +129,8 @@ export class StoredRBACSource implements RBACSource {
         for (const key of [...this.keys[kind]]) {
           if (keep.has(key)) continue;
           const slash = key.indexOf('/');
-          const [namespace, name] = kind === 'Role' || kind === 'RoleBinding' ? [key.slice(0, slash), key.slice(slash + 1)] : ['', key];
+          const [namespace, name] =
+            kind === 'Role' || kind === 'RoleBinding' ? [key.slice(0, slash), key.slice(slash + 1)] : ['', key];
           this.keys[kind].delete(key);
           this.cache.delete(kind, namespace, name);
         }

@@ -63,7 +63,10 @@ class Reader {
   ) {}
 
   private fail(path: string, v: unknown, want: string): never {
-    throw decodeError(this.kind, `json: cannot unmarshal ${goType(v)} into Go struct field ${this.goStruct}.${path} of type ${want}`);
+    throw decodeError(
+      this.kind,
+      `json: cannot unmarshal ${goType(v)} into Go struct field ${this.goStruct}.${path} of type ${want}`,
+    );
   }
 
   string(o: Record<string, unknown>, key: string, path: string): string | undefined {
@@ -106,7 +109,11 @@ class Reader {
 function specOf(body: KubeObject, kind: string): Record<string, unknown> {
   const spec = body['spec'];
   if (spec === undefined || spec === null) return {};
-  if (!isPlainObject(spec)) throw decodeError(kind, `json: cannot unmarshal ${goType(spec)} into Go struct field ${kind}.spec of type v1.${kind === 'LocalSubjectAccessReview' ? 'SubjectAccessReview' : kind}Spec`);
+  if (!isPlainObject(spec))
+    throw decodeError(
+      kind,
+      `json: cannot unmarshal ${goType(spec)} into Go struct field ${kind}.spec of type v1.${kind === 'LocalSubjectAccessReview' ? 'SubjectAccessReview' : kind}Spec`,
+    );
   return spec;
 }
 
@@ -123,7 +130,12 @@ function readAccessSpec(body: KubeObject, kind: string, self: boolean): SubjectA
       if (v) attrs[k] = v;
     }
     for (const k of ['fieldSelector', 'labelSelector'] as const) {
-      const sel = r.object(ra, k, `spec.resourceAttributes.${k}`, `v1.${k === 'fieldSelector' ? 'Field' : 'Label'}SelectorAttributes`);
+      const sel = r.object(
+        ra,
+        k,
+        `spec.resourceAttributes.${k}`,
+        `v1.${k === 'fieldSelector' ? 'Field' : 'Label'}SelectorAttributes`,
+      );
       if (sel) attrs[k] = structuredClone(sel) as never;
     }
     out.resourceAttributes = attrs;
@@ -164,12 +176,23 @@ function setMetadataFields(body: KubeObject, except: string[] = []): Record<stri
 
 function specErrors(spec: SubjectAccessReviewSpec, self: boolean): FieldError[] {
   return validateSubjectAccessReviewSpec(spec, self).map((e) =>
-    e.field === 'spec.user' ? { type: 'FieldValueInvalid', field: e.field, value: spec.user ?? '', detail: e.message } : { type: 'FieldValueInvalid', field: e.field, detail: e.message },
+    e.field === 'spec.user'
+      ? { type: 'FieldValueInvalid', field: e.field, value: spec.user ?? '', detail: e.message }
+      : { type: 'FieldValueInvalid', field: e.field, detail: e.message },
   );
 }
 
-function answer(def: ResourceDefinition, metadata: Record<string, unknown>, spec: unknown, status: unknown): KubeObject {
-  const obj: KubeObject = { kind: def.kind, apiVersion: `${def.group}/${def.version}`, metadata: { ...metadata, creationTimestamp: null } as unknown as KubeObject['metadata'] };
+function answer(
+  def: ResourceDefinition,
+  metadata: Record<string, unknown>,
+  spec: unknown,
+  status: unknown,
+): KubeObject {
+  const obj: KubeObject = {
+    kind: def.kind,
+    apiVersion: `${def.group}/${def.version}`,
+    metadata: { ...metadata, creationTimestamp: null } as unknown as KubeObject['metadata'],
+  };
   if (spec !== undefined) obj['spec'] = spec;
   obj['status'] = status;
   return obj;
@@ -210,7 +233,8 @@ function userInfoJSON(user: UserInfo): Record<string, unknown> {
   if (user.username) u['username'] = user.username;
   if (user.uid) u['uid'] = user.uid;
   if (user.groups.length > 0) u['groups'] = [...user.groups];
-  if (user.extra && Object.keys(user.extra).length > 0) u['extra'] = Object.fromEntries(Object.entries(user.extra).map(([k, v]) => [k, [...v]]));
+  if (user.extra && Object.keys(user.extra).length > 0)
+    u['extra'] = Object.fromEntries(Object.entries(user.extra).map(([k, v]) => [k, [...v]]));
   return u;
 }
 
@@ -230,7 +254,8 @@ export function subjectAccessReviewHandler(authorizer: ReviewAuthorizer): Virtua
     const spec = readAccessSpec(body, kind, false);
     const errs = specErrors(spec, false);
     const meta = setMetadataFields(body);
-    if (Object.keys(meta).length > 0) errs.unshift({ type: 'FieldValueInvalid', field: 'metadata', value: meta, detail: 'must be empty' });
+    if (Object.keys(meta).length > 0)
+      errs.unshift({ type: 'FieldValueInvalid', field: 'metadata', value: meta, detail: 'must be empty' });
     if (errs.length > 0) throw invalid(kind, AUTHORIZATION_GROUP, '', errs);
     const result = await authorizer.authorize(attributesFromSubjectAccessReviewSpec(spec));
     return answer(subjectAccessReviewDefinition, {}, spec, subjectAccessReviewStatus(result));
@@ -244,7 +269,8 @@ export function selfSubjectAccessReviewHandler(authorizer: ReviewAuthorizer): Vi
     const spec = readAccessSpec(body, kind, true);
     const errs = specErrors(spec, true);
     const meta = setMetadataFields(body);
-    if (Object.keys(meta).length > 0) errs.unshift({ type: 'FieldValueInvalid', field: 'metadata', value: meta, detail: 'must be empty' });
+    if (Object.keys(meta).length > 0)
+      errs.unshift({ type: 'FieldValueInvalid', field: 'metadata', value: meta, detail: 'must be empty' });
     if (errs.length > 0) throw invalid(kind, AUTHORIZATION_GROUP, '', errs);
     const result = await authorizer.authorize(attributesFromSelfSubjectAccessReviewSpec(user, spec));
     return answer(selfSubjectAccessReviewDefinition, {}, spec, subjectAccessReviewStatus(result));
@@ -262,11 +288,27 @@ export function localSubjectAccessReviewHandler(authorizer: ReviewAuthorizer): V
     if (spec.resourceAttributes && !spec.resourceAttributes.namespace) spec.resourceAttributes.namespace = namespace;
     const errs = specErrors(spec, false);
     const meta = setMetadataFields(body, ['namespace']);
-    if (Object.keys(meta).length > 0) errs.unshift({ type: 'FieldValueInvalid', field: 'metadata', value: meta, detail: 'must be empty except for namespace' });
+    if (Object.keys(meta).length > 0)
+      errs.unshift({
+        type: 'FieldValueInvalid',
+        field: 'metadata',
+        value: meta,
+        detail: 'must be empty except for namespace',
+      });
     if (spec.resourceAttributes && spec.resourceAttributes.namespace !== namespace) {
-      errs.push({ type: 'FieldValueInvalid', field: 'spec.resourceAttributes.namespace', value: spec.resourceAttributes.namespace, detail: 'must match metadata.namespace' });
+      errs.push({
+        type: 'FieldValueInvalid',
+        field: 'spec.resourceAttributes.namespace',
+        value: spec.resourceAttributes.namespace,
+        detail: 'must match metadata.namespace',
+      });
     }
-    if (spec.nonResourceAttributes) errs.push({ type: 'FieldValueInvalid', field: 'spec.nonResourceAttributes', detail: 'disallowed on this kind of request' });
+    if (spec.nonResourceAttributes)
+      errs.push({
+        type: 'FieldValueInvalid',
+        field: 'spec.nonResourceAttributes',
+        detail: 'disallowed on this kind of request',
+      });
     if (errs.length > 0) throw invalid(kind, AUTHORIZATION_GROUP, '', errs);
     const result = await authorizer.authorize(attributesFromSubjectAccessReviewSpec(spec));
     return answer(localSubjectAccessReviewDefinition, { namespace }, spec, subjectAccessReviewStatus(result));
@@ -285,7 +327,12 @@ export function selfSubjectRulesReviewHandler(authorizer: ReviewAuthorizer): Vir
     if (authorizer.rulesFor) {
       status = authorizer.rulesFor(user, namespace);
     } else {
-      status = { resourceRules: [], nonResourceRules: [], incomplete: true, evaluationError: 'the authorizer does not support rules evaluation' };
+      status = {
+        resourceRules: [],
+        nonResourceRules: [],
+        incomplete: true,
+        evaluationError: 'the authorizer does not support rules evaluation',
+      };
     }
     return answer(selfSubjectRulesReviewDefinition, {}, {}, status);
   };

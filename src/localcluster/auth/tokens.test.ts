@@ -8,8 +8,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bearerToken, DEFAULT_ISSUER, parseCSV, parseStaticTokens, TokenAuthenticator } from './tokens.js';
 
-const keyPem = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
-const req = (authorization?: string) => ({ headers: authorization === undefined ? {} : { authorization } }) as unknown as IncomingMessage;
+const keyPem = generateKeyPairSync('rsa', { modulusLength: 2048 })
+  .privateKey.export({ type: 'pkcs8', format: 'pem' })
+  .toString();
+const req = (authorization?: string) =>
+  ({ headers: authorization === undefined ? {} : { authorization } }) as unknown as IncomingMessage;
 const payloadOf = (jwt: string) => JSON.parse(Buffer.from(jwt.split('.')[1], 'base64url').toString());
 const headerOf = (jwt: string) => JSON.parse(Buffer.from(jwt.split('.')[0], 'base64url').toString());
 
@@ -25,13 +28,17 @@ describe('token file', () => {
   });
 
   it('reads users, uids and groups; skips empty tokens; a later duplicate wins', () => {
-    const tokens = parseStaticTokens(['t1,alice,1001,"dev,qa"', 't2,bob,', ',nobody,3', 't3,carol,1003,ops', 't1,alice2,1004'].join('\n'));
+    const tokens = parseStaticTokens(
+      ['t1,alice,1001,"dev,qa"', 't2,bob,', ',nobody,3', 't3,carol,1003,ops', 't1,alice2,1004'].join('\n'),
+    );
     expect([...tokens.keys()]).toEqual(['t1', 't2', 't3']);
     expect(tokens.get('t1')).toEqual({ username: 'alice2', uid: '1004', groups: [] });
     expect(tokens.get('t2')).toEqual({ username: 'bob', groups: [] });
     expect(tokens.get('t3')).toEqual({ username: 'carol', uid: '1003', groups: ['ops'] });
     expect(parseStaticTokens('t1,alice,1,"dev,qa"').get('t1')!.groups).toEqual(['dev', 'qa']);
-    expect(() => parseStaticTokens('t1,alice', '/etc/tokens.csv')).toThrow("token file '/etc/tokens.csv' must have at least 3 columns (token, user name, user uid), found 2");
+    expect(() => parseStaticTokens('t1,alice', '/etc/tokens.csv')).toThrow(
+      "token file '/etc/tokens.csv' must have at least 3 columns (token, user name, user uid), found 2",
+    );
   });
 
   it('loads from a file and reloads it', () => {
@@ -55,7 +62,11 @@ describe('token file', () => {
   });
 
   it('is audience-agnostic: valid for the API audiences only', () => {
-    const auth = new TokenAuthenticator({ staticTokens: [{ token: 's', user: { username: 'u', groups: [] } }], apiAudiences: ['api', 'other'], serviceAccounts: false });
+    const auth = new TokenAuthenticator({
+      staticTokens: [{ token: 's', user: { username: 'u', groups: [] } }],
+      apiAudiences: ['api', 'other'],
+      serviceAccounts: false,
+    });
     expect(auth.authenticateToken('s', ['other', 'x'])).toMatchObject({ authenticated: true, audiences: ['other'] });
     expect(auth.authenticateToken('s', ['vault'])).toEqual({ authenticated: false, error: 'invalid bearer token' });
   });
@@ -89,7 +100,11 @@ describe('service-account tokens', () => {
   const make = (extra: Partial<ConstructorParameters<typeof TokenAuthenticator>[0]> = {}) =>
     new TokenAuthenticator({
       now,
-      serviceAccounts: { signingKeyPem: keyPem, serviceAccountExists: (ns, name, uid) => exists.has(`${ns}/${name}/${uid ?? ''}`) || (!uid && [...exists].some((e) => e.startsWith(`${ns}/${name}/`))) },
+      serviceAccounts: {
+        signingKeyPem: keyPem,
+        serviceAccountExists: (ns, name, uid) =>
+          exists.has(`${ns}/${name}/${uid ?? ''}`) || (!uid && [...exists].some((e) => e.startsWith(`${ns}/${name}/`))),
+      },
       ...extra,
     });
 
@@ -136,7 +151,9 @@ describe('service-account tokens', () => {
   });
 
   it('ignores tokens of other issuers and non-JWTs', () => {
-    const jwt = make({ serviceAccounts: { signingKeyPem: keyPem, issuer: 'https://elsewhere' } }).issueServiceAccountToken('ns1', 'sa1', 'uid-1');
+    const jwt = make({
+      serviceAccounts: { signingKeyPem: keyPem, issuer: 'https://elsewhere' },
+    }).issueServiceAccountToken('ns1', 'sa1', 'uid-1');
     expect(make().authenticateToken(jwt)).toEqual({ authenticated: false, error: 'invalid bearer token' });
     expect(make().authenticateToken('a.b.c')).toEqual({ authenticated: false, error: 'invalid bearer token' });
   });
@@ -149,7 +166,10 @@ describe('service-account tokens', () => {
     clock += 1_000;
     expect(auth.authenticateToken(jwt)).toEqual({ authenticated: false, error: 'service account token has expired' });
     clock = 1_700_000_000_000 - 61_000;
-    expect(auth.authenticateToken(jwt)).toEqual({ authenticated: false, error: 'service account token is not valid yet' });
+    expect(auth.authenticateToken(jwt)).toEqual({
+      authenticated: false,
+      error: 'service account token is not valid yet',
+    });
   });
 
   it('checks audiences', () => {
@@ -157,14 +177,26 @@ describe('service-account tokens', () => {
     const defaults = auth.issueServiceAccountToken('ns1', 'sa1', 'uid-1');
     expect(payloadOf(defaults).aud).toEqual(['api']);
     const vault = auth.issueServiceAccountToken('ns1', 'sa1', 'uid-1', { audiences: ['vault', 'api2'] });
-    expect(auth.authenticateToken(vault)).toEqual({ authenticated: false, error: 'token audiences ["vault" "api2"] is invalid for the target audiences ["api"]' });
-    expect(auth.authenticateToken(vault, ['api2', 'vault'])).toMatchObject({ authenticated: true, audiences: ['vault', 'api2'] });
+    expect(auth.authenticateToken(vault)).toEqual({
+      authenticated: false,
+      error: 'token audiences ["vault" "api2"] is invalid for the target audiences ["api"]',
+    });
+    expect(auth.authenticateToken(vault, ['api2', 'vault'])).toMatchObject({
+      authenticated: true,
+      audiences: ['vault', 'api2'],
+    });
   });
 
   it('rejects tokens of ServiceAccounts that no longer exist (or were recreated)', () => {
     const auth = make();
-    expect(auth.authenticateToken(auth.issueServiceAccountToken('ns1', 'gone', 'uid-9'))).toEqual({ authenticated: false, error: 'serviceaccounts "gone" not found' });
-    expect(auth.authenticateToken(auth.issueServiceAccountToken('ns1', 'sa1', 'uid-old'))).toEqual({ authenticated: false, error: 'serviceaccounts "sa1" not found' });
+    expect(auth.authenticateToken(auth.issueServiceAccountToken('ns1', 'gone', 'uid-9'))).toEqual({
+      authenticated: false,
+      error: 'serviceaccounts "gone" not found',
+    });
+    expect(auth.authenticateToken(auth.issueServiceAccountToken('ns1', 'sa1', 'uid-old'))).toEqual({
+      authenticated: false,
+      error: 'serviceaccounts "sa1" not found',
+    });
     const noUid = auth.authenticateToken(auth.issueServiceAccountToken('ns1', 'sa1'));
     expect(noUid.authenticated && noUid.user.uid).toBeUndefined();
   });
@@ -173,12 +205,19 @@ describe('service-account tokens', () => {
     const off = new TokenAuthenticator({ serviceAccounts: false });
     expect(() => off.issueServiceAccountToken('a', 'b')).toThrow('service-account tokens are disabled');
     expect(off.jwks()).toEqual({ keys: [] });
-    expect(off.authenticateToken(make().issueServiceAccountToken('ns1', 'sa1', 'uid-1'))).toEqual({ authenticated: false, error: 'invalid bearer token' });
+    expect(off.authenticateToken(make().issueServiceAccountToken('ns1', 'sa1', 'uid-1'))).toEqual({
+      authenticated: false,
+      error: 'invalid bearer token',
+    });
   });
 
   it('refuses non-RSA keys and bad expirations', () => {
-    const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' })
+      .privateKey.export({ type: 'pkcs8', format: 'pem' })
+      .toString();
     expect(() => new TokenAuthenticator({ serviceAccounts: { signingKeyPem: ec } })).toThrow('RSA');
-    expect(() => make().issueServiceAccountToken('ns1', 'sa1', undefined, { expirationSeconds: 0 })).toThrow('invalid expirationSeconds');
+    expect(() => make().issueServiceAccountToken('ns1', 'sa1', undefined, { expirationSeconds: 0 })).toThrow(
+      'invalid expirationSeconds',
+    );
   });
 });

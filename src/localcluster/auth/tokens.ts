@@ -7,10 +7,23 @@
 // Audiences follow k8s.io/apiserver/pkg/authentication/authenticator/audiences.go: a request
 // targets the API audiences (default: the issuer); a TokenReview may name others.
 
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, randomUUID, sign, verify, type KeyObject } from 'node:crypto';
+import {
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  randomUUID,
+  sign,
+  verify,
+  type KeyObject,
+} from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
-import { withAuthenticatedGroup, type Authenticator, type UserInfo } from '../../apiserver/authentication/authenticator.js';
+import {
+  withAuthenticatedGroup,
+  type Authenticator,
+  type UserInfo,
+} from '../../apiserver/authentication/authenticator.js';
 import { serviceAccountGroups, serviceAccountUsername } from '../../apiserver/authorization/rbac.js';
 
 export const DEFAULT_ISSUER = 'https://kubernetes.default.svc.cluster.local';
@@ -47,7 +60,8 @@ export function parseCSV(text: string): string[][] {
           }
           field += s[i++];
         }
-        if (i < s.length && s[i] !== ',' && s[i] !== '\n') throw new Error(`extraneous or missing " in quoted-field (record ${records.length + 1})`);
+        if (i < s.length && s[i] !== ',' && s[i] !== '\n')
+          throw new Error(`extraneous or missing " in quoted-field (record ${records.length + 1})`);
       } else {
         while (i < s.length && s[i] !== ',' && s[i] !== '\n') {
           if (s[i] === '"') throw new Error(`bare " in non-quoted-field (record ${records.length + 1})`);
@@ -75,7 +89,10 @@ export function parseCSV(text: string): string[][] {
 export function parseStaticTokens(text: string, source = 'static tokens'): Map<string, UserInfo> {
   const tokens = new Map<string, UserInfo>();
   for (const record of parseCSV(text)) {
-    if (record.length < 3) throw new Error(`token file '${source}' must have at least 3 columns (token, user name, user uid), found ${record.length}`);
+    if (record.length < 3)
+      throw new Error(
+        `token file '${source}' must have at least 3 columns (token, user name, user uid), found ${record.length}`,
+      );
     const [token, username, uid, groups] = record;
     if (token === '') continue;
     const user: UserInfo = { username, groups: groups === undefined ? [] : groups.split(',').filter((g) => g !== '') };
@@ -193,11 +210,18 @@ export class TokenAuthenticator implements Authenticator {
     this.leeway = opts.leewaySeconds ?? 60;
     this.serviceAccountExists = sa?.serviceAccountExists;
     if (sa) {
-      this.privateKey = sa.signingKeyPem ? createPrivateKey(sa.signingKeyPem) : generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
-      if (this.privateKey.asymmetricKeyType !== 'rsa') throw new Error('the service-account signing key must be an RSA key');
+      this.privateKey = sa.signingKeyPem
+        ? createPrivateKey(sa.signingKeyPem)
+        : generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
+      if (this.privateKey.asymmetricKeyType !== 'rsa')
+        throw new Error('the service-account signing key must be an RSA key');
       this.publicKey = createPublicKey(this.privateKey);
       // kube's keyIDFromPublicKey: base64url(sha256(PKIX DER)).
-      this.keyId = b64url(createHash('sha256').update(this.publicKey.export({ type: 'spki', format: 'der' })).digest());
+      this.keyId = b64url(
+        createHash('sha256')
+          .update(this.publicKey.export({ type: 'spki', format: 'der' }))
+          .digest(),
+      );
     } else {
       this.keyId = '';
     }
@@ -208,7 +232,8 @@ export class TokenAuthenticator implements Authenticator {
       else for (const t of given) this.staticTokens.set(t.token, t.user);
     }
     this.staticTokenFile = opts.staticTokenFile;
-    if (opts.staticTokenFile) for (const [t, u] of loadStaticTokenFile(opts.staticTokenFile)) this.staticTokens.set(t, u);
+    if (opts.staticTokenFile)
+      for (const [t, u] of loadStaticTokenFile(opts.staticTokenFile)) this.staticTokens.set(t, u);
   }
 
   /** Adds or replaces a static token. */
@@ -236,7 +261,9 @@ export class TokenAuthenticator implements Authenticator {
   /** The JWKS of the verification key, as served at /openid/v1/jwks. */
   jwks(): { keys: Record<string, unknown>[] } {
     if (!this.publicKey) return { keys: [] };
-    return { keys: [{ use: 'sig', kty: 'RSA', kid: this.keyId, alg: 'RS256', ...this.publicKey.export({ format: 'jwk' }) }] };
+    return {
+      keys: [{ use: 'sig', kty: 'RSA', kid: this.keyId, alg: 'RS256', ...this.publicKey.export({ format: 'jwk' }) }],
+    };
   }
 
   /**
@@ -247,7 +274,8 @@ export class TokenAuthenticator implements Authenticator {
     if (!this.privateKey) throw new Error('service-account tokens are disabled');
     if (!namespace || !name) throw new Error('namespace and name are required');
     const expirationSeconds = opts.expirationSeconds ?? 3600;
-    if (!Number.isInteger(expirationSeconds) || expirationSeconds <= 0) throw new Error(`invalid expirationSeconds ${expirationSeconds}`);
+    if (!Number.isInteger(expirationSeconds) || expirationSeconds <= 0)
+      throw new Error(`invalid expirationSeconds ${expirationSeconds}`);
     const iat = Math.floor(this.now() / 1000);
     const claims = {
       aud: opts.audiences && opts.audiences.length > 0 ? [...opts.audiences] : [...this.apiAudiences],
@@ -274,13 +302,18 @@ export class TokenAuthenticator implements Authenticator {
     const staticUser = this.staticTokens.get(token);
     if (staticUser) {
       const auds = intersect(this.apiAudiences, wanted);
-      if (auds.length > 0) return { authenticated: true, user: withAuthenticatedGroup(copyUser(staticUser)), audiences: auds };
+      if (auds.length > 0)
+        return { authenticated: true, user: withAuthenticatedGroup(copyUser(staticUser)), audiences: auds };
     }
     const sa = this.verifyServiceAccountToken(token, wanted);
-    if (sa && 'user' in sa) return { authenticated: true, user: withAuthenticatedGroup(sa.user), audiences: sa.audiences };
+    if (sa && 'user' in sa)
+      return { authenticated: true, user: withAuthenticatedGroup(sa.user), audiences: sa.audiences };
     if (sa && 'error' in sa) errors.push(sa.error);
     // bearertoken.Authenticator: a token nobody recognized and nobody failed is "invalid bearer token".
-    return { authenticated: false, error: errors.length === 0 ? 'invalid bearer token' : errors.length === 1 ? errors[0] : `[${errors.join(', ')}]` };
+    return {
+      authenticated: false,
+      error: errors.length === 0 ? 'invalid bearer token' : errors.length === 1 ? errors[0] : `[${errors.join(', ')}]`,
+    };
   }
 
   /** `Authorization: Bearer <token>` (case-insensitive scheme); the header is removed once the
@@ -295,7 +328,10 @@ export class TokenAuthenticator implements Authenticator {
   }
 
   /** undefined: not one of ours (not a JWT, another issuer). */
-  private verifyServiceAccountToken(token: string, wanted: readonly string[]): { user: UserInfo; audiences: string[] } | { error: string } | undefined {
+  private verifyServiceAccountToken(
+    token: string,
+    wanted: readonly string[],
+  ): { user: UserInfo; audiences: string[] } | { error: string } | undefined {
     if (!this.publicKey) return undefined;
     const parts = token.split('.');
     if (parts.length !== 3) return undefined;
@@ -305,7 +341,9 @@ export class TokenAuthenticator implements Authenticator {
     if (header['alg'] !== 'RS256') return { error: `unexpected signing algorithm ${JSON.stringify(header['alg'])}` };
     let signatureOK = false;
     try {
-      signatureOK = /^[A-Za-z0-9_-]*$/.test(parts[2]) && verify('sha256', Buffer.from(`${parts[0]}.${parts[1]}`), this.publicKey, Buffer.from(parts[2], 'base64url'));
+      signatureOK =
+        /^[A-Za-z0-9_-]*$/.test(parts[2]) &&
+        verify('sha256', Buffer.from(`${parts[0]}.${parts[1]}`), this.publicKey, Buffer.from(parts[2], 'base64url'));
     } catch {
       signatureOK = false;
     }
@@ -313,26 +351,43 @@ export class TokenAuthenticator implements Authenticator {
 
     // claims.go Validate: time checks with go-jose's leeway.
     const now = this.now() / 1000;
-    if (typeof claims.exp === 'number' && now - this.leeway > claims.exp) return { error: 'service account token has expired' };
-    if (typeof claims.nbf === 'number' && now + this.leeway < claims.nbf) return { error: 'service account token is not valid yet' };
-    if (typeof claims.iat === 'number' && now + this.leeway < claims.iat) return { error: 'service account token is issued in the future' };
+    if (typeof claims.exp === 'number' && now - this.leeway > claims.exp)
+      return { error: 'service account token has expired' };
+    if (typeof claims.nbf === 'number' && now + this.leeway < claims.nbf)
+      return { error: 'service account token is not valid yet' };
+    if (typeof claims.iat === 'number' && now + this.leeway < claims.iat)
+      return { error: 'service account token is issued in the future' };
     const k8s = claims['kubernetes.io'];
     const namespace = k8s?.namespace;
     const name = k8s?.serviceaccount?.name;
     const uid = k8s?.serviceaccount?.uid;
-    if (typeof namespace !== 'string' || !namespace || typeof name !== 'string' || !name) return { error: 'service account token claims could not be validated: kubernetes.io claims missing' };
-    if (claims.sub !== serviceAccountUsername(namespace, name)) return { error: 'service account token claims could not be validated: sub does not match kubernetes.io claims' };
+    if (typeof namespace !== 'string' || !namespace || typeof name !== 'string' || !name)
+      return { error: 'service account token claims could not be validated: kubernetes.io claims missing' };
+    if (claims.sub !== serviceAccountUsername(namespace, name))
+      return { error: 'service account token claims could not be validated: sub does not match kubernetes.io claims' };
 
     // jwt.go: token audiences ∩ requested audiences.
-    const tokenAuds = typeof claims.aud === 'string' ? [claims.aud] : Array.isArray(claims.aud) ? claims.aud.filter((a): a is string => typeof a === 'string') : [];
+    const tokenAuds =
+      typeof claims.aud === 'string'
+        ? [claims.aud]
+        : Array.isArray(claims.aud)
+          ? claims.aud.filter((a): a is string => typeof a === 'string')
+          : [];
     const effective = tokenAuds.length > 0 ? tokenAuds : this.apiAudiences;
     const auds = intersect(effective, wanted);
-    if (auds.length === 0) return { error: `token audiences ${quoteList(effective)} is invalid for the target audiences ${quoteList(wanted)}` };
+    if (auds.length === 0)
+      return {
+        error: `token audiences ${quoteList(effective)} is invalid for the target audiences ${quoteList(wanted)}`,
+      };
 
     const uidClaim = typeof uid === 'string' && uid ? uid : undefined;
-    if (this.serviceAccountExists && !this.serviceAccountExists(namespace, name, uidClaim)) return { error: `serviceaccounts ${JSON.stringify(name)} not found` };
+    if (this.serviceAccountExists && !this.serviceAccountExists(namespace, name, uidClaim))
+      return { error: `serviceaccounts ${JSON.stringify(name)} not found` };
 
-    const user: UserInfo = { username: serviceAccountUsername(namespace, name), groups: serviceAccountGroups(namespace) };
+    const user: UserInfo = {
+      username: serviceAccountUsername(namespace, name),
+      groups: serviceAccountGroups(namespace),
+    };
     if (uidClaim) user.uid = uidClaim;
     if (typeof claims.jti === 'string' && claims.jti) user.extra = { [CREDENTIAL_ID_EXTRA]: [`JTI=${claims.jti}`] };
     return { user, audiences: auds };

@@ -116,7 +116,8 @@ export class ServiceAllocators {
     const [addr, bitsText] = this.cidr.split('/');
     const bits = Number(bitsText);
     const base = ipToNumber(addr);
-    if (base === undefined || !Number.isInteger(bits) || bits < 8 || bits > 30) throw new Error(`invalid service CIDR ${this.cidr}`);
+    if (base === undefined || !Number.isInteger(bits) || bits < 8 || bits > 30)
+      throw new Error(`invalid service CIDR ${this.cidr}`);
     const size = 2 ** (32 - bits);
     this.base = base;
     // Network and broadcast addresses are never handed out; the lower band (kube: size/16,

@@ -20,15 +20,22 @@ export const leaseDefinition: ResourceDefinition = {
   namespaced: true,
   description: 'Lease defines a lease concept.',
   schema: kindSchema('Lease defines a lease concept.', {
-    spec: loose('spec contains the specification of the Lease. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#spec-and-status', {
-      holderIdentity: str('holderIdentity contains the identity of the holder of a current lease.'),
-      leaseDurationSeconds: int32('leaseDurationSeconds is a duration that candidates for a lease need to wait to force acquire it.'),
-      acquireTime: time('acquireTime is a time when the current lease was acquired.'),
-      renewTime: time('renewTime is a time when the current holder of a lease has last updated the lease.'),
-      leaseTransitions: int32('leaseTransitions is the number of transitions of a lease between holders.'),
-      strategy: str('Strategy indicates the strategy for picking the leader for coordinated leader election.'),
-      preferredHolder: str('PreferredHolder signals to a lease holder that the lease has a more optimal holder and should be given up.'),
-    }),
+    spec: loose(
+      'spec contains the specification of the Lease. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#spec-and-status',
+      {
+        holderIdentity: str('holderIdentity contains the identity of the holder of a current lease.'),
+        leaseDurationSeconds: int32(
+          'leaseDurationSeconds is a duration that candidates for a lease need to wait to force acquire it.',
+        ),
+        acquireTime: time('acquireTime is a time when the current lease was acquired.'),
+        renewTime: time('renewTime is a time when the current holder of a lease has last updated the lease.'),
+        leaseTransitions: int32('leaseTransitions is the number of transitions of a lease between holders.'),
+        strategy: str('Strategy indicates the strategy for picking the leader for coordinated leader election.'),
+        preferredHolder: str(
+          'PreferredHolder signals to a lease holder that the lease has a more optimal holder and should be given up.',
+        ),
+      },
+    ),
   }),
   printerColumns: [{ name: 'Holder', jsonPath: '.spec.holderIdentity' }, ageColumn],
   subresources: {},
@@ -44,22 +51,47 @@ const webhookProps: Record<string, JSONSchema> = {
       namespace: str('`namespace` is the namespace of the service. Required'),
       name: str('`name` is the name of the service. Required'),
       path: str('`path` is an optional URL path which will be sent in any request to this service.'),
-      port: int32('If specified, the port on the service that hosting webhook. Default to 443 for backward compatibility.'),
+      port: int32(
+        'If specified, the port on the service that hosting webhook. Default to 443 for backward compatibility.',
+      ),
     }),
-    caBundle: { type: 'string', format: 'byte', description: '`caBundle` is a PEM encoded CA bundle which will be used to validate the webhook\'s server certificate.' },
+    caBundle: {
+      type: 'string',
+      format: 'byte',
+      description:
+        "`caBundle` is a PEM encoded CA bundle which will be used to validate the webhook's server certificate.",
+    },
   }),
   rules: looseList('Rules describes what operations on what resources/subresources the webhook cares about.'),
-  failurePolicy: str('FailurePolicy defines how unrecognized errors from the admission endpoint are handled - allowed values are Ignore or Fail. Defaults to Fail.'),
-  matchPolicy: str('matchPolicy defines how the "rules" list is used to match incoming requests. Allowed values are "Exact" or "Equivalent".'),
-  namespaceSelector: loose('NamespaceSelector decides whether to run the webhook on an object based on whether the namespace for that object matches the selector.'),
-  objectSelector: loose('ObjectSelector decides whether to run the webhook based on if the object has matching labels.'),
-  sideEffects: str('SideEffects states whether this webhook has side effects. Acceptable values are: None, NoneOnDryRun.'),
+  failurePolicy: str(
+    'FailurePolicy defines how unrecognized errors from the admission endpoint are handled - allowed values are Ignore or Fail. Defaults to Fail.',
+  ),
+  matchPolicy: str(
+    'matchPolicy defines how the "rules" list is used to match incoming requests. Allowed values are "Exact" or "Equivalent".',
+  ),
+  namespaceSelector: loose(
+    'NamespaceSelector decides whether to run the webhook on an object based on whether the namespace for that object matches the selector.',
+  ),
+  objectSelector: loose(
+    'ObjectSelector decides whether to run the webhook based on if the object has matching labels.',
+  ),
+  sideEffects: str(
+    'SideEffects states whether this webhook has side effects. Acceptable values are: None, NoneOnDryRun.',
+  ),
   timeoutSeconds: int32('TimeoutSeconds specifies the timeout for this webhook. Default to 10 seconds.'),
-  admissionReviewVersions: strings('AdmissionReviewVersions is an ordered list of preferred `AdmissionReview` versions the Webhook expects.'),
-  matchConditions: looseList('MatchConditions is a list of conditions that must be met for a request to be sent to this webhook.'),
+  admissionReviewVersions: strings(
+    'AdmissionReviewVersions is an ordered list of preferred `AdmissionReview` versions the Webhook expects.',
+  ),
+  matchConditions: looseList(
+    'MatchConditions is a list of conditions that must be met for a request to be sent to this webhook.',
+  ),
 };
 
-function webhookConfiguration(kind: string, description: string, extra: Record<string, JSONSchema>): ResourceDefinition {
+function webhookConfiguration(
+  kind: string,
+  description: string,
+  extra: Record<string, JSONSchema>,
+): ResourceDefinition {
   return {
     group: 'admissionregistration.k8s.io',
     version: 'v1',
@@ -80,7 +112,10 @@ function webhookConfiguration(kind: string, description: string, extra: Record<s
         'x-kubernetes-list-map-keys': ['name'],
       },
     }),
-    printerColumns: [{ name: 'Webhooks', jsonPath: '.webhooks', type: 'integer', description: 'The number of webhooks.' }, ageColumn],
+    printerColumns: [
+      { name: 'Webhooks', jsonPath: '.webhooks', type: 'integer', description: 'The number of webhooks.' },
+      ageColumn,
+    ],
     subresources: {},
   };
 }
@@ -88,7 +123,11 @@ function webhookConfiguration(kind: string, description: string, extra: Record<s
 export const mutatingWebhookConfigurationDefinition = webhookConfiguration(
   'MutatingWebhookConfiguration',
   'MutatingWebhookConfiguration describes the configuration of and admission webhook that accept or reject and may change the object.',
-  { reinvocationPolicy: str('reinvocationPolicy indicates whether this webhook should be called multiple times as part of a single admission evaluation. Allowed values are "Never" and "IfNeeded".') },
+  {
+    reinvocationPolicy: str(
+      'reinvocationPolicy indicates whether this webhook should be called multiple times as part of a single admission evaluation. Allowed values are "Never" and "IfNeeded".',
+    ),
+  },
 );
 
 export const validatingWebhookConfigurationDefinition = webhookConfiguration(
@@ -100,7 +139,9 @@ export const validatingWebhookConfigurationDefinition = webhookConfiguration(
 // ---- rbac.authorization.k8s.io/v1 --------------------------------------------------------------
 
 const rules = looseList('Rules holds all the PolicyRules for this Role', {
-  verbs: strings("Verbs is a list of Verbs that apply to ALL the ResourceKinds contained in this rule. '*' represents all verbs."),
+  verbs: strings(
+    "Verbs is a list of Verbs that apply to ALL the ResourceKinds contained in this rule. '*' represents all verbs.",
+  ),
   apiGroups: strings('APIGroups is the name of the APIGroup that contains the resources.'),
   resources: strings("Resources is a list of resources this rule applies to. '*' represents all resources."),
   resourceNames: strings('ResourceNames is an optional white list of names that the rule applies to.'),
@@ -110,19 +151,30 @@ const rules = looseList('Rules holds all the PolicyRules for this Role', {
 const bindingSchema = (description: string): JSONSchema =>
   kindSchema(description, {
     subjects: looseList('Subjects holds references to the objects the role applies to.', {
-      kind: str('Kind of object being referenced. Values defined by this API group are "User", "Group", and "ServiceAccount".'),
+      kind: str(
+        'Kind of object being referenced. Values defined by this API group are "User", "Group", and "ServiceAccount".',
+      ),
       apiGroup: str('APIGroup holds the API group of the referenced subject.'),
       name: str('Name of the object being referenced.'),
       namespace: str('Namespace of the referenced object.'),
     }),
-    roleRef: loose('RoleRef can only reference a ClusterRole in the global namespace (or a Role in the binding\'s namespace). If the RoleRef cannot be resolved, the Authorizer must return an error. This field is immutable.', {
-      apiGroup: str('APIGroup is the group for the resource being referenced'),
-      kind: str('Kind is the type of resource being referenced'),
-      name: str('Name is the name of resource being referenced'),
-    }),
+    roleRef: loose(
+      "RoleRef can only reference a ClusterRole in the global namespace (or a Role in the binding's namespace). If the RoleRef cannot be resolved, the Authorizer must return an error. This field is immutable.",
+      {
+        apiGroup: str('APIGroup is the group for the resource being referenced'),
+        kind: str('Kind is the type of resource being referenced'),
+        name: str('Name is the name of resource being referenced'),
+      },
+    ),
   });
 
-function rbac(kind: string, namespaced: boolean, description: string, schema: JSONSchema, printerColumns: ResourceDefinition['printerColumns']): ResourceDefinition {
+function rbac(
+  kind: string,
+  namespaced: boolean,
+  description: string,
+  schema: JSONSchema,
+  printerColumns: ResourceDefinition['printerColumns'],
+): ResourceDefinition {
   return {
     group: 'rbac.authorization.k8s.io',
     version: 'v1',
@@ -146,7 +198,10 @@ export const roleDefinition = rbac(
   'Role',
   true,
   'Role is a namespaced, logical grouping of PolicyRules that can be referenced as a unit by a RoleBinding.',
-  kindSchema('Role is a namespaced, logical grouping of PolicyRules that can be referenced as a unit by a RoleBinding.', { rules }),
+  kindSchema(
+    'Role is a namespaced, logical grouping of PolicyRules that can be referenced as a unit by a RoleBinding.',
+    { rules },
+  ),
   createdAt,
 );
 
@@ -154,12 +209,20 @@ export const clusterRoleDefinition = rbac(
   'ClusterRole',
   false,
   'ClusterRole is a cluster level, logical grouping of PolicyRules that can be referenced as a unit by a RoleBinding or ClusterRoleBinding.',
-  kindSchema('ClusterRole is a cluster level, logical grouping of PolicyRules that can be referenced as a unit by a RoleBinding or ClusterRoleBinding.', {
-    rules,
-    aggregationRule: loose('AggregationRule is an optional field that describes how to build the Rules for this ClusterRole.', {
-      clusterRoleSelectors: looseList('ClusterRoleSelectors holds a list of selectors which will be used to find ClusterRoles and create the rules.'),
-    }),
-  }),
+  kindSchema(
+    'ClusterRole is a cluster level, logical grouping of PolicyRules that can be referenced as a unit by a RoleBinding or ClusterRoleBinding.',
+    {
+      rules,
+      aggregationRule: loose(
+        'AggregationRule is an optional field that describes how to build the Rules for this ClusterRole.',
+        {
+          clusterRoleSelectors: looseList(
+            'ClusterRoleSelectors holds a list of selectors which will be used to find ClusterRoles and create the rules.',
+          ),
+        },
+      ),
+    },
+  ),
   createdAt,
 );
 
@@ -168,7 +231,12 @@ const bindingColumns = [
   ageColumn,
   { name: 'Users', jsonPath: '.subjects[?(@.kind=="User")].name', type: 'string' as const, priority: 1 },
   { name: 'Groups', jsonPath: '.subjects[?(@.kind=="Group")].name', type: 'string' as const, priority: 1 },
-  { name: 'ServiceAccounts', jsonPath: '.subjects[?(@.kind=="ServiceAccount")].name', type: 'string' as const, priority: 1 },
+  {
+    name: 'ServiceAccounts',
+    jsonPath: '.subjects[?(@.kind=="ServiceAccount")].name',
+    type: 'string' as const,
+    priority: 1,
+  },
 ];
 
 export const roleBindingDefinition = rbac(
@@ -185,7 +253,9 @@ export const clusterRoleBindingDefinition = rbac(
   'ClusterRoleBinding',
   false,
   'ClusterRoleBinding references a ClusterRole, but not contain it.  It can reference a ClusterRole in the global namespace, and adds who information via Subject.',
-  bindingSchema('ClusterRoleBinding references a ClusterRole, but not contain it.  It can reference a ClusterRole in the global namespace, and adds who information via Subject.'),
+  bindingSchema(
+    'ClusterRoleBinding references a ClusterRole, but not contain it.  It can reference a ClusterRole in the global namespace, and adds who information via Subject.',
+  ),
   bindingColumns,
 );
 
@@ -204,15 +274,27 @@ export const apiServiceDefinition: ResourceDefinition = {
   description: 'APIService represents a server for a particular GroupVersion. Name must be "version.group".',
   schema: kindSchema('APIService represents a server for a particular GroupVersion. Name must be "version.group".', {
     spec: loose('Spec contains information for locating and communicating with a server', {
-      service: loose('Service is a reference to the service for this API server.  It must communicate on port 443. If the Service is nil, that means the handling for the API groupversion is handled locally on this server.', {
-        namespace: str('Namespace is the namespace of the service'),
-        name: str('Name is the name of the service'),
-        port: int32('If specified, the port on the service that hosting webhook. Default to 443 for backward compatibility.'),
-      }),
+      service: loose(
+        'Service is a reference to the service for this API server.  It must communicate on port 443. If the Service is nil, that means the handling for the API groupversion is handled locally on this server.',
+        {
+          namespace: str('Namespace is the namespace of the service'),
+          name: str('Name is the name of the service'),
+          port: int32(
+            'If specified, the port on the service that hosting webhook. Default to 443 for backward compatibility.',
+          ),
+        },
+      ),
       group: str('Group is the API group name this server hosts'),
       version: str('Version is the API version this server hosts.  For example, "v1"'),
-      insecureSkipTLSVerify: bool('InsecureSkipTLSVerify disables TLS certificate verification when communicating with this server.'),
-      caBundle: { type: 'string', format: 'byte', description: "CABundle is a PEM encoded CA bundle which will be used to validate an API server's serving certificate." },
+      insecureSkipTLSVerify: bool(
+        'InsecureSkipTLSVerify disables TLS certificate verification when communicating with this server.',
+      ),
+      caBundle: {
+        type: 'string',
+        format: 'byte',
+        description:
+          "CABundle is a PEM encoded CA bundle which will be used to validate an API server's serving certificate.",
+      },
       groupPriorityMinimum: int32('GroupPriorityMinimum is the priority this group should have at least.'),
       versionPriority: int32('VersionPriority controls the ordering of this API version inside of its group.'),
     }),

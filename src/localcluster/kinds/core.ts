@@ -46,13 +46,19 @@ export const namespaceDefinition = core({
       ),
     }),
     status: loose(specDoc('Status describes the current status of a Namespace.'), {
-      phase: str('Phase is the current lifecycle phase of the namespace. More info: https://kubernetes.io/docs/tasks/administer-cluster/namespaces/', {
-        enum: ['Active', 'Terminating'],
-      }),
-      conditions: conditionList('Represents the latest available observations of a namespace\'s current state.'),
+      phase: str(
+        'Phase is the current lifecycle phase of the namespace. More info: https://kubernetes.io/docs/tasks/administer-cluster/namespaces/',
+        {
+          enum: ['Active', 'Terminating'],
+        },
+      ),
+      conditions: conditionList("Represents the latest available observations of a namespace's current state."),
     }),
   }),
-  printerColumns: [{ name: 'Status', jsonPath: '.status.phase', description: 'The status of the namespace' }, ageColumn],
+  printerColumns: [
+    { name: 'Status', jsonPath: '.status.phase', description: 'The status of the namespace' },
+    ageColumn,
+  ],
   subresources: { status: true },
   selectableFields: ['status.phase'],
   verbs: ['create', 'delete', 'get', 'list', 'patch', 'update', 'watch'],
@@ -61,10 +67,14 @@ export const namespaceDefinition = core({
 // ---- pods -------------------------------------------------------------------------------------
 
 const containerProps = {
-  name: str('Name of the container specified as a DNS_LABEL. Each container in a pod must have a unique name (DNS_LABEL). Cannot be updated.'),
+  name: str(
+    'Name of the container specified as a DNS_LABEL. Each container in a pod must have a unique name (DNS_LABEL). Cannot be updated.',
+  ),
   image: str('Container image name. More info: https://kubernetes.io/docs/concepts/containers/images'),
   imagePullPolicy: str('Image pull policy. One of Always, Never, IfNotPresent.'),
-  restartPolicy: str('RestartPolicy defines the restart behavior of individual containers in a pod (init containers only: Always makes a sidecar).'),
+  restartPolicy: str(
+    'RestartPolicy defines the restart behavior of individual containers in a pod (init containers only: Always makes a sidecar).',
+  ),
 };
 
 const containerStatusProps = {
@@ -73,9 +83,11 @@ const containerStatusProps = {
   imageID: str("ImageID is the image ID of the container's image."),
   containerID: str("ContainerID is the ID of the container in the format '<type>://<container_id>'."),
   ready: bool('Ready specifies whether the container is currently passing its readiness check.'),
-  started: bool('Started indicates whether the container has finished its postStart lifecycle hook and passed its startup probe.'),
+  started: bool(
+    'Started indicates whether the container has finished its postStart lifecycle hook and passed its startup probe.',
+  ),
   restartCount: int32('RestartCount holds the number of times the container has been restarted.'),
-  state: loose('State holds details about the container\'s current condition.'),
+  state: loose("State holds details about the container's current condition."),
   lastState: loose('LastTerminationState holds the last termination state of the container.'),
 };
 
@@ -86,47 +98,95 @@ export const podDefinition = core({
   shortNames: ['po'],
   categories: ['all'],
   namespaced: true,
-  description: 'Pod is a collection of containers that can run on a host. This resource is created by clients and scheduled onto hosts.',
-  schema: kindSchema('Pod is a collection of containers that can run on a host. This resource is created by clients and scheduled onto hosts.', {
-    spec: loose(specDoc('Specification of the desired behavior of the pod.'), {
-      nodeName: str(
-        'NodeName indicates in which node this pod is scheduled. If empty, this pod is a candidate for scheduling by the scheduler defined in schedulerName. Once this field is set, the kubelet for this node becomes responsible for the lifecycle of this pod.',
-      ),
-      containers: looseMapList('List of containers belonging to the pod. Containers cannot currently be added or removed. There must be at least one container in a Pod. Cannot be updated.', ['name'], containerProps),
-      initContainers: looseMapList('List of initialization containers belonging to the pod.', ['name'], containerProps),
-      restartPolicy: str('Restart policy for all containers within the pod. One of Always, OnFailure, Never.'),
-      terminationGracePeriodSeconds: int64('Optional duration in seconds the pod needs to terminate gracefully.'),
-      activeDeadlineSeconds: int64('Optional duration in seconds the pod may be active on the node relative to StartTime before the system will actively try to mark it failed and kill associated containers.'),
-      dnsPolicy: str('Set DNS policy for the pod. Defaults to "ClusterFirst".'),
-      nodeSelector: stringMap("NodeSelector is a selector which must be true for the pod to fit on a node. Selector which must match a node's labels for the pod to be scheduled on that node."),
-      serviceAccountName: str('ServiceAccountName is the name of the ServiceAccount to use to run this pod.'),
-      serviceAccount: str('DeprecatedServiceAccount is a deprecated alias for ServiceAccountName. Deprecated: Use serviceAccountName instead.'),
-      schedulerName: str('If specified, the pod will be dispatched by specified scheduler. If not specified, the pod will be dispatched by default scheduler.'),
-      hostNetwork: bool("Host networking requested for this pod. Use the host's network namespace."),
-      priority: int32('The priority value. Various system components use this field to find the priority of the pod.'),
-      tolerations: looseList("If specified, the pod's tolerations."),
-      readinessGates: looseList('If specified, all readiness gates will be evaluated for pod readiness.', { conditionType: str('ConditionType refers to a condition in the pod\'s condition list with matching type.') }),
-    }),
-    status: loose(specDoc('Most recently observed status of the pod. This data may not be up to date. Populated by the system. Read-only.'), {
-      phase: str(
-        'The phase of a Pod is a simple, high-level summary of where the Pod is in its lifecycle: Pending, Running, Succeeded, Failed or Unknown. More info: https://kubernetes.io/docs/concepts/workloads/pods/pod-lifecycle#pod-phase',
-      ),
-      conditions: conditionList('Current service state of pod. More info: https://kubernetes.io/docs/concepts/workloads/pods/pod-lifecycle#pod-conditions', {
-        lastProbeTime: time('Last time we probed the condition.'),
+  description:
+    'Pod is a collection of containers that can run on a host. This resource is created by clients and scheduled onto hosts.',
+  schema: kindSchema(
+    'Pod is a collection of containers that can run on a host. This resource is created by clients and scheduled onto hosts.',
+    {
+      spec: loose(specDoc('Specification of the desired behavior of the pod.'), {
+        nodeName: str(
+          'NodeName indicates in which node this pod is scheduled. If empty, this pod is a candidate for scheduling by the scheduler defined in schedulerName. Once this field is set, the kubelet for this node becomes responsible for the lifecycle of this pod.',
+        ),
+        containers: looseMapList(
+          'List of containers belonging to the pod. Containers cannot currently be added or removed. There must be at least one container in a Pod. Cannot be updated.',
+          ['name'],
+          containerProps,
+        ),
+        initContainers: looseMapList(
+          'List of initialization containers belonging to the pod.',
+          ['name'],
+          containerProps,
+        ),
+        restartPolicy: str('Restart policy for all containers within the pod. One of Always, OnFailure, Never.'),
+        terminationGracePeriodSeconds: int64('Optional duration in seconds the pod needs to terminate gracefully.'),
+        activeDeadlineSeconds: int64(
+          'Optional duration in seconds the pod may be active on the node relative to StartTime before the system will actively try to mark it failed and kill associated containers.',
+        ),
+        dnsPolicy: str('Set DNS policy for the pod. Defaults to "ClusterFirst".'),
+        nodeSelector: stringMap(
+          "NodeSelector is a selector which must be true for the pod to fit on a node. Selector which must match a node's labels for the pod to be scheduled on that node.",
+        ),
+        serviceAccountName: str('ServiceAccountName is the name of the ServiceAccount to use to run this pod.'),
+        serviceAccount: str(
+          'DeprecatedServiceAccount is a deprecated alias for ServiceAccountName. Deprecated: Use serviceAccountName instead.',
+        ),
+        schedulerName: str(
+          'If specified, the pod will be dispatched by specified scheduler. If not specified, the pod will be dispatched by default scheduler.',
+        ),
+        hostNetwork: bool("Host networking requested for this pod. Use the host's network namespace."),
+        priority: int32(
+          'The priority value. Various system components use this field to find the priority of the pod.',
+        ),
+        tolerations: looseList("If specified, the pod's tolerations."),
+        readinessGates: looseList('If specified, all readiness gates will be evaluated for pod readiness.', {
+          conditionType: str("ConditionType refers to a condition in the pod's condition list with matching type."),
+        }),
       }),
-      message: str('A human readable message indicating details about why the pod is in this condition.'),
-      reason: str("A brief CamelCase message indicating details about why the pod is in this state. e.g. 'Evicted'"),
-      nominatedNodeName: str('nominatedNodeName is set only when this pod preempts other pods on the node, but it cannot be scheduled right away as preemption victims receive their graceful termination periods.'),
-      hostIP: str('hostIP holds the IP address of the host to which the pod is assigned. Empty if the pod has not started yet.'),
-      hostIPs: looseList('hostIPs holds the IP addresses allocated to the host.', { ip: str('IP is the IP address assigned to the host') }),
-      podIP: str('podIP address allocated to the pod. Routable at least within the cluster. Empty if not yet allocated.'),
-      podIPs: looseList('podIPs holds the IP addresses allocated to the pod.', { ip: str('IP is the IP address assigned to the pod') }),
-      startTime: time('RFC 3339 date and time at which the object was acknowledged by the Kubelet. This is before the Kubelet pulled the container image(s) for the pod.'),
-      qosClass: str('The Quality of Service (QOS) classification assigned to the pod based on resource requirements: BestEffort, Burstable or Guaranteed.'),
-      containerStatuses: looseList('Statuses of containers in this pod.', containerStatusProps),
-      initContainerStatuses: looseList('Statuses of init containers in this pod.', containerStatusProps),
-    }),
-  }),
+      status: loose(
+        specDoc(
+          'Most recently observed status of the pod. This data may not be up to date. Populated by the system. Read-only.',
+        ),
+        {
+          phase: str(
+            'The phase of a Pod is a simple, high-level summary of where the Pod is in its lifecycle: Pending, Running, Succeeded, Failed or Unknown. More info: https://kubernetes.io/docs/concepts/workloads/pods/pod-lifecycle#pod-phase',
+          ),
+          conditions: conditionList(
+            'Current service state of pod. More info: https://kubernetes.io/docs/concepts/workloads/pods/pod-lifecycle#pod-conditions',
+            {
+              lastProbeTime: time('Last time we probed the condition.'),
+            },
+          ),
+          message: str('A human readable message indicating details about why the pod is in this condition.'),
+          reason: str(
+            "A brief CamelCase message indicating details about why the pod is in this state. e.g. 'Evicted'",
+          ),
+          nominatedNodeName: str(
+            'nominatedNodeName is set only when this pod preempts other pods on the node, but it cannot be scheduled right away as preemption victims receive their graceful termination periods.',
+          ),
+          hostIP: str(
+            'hostIP holds the IP address of the host to which the pod is assigned. Empty if the pod has not started yet.',
+          ),
+          hostIPs: looseList('hostIPs holds the IP addresses allocated to the host.', {
+            ip: str('IP is the IP address assigned to the host'),
+          }),
+          podIP: str(
+            'podIP address allocated to the pod. Routable at least within the cluster. Empty if not yet allocated.',
+          ),
+          podIPs: looseList('podIPs holds the IP addresses allocated to the pod.', {
+            ip: str('IP is the IP address assigned to the pod'),
+          }),
+          startTime: time(
+            'RFC 3339 date and time at which the object was acknowledged by the Kubelet. This is before the Kubelet pulled the container image(s) for the pod.',
+          ),
+          qosClass: str(
+            'The Quality of Service (QOS) classification assigned to the pod based on resource requirements: BestEffort, Burstable or Guaranteed.',
+          ),
+          containerStatuses: looseList('Statuses of containers in this pod.', containerStatusProps),
+          initContainerStatuses: looseList('Statuses of init containers in this pod.', containerStatusProps),
+        },
+      ),
+    },
+  ),
   printerColumns: [
     { name: 'Status', jsonPath: '.status.phase', description: 'The aggregate status of the containers in this pod.' },
     ageColumn,
@@ -135,7 +195,15 @@ export const podDefinition = core({
     { name: 'Nominated Node', jsonPath: '.status.nominatedNodeName', priority: 1 },
   ],
   subresources: { status: true },
-  selectableFields: ['spec.nodeName', 'spec.restartPolicy', 'spec.schedulerName', 'spec.serviceAccountName', 'status.phase', 'status.podIP', 'status.nominatedNodeName'],
+  selectableFields: [
+    'spec.nodeName',
+    'spec.restartPolicy',
+    'spec.schedulerName',
+    'spec.serviceAccountName',
+    'status.phase',
+    'status.podIP',
+    'status.nominatedNodeName',
+  ],
 });
 
 // ---- persistentvolumeclaims ---------------------------------------------------------------------
@@ -153,8 +221,12 @@ export const persistentVolumeClaimDefinition = core({
       {
         accessModes: strings('accessModes contains the desired access modes the volume should have.'),
         storageClassName: str('storageClassName is the name of the StorageClass required by the claim.'),
-        volumeAttributesClassName: str('volumeAttributesClassName may be used to set the VolumeAttributesClass used by this claim.'),
-        volumeMode: str('volumeMode defines what type of volume is required by the claim. Value of Filesystem is implied when not included in claim spec.'),
+        volumeAttributesClassName: str(
+          'volumeAttributesClassName may be used to set the VolumeAttributesClass used by this claim.',
+        ),
+        volumeMode: str(
+          'volumeMode defines what type of volume is required by the claim. Value of Filesystem is implied when not included in claim spec.',
+        ),
         volumeName: str('volumeName is the binding reference to the PersistentVolume backing this claim.'),
         resources: loose('resources represents the minimum resources the volume should have.', {
           requests: quantityMap('Requests describes the minimum amount of compute resources required.'),
@@ -208,7 +280,10 @@ export const configMapDefinition = core({
       'Immutable, if set to true, ensures that data stored in the ConfigMap cannot be updated (only object metadata can be modified). If not set to true, the field can be modified at any time. Defaulted to nil.',
     ),
   }),
-  printerColumns: [{ name: 'Data', jsonPath: '.data', type: 'string', description: 'The keys of the data.' }, ageColumn],
+  printerColumns: [
+    { name: 'Data', jsonPath: '.data', type: 'string', description: 'The keys of the data.' },
+    ageColumn,
+  ],
   subresources: {},
 });
 
@@ -218,23 +293,34 @@ export const secretDefinition = core({
   singular: 'secret',
   shortNames: [],
   namespaced: true,
-  description: 'Secret holds secret data of a certain type. The total bytes of the values in the Data field must be less than MaxSecretSize bytes.',
-  schema: kindSchema('Secret holds secret data of a certain type. The total bytes of the values in the Data field must be less than MaxSecretSize bytes.', {
-    data: {
-      type: 'object',
-      description:
-        "Data contains the secret data. Each key must consist of alphanumeric characters, '-', '_' or '.'. The serialized form of the secret data is a base64 encoded string, representing the arbitrary (possibly non-string) data value here. Described in https://tools.ietf.org/html/rfc4648#section-4",
-      additionalProperties: { type: 'string', format: 'byte' },
+  description:
+    'Secret holds secret data of a certain type. The total bytes of the values in the Data field must be less than MaxSecretSize bytes.',
+  schema: kindSchema(
+    'Secret holds secret data of a certain type. The total bytes of the values in the Data field must be less than MaxSecretSize bytes.',
+    {
+      data: {
+        type: 'object',
+        description:
+          "Data contains the secret data. Each key must consist of alphanumeric characters, '-', '_' or '.'. The serialized form of the secret data is a base64 encoded string, representing the arbitrary (possibly non-string) data value here. Described in https://tools.ietf.org/html/rfc4648#section-4",
+        additionalProperties: { type: 'string', format: 'byte' },
+      },
+      stringData: stringMap(
+        'stringData allows specifying non-binary secret data in string form. It is provided as a write-only input field for convenience. All keys and values are merged into the data field on write, overwriting any existing values. The stringData field is never output when reading from the API.',
+      ),
+      type: str(
+        'Used to facilitate programmatic handling of secret data. More info: https://kubernetes.io/docs/concepts/configuration/secret/#secret-types',
+        { default: 'Opaque' },
+      ),
+      immutable: bool(
+        'Immutable, if set to true, ensures that data stored in the Secret cannot be updated (only object metadata can be modified). If not set to true, the field can be modified at any time. Defaulted to nil.',
+      ),
     },
-    stringData: stringMap(
-      'stringData allows specifying non-binary secret data in string form. It is provided as a write-only input field for convenience. All keys and values are merged into the data field on write, overwriting any existing values. The stringData field is never output when reading from the API.',
-    ),
-    type: str('Used to facilitate programmatic handling of secret data. More info: https://kubernetes.io/docs/concepts/configuration/secret/#secret-types', { default: 'Opaque' }),
-    immutable: bool(
-      'Immutable, if set to true, ensures that data stored in the Secret cannot be updated (only object metadata can be modified). If not set to true, the field can be modified at any time. Defaulted to nil.',
-    ),
-  }),
-  printerColumns: [{ name: 'Type', jsonPath: '.type' }, { name: 'Data', jsonPath: '.data', type: 'string', description: 'The keys of the data.' }, ageColumn],
+  ),
+  printerColumns: [
+    { name: 'Type', jsonPath: '.type' },
+    { name: 'Data', jsonPath: '.data', type: 'string', description: 'The keys of the data.' },
+    ageColumn,
+  ],
   subresources: {},
   selectableFields: ['type'],
 });
@@ -250,13 +336,21 @@ export const serviceAccountDefinition = core({
   schema: kindSchema(
     'ServiceAccount binds together: * a name, understood by users, and perhaps by peripheral systems, for an identity * a principal that can be authenticated and authorized * a set of secrets',
     {
-      secrets: looseList('Secrets is a list of the secrets in the same namespace that pods running using this ServiceAccount are allowed to use.', {
-        name: str('Name of the referent.'),
-      }),
-      imagePullSecrets: looseList('ImagePullSecrets is a list of references to secrets in the same namespace to use for pulling any images in pods that reference this ServiceAccount.', {
-        name: str('Name of the referent.'),
-      }),
-      automountServiceAccountToken: bool('AutomountServiceAccountToken indicates whether pods running as this service account should have an API token automatically mounted.'),
+      secrets: looseList(
+        'Secrets is a list of the secrets in the same namespace that pods running using this ServiceAccount are allowed to use.',
+        {
+          name: str('Name of the referent.'),
+        },
+      ),
+      imagePullSecrets: looseList(
+        'ImagePullSecrets is a list of references to secrets in the same namespace to use for pulling any images in pods that reference this ServiceAccount.',
+        {
+          name: str('Name of the referent.'),
+        },
+      ),
+      automountServiceAccountToken: bool(
+        'AutomountServiceAccountToken indicates whether pods running as this service account should have an API token automatically mounted.',
+      ),
     },
   ),
   printerColumns: [{ name: 'Secrets', jsonPath: '.secrets[*].name', type: 'string' }, ageColumn],
@@ -285,30 +379,55 @@ export const serviceDefinition = core({
         clusterIP: str(
           'clusterIP is the IP address of the service and is usually assigned randomly. If an address is specified manually, is in-range (as per system configuration), and is not in use, it will be allocated to the service; otherwise creation of the service will fail. This field may not be changed through updates unless the type field is also being changed to ExternalName. Valid values are "None", empty string (""), or a valid IP address. Setting this to "None" makes a "headless service" (no virtual IP).',
         ),
-        clusterIPs: strings('ClusterIPs is a list of IP addresses assigned to this service, and are usually assigned randomly.'),
-        externalIPs: strings('externalIPs is a list of IP addresses for which nodes in the cluster will also accept traffic for this service.'),
-        externalName: str('externalName is the external reference that discovery mechanisms will return as an alias for this service (e.g. a DNS CNAME record).'),
+        clusterIPs: strings(
+          'ClusterIPs is a list of IP addresses assigned to this service, and are usually assigned randomly.',
+        ),
+        externalIPs: strings(
+          'externalIPs is a list of IP addresses for which nodes in the cluster will also accept traffic for this service.',
+        ),
+        externalName: str(
+          'externalName is the external reference that discovery mechanisms will return as an alias for this service (e.g. a DNS CNAME record).',
+        ),
         selector: stringMap(
           'Route service traffic to pods with label keys and values matching this selector. If empty or not present, the service is assumed to have an external process managing its endpoints, which Kubernetes will not modify.',
         ),
-        ports: looseMapList('The list of ports that are exposed by this service. More info: https://kubernetes.io/docs/concepts/services-networking/service/#virtual-ips-and-service-proxies', ['port', 'protocol'], {
-          name: str('The name of this port within the service. This must be a DNS_LABEL.'),
-          protocol: str('The IP protocol for this port. Supports "TCP", "UDP", and "SCTP". Default is TCP.'),
-          port: int32('The port that will be exposed by this service.'),
-          targetPort: { description: 'Number or name of the port to access on the pods targeted by the service.', anyOf: [{ type: 'integer' }, { type: 'string' }], 'x-kubernetes-int-or-string': true },
-          nodePort: int32('The port on each node on which this service is exposed when type is NodePort or LoadBalancer.'),
-          appProtocol: str('The application protocol for this port.'),
-        }),
+        ports: looseMapList(
+          'The list of ports that are exposed by this service. More info: https://kubernetes.io/docs/concepts/services-networking/service/#virtual-ips-and-service-proxies',
+          ['port', 'protocol'],
+          {
+            name: str('The name of this port within the service. This must be a DNS_LABEL.'),
+            protocol: str('The IP protocol for this port. Supports "TCP", "UDP", and "SCTP". Default is TCP.'),
+            port: int32('The port that will be exposed by this service.'),
+            targetPort: {
+              description: 'Number or name of the port to access on the pods targeted by the service.',
+              anyOf: [{ type: 'integer' }, { type: 'string' }],
+              'x-kubernetes-int-or-string': true,
+            },
+            nodePort: int32(
+              'The port on each node on which this service is exposed when type is NodePort or LoadBalancer.',
+            ),
+            appProtocol: str('The application protocol for this port.'),
+          },
+        ),
         sessionAffinity: str('Supports "ClientIP" and "None". Used to maintain session affinity.'),
-        publishNotReadyAddresses: bool('publishNotReadyAddresses indicates that any agent which deals with endpoints for this Service should disregard any indications of ready/not-ready.'),
+        publishNotReadyAddresses: bool(
+          'publishNotReadyAddresses indicates that any agent which deals with endpoints for this Service should disregard any indications of ready/not-ready.',
+        ),
         ipFamilies: strings('IPFamilies is a list of IP families (e.g. IPv4, IPv6) assigned to this service.'),
         ipFamilyPolicy: str('IPFamilyPolicy represents the dual-stack-ness requested or required by this Service.'),
-        internalTrafficPolicy: str('InternalTrafficPolicy describes how nodes distribute service traffic they receive on the ClusterIP.'),
-        externalTrafficPolicy: str("externalTrafficPolicy describes how nodes distribute service traffic they receive on one of the Service's \"externally-facing\" addresses."),
+        internalTrafficPolicy: str(
+          'InternalTrafficPolicy describes how nodes distribute service traffic they receive on the ClusterIP.',
+        ),
+        externalTrafficPolicy: str(
+          'externalTrafficPolicy describes how nodes distribute service traffic they receive on one of the Service\'s "externally-facing" addresses.',
+        ),
       }),
       status: loose(specDoc('Most recently observed status of the service. Populated by the system. Read-only.'), {
         loadBalancer: loose('LoadBalancer contains the current status of the load-balancer, if one is present.', {
-          ingress: looseList('Ingress is a list containing ingress points for the load-balancer.', { ip: str('IP is set for load-balancer ingress points that are IP based.'), hostname: str('Hostname is set for load-balancer ingress points that are DNS based.') }),
+          ingress: looseList('Ingress is a list containing ingress points for the load-balancer.', {
+            ip: str('IP is set for load-balancer ingress points that are IP based.'),
+            hostname: str('Hostname is set for load-balancer ingress points that are DNS based.'),
+          }),
         }),
         conditions: conditionList('Current service state'),
       }),
@@ -318,7 +437,12 @@ export const serviceDefinition = core({
     { name: 'Type', jsonPath: '.spec.type' },
     { name: 'Cluster-IP', jsonPath: '.spec.clusterIP' },
     { name: 'External-IP', jsonPath: '.spec.externalIPs', type: 'string' },
-    { name: 'Port(s)', jsonPath: '.spec.ports[*].port', type: 'string', description: 'The list of ports that are exposed by this service.' },
+    {
+      name: 'Port(s)',
+      jsonPath: '.spec.ports[*].port',
+      type: 'string',
+      description: 'The list of ports that are exposed by this service.',
+    },
     ageColumn,
     { name: 'Selector', jsonPath: '.spec.selector', type: 'string', priority: 1 },
   ],
@@ -353,7 +477,9 @@ export const eventDefinition = core({
   description: eventDescription,
   schema: kindSchema(eventDescription, {
     involvedObject: objectReference('The object that this event is about.'),
-    reason: str('This should be a short, machine understandable string that gives the reason for the transition into the object\'s current status.'),
+    reason: str(
+      "This should be a short, machine understandable string that gives the reason for the transition into the object's current status.",
+    ),
     message: str('A human-readable description of the status of this operation.'),
     source: loose('The component reporting this event. Should be a short machine understandable string.', {
       component: str('Component from which the event is generated.'),
@@ -364,7 +490,7 @@ export const eventDefinition = core({
     count: int32('The number of times this event has occurred.'),
     type: str('Type of this event (Normal, Warning), new types could be added in the future'),
     eventTime: time('Time when this Event was first observed.'),
-    series: loose('Data about the Event series this event represents or nil if it\'s a singleton Event.', {
+    series: loose("Data about the Event series this event represents or nil if it's a singleton Event.", {
       count: int32('Number of occurrences in this series up to the last heartbeat time'),
       lastObservedTime: time('Time of the last occurrence observed'),
     }),
@@ -410,45 +536,73 @@ export const nodeDefinition = core({
   singular: 'node',
   shortNames: ['no'],
   namespaced: false,
-  description: 'Node is a worker node in Kubernetes. Each node will have a unique identifier in the cache (i.e. in etcd).',
-  schema: kindSchema('Node is a worker node in Kubernetes. Each node will have a unique identifier in the cache (i.e. in etcd).', {
-    spec: loose(specDoc('Spec defines the behavior of a node.'), {
-      podCIDR: str('PodCIDR represents the pod IP range assigned to the node.'),
-      podCIDRs: strings('podCIDRs represents the IP ranges assigned to the node for usage by Pods on that node.'),
-      providerID: str('ID of the node assigned by the cloud provider.'),
-      unschedulable: bool('Unschedulable controls node schedulability of new pods. By default, node is schedulable.'),
-      taints: looseList("If specified, the node's taints.", {
-        key: str('Required. The taint key to be applied to a node.'),
-        value: str('The taint value corresponding to the taint key.'),
-        effect: str('Required. The effect of the taint on pods that do not tolerate the taint. Valid effects are NoSchedule, PreferNoSchedule and NoExecute.'),
-        timeAdded: time('TimeAdded represents the time at which the taint was added.'),
+  description:
+    'Node is a worker node in Kubernetes. Each node will have a unique identifier in the cache (i.e. in etcd).',
+  schema: kindSchema(
+    'Node is a worker node in Kubernetes. Each node will have a unique identifier in the cache (i.e. in etcd).',
+    {
+      spec: loose(specDoc('Spec defines the behavior of a node.'), {
+        podCIDR: str('PodCIDR represents the pod IP range assigned to the node.'),
+        podCIDRs: strings('podCIDRs represents the IP ranges assigned to the node for usage by Pods on that node.'),
+        providerID: str('ID of the node assigned by the cloud provider.'),
+        unschedulable: bool('Unschedulable controls node schedulability of new pods. By default, node is schedulable.'),
+        taints: looseList("If specified, the node's taints.", {
+          key: str('Required. The taint key to be applied to a node.'),
+          value: str('The taint value corresponding to the taint key.'),
+          effect: str(
+            'Required. The effect of the taint on pods that do not tolerate the taint. Valid effects are NoSchedule, PreferNoSchedule and NoExecute.',
+          ),
+          timeAdded: time('TimeAdded represents the time at which the taint was added.'),
+        }),
       }),
-    }),
-    status: loose(specDoc('Most recently observed status of the node. Populated by the system. Read-only.'), {
-      conditions: conditionList('Conditions is an array of current observed node conditions. More info: https://kubernetes.io/docs/reference/node/node-status/#condition', {
-        lastHeartbeatTime: time('Last time we got an update on a given condition.'),
+      status: loose(specDoc('Most recently observed status of the node. Populated by the system. Read-only.'), {
+        conditions: conditionList(
+          'Conditions is an array of current observed node conditions. More info: https://kubernetes.io/docs/reference/node/node-status/#condition',
+          {
+            lastHeartbeatTime: time('Last time we got an update on a given condition.'),
+          },
+        ),
+        addresses: looseList('List of addresses reachable to the node.', {
+          type: str('Node address type, one of Hostname, ExternalIP or InternalIP.'),
+          address: str('The node address.'),
+        }),
+        capacity: quantityMap('Capacity represents the total resources of a node.'),
+        allocatable: quantityMap(
+          'Allocatable represents the resources of a node that are available for scheduling. Defaults to Capacity.',
+        ),
+        nodeInfo: loose(
+          'Set of ids/uuids to uniquely identify the node. More info: https://kubernetes.io/docs/reference/node/node-status/#info',
+          {
+            kubeletVersion: str('Kubelet Version reported by the node.'),
+            osImage: str('OS Image reported by the node from /etc/os-release (e.g. Debian GNU/Linux 7 (wheezy)).'),
+            kernelVersion: str("Kernel Version reported by the node from 'uname -r' (e.g. 3.16.0-0.bpo.4-amd64)."),
+            containerRuntimeVersion: str(
+              'ContainerRuntime Version reported by the node through runtime remote API (e.g. containerd://1.4.2).',
+            ),
+          },
+        ),
+        phase: str('NodePhase is the recently observed lifecycle phase of the node. Deprecated.'),
       }),
-      addresses: looseList('List of addresses reachable to the node.', { type: str('Node address type, one of Hostname, ExternalIP or InternalIP.'), address: str('The node address.') }),
-      capacity: quantityMap('Capacity represents the total resources of a node.'),
-      allocatable: quantityMap('Allocatable represents the resources of a node that are available for scheduling. Defaults to Capacity.'),
-      nodeInfo: loose('Set of ids/uuids to uniquely identify the node. More info: https://kubernetes.io/docs/reference/node/node-status/#info', {
-        kubeletVersion: str('Kubelet Version reported by the node.'),
-        osImage: str('OS Image reported by the node from /etc/os-release (e.g. Debian GNU/Linux 7 (wheezy)).'),
-        kernelVersion: str("Kernel Version reported by the node from 'uname -r' (e.g. 3.16.0-0.bpo.4-amd64)."),
-        containerRuntimeVersion: str('ContainerRuntime Version reported by the node through runtime remote API (e.g. containerd://1.4.2).'),
-      }),
-      phase: str('NodePhase is the recently observed lifecycle phase of the node. Deprecated.'),
-    }),
-  }),
+    },
+  ),
   printerColumns: [
-    { name: 'Status', jsonPath: '.status.conditions[?(@.type=="Ready")].status', type: 'string', description: 'The status of the node' },
+    {
+      name: 'Status',
+      jsonPath: '.status.conditions[?(@.type=="Ready")].status',
+      type: 'string',
+      description: 'The status of the node',
+    },
     ageColumn,
     { name: 'Version', jsonPath: '.status.nodeInfo.kubeletVersion' },
-    { name: 'Internal-IP', jsonPath: '.status.addresses[?(@.type=="InternalIP")].address', type: 'string', priority: 1 },
+    {
+      name: 'Internal-IP',
+      jsonPath: '.status.addresses[?(@.type=="InternalIP")].address',
+      type: 'string',
+      priority: 1,
+    },
     { name: 'OS-Image', jsonPath: '.status.nodeInfo.osImage', priority: 1 },
     { name: 'Kernel-Version', jsonPath: '.status.nodeInfo.kernelVersion', priority: 1 },
     { name: 'Container-Runtime', jsonPath: '.status.nodeInfo.containerRuntimeVersion', priority: 1 },
   ],
   subresources: { status: true },
 });
-

@@ -34,14 +34,27 @@ import {
   serviceAccountDefinition,
   serviceDefinition,
 } from './core.js';
-import { configMapStrategy, namespaceStrategy, persistentVolumeClaimStrategy, podStrategy, secretStrategy, ServiceStrategy } from './strategies.js';
+import {
+  configMapStrategy,
+  namespaceStrategy,
+  persistentVolumeClaimStrategy,
+  podStrategy,
+  secretStrategy,
+  ServiceStrategy,
+} from './strategies.js';
 import { installCoreTables } from './tables.js';
 
 export * from './core.js';
 export * from './cluster.js';
 export { ServiceAllocators, type ServiceAllocatorOptions } from './allocators.js';
 export { podQOSClass, ServiceStrategy } from './strategies.js';
-export { ComputedTableConvertor, coreTableColumns, installCoreTables, podSummary, type ComputedColumn } from './tables.js';
+export {
+  ComputedTableConvertor,
+  coreTableColumns,
+  installCoreTables,
+  podSummary,
+  type ComputedColumn,
+} from './tables.js';
 
 /** Every built-in kind served, core/v1 first. */
 export const coreDefinitions: readonly ResourceDefinition[] = [
@@ -84,7 +97,8 @@ export function coreRegistrations(opts: CoreRegistrationOptions = {}): ResourceR
     [secretDefinition, secretStrategy],
   ]);
   const rbacNames: Strategy = { validateName: validatePathSegmentName };
-  for (const def of [roleDefinition, clusterRoleDefinition, roleBindingDefinition, clusterRoleBindingDefinition]) strategies.set(def, rbacNames);
+  for (const def of [roleDefinition, clusterRoleDefinition, roleBindingDefinition, clusterRoleBindingDefinition])
+    strategies.set(def, rbacNames);
   return coreDefinitions.map((definition) => {
     if (definition === serviceDefinition) return { definition: serviceDef, strategy: services };
     const strategy = strategies.get(definition);
@@ -115,13 +129,20 @@ export async function initCoreResources(registry: APIRegistry, opts: InitCoreOpt
   if (opts.bootstrap === false) return;
   const namespaces = registry.lookup('', 'v1', 'namespaces');
   if (namespaces) {
-    for (const name of systemNamespaces) await createIfMissing(() => namespaces.store.create('', { apiVersion: 'v1', kind: 'Namespace', metadata: { name } }));
+    for (const name of systemNamespaces)
+      await createIfMissing(() =>
+        namespaces.store.create('', { apiVersion: 'v1', kind: 'Namespace', metadata: { name } }),
+      );
   }
   if (services && strategy) {
     const body: KubeObject = {
       apiVersion: 'v1',
       kind: 'Service',
-      metadata: { name: 'kubernetes', namespace: 'default', labels: { component: 'apiserver', provider: 'kubernetes' } },
+      metadata: {
+        name: 'kubernetes',
+        namespace: 'default',
+        labels: { component: 'apiserver', provider: 'kubernetes' },
+      },
       spec: {
         type: 'ClusterIP',
         clusterIP: strategy.allocators.address(1),

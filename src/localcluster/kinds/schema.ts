@@ -35,18 +35,36 @@ export function strings(description: string): JSONSchema {
 }
 
 /** An object with some declared fields that keeps any other field as sent. */
-export function loose(description: string, properties: Record<string, JSONSchema> = {}, extra: JSONSchema = {}): JSONSchema {
+export function loose(
+  description: string,
+  properties: Record<string, JSONSchema> = {},
+  extra: JSONSchema = {},
+): JSONSchema {
   return { type: 'object', description, properties, 'x-kubernetes-preserve-unknown-fields': true, ...extra };
 }
 
 /** A list of loose objects. */
-export function looseList(description: string, properties: Record<string, JSONSchema> = {}, extra: JSONSchema = {}): JSONSchema {
+export function looseList(
+  description: string,
+  properties: Record<string, JSONSchema> = {},
+  extra: JSONSchema = {},
+): JSONSchema {
   return { type: 'array', description, items: loose('', properties), ...extra };
 }
 
 /** A list of loose objects keyed by `keys` (merged item by item by server-side apply). */
-export function looseMapList(description: string, keys: string[], properties: Record<string, JSONSchema> = {}): JSONSchema {
-  return { type: 'array', description, items: loose('', properties), 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': keys };
+export function looseMapList(
+  description: string,
+  keys: string[],
+  properties: Record<string, JSONSchema> = {},
+): JSONSchema {
+  return {
+    type: 'array',
+    description,
+    items: loose('', properties),
+    'x-kubernetes-list-type': 'map',
+    'x-kubernetes-list-map-keys': keys,
+  };
 }
 
 /** A resource.Quantity: an integer or a string. */

@@ -44,7 +44,14 @@ export const namespaceStrategy: Strategy = {
   },
   validate(obj) {
     const name = obj.metadata.name;
-    return typeof name === 'string' && name ? validateDNSLabel(name).map((detail) => ({ type: 'FieldValueInvalid', field: 'metadata.name', value: name, detail })) : [];
+    return typeof name === 'string' && name
+      ? validateDNSLabel(name).map((detail) => ({
+          type: 'FieldValueInvalid',
+          field: 'metadata.name',
+          value: name,
+          detail,
+        }))
+      : [];
   },
 };
 
@@ -78,7 +85,8 @@ export function podQOSClass(podSpec: Obj): 'BestEffort' | 'Burstable' | 'Guarant
     const limits = isPlainObject(r['limits']) ? r['limits'] : {};
     for (const res of ['cpu', 'memory']) {
       if (requests[res] !== undefined || limits[res] !== undefined) any = true;
-      if (limits[res] === undefined || (requests[res] !== undefined && String(requests[res]) !== String(limits[res]))) guaranteed = false;
+      if (limits[res] === undefined || (requests[res] !== undefined && String(requests[res]) !== String(limits[res])))
+        guaranteed = false;
     }
   }
   if (!any) return 'BestEffort';
@@ -96,7 +104,8 @@ function defaultPodSpec(s: Obj): void {
   s['preemptionPolicy'] ??= 'PreemptLowerPriority';
   // The ServiceAccount admission plugin.
   if (typeof s['serviceAccountName'] !== 'string' || !s['serviceAccountName']) {
-    s['serviceAccountName'] = typeof s['serviceAccount'] === 'string' && s['serviceAccount'] ? s['serviceAccount'] : 'default';
+    s['serviceAccountName'] =
+      typeof s['serviceAccount'] === 'string' && s['serviceAccount'] ? s['serviceAccount'] : 'default';
   }
   s['serviceAccount'] = s['serviceAccountName'];
   for (const c of listOf(s['containers'])) containerDefaults(c);
@@ -104,7 +113,12 @@ function defaultPodSpec(s: Obj): void {
   // The DefaultTolerationSeconds admission plugin.
   const tolerations = Array.isArray(s['tolerations']) ? (s['tolerations'] as unknown[]) : [];
   for (const key of ['node.kubernetes.io/not-ready', 'node.kubernetes.io/unreachable']) {
-    const has = tolerations.some((t) => isPlainObject(t) && (t['key'] === key || (t['key'] === undefined && t['operator'] === 'Exists')) && (t['effect'] === undefined || t['effect'] === 'NoExecute'));
+    const has = tolerations.some(
+      (t) =>
+        isPlainObject(t) &&
+        (t['key'] === key || (t['key'] === undefined && t['operator'] === 'Exists')) &&
+        (t['effect'] === undefined || t['effect'] === 'NoExecute'),
+    );
     if (!has) tolerations.push({ key, operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 300 });
   }
   s['tolerations'] = tolerations;
@@ -134,20 +148,29 @@ export const podStrategy: Strategy = {
       list.forEach((c, i) => {
         if (!isPlainObject(c)) return;
         const name = c['name'];
-        if (typeof name !== 'string' || !name) errors.push({ type: 'FieldValueRequired', field: `${field}[${i}].name`, detail: '' });
+        if (typeof name !== 'string' || !name)
+          errors.push({ type: 'FieldValueRequired', field: `${field}[${i}].name`, detail: '' });
         else {
-          for (const detail of validateDNSLabel(name)) errors.push({ type: 'FieldValueInvalid', field: `${field}[${i}].name`, value: name, detail });
-          if (names.has(name)) errors.push({ type: 'FieldValueDuplicate', field: `${field}[${i}].name`, value: name, detail: '' });
+          for (const detail of validateDNSLabel(name))
+            errors.push({ type: 'FieldValueInvalid', field: `${field}[${i}].name`, value: name, detail });
+          if (names.has(name))
+            errors.push({ type: 'FieldValueDuplicate', field: `${field}[${i}].name`, value: name, detail: '' });
           names.add(name);
         }
-        if (typeof c['image'] !== 'string' || !c['image'].trim()) errors.push({ type: 'FieldValueRequired', field: `${field}[${i}].image`, detail: '' });
+        if (typeof c['image'] !== 'string' || !c['image'].trim())
+          errors.push({ type: 'FieldValueRequired', field: `${field}[${i}].image`, detail: '' });
       });
     };
     check(s['containers'], 'spec.containers', true);
     check(s['initContainers'], 'spec.initContainers', false);
     const rp = s['restartPolicy'];
     if (rp !== undefined && !['Always', 'OnFailure', 'Never'].includes(rp as string)) {
-      errors.push({ type: 'FieldValueNotSupported', field: 'spec.restartPolicy', value: rp, detail: 'supported values: "Always", "OnFailure", "Never"' });
+      errors.push({
+        type: 'FieldValueNotSupported',
+        field: 'spec.restartPolicy',
+        value: rp,
+        detail: 'supported values: "Always", "OnFailure", "Never"',
+      });
     }
     return errors;
   },
@@ -161,7 +184,8 @@ export const podStrategy: Strategy = {
         if (oldList[i] && oldList[i]['name'] === c['name']) c['image'] = oldList[i]['image'];
       });
     }
-    for (const key of ['activeDeadlineSeconds', 'tolerations', 'terminationGracePeriodSeconds', 'schedulingGates']) next[key] = prev[key];
+    for (const key of ['activeDeadlineSeconds', 'tolerations', 'terminationGracePeriodSeconds', 'schedulingGates'])
+      next[key] = prev[key];
     // Binding: kube binds through pods/binding, which this server does not serve; setting an
     // empty spec.nodeName once stands in for it (the pod simulator binds this way).
     if (!prev['nodeName']) next['nodeName'] = prev['nodeName'];
@@ -184,11 +208,16 @@ export const persistentVolumeClaimStrategy: Strategy = {
     const errors: FieldError[] = [];
     const s = isPlainObject(obj['spec']) ? obj['spec'] : {};
     if (!Array.isArray(s['accessModes']) || s['accessModes'].length === 0) {
-      errors.push({ type: 'FieldValueRequired', field: 'spec.accessModes', detail: 'at least 1 access mode is required' });
+      errors.push({
+        type: 'FieldValueRequired',
+        field: 'spec.accessModes',
+        detail: 'at least 1 access mode is required',
+      });
     }
     const resources = isPlainObject(s['resources']) ? s['resources'] : {};
     const requests = isPlainObject(resources['requests']) ? resources['requests'] : {};
-    if (requests['storage'] === undefined) errors.push({ type: 'FieldValueRequired', field: 'spec.resources[storage]', detail: '' });
+    if (requests['storage'] === undefined)
+      errors.push({ type: 'FieldValueRequired', field: 'spec.resources[storage]', detail: '' });
     return errors;
   },
   validateUpdate(obj, old) {
@@ -203,7 +232,8 @@ export const persistentVolumeClaimStrategy: Strategy = {
       {
         type: 'FieldValueForbidden',
         field: 'spec',
-        detail: 'spec is immutable after creation except resources.requests and volumeAttributesClassName for bound claims',
+        detail:
+          'spec is immutable after creation except resources.requests and volumeAttributesClassName for bound claims',
       },
     ];
   },
@@ -220,11 +250,23 @@ function validateKeys(map: unknown, field: string, errors: FieldError[], opts: {
   if (!isPlainObject(map)) return size;
   for (const [k, v] of Object.entries(map)) {
     if (k.length > 253 || !configKey.test(k) || k === '.' || k === '..' || k.startsWith('..')) {
-      errors.push({ type: 'FieldValueInvalid', field, value: k, detail: "a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. 'key.name',  or 'KEY_NAME',  or 'key-name', regex used for validation is '[-._a-zA-Z0-9]+')" });
+      errors.push({
+        type: 'FieldValueInvalid',
+        field,
+        value: k,
+        detail:
+          "a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. 'key.name',  or 'KEY_NAME',  or 'key-name', regex used for validation is '[-._a-zA-Z0-9]+')",
+      });
     }
     if (typeof v !== 'string') continue;
     if (opts.base64) {
-      if (!base64.test(v)) errors.push({ type: 'FieldValueInvalid', field: `${field}[${k}]`, value: '<value omitted>', detail: 'must be base64 encoded (RFC 4648, section 4)' });
+      if (!base64.test(v))
+        errors.push({
+          type: 'FieldValueInvalid',
+          field: `${field}[${k}]`,
+          value: '<value omitted>',
+          detail: 'must be base64 encoded (RFC 4648, section 4)',
+        });
       else size += Buffer.from(v, 'base64').length;
     } else size += Buffer.byteLength(v);
   }
@@ -235,9 +277,15 @@ function immutableErrors(obj: KubeObject, old: KubeObject, fields: string[]): Fi
   if (old['immutable'] !== true) return [];
   const errors: FieldError[] = [];
   for (const f of fields) {
-    if (!jsonEqual(obj[f] ?? {}, old[f] ?? {})) errors.push({ type: 'FieldValueForbidden', field: f, detail: 'field is immutable when `immutable` is set' });
+    if (!jsonEqual(obj[f] ?? {}, old[f] ?? {}))
+      errors.push({ type: 'FieldValueForbidden', field: f, detail: 'field is immutable when `immutable` is set' });
   }
-  if (obj['immutable'] !== true) errors.push({ type: 'FieldValueForbidden', field: 'immutable', detail: 'field is immutable when `immutable` is set' });
+  if (obj['immutable'] !== true)
+    errors.push({
+      type: 'FieldValueForbidden',
+      field: 'immutable',
+      detail: 'field is immutable when `immutable` is set',
+    });
   return errors;
 }
 
@@ -246,7 +294,8 @@ function mergeStringData(obj: KubeObject): void {
   const sd = obj['stringData'];
   if (isPlainObject(sd)) {
     const data = objectAt(obj, 'data');
-    for (const [k, v] of Object.entries(sd)) if (typeof v === 'string') data[k] = Buffer.from(v, 'utf8').toString('base64');
+    for (const [k, v] of Object.entries(sd))
+      if (typeof v === 'string') data[k] = Buffer.from(v, 'utf8').toString('base64');
   }
   delete obj['stringData'];
 }
@@ -264,18 +313,28 @@ export const secretStrategy: Strategy = {
   validate(obj) {
     const errors: FieldError[] = [];
     const size = validateKeys(obj['data'], 'data', errors, { base64: true });
-    if (size > maxDataBytes) errors.push({ type: 'FieldValueTooLong', field: 'data', detail: `may not be more than ${maxDataBytes} bytes` });
+    if (size > maxDataBytes)
+      errors.push({ type: 'FieldValueTooLong', field: 'data', detail: `may not be more than ${maxDataBytes} bytes` });
     const type = typeof obj['type'] === 'string' ? obj['type'] : 'Opaque';
     const data = isPlainObject(obj['data']) ? obj['data'] : {};
-    for (const key of requiredSecretKeys[type] ?? []) if (data[key] === undefined) errors.push({ type: 'FieldValueRequired', field: `data[${key}]`, detail: '' });
-    if (type === 'kubernetes.io/service-account-token' && !obj.metadata.annotations?.['kubernetes.io/service-account.name']) {
-      errors.push({ type: 'FieldValueRequired', field: 'metadata.annotations[kubernetes.io/service-account.name]', detail: '' });
+    for (const key of requiredSecretKeys[type] ?? [])
+      if (data[key] === undefined) errors.push({ type: 'FieldValueRequired', field: `data[${key}]`, detail: '' });
+    if (
+      type === 'kubernetes.io/service-account-token' &&
+      !obj.metadata.annotations?.['kubernetes.io/service-account.name']
+    ) {
+      errors.push({
+        type: 'FieldValueRequired',
+        field: 'metadata.annotations[kubernetes.io/service-account.name]',
+        detail: '',
+      });
     }
     return errors;
   },
   validateUpdate(obj, old) {
     const errors: FieldError[] = [];
-    if ((obj['type'] ?? 'Opaque') !== (old['type'] ?? 'Opaque')) errors.push({ type: 'FieldValueInvalid', field: 'type', value: obj['type'], detail: 'field is immutable' });
+    if ((obj['type'] ?? 'Opaque') !== (old['type'] ?? 'Opaque'))
+      errors.push({ type: 'FieldValueInvalid', field: 'type', value: obj['type'], detail: 'field is immutable' });
     return [...errors, ...immutableErrors(obj, old, ['data'])];
   },
 };
@@ -287,10 +346,21 @@ export const configMapStrategy: Strategy = {
     size += validateKeys(obj['binaryData'], 'binaryData', errors, { base64: true });
     if (isPlainObject(obj['data']) && isPlainObject(obj['binaryData'])) {
       for (const k of Object.keys(obj['binaryData'])) {
-        if (k in obj['data']) errors.push({ type: 'FieldValueInvalid', field: 'data', value: k, detail: 'duplicate of key present in binaryData' });
+        if (k in obj['data'])
+          errors.push({
+            type: 'FieldValueInvalid',
+            field: 'data',
+            value: k,
+            detail: 'duplicate of key present in binaryData',
+          });
       }
     }
-    if (size > maxDataBytes) errors.push({ type: 'FieldValueTooLong', field: '', detail: `ConfigMap "${obj.metadata.name}" is invalid: []: Too long: must have at most ${maxDataBytes} bytes` });
+    if (size > maxDataBytes)
+      errors.push({
+        type: 'FieldValueTooLong',
+        field: '',
+        detail: `ConfigMap "${obj.metadata.name}" is invalid: []: Too long: must have at most ${maxDataBytes} bytes`,
+      });
     return errors;
   },
   validateUpdate(obj, old) {
@@ -322,7 +392,8 @@ export class ServiceStrategy implements Strategy {
     // An update that leaves the allocated address out keeps it (kube's patchAllocatedValues).
     if (s['type'] !== 'ExternalName' && o['type'] !== 'ExternalName') {
       if (!s['clusterIP'] && o['clusterIP']) s['clusterIP'] = o['clusterIP'];
-      if ((!Array.isArray(s['clusterIPs']) || s['clusterIPs'].length === 0) && Array.isArray(o['clusterIPs'])) s['clusterIPs'] = deepClone(o['clusterIPs']);
+      if ((!Array.isArray(s['clusterIPs']) || s['clusterIPs'].length === 0) && Array.isArray(o['clusterIPs']))
+        s['clusterIPs'] = deepClone(o['clusterIPs']);
     }
     this.allocate(obj, old);
   }
@@ -352,12 +423,24 @@ export class ServiceStrategy implements Strategy {
     listOf(s['ports']).forEach((p, i) => {
       const port = p['port'];
       if (typeof port !== 'number' || port < 1 || port > 65535) {
-        errors.push({ type: 'FieldValueInvalid', field: `spec.ports[${i}].port`, value: port ?? null, detail: 'must be between 1 and 65535, inclusive' });
+        errors.push({
+          type: 'FieldValueInvalid',
+          field: `spec.ports[${i}].port`,
+          value: port ?? null,
+          detail: 'must be between 1 and 65535, inclusive',
+        });
       }
       const key = `${port}/${p['protocol']}`;
-      if (seen.has(key)) errors.push({ type: 'FieldValueDuplicate', field: `spec.ports[${i}]`, value: { port, protocol: p['protocol'] }, detail: '' });
+      if (seen.has(key))
+        errors.push({
+          type: 'FieldValueDuplicate',
+          field: `spec.ports[${i}]`,
+          value: { port, protocol: p['protocol'] },
+          detail: '',
+        });
       seen.add(key);
-      if (listOf(s['ports']).length > 1 && !p['name']) errors.push({ type: 'FieldValueRequired', field: `spec.ports[${i}].name`, detail: '' });
+      if (listOf(s['ports']).length > 1 && !p['name'])
+        errors.push({ type: 'FieldValueRequired', field: `spec.ports[${i}].name`, detail: '' });
     });
     return errors;
   }
@@ -367,7 +450,14 @@ export class ServiceStrategy implements Strategy {
     const o = isPlainObject(old['spec']) ? old['spec'] : {};
     if (s['type'] === 'ExternalName' || o['type'] === 'ExternalName') return [];
     if (o['clusterIP'] && s['clusterIP'] !== o['clusterIP']) {
-      return [{ type: 'FieldValueInvalid', field: 'spec.clusterIPs[0]', value: s['clusterIP'] ?? '', detail: 'may not change once set' }];
+      return [
+        {
+          type: 'FieldValueInvalid',
+          field: 'spec.clusterIPs[0]',
+          value: s['clusterIP'] ?? '',
+          detail: 'may not change once set',
+        },
+      ];
     }
     return [];
   }
@@ -380,7 +470,8 @@ export class ServiceStrategy implements Strategy {
       s['internalTrafficPolicy'] ??= 'Cluster';
       s['ipFamilyPolicy'] ??= 'SingleStack';
       s['ipFamilies'] ??= ['IPv4'];
-      if ((s['type'] === 'NodePort' || s['type'] === 'LoadBalancer') && s['externalTrafficPolicy'] === undefined) s['externalTrafficPolicy'] = 'Cluster';
+      if ((s['type'] === 'NodePort' || s['type'] === 'LoadBalancer') && s['externalTrafficPolicy'] === undefined)
+        s['externalTrafficPolicy'] = 'Cluster';
       if (s['type'] === 'LoadBalancer') s['allocateLoadBalancerNodePorts'] ??= true;
     }
     for (const p of listOf(s['ports'])) {
@@ -405,7 +496,12 @@ export class ServiceStrategy implements Strategy {
       delete s['clusterIPs'];
       a.releaseIPs(owner);
     } else {
-      const wanted = typeof s['clusterIP'] === 'string' && s['clusterIP'] ? s['clusterIP'] : Array.isArray(s['clusterIPs']) && typeof s['clusterIPs'][0] === 'string' ? s['clusterIPs'][0] : '';
+      const wanted =
+        typeof s['clusterIP'] === 'string' && s['clusterIP']
+          ? s['clusterIP']
+          : Array.isArray(s['clusterIPs']) && typeof s['clusterIPs'][0] === 'string'
+            ? s['clusterIPs'][0]
+            : '';
       const before = isPlainObject(old?.['spec']) ? (old!['spec'] as Obj) : undefined;
       if (before && before['type'] !== 'ExternalName' && before['clusterIP'] && wanted !== before['clusterIP']) {
         // A changed address: validateUpdate refuses it; the allocation stays as it is.
@@ -426,7 +522,15 @@ export class ServiceStrategy implements Strategy {
         }
       } else {
         const ip = a.allocateIP(owner);
-        if (ip === undefined) throw invalid('Service', '', obj.metadata.name, [{ type: 'FieldValueInvalid', field: 'spec.clusterIPs', value: [], detail: 'failed to allocate a serviceIP: range is full' }]);
+        if (ip === undefined)
+          throw invalid('Service', '', obj.metadata.name, [
+            {
+              type: 'FieldValueInvalid',
+              field: 'spec.clusterIPs',
+              value: [],
+              detail: 'failed to allocate a serviceIP: range is full',
+            },
+          ]);
         s['clusterIP'] = ip;
         s['clusterIPs'] = [ip];
       }
@@ -436,7 +540,8 @@ export class ServiceStrategy implements Strategy {
 
   private allocateNodePorts(obj: KubeObject, s: Obj, old: KubeObject | undefined, owner: string): void {
     const ports = this.allocators.ports;
-    const wantsNodePorts = s['type'] === 'NodePort' || (s['type'] === 'LoadBalancer' && s['allocateLoadBalancerNodePorts'] !== false);
+    const wantsNodePorts =
+      s['type'] === 'NodePort' || (s['type'] === 'LoadBalancer' && s['allocateLoadBalancerNodePorts'] !== false);
     const used = new Set<number>();
     if (!wantsNodePorts) {
       for (const p of listOf(s['ports'])) delete p['nodePort'];
@@ -448,21 +553,38 @@ export class ServiceStrategy implements Strategy {
     list.forEach((p, i) => {
       let np = p['nodePort'];
       if (np === undefined || np === 0) {
-        const prev = oldPorts.find((q) => q['port'] === p['port'] && q['protocol'] === p['protocol'] && typeof q['nodePort'] === 'number');
+        const prev = oldPorts.find(
+          (q) => q['port'] === p['port'] && q['protocol'] === p['protocol'] && typeof q['nodePort'] === 'number',
+        );
         if (prev) np = prev['nodePort'];
       }
       if (typeof np === 'number' && np !== 0) {
         if (!ports.contains(np)) {
-          this.fail(obj, { type: 'FieldValueInvalid', field: `spec.ports[${i}].nodePort`, value: np, detail: `provided port is not in the valid range. The range of valid ports is ${ports.min}-${ports.max}` });
+          this.fail(obj, {
+            type: 'FieldValueInvalid',
+            field: `spec.ports[${i}].nodePort`,
+            value: np,
+            detail: `provided port is not in the valid range. The range of valid ports is ${ports.min}-${ports.max}`,
+          });
         } else if (used.has(np) || !ports.claim(np, owner)) {
-          this.fail(obj, { type: 'FieldValueInvalid', field: `spec.ports[${i}].nodePort`, value: np, detail: 'provided port is already allocated' });
+          this.fail(obj, {
+            type: 'FieldValueInvalid',
+            field: `spec.ports[${i}].nodePort`,
+            value: np,
+            detail: 'provided port is already allocated',
+          });
         } else used.add(np);
         p['nodePort'] = np;
         return;
       }
       const fresh = ports.allocate(owner, used);
       if (fresh === undefined) {
-        this.fail(obj, { type: 'FieldValueInvalid', field: `spec.ports[${i}].nodePort`, value: 0, detail: 'range is full' });
+        this.fail(obj, {
+          type: 'FieldValueInvalid',
+          field: `spec.ports[${i}].nodePort`,
+          value: 0,
+          detail: 'range is full',
+        });
         return;
       }
       used.add(fresh);
@@ -476,12 +598,18 @@ export class ServiceStrategy implements Strategy {
     this.allocators.seed(
       services.map((svc) => {
         const s = isPlainObject(svc['spec']) ? svc['spec'] : {};
-        const ips = Array.isArray(s['clusterIPs']) ? s['clusterIPs'].filter((x): x is string => typeof x === 'string') : typeof s['clusterIP'] === 'string' ? [s['clusterIP']] : [];
+        const ips = Array.isArray(s['clusterIPs'])
+          ? s['clusterIPs'].filter((x): x is string => typeof x === 'string')
+          : typeof s['clusterIP'] === 'string'
+            ? [s['clusterIP']]
+            : [];
         return {
           namespace: svc.metadata.namespace ?? '',
           name: svc.metadata.name ?? '',
           clusterIPs: ips.filter((ip) => ip !== 'None'),
-          nodePorts: listOf(s['ports']).map((p) => p['nodePort']).filter((n): n is number => typeof n === 'number'),
+          nodePorts: listOf(s['ports'])
+            .map((p) => p['nodePort'])
+            .filter((n): n is number => typeof n === 'number'),
         };
       }),
     );

@@ -7,7 +7,13 @@ import type { ResourceDefinition } from '../../apiserver/registry/definition.js'
 import { humanDuration } from '../../apiserver/registry/duration.js';
 import { isPlainObject, type KubeObject } from '../../apiserver/registry/object.js';
 import type { APIRegistry } from '../../apiserver/registry/registry.js';
-import { partialObjectMetadata, TableConvertor, type IncludeObject, type TableColumnDefinition, type TableRow } from '../../apiserver/registry/table.js';
+import {
+  partialObjectMetadata,
+  TableConvertor,
+  type IncludeObject,
+  type TableColumnDefinition,
+  type TableRow,
+} from '../../apiserver/registry/table.js';
 
 type Obj = Record<string, unknown>;
 
@@ -29,7 +35,13 @@ export class ComputedTableConvertor extends TableConvertor {
     private readonly computed: ComputedColumn[],
   ) {
     super(def);
-    this.columns = computed.map((c) => ({ name: c.name, type: c.type, format: c.format ?? '', description: c.description, priority: c.priority ?? 0 }));
+    this.columns = computed.map((c) => ({
+      name: c.name,
+      type: c.type,
+      format: c.format ?? '',
+      description: c.description,
+      priority: c.priority ?? 0,
+    }));
   }
 
   override row(obj: KubeObject, include: IncludeObject): TableRow {
@@ -60,9 +72,25 @@ const nameDescription =
 const ageDescription =
   'CreationTimestamp is a timestamp representing the server time when this object was created. It is not guaranteed to be set in happens-before order across separate operations. Clients may not set this value. It is represented in RFC3339 form and is in UTC.\n\nPopulated by the system. Read-only. Null for lists. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata';
 
-const nameColumn: ComputedColumn = { name: 'Name', type: 'string', format: 'name', description: nameDescription, cell: (obj) => obj.metadata.name ?? '' };
-const ageColumn: ComputedColumn = { name: 'Age', type: 'string', description: ageDescription, cell: (obj, now) => since(obj.metadata.creationTimestamp, now) };
-const col = (name: string, description: string, cell: ComputedColumn['cell'], extra: Partial<ComputedColumn> = {}): ComputedColumn => ({ name, type: 'string', description, cell, ...extra });
+const nameColumn: ComputedColumn = {
+  name: 'Name',
+  type: 'string',
+  format: 'name',
+  description: nameDescription,
+  cell: (obj) => obj.metadata.name ?? '',
+};
+const ageColumn: ComputedColumn = {
+  name: 'Age',
+  type: 'string',
+  description: ageDescription,
+  cell: (obj, now) => since(obj.metadata.creationTimestamp, now),
+};
+const col = (
+  name: string,
+  description: string,
+  cell: ComputedColumn['cell'],
+  extra: Partial<ComputedColumn> = {},
+): ComputedColumn => ({ name, type: 'string', description, cell, ...extra });
 
 function formatLabels(m: unknown): string {
   const entries = Object.entries(o(m)).sort(([a], [b]) => a.localeCompare(b));
@@ -85,7 +113,8 @@ export function podSummary(pod: KubeObject, now: number): { ready: string; statu
   const phase = s(status['phase']);
   let reason = s(status['reason']) || phase;
   const conditions = list(status['conditions']);
-  if (conditions.some((c) => c['type'] === 'PodScheduled' && c['reason'] === 'SchedulingGated')) reason = 'SchedulingGated';
+  if (conditions.some((c) => c['type'] === 'PodScheduled' && c['reason'] === 'SchedulingGated'))
+    reason = 'SchedulingGated';
 
   const noteRestart = (c: Obj) => {
     const finished = s(o(o(c['lastState'])['terminated'])['finishedAt']);
@@ -138,7 +167,11 @@ export function podSummary(pod: KubeObject, now: number): { ready: string; statu
       const terminated = isPlainObject(state['terminated']) ? state['terminated'] : undefined;
       if (waiting && s(waiting['reason'])) reason = s(waiting['reason']);
       else if (terminated && s(terminated['reason'])) reason = s(terminated['reason']);
-      else if (terminated) reason = num(terminated['signal']) !== 0 ? `Signal:${num(terminated['signal'])}` : `ExitCode:${num(terminated['exitCode'])}`;
+      else if (terminated)
+        reason =
+          num(terminated['signal']) !== 0
+            ? `Signal:${num(terminated['signal'])}`
+            : `ExitCode:${num(terminated['exitCode'])}`;
       else if (c['ready'] === true && isPlainObject(state['running'])) {
         hasRunning = true;
         ready++;
@@ -153,19 +186,43 @@ export function podSummary(pod: KubeObject, now: number): { ready: string; statu
   else if (pod.metadata.deletionTimestamp && phase !== 'Succeeded' && phase !== 'Failed') reason = 'Terminating';
 
   total = Math.max(total, 0);
-  const restartsText = restarts !== 0 && lastRestart > 0 ? `${restarts} (${humanDuration(now - lastRestart)} ago)` : String(restarts);
+  const restartsText =
+    restarts !== 0 && lastRestart > 0 ? `${restarts} (${humanDuration(now - lastRestart)} ago)` : String(restarts);
   return { ready: `${ready}/${total}`, status: reason, restarts: restartsText };
 }
 
 const podColumns: ComputedColumn[] = [
   nameColumn,
-  col('Ready', 'The aggregate readiness state of this pod for accepting traffic.', (p, now) => podSummary(p, now).ready),
+  col(
+    'Ready',
+    'The aggregate readiness state of this pod for accepting traffic.',
+    (p, now) => podSummary(p, now).ready,
+  ),
   col('Status', 'The aggregate status of the containers in this pod.', (p, now) => podSummary(p, now).status),
-  col('Restarts', 'The number of times the containers in this pod have been restarted and when the last container in this pod has restarted.', (p, now) => podSummary(p, now).restarts),
+  col(
+    'Restarts',
+    'The number of times the containers in this pod have been restarted and when the last container in this pod has restarted.',
+    (p, now) => podSummary(p, now).restarts,
+  ),
   ageColumn,
-  col('IP', 'podIP address allocated to the pod. Routable at least within the cluster. Empty if not yet allocated.', (p) => s(list(o(p['status'])['podIPs'])[0]?.['ip']) || s(o(p['status'])['podIP']) || '<none>', { priority: 1 }),
-  col('Node', 'NodeName indicates in which node this pod is scheduled.', (p) => s(o(p['spec'])['nodeName']) || '<none>', { priority: 1 }),
-  col('Nominated Node', 'nominatedNodeName is set only when this pod preempts other pods on the node.', (p) => s(o(p['status'])['nominatedNodeName']) || '<none>', { priority: 1 }),
+  col(
+    'IP',
+    'podIP address allocated to the pod. Routable at least within the cluster. Empty if not yet allocated.',
+    (p) => s(list(o(p['status'])['podIPs'])[0]?.['ip']) || s(o(p['status'])['podIP']) || '<none>',
+    { priority: 1 },
+  ),
+  col(
+    'Node',
+    'NodeName indicates in which node this pod is scheduled.',
+    (p) => s(o(p['spec'])['nodeName']) || '<none>',
+    { priority: 1 },
+  ),
+  col(
+    'Nominated Node',
+    'nominatedNodeName is set only when this pod preempts other pods on the node.',
+    (p) => s(o(p['status'])['nominatedNodeName']) || '<none>',
+    { priority: 1 },
+  ),
   col(
     'Readiness Gates',
     'If specified, all readiness gates will be evaluated for pod readiness.',
@@ -173,7 +230,9 @@ const podColumns: ComputedColumn[] = [
       const gates = list(o(p['spec'])['readinessGates']);
       if (gates.length === 0) return '<none>';
       const conditions = list(o(p['status'])['conditions']);
-      const met = gates.filter((g) => conditions.some((c) => c['type'] === g['conditionType'] && c['status'] === 'True')).length;
+      const met = gates.filter((g) =>
+        conditions.some((c) => c['type'] === g['conditionType'] && c['status'] === 'True'),
+      ).length;
       return `${met}/${gates.length}`;
     },
     { priority: 1 },
@@ -206,17 +265,36 @@ function serviceExternalIP(svc: KubeObject): string {
 function servicePorts(svc: KubeObject): string {
   const ports = list(o(svc['spec'])['ports']);
   if (ports.length === 0) return '<none>';
-  return ports.map((p) => (num(p['nodePort']) > 0 ? `${num(p['port'])}:${num(p['nodePort'])}/${s(p['protocol'])}` : `${num(p['port'])}/${s(p['protocol'])}`)).join(',');
+  return ports
+    .map((p) =>
+      num(p['nodePort']) > 0
+        ? `${num(p['port'])}:${num(p['nodePort'])}/${s(p['protocol'])}`
+        : `${num(p['port'])}/${s(p['protocol'])}`,
+    )
+    .join(',');
 }
 
 const serviceColumns: ComputedColumn[] = [
   nameColumn,
   col('Type', 'type determines how the Service is exposed.', (svc) => s(o(svc['spec'])['type'])),
-  col('Cluster-IP', 'clusterIP is the IP address of the service and is usually assigned randomly.', (svc) => s(o(svc['spec'])['clusterIP']) || '<none>'),
-  col('External-IP', 'externalIPs is a list of IP addresses for which nodes in the cluster will also accept traffic for this service.', serviceExternalIP),
+  col(
+    'Cluster-IP',
+    'clusterIP is the IP address of the service and is usually assigned randomly.',
+    (svc) => s(o(svc['spec'])['clusterIP']) || '<none>',
+  ),
+  col(
+    'External-IP',
+    'externalIPs is a list of IP addresses for which nodes in the cluster will also accept traffic for this service.',
+    serviceExternalIP,
+  ),
   col('Port(s)', 'The list of ports that are exposed by this service.', servicePorts),
   ageColumn,
-  col('Selector', 'Route service traffic to pods with label keys and values matching this selector.', (svc) => formatLabels(o(svc['spec'])['selector']), { priority: 1 }),
+  col(
+    'Selector',
+    'Route service traffic to pods with label keys and values matching this selector.',
+    (svc) => formatLabels(o(svc['spec'])['selector']),
+    { priority: 1 },
+  ),
 ];
 
 // ---- events -----------------------------------------------------------------------------------
@@ -241,14 +319,37 @@ function eventCells(ev: KubeObject, now: number) {
 }
 
 const eventColumns: ComputedColumn[] = [
-  col('Last Seen', 'The time at which the most recent occurrence of this event was recorded.', (e, now) => eventCells(e, now).last),
+  col(
+    'Last Seen',
+    'The time at which the most recent occurrence of this event was recorded.',
+    (e, now) => eventCells(e, now).last,
+  ),
   col('Type', 'Type of this event (Normal, Warning), new types could be added in the future', (e) => s(e['type'])),
-  col('Reason', "This should be a short, machine understandable string that gives the reason for the transition into the object's current status.", (e) => s(e['reason'])),
+  col(
+    'Reason',
+    "This should be a short, machine understandable string that gives the reason for the transition into the object's current status.",
+    (e) => s(e['reason']),
+  ),
   col('Object', 'The object that this event is about.', (e, now) => eventCells(e, now).target),
-  col('Subobject', 'If referring to a piece of an object instead of an entire object, this string should contain a valid JSON/Go field access statement.', (e) => s(o(e['involvedObject'])['fieldPath']), { priority: 1 }),
-  col('Source', 'The component reporting this event. Should be a short machine understandable string.', (e, now) => eventCells(e, now).source, { priority: 1 }),
+  col(
+    'Subobject',
+    'If referring to a piece of an object instead of an entire object, this string should contain a valid JSON/Go field access statement.',
+    (e) => s(o(e['involvedObject'])['fieldPath']),
+    { priority: 1 },
+  ),
+  col(
+    'Source',
+    'The component reporting this event. Should be a short machine understandable string.',
+    (e, now) => eventCells(e, now).source,
+    { priority: 1 },
+  ),
   col('Message', 'A human-readable description of the status of this operation.', (e) => s(e['message']).trim()),
-  col('First Seen', 'The time at which the event was first recorded. (Time of server receipt is in TypeMeta.)', (e, now) => eventCells(e, now).first, { priority: 1 }),
+  col(
+    'First Seen',
+    'The time at which the event was first recorded. (Time of server receipt is in TypeMeta.)',
+    (e, now) => eventCells(e, now).first,
+    { priority: 1 },
+  ),
   col('Count', 'The number of times this event has occurred.', (e, now) => eventCells(e, now).count, { priority: 1 }),
   col('Name', nameDescription, (e) => e.metadata.name ?? '', { priority: 1 }),
 ];
@@ -265,13 +366,15 @@ function nodeStatus(node: KubeObject): string {
 function nodeRoles(node: KubeObject): string {
   const roles = new Set<string>();
   for (const [k, v] of Object.entries(node.metadata.labels ?? {})) {
-    if (k.startsWith('node-role.kubernetes.io/') && k.length > 'node-role.kubernetes.io/'.length) roles.add(k.slice('node-role.kubernetes.io/'.length));
+    if (k.startsWith('node-role.kubernetes.io/') && k.length > 'node-role.kubernetes.io/'.length)
+      roles.add(k.slice('node-role.kubernetes.io/'.length));
     else if (k === 'kubernetes.io/role' && v) roles.add(v);
   }
   return roles.size === 0 ? '<none>' : [...roles].sort().join(',');
 }
 
-const nodeAddress = (node: KubeObject, type: string) => s(list(o(node['status'])['addresses']).find((a) => a['type'] === type)?.['address']) || '<none>';
+const nodeAddress = (node: KubeObject, type: string) =>
+  s(list(o(node['status'])['addresses']).find((a) => a['type'] === type)?.['address']) || '<none>';
 const nodeInfo = (node: KubeObject, key: string) => s(o(o(node['status'])['nodeInfo'])[key]);
 
 const nodeColumns: ComputedColumn[] = [
@@ -282,14 +385,34 @@ const nodeColumns: ComputedColumn[] = [
   col('Version', 'Kubelet Version reported by the node.', (n) => nodeInfo(n, 'kubeletVersion')),
   col('Internal-IP', 'List of addresses reachable to the node.', (n) => nodeAddress(n, 'InternalIP'), { priority: 1 }),
   col('External-IP', 'List of addresses reachable to the node.', (n) => nodeAddress(n, 'ExternalIP'), { priority: 1 }),
-  col('OS-Image', 'OS Image reported by the node from /etc/os-release (e.g. Debian GNU/Linux 7 (wheezy)).', (n) => nodeInfo(n, 'osImage') || '<unknown>', { priority: 1 }),
-  col('Kernel-Version', "Kernel Version reported by the node from 'uname -r' (e.g. 3.16.0-0.bpo.4-amd64).", (n) => nodeInfo(n, 'kernelVersion') || '<unknown>', { priority: 1 }),
-  col('Container-Runtime', 'ContainerRuntime Version reported by the node through runtime remote API (e.g. containerd://1.4.2).', (n) => nodeInfo(n, 'containerRuntimeVersion') || '<unknown>', { priority: 1 }),
+  col(
+    'OS-Image',
+    'OS Image reported by the node from /etc/os-release (e.g. Debian GNU/Linux 7 (wheezy)).',
+    (n) => nodeInfo(n, 'osImage') || '<unknown>',
+    { priority: 1 },
+  ),
+  col(
+    'Kernel-Version',
+    "Kernel Version reported by the node from 'uname -r' (e.g. 3.16.0-0.bpo.4-amd64).",
+    (n) => nodeInfo(n, 'kernelVersion') || '<unknown>',
+    { priority: 1 },
+  ),
+  col(
+    'Container-Runtime',
+    'ContainerRuntime Version reported by the node through runtime remote API (e.g. containerd://1.4.2).',
+    (n) => nodeInfo(n, 'containerRuntimeVersion') || '<unknown>',
+    { priority: 1 },
+  ),
 ];
 
 // ---- persistentvolumeclaims ---------------------------------------------------------------------
 
-const accessModeShort: Record<string, string> = { ReadWriteOnce: 'RWO', ReadOnlyMany: 'ROX', ReadWriteMany: 'RWX', ReadWriteOncePod: 'RWOP' };
+const accessModeShort: Record<string, string> = {
+  ReadWriteOnce: 'RWO',
+  ReadOnlyMany: 'ROX',
+  ReadWriteMany: 'RWX',
+  ReadWriteOncePod: 'RWOP',
+};
 
 function pvcCells(pvc: KubeObject) {
   const spec = o(pvc['spec']);
@@ -301,29 +424,56 @@ function pvcCells(pvc: KubeObject) {
   if (s(spec['volumeName'])) {
     const order = ['ReadWriteOnce', 'ReadOnlyMany', 'ReadWriteMany', 'ReadWriteOncePod'];
     const have = Array.isArray(status['accessModes']) ? (status['accessModes'] as unknown[]).map(String) : [];
-    modes = order.filter((m) => have.includes(m)).map((m) => accessModeShort[m]).join(',');
+    modes = order
+      .filter((m) => have.includes(m))
+      .map((m) => accessModeShort[m])
+      .join(',');
     const storage = o(status['capacity'])['storage'];
     capacity = storage === undefined ? '0' : String(storage);
   }
-  const storageClass = s(spec['storageClassName']) || s(pvc.metadata.annotations?.['volume.beta.kubernetes.io/storage-class']);
+  const storageClass =
+    s(spec['storageClassName']) || s(pvc.metadata.annotations?.['volume.beta.kubernetes.io/storage-class']);
   return { phase, capacity, modes, storageClass };
 }
 
 const pvcColumns: ComputedColumn[] = [
   nameColumn,
   col('Status', 'phase represents the current phase of PersistentVolumeClaim.', (p) => pvcCells(p).phase),
-  col('Volume', 'volumeName is the binding reference to the PersistentVolume backing this claim.', (p) => s(o(p['spec'])['volumeName'])),
+  col('Volume', 'volumeName is the binding reference to the PersistentVolume backing this claim.', (p) =>
+    s(o(p['spec'])['volumeName']),
+  ),
   col('Capacity', 'capacity represents the actual resources of the underlying volume.', (p) => pvcCells(p).capacity),
-  col('Access Modes', 'accessModes contains the actual access modes the volume backing the PVC has.', (p) => pvcCells(p).modes),
-  col('StorageClass', 'storageClassName is the name of the StorageClass required by the claim.', (p) => pvcCells(p).storageClass),
-  col('VolumeAttributesClass', 'volumeAttributesClassName may be used to set the VolumeAttributesClass used by this claim.', (p) => s(o(p['spec'])['volumeAttributesClassName']) || '<unset>'),
+  col(
+    'Access Modes',
+    'accessModes contains the actual access modes the volume backing the PVC has.',
+    (p) => pvcCells(p).modes,
+  ),
+  col(
+    'StorageClass',
+    'storageClassName is the name of the StorageClass required by the claim.',
+    (p) => pvcCells(p).storageClass,
+  ),
+  col(
+    'VolumeAttributesClass',
+    'volumeAttributesClassName may be used to set the VolumeAttributesClass used by this claim.',
+    (p) => s(o(p['spec'])['volumeAttributesClassName']) || '<unset>',
+  ),
   ageColumn,
-  col('VolumeMode', 'volumeMode defines what type of volume is required by the claim.', (p) => s(o(p['spec'])['volumeMode']) || '<unset>', { priority: 1 }),
+  col(
+    'VolumeMode',
+    'volumeMode defines what type of volume is required by the claim.',
+    (p) => s(o(p['spec'])['volumeMode']) || '<unset>',
+    { priority: 1 },
+  ),
 ];
 
 // ---- the rest ---------------------------------------------------------------------------------
 
-const namespaceColumns: ComputedColumn[] = [nameColumn, col('Status', 'The status of the namespace', (ns) => s(o(ns['status'])['phase'])), ageColumn];
+const namespaceColumns: ComputedColumn[] = [
+  nameColumn,
+  col('Status', 'The status of the namespace', (ns) => s(o(ns['status'])['phase'])),
+  ageColumn,
+];
 
 const countOf = (v: unknown) => (isPlainObject(v) ? Object.keys(v).length : Array.isArray(v) ? v.length : 0);
 
@@ -334,17 +484,46 @@ const secretColumns: ComputedColumn[] = [
   ageColumn,
 ];
 
-const configMapColumns: ComputedColumn[] = [nameColumn, col('Data', 'The number of entries in the configmap', (x) => countOf(x['data']) + countOf(x['binaryData'])), ageColumn];
+const configMapColumns: ComputedColumn[] = [
+  nameColumn,
+  col('Data', 'The number of entries in the configmap', (x) => countOf(x['data']) + countOf(x['binaryData'])),
+  ageColumn,
+];
 
-const serviceAccountColumns: ComputedColumn[] = [nameColumn, col('Secrets', 'Secrets is a list of the secrets in the same namespace that pods running using this ServiceAccount are allowed to use.', (x) => countOf(x['secrets'])), ageColumn];
+const serviceAccountColumns: ComputedColumn[] = [
+  nameColumn,
+  col(
+    'Secrets',
+    'Secrets is a list of the secrets in the same namespace that pods running using this ServiceAccount are allowed to use.',
+    (x) => countOf(x['secrets']),
+  ),
+  ageColumn,
+];
 
-const leaseColumns: ComputedColumn[] = [nameColumn, col('Holder', 'holderIdentity contains the identity of the holder of a current lease.', (x) => s(o(x['spec'])['holderIdentity'])), ageColumn];
+const leaseColumns: ComputedColumn[] = [
+  nameColumn,
+  col('Holder', 'holderIdentity contains the identity of the holder of a current lease.', (x) =>
+    s(o(x['spec'])['holderIdentity']),
+  ),
+  ageColumn,
+];
 
-const webhookColumns: ComputedColumn[] = [nameColumn, col('Webhooks', 'Webhooks indicates the number of webhooks the configuration has.', (x) => countOf(x['webhooks']), { type: 'integer' }), ageColumn];
+const webhookColumns: ComputedColumn[] = [
+  nameColumn,
+  col('Webhooks', 'Webhooks indicates the number of webhooks the configuration has.', (x) => countOf(x['webhooks']), {
+    type: 'integer',
+  }),
+  ageColumn,
+];
 
 const createdAtColumns: ComputedColumn[] = [
   nameColumn,
-  col('Created At', 'CreationTimestamp is a timestamp representing the server time when this object was created.', (x) => x.metadata.creationTimestamp ?? null, { type: 'date' }),
+  col(
+    'Created At',
+    'CreationTimestamp is a timestamp representing the server time when this object was created.',
+    (x) => x.metadata.creationTimestamp ?? null,
+    { type: 'date' },
+  ),
 ];
 
 const subjectNames = (b: KubeObject, kind: string) =>
@@ -355,7 +534,11 @@ const subjectNames = (b: KubeObject, kind: string) =>
 
 const bindingColumns: ComputedColumn[] = [
   nameColumn,
-  col('Role', 'RoleRef references the role the binding grants.', (b) => `${s(o(b['roleRef'])['kind'])}/${s(o(b['roleRef'])['name'])}`),
+  col(
+    'Role',
+    'RoleRef references the role the binding grants.',
+    (b) => `${s(o(b['roleRef'])['kind'])}/${s(o(b['roleRef'])['name'])}`,
+  ),
   ageColumn,
   col('Users', 'Users in the binding', (b) => subjectNames(b, 'User'), { priority: 1 }),
   col('Groups', 'Groups in the binding', (b) => subjectNames(b, 'Group'), { priority: 1 }),

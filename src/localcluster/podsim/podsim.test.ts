@@ -21,12 +21,24 @@ async function waitFor<T>(what: string, probe: () => Promise<T | undefined | fal
   }
 }
 
-const getPod = async (name: string, ns = 'default') => (await c.call('GET', `/api/v1/namespaces/${ns}/pods/${name}`)).json();
+const getPod = async (name: string, ns = 'default') =>
+  (await c.call('GET', `/api/v1/namespaces/${ns}/pods/${name}`)).json();
 const condition = (pod: any, type: string) => pod.status?.conditions?.find((x: any) => x.type === type)?.status;
 
 async function createPod(name: string, spec: Record<string, unknown> = {}, ns = 'default') {
   const res = await c.call('POST', `/api/v1/namespaces/${ns}/pods`, {
-    body: { apiVersion: 'v1', kind: 'Pod', metadata: { name }, spec: { containers: [{ name: 'app', image: 'nginx:1.25' }, { name: 'sidecar', image: 'busybox' }], ...spec } },
+    body: {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name },
+      spec: {
+        containers: [
+          { name: 'app', image: 'nginx:1.25' },
+          { name: 'sidecar', image: 'busybox' },
+        ],
+        ...spec,
+      },
+    },
   });
   expect(res.status).toBe(201);
   return res.json();
@@ -73,7 +85,8 @@ describe('pod simulator', () => {
     expect(p.status.podIPs).toEqual([{ ip: p.status.podIP }]);
     expect(p.status.hostIP).toMatch(/^172\.18\.0\.\d+$/);
     expect(p.status.startTime).toMatch(/Z$/);
-    for (const type of ['PodScheduled', 'Initialized', 'ContainersReady', 'Ready']) expect(condition(p, type)).toBe('True');
+    for (const type of ['PodScheduled', 'Initialized', 'ContainersReady', 'Ready'])
+      expect(condition(p, type)).toBe('True');
     expect(p.status.containerStatuses.map((s: any) => s.name)).toEqual(['app', 'sidecar']);
     for (const s of p.status.containerStatuses) {
       expect(s).toMatchObject({ ready: true, started: true, restartCount: 0 });
@@ -83,8 +96,15 @@ describe('pod simulator', () => {
     const table = await c.kubectl(['get', 'pod', 'web']);
     expect(table.stdout).toMatch(/^web\s+2\/2\s+Running\s+0\s+\S+$/m);
     await sim.idle();
-    const events = (await c.call('GET', `/api/v1/namespaces/default/events?fieldSelector=${encodeURIComponent(`involvedObject.uid=${p.metadata.uid}`)}`)).json().items;
-    expect(events.map((e: any) => e.reason)).toEqual(expect.arrayContaining(['Scheduled', 'Pulled', 'Created', 'Started']));
+    const events = (
+      await c.call(
+        'GET',
+        `/api/v1/namespaces/default/events?fieldSelector=${encodeURIComponent(`involvedObject.uid=${p.metadata.uid}`)}`,
+      )
+    ).json().items;
+    expect(events.map((e: any) => e.reason)).toEqual(
+      expect.arrayContaining(['Scheduled', 'Pulled', 'Created', 'Started']),
+    );
   });
 
   it('spreads pods over the nodes', async () => {
@@ -104,7 +124,10 @@ describe('pod simulator', () => {
     const p = await getPod('doomed');
     expect(p.status.phase).toBe('Failed');
     expect(condition(p, 'Ready')).toBe('False');
-    expect(p.status.containerStatuses[0]).toMatchObject({ ready: false, state: { terminated: { exitCode: 1, reason: 'OOMKilled' } } });
+    expect(p.status.containerStatuses[0]).toMatchObject({
+      ready: false,
+      state: { terminated: { exitCode: 1, reason: 'OOMKilled' } },
+    });
     // Terminal: the simulator leaves it alone.
     await new Promise((r) => setTimeout(r, 400));
     expect((await getPod('doomed')).status.phase).toBe('Failed');
@@ -116,8 +139,13 @@ describe('pod simulator', () => {
     await sim.setNodeReady(node, false);
     const n = (await c.call('GET', `/api/v1/nodes/${node}`)).json();
     expect(condition(n, 'Ready')).toBe('Unknown');
-    expect(n.spec.taints.map((t: any) => `${t.key}:${t.effect}`)).toEqual(['node.kubernetes.io/unreachable:NoSchedule', 'node.kubernetes.io/unreachable:NoExecute']);
-    const onNode = (await c.call('GET', `/api/v1/pods?fieldSelector=${encodeURIComponent(`spec.nodeName=${node}`)}`)).json().items;
+    expect(n.spec.taints.map((t: any) => `${t.key}:${t.effect}`)).toEqual([
+      'node.kubernetes.io/unreachable:NoSchedule',
+      'node.kubernetes.io/unreachable:NoExecute',
+    ]);
+    const onNode = (
+      await c.call('GET', `/api/v1/pods?fieldSelector=${encodeURIComponent(`spec.nodeName=${node}`)}`)
+    ).json().items;
     expect(onNode.length).toBeGreaterThan(0);
     for (const p of onNode) if (p.status.phase === 'Running') expect(condition(p, 'Ready')).toBe('False');
     expect((await c.kubectl(['get', 'node', node])).stdout).toMatch(new RegExp(`^${node}\\s+NotReady`, 'm'));

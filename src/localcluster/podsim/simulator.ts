@@ -22,7 +22,16 @@
 
 import { randomBytes } from 'node:crypto';
 import { Agent as HTTPSAgent } from 'node:https';
-import { ApiException, CoordinationV1Api, CoreV1Api, KubeConfig, makeInformer, PatchStrategy, setHeaderOptions, type KubernetesObject } from '@kubernetes/client-node';
+import {
+  ApiException,
+  CoordinationV1Api,
+  CoreV1Api,
+  KubeConfig,
+  makeInformer,
+  PatchStrategy,
+  setHeaderOptions,
+  type KubernetesObject,
+} from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 
 type Obj = Record<string, any>;
@@ -76,7 +85,13 @@ interface Condition {
 }
 
 /** Sets a condition, keeping lastTransitionTime when its status does not change. */
-function withCondition(conditions: Condition[], type: string, status: string, reason?: string, message?: string): Condition[] {
+function withCondition(
+  conditions: Condition[],
+  type: string,
+  status: string,
+  reason?: string,
+  message?: string,
+): Condition[] {
   const old = conditions.find((c) => c.type === type);
   const next: Condition = {
     type,
@@ -109,7 +124,11 @@ function hex(bytes: number): string {
 
 function imageRef(image: string): string {
   const name = image.split('@')[0].replace(/:[^/:]+$/, '');
-  const full = name.includes('/') ? (name.split('/')[0].includes('.') ? name : `docker.io/${name}`) : `docker.io/library/${name}`;
+  const full = name.includes('/')
+    ? name.split('/')[0].includes('.')
+      ? name
+      : `docker.io/${name}`
+    : `docker.io/library/${name}`;
   return `${full}@sha256:${hex(32)}`;
 }
 
@@ -186,7 +205,14 @@ export class PodSimulator {
     this.closeClient = client.close;
     const nodes = opts.nodes ?? 3;
     this.nodes = typeof nodes === 'number' ? Array.from({ length: nodes }, (_, i) => `node-${i + 1}`) : [...nodes];
-    this.nodes.forEach((name, index) => this.simNodes.set(name, { name, index, internalIP: `172.18.0.${index + 2}`, podCIDR: `10.244.${index + 1}.0/24` }));
+    this.nodes.forEach((name, index) =>
+      this.simNodes.set(name, {
+        name,
+        index,
+        internalIP: `172.18.0.${index + 2}`,
+        podCIDR: `10.244.${index + 1}.0/24`,
+      }),
+    );
     this.startDelayMs = opts.startDelayMs ?? 300;
     this.recordEvents = opts.recordEvents ?? true;
     this.kubeletVersion = opts.kubeletVersion ?? 'v1.33.0';
@@ -204,7 +230,11 @@ export class PodSimulator {
       await this.writeNodeReady(node.name, true);
       this.nodeReady.set(node.name, true);
     }
-    const informer = makeInformer<KubernetesObject>(this.kc, '/api/v1/pods', () => this.api.listPodForAllNamespaces() as never);
+    const informer = makeInformer<KubernetesObject>(
+      this.kc,
+      '/api/v1/pods',
+      () => this.api.listPodForAllNamespaces() as never,
+    );
     informer.on('add', (p) => this.enqueue(p));
     informer.on('update', (p) => this.enqueue(p));
     informer.on('delete', (p) => this.forget(p));
@@ -242,12 +272,26 @@ export class PodSimulator {
 
   /** The pod's containers exit with code 1: phase Failed, Ready False. */
   async failPod(namespace: string, name: string, reason = 'Error'): Promise<void> {
-    await this.updateStatus(namespace, name, (pod) => this.terminatedStatus(pod, { phase: 'Failed', exitCode: 1, containerReason: reason, conditionReason: 'PodFailed' }));
+    await this.updateStatus(namespace, name, (pod) =>
+      this.terminatedStatus(pod, {
+        phase: 'Failed',
+        exitCode: 1,
+        containerReason: reason,
+        conditionReason: 'PodFailed',
+      }),
+    );
   }
 
   /** The pod's containers exit with code 0: phase Succeeded. */
   async completePod(namespace: string, name: string): Promise<void> {
-    await this.updateStatus(namespace, name, (pod) => this.terminatedStatus(pod, { phase: 'Succeeded', exitCode: 0, containerReason: 'Completed', conditionReason: 'PodCompleted' }));
+    await this.updateStatus(namespace, name, (pod) =>
+      this.terminatedStatus(pod, {
+        phase: 'Succeeded',
+        exitCode: 0,
+        containerReason: 'Completed',
+        conditionReason: 'PodCompleted',
+      }),
+    );
   }
 
   /** The kubelet evicts the pod under memory pressure: phase Failed, reason Evicted. */
@@ -269,7 +313,13 @@ export class PodSimulator {
       });
       status['reason'] = 'Evicted';
       status['message'] = text;
-      status['conditions'] = withCondition(status['conditions'] as Condition[], 'DisruptionTarget', 'True', 'TerminationByKubelet', text);
+      status['conditions'] = withCondition(
+        status['conditions'] as Condition[],
+        'DisruptionTarget',
+        'True',
+        'TerminationByKubelet',
+        text,
+      );
       evicted = { pod, text };
       return status;
     });
@@ -346,7 +396,10 @@ export class PodSimulator {
         lastTransitionTime: prev && prev['status'] === status ? (timeString(prev['lastTransitionTime']) ?? time) : time,
       };
     };
-    const pressure = (type: string, reason: string, message: string) => (ready ? cond(type, 'False', reason, message) : cond(type, 'Unknown', 'NodeStatusUnknown', 'Kubelet stopped posting node status.'));
+    const pressure = (type: string, reason: string, message: string) =>
+      ready
+        ? cond(type, 'False', reason, message)
+        : cond(type, 'Unknown', 'NodeStatusUnknown', 'Kubelet stopped posting node status.');
     const status = {
       capacity: { cpu: '8', memory: '32Gi', pods: '110', 'ephemeral-storage': '100Gi' },
       allocatable: { cpu: '8', memory: '32Gi', pods: '110', 'ephemeral-storage': '100Gi' },
@@ -354,7 +407,9 @@ export class PodSimulator {
         pressure('MemoryPressure', 'KubeletHasSufficientMemory', 'kubelet has sufficient memory available'),
         pressure('DiskPressure', 'KubeletHasNoDiskPressure', 'kubelet has no disk pressure'),
         pressure('PIDPressure', 'KubeletHasSufficientPID', 'kubelet has sufficient PID available'),
-        ready ? cond('Ready', 'True', 'KubeletReady', 'kubelet is posting ready status') : cond('Ready', 'Unknown', 'NodeStatusUnknown', 'Kubelet stopped posting node status.'),
+        ready
+          ? cond('Ready', 'True', 'KubeletReady', 'kubelet is posting ready status')
+          : cond('Ready', 'Unknown', 'NodeStatusUnknown', 'Kubelet stopped posting node status.'),
       ],
       addresses: [
         { type: 'InternalIP', address: node.internalIP },
@@ -377,12 +432,19 @@ export class PodSimulator {
     await this.api.patchNodeStatus({ name, body: { status } }, mergePatch());
     if (ready) await this.renewLease(name, current['metadata']?.uid);
     // The node lifecycle controller's taints.
-    const others = ((current['spec']?.taints ?? []) as Obj[]).filter((t) => t['key'] !== 'node.kubernetes.io/unreachable' && t['key'] !== 'node.kubernetes.io/not-ready');
+    const others = ((current['spec']?.taints ?? []) as Obj[]).filter(
+      (t) => t['key'] !== 'node.kubernetes.io/unreachable' && t['key'] !== 'node.kubernetes.io/not-ready',
+    );
     const taints = ready
       ? others
-      : [...others, { key: 'node.kubernetes.io/unreachable', effect: 'NoSchedule', timeAdded: time }, { key: 'node.kubernetes.io/unreachable', effect: 'NoExecute', timeAdded: time }];
+      : [
+          ...others,
+          { key: 'node.kubernetes.io/unreachable', effect: 'NoSchedule', timeAdded: time },
+          { key: 'node.kubernetes.io/unreachable', effect: 'NoExecute', timeAdded: time },
+        ];
     const had = ((current['spec']?.taints ?? []) as Obj[]).length;
-    if (had !== taints.length || !ready) await this.api.patchNode({ name, body: { spec: { taints: taints.length ? taints : null } } }, mergePatch());
+    if (had !== taints.length || !ready)
+      await this.api.patchNode({ name, body: { spec: { taints: taints.length ? taints : null } } }, mergePatch());
     const wasReady = old.find((c) => c['type'] === 'Ready')?.['status'] === 'True';
     if (wasReady !== ready) {
       this.event(
@@ -401,11 +463,22 @@ export class PodSimulator {
     const renewTime = new Date().toISOString().replace(/Z$/, '000Z');
     const spec = { holderIdentity: node, leaseDurationSeconds: 40, renewTime };
     try {
-      await this.leases.patchNamespacedLease({ namespace: 'kube-node-lease', name: node, body: { spec } }, mergePatch());
+      await this.leases.patchNamespacedLease(
+        { namespace: 'kube-node-lease', name: node, body: { spec } },
+        mergePatch(),
+      );
     } catch (err) {
       if (code(err) !== 404) throw err;
       const ownerReferences = uid ? [{ apiVersion: 'v1', kind: 'Node', name: node, uid }] : undefined;
-      await this.leases.createNamespacedLease({ namespace: 'kube-node-lease', body: { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: node, namespace: 'kube-node-lease', ownerReferences }, spec } as never });
+      await this.leases.createNamespacedLease({
+        namespace: 'kube-node-lease',
+        body: {
+          apiVersion: 'coordination.k8s.io/v1',
+          kind: 'Lease',
+          metadata: { name: node, namespace: 'kube-node-lease', ownerReferences },
+          spec,
+        } as never,
+      });
     }
   }
 
@@ -513,7 +586,11 @@ export class PodSimulator {
   private async schedule(pod: Obj): Promise<void> {
     const uid = String(pod['metadata'].uid);
     const selector = (pod['spec']?.nodeSelector ?? {}) as Record<string, string>;
-    const labelsOf = (n: SimNode): Record<string, string> => ({ 'kubernetes.io/hostname': n.name, 'kubernetes.io/os': 'linux', 'kubernetes.io/arch': 'amd64' });
+    const labelsOf = (n: SimNode): Record<string, string> => ({
+      'kubernetes.io/hostname': n.name,
+      'kubernetes.io/os': 'linux',
+      'kubernetes.io/arch': 'amd64',
+    });
     const all = [...this.simNodes.values()];
     const ready = all.filter((n) => this.nodeReady.get(n.name));
     const fits = ready.filter((n) => Object.entries(selector).every(([k, v]) => labelsOf(n)[k] === v));
@@ -527,7 +604,10 @@ export class PodSimulator {
       const message = `0/${all.length} nodes are available: ${reasons.join(', ')}. preemption: 0/${all.length} nodes are available: ${all.length} Preemption is not helpful for scheduling.`;
       const current = conditionsOf(pod).find((c) => c.type === 'PodScheduled');
       if (current?.status !== 'False' || current.message !== message) {
-        await this.writeStatus(pod, { ...pod['status'], conditions: withCondition(conditionsOf(pod), 'PodScheduled', 'False', 'Unschedulable', message) });
+        await this.writeStatus(pod, {
+          ...pod['status'],
+          conditions: withCondition(conditionsOf(pod), 'PodScheduled', 'False', 'Unschedulable', message),
+        });
         this.event(pod, 'Warning', 'FailedScheduling', message, 'default-scheduler');
       }
       return;
@@ -542,14 +622,27 @@ export class PodSimulator {
     const target = fits.reduce((best, n) => (load.get(n.name)! < load.get(best.name)! ? n : best));
     const bound = plain(
       await this.api.patchNamespacedPod(
-        { namespace: pod['metadata'].namespace, name: pod['metadata'].name, body: { metadata: { resourceVersion: pod['metadata'].resourceVersion }, spec: { nodeName: target.name } } },
+        {
+          namespace: pod['metadata'].namespace,
+          name: pod['metadata'].name,
+          body: { metadata: { resourceVersion: pod['metadata'].resourceVersion }, spec: { nodeName: target.name } },
+        },
         mergePatch(),
       ),
     );
     this.assigned.set(uid, target.name);
     this.startAt.set(uid, Date.now() + this.startDelayMs);
-    await this.writeStatus(bound, { ...bound['status'], conditions: withCondition(conditionsOf(bound), 'PodScheduled', 'True') });
-    this.event(bound, 'Normal', 'Scheduled', `Successfully assigned ${pod['metadata'].namespace}/${pod['metadata'].name} to ${target.name}`, 'default-scheduler');
+    await this.writeStatus(bound, {
+      ...bound['status'],
+      conditions: withCondition(conditionsOf(bound), 'PodScheduled', 'True'),
+    });
+    this.event(
+      bound,
+      'Normal',
+      'Scheduled',
+      `Successfully assigned ${pod['metadata'].namespace}/${pod['metadata'].name} to ${target.name}`,
+      'default-scheduler',
+    );
     this.enqueue(`${pod['metadata'].namespace}/${pod['metadata'].name}`, this.startDelayMs);
   }
 
@@ -562,10 +655,22 @@ export class PodSimulator {
       if (code(err) !== 404) throw err;
     }
     const message = `Pod was bound to node "${nodeName}", which does not exist (PodGC: node no longer exists)`;
-    const status = this.terminatedStatus(pod, { phase: 'Failed', exitCode: 137, containerReason: 'ContainerStatusUnknown', containerMessage: 'The container could not be located when the pod was terminated', conditionReason: 'PodFailed' });
+    const status = this.terminatedStatus(pod, {
+      phase: 'Failed',
+      exitCode: 137,
+      containerReason: 'ContainerStatusUnknown',
+      containerMessage: 'The container could not be located when the pod was terminated',
+      conditionReason: 'PodFailed',
+    });
     status['reason'] = 'NodeLost';
     status['message'] = message;
-    status['conditions'] = withCondition(status['conditions'] as Condition[], 'DisruptionTarget', 'True', 'DeletionByPodGC', 'PodGC: node no longer exists');
+    status['conditions'] = withCondition(
+      status['conditions'] as Condition[],
+      'DisruptionTarget',
+      'True',
+      'DeletionByPodGC',
+      'PodGC: node no longer exists',
+    );
     await this.writeStatus(pod, status);
   }
 
@@ -580,7 +685,8 @@ export class PodSimulator {
     const startTime = timeString(pod['status']?.startTime) ?? time;
     const containerID = () => `containerd://${hex(32)}`;
     let conditions = conditionsOf(pod);
-    for (const type of ['PodReadyToStartContainers', 'Initialized', 'Ready', 'ContainersReady', 'PodScheduled']) conditions = withCondition(conditions, type, 'True');
+    for (const type of ['PodReadyToStartContainers', 'Initialized', 'Ready', 'ContainersReady', 'PodScheduled'])
+      conditions = withCondition(conditions, type, 'True');
     const order = ['PodReadyToStartContainers', 'Initialized', 'Ready', 'ContainersReady', 'PodScheduled'];
     conditions.sort((a, b) => (order.indexOf(a.type) + 1 || 99) - (order.indexOf(b.type) + 1 || 99));
     const status: Obj = {
@@ -607,7 +713,17 @@ export class PodSimulator {
         ? {
             initContainerStatuses: initContainers.map((c) =>
               c['restartPolicy'] === 'Always'
-                ? { name: c['name'], image: c['image'], imageID: imageRef(String(c['image'] ?? '')), containerID: containerID(), ready: true, started: true, restartCount: 0, state: { running: { startedAt: time } }, lastState: {} }
+                ? {
+                    name: c['name'],
+                    image: c['image'],
+                    imageID: imageRef(String(c['image'] ?? '')),
+                    containerID: containerID(),
+                    ready: true,
+                    started: true,
+                    restartCount: 0,
+                    state: { running: { startedAt: time } },
+                    lastState: {},
+                  }
                 : {
                     name: c['name'],
                     image: c['image'],
@@ -627,7 +743,15 @@ export class PodSimulator {
     this.startAt.delete(uid);
     for (const c of [...initContainers, ...containers]) {
       const fieldPath = `spec.${initContainers.includes(c) ? 'initContainers' : 'containers'}{${c['name']}}`;
-      this.event(written, 'Normal', 'Pulled', `Container image "${c['image']}" already present on machine`, 'kubelet', undefined, fieldPath);
+      this.event(
+        written,
+        'Normal',
+        'Pulled',
+        `Container image "${c['image']}" already present on machine`,
+        'kubelet',
+        undefined,
+        fieldPath,
+      );
       this.event(written, 'Normal', 'Created', `Created container: ${c['name']}`, 'kubelet', undefined, fieldPath);
       this.event(written, 'Normal', 'Started', `Started container ${c['name']}`, 'kubelet', undefined, fieldPath);
     }
@@ -647,20 +771,27 @@ export class PodSimulator {
   }
 
   /** The status of a pod whose containers have all exited. */
-  private terminatedStatus(pod: Obj, o: { phase: string; exitCode: number; containerReason: string; containerMessage?: string; conditionReason: string }): Obj {
+  private terminatedStatus(
+    pod: Obj,
+    o: { phase: string; exitCode: number; containerReason: string; containerMessage?: string; conditionReason: string },
+  ): Obj {
     const time = now();
-    const previous = new Map<string, Obj>(((pod['status']?.containerStatuses ?? []) as Obj[]).map((s) => [String(s['name']), s]));
+    const previous = new Map<string, Obj>(
+      ((pod['status']?.containerStatuses ?? []) as Obj[]).map((s) => [String(s['name']), s]),
+    );
     let conditions = conditionsOf(pod);
     conditions = withCondition(conditions, 'Ready', 'False', o.conditionReason);
     conditions = withCondition(conditions, 'ContainersReady', 'False', o.conditionReason);
-    if (conditions.some((c) => c.type === 'PodReadyToStartContainers')) conditions = withCondition(conditions, 'PodReadyToStartContainers', 'False');
+    if (conditions.some((c) => c.type === 'PodReadyToStartContainers'))
+      conditions = withCondition(conditions, 'PodReadyToStartContainers', 'False');
     return {
       ...pod['status'],
       phase: o.phase,
       conditions,
       containerStatuses: ((pod['spec']?.containers ?? []) as Obj[]).map((c) => {
         const prev = previous.get(String(c['name'])) ?? {};
-        const startedAt = timeString(prev['state']?.running?.startedAt) ?? timeString(prev['state']?.terminated?.startedAt) ?? time;
+        const startedAt =
+          timeString(prev['state']?.running?.startedAt) ?? timeString(prev['state']?.terminated?.startedAt) ?? time;
         return {
           name: c['name'],
           image: c['image'],
@@ -669,7 +800,16 @@ export class PodSimulator {
           ready: false,
           started: false,
           restartCount: prev['restartCount'] ?? 0,
-          state: { terminated: { exitCode: o.exitCode, reason: o.containerReason, ...(o.containerMessage ? { message: o.containerMessage } : {}), startedAt, finishedAt: time, ...(prev['containerID'] ? { containerID: prev['containerID'] } : {}) } },
+          state: {
+            terminated: {
+              exitCode: o.exitCode,
+              reason: o.containerReason,
+              ...(o.containerMessage ? { message: o.containerMessage } : {}),
+              startedAt,
+              finishedAt: time,
+              ...(prev['containerID'] ? { containerID: prev['containerID'] } : {}),
+            },
+          },
           lastState: prev['lastState'] ?? {},
         };
       }),
@@ -682,7 +822,11 @@ export class PodSimulator {
   private async writeStatus(pod: Obj, status: Obj): Promise<Obj> {
     return plain(
       await this.api.patchNamespacedPodStatus(
-        { namespace: pod['metadata'].namespace, name: pod['metadata'].name, body: { metadata: { resourceVersion: pod['metadata'].resourceVersion }, status } },
+        {
+          namespace: pod['metadata'].namespace,
+          name: pod['metadata'].name,
+          body: { metadata: { resourceVersion: pod['metadata'].resourceVersion }, status },
+        },
         mergePatch(),
       ),
     );
@@ -703,7 +847,15 @@ export class PodSimulator {
   }
 
   /** Records an event in the background (in order); idle() and stop() wait for them. */
-  private event(involved: Obj, type: string, reason: string, message: string, component: string, namespace?: string, fieldPath?: string): void {
+  private event(
+    involved: Obj,
+    type: string,
+    reason: string,
+    message: string,
+    component: string,
+    namespace?: string,
+    fieldPath?: string,
+  ): void {
     if (!this.recordEvents) return;
     const body = this.eventBody(involved, type, reason, message, component, namespace, fieldPath);
     const ns = body.metadata.namespace;
@@ -716,11 +868,22 @@ export class PodSimulator {
     });
   }
 
-  private eventBody(involved: Obj, type: string, reason: string, message: string, component: string, namespace?: string, fieldPath?: string) {
+  private eventBody(
+    involved: Obj,
+    type: string,
+    reason: string,
+    message: string,
+    component: string,
+    namespace?: string,
+    fieldPath?: string,
+  ) {
     const ns: string = namespace ?? involved['metadata']?.namespace ?? 'default';
     const name = String(involved['metadata']?.name ?? '');
     const time = now();
-    const host = component === 'kubelet' ? (involved['spec']?.nodeName ?? (involved['kind'] === 'Node' ? name : undefined)) : undefined;
+    const host =
+      component === 'kubelet'
+        ? (involved['spec']?.nodeName ?? (involved['kind'] === 'Node' ? name : undefined))
+        : undefined;
     const body = {
       apiVersion: 'v1',
       kind: 'Event',

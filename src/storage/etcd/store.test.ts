@@ -110,7 +110,12 @@ describe('EtcdStore', () => {
   });
 
   it('fails operations on an unreachable etcd with a StorageError within the request timeout', async () => {
-    const dead = openEtcdStore({ endpoints: ['http://127.0.0.1:1'], prefix: randomPrefix(), requestTimeoutMs: 1500, watchReconnectTimeoutMs: 1500 });
+    const dead = openEtcdStore({
+      endpoints: ['http://127.0.0.1:1'],
+      prefix: randomPrefix(),
+      requestTimeoutMs: 1500,
+      watchReconnectTimeoutMs: 1500,
+    });
     opened.push(dead);
     const t0 = Date.now();
     const err = await dead.get('/a').catch((e: unknown) => e);
@@ -175,7 +180,11 @@ describe('EtcdStore', () => {
     const s = open();
     const progress: number[] = [];
     const events: WatchEvent[] = [];
-    const w = s.watch('/quiet/', 0, { onEvent: (e) => events.push(e), onError: () => undefined, onProgress: (r) => progress.push(r) });
+    const w = s.watch('/quiet/', 0, {
+      onEvent: (e) => events.push(e),
+      onError: () => undefined,
+      onProgress: (r) => progress.push(r),
+    });
     await s.create('/quiet/a', '1');
     await waitUntil(() => events.length === 1);
     const elsewhere = await s.create('/busy/b', '2');
@@ -260,15 +269,29 @@ describe('EtcdStore across an etcd restart', () => {
     // a second client writes right after the restart, before the watch has reconnected
     const other = openEtcdStore({ endpoints: [server.endpoint], prefix });
     opened.push(other);
-    const during = [await other.update('/r/1', 'after-1'), await other.delete('/r/2'), await other.create('/r/9', 'new')];
+    const during = [
+      await other.update('/r/1', 'after-1'),
+      await other.delete('/r/2'),
+      await other.create('/r/9', 'new'),
+    ];
     // the first store recovers
     expect(await store.get('/r/0')).toEqual(before);
     const after = await store.update('/r/3', 'after-3');
     await waitUntil(() => events.length === 5, 15000);
     await settle(100);
     expect(errors).toEqual([]);
-    expect(events.map((e) => e.revision)).toEqual([before.modRevision, ...during.map((kv) => kv.modRevision), after.modRevision]);
-    expect(events.map((e) => `${e.type} ${e.key}`)).toEqual(['PUT /r/0', 'PUT /r/1', 'DELETE /r/2', 'PUT /r/9', 'PUT /r/3']);
+    expect(events.map((e) => e.revision)).toEqual([
+      before.modRevision,
+      ...during.map((kv) => kv.modRevision),
+      after.modRevision,
+    ]);
+    expect(events.map((e) => `${e.type} ${e.key}`)).toEqual([
+      'PUT /r/0',
+      'PUT /r/1',
+      'DELETE /r/2',
+      'PUT /r/9',
+      'PUT /r/3',
+    ]);
     expect(events[1]).toMatchObject({ prevValue: 'v1', value: 'after-1' });
     expect(events[2]).toMatchObject({ value: 'v2', prevValue: 'v2' });
     // revisions continue after the restart
@@ -296,7 +319,11 @@ describe('EtcdStore over TLS with client certificates', () => {
     const caFile = file('ca.crt', ca.certPem);
     server = await startEtcd({
       name: 'tls',
-      tls: { certFile: file('server.crt', serving.certPem), keyFile: file('server.key', serving.keyPem), clientCAFile: caFile },
+      tls: {
+        certFile: file('server.crt', serving.certPem),
+        keyFile: file('server.key', serving.keyPem),
+        clientCAFile: caFile,
+      },
     });
     expect(server.endpoint).toMatch(/^https:/);
     const store = openEtcdStore({
@@ -311,7 +338,12 @@ describe('EtcdStore over TLS with client certificates', () => {
     await r.waitForEvents(1);
     expect(r.events[0]).toMatchObject({ type: 'PUT', key: '/tls/a', value: 'secret', revision: kv.modRevision });
 
-    const anonymous = openEtcdStore({ endpoints: [server.endpoint], prefix: randomPrefix(), tls: { caFile }, requestTimeoutMs: 2000 });
+    const anonymous = openEtcdStore({
+      endpoints: [server.endpoint],
+      prefix: randomPrefix(),
+      tls: { caFile },
+      requestTimeoutMs: 2000,
+    });
     opened.push(anonymous);
     await expect(anonymous.get('/tls/a')).rejects.toBeInstanceOf(StorageError);
     expect(() => openEtcdStore({ endpoints: [server!.endpoint], tls: { certFile: 'x' } })).toThrow(StorageError);

@@ -498,7 +498,12 @@ class EtcdClient extends Etcd3 {
    * One unary KV call with an encoded request and a decoder of the response (the read path's
    * codec above); otherwise like kvCall.
    */
-  async rawCall<Res>(path: string, req: Buffer, deserialize: (res: Buffer) => Res, options: GrpcCallOptions): Promise<Res> {
+  async rawCall<Res>(
+    path: string,
+    req: Buffer,
+    deserialize: (res: Buffer) => Res,
+    options: GrpcCallOptions,
+  ): Promise<Res> {
     const outcome = await this.pool.withConnection('KV', ({ client, metadata }) => {
       return new Promise<{ ok: true; res: Res } | { ok: false; err: GrpcError }>((resolve) => {
         client.makeUnaryRequest(path, identity, deserialize, req, requireLeader(metadata), options, (err, res) =>
@@ -533,7 +538,9 @@ function notSent(err: unknown): boolean {
   const code = codeOf(err);
   const msg = messageOf(err);
   if (code === GRPC_UNAVAILABLE) {
-    return /No connection established|ECONNREFUSED|connect E[A-Z]+|etcdserver: no leader|there is no (address|connection) available/.test(msg);
+    return /No connection established|ECONNREFUSED|connect E[A-Z]+|etcdserver: no leader|there is no (address|connection) available/.test(
+      msg,
+    );
   }
   if (code === GRPC_RESOURCE_EXHAUSTED) return msg.includes('etcdserver: too many requests');
   // grpc-js: the deadline passed while the call still waited for a connection
@@ -741,7 +748,9 @@ class EtcdWatch implements Watch {
       } else if (/no leader/.test(res.cancel_reason)) {
         this.broken(new Error(res.cancel_reason));
       } else {
-        this.fail(new StorageError(`etcd canceled the watch on ${this.prefix}: ${res.cancel_reason || 'no reason given'}`));
+        this.fail(
+          new StorageError(`etcd canceled the watch on ${this.prefix}: ${res.cancel_reason || 'no reason given'}`),
+        );
       }
       return;
     }
@@ -1001,10 +1010,20 @@ export class EtcdStore implements Store {
 
   private range(op: string, args: RangeArgs): Promise<RangeResult> {
     const req = encodeRangeRequest(args);
-    return this.call(op, false, (options) => this.client.rawCall(RANGE_PATH, req, this.decodeRange, options), rangeRevision);
+    return this.call(
+      op,
+      false,
+      (options) => this.client.rawCall(RANGE_PATH, req, this.decodeRange, options),
+      rangeRevision,
+    );
   }
 
-  private kv<Res extends { header: IResponseHeader }>(op: string, method: KvMethod, req: object, mutating: boolean): Promise<Res> {
+  private kv<Res extends { header: IResponseHeader }>(
+    op: string,
+    method: KvMethod,
+    req: object,
+    mutating: boolean,
+  ): Promise<Res> {
     return this.call(op, mutating, (options) => this.client.kvCall<Res>(method, req, options), headerRevision);
   }
 
@@ -1144,17 +1163,28 @@ export class EtcdStore implements Store {
     const req = encodeRangesTxn(keys.map((key) => ({ key: this.fullKey(key) })));
     let res: RangesResult;
     try {
-      res = await this.call('get', false, (options) => this.client.rawCall(TXN_PATH, req, this.decodeRangesTxn, options), rangeRevision);
+      res = await this.call(
+        'get',
+        false,
+        (options) => this.client.rawCall(TXN_PATH, req, this.decodeRangesTxn, options),
+        rangeRevision,
+      );
     } catch (err) {
       if (!(err instanceof EtcdRequestError && err.details.includes(TOO_MANY_OPS_MESSAGE))) throw err;
       // etcd runs with a --max-txn-ops below the batch size: smaller batches from now on
       this.getBatchLimit = Math.max(1, Math.min(this.getBatchLimit, Math.floor(keys.length / 2)));
       const parts: Promise<(KeyValue | null)[]>[] = [];
-      for (let i = 0; i < keys.length; i += this.getBatchLimit) parts.push(this.getMany(keys.slice(i, i + this.getBatchLimit)));
+      for (let i = 0; i < keys.length; i += this.getBatchLimit)
+        parts.push(this.getMany(keys.slice(i, i + this.getBatchLimit)));
       return (await Promise.all(parts)).flat();
     }
     if (res.ranges.length !== keys.length) {
-      throw new EtcdRequestError('get', undefined, `txn returned ${res.ranges.length} responses for ${keys.length} ranges`, false);
+      throw new EtcdRequestError(
+        'get',
+        undefined,
+        `txn returned ${res.ranges.length} responses for ${keys.length} ranges`,
+        false,
+      );
     }
     return res.ranges.map((r) => r.kvs[0] ?? null);
   }

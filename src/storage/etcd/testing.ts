@@ -7,7 +7,17 @@
 // certificates). Processes are registered for a best-effort SIGKILL when the test process exits.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, closeSync, constants, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import {
+  accessSync,
+  closeSync,
+  constants,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+} from 'node:fs';
 import { get as httpGet } from 'node:http';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -219,7 +229,8 @@ class EtcdProcess implements EtcdServer {
       } catch {
         // not listening yet
       }
-      if (Date.now() > deadline) throw new Error(`etcd ${this.name} not healthy after ${timeoutMs} ms:\n${this.logTail()}`);
+      if (Date.now() > deadline)
+        throw new Error(`etcd ${this.name} not healthy after ${timeoutMs} ms:\n${this.logTail()}`);
       await sleep(50);
     }
   }
@@ -289,7 +300,8 @@ interface Prepared {
 
 async function prepare(opts: StartEtcdOptions): Promise<Prepared> {
   const binary = etcdBinary();
-  if (!binary) throw new Error('etcd is not installed (Debian package etcd-server; see hack/ensure-system-packages.sh)');
+  if (!binary)
+    throw new Error('etcd is not installed (Debian package etcd-server; see hack/ensure-system-packages.sh)');
   const name = opts.name ?? 'etcd0';
   const needed = [opts.clientPort, opts.peerPort, opts.metricsPort].filter((p) => p === undefined).length;
   const free = await freePorts(needed);
@@ -304,28 +316,52 @@ async function prepare(opts: StartEtcdOptions): Promise<Prepared> {
   const peerUrl = `http://127.0.0.1:${peerPort}`;
   const peers = opts.clusterPeers ?? [{ name, peerUrl }];
   const args = [
-    '--name', name,
-    '--data-dir', dataDir,
-    '--listen-client-urls', clientUrl,
-    '--advertise-client-urls', clientUrl,
-    '--listen-peer-urls', peerUrl,
-    '--initial-advertise-peer-urls', peerUrl,
-    '--listen-metrics-urls', `http://127.0.0.1:${metricsPort}`,
-    '--initial-cluster', peers.map((p) => `${p.name}=${p.peerUrl}`).join(','),
-    '--initial-cluster-state', 'new',
-    '--initial-cluster-token', opts.clusterToken ?? `upm-test-${Math.random().toString(36).slice(2)}`,
+    '--name',
+    name,
+    '--data-dir',
+    dataDir,
+    '--listen-client-urls',
+    clientUrl,
+    '--advertise-client-urls',
+    clientUrl,
+    '--listen-peer-urls',
+    peerUrl,
+    '--initial-advertise-peer-urls',
+    peerUrl,
+    '--listen-metrics-urls',
+    `http://127.0.0.1:${metricsPort}`,
+    '--initial-cluster',
+    peers.map((p) => `${p.name}=${p.peerUrl}`).join(','),
+    '--initial-cluster-state',
+    'new',
+    '--initial-cluster-token',
+    opts.clusterToken ?? `upm-test-${Math.random().toString(36).slice(2)}`,
     // the conformance suite stores values of up to 4 MiB (etcd's default limit is 1.5 MiB)
-    '--max-request-bytes', String(10 * 1024 * 1024),
-    '--logger', 'zap',
-    '--log-outputs', 'stderr',
-    '--log-level', 'warn',
+    '--max-request-bytes',
+    String(10 * 1024 * 1024),
+    '--logger',
+    'zap',
+    '--log-outputs',
+    'stderr',
+    '--log-level',
+    'warn',
   ];
   if (opts.tls) {
     args.push('--cert-file', opts.tls.certFile, '--key-file', opts.tls.keyFile);
     if (opts.tls.clientCAFile) args.push('--client-cert-auth', '--trusted-ca-file', opts.tls.clientCAFile);
   }
   args.push(...(opts.extraArgs ?? []));
-  const proc = new EtcdProcess(name, clientPort, peerPort, metricsPort, dataDir, tempRoot, args, binary, opts.tls !== undefined);
+  const proc = new EtcdProcess(
+    name,
+    clientPort,
+    peerPort,
+    metricsPort,
+    dataDir,
+    tempRoot,
+    args,
+    binary,
+    opts.tls !== undefined,
+  );
   return { proc, waitHealthy: opts.waitHealthy ?? true, timeoutMs: opts.startTimeoutMs ?? 30000 };
 }
 

@@ -184,8 +184,17 @@ describe('SqliteStore group commit', () => {
     expect((await Promise.all(writes)).map((kv) => kv.modRevision)).toEqual([5, 6, 7]);
     expect(await store.compactedRevision()).toBe(6);
     await expect(store.list('/c/', { revision: 5 })).rejects.toBeInstanceOf(CompactedError);
-    expect((await store.list('/c/', { revision: 6 })).items.map((kv) => kv.key)).toEqual(['/c/0', '/c/1', '/c/2', '/c/3']);
-    expect((await store.list('/c/')).items.map((kv) => `${kv.key}=${kv.value}`)).toEqual(['/c/0=b', '/c/1=b', '/c/3=a']);
+    expect((await store.list('/c/', { revision: 6 })).items.map((kv) => kv.key)).toEqual([
+      '/c/0',
+      '/c/1',
+      '/c/2',
+      '/c/3',
+    ]);
+    expect((await store.list('/c/')).items.map((kv) => `${kv.key}=${kv.value}`)).toEqual([
+      '/c/0=b',
+      '/c/1=b',
+      '/c/3=a',
+    ]);
   });
 
   it('gives a watch opened while a batch is open every event of the batch exactly once', async () => {
@@ -212,7 +221,12 @@ describe('SqliteStore group commit', () => {
     expect(fromNow.events.map((e) => e.revision)).toEqual([3, 4, 6, 7]);
     expect(fromCommitted.events.map((e) => e.revision)).toEqual([3, 4, 6, 7]);
     expect(fromPast.events.map((e) => e.revision)).toEqual([2, 3, 4, 6, 7]);
-    expect(fromNow.events.map((e) => `${e.type}:${e.key}`)).toEqual(['PUT:/w/2', 'PUT:/w/0', 'DELETE:/w/1', 'PUT:/w/3']);
+    expect(fromNow.events.map((e) => `${e.type}:${e.key}`)).toEqual([
+      'PUT:/w/2',
+      'PUT:/w/0',
+      'DELETE:/w/1',
+      'PUT:/w/3',
+    ]);
     expect(fromNow.events[1]!.prevValue).toBe('a');
     for (const r of [fromNow, fromCommitted, fromPast]) r.watch.stop();
   });
@@ -236,7 +250,9 @@ describe('SqliteStore group commit', () => {
     const file = join(tempDir(), 's.db');
     let store = openStore({ maxBatchWrites: 7 }, file);
     const n = 100;
-    const created = await Promise.all(Array.from({ length: n }, (_, i) => store.create(`/k/${String(i).padStart(3, '0')}`, `c${i}`)));
+    const created = await Promise.all(
+      Array.from({ length: n }, (_, i) => store.create(`/k/${String(i).padStart(3, '0')}`, `c${i}`)),
+    );
     await Promise.all(created.map((kv, i) => store.update(kv.key, `u${i}`, { modRevision: kv.modRevision })));
     await Promise.all(created.filter((_, i) => i % 3 === 0).map((kv) => store.delete(kv.key)));
     const writes = n + n + Math.ceil(n / 3);
@@ -296,7 +312,13 @@ describe('SqliteStore group commit', () => {
        })().catch((e) => { console.error(e); process.exit(1); });`,
     );
     const file = join(tempDir(), 'full.db');
-    const { stdout, stderr, code } = await run('bash', ['-c', 'ulimit -f 100 && exec "$0" "$@"', process.execPath, join(lib, 'child.js'), file]);
+    const { stdout, stderr, code } = await run('bash', [
+      '-c',
+      'ulimit -f 100 && exec "$0" "$@"',
+      process.execPath,
+      join(lib, 'child.js'),
+      file,
+    ]);
     expect(stderr).toBe('');
     expect(code).toBe(0);
     const out = JSON.parse(stdout) as Record<string, unknown>;
@@ -369,7 +391,10 @@ describe('SqliteStore group commit under an HTTPS server', () => {
       const { stdout, stderr, code } = await run(process.execPath, ['--input-type=module', '-e', client]);
       expect(stderr).toBe('');
       expect(code).toBe(0);
-      expect({ result: JSON.parse(stdout) as unknown, parserErrors }).toEqual({ result: { ok: 600, failed: 0 }, parserErrors: 0 });
+      expect({ result: JSON.parse(stdout) as unknown, parserErrors }).toEqual({
+        result: { ok: 600, failed: 0 },
+        parserErrors: 0,
+      });
       // and the writes did share commits
       expect(store.stats().writes).toBe(600);
       expect(store.stats().commits).toBeLessThan(600);

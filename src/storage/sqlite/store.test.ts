@@ -40,7 +40,11 @@ runStoreConformance('sqlite :memory:, small replay pages', async () => {
 function logRows(file: string): { id: number; key: string; deleted: number }[] {
   const db = new Database(file, { readonly: true });
   try {
-    return db.prepare('SELECT id, key, deleted FROM log ORDER BY id').all() as { id: number; key: string; deleted: number }[];
+    return db.prepare('SELECT id, key, deleted FROM log ORDER BY id').all() as {
+      id: number;
+      key: string;
+      deleted: number;
+    }[];
   } finally {
     db.close();
   }
@@ -87,7 +91,10 @@ describe('SqliteStore', () => {
 
     // a watch after a revision written before the reopen replays from the log
     const events: string[] = [];
-    const w = store.watch('/a/', 2, { onEvent: (e) => events.push(`${e.type}:${e.key}:${e.revision}`), onError: () => {} });
+    const w = store.watch('/a/', 2, {
+      onEvent: (e) => events.push(`${e.type}:${e.key}:${e.revision}`),
+      onError: () => {},
+    });
     await waitUntil(() => events.length === 3);
     w.stop();
     expect(events).toEqual(['PUT:/a/1:3', 'DELETE:/a/2:4', 'PUT:/a/3:5']);
@@ -253,7 +260,9 @@ describe('prefixUpperBound', () => {
       for (let i = 0; i < n; i++) await store.create(`/bench/${i}`, value);
       const ms = Number(process.hrtime.bigint() - t0) / 1e6;
       await store.close();
-      console.log(`synchronous=${synchronous}: ${n} creates in ${ms.toFixed(0)} ms = ${Math.round((n / ms) * 1000)} writes/s`);
+      console.log(
+        `synchronous=${synchronous}: ${n} creates in ${ms.toFixed(0)} ms = ${Math.round((n / ms) * 1000)} writes/s`,
+      );
     });
   }
 

@@ -477,58 +477,54 @@ export class SqliteStore implements Store {
       }
     };
 
-    this.txCreate = db
-      .transaction((key: string, value: string): WriteResult => {
-        if (getCurrent.get(key)) throw new KeyExistsError(key);
-        const rev = nextRevision();
-        insertLog.run(rev, key, value, rev, null, 0);
-        upsertCurrent.run(key, rev);
-        return {
-          kv: { key, value, createRevision: rev, modRevision: rev },
-          event: { type: 'PUT', key, value, createRevision: rev, revision: rev },
-        };
-      }).immediate;
+    this.txCreate = db.transaction((key: string, value: string): WriteResult => {
+      if (getCurrent.get(key)) throw new KeyExistsError(key);
+      const rev = nextRevision();
+      insertLog.run(rev, key, value, rev, null, 0);
+      upsertCurrent.run(key, rev);
+      return {
+        kv: { key, value, createRevision: rev, modRevision: rev },
+        event: { type: 'PUT', key, value, createRevision: rev, revision: rev },
+      };
+    }).immediate;
 
-    this.txUpdate = db
-      .transaction((key: string, value: string, expected: number | undefined): WriteResult => {
-        const cur = getCurrent.get(key);
-        if (!cur) throw new KeyNotFoundError(key);
-        checkPrecondition(key, cur, expected);
-        const rev = nextRevision();
-        insertLog.run(rev, key, value, cur.createRevision, cur.id, 0);
-        upsertCurrent.run(key, rev);
-        return {
-          kv: { key, value, createRevision: cur.createRevision, modRevision: rev },
-          event: { type: 'PUT', key, value, prevValue: cur.value, createRevision: cur.createRevision, revision: rev },
-        };
-      }).immediate;
+    this.txUpdate = db.transaction((key: string, value: string, expected: number | undefined): WriteResult => {
+      const cur = getCurrent.get(key);
+      if (!cur) throw new KeyNotFoundError(key);
+      checkPrecondition(key, cur, expected);
+      const rev = nextRevision();
+      insertLog.run(rev, key, value, cur.createRevision, cur.id, 0);
+      upsertCurrent.run(key, rev);
+      return {
+        kv: { key, value, createRevision: cur.createRevision, modRevision: rev },
+        event: { type: 'PUT', key, value, prevValue: cur.value, createRevision: cur.createRevision, revision: rev },
+      };
+    }).immediate;
 
-    this.txDelete = db
-      .transaction((key: string, expected: number | undefined): WriteResult => {
-        const cur = getCurrent.get(key);
-        if (!cur) throw new KeyNotFoundError(key);
-        checkPrecondition(key, cur, expected);
-        const rev = nextRevision();
-        insertLog.run(rev, key, cur.value, cur.createRevision, cur.id, 1);
-        deleteCurrent.run(key);
-        return {
-          kv: { key, value: cur.value, createRevision: cur.createRevision, modRevision: rev },
-          event: {
-            type: 'DELETE',
-            key,
-            value: cur.value,
-            prevValue: cur.value,
-            createRevision: cur.createRevision,
-            revision: rev,
-          },
-        };
-      }).immediate;
+    this.txDelete = db.transaction((key: string, expected: number | undefined): WriteResult => {
+      const cur = getCurrent.get(key);
+      if (!cur) throw new KeyNotFoundError(key);
+      checkPrecondition(key, cur, expected);
+      const rev = nextRevision();
+      insertLog.run(rev, key, cur.value, cur.createRevision, cur.id, 1);
+      deleteCurrent.run(key);
+      return {
+        kv: { key, value: cur.value, createRevision: cur.createRevision, modRevision: rev },
+        event: {
+          type: 'DELETE',
+          key,
+          value: cur.value,
+          prevValue: cur.value,
+          createRevision: cur.createRevision,
+          revision: rev,
+        },
+      };
+    }).immediate;
 
-    this.txCompactBatch = db
-      .transaction((from: number, to: number): void => {
-        compactDelete.run(from, to, from, to);
-        setMeta.run(to, 'compacted');
-      }).immediate;
+    this.txCompactBatch = db.transaction((from: number, to: number): void => {
+      compactDelete.run(from, to, from, to);
+      setMeta.run(to, 'compacted');
+    }).immediate;
   }
 
   private migrate(): void {
@@ -807,13 +803,7 @@ export class SqliteStore implements Store {
   }
 
   watch(prefix: string, afterRevision: number, callbacks: WatchCallbacks): Watch {
-    const w = new SqliteWatch(
-      prefix,
-      afterRevision,
-      callbacks,
-      (x) => this.watchers.delete(x),
-      this.onCallbackError,
-    );
+    const w = new SqliteWatch(prefix, afterRevision, callbacks, (x) => this.watchers.delete(x), this.onCallbackError);
     if (this.closed) {
       w.fail(new StorageError('store closed'));
       return w;
