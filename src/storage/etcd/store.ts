@@ -64,30 +64,17 @@
 // etcd's require-leader metadata, so a member cut off from its cluster rejects them quickly
 // instead of serving a stalled watch.
 //
-// etcd3 (microsoft/etcd3 1.1.2) provides the connection pool (endpoints, TLS, auth, gRPC
-// channels per endpoint) and the generated etcd protobuf clients, used for writes, compaction
-// and watches; reads (Range, and the Txns of batched gets) encode and decode their messages
-// with the small codec below, straight into the store's KeyValues. etcd3's high-level API is
-// not used: its watch manager resumes a broken stream from the header revision of the last
-// response, which can skip events: etcd 3.4.23 sends a catch-up of 2,500 events as responses
-// of 1,000 events that all carry header revision 2,501, and the "created" response of a watch
-// from a past revision carries the current revision before any event. It also reports a
-// compacted watch without its compact_revision, and its default global policy retries writes
-// after ambiguous errors.
+// Files: client.ts (gRPC calls through etcd3, error classification), codec.ts (the read path's
+// protobuf codec), watch.ts (EtcdWatch), this file (options, EtcdStore).
 
 import { readFileSync } from 'node:fs';
 import {
-  Etcd3,
-  type ICallable,
   type ICompare,
-  type IEvent,
   type IKeyValue,
   type IOptions,
   type IResponseHeader,
   type ITxnRequest,
   type ITxnResponse,
-  type IWatchRequest,
-  type IWatchResponse,
 } from 'etcd3';
 import {
   CompactedError,
@@ -103,9 +90,35 @@ import {
   type Store,
   type Watch,
   type WatchCallbacks,
-  type WatchEvent,
 } from '../interface.js';
 import { StoreCompactors, type CompactorOptions } from '../compactor.js';
+import {
+  COMPACTED_MESSAGE,
+  EtcdClient,
+  FUTURE_MESSAGE,
+  GRPC_OUT_OF_RANGE,
+  TOO_MANY_OPS_MESSAGE,
+  codeOf,
+  messageOf,
+  notSent,
+  revisionOf,
+  transient,
+  type GrpcCallOptions,
+  type KvMethod,
+  type RawWatchStream,
+} from './client.js';
+import {
+  RANGE_PATH,
+  TXN_PATH,
+  decodeRangeResponse,
+  decodeRangesTxnResponse,
+  encodeRangeRequest,
+  encodeRangesTxn,
+  type RangeArgs,
+  type RangeResult,
+  type RangesResult,
+} from './codec.js';
+import { EtcdWatch, cancelQuietly } from './watch.js';
 
 export interface EtcdTLSOptions {
   /** CA bundle (PEM) that signed etcd's serving certificate; default the system roots. */
@@ -161,404 +174,13 @@ export function openEtcdStore(opts: EtcdStoreOptions): EtcdStore {
   return new EtcdStore(opts);
 }
 
-// ---- gRPC plumbing --------------------------------------------------------------------------
-
-type ConnectionArgs = Parameters<Parameters<ICallable<unknown>['withConnection']>[1]>[0];
-type GrpcMetadata = ConnectionArgs['metadata'];
-type GrpcCallOptions = NonNullable<Parameters<Etcd3['kv']['range']>[1]>;
-
-interface GrpcError {
-  code?: number;
-  details?: string;
-  message: string;
-}
-
-type UnaryCallback = (err: GrpcError | null, res?: unknown) => void;
-type UnaryMethod = (req: unknown, metadata: GrpcMetadata, options: GrpcCallOptions, cb: UnaryCallback) => unknown;
-
-interface RawWatchStream {
-  on(event: 'data', fn: (res: IWatchResponse) => void): this;
-  on(event: 'error', fn: (err: GrpcError) => void): this;
-  on(event: 'end' | 'status', fn: () => void): this;
-  write(req: IWatchRequest): unknown;
-  cancel(): void;
-}
-
-type KvMethod = 'txn' | 'compact';
-
-const GRPC_CANCELLED = 1;
-const GRPC_UNKNOWN = 2;
-const GRPC_DEADLINE_EXCEEDED = 4;
-const GRPC_RESOURCE_EXHAUSTED = 8;
-const GRPC_OUT_OF_RANGE = 11;
-const GRPC_INTERNAL = 13;
-const GRPC_UNAVAILABLE = 14;
-
-const COMPACTED_MESSAGE = 'required revision has been compacted';
-const FUTURE_MESSAGE = 'required revision is a future revision';
-const TOO_MANY_OPS_MESSAGE = 'too many operations in txn request';
-
 /** Distinct keys per batched get (etcd's default --max-txn-ops is 128). */
 const GET_BATCH_MAX = 64;
-
-function requireLeader(metadata: GrpcMetadata): GrpcMetadata {
-  const md = metadata.clone();
-  md.set('hasleader', 'true');
-  return md;
-}
-
-// ---- reads: hand-written protobuf codec ------------------------------------------------
-//
-// Reads are the hot path. A Range goes out as a pre-encoded RangeRequest and its RangeResponse
-// is decoded straight into the store's KeyValues (keys without the namespace, values as
-// strings, revisions as numbers). etcd3's generic codec (proto-loader: protobuf.js message
-// objects with a Buffer per bytes field and a Long per int64, then a second object tree with the
-// int64s as strings) cost more CPU than the rest of a list of many objects. Batched gets (see
-// EtcdStore.get) go out as a read-only Txn of Ranges, decoded the same way.
-
-/** A RangeRequest (etcdserverpb, rpc.proto); int64s are non-negative safe integers. */
-interface RangeArgs {
-  key: Buffer; // 1
-  rangeEnd?: Buffer; // 2
-  limit?: number; // 3
-  revision?: number; // 4
-  countOnly?: boolean; // 9
-}
-
-/** A decoded RangeResponse: header.revision, kvs, more, count. */
-interface RangeResult {
-  revision: number;
-  kvs: KeyValue[];
-  more: boolean;
-  count: number;
-}
-
-/** A decoded TxnResponse whose responses are all Ranges: header.revision and the ranges. */
-interface RangesResult {
-  revision: number;
-  ranges: RangeResult[];
-}
-
-const RANGE_PATH = '/etcdserverpb.KV/Range';
-const TXN_PATH = '/etcdserverpb.KV/Txn';
-
-function varintSize(v: number): number {
-  let n = 1;
-  while (v >= 0x80) {
-    v = Math.floor(v / 0x80);
-    n++;
-  }
-  return n;
-}
-
-function writeVarint(buf: Buffer, pos: number, v: number): number {
-  while (v >= 0x80) {
-    buf[pos++] = (v % 0x80) | 0x80;
-    v = Math.floor(v / 0x80);
-  }
-  buf[pos++] = v;
-  return pos;
-}
-
-/** Size of a length-delimited field of `len` bytes (tag, length, bytes). */
-function fieldSize(len: number): number {
-  return 1 + varintSize(len) + len;
-}
-
-function rangeRequestSize(r: RangeArgs): number {
-  let size = fieldSize(r.key.length);
-  if (r.rangeEnd) size += fieldSize(r.rangeEnd.length);
-  if (r.limit) size += 1 + varintSize(r.limit);
-  if (r.revision) size += 1 + varintSize(r.revision);
-  if (r.countOnly) size += 2;
-  return size;
-}
-
-function writeRangeRequest(buf: Buffer, pos: number, r: RangeArgs): number {
-  buf[pos++] = 0x0a; // 1: key
-  pos = writeVarint(buf, pos, r.key.length);
-  pos += r.key.copy(buf, pos);
-  if (r.rangeEnd) {
-    buf[pos++] = 0x12; // 2: range_end
-    pos = writeVarint(buf, pos, r.rangeEnd.length);
-    pos += r.rangeEnd.copy(buf, pos);
-  }
-  if (r.limit) {
-    buf[pos++] = 0x18; // 3: limit
-    pos = writeVarint(buf, pos, r.limit);
-  }
-  if (r.revision) {
-    buf[pos++] = 0x20; // 4: revision
-    pos = writeVarint(buf, pos, r.revision);
-  }
-  if (r.countOnly) {
-    buf[pos++] = 0x48; // 9: count_only
-    buf[pos++] = 1;
-  }
-  return pos;
-}
-
-function encodeRangeRequest(r: RangeArgs): Buffer {
-  const buf = Buffer.allocUnsafe(rangeRequestSize(r));
-  writeRangeRequest(buf, 0, r);
-  return buf;
-}
-
-/** TxnRequest { success: [RequestOp { request_range }...] }: no compares, only reads. */
-function encodeRangesTxn(ranges: RangeArgs[]): Buffer {
-  const sizes = ranges.map(rangeRequestSize);
-  let size = 0;
-  for (const n of sizes) size += fieldSize(fieldSize(n));
-  const buf = Buffer.allocUnsafe(size);
-  let pos = 0;
-  for (let i = 0; i < ranges.length; i++) {
-    const n = sizes[i]!;
-    buf[pos++] = 0x12; // TxnRequest 2: success
-    pos = writeVarint(buf, pos, fieldSize(n));
-    buf[pos++] = 0x0a; // RequestOp 1: request_range
-    pos = writeVarint(buf, pos, n);
-    pos = writeRangeRequest(buf, pos, ranges[i]!);
-  }
-  return buf;
-}
-
-/** A cursor over a protobuf message. */
-class ProtoReader {
-  pos = 0;
-  constructor(readonly buf: Buffer) {}
-
-  /** A varint as a number: exact up to 2^53, which revisions and counts never exceed. */
-  varint(end: number): number {
-    const buf = this.buf;
-    let v = 0;
-    let mul = 1;
-    for (let i = 0; i < 10; i++) {
-      if (this.pos >= end) throw new Error('truncated varint');
-      const b = buf[this.pos++]!;
-      v += (b & 0x7f) * mul;
-      if (b < 0x80) return v;
-      mul *= 0x80;
-    }
-    throw new Error('invalid varint');
-  }
-
-  /** Moves past a length-delimited field's bytes and returns where they start. */
-  bytes(end: number): number {
-    const len = this.varint(end);
-    const start = this.pos;
-    if (len > end - start) throw new Error('truncated field');
-    this.pos = start + len;
-    return start;
-  }
-
-  skip(wireType: number, end: number): void {
-    if (wireType === 0) this.varint(end);
-    else if (wireType === 2) this.bytes(end);
-    else if (wireType === 1 || wireType === 5) {
-      this.pos += wireType === 1 ? 8 : 4;
-      if (this.pos > end) throw new Error('truncated field');
-    } else throw new Error(`unsupported wire type ${wireType}`);
-  }
-}
-
-/** mvccpb.KeyValue (kv.proto) in [r.pos, end): key 1, create_revision 2, mod_revision 3, value 5. */
-function readKeyValue(r: ProtoReader, end: number, nsLength: number): KeyValue {
-  const buf = r.buf;
-  let key = '';
-  let value = '';
-  let createRevision = 0;
-  let modRevision = 0;
-  while (r.pos < end) {
-    const tag = r.varint(end);
-    if (tag === 0x0a) {
-      const start = r.bytes(end);
-      key = buf.toString('utf8', Math.min(start + nsLength, r.pos), r.pos);
-    } else if (tag === 0x10) {
-      createRevision = r.varint(end);
-    } else if (tag === 0x18) {
-      modRevision = r.varint(end);
-    } else if (tag === 0x2a) {
-      const start = r.bytes(end);
-      value = buf.toString('utf8', start, r.pos);
-    } else {
-      r.skip(tag & 7, end);
-    }
-  }
-  return { key, value, createRevision, modRevision };
-}
-
-/** ResponseHeader in [r.pos, end): its revision (3). */
-function readHeaderRevision(r: ProtoReader, end: number): number {
-  let revision = 0;
-  while (r.pos < end) {
-    const tag = r.varint(end);
-    if (tag === 0x18) revision = r.varint(end);
-    else r.skip(tag & 7, end);
-  }
-  return revision;
-}
-
-/**
- * Enters an embedded message (a length-delimited field at r.pos): leaves r.pos at its start and
- * returns its end, where a reader of that message (which stays within its end) leaves r.pos.
- */
-function enter(r: ProtoReader, end: number): number {
-  const start = r.bytes(end);
-  const fieldEnd = r.pos;
-  r.pos = start;
-  return fieldEnd;
-}
-
-/** RangeResponse in [r.pos, end): header 1, kvs 2, more 3, count 4. */
-function readRangeResponse(r: ProtoReader, end: number, nsLength: number): RangeResult {
-  const res: RangeResult = { revision: 0, kvs: [], more: false, count: 0 };
-  while (r.pos < end) {
-    const tag = r.varint(end);
-    if (tag === 0x12) {
-      const fieldEnd = enter(r, end);
-      res.kvs.push(readKeyValue(r, fieldEnd, nsLength));
-    } else if (tag === 0x0a) {
-      const fieldEnd = enter(r, end);
-      res.revision = readHeaderRevision(r, fieldEnd);
-    } else if (tag === 0x18) {
-      res.more = r.varint(end) !== 0;
-    } else if (tag === 0x20) {
-      res.count = r.varint(end);
-    } else {
-      r.skip(tag & 7, end);
-    }
-  }
-  return res;
-}
-
-function decodeRangeResponse(buf: Buffer, nsLength: number): RangeResult {
-  return readRangeResponse(new ProtoReader(buf), buf.length, nsLength);
-}
-
-/** TxnResponse: header 1, responses 3 (ResponseOp: response_range 1); a response that is not a range is an error. */
-function decodeRangesTxnResponse(buf: Buffer, nsLength: number): RangesResult {
-  const r = new ProtoReader(buf);
-  const end = buf.length;
-  const res: RangesResult = { revision: 0, ranges: [] };
-  while (r.pos < end) {
-    const tag = r.varint(end);
-    if (tag === 0x1a) {
-      const opEnd = enter(r, end);
-      let range: RangeResult | null = null;
-      while (r.pos < opEnd) {
-        const t = r.varint(opEnd);
-        if (t === 0x0a) {
-          const fieldEnd = enter(r, opEnd);
-          range = readRangeResponse(r, fieldEnd, nsLength);
-        } else {
-          r.skip(t & 7, opEnd);
-        }
-      }
-      if (!range) throw new Error('txn response without a range response');
-      res.ranges.push(range);
-    } else if (tag === 0x0a) {
-      const fieldEnd = enter(r, end);
-      res.revision = readHeaderRevision(r, fieldEnd);
-    } else {
-      r.skip(tag & 7, end);
-    }
-  }
-  return res;
-}
-
-const identity = (b: Buffer): Buffer => b;
 
 interface PendingGet {
   key: string;
   resolve: (kv: KeyValue | null) => void;
   reject: (err: unknown) => void;
-}
-
-/**
- * The etcd3 client, for its connection pool: one gRPC call on one endpoint (chosen at random
- * by the pool), without etcd3's retry policy. Errors are returned untouched (gRPC code and
- * details), and do not reach etcd3's circuit breaker, which would otherwise close the shared
- * channels of an endpoint on every transient error.
- */
-class EtcdClient extends Etcd3 {
-  async kvCall<Res>(method: KvMethod, req: object, options: GrpcCallOptions): Promise<Res> {
-    const outcome = await this.pool.withConnection('KV', ({ client, metadata }) => {
-      const fn = (client as unknown as Record<KvMethod, UnaryMethod>)[method];
-      return new Promise<{ ok: true; res: Res } | { ok: false; err: GrpcError }>((resolve) => {
-        fn.call(client, req, requireLeader(metadata), options, (err, res) =>
-          resolve(err ? { ok: false, err } : { ok: true, res: res as Res }),
-        );
-      });
-    });
-    if (!outcome.ok) throw outcome.err;
-    return outcome.res;
-  }
-
-  /**
-   * One unary KV call with an encoded request and a decoder of the response (the read path's
-   * codec above); otherwise like kvCall.
-   */
-  async rawCall<Res>(
-    path: string,
-    req: Buffer,
-    deserialize: (res: Buffer) => Res,
-    options: GrpcCallOptions,
-  ): Promise<Res> {
-    const outcome = await this.pool.withConnection('KV', ({ client, metadata }) => {
-      return new Promise<{ ok: true; res: Res } | { ok: false; err: GrpcError }>((resolve) => {
-        client.makeUnaryRequest(path, identity, deserialize, req, requireLeader(metadata), options, (err, res) =>
-          resolve(err ? { ok: false, err } : { ok: true, res: res! }),
-        );
-      });
-    });
-    if (!outcome.ok) throw outcome.err;
-    return outcome.res;
-  }
-
-  openWatchStream(): Promise<RawWatchStream> {
-    return this.pool.withConnection('Watch', ({ client, metadata }) => {
-      const watch = (client as unknown as { watch(md: GrpcMetadata, opts: GrpcCallOptions): RawWatchStream }).watch;
-      return watch.call(client, requireLeader(metadata), {});
-    });
-  }
-}
-
-function messageOf(err: unknown): string {
-  if (err && typeof err === 'object' && 'message' in err) return String((err as GrpcError).message);
-  return String(err);
-}
-
-function codeOf(err: unknown): number | undefined {
-  const code = err && typeof err === 'object' ? (err as GrpcError).code : undefined;
-  return typeof code === 'number' ? code : undefined;
-}
-
-/** The request certainly did not reach etcd's raft log: safe to retry also for writes. */
-function notSent(err: unknown): boolean {
-  const code = codeOf(err);
-  const msg = messageOf(err);
-  if (code === GRPC_UNAVAILABLE) {
-    return /No connection established|ECONNREFUSED|connect E[A-Z]+|etcdserver: no leader|there is no (address|connection) available/.test(
-      msg,
-    );
-  }
-  if (code === GRPC_RESOURCE_EXHAUSTED) return msg.includes('etcdserver: too many requests');
-  // grpc-js: the deadline passed while the call still waited for a connection
-  if (code === GRPC_DEADLINE_EXCEEDED) return msg.includes('Waiting for LB pick');
-  return false;
-}
-
-/** A read may be retried after this error (on the same or another endpoint). */
-function transient(err: unknown): boolean {
-  const code = codeOf(err);
-  return (
-    notSent(err) ||
-    code === GRPC_UNAVAILABLE ||
-    code === GRPC_DEADLINE_EXCEEDED ||
-    code === GRPC_CANCELLED ||
-    code === GRPC_INTERNAL ||
-    (code === GRPC_UNKNOWN && /leader changed|request timed out/.test(messageOf(err)))
-  );
 }
 
 /** The smallest key greater than every key that starts with `prefix` (etcd's prefix range_end). */
@@ -575,10 +197,6 @@ function prefixEnd(prefix: Buffer): Buffer {
 
 function compareKeys(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
-}
-
-function revisionOf(header: IResponseHeader | null | undefined): number {
-  return header ? Number(header.revision) : 0;
 }
 
 const headerRevision = (res: { header: IResponseHeader }): number => revisionOf(res.header);
@@ -599,242 +217,6 @@ function checkValue(value: unknown): asserts value is string {
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-// ---- watch ---------------------------------------------------------------------------------
-
-class EtcdWatch implements Watch {
-  /** Set by stop() or when onError is delivered: no callback is called any more. */
-  private stopped = false;
-  /** Set once the watch is ending (stop() or an error): no more streams or events. */
-  private ended = false;
-  private stream: RawWatchStream | null = null;
-  /** Start revision of the next (re)connect: one after the last delivered event or progress. */
-  private next = 0;
-  private attempts = 0;
-  /** When the watch lost its stream (or started); Infinity while a stream is established. */
-  private disconnectedSince: number;
-  private timer: NodeJS.Timeout | null = null;
-
-  constructor(
-    private readonly store: EtcdStore,
-    readonly prefix: string,
-    private readonly key: Buffer,
-    private readonly rangeEnd: Buffer,
-    private readonly callbacks: WatchCallbacks,
-    private readonly onCallbackError: (err: unknown) => void,
-    private readonly reconnectTimeoutMs: number,
-  ) {
-    this.disconnectedSince = Date.now();
-  }
-
-  /** Starts delivering events with revision >= startRevision. */
-  begin(startRevision: number): void {
-    if (this.ended) return;
-    this.next = startRevision;
-    this.disconnectedSince = Date.now();
-    void this.connect();
-  }
-
-  stop(): void {
-    if (this.stopped) return;
-    this.stopped = true;
-    this.end();
-  }
-
-  requestProgress(): void {
-    // etcd answers with an event-less response whose header revision every event up to has been
-    // sent (once the watch is synced); onResponse reports it through onProgress.
-    if (this.stream && this.disconnectedSince === Infinity && !this.ended) this.stream.write({ progress_request: {} });
-  }
-
-  /** Ends the watch with onError (asynchronously, unless stop() comes first). */
-  fail(err: Error): void {
-    if (this.ended) return;
-    this.end();
-    this.deliverError(err);
-  }
-
-  private deliverError(err: Error): void {
-    setImmediate(() => {
-      if (this.stopped) return;
-      this.stopped = true;
-      try {
-        this.callbacks.onError(err);
-      } catch (e) {
-        this.onCallbackError(e);
-      }
-    });
-  }
-
-  private end(): void {
-    this.ended = true;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
-    const stream = this.stream;
-    this.stream = null;
-    if (stream) cancelQuietly(stream);
-    this.store.detachWatch(this);
-  }
-
-  private async connect(): Promise<void> {
-    this.timer = null;
-    if (this.ended) return;
-    let stream: RawWatchStream;
-    try {
-      stream = await this.store.client.openWatchStream();
-    } catch (err) {
-      this.retry(err);
-      return;
-    }
-    if (this.ended) {
-      cancelQuietly(stream);
-      return;
-    }
-    this.stream = stream;
-    stream.on('data', (res) => {
-      if (this.stream === stream) this.onResponse(res);
-    });
-    stream.on('error', (err) => {
-      if (this.stream === stream) this.broken(err);
-    });
-    stream.on('end', () => {
-      if (this.stream === stream) this.broken(new Error('watch stream ended'));
-    });
-    stream.on('status', () => undefined);
-    stream.write({
-      create_request: {
-        key: this.key,
-        range_end: this.rangeEnd,
-        start_revision: this.next,
-        prev_kv: true,
-        progress_notify: true,
-      },
-    });
-  }
-
-  private broken(err: unknown): void {
-    const stream = this.stream;
-    this.stream = null;
-    if (stream) this.store.counters.watchStreamsLost++;
-    if (stream) cancelQuietly(stream);
-    if (this.disconnectedSince === Infinity) this.disconnectedSince = Date.now();
-    this.retry(err);
-  }
-
-  private retry(err: unknown): void {
-    if (this.ended) return;
-    if (this.store.isClosed) {
-      this.fail(new StorageError('store closed'));
-      return;
-    }
-    const down = Date.now() - this.disconnectedSince;
-    if (down >= this.reconnectTimeoutMs) {
-      this.fail(new StorageError(`etcd watch on ${this.prefix} lost for ${down} ms: ${messageOf(err)}`));
-      return;
-    }
-    const delay = Math.min(2000, 100 * 2 ** Math.min(this.attempts++, 5)) * (0.5 + Math.random() / 2);
-    this.timer = setTimeout(() => void this.connect(), delay);
-    this.timer.unref();
-  }
-
-  private onResponse(res: IWatchResponse): void {
-    if (this.ended) return;
-    this.store.observe(res.header);
-    if (res.canceled) {
-      const compacted = Number(res.compact_revision);
-      if (compacted > 0) {
-        this.store.learnCompacted(compacted);
-        this.fail(new CompactedError(this.next - 1, compacted));
-      } else if (/no leader/.test(res.cancel_reason)) {
-        this.broken(new Error(res.cancel_reason));
-      } else {
-        this.fail(
-          new StorageError(`etcd canceled the watch on ${this.prefix}: ${res.cancel_reason || 'no reason given'}`),
-        );
-      }
-      return;
-    }
-    if (res.created) {
-      this.attempts = 0;
-      this.disconnectedSince = Infinity;
-    }
-    const events = res.events ?? [];
-    if (events.length === 0) {
-      // a progress notification: every event up to header.revision has been sent
-      if (!res.created) {
-        const revision = revisionOf(res.header);
-        this.next = Math.max(this.next, revision + 1);
-        try {
-          this.callbacks.onProgress?.(revision);
-        } catch (err) {
-          this.onCallbackError(err);
-        }
-      }
-      return;
-    }
-    const floor = this.next;
-    for (const ev of events) {
-      if (this.stopped || this.ended) return;
-      const revision = Number(ev.kv.mod_revision);
-      if (revision < floor) continue; // already delivered before a reconnect
-      const event = this.toEvent(ev);
-      if (!event) {
-        // this event's previous value is compacted: the watch's position is lost
-        this.lost(revision);
-        return;
-      }
-      this.next = revision + 1;
-      try {
-        this.callbacks.onEvent(event);
-      } catch (err) {
-        this.onCallbackError(err);
-      }
-    }
-  }
-
-  private toEvent(ev: IEvent): WatchEvent | null {
-    const key = this.store.unprefix(ev.kv.key);
-    const revision = Number(ev.kv.mod_revision);
-    const prev = ev.prev_kv;
-    if (ev.type === 'Delete') {
-      if (!prev) return null;
-      const value = prev.value.toString('utf8');
-      return { type: 'DELETE', key, value, prevValue: value, createRevision: Number(prev.create_revision), revision };
-    }
-    const event: WatchEvent = {
-      type: 'PUT',
-      key,
-      value: ev.kv.value.toString('utf8'),
-      createRevision: Number(ev.kv.create_revision),
-      revision,
-    };
-    if (prev) event.prevValue = prev.value.toString('utf8');
-    else if (Number(ev.kv.version) > 1) return null; // an update must have a previous value
-    return event;
-  }
-
-  /** Ends the watch with CompactedError once etcd told the exact compacted revision. */
-  private lost(revision: number): void {
-    const requested = this.next - 1;
-    this.end();
-    void this.store.probeCompacted(requested).then((compacted) => {
-      const c = Math.max(compacted ?? 0, revision, this.store.knownCompacted);
-      this.store.learnCompacted(c);
-      this.deliverError(new CompactedError(requested, c));
-    });
-  }
-}
-
-function cancelQuietly(stream: RawWatchStream): void {
-  stream.on('error', () => undefined);
-  try {
-    stream.cancel();
-  } catch {
-    // already closed
-  }
-}
-
-// ---- store ---------------------------------------------------------------------------------
 
 export class EtcdStore implements Store {
   readonly backend = 'etcd';
