@@ -6,7 +6,7 @@
 // typegen.ts can emit one `Condition` interface instead of one copy per kind. `withDescription()`
 // gives a shared shape a field-specific description and keeps its name.
 
-import type { JSONSchema, PrinterColumn } from '../apiserver/registry/definition.js';
+import type { JSONSchema, PrinterColumn } from '../machinery/definition.js';
 
 /** API group of the upm.io kinds. */
 export const upmGroup = 'upm.io';

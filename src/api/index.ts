@@ -1,7 +1,7 @@
 // The upm.io/v1alpha1 API: one ResourceDefinition per kind. The generic API machinery serves
 // them; src/api/generated/types.ts holds the TypeScript types generated from the same schemas.
 
-import type { ResourceDefinition } from '../apiserver/registry/definition.js';
+import type { ResourceDefinition } from '../machinery/definition.js';
 import { mysqlReplicationDefinition } from './mysqlreplication.js';
 import { proxysqlSyncDefinition } from './proxysqlsync.js';
 import { redisClusterDefinition } from './rediscluster.js';

@@ -1,7 +1,7 @@
 // MysqlReplication: GTID-based asynchronous or semi-synchronous replication between MySQL 8 or
 // MariaDB instances (Units or external hosts), with fenced switchover and optional failover.
 
-import type { ResourceDefinition } from '../apiserver/registry/definition.js';
+import type { ResourceDefinition } from '../machinery/definition.js';
 import {
   ageColumn,
   bool,

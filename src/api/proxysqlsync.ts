@@ -1,7 +1,7 @@
 // ProxysqlSync: keeps the backend servers and the users of ProxySQL instances in line with a
 // MysqlReplication.
 
-import type { ResourceDefinition } from '../apiserver/registry/definition.js';
+import type { ResourceDefinition } from '../machinery/definition.js';
 import {
   ageColumn,
   bool,

@@ -1,7 +1,7 @@
 // RedisCluster: a Redis Cluster built from existing instances (Units or external hosts): meet,
 // replica assignment, slot allocation, slot migration on shard changes, and repair.
 
-import type { ResourceDefinition } from '../apiserver/registry/definition.js';
+import type { ResourceDefinition } from '../machinery/definition.js';
 import {
   ageColumn,
   bool,

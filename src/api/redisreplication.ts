@@ -1,7 +1,7 @@
 // RedisReplication: one Redis primary with replicas (Units or external hosts), with paused-write
 // switchover, and failover by the controller or by Redis Sentinel.
 
-import type { ResourceDefinition } from '../apiserver/registry/definition.js';
+import type { ResourceDefinition } from '../machinery/definition.js';
 import {
   ageColumn,
   bool,

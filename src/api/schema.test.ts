@@ -5,7 +5,7 @@
 
 import { Ajv, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
-import type { JSONSchema, ResourceDefinition } from '../apiserver/registry/definition.js';
+import type { JSONSchema, ResourceDefinition } from '../machinery/definition.js';
 import { defaultUnitTemplateName, upmGroup, upmResources, upmVersion } from './index.js';
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;

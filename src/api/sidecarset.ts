@@ -1,7 +1,7 @@
 // SidecarSet: containers injected into the Pods of matching Units (log shippers, security
 // scanners, backup agents, ...), kept up to date independently of the UnitTemplates.
 
-import type { ResourceDefinition } from '../apiserver/registry/definition.js';
+import type { ResourceDefinition } from '../machinery/definition.js';
 import {
   ageColumn,
   bool,

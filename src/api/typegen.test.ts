@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { ResourceDefinition } from '../apiserver/registry/definition.js';
+import type { ResourceDefinition } from '../machinery/definition.js';
 import { named, object, str } from './common.js';
 import type { MysqlReplication, UnitSet, UnitSetList, UnitSetSpec, UpmObject } from './generated/types.js';
 import { upmResources } from './index.js';

@@ -8,8 +8,8 @@
 // properties → Record<string, unknown> (with properties: an index signature is added);
 // `required` → non-optional. Descriptions become JSDoc, defaults an @default tag.
 
-import type { JSONSchema, ResourceDefinition } from '../apiserver/registry/definition.js';
-import { groupVersion } from '../apiserver/registry/definition.js';
+import type { JSONSchema, ResourceDefinition } from '../machinery/definition.js';
+import { groupVersion } from '../machinery/definition.js';
 import { schemaTypeName } from './common.js';
 
 export const GENERATED_HEADER =

@@ -1,7 +1,7 @@
 // Unit: one instance of a service (one Pod, its PersistentVolumeClaims and its rendered
 // configuration), normally owned by a UnitSet.
 
-import type { ResourceDefinition } from '../apiserver/registry/definition.js';
+import type { ResourceDefinition } from '../machinery/definition.js';
 import {
   accessModesSchema,
   ageColumn,

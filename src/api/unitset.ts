@@ -1,7 +1,7 @@
 // UnitSet: a group of identical database instances (Units) of one service type, edition and
 // version, built from a UnitTemplate.
 
-import type { JSONSchema, ResourceDefinition } from '../apiserver/registry/definition.js';
+import type { JSONSchema, ResourceDefinition } from '../machinery/definition.js';
 import {
   accessModesSchema,
   ageColumn,

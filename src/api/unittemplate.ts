@@ -1,7 +1,7 @@
 // UnitTemplate: the catalogue entry of one service type, edition and version: how to build the
 // Pod, which volumes and accounts it needs, its configuration files and typed parameters.
 
-import type { ResourceDefinition } from '../apiserver/registry/definition.js';
+import type { ResourceDefinition } from '../machinery/definition.js';
 import {
   ABSOLUTE_PATH,
   ageColumn,

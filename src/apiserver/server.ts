@@ -11,7 +11,7 @@ import { attributesFromRequest } from './authorization/attributes.js';
 import { forbiddenError } from './authorization/authorizer.js';
 import type { AsyncAuthorizer } from './authorization/delegating.js';
 import { DiscoveryService } from './discovery/discovery.js';
-import { badRequest, pathNotFound, unauthorized } from './errors.js';
+import { badRequest, pathNotFound, unauthorized } from '../machinery/errors.js';
 import { toStatusError, writeError, writeJSON } from './endpoints/http.js';
 import { parseRequestInfo, type RequestInfo } from './endpoints/requestinfo.js';
 import { ResourceHandler } from './endpoints/resources.js';

@@ -5,7 +5,7 @@
 import type { Logger } from 'pino';
 import { AdmissionChain } from '../apiserver/admission/chain.js';
 import type { MutatingWebhookConfiguration, ValidatingWebhookConfiguration } from '../apiserver/admission/types.js';
-import type { KubeObject } from '../apiserver/registry/object.js';
+import type { KubeObject } from '../machinery/object.js';
 import type { APIRegistry } from '../apiserver/registry/registry.js';
 import { StoreInformer } from './auth/informer.js';
 

@@ -18,6 +18,7 @@ import { Aggregator } from './aggregator/aggregator.js';
 import { controlPlaneAuth, type ControlPlaneAuth } from './auth/index.js';
 import { coreRegistrations, initCoreResources } from './kinds/index.js';
 import { PodSimulator } from './podsim/index.js';
+import { isNotFound } from '../machinery/errors.js';
 
 export const frontProxyClientName = 'front-proxy-client';
 export const upmAPIServiceName = 'v1alpha1.upm.io';
@@ -185,7 +186,7 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Running
     }));
     void current;
   } catch (err) {
-    if ((err as { code?: number }).code !== 404) throw err;
+    if (!isNotFound(err)) throw err;
     await apiServices.store.create('', {
       apiVersion: 'apiregistration.k8s.io/v1',
       kind: 'APIService',

@@ -1,8 +1,8 @@
 // UnitSet rules a schema cannot express: the computed template-name default, the scale
 // selector, immutable identity fields and volumes that may grow but never shrink.
 
-import type { FieldError } from '../../apiserver/errors.js';
-import type { KubeObject } from '../../apiserver/registry/object.js';
+import type { FieldError } from '../../machinery/errors.js';
+import type { KubeObject } from '../../machinery/object.js';
 import type { Strategy } from '../../apiserver/registry/strategy.js';
 import type { UnitSetSpec } from '../generated/types.js';
 import { unitSetLabel } from '../labels.js';

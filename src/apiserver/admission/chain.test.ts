@@ -1,6 +1,6 @@
 import type { UserInfo } from '../authentication/authenticator.js';
-import { StatusError } from '../errors.js';
-import type { KubeObject } from '../registry/object.js';
+import { StatusError } from '../../machinery/errors.js';
+import type { KubeObject } from '../../machinery/object.js';
 import {
   AdmissionChain,
   WebhookDeniedError,

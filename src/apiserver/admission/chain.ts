@@ -30,9 +30,9 @@ import {
   type Status,
   type StatusDetails,
   type StatusReason,
-} from '../errors.js';
+} from '../../machinery/errors.js';
 import { JSONPatchError, applyJSONPatch, parseJSONPatch } from '../patch/json-patch.js';
-import { deepClone, isPlainObject, jsonEqual, type KubeObject } from '../registry/object.js';
+import { deepClone, isPlainObject, jsonEqual, type KubeObject } from '../../machinery/object.js';
 import { WebhookCallError, WebhookClient, type ServiceResolver } from './client.js';
 import {
   isExemptAdmissionConfigurationResource,

@@ -15,7 +15,7 @@
 
 import https from 'node:https';
 import type { IncomingMessage } from 'node:http';
-import { isPlainObject } from '../registry/object.js';
+import { isPlainObject } from '../../machinery/object.js';
 import {
   ADMISSION_GROUP,
   DEFAULT_SERVICE_PORT,

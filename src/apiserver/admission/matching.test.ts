@@ -1,4 +1,4 @@
-import type { KubeObject } from '../registry/object.js';
+import type { KubeObject } from '../../machinery/object.js';
 import {
   isExemptAdmissionConfigurationResource,
   matchNamespaceSelector,

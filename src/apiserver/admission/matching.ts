@@ -12,9 +12,9 @@
 // Equivalent matchPolicy is handled as Exact: the server serves each resource in one version,
 // and there is no conversion to send an object in another version.
 
-import { labelSelectorMatcher } from '../authorization/selector.js';
-import { forbidden, internalError, notFound, type StatusError } from '../errors.js';
-import type { KubeObject } from '../registry/object.js';
+import { labelSelectorMatcher } from '../../machinery/labels.js';
+import { forbidden, internalError, notFound, type StatusError } from '../../machinery/errors.js';
+import type { KubeObject } from '../../machinery/object.js';
 import {
   ADMISSIONREGISTRATION_GROUP,
   type AdmissionAttributes,

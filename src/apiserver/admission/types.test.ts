@@ -1,4 +1,4 @@
-import { fieldErrorBody } from '../errors.js';
+import { fieldErrorBody } from '../../machinery/errors.js';
 import { createCA } from '../../pki/certs.js';
 import {
   decodeCABundle,

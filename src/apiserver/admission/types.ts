@@ -6,12 +6,11 @@
 
 import { isIP } from 'node:net';
 import type { UserInfo } from '../authentication/authenticator.js';
-import { labelSelectorMatcher } from '../authorization/selector.js';
-import type { LabelSelector } from '../authorization/types.js';
-import type { FieldError, Status } from '../errors.js';
-import type { KubeObject, ObjectMeta } from '../registry/object.js';
+import { labelSelectorMatcher, type LabelSelector } from '../../machinery/labels.js';
+import type { FieldError, Status } from '../../machinery/errors.js';
+import type { KubeObject, ObjectMeta } from '../../machinery/object.js';
 
-export type { LabelSelector, LabelSelectorRequirement } from '../authorization/types.js';
+export type { LabelSelector, LabelSelectorRequirement } from '../../machinery/labels.js';
 
 export const ADMISSIONREGISTRATION_GROUP = 'admissionregistration.k8s.io';
 export const ADMISSIONREGISTRATION_API_VERSION = `${ADMISSIONREGISTRATION_GROUP}/v1`;

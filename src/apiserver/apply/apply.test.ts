@@ -5,10 +5,10 @@
 // sets are exactly the spec's. Notation: A(m) = applyPatch by m, F(m) = forced, U(m) X = a
 // non-apply write whose resulting object is X (updateManagedFields).
 
-import type { JSONSchema } from '../registry/definition.js';
-import type { ManagedFieldsEntry } from '../registry/meta.js';
-import type { KubeObject } from '../registry/object.js';
-import { StatusError } from '../errors.js';
+import type { JSONSchema } from '../../machinery/definition.js';
+import type { ManagedFieldsEntry } from '../../machinery/meta.js';
+import type { KubeObject } from '../../machinery/object.js';
+import { StatusError } from '../../machinery/errors.js';
 import { applyJSONPatch, parseJSONPatch } from '../patch/json-patch.js';
 import { applyMergePatch } from '../patch/merge-patch.js';
 import { applyPatch, decodeApplyBody, updateManagedFields, validatePatchOptions } from './apply.js';

@@ -4,11 +4,18 @@
 // the smd operations in this folder, with CRD semantics for reset fields and null pruning.
 
 import { parse as parseYAML } from 'yaml';
-import type { JSONSchema } from '../registry/definition.js';
-import type { KubeObject } from '../registry/object.js';
-import type { ManagedFieldsEntry } from '../registry/meta.js';
-import { nowTimestamp } from '../registry/object.js';
-import { badRequest, internalError, invalid, StatusError, type FieldError, type StatusCause } from '../errors.js';
+import type { JSONSchema } from '../../machinery/definition.js';
+import type { KubeObject } from '../../machinery/object.js';
+import type { ManagedFieldsEntry } from '../../machinery/meta.js';
+import { formatTime } from '../../machinery/time.js';
+import {
+  badRequest,
+  internalError,
+  invalid,
+  StatusError,
+  type FieldError,
+  type StatusCause,
+} from '../../machinery/errors.js';
 import { FieldSet, fieldPE, pathToString, type Path } from './fieldset.js';
 import {
   BEFORE_FIRST_APPLY_MANAGER,
@@ -169,7 +176,7 @@ function recordUpdate(
   };
   const id = managerIdentity(identity);
   const prev = managed.get(id);
-  managed.set(id, { ...identity, time: nowTimestamp(now), set: prev ? self.union(prev.set) : self });
+  managed.set(id, { ...identity, time: formatTime(now), set: prev ? self.union(prev.set) : self });
 }
 
 // ---- Update ---------------------------------------------------------------------------------
@@ -381,7 +388,7 @@ function applyOnce(c: Ctx, force: boolean): ApplyResult {
   else applier.set = stripped;
 
   const changed = !valuesEqual(c.liveValue, candidate);
-  if (changed) applier.time = nowTimestamp(c.now);
+  if (changed) applier.time = formatTime(c.now);
   return { candidate, managed, changed };
 }
 

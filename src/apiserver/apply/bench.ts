@@ -2,8 +2,8 @@
 // 50-item list-map. Run after a build: `node dist/apiserver/apply/bench.js [iterations]`.
 
 import { pathToFileURL } from 'node:url';
-import type { JSONSchema } from '../registry/definition.js';
-import type { KubeObject } from '../registry/object.js';
+import type { JSONSchema } from '../../machinery/definition.js';
+import type { KubeObject } from '../../machinery/object.js';
 import { applyMergePatch } from '../patch/merge-patch.js';
 import { applyPatch } from './apply.js';
 

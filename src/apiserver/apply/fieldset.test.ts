@@ -2,7 +2,7 @@
 // order, decoding rules), path rendering, set algebra, and the schema walks (field sets,
 // comparison, merge order, validation).
 
-import type { JSONSchema } from '../registry/definition.js';
+import type { JSONSchema } from '../../machinery/definition.js';
 import {
   FieldSet,
   fieldPE,

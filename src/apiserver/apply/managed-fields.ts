@@ -3,9 +3,9 @@
 // ("ancient-changes"), the never-tracked paths, reset detection, entry validation, and
 // client-go's csaupgrade (client-side apply → server-side apply manager migration).
 
-import type { FieldError } from '../errors.js';
-import type { ManagedFieldsEntry } from '../registry/meta.js';
-import { nowTimestamp } from '../registry/object.js';
+import type { FieldError } from '../../machinery/errors.js';
+import type { ManagedFieldsEntry } from '../../machinery/meta.js';
+import { formatTime } from '../../machinery/time.js';
 import { FieldSet, fieldPE, fromFieldsV1, toFieldsV1, type Path } from './fieldset.js';
 import { compareStrings, goQuote, isPlainObject, valuesEqual } from './values.js';
 
@@ -69,7 +69,7 @@ export function normalizeTime(t: string): string {
   if (!rfc3339.test(t)) throw new Error(`parsing time ${JSON.stringify(t)} as RFC3339`);
   const ms = Date.parse(t);
   if (Number.isNaN(ms)) throw new Error(`parsing time ${JSON.stringify(t)} as RFC3339`);
-  return nowTimestamp(new Date(ms));
+  return formatTime(new Date(ms));
 }
 
 function seconds(t: string | undefined): number {

@@ -3,7 +3,7 @@
 // two values (typed.Compare), validation of an apply configuration, and
 // Set.EnsureNamedFieldsAreMembers.
 
-import type { JSONSchema } from '../registry/definition.js';
+import type { JSONSchema } from '../../machinery/definition.js';
 import { FieldSet, fieldPE, indexPE, keyPE, valuePE, peToString, type PathElement } from './fieldset.js';
 import { isEmptyObject, isPlainObject, valuesEqual } from './values.js';
 

@@ -2,7 +2,7 @@
 // byte-order string comparison, smd's total order on values, Go-compatible JSON text and
 // Go-style rendering of values in field paths.
 
-import { isPlainObject } from '../registry/object.js';
+import { isPlainObject } from '../../machinery/object.js';
 
 export { isPlainObject };
 

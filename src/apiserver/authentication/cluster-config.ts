@@ -6,6 +6,7 @@
 import { existsSync } from 'node:fs';
 import { ApiException, CoreV1Api, FetchError, KubeConfig } from '@kubernetes/client-node';
 import type { RequestHeaderConfig } from './requestheader.js';
+import { isForbidden, isNotFound, isUnauthorized } from '../../machinery/errors.js';
 
 export const authenticationConfigMapNamespace = 'kube-system';
 export const authenticationConfigMapName = 'extension-apiserver-authentication';
@@ -137,13 +138,13 @@ export async function loadClusterAuthenticationConfig(
       return parseAuthenticationConfigMap(cm.data);
     } catch (err) {
       if (err instanceof ClusterAuthenticationConfigError) throw err;
-      if (err instanceof ApiException && err.code === 404) {
+      if (isNotFound(err)) {
         opts.warn?.(
           `${where} does not exist on ${server}: no client CA and no front-proxy authentication from the cluster`,
         );
         return {};
       }
-      if (err instanceof ApiException && (err.code === 401 || err.code === 403)) {
+      if (isUnauthorized(err) || isForbidden(err)) {
         throw new ClusterAuthenticationConfigError(
           `cannot read ${where} from ${server} (${describe(err)}); grant the Role ${authenticationConfigMapNamespace}/extension-apiserver-authentication-reader to this server's identity ` +
             `(kubectl create rolebinding -n kube-system NAME --role=extension-apiserver-authentication-reader --serviceaccount=NS:SA), or pass --authentication-skip-lookup`,

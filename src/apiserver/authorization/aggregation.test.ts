@@ -1,5 +1,5 @@
 import { InMemoryRBACSource, RBACAuthorizer, aggregateClusterRoles, aggregatedRules } from './rbac.js';
-import { labelSelectorMatcher } from './selector.js';
+import { labelSelectorMatcher } from '../../machinery/labels.js';
 import { clusterRole, clusterRoleBinding, resourceAttrs, roleBinding, userSubject } from './testutil.js';
 import type { ClusterRole, PolicyRule } from './types.js';
 

@@ -1,5 +1,5 @@
 import type { UserInfo } from '../authentication/authenticator.js';
-import { isStatusError } from '../errors.js';
+import { isStatusError } from '../../machinery/errors.js';
 import type { Attributes, AuthorizationResult } from './attributes.js';
 import {
   DEFAULT_ALWAYS_ALLOW_PATHS,

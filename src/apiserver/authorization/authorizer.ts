@@ -12,7 +12,7 @@
 // bootstrap `system:public-info-viewer`: get only, bound to system:authenticated and
 // system:unauthenticated) for deployments that prefer policy over the path bypass.
 
-import { StatusError, type Status } from '../errors.js';
+import { StatusError, type Status } from '../../machinery/errors.js';
 import type { Attributes, AuthorizationResult } from './attributes.js';
 import { aggregateErrors, goQuote } from './format.js';
 import { RBACAuthorizer, type RBACAuthorizerOptions, type RBACSource } from './rbac.js';

@@ -5,5 +5,5 @@ export * from './types.js';
 export * from './attributes.js';
 export * from './rbac.js';
 export * from './authorizer.js';
-export { labelSelectorMatcher, type LabelMatcher } from './selector.js';
+export { labelSelectorMatcher, type LabelMatcher } from '../../machinery/labels.js';
 export { goQuote, aggregateErrors } from './format.js';

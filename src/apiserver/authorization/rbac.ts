@@ -11,7 +11,7 @@
 import type { UserInfo } from '../authentication/authenticator.js';
 import type { Attributes, AuthorizationResult } from './attributes.js';
 import { aggregateErrors, goQuote } from './format.js';
-import { labelSelectorMatcher } from './selector.js';
+import { labelSelectorMatcher } from '../../machinery/labels.js';
 import type {
   ClusterRole,
   ClusterRoleBinding,

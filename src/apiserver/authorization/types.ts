@@ -1,6 +1,9 @@
 // RBAC object shapes (k8s.io/api/rbac/v1 types.go) as they appear on the wire. Optional fields
 // are the ones Go marks `omitempty`; evaluation treats a missing list like an empty one.
 
+import type { LabelSelector } from '../../machinery/labels.js';
+
+export type { LabelSelector, LabelSelectorRequirement } from '../../machinery/labels.js';
 export const RBAC_GROUP = 'rbac.authorization.k8s.io';
 export const RBAC_API_VERSION = `${RBAC_GROUP}/v1`;
 
@@ -28,18 +31,6 @@ export interface PolicyRule {
   resourceNames?: string[];
   /** Non-resource paths (`/healthz`), `*`, or a prefix ending in `*` (`/apis/*`). */
   nonResourceURLs?: string[];
-}
-
-export interface LabelSelectorRequirement {
-  key: string;
-  operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist' | string;
-  values?: string[];
-}
-
-/** metav1.LabelSelector: matchLabels and matchExpressions are ANDed; `{}` selects everything. */
-export interface LabelSelector {
-  matchLabels?: Record<string, string>;
-  matchExpressions?: LabelSelectorRequirement[];
 }
 
 export interface AggregationRule {

@@ -3,8 +3,8 @@
 
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { ALL_VERBS, type ResourceDefinition } from '../registry/definition.js';
-import { notAcceptable, pathNotFound } from '../errors.js';
+import { ALL_VERBS, type ResourceDefinition } from '../../machinery/definition.js';
+import { notAcceptable, pathNotFound } from '../../machinery/errors.js';
 import { parseAccept } from '../endpoints/negotiation.js';
 import { notModified } from '../endpoints/http.js';
 

@@ -1,4 +1,4 @@
-import { StatusError } from '../errors.js';
+import { StatusError } from '../../machinery/errors.js';
 import { negotiateRepresentation, parseAccept } from './negotiation.js';
 import { parseRequestInfo } from './requestinfo.js';
 

@@ -9,9 +9,9 @@ import {
   tooLarge,
   unsupportedMediaType,
   type StatusError,
-} from '../errors.js';
+} from '../../machinery/errors.js';
 import { contentTypeOf } from './negotiation.js';
-import { jsonDepth, maxObjectDepth } from '../registry/object.js';
+import { jsonDepth, maxObjectDepth } from '../../machinery/object.js';
 
 /** kube-apiserver's MaxRequestBodyBytes. */
 export const maxRequestBodyBytes = 3 * 1024 * 1024;

@@ -2,7 +2,7 @@
 // k8s.io/apiserver/pkg/endpoints/handlers/negotiation does: clauses are tried in quality and
 // then header order; the first one we can serve wins; none → 406.
 
-import { notAcceptable } from '../errors.js';
+import { notAcceptable } from '../../machinery/errors.js';
 
 export interface MediaClause {
   type: string;

@@ -4,23 +4,24 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
   badRequest,
+  type FieldError,
   invalid,
+  isNotFound,
   methodNotAllowed,
   pathNotFound,
   StatusError,
   unsupportedMediaType,
-  type FieldError,
-} from '../errors.js';
+} from '../../machinery/errors.js';
 import { applyPatch, decodeApplyBody, validatePatchOptions } from '../apply/apply.js';
 import { managerFromUserAgent } from '../apply/managed-fields.js';
 import { applyDefaults } from '../schema/structural.js';
 import { applyJSONPatch, JSONPatchError, parseJSONPatch } from '../patch/json-patch.js';
 import { applyMergePatch } from '../patch/merge-patch.js';
 import type { APIRegistry, ServedResource } from '../registry/registry.js';
-import { displayValue, isPlainObject, type KubeObject } from '../registry/object.js';
+import { displayValue, isPlainObject, type KubeObject } from '../../machinery/object.js';
 import { parseResourceVersion, type DeleteOptions, type ListResult, type WriteOptions } from '../registry/store.js';
-import { parseFieldSelector } from '../selectors/fields.js';
-import { parseLabelSelector } from '../selectors/labels.js';
+import { parseFieldSelector } from '../../machinery/fields.js';
+import { parseLabelSelector } from '../../machinery/labels.js';
 import { partialObjectMetadata, type IncludeObject } from '../registry/table.js';
 import { servedJSONOf } from '../registry/encoding.js';
 import { checkDepth, decodeBody, EncodedJSON, readBody, warningHeaders, writeJSON } from './http.js';
@@ -351,7 +352,7 @@ export class ResourceHandler {
       try {
         live = await store.get(info.namespace, info.name);
       } catch (err) {
-        if ((err as { code?: number }).code !== 404 || subresource) throw err;
+        if (!isNotFound(err) || subresource) throw err;
       }
       if (!live) {
         try {

@@ -4,7 +4,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { toStatusError } from './http.js';
 import type { Representation } from './negotiation.js';
-import type { KubeObject } from '../registry/object.js';
+import type { KubeObject } from '../../machinery/object.js';
 import type { ServedObject } from '../registry/encoding.js';
 import type { ServedResource } from '../registry/registry.js';
 import { partialObjectMetadata } from '../registry/table.js';

@@ -3,7 +3,7 @@ import { openSqliteStore } from '../../storage/sqlite/store.js';
 import type { Store } from '../../storage/interface.js';
 import { APIRegistry } from '../registry/registry.js';
 import type { ResourceStore } from '../registry/store.js';
-import type { KubeObject } from '../registry/object.js';
+import type { KubeObject } from '../../machinery/object.js';
 import { gadgetDefinition, widgetDefinition } from '../testing/widget.js';
 import { GarbageCollector } from './collector.js';
 

@@ -9,10 +9,11 @@
 // dependents, and processes object UIDs from a queue, retrying failures with a delay.
 
 import type { Logger } from 'pino';
-import type { KubeObject, OwnerReference } from '../registry/object.js';
+import type { KubeObject, OwnerReference } from '../../machinery/object.js';
 import type { APIRegistry, ServedResource } from '../registry/registry.js';
 import { foregroundFinalizer, orphanFinalizer, type RegistryWatch } from '../registry/store.js';
-import { groupVersion } from '../registry/definition.js';
+import { groupVersion } from '../../machinery/definition.js';
+import { isConflict, isNotFound } from '../../machinery/errors.js';
 
 interface Node {
   uid: string;
@@ -194,7 +195,7 @@ export class GarbageCollector {
       const obj = await node.served.store.get(node.namespace, node.name);
       return obj.metadata.uid === node.uid ? obj : undefined;
     } catch (err) {
-      if ((err as { code?: number }).code === 404) return undefined;
+      if (isNotFound(err)) return undefined;
       throw err;
     }
   }
@@ -211,7 +212,7 @@ export class GarbageCollector {
         return 'foreground';
       return 'present';
     } catch (err) {
-      if ((err as { code?: number }).code === 404) return 'absent';
+      if (isNotFound(err)) return 'absent';
       throw err;
     }
   }
@@ -227,8 +228,7 @@ export class GarbageCollector {
         'garbage collector deleted a dependent',
       );
     } catch (err) {
-      const code = (err as { code?: number }).code;
-      if (code === 404 || code === 409) return;
+      if (isNotFound(err) || isConflict(err)) return;
       throw err;
     }
   }
@@ -256,7 +256,7 @@ export class GarbageCollector {
         return current;
       });
     } catch (err) {
-      if ((err as { code?: number }).code === 404) return;
+      if (isNotFound(err)) return;
       throw err;
     }
   }

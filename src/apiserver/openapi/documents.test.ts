@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { ResourceDefinition } from '../registry/definition.js';
+import type { ResourceDefinition } from '../../machinery/definition.js';
 import { DELETE_OPTIONS, OBJECT_META, SCALE, metaDefinition, metaDefinitionNames } from './meta-schemas.js';
 import { definitionName, definitionNamePrefix, operationIdInfix } from './model.js';
 import { doohickeyDefinition, gizmoDefinition, testDefinitions, thingDefinition } from './testdata.js';

@@ -10,7 +10,7 @@
 import { parseAccept } from '../endpoints/negotiation.js';
 import { notModified } from '../endpoints/http.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { ResourceDefinition } from '../registry/definition.js';
+import type { ResourceDefinition } from '../../machinery/definition.js';
 import { OPENAPI_V2_PROTO_MEDIA_TYPE, OPENAPI_V2_PROTO_MEDIA_TYPE_ALT } from './gnostic.js';
 import { buildOpenAPIV2, mergedOpenAPIV2, openAPIV2Object, type OpenAPIV2Document } from './v2.js';
 import { buildOpenAPIV3, serverRelativeURL, type OpenAPIInfoOptions, type OpenAPIV3Documents } from './v3.js';

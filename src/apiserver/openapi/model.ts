@@ -3,7 +3,7 @@
 // v3 writers render the same model, so both documents always agree. Nothing here is specific to
 // one API group: core/v1 kinds (group '') publish the same way under /api/v1.
 
-import { ALL_VERBS, type JSONSchema, type ResourceDefinition, type Verb } from '../registry/definition.js';
+import { ALL_VERBS, type JSONSchema, type ResourceDefinition, type Verb } from '../../machinery/definition.js';
 import {
   API_VERSION_DESCRIPTION,
   DELETE_OPTIONS,

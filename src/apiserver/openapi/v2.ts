@@ -1,7 +1,7 @@
 // OpenAPI v2 (Swagger 2.0): one document for everything we serve, as JSON and as the gnostic
 // `openapi.v2.Document` protobuf kubectl 1.27/1.28 require (served at /openapi/v2).
 
-import type { ResourceDefinition } from '../registry/definition.js';
+import type { ResourceDefinition } from '../../machinery/definition.js';
 import { canonicalJSON, sha512Hex } from './canonical.js';
 import { encodeOpenAPIV2Document } from './gnostic.js';
 import type { GroupVersionKind, SchemaObject } from './meta-schemas.js';

@@ -1,7 +1,7 @@
 // OpenAPI v3: one document per group-version (served at /openapi/v3/<key>?hash=<HASH>) and the
 // root discovery document listing them (k8s.io/kube-openapi pkg/handler3).
 
-import type { ResourceDefinition } from '../registry/definition.js';
+import type { ResourceDefinition } from '../../machinery/definition.js';
 import { canonicalJSON, sha512Hex } from './canonical.js';
 import type { SchemaObject } from './meta-schemas.js';
 import { buildGroupVersionModels, type GroupVersionModel, type OperationSpec, type ParameterSpec } from './model.js';

@@ -1,7 +1,7 @@
 // JSON patch (RFC 6902) with JSON pointers (RFC 6901). A failed operation or test throws
 // JSONPatchError; the caller maps it to 422 as kube-apiserver does.
 
-import { isPlainObject, jsonDepth, jsonEqual, maxObjectDepth } from '../registry/object.js';
+import { isPlainObject, jsonDepth, jsonEqual, maxObjectDepth } from '../../machinery/object.js';
 
 export class JSONPatchError extends Error {}
 

@@ -1,6 +1,6 @@
 // JSON merge patch (RFC 7386): objects merge recursively, null deletes, anything else replaces.
 
-import { isPlainObject } from '../registry/object.js';
+import { isPlainObject } from '../../machinery/object.js';
 
 export function applyMergePatch(target: unknown, patch: unknown): unknown {
   if (!isPlainObject(patch)) return structuredClone(patch);

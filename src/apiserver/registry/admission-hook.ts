@@ -3,7 +3,7 @@
 // validation, both before the object is stored.
 
 import type { AdmissionAttributes } from '../admission/types.js';
-import type { KubeObject } from './object.js';
+import type { KubeObject } from '../../machinery/object.js';
 
 export interface AdmissionHook {
   admit(attrs: AdmissionAttributes): Promise<{ object: KubeObject | null }>;

@@ -1,5 +1,5 @@
 import { encodeForStorage, ServedObject, servedJSON } from './encoding.js';
-import type { KubeObject } from './object.js';
+import type { KubeObject } from '../../machinery/object.js';
 
 const unitSet = (): KubeObject => ({
   spec: { units: 3, note: '"metadata":{ in a string' },

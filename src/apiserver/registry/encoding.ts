@@ -7,7 +7,7 @@
 // be spliced into the text right after `"metadata":{`. A value that does not start that way (one
 // written before this layout, or with an empty metadata) takes the parse/stringify path.
 
-import type { KubeObject } from './object.js';
+import type { KubeObject } from '../../machinery/object.js';
 
 /** The JSON text storage keeps for an object: apiVersion, kind, metadata first, no resourceVersion. */
 export function encodeForStorage(obj: KubeObject): string {

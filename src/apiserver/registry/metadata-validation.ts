@@ -1,7 +1,7 @@
 // ObjectMeta validation as k8s.io/apimachinery/pkg/api/validation ValidateObjectMeta does it.
 
-import type { FieldError } from '../errors.js';
-import { isPlainObject, type ObjectMeta } from './object.js';
+import type { FieldError } from '../../machinery/errors.js';
+import { isPlainObject, type ObjectMeta } from '../../machinery/object.js';
 
 const dns1123Subdomain = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const dns1123Label = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;

@@ -2,9 +2,9 @@
 
 import type { Store } from '../../storage/interface.js';
 import type { UserInfo } from '../authentication/authenticator.js';
-import type { KubeObject } from './object.js';
+import type { KubeObject } from '../../machinery/object.js';
 import type { AdmissionHook } from './admission-hook.js';
-import type { ResourceDefinition } from './definition.js';
+import type { ResourceDefinition } from '../../machinery/definition.js';
 import { ResourceStore, type ResourceStoreOptions } from './store.js';
 import type { Strategy } from './strategy.js';
 import { TableConvertor } from './table.js';

@@ -1,9 +1,9 @@
 import { openSqliteStore } from '../../storage/sqlite/store.js';
 import type { Store } from '../../storage/interface.js';
-import { StatusError } from '../errors.js';
+import { StatusError } from '../../machinery/errors.js';
 import { gadgetDefinition, widgetDefinition } from '../testing/widget.js';
 import { ResourceStore } from './store.js';
-import type { KubeObject } from './object.js';
+import type { KubeObject } from '../../machinery/object.js';
 
 let store: Store;
 let widgets: ResourceStore;

@@ -18,22 +18,24 @@ import {
   badRequest,
   conflict,
   expired,
+  type FieldError,
   invalid,
+  isNotFound,
   isStatusError,
   notFound,
   OBJECT_MODIFIED,
-  timeout,
-  type FieldError,
   type Target,
-} from '../errors.js';
-import { parseFieldSelector, type FieldSelector } from '../selectors/fields.js';
-import { parseLabelSelector, type LabelSelector } from '../selectors/labels.js';
+  timeout,
+} from '../../machinery/errors.js';
+import { parseFieldSelector, type FieldSelector } from '../../machinery/fields.js';
+import { parseLabelSelector, type Selector } from '../../machinery/labels.js';
 import { applyDefaults, prune } from '../schema/structural.js';
 import { compileObjectValidator, type SchemaValidator } from '../schema/validator.js';
-import { groupVersion, type ResourceDefinition } from './definition.js';
+import { groupVersion, type ResourceDefinition } from '../../machinery/definition.js';
 import { validateObjectMeta } from './metadata-validation.js';
 import { encodeForStorage, rememberServedJSON, ServedObject, servedJSON } from './encoding.js';
-import { deepClone, displayValue, isPlainObject, jsonEqual, nowTimestamp, type KubeObject } from './object.js';
+import { deepClone, displayValue, isPlainObject, jsonEqual, type KubeObject } from '../../machinery/object.js';
+import { formatTime } from '../../machinery/time.js';
 import type { Strategy } from './strategy.js';
 import { readJSONPath, writeJSONPath } from './jsonpath.js';
 import { updateManagedFields } from '../apply/apply.js';
@@ -366,7 +368,7 @@ export class ResourceStore {
     return out;
   }
 
-  private matches(obj: KubeObject, labels: LabelSelector, fields: FieldSelector): boolean {
+  private matches(obj: KubeObject, labels: Selector, fields: FieldSelector): boolean {
     return labels.matches(obj.metadata.labels) && (fields.isEmpty() || fields.matches(this.fieldsOf(obj)));
   }
 
@@ -384,7 +386,7 @@ export class ResourceStore {
     ] as const)
       delete obj.metadata[k];
     obj.metadata.uid = randomUUID();
-    obj.metadata.creationTimestamp = nowTimestamp();
+    obj.metadata.creationTimestamp = formatTime();
     obj.metadata.generation = 1;
     if (this.def.subresources.status) delete obj['status'];
     this.admitSchema(obj, opts);
@@ -839,7 +841,7 @@ export class ResourceStore {
       const next = deepClone(current);
       next.metadata.finalizers = finalizers;
       if (!current.metadata.deletionTimestamp) {
-        next.metadata.deletionTimestamp = nowTimestamp();
+        next.metadata.deletionTimestamp = formatTime();
         next.metadata.deletionGracePeriodSeconds = 0;
         next.metadata.generation = (current.metadata.generation ?? 0) + 1;
       }
@@ -886,7 +888,7 @@ export class ResourceStore {
         const r = await this.delete(item.metadata.namespace ?? '', item.metadata.name!, opts);
         affected.push(r.object);
       } catch (err) {
-        if ((err as { code?: number }).code === 404) continue;
+        if (isNotFound(err)) continue;
         throw err;
       }
     }

@@ -1,8 +1,8 @@
 // Kind-specific behaviour plugged into the generic store, as kube's RESTCreateStrategy /
 // RESTUpdateStrategy do. Everything is optional: most kinds need nothing beyond their schema.
 
-import type { FieldError } from '../errors.js';
-import type { KubeObject } from './object.js';
+import type { FieldError } from '../../machinery/errors.js';
+import type { KubeObject } from '../../machinery/object.js';
 
 export interface Strategy {
   /** Validates metadata.name; a DNS-1123 subdomain when absent (RBAC kinds allow path segments). */

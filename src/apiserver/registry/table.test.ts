@@ -1,5 +1,5 @@
 import { widgetDefinition } from '../testing/widget.js';
-import { humanDuration } from './duration.js';
+import { humanDuration } from '../../machinery/time.js';
 import { schemaAt, TableConvertor } from './table.js';
 
 describe('humanDuration', () => {

@@ -2,10 +2,10 @@
 // Column types and descriptions are read from the kind's schema at each column's JSONPath,
 // so a column can never disagree with the field it shows.
 
-import type { JSONSchema, PrinterColumn, ResourceDefinition } from './definition.js';
+import type { JSONSchema, PrinterColumn, ResourceDefinition } from '../../machinery/definition.js';
 import { parseJSONPath, selectJSONPath } from './jsonpath.js';
-import type { KubeObject } from './object.js';
-import { ageOf } from './duration.js';
+import type { KubeObject } from '../../machinery/object.js';
+import { ageOf } from '../../machinery/time.js';
 
 export interface TableColumnDefinition {
   name: string;

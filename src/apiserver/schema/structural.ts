@@ -2,7 +2,7 @@
 // defaulting from `default` keywords and pruning of fields the schema does not declare
 // (k8s.io/apiextensions-apiserver/pkg/apiserver/schema/{defaulting,pruning}).
 
-import type { JSONSchema } from '../registry/definition.js';
+import type { JSONSchema } from '../../machinery/definition.js';
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 

@@ -4,8 +4,8 @@
 
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
-import type { FieldError } from '../errors.js';
-import type { JSONSchema } from '../registry/definition.js';
+import type { FieldError } from '../../machinery/errors.js';
+import type { JSONSchema } from '../../machinery/definition.js';
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
 

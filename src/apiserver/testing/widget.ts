@@ -1,6 +1,6 @@
 // A small kind used by the machinery's own tests, so they do not depend on upm.io kinds.
 
-import type { ResourceDefinition } from '../registry/definition.js';
+import type { ResourceDefinition } from '../../machinery/definition.js';
 
 export const widgetDefinition: ResourceDefinition = {
   group: 'test.upm.io',

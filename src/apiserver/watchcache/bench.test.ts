@@ -11,7 +11,7 @@ import { openSqliteStore } from '../../storage/sqlite/store.js';
 import type { Store } from '../../storage/interface.js';
 import { defaultWatchSettings, serveWatch } from '../endpoints/watch.js';
 import { APIRegistry, type ServedResource } from '../registry/registry.js';
-import type { KubeObject } from '../registry/object.js';
+import type { KubeObject } from '../../machinery/object.js';
 import { widgetDefinition } from '../testing/widget.js';
 import { settle } from './testing.js';
 

@@ -1,8 +1,8 @@
 import { openSqliteStore } from '../../storage/sqlite/store.js';
 import { CompactedError, StorageError, type Store } from '../../storage/interface.js';
-import { StatusError } from '../errors.js';
+import { StatusError } from '../../machinery/errors.js';
 import { ResourceStore, type RegistryWatch } from '../registry/store.js';
-import type { KubeObject } from '../registry/object.js';
+import type { KubeObject } from '../../machinery/object.js';
 import { gadgetDefinition, widgetDefinition } from '../testing/widget.js';
 import type { WatchCacheOptions } from './cache.js';
 import { eventually, instrument, Recorder, settle, type InstrumentedStore } from './testing.js';

@@ -47,12 +47,12 @@ import {
   type Watch,
   type WatchEvent,
 } from '../../storage/interface.js';
-import { expired, serviceUnavailable } from '../errors.js';
+import { expired, serviceUnavailable } from '../../machinery/errors.js';
 import { ServedObject, servedJSON } from '../registry/encoding.js';
-import type { KubeObject } from '../registry/object.js';
+import type { KubeObject } from '../../machinery/object.js';
 import type { RegistryWatch, WatchSink } from '../registry/store.js';
-import type { FieldSelector } from '../selectors/fields.js';
-import type { LabelSelector } from '../selectors/labels.js';
+import type { FieldSelector } from '../../machinery/fields.js';
+import type { Selector } from '../../machinery/labels.js';
 
 export interface WatchCacheOptions {
   /** Most events kept in the history window. Default 10,000 (kube sizes it 100..102,400). */
@@ -82,7 +82,7 @@ export interface CacheCodec {
 export interface CacheFilter {
   /** Only keys under this prefix: the resource prefix, or one namespace's prefix under it. */
   keyPrefix: string;
-  labels: LabelSelector;
+  labels: Selector;
   fields: FieldSelector;
 }
 

@@ -2,7 +2,7 @@
 // which still read storage, following kube's cacher (cacher.go shouldDelegateList,
 // computeListLimit, getWatchCacheResourceVersion).
 
-import type { KubeObject } from '../registry/object.js';
+import type { KubeObject } from '../../machinery/object.js';
 import { listOfServed, type ListResult, type RegistryWatch, type WatchSink } from '../registry/store.js';
 import type { CacheFilter, WatchCache } from './cache.js';
 

@@ -1,7 +1,7 @@
 // Test helpers for the watch cache: a Store wrapper that counts calls and can break watches.
 
 import type { Store, Watch, WatchCallbacks } from '../../storage/interface.js';
-import type { KubeObject } from '../registry/object.js';
+import type { KubeObject } from '../../machinery/object.js';
 import type { WatchSink } from '../registry/store.js';
 
 export interface InstrumentedStore extends Store {

@@ -6,15 +6,16 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { request } from 'node:https';
 import type { Logger } from 'pino';
-import { serviceUnavailable } from '../../apiserver/errors.js';
+import { isNotFound, serviceUnavailable } from '../../machinery/errors.js';
 import { writeError } from '../../apiserver/endpoints/http.js';
 import type { RequestInfo } from '../../apiserver/endpoints/requestinfo.js';
 import type { DiscoveryService, AggregatedGroup } from '../../apiserver/discovery/discovery.js';
 import type { OpenAPIService } from '../../apiserver/openapi/handlers.js';
-import type { KubeObject } from '../../apiserver/registry/object.js';
+import type { KubeObject } from '../../machinery/object.js';
 import type { ResourceStore, RegistryWatch } from '../../apiserver/registry/store.js';
 import type { RequestDelegate } from '../../apiserver/server.js';
 import { Backend, identityHeaders, type Caller, type FrontProxyIdentity } from './backend.js';
+import { setCondition, type Condition } from '../../machinery/conditions.js';
 
 /** Maps a Service to an address this process can dial (no cluster network here). */
 export type ServiceResolver = (
@@ -244,36 +245,18 @@ export class Aggregator implements RequestDelegate {
         '',
         r.name,
         (current) => {
-          const conditions = (
-            (current['status'] as { conditions?: Record<string, unknown>[] } | undefined)?.conditions ?? []
-          ).filter((c) => c['type'] !== 'Available');
-          const previous = (
-            (current['status'] as { conditions?: Record<string, unknown>[] } | undefined)?.conditions ?? []
-          ).find((c) => c['type'] === 'Available');
-          const unchanged =
-            previous &&
-            previous['status'] === status &&
-            previous['reason'] === r.reason &&
-            previous['message'] === r.message;
-          if (unchanged) return current;
-          const lastTransitionTime =
-            previous && previous['status'] === status
-              ? previous['lastTransitionTime']
-              : new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
-          current['status'] = {
-            ...((current['status'] as object) ?? {}),
-            conditions: [
-              ...conditions,
-              { type: 'Available', status, lastTransitionTime, reason: r.reason, message: r.message },
-            ],
-          };
+          const before = (current['status'] as { conditions?: Condition[] } | undefined)?.conditions;
+          const next = { type: 'Available', status, reason: r.reason, message: r.message };
+          const { conditions, changed } = setCondition(before, next);
+          if (!changed) return current;
+          current['status'] = { ...((current['status'] as object) ?? {}), conditions };
           delete current.metadata.resourceVersion;
           return current;
         },
         { subresource: 'status' },
       );
     } catch (err) {
-      if ((err as { code?: number }).code !== 404) throw err;
+      if (!isNotFound(err)) throw err;
     }
   }
 

@@ -22,6 +22,7 @@ import type {
 } from '../../apiserver/authorization/types.js';
 import { RBAC_API_VERSION, RBAC_GROUP } from '../../apiserver/authorization/types.js';
 import type { APIRegistry } from '../../apiserver/registry/registry.js';
+import { isAlreadyExists } from '../../machinery/errors.js';
 
 const Read = ['get', 'list', 'watch'];
 const Write = ['create', 'delete', 'deletecollection', 'patch', 'update'];
@@ -298,7 +299,7 @@ export async function ensureBootstrapPolicy(
         await served.store.create(ns, structuredClone(obj));
         created.push(`${plural}/${ns ? `${ns}/` : ''}${obj.metadata.name}`);
       } catch (err) {
-        if ((err as { code?: number }).code !== 409) throw err;
+        if (!isAlreadyExists(err)) throw err;
       }
     }
   };

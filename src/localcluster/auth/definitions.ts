@@ -3,7 +3,7 @@
 // schemas follow kube's OpenAPI (k8s.io/api authentication/v1 and authorization/v1 types.go) and
 // stay permissive: the handlers check what they read.
 
-import type { JSONSchema, ResourceDefinition } from '../../apiserver/registry/definition.js';
+import type { JSONSchema, ResourceDefinition } from '../../machinery/definition.js';
 
 export const AUTHENTICATION_GROUP = 'authentication.k8s.io';
 export const AUTHORIZATION_GROUP = 'authorization.k8s.io';

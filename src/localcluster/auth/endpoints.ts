@@ -10,9 +10,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { decodeBody, readBody, writeError, writeJSON } from '../../apiserver/endpoints/http.js';
 import type { RequestInfo } from '../../apiserver/endpoints/requestinfo.js';
-import { badRequest, invalid, pathNotFound, serviceUnavailable, type FieldError } from '../../apiserver/errors.js';
-import { groupVersion } from '../../apiserver/registry/definition.js';
-import { isPlainObject, nowTimestamp, type KubeObject } from '../../apiserver/registry/object.js';
+import { badRequest, invalid, pathNotFound, serviceUnavailable, type FieldError } from '../../machinery/errors.js';
+import { groupVersion } from '../../machinery/definition.js';
+import { isPlainObject, type KubeObject } from '../../machinery/object.js';
+import { formatTime } from '../../machinery/time.js';
 import type { APIRegistry, ResourceRegistration, VirtualCreate } from '../../apiserver/registry/registry.js';
 import type { RequestDelegate } from '../../apiserver/server.js';
 import { decodeReviewProtobuf, PROTOBUF_CONTENT_TYPE } from './protobuf.js';
@@ -173,9 +174,9 @@ export class AuthEndpoints implements RequestDelegate {
     return {
       kind: expected.kind,
       apiVersion: expected.apiVersion,
-      metadata: { name: info.name, namespace: info.namespace, creationTimestamp: nowTimestamp(new Date(issuedAt)) },
+      metadata: { name: info.name, namespace: info.namespace, creationTimestamp: formatTime(new Date(issuedAt)) },
       spec: { audiences: effectiveAudiences, expirationSeconds: seconds, boundObjectRef: null },
-      status: { token, expirationTimestamp: nowTimestamp(new Date(issuedAt + (seconds as number) * 1000)) },
+      status: { token, expirationTimestamp: formatTime(new Date(issuedAt + (seconds as number) * 1000)) },
     };
   }
 }

@@ -23,7 +23,7 @@ import {
   serviceAccountGroups,
   serviceAccountUsername,
 } from '../../apiserver/authorization/rbac.js';
-import { internalError, type StatusError } from '../../apiserver/errors.js';
+import { internalError, type StatusError } from '../../machinery/errors.js';
 
 export const IMPERSONATE_USER_HEADER = 'impersonate-user';
 export const IMPERSONATE_UID_HEADER = 'impersonate-uid';

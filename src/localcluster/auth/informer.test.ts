@@ -1,7 +1,7 @@
 // StoreInformer against a scripted ResourceStore: list, watch from the list's revision, relist
 // after a watch error (replacing the state), and stop.
 
-import type { KubeObject } from '../../apiserver/registry/object.js';
+import type { KubeObject } from '../../machinery/object.js';
 import type {
   ListOptions,
   ListResult,

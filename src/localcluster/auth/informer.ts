@@ -2,7 +2,7 @@
 // list again after a watch error (410 Expired, the watch cache stopping). Feeds the in-memory
 // caches the synchronous authenticators and authorizers read (RBAC objects, ServiceAccounts).
 
-import type { KubeObject } from '../../apiserver/registry/object.js';
+import type { KubeObject } from '../../machinery/object.js';
 import type { RegistryWatch, ResourceStore } from '../../apiserver/registry/store.js';
 
 export interface InformerHandler {

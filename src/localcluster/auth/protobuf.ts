@@ -7,8 +7,8 @@
 // Wire format: the 4 bytes "k8s\0", then a runtime.Unknown {typeMeta(1){apiVersion(1), kind(2)},
 // raw(2), contentEncoding(3), contentType(4)} whose `raw` is the object's message.
 
-import { badRequest } from '../../apiserver/errors.js';
-import type { KubeObject } from '../../apiserver/registry/object.js';
+import { badRequest } from '../../machinery/errors.js';
+import type { KubeObject } from '../../machinery/object.js';
 
 export const PROTOBUF_CONTENT_TYPE = 'application/vnd.kubernetes.protobuf';
 const MAGIC = Buffer.from([0x6b, 0x38, 0x73, 0x00]);

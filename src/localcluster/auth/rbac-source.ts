@@ -2,7 +2,7 @@
 // clusterroles, rolebindings and clusterrolebindings keep an InMemoryRBACSource current, as
 // kube-apiserver's RBAC authorizer reads its shared informers' listers.
 
-import type { KubeObject } from '../../apiserver/registry/object.js';
+import type { KubeObject } from '../../machinery/object.js';
 import type { APIRegistry } from '../../apiserver/registry/registry.js';
 import type { ResourceStore } from '../../apiserver/registry/store.js';
 import { InMemoryRBACSource, type RBACSource } from '../../apiserver/authorization/rbac.js';

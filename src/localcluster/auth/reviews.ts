@@ -16,9 +16,10 @@ import {
   type SubjectAccessReviewSpec,
 } from '../../apiserver/authorization/attributes.js';
 import type { SubjectRulesReviewStatus } from '../../apiserver/authorization/types.js';
-import { badRequest, invalid, type FieldError } from '../../apiserver/errors.js';
-import type { ResourceDefinition } from '../../apiserver/registry/definition.js';
-import { isPlainObject, nowTimestamp, type KubeObject } from '../../apiserver/registry/object.js';
+import { badRequest, invalid, type FieldError } from '../../machinery/errors.js';
+import type { ResourceDefinition } from '../../machinery/definition.js';
+import { isPlainObject, type KubeObject } from '../../machinery/object.js';
+import { formatTime } from '../../machinery/time.js';
 import type { APIRegistry, ResourceRegistration, VirtualCreate } from '../../apiserver/registry/registry.js';
 import {
   AUTHORIZATION_GROUP,
@@ -242,7 +243,7 @@ function userInfoJSON(user: UserInfo): Record<string, unknown> {
 export function selfSubjectReviewHandler(): VirtualCreate {
   return (_body, user) => {
     const obj = answer(selfSubjectReviewDefinition, {}, undefined, { userInfo: userInfoJSON(user) });
-    obj.metadata.creationTimestamp = nowTimestamp();
+    obj.metadata.creationTimestamp = formatTime();
     return obj;
   };
 }

@@ -2,7 +2,7 @@
 // informer, for the service-account token authenticator's "does the account still exist" check
 // (kube's legacy/bound token validators read a ServiceAccount lister the same way).
 
-import type { KubeObject } from '../../apiserver/registry/object.js';
+import type { KubeObject } from '../../machinery/object.js';
 import type { APIRegistry } from '../../apiserver/registry/registry.js';
 import type { ResourceStore } from '../../apiserver/registry/store.js';
 import { StoreInformer, type InformerOptions } from './informer.js';

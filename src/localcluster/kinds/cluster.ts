@@ -1,7 +1,7 @@
 // The non-core built-in kinds the local control plane serves: coordination.k8s.io leases,
 // admission webhook configurations, RBAC and apiregistration.k8s.io APIServices.
 
-import type { JSONSchema, ResourceDefinition } from '../../apiserver/registry/definition.js';
+import type { JSONSchema, ResourceDefinition } from '../../machinery/definition.js';
 import { bool, conditionList, int32, kindSchema, loose, looseList, str, strings, time } from './schema.js';
 
 const ageColumn = { name: 'Age', jsonPath: '.metadata.creationTimestamp' } as const;

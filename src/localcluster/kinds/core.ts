@@ -3,7 +3,7 @@
 // permissive (see schema.ts). The printer columns here are the JSONPath approximations a CRD
 // could declare; tables.ts replaces them with kube's computed columns (READY 1/1, PORT(S), ...).
 
-import type { ResourceDefinition } from '../../apiserver/registry/definition.js';
+import type { ResourceDefinition } from '../../machinery/definition.js';
 import {
   bool,
   conditionList,

@@ -8,8 +8,8 @@
 //   await initCoreResources(server.registry);   // kube's table printers, allocator state, default namespaces
 
 import { validatePathSegmentName } from '../../apiserver/registry/metadata-validation.js';
-import type { ResourceDefinition } from '../../apiserver/registry/definition.js';
-import type { KubeObject } from '../../apiserver/registry/object.js';
+import type { ResourceDefinition } from '../../machinery/definition.js';
+import type { KubeObject } from '../../machinery/object.js';
 import type { APIRegistry, ResourceRegistration } from '../../apiserver/registry/registry.js';
 import type { Strategy } from '../../apiserver/registry/strategy.js';
 import { ServiceAllocators, type ServiceAllocatorOptions } from './allocators.js';
@@ -55,6 +55,7 @@ export {
   podSummary,
   type ComputedColumn,
 } from './tables.js';
+import { isAlreadyExists } from '../../machinery/errors.js';
 
 /** Every built-in kind served, core/v1 first. */
 export const coreDefinitions: readonly ResourceDefinition[] = [
@@ -157,6 +158,6 @@ async function createIfMissing(create: () => Promise<unknown>): Promise<void> {
   try {
     await create();
   } catch (err) {
-    if ((err as { code?: number }).code !== 409) throw err;
+    if (!isAlreadyExists(err)) throw err;
   }
 }

@@ -3,7 +3,7 @@
 // top-level fields and the fields the printer columns, field selectors and strategies read, and
 // keeps everything else as sent (`x-kubernetes-preserve-unknown-fields`).
 
-import type { JSONSchema } from '../../apiserver/registry/definition.js';
+import type { JSONSchema } from '../../machinery/definition.js';
 
 export function str(description: string, extra: JSONSchema = {}): JSONSchema {
   return { type: 'string', description, ...extra };

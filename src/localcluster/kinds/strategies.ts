@@ -2,11 +2,11 @@
 // set on create, allocation and the validation the local control plane relies on
 // (pkg/registry/core/*/strategy.go, pkg/apis/core/v1/defaults.go, pkg/apis/core/validation).
 
-import type { FieldError } from '../../apiserver/errors.js';
-import { invalid } from '../../apiserver/errors.js';
+import type { FieldError } from '../../machinery/errors.js';
+import { invalid } from '../../machinery/errors.js';
 import type { Strategy } from '../../apiserver/registry/strategy.js';
 import { validateDNSLabel } from '../../apiserver/registry/metadata-validation.js';
-import { deepClone, isPlainObject, jsonEqual, type KubeObject } from '../../apiserver/registry/object.js';
+import { deepClone, isPlainObject, jsonEqual, type KubeObject } from '../../machinery/object.js';
 import { ServiceAllocators } from './allocators.js';
 
 type Obj = Record<string, unknown>;

@@ -3,9 +3,9 @@
 // CRD-style JSONPath column cannot express. The generic TableConvertor only reads JSONPaths, so
 // installCoreTables() swaps these convertors in on a running server's registry.
 
-import type { ResourceDefinition } from '../../apiserver/registry/definition.js';
-import { humanDuration } from '../../apiserver/registry/duration.js';
-import { isPlainObject, type KubeObject } from '../../apiserver/registry/object.js';
+import type { ResourceDefinition } from '../../machinery/definition.js';
+import { humanDuration } from '../../machinery/time.js';
+import { isPlainObject, type KubeObject } from '../../machinery/object.js';
 import type { APIRegistry } from '../../apiserver/registry/registry.js';
 import {
   partialObjectMetadata,

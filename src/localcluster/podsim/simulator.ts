@@ -23,7 +23,6 @@
 import { randomBytes } from 'node:crypto';
 import { Agent as HTTPSAgent } from 'node:https';
 import {
-  ApiException,
   CoordinationV1Api,
   CoreV1Api,
   KubeConfig,
@@ -33,6 +32,9 @@ import {
   type KubernetesObject,
 } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import { setCondition, type Condition } from '../../machinery/conditions.js';
+import { isAlreadyExists, isConflict, isNotFound } from '../../machinery/errors.js';
+import { formatMicroTime, formatTime, normalizeTime } from '../../machinery/time.js';
 
 type Obj = Record<string, any>;
 
@@ -53,38 +55,11 @@ export interface PodSimulatorOptions {
 const mergePatch = () => setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 const isTerminal = (phase: unknown) => phase === 'Succeeded' || phase === 'Failed';
 
-/** RFC 3339 with second precision, as kube serializes metav1.Time. */
-function now(): string {
-  return new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
-}
-
 function plain<T>(v: T): Obj {
   return JSON.parse(JSON.stringify(v)) as Obj;
 }
 
-function code(err: unknown): number | undefined {
-  if (err instanceof ApiException) return err.code;
-  const c = (err as { code?: unknown; statusCode?: unknown })?.code ?? (err as { statusCode?: unknown })?.statusCode;
-  return typeof c === 'number' ? c : undefined;
-}
-
-/** Time fields as strings with second precision (typed client objects carry Dates). */
-function timeString(v: unknown): string | undefined {
-  if (v === undefined || v === null || v === '') return undefined;
-  const t = Date.parse(String(v));
-  return Number.isNaN(t) ? String(v) : new Date(t).toISOString().replace(/\.\d{3}Z$/, 'Z');
-}
-
-interface Condition {
-  type: string;
-  status: string;
-  reason?: string;
-  message?: string;
-  lastProbeTime?: null;
-  lastTransitionTime?: string;
-}
-
-/** Sets a condition, keeping lastTransitionTime when its status does not change. */
+/** Sets a Pod condition (kube's Pod conditions carry a null lastProbeTime). */
 function withCondition(
   conditions: Condition[],
   type: string,
@@ -92,16 +67,14 @@ function withCondition(
   reason?: string,
   message?: string,
 ): Condition[] {
-  const old = conditions.find((c) => c.type === type);
   const next: Condition = {
     type,
     status,
     ...(reason ? { reason } : {}),
     ...(message ? { message } : {}),
     lastProbeTime: null,
-    lastTransitionTime: old && old.status === status ? (timeString(old.lastTransitionTime) ?? now()) : now(),
   };
-  return old ? conditions.map((c) => (c.type === type ? next : c)) : [...conditions, next];
+  return setCondition(conditions, next).conditions;
 }
 
 function conditionsOf(pod: Obj): Condition[] {
@@ -112,7 +85,7 @@ function conditionsOf(pod: Obj): Condition[] {
     ...(c['reason'] ? { reason: String(c['reason']) } : {}),
     ...(c['message'] ? { message: String(c['message']) } : {}),
     lastProbeTime: null,
-    ...(c['lastTransitionTime'] ? { lastTransitionTime: timeString(c['lastTransitionTime']) } : {}),
+    ...(c['lastTransitionTime'] ? { lastTransitionTime: normalizeTime(c['lastTransitionTime']) } : {}),
   }));
 }
 
@@ -343,7 +316,7 @@ export class PodSimulator {
           await this.reconcile(p.metadata?.namespace ?? '', p.metadata?.name ?? '');
           break;
         } catch (err) {
-          if (code(err) !== 409 || attempt >= 10) throw err;
+          if (!isConflict(err) || attempt >= 10) throw err;
         }
       }
     }
@@ -376,24 +349,26 @@ export class PodSimulator {
     try {
       await this.api.createNode({ body: body as never });
     } catch (err) {
-      if (code(err) !== 409) throw err;
+      if (!isAlreadyExists(err)) throw err;
     }
   }
 
   private async writeNodeReady(name: string, ready: boolean): Promise<void> {
     const node = this.simNodes.get(name)!;
     const current = plain(await this.api.readNode({ name }));
-    const time = now();
+    const time = formatTime();
     const old = (current['status']?.conditions ?? []) as Obj[];
     const cond = (type: string, status: string, reason: string, message: string) => {
       const prev = old.find((c) => c['type'] === type);
+      const lastTransitionTime =
+        prev && prev['status'] === status ? normalizeTime(prev['lastTransitionTime']) : undefined;
       return {
         type,
         status,
         reason,
         message,
         lastHeartbeatTime: time,
-        lastTransitionTime: prev && prev['status'] === status ? (timeString(prev['lastTransitionTime']) ?? time) : time,
+        lastTransitionTime: lastTransitionTime ?? time,
       };
     };
     const pressure = (type: string, reason: string, message: string) =>
@@ -460,7 +435,7 @@ export class PodSimulator {
 
   /** The kubelet's heartbeat Lease in kube-node-lease (renewed when the node posts Ready). */
   private async renewLease(node: string, uid: string | undefined): Promise<void> {
-    const renewTime = new Date().toISOString().replace(/Z$/, '000Z');
+    const renewTime = formatMicroTime();
     const spec = { holderIdentity: node, leaseDurationSeconds: 40, renewTime };
     try {
       await this.leases.patchNamespacedLease(
@@ -468,7 +443,7 @@ export class PodSimulator {
         mergePatch(),
       );
     } catch (err) {
-      if (code(err) !== 404) throw err;
+      if (!isNotFound(err)) throw err;
       const ownerReferences = uid ? [{ apiVersion: 'v1', kind: 'Node', name: node, uid }] : undefined;
       await this.leases.createNamespacedLease({
         namespace: 'kube-node-lease',
@@ -526,7 +501,7 @@ export class PodSimulator {
       } catch (err) {
         const n = (this.attempts.get(key) ?? 0) + 1;
         this.attempts.set(key, n);
-        if (code(err) !== 409) this.log?.warn({ err, pod: key, attempt: n }, 'pod simulator: reconcile failed');
+        if (!isConflict(err)) this.log?.warn({ err, pod: key, attempt: n }, 'pod simulator: reconcile failed');
         this.enqueue(key, Math.min(50 * 2 ** (n - 1), 2000));
       }
     }
@@ -538,7 +513,7 @@ export class PodSimulator {
     try {
       return plain(await this.api.readNamespacedPod({ namespace, name }));
     } catch (err) {
-      if (code(err) === 404) return undefined;
+      if (isNotFound(err)) return undefined;
       throw err;
     }
   }
@@ -652,7 +627,7 @@ export class PodSimulator {
       await this.api.readNode({ name: nodeName });
       return;
     } catch (err) {
-      if (code(err) !== 404) throw err;
+      if (!isNotFound(err)) throw err;
     }
     const message = `Pod was bound to node "${nodeName}", which does not exist (PodGC: node no longer exists)`;
     const status = this.terminatedStatus(pod, {
@@ -677,12 +652,12 @@ export class PodSimulator {
   /** The kubelet starts the pod: every container running and ready. */
   private async run(pod: Obj, node: SimNode): Promise<void> {
     const uid = String(pod['metadata'].uid);
-    const time = now();
+    const time = formatTime();
     const ip = this.podIPs.get(uid) ?? pod['status']?.podIP ?? this.allocatePodIP(node, uid);
     this.podIPs.set(uid, ip);
     const containers = (pod['spec']?.containers ?? []) as Obj[];
     const initContainers = (pod['spec']?.initContainers ?? []) as Obj[];
-    const startTime = timeString(pod['status']?.startTime) ?? time;
+    const startTime = normalizeTime(pod['status']?.startTime) ?? time;
     const containerID = () => `containerd://${hex(32)}`;
     let conditions = conditionsOf(pod);
     for (const type of ['PodReadyToStartContainers', 'Initialized', 'Ready', 'ContainersReady', 'PodScheduled'])
@@ -775,7 +750,7 @@ export class PodSimulator {
     pod: Obj,
     o: { phase: string; exitCode: number; containerReason: string; containerMessage?: string; conditionReason: string },
   ): Obj {
-    const time = now();
+    const time = formatTime();
     const previous = new Map<string, Obj>(
       ((pod['status']?.containerStatuses ?? []) as Obj[]).map((s) => [String(s['name']), s]),
     );
@@ -791,7 +766,9 @@ export class PodSimulator {
       containerStatuses: ((pod['spec']?.containers ?? []) as Obj[]).map((c) => {
         const prev = previous.get(String(c['name'])) ?? {};
         const startedAt =
-          timeString(prev['state']?.running?.startedAt) ?? timeString(prev['state']?.terminated?.startedAt) ?? time;
+          normalizeTime(prev['state']?.running?.startedAt) ??
+          normalizeTime(prev['state']?.terminated?.startedAt) ??
+          time;
         return {
           name: c['name'],
           image: c['image'],
@@ -841,7 +818,7 @@ export class PodSimulator {
         await this.writeStatus(pod, compute(pod));
         return;
       } catch (err) {
-        if (code(err) !== 409 || attempt >= 10) throw err;
+        if (!isConflict(err) || attempt >= 10) throw err;
       }
     }
   }
@@ -879,7 +856,7 @@ export class PodSimulator {
   ) {
     const ns: string = namespace ?? involved['metadata']?.namespace ?? 'default';
     const name = String(involved['metadata']?.name ?? '');
-    const time = now();
+    const time = formatTime();
     const host =
       component === 'kubelet'
         ? (involved['spec']?.nodeName ?? (involved['kind'] === 'Node' ? name : undefined))

@@ -91,6 +91,7 @@ import {
   type Watch,
   type WatchCallbacks,
 } from '../interface.js';
+import { checkKey, checkRevisionArg, checkValue } from '../arguments.js';
 import { StoreCompactors, type CompactorOptions } from '../compactor.js';
 import {
   COMPACTED_MESSAGE,
@@ -201,20 +202,6 @@ function compareKeys(a: string, b: string): number {
 
 const headerRevision = (res: { header: IResponseHeader }): number => revisionOf(res.header);
 const rangeRevision = (res: { revision: number }): number => res.revision;
-
-function checkRevisionArg(name: string, v: number | undefined): number {
-  if (v === undefined) return 0;
-  if (!Number.isSafeInteger(v) || v < 0) throw new StorageError(`invalid ${name}: ${v}`);
-  return v;
-}
-
-function checkKey(key: unknown): asserts key is string {
-  if (typeof key !== 'string' || key.length === 0) throw new StorageError(`invalid key: ${String(key)}`);
-}
-
-function checkValue(value: unknown): asserts value is string {
-  if (typeof value !== 'string') throw new StorageError('invalid value: not a string');
-}
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 

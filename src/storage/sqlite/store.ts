@@ -84,6 +84,7 @@ import {
   type WatchCallbacks,
   type WatchEvent,
 } from '../interface.js';
+import { checkKey, checkRevisionArg, checkValue } from '../arguments.js';
 import { StoreCompactors, type CompactorOptions } from '../compactor.js';
 
 const SCHEMA_VERSION = 1;
@@ -218,20 +219,6 @@ function compareKeys(a: string, b: string): number {
 
 function toKeyValue(row: KvRow): KeyValue {
   return { key: row.key, value: row.value, createRevision: row.createRevision, modRevision: row.id };
-}
-
-function checkRevisionArg(name: string, v: number | undefined): number {
-  if (v === undefined) return 0;
-  if (!Number.isSafeInteger(v) || v < 0) throw new StorageError(`invalid ${name}: ${v}`);
-  return v;
-}
-
-function checkKey(key: unknown): asserts key is string {
-  if (typeof key !== 'string' || key.length === 0) throw new StorageError(`invalid key: ${String(key)}`);
-}
-
-function checkValue(value: unknown): asserts value is string {
-  if (typeof value !== 'string') throw new StorageError('invalid value: not a string');
 }
 
 /** One open watch. All state changes happen on the event loop thread; delivery is deferred. */

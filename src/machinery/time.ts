@@ -1,5 +1,27 @@
-// How kubectl shows ages ("5m10s", "3h", "12d"): k8s.io/apimachinery/pkg/util/duration.HumanDuration.
-// CRD tables render date columns this way on the server, so clients print them as they are.
+// Time as Kubernetes serializes and shows it: metav1.Time (RFC 3339, second precision),
+// metav1.MicroTime (microseconds), and kubectl's human ages
+// (k8s.io/apimachinery/pkg/util/duration.HumanDuration; CRD tables render date columns this way on
+// the server, so clients print them as they are).
+
+/** RFC 3339 UTC with second precision, as metav1.Time serializes. */
+export function formatTime(date: Date = new Date()): string {
+  return date.toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+/** RFC 3339 UTC with microseconds, as metav1.MicroTime serializes (Leases, events.k8s.io). */
+export function formatMicroTime(date: Date = new Date()): string {
+  return date.toISOString().replace(/Z$/, '000Z');
+}
+
+/**
+ * A time field as metav1.Time text: typed clients hand Dates or other RFC 3339 forms; unparseable
+ * text is kept as it is, empty values are undefined.
+ */
+export function normalizeTime(v: unknown): string | undefined {
+  if (v === undefined || v === null || v === '') return undefined;
+  const t = v instanceof Date ? v.getTime() : Date.parse(String(v));
+  return Number.isNaN(t) ? String(v) : formatTime(new Date(t));
+}
 
 export function humanDuration(ms: number): string {
   if (ms < -1000) return '<invalid>';

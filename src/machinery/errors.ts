@@ -254,3 +254,73 @@ export function invalid(kind: string, group: string, name: string, errors: Field
 export function isStatusError(err: unknown): err is StatusError {
   return err instanceof StatusError;
 }
+
+// ---- telling errors apart (k8s.io/apimachinery/pkg/api/errors IsNotFound, ReasonForError, ...) ----
+
+const knownReasons = new Set<string>([
+  'BadRequest',
+  'Unauthorized',
+  'Forbidden',
+  'NotFound',
+  'MethodNotAllowed',
+  'NotAcceptable',
+  'AlreadyExists',
+  'Conflict',
+  'Gone',
+  'Expired',
+  'RequestEntityTooLarge',
+  'UnsupportedMediaType',
+  'Invalid',
+  'TooManyRequests',
+  'InternalError',
+  'ServiceUnavailable',
+  'Timeout',
+]);
+
+/**
+ * The HTTP code and Status reason an error carries: a StatusError of ours, or a client's API error
+ * (client-node's ApiException: `code` and the response `body`, a Status as text or object).
+ * Anything else (a socket error, a bug) has neither.
+ */
+export function statusOf(err: unknown): { code?: number; reason?: string } {
+  if (err instanceof StatusError) return { code: err.code, reason: err.reason };
+  if (typeof err !== 'object' || err === null) return {};
+  const e = err as { code?: unknown; statusCode?: unknown; body?: unknown };
+  const code = typeof e.code === 'number' ? e.code : typeof e.statusCode === 'number' ? e.statusCode : undefined;
+  let body = e.body;
+  if (typeof body === 'string') {
+    try {
+      body = JSON.parse(body);
+    } catch {
+      body = undefined;
+    }
+  }
+  const reason =
+    typeof body === 'object' && body !== null && typeof (body as { reason?: unknown }).reason === 'string'
+      ? (body as { reason: string }).reason
+      : undefined;
+  return { code, reason };
+}
+
+/** The Status reason of an error, or '' when it has none (kube's ReasonForError → Unknown). */
+export function reasonOf(err: unknown): string {
+  return statusOf(err).reason ?? '';
+}
+
+/** Reason `reason`, or, for an error whose reason is not one kube knows, HTTP `code` (as kube decides). */
+function hasReason(err: unknown, reason: StatusReason, code: number): boolean {
+  const s = statusOf(err);
+  if (s.reason === reason) return true;
+  return (s.reason === undefined || !knownReasons.has(s.reason)) && s.code === code;
+}
+
+export const isNotFound = (err: unknown): boolean => hasReason(err, 'NotFound', 404);
+export const isConflict = (err: unknown): boolean => hasReason(err, 'Conflict', 409);
+export const isAlreadyExists = (err: unknown): boolean => statusOf(err).reason === 'AlreadyExists';
+export const isInvalid = (err: unknown): boolean => hasReason(err, 'Invalid', 422);
+export const isUnauthorized = (err: unknown): boolean => hasReason(err, 'Unauthorized', 401);
+export const isForbidden = (err: unknown): boolean => hasReason(err, 'Forbidden', 403);
+export const isGone = (err: unknown): boolean => {
+  const s = statusOf(err);
+  return s.reason === 'Gone' || s.reason === 'Expired' || s.code === 410;
+};

@@ -2,7 +2,7 @@
 // `\,` `\=` `\\` escapes in values. Only declared fields may be selected: metadata.name,
 // metadata.namespace, plus each kind's selectableFields.
 
-import { badRequest } from '../errors.js';
+import { badRequest } from './errors.js';
 
 export interface FieldRequirement {
   field: string;

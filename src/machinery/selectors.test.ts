@@ -1,4 +1,4 @@
-import { StatusError } from '../errors.js';
+import { StatusError } from './errors.js';
 import { parseFieldSelector } from './fields.js';
 import { parseLabelSelector } from './labels.js';
 

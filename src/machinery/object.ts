@@ -33,11 +33,6 @@ export function jsonEqual(a: unknown, b: unknown): boolean {
   return false;
 }
 
-/** RFC 3339 UTC with second precision, as metav1.Time serializes. */
-export function nowTimestamp(date = new Date()): string {
-  return date.toISOString().replace(/\.\d{3}Z$/, 'Z');
-}
-
 /**
  * How deeply objects and arrays may nest in a request body or a patched object. Go's JSON decoder
  * (kube-apiserver) stops at 10000; the recursive built-ins the server runs on objects
