@@ -13,6 +13,7 @@ import { collectionPath, objectPath, unitBody, unitSetBody, unitStatus } from '.
 import { settledMemory, type MemorySample } from '../lib/memory.js';
 import { pool, sleep } from '../lib/stats.js';
 import type { SuiteContext } from '../lib/types.js';
+import { watchCacheOf } from '../../src/apiserver/watchcache/decorator.js';
 
 export const bigNamespace = 'bench-10k';
 
@@ -45,8 +46,7 @@ function unitName(i: number): string {
 
 export async function load(env: BackendEnv, count: number, log: (m: string) => void): Promise<LoadedUnits> {
   const ns = bigNamespace;
-  const cache = env.served('units').store.watchCache;
-  if (!cache) throw new Error('the units resource has no watch cache');
+  const cache = watchCacheOf(env.served('units').store);
   await cache.ensureStarted();
   const baseline = cache.stats().objects;
 

@@ -15,6 +15,7 @@ import { collectionPath, objectPath, unitSetBody } from '../lib/fixtures.js';
 import type { DeliveredEvent } from '../lib/protocol.js';
 import { sleep, summarize, wallNow, type Summary } from '../lib/stats.js';
 import { row, type Suite } from '../lib/types.js';
+import { watchCacheOf } from '../../src/apiserver/watchcache/decorator.js';
 
 const ns = 'bench-watch';
 const warmups = 3;
@@ -28,7 +29,7 @@ interface FanOut {
 }
 
 async function fanOut(env: BackendEnv, watchers: number, writes: number): Promise<FanOut> {
-  const cache = env.served('unitsets').store.watchCache!;
+  const cache = watchCacheOf(env.served('unitsets').store);
   let obj = (await env.apiOK('GET', objectPath('unitsets', ns, 'watched'))).json<{
     metadata: { resourceVersion: string; annotations?: Record<string, string> };
   }>();

@@ -22,6 +22,7 @@ import { APIMetrics, instrumentStore } from './metrics.js';
 import { OpenAPIService } from './openapi/handlers.js';
 import { APIRegistry, type ResourceRegistration } from './registry/registry.js';
 import { versionInfo } from './version.js';
+import { watchCacheDecorator } from './watchcache/decorator.js';
 
 export interface TLSConfig {
   certPem: string;
@@ -85,7 +86,7 @@ declare module 'node:http' {
 export async function startAPIServer(opts: APIServerOptions): Promise<RunningAPIServer> {
   const metrics = new APIMetrics();
   const store = instrumentStore(opts.store, metrics);
-  const registry = new APIRegistry(store, opts.resources);
+  const registry = new APIRegistry(store, opts.resources, { decorator: watchCacheDecorator() });
   const discovery = new DiscoveryService(registry.definitions());
   const openapi = new OpenAPIService(registry.definitions());
   const health = new HealthEndpoints();

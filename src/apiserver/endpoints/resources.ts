@@ -19,11 +19,12 @@ import { applyJSONPatch, JSONPatchError, parseJSONPatch } from '../patch/json-pa
 import { applyMergePatch } from '../patch/merge-patch.js';
 import type { APIRegistry, ServedResource } from '../registry/registry.js';
 import { displayValue, isPlainObject, type KubeObject } from '../../machinery/object.js';
-import { parseResourceVersion, type DeleteOptions, type ListResult, type WriteOptions } from '../registry/store.js';
+import { parseResourceVersion, type DeleteOptions, type WriteOptions } from '../registry/store.js';
+import type { ListResult } from '../storage/interface.js';
 import { parseFieldSelector } from '../../machinery/fields.js';
 import { parseLabelSelector } from '../../machinery/labels.js';
 import { partialObjectMetadata, type IncludeObject } from '../registry/table.js';
-import { servedJSONOf } from '../registry/encoding.js';
+import { servedJSONOf } from '../storage/encoding.js';
 import { checkDepth, decodeBody, EncodedJSON, readBody, warningHeaders, writeJSON } from './http.js';
 import { contentTypeOf, negotiateRepresentation, type Representation } from './negotiation.js';
 import type { RequestInfo } from './requestinfo.js';

@@ -5,10 +5,10 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { toStatusError } from './http.js';
 import type { Representation } from './negotiation.js';
 import type { KubeObject } from '../../machinery/object.js';
-import type { ServedObject } from '../registry/encoding.js';
+import type { ServedObject } from '../storage/encoding.js';
 import type { ServedResource } from '../registry/registry.js';
 import { partialObjectMetadata } from '../registry/table.js';
-import type { WatchEventType } from '../registry/store.js';
+import type { WatchEventType } from '../storage/interface.js';
 
 export interface WatchSettings {
   /** Bookmark period when the client allows bookmarks (kube: one minute). */

@@ -6,6 +6,7 @@ import type { ResourceStore } from '../registry/store.js';
 import type { KubeObject } from '../../machinery/object.js';
 import { gadgetDefinition, widgetDefinition } from '../testing/widget.js';
 import { GarbageCollector } from './collector.js';
+import { watchCacheDecorator } from '../watchcache/decorator.js';
 
 let store: Store;
 let registry: APIRegistry;
@@ -15,7 +16,9 @@ let gadgets: ResourceStore;
 
 beforeEach(async () => {
   store = openSqliteStore(':memory:');
-  registry = new APIRegistry(store, [{ definition: widgetDefinition }, { definition: gadgetDefinition }]);
+  registry = new APIRegistry(store, [{ definition: widgetDefinition }, { definition: gadgetDefinition }], {
+    decorator: watchCacheDecorator(),
+  });
   widgets = registry.lookup('test.upm.io', 'v1', 'widgets')!.store;
   gadgets = registry.lookup('test.upm.io', 'v1', 'gadgets')!.store;
   collector = new GarbageCollector(registry, pino({ level: 'silent' }));

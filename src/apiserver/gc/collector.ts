@@ -11,7 +11,8 @@
 import type { Logger } from 'pino';
 import type { KubeObject, OwnerReference } from '../../machinery/object.js';
 import type { APIRegistry, ServedResource } from '../registry/registry.js';
-import { foregroundFinalizer, orphanFinalizer, type RegistryWatch } from '../registry/store.js';
+import { foregroundFinalizer, orphanFinalizer } from '../registry/store.js';
+import type { RegistryWatch } from '../storage/interface.js';
 import { groupVersion } from '../../machinery/definition.js';
 import { isConflict, isNotFound } from '../../machinery/errors.js';
 

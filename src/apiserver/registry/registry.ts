@@ -30,9 +30,8 @@ export class APIRegistry {
   private readonly byPath = new Map<string, ServedResource>();
   readonly resources: ServedResource[] = [];
 
-  /** Every resource gets a watch cache (see ../watchcache/cache.ts), started by its first watch
-   * (the garbage collector watches every resource at startup); `options.watchCache: false`
-   * serves every watch and list from storage. */
+  /** `options.decorator` puts a cache in front of storage for every resource (the server passes
+   * the watch cache's); without one every watch and list reads storage. */
   constructor(store: Store, registrations: ResourceRegistration[], options: ResourceStoreOptions = {}) {
     for (const { definition, strategy } of registrations) {
       const served: ServedResource = {
@@ -47,9 +46,9 @@ export class APIRegistry {
     }
   }
 
-  /** Stops the watch caches (their watchers end with 503); call before closing the store. */
+  /** Stops the caches (their watchers end with 503); call before closing the store. */
   close(): void {
-    for (const r of this.resources) r.store.watchCache?.stop();
+    for (const r of this.resources) r.store.cache?.stop();
   }
 
   /** Consults these admission webhooks on every write to every served resource. */

@@ -4,6 +4,7 @@ import { StatusError } from '../../machinery/errors.js';
 import { gadgetDefinition, widgetDefinition } from '../testing/widget.js';
 import { ResourceStore } from './store.js';
 import type { KubeObject } from '../../machinery/object.js';
+import { watchCacheDecorator } from '../watchcache/decorator.js';
 
 let store: Store;
 let widgets: ResourceStore;
@@ -11,8 +12,8 @@ let gadgets: ResourceStore;
 
 beforeEach(() => {
   store = openSqliteStore(':memory:');
-  widgets = new ResourceStore(widgetDefinition, store);
-  gadgets = new ResourceStore(gadgetDefinition, store);
+  widgets = new ResourceStore(widgetDefinition, store, {}, { decorator: watchCacheDecorator() });
+  gadgets = new ResourceStore(gadgetDefinition, store, {}, { decorator: watchCacheDecorator() });
 });
 afterEach(async () => store.close());
 

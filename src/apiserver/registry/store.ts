@@ -33,7 +33,7 @@ import { applyDefaults, prune } from '../schema/structural.js';
 import { compileObjectValidator, type SchemaValidator } from '../schema/validator.js';
 import { groupVersion, type ResourceDefinition } from '../../machinery/definition.js';
 import { validateObjectMeta } from './metadata-validation.js';
-import { encodeForStorage, rememberServedJSON, ServedObject, servedJSON } from './encoding.js';
+import { encodeForStorage, rememberServedJSON, ServedObject, servedJSON } from '../storage/encoding.js';
 import { deepClone, displayValue, isPlainObject, jsonEqual, type KubeObject } from '../../machinery/object.js';
 import { formatTime } from '../../machinery/time.js';
 import type { Strategy } from './strategy.js';
@@ -42,8 +42,14 @@ import { updateManagedFields } from '../apply/apply.js';
 import type { AdmissionAttributes, Operation } from '../admission/types.js';
 import type { UserInfo } from '../authentication/authenticator.js';
 import type { AdmissionHook } from './admission-hook.js';
-import { WatchCache, type WatchCacheOptions } from '../watchcache/cache.js';
-import { listFromCache, watchThroughCache } from '../watchcache/serve.js';
+import {
+  listOfServed,
+  type ListResult,
+  type RegistryWatch,
+  type ResourceCache,
+  type StorageDecorator,
+  type WatchSink,
+} from '../storage/interface.js';
 
 export interface ListOptions {
   labelSelector?: string | null;
@@ -52,17 +58,6 @@ export interface ListOptions {
   continue?: string | null;
   resourceVersion?: string | null;
   resourceVersionMatch?: string | null;
-}
-
-export interface ListResult {
-  /** The items. A list read as JSON (watch cache, storage) parses them on first access. */
-  readonly items: KubeObject[];
-  /** Each item's JSON, in order, when the list was read as JSON: a JSON response writes these
-   * instead of serializing `items` again. */
-  readonly encodedItems?: readonly string[];
-  resourceVersion: string;
-  continue?: string;
-  remainingItemCount?: number;
 }
 
 export interface WriteOptions {
@@ -109,39 +104,10 @@ export interface DeleteResult {
   deleted: boolean;
 }
 
-export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
-
 export interface WatchOptions {
   labelSelector?: string | null;
   fieldSelector?: string | null;
   resourceVersion?: string | null;
-}
-
-export interface WatchSink {
-  /** `served`, when given, is the same object known by its JSON (lets encoders skip serializing). */
-  event(type: Exclude<WatchEventType, 'ERROR'>, object: KubeObject, served?: ServedObject): void;
-  error(err: Error): void;
-}
-
-export interface RegistryWatch {
-  stop(): void;
-  /** The revision up to which every event has been delivered (for bookmarks). */
-  progressRevision(): number;
-}
-
-/** A list of objects read as JSON: items are parsed on first access, the JSON is kept for encoders. */
-export function listOfServed(entries: readonly ServedObject[], resourceVersion: string): ListResult {
-  let items: KubeObject[] | undefined;
-  let encoded: string[] | undefined;
-  return {
-    get items(): KubeObject[] {
-      return (items ??= entries.map((e) => e.object()));
-    },
-    get encodedItems(): string[] {
-      return (encoded ??= entries.map((e) => e.json));
-    },
-    resourceVersion,
-  };
 }
 
 /** A mutation of the current object; returns the desired object. May throw StatusErrors. */
@@ -153,8 +119,9 @@ const maxGenerateNameAttempts = 8;
 const futureRevisionWait = 3000;
 
 export interface ResourceStoreOptions {
-  /** The resource's watch cache (../watchcache/cache.ts); false reads storage for every watch and list. */
-  watchCache?: WatchCacheOptions | false;
+  /** Puts a cache in front of storage (the server passes the watch cache's); without one every
+   * list and watch reads storage. */
+  decorator?: StorageDecorator;
 }
 
 export class ResourceStore {
@@ -162,8 +129,8 @@ export class ResourceStore {
   /** Admission webhooks consulted on writes (set by the server that has them). */
   admission?: AdmissionHook;
   readonly fieldSelectors: string[];
-  /** Serves watches and resourceVersion="0"/NotOlderThan lists; started by the first watch. */
-  readonly watchCache: WatchCache | undefined;
+  /** Serves watches and the lists it can (see the decorator's policy); undefined reads storage. */
+  readonly cache: ResourceCache | undefined;
 
   constructor(
     readonly def: ResourceDefinition,
@@ -177,15 +144,10 @@ export class ResourceStore {
       ...(def.namespaced ? ['metadata.namespace'] : []),
       ...(def.selectableFields ?? []),
     ];
-    this.watchCache =
-      options.watchCache === false
-        ? undefined
-        : new WatchCache(
-            store,
-            this.prefix(),
-            { decode: (kv) => this.decode(kv), fieldsOf: (obj) => this.fieldsOf(obj) },
-            options.watchCache,
-          );
+    this.cache = options.decorator?.(store, this.prefix(), {
+      decode: (kv) => this.decode(kv),
+      fieldsOf: (obj) => this.fieldsOf(obj),
+    });
   }
 
   get apiVersion(): string {
@@ -243,13 +205,10 @@ export class ResourceStore {
     const rv = opts.resourceVersion ?? '';
     const match = opts.resourceVersionMatch ?? '';
     validateListVersioning(rv, match, opts.continue ?? '');
-    if (this.watchCache) {
+    if (this.cache) {
       const query = { rv, match, limit, continueToken: opts.continue ?? '' };
-      const cached = await listFromCache(
-        this.watchCache,
-        { keyPrefix: prefix, labels, fields },
-        query,
-        (revision, lastKey) => encodeContinue(revision, lastKey.slice(prefix.length)),
+      const cached = await this.cache.list({ keyPrefix: prefix, labels, fields }, query, (revision, lastKey) =>
+        encodeContinue(revision, lastKey.slice(prefix.length)),
       );
       if (cached) return cached;
     }
@@ -905,7 +864,7 @@ export class ResourceStore {
    * watcher and must not be modified.
    */
   async watch(namespace: string | undefined, opts: WatchOptions, sink: WatchSink): Promise<RegistryWatch> {
-    if (!this.watchCache) return this.watchStorage(namespace, opts, sink);
+    if (!this.cache) return this.watchStorage(namespace, opts, sink);
     const filter = {
       keyPrefix: this.prefix(namespace),
       labels: parseLabelSelector(opts.labelSelector),
@@ -917,7 +876,7 @@ export class ResourceStore {
       : rv === '0'
         ? { from: 'any' as const }
         : { from: 'revision' as const, revision: parseResourceVersion(rv) };
-    return watchThroughCache(this.watchCache, filter, start, sink, () =>
+    return this.cache.watch(filter, start, sink, () =>
       this.list(namespace, { labelSelector: opts.labelSelector, fieldSelector: opts.fieldSelector }),
     );
   }

@@ -14,6 +14,7 @@ import { APIRegistry, type ServedResource } from '../registry/registry.js';
 import type { KubeObject } from '../../machinery/object.js';
 import { widgetDefinition } from '../testing/widget.js';
 import { settle } from './testing.js';
+import { watchCacheDecorator, watchCacheOf } from './decorator.js';
 
 const run = process.env['WATCHCACHE_BENCH'] ? describe : describe.skip;
 const TIMEOUT = 600_000;
@@ -83,7 +84,11 @@ interface Result {
 async function fanout(mode: 'in-process' | 'http', cache: boolean): Promise<Result> {
   const raw = openSqliteStore(':memory:', { synchronous: 'NORMAL' });
   const store = timed(raw);
-  const registry = new APIRegistry(store, [{ definition: widgetDefinition }], cache ? {} : { watchCache: false });
+  const registry = new APIRegistry(
+    store,
+    [{ definition: widgetDefinition }],
+    cache ? { decorator: watchCacheDecorator() } : {},
+  );
   const served: ServedResource = registry.lookup('test.upm.io', 'v1', 'widgets')!;
   let obj = await served.store.create('bench', body('target'));
   for (let i = 0; i < 20; i++) await served.store.create('bench', body(`other-${i}`));
@@ -178,7 +183,7 @@ run('watch cache measurements', () => {
         return m.heapUsed + m.arrayBuffers; // encoded lines are Buffers, outside the JS heap
       };
       const raw = openSqliteStore(':memory:', { synchronous: 'NORMAL' });
-      const registry = new APIRegistry(raw, [{ definition: widgetDefinition }]);
+      const registry = new APIRegistry(raw, [{ definition: widgetDefinition }], { decorator: watchCacheDecorator() });
       const served = registry.lookup('test.upm.io', 'v1', 'widgets')!;
       for (let i = 0; i < 10_000; i++) await served.store.create(`ns-${i % 50}`, body(`w-${i}`));
       const jsonBytes = (await raw.list('/registry/test.upm.io/widgets/')).items.reduce(
@@ -187,7 +192,7 @@ run('watch cache measurements', () => {
       );
 
       const before = heap();
-      await served.store.watchCache!.ensureStarted();
+      await watchCacheOf(served.store).ensureStarted();
       const cached = heap() - before;
 
       // History: 10,000 updates keep the previous versions alive through the event window.
@@ -221,7 +226,7 @@ run('watch cache measurements', () => {
           `cache state:                         ${kb(cached)}\n` +
           `+ full 10,000-event history:         ${kb(withHistory)}\n` +
           `+ shared encoded lines (2 streams):  ${kb(withLines)}\n` +
-          `stats: ${JSON.stringify(served.store.watchCache!.stats())}`,
+          `stats: ${JSON.stringify(watchCacheOf(served.store).stats())}`,
       );
       registry.close();
       await raw.close();

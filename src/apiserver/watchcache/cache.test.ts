@@ -1,11 +1,13 @@
 import { openSqliteStore } from '../../storage/sqlite/store.js';
 import { CompactedError, StorageError, type Store } from '../../storage/interface.js';
 import { StatusError } from '../../machinery/errors.js';
-import { ResourceStore, type RegistryWatch } from '../registry/store.js';
+import { ResourceStore } from '../registry/store.js';
+import type { RegistryWatch } from '../storage/interface.js';
 import type { KubeObject } from '../../machinery/object.js';
 import { gadgetDefinition, widgetDefinition } from '../testing/widget.js';
 import type { WatchCacheOptions } from './cache.js';
 import { eventually, instrument, Recorder, settle, type InstrumentedStore } from './testing.js';
+import { watchCacheDecorator, watchCacheOf } from './decorator.js';
 
 let store: InstrumentedStore;
 /** The SQLite store under `store` (which drops progress notifications, as a store without them). */
@@ -16,19 +18,19 @@ let plain: ResourceStore;
 const open: RegistryWatch[] = [];
 
 function setup(opts: WatchCacheOptions = {}): void {
-  widgets?.watchCache?.stop();
-  widgets = new ResourceStore(widgetDefinition, store, {}, { watchCache: opts });
+  widgets?.cache?.stop();
+  widgets = new ResourceStore(widgetDefinition, store, {}, { decorator: watchCacheDecorator(opts) });
 }
 
 beforeEach(() => {
   sqlite = openSqliteStore(':memory:', { synchronous: 'NORMAL' });
   store = instrument(sqlite);
   setup();
-  plain = new ResourceStore(widgetDefinition, store, {}, { watchCache: false });
+  plain = new ResourceStore(widgetDefinition, store, {}, {});
 });
 afterEach(async () => {
   for (const w of open.splice(0)) w.stop();
-  widgets.watchCache?.stop();
+  widgets.cache?.stop();
   await store.close();
 });
 
@@ -90,7 +92,7 @@ describe('fan-out', () => {
     await settle();
     expect(store.calls.watch - watchBefore).toBe(1);
     expect(store.openWatches).toBe(2); // the reference watcher's and the cache's
-    expect(widgets.watchCache!.stats().watchers).toBe(1000);
+    expect(watchCacheOf(widgets).stats().watchers).toBe(1000);
     expect(reference.events.length).toBe(1 + 12 * 2 + 4);
     for (const r of all) expect(r.events).toEqual(reference.events);
     const onlyA = reference.events.filter((e) => {
@@ -141,7 +143,7 @@ describe('start and resume', () => {
 
   it('includes a write made just before the watch in the consistent initial state', async () => {
     await watch(widgets, undefined); // the cache runs
-    const gadgets = new ResourceStore(gadgetDefinition, store);
+    const gadgets = new ResourceStore(gadgetDefinition, store, {}, { decorator: watchCacheDecorator() });
     await gadgets.create('', { ...widget('g'), kind: 'Gadget' }); // moves the revision elsewhere
     await widgets.create('a', widget('fresh'));
     let lists = store.calls.list;
@@ -156,7 +158,7 @@ describe('start and resume', () => {
     await widgets.create('a', widget('later'));
     await settle();
     expect(again.events.map((e) => e.split(':')[1])).toEqual(['fresh', 'later']);
-    gadgets.watchCache?.stop();
+    gadgets.cache?.stop();
   });
 
   it('resumes from a resourceVersion in the window with exactly the missed events', async () => {
@@ -187,7 +189,7 @@ describe('start and resume', () => {
     const old = await widgets.create('a', widget('o'));
     for (let i = 0; i < 5; i++) await resize('a', 'o', i + 2);
     await settle();
-    const { windowStart } = widgets.watchCache!.stats();
+    const { windowStart } = watchCacheOf(widgets).stats();
     expect(windowStart).toBeGreaterThan(Number(old.metadata.resourceVersion));
     const rec = await watch(widgets, undefined, { resourceVersion: old.metadata.resourceVersion });
     await settle();
@@ -260,7 +262,7 @@ describe('start and resume', () => {
     const a = await widgets.create('a', widget('p'));
     await settle();
     expect(w.progressRevision()).toBe(Number(a.metadata.resourceVersion));
-    expect(widgets.watchCache!.revision).toBe(Number(a.metadata.resourceVersion));
+    expect(watchCacheOf(widgets).revision).toBe(Number(a.metadata.resourceVersion));
   });
 });
 
@@ -351,7 +353,7 @@ describe('list', () => {
   });
 
   it('answers NotOlderThan from the cache once it has the revision, else storage', async () => {
-    const rev = widgets.watchCache!.revision;
+    const rev = watchCacheOf(widgets).revision;
     let lists = store.calls.list;
     const cached = await widgets.list(undefined, {
       resourceVersion: String(rev),
@@ -364,7 +366,7 @@ describe('list', () => {
     expect(store.calls.list).toBe(lists);
     expect(noMatch.resourceVersion).toBe(String(rev));
     // A revision the cache has not seen (a write elsewhere): storage answers.
-    const gadgets = new ResourceStore(gadgetDefinition, store, {}, { watchCache: false });
+    const gadgets = new ResourceStore(gadgetDefinition, store, {}, {});
     const g = await gadgets.create('', { ...widget('g'), kind: 'Gadget' });
     lists = store.calls.list;
     const fresh = await widgets.list(undefined, {
@@ -402,9 +404,9 @@ describe('list', () => {
   it('reads storage for a consistent list when the cache may be behind, and for Exact and limited lists at a revision', async () => {
     // A write elsewhere moves storage's revision; this store tells the cache nothing about it
     // (no progress notifications), so the cache cannot know it missed nothing.
-    const gadgets = new ResourceStore(gadgetDefinition, store, {}, { watchCache: false });
+    const gadgets = new ResourceStore(gadgetDefinition, store, {}, {});
     await gadgets.create('', { ...widget('g'), kind: 'Gadget' });
-    const rev = String(widgets.watchCache!.revision);
+    const rev = String(watchCacheOf(widgets).revision);
     for (const opts of [
       {},
       { limit: 5 },
@@ -421,17 +423,17 @@ describe('list', () => {
   it('answers a consistent list from the cache after writes elsewhere when storage reports progress', async () => {
     // The same SQLite store, now with its progress notifications passed on to the cache.
     const reporting = instrument(sqlite, { progress: true });
-    const cached = new ResourceStore(widgetDefinition, reporting, {}, {});
+    const cached = new ResourceStore(widgetDefinition, reporting, {}, { decorator: watchCacheDecorator() });
     await cached.list(undefined, { resourceVersion: '0' });
-    await eventually(() => cached.watchCache!.isReady());
-    const gadgets = new ResourceStore(gadgetDefinition, store, {}, { watchCache: false });
+    await eventually(() => watchCacheOf(cached).isReady());
+    const gadgets = new ResourceStore(gadgetDefinition, store, {}, {});
     const g = await gadgets.create('', { ...widget('g'), kind: 'Gadget' });
     const lists = reporting.calls.list;
     const page = await cached.list(undefined, {});
     expect(reporting.calls.list).toBe(lists);
     expect(Number(page.resourceVersion)).toBeGreaterThanOrEqual(Number(g.metadata.resourceVersion));
     expect(page.items).toHaveLength(14);
-    cached.watchCache!.stop();
+    watchCacheOf(cached).stop();
   });
 
   it('reads storage while the cache is not started, and starts it', async () => {
@@ -441,7 +443,7 @@ describe('list', () => {
     expect(store.calls.list).toBeGreaterThan(lists);
     expect(first.items).toHaveLength(14);
     await settle();
-    expect(widgets.watchCache!.isReady()).toBe(true);
+    expect(watchCacheOf(widgets).isReady()).toBe(true);
   });
 });
 
@@ -460,7 +462,7 @@ describe('storage watch failures', () => {
     await eventually(() => rec.events.length === 4);
     expect(rec.errors).toEqual([]);
     expect(rec.events.map((e) => e.split(':')[1])).toEqual(['before', 'during1', 'during2', 'after']);
-    expect(widgets.watchCache!.stats().storageWatchesOpened).toBe(2);
+    expect(watchCacheOf(widgets).stats().storageWatchesOpened).toBe(2);
     expect(ref.errors).toHaveLength(1); // the uncached watcher just dies
   });
 
@@ -479,11 +481,11 @@ describe('storage watch failures', () => {
     expect(rec.errors[0]!.message).toMatch(
       new RegExp(`^too old resource version: ${last.metadata.resourceVersion} \\(\\d+\\)$`),
     );
-    expect(widgets.watchCache!.stats()).toMatchObject({ ready: false, watchers: 0 });
+    expect(watchCacheOf(widgets).stats()).toMatchObject({ ready: false, watchers: 0 });
     // The client relists and watches again.
     const again = await watch(widgets, 'a');
     expect(again.events.map((e) => e.split(':')[1])).toEqual(['x', 'y', 'z']);
-    expect(widgets.watchCache!.stats().resets).toBe(1);
+    expect(watchCacheOf(widgets).stats().resets).toBe(1);
   });
 
   it('ends every watcher with 410 when the storage watch reports compaction', async () => {
@@ -502,8 +504,8 @@ describe('storage watch failures', () => {
       if (store.openWatches > 0) store.failWatches(failing);
       return rec.errors.length > 0;
     });
-    expect(widgets.watchCache!.stats().storageWatchesOpened).toBe(3);
+    expect(watchCacheOf(widgets).stats().storageWatchesOpened).toBe(3);
     expect(rec.errors).toEqual([failing]);
-    expect(widgets.watchCache!.isReady()).toBe(false);
+    expect(watchCacheOf(widgets).isReady()).toBe(false);
   });
 });

@@ -48,11 +48,9 @@ import {
   type WatchEvent,
 } from '../../storage/interface.js';
 import { expired, serviceUnavailable } from '../../machinery/errors.js';
-import { ServedObject, servedJSON } from '../registry/encoding.js';
+import { ServedObject, servedJSON } from '../storage/encoding.js';
 import type { KubeObject } from '../../machinery/object.js';
-import type { RegistryWatch, WatchSink } from '../registry/store.js';
-import type { FieldSelector } from '../../machinery/fields.js';
-import type { Selector } from '../../machinery/labels.js';
+import type { RegistryWatch, ResourceCodec, Selection, WatchSink } from '../storage/interface.js';
 
 export interface WatchCacheOptions {
   /** Most events kept in the history window. Default 10,000 (kube sizes it 100..102,400). */
@@ -71,19 +69,6 @@ export interface WatchCacheOptions {
   now?: () => number;
   /** Told about storage watch failures and resets (logging). */
   onError?: (err: unknown, what: string) => void;
-}
-
-/** How the cache turns storage values into objects and selectable fields. */
-export interface CacheCodec {
-  decode(kv: { value: string; modRevision: number }): KubeObject;
-  fieldsOf(obj: KubeObject): Record<string, string>;
-}
-
-export interface CacheFilter {
-  /** Only keys under this prefix: the resource prefix, or one namespace's prefix under it. */
-  keyPrefix: string;
-  labels: Selector;
-  fields: FieldSelector;
 }
 
 /** One cached object: its JSON as served, and what selectors read. The parsed object lives
@@ -142,7 +127,7 @@ class CacheWatcher implements RegistryWatch {
 
   constructor(
     private readonly cache: WatchCache,
-    readonly filter: CacheFilter,
+    readonly filter: Selection,
     readonly sink: WatchSink,
     /** Every event at or below this revision has been delivered or filtered out. */
     public position: number,
@@ -205,7 +190,7 @@ export class WatchCache {
     readonly store: Store,
     /** The resource's storage prefix, ending in '/'. */
     readonly prefix: string,
-    private readonly codec: CacheCodec,
+    private readonly codec: ResourceCodec,
     opts: WatchCacheOptions = {},
   ) {
     this.historyCapacity = Math.max(1, opts.historyCapacity ?? 10_000);
@@ -314,7 +299,7 @@ export class WatchCache {
    * The cached objects matching a filter, in key order, at the cache's revision; with `limit`
    * > 0 at most that many, starting after the key `startAfter` when given.
    */
-  list(filter: CacheFilter, limit = 0): CacheListResult {
+  list(filter: Selection, limit = 0): CacheListResult {
     if (this.phase !== 'ready') throw serviceUnavailable('the watch cache is not ready');
     const items: ServedObject[] = [];
     const [from, to] = this.keyRange(filter.keyPrefix);
@@ -340,7 +325,7 @@ export class WatchCache {
    * `after` (history replay, or 410 when it is older than the window).
    */
   async watch(
-    filter: CacheFilter,
+    filter: Selection,
     sink: WatchSink,
     initial: 'state' | readonly KubeObject[] | undefined,
     after: number,
@@ -358,7 +343,7 @@ export class WatchCache {
 
   /** Registers a watcher on a ready cache, synchronously (no event can slip in between). */
   register(
-    filter: CacheFilter,
+    filter: Selection,
     sink: WatchSink,
     initial: 'state' | readonly KubeObject[] | undefined,
     after: number,
@@ -654,7 +639,7 @@ export class WatchCache {
     }
   }
 
-  private matchesSelectors(filter: CacheFilter, entry: CacheEntry): boolean {
+  private matchesSelectors(filter: Selection, entry: CacheEntry): boolean {
     return filter.labels.matches(entry.labels) && (filter.fields.isEmpty() || filter.fields.matches(entry.fields));
   }
 

@@ -9,6 +9,7 @@ import type { Representation } from '../endpoints/negotiation.js';
 import { APIRegistry, type ServedResource } from '../registry/registry.js';
 import { widgetDefinition } from '../testing/widget.js';
 import { settle } from './testing.js';
+import { watchCacheDecorator, watchCacheOf } from './decorator.js';
 
 class FakeResponse extends EventEmitter {
   readonly chunks: (string | Buffer)[] = [];
@@ -36,7 +37,7 @@ let served: ServedResource;
 
 beforeEach(() => {
   store = openSqliteStore(':memory:');
-  registry = new APIRegistry(store, [{ definition: widgetDefinition }]);
+  registry = new APIRegistry(store, [{ definition: widgetDefinition }], { decorator: watchCacheDecorator() });
   served = registry.lookup('test.upm.io', 'v1', 'widgets')!;
 });
 afterEach(async () => {
@@ -111,7 +112,7 @@ it('ends a stream whose client does not read, without affecting the others', asy
   expect(slow.res.ended).toBe(true);
   expect(slow.res.lines()).toHaveLength(1);
   expect(fast.res.lines()).toHaveLength(2);
-  expect(served.store.watchCache!.stats().watchers).toBe(1);
+  expect(watchCacheOf(served.store).stats().watchers).toBe(1);
   fast.req.emit('close');
   await fast.done;
 });

@@ -3,11 +3,16 @@
 // computeListLimit, getWatchCacheResourceVersion).
 
 import type { KubeObject } from '../../machinery/object.js';
-import { listOfServed, type ListResult, type RegistryWatch, type WatchSink } from '../registry/store.js';
-import type { CacheFilter, WatchCache } from './cache.js';
-
-/** Where a watch starts: resourceVersion unset, "0", or N. */
-export type WatchStart = { from: 'consistent' } | { from: 'any' } | { from: 'revision'; revision: number };
+import {
+  listOfServed,
+  type ListQuery,
+  type ListResult,
+  type RegistryWatch,
+  type Selection,
+  type WatchSink,
+  type WatchStart,
+} from '../storage/interface.js';
+import type { WatchCache } from './cache.js';
 
 /**
  * A list the cache answers, or undefined when it must read storage:
@@ -24,8 +29,8 @@ export type WatchStart = { from: 'consistent' } | { from: 'any' } | { from: 'rev
  */
 export async function listFromCache(
   cache: WatchCache,
-  filter: CacheFilter,
-  query: { rv: string; match: string; limit: number; continueToken: string },
+  filter: Selection,
+  query: ListQuery,
   continueFor: (revision: number, lastKey: string) => string,
 ): Promise<ListResult | undefined> {
   const { rv, match, continueToken } = query;
@@ -71,7 +76,7 @@ async function isCurrent(cache: WatchCache): Promise<boolean> {
  */
 export async function watchThroughCache(
   cache: WatchCache,
-  filter: CacheFilter,
+  filter: Selection,
   start: WatchStart,
   sink: WatchSink,
   snapshot: () => Promise<{ items: KubeObject[]; resourceVersion: string }>,

@@ -2,7 +2,7 @@
 
 import type { Store, Watch, WatchCallbacks } from '../../storage/interface.js';
 import type { KubeObject } from '../../machinery/object.js';
-import type { WatchSink } from '../registry/store.js';
+import type { WatchSink } from '../storage/interface.js';
 
 export interface InstrumentedStore extends Store {
   readonly calls: { watch: number; list: number };

@@ -9,6 +9,7 @@ import { coreRegistrations } from '../kinds/index.js';
 import { newControlPlaneAuthorizer } from './authorizer.js';
 import { AGGREGATE_TO_VIEW, bootstrapPolicy, ensureBootstrapPolicy } from './bootstrap.js';
 import { StoredRBACSource } from './rbac-source.js';
+import { watchCacheDecorator } from '../../apiserver/watchcache/decorator.js';
 
 const RBAC = 'rbac.authorization.k8s.io';
 let store: Store;
@@ -16,7 +17,7 @@ let registry: APIRegistry;
 
 beforeEach(() => {
   store = openSqliteStore(':memory:');
-  registry = new APIRegistry(store, coreRegistrations());
+  registry = new APIRegistry(store, coreRegistrations(), { decorator: watchCacheDecorator() });
 });
 
 afterEach(async () => {

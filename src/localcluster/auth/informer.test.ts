@@ -2,13 +2,8 @@
 // after a watch error (replacing the state), and stop.
 
 import type { KubeObject } from '../../machinery/object.js';
-import type {
-  ListOptions,
-  ListResult,
-  ResourceStore,
-  WatchOptions,
-  WatchSink,
-} from '../../apiserver/registry/store.js';
+import type { ListOptions, ResourceStore, WatchOptions } from '../../apiserver/registry/store.js';
+import type { ListResult, WatchSink } from '../../apiserver/storage/interface.js';
 import { StoreInformer } from './informer.js';
 
 const obj = (name: string): KubeObject => ({

@@ -3,7 +3,8 @@
 // caches the synchronous authenticators and authorizers read (RBAC objects, ServiceAccounts).
 
 import type { KubeObject } from '../../machinery/object.js';
-import type { RegistryWatch, ResourceStore } from '../../apiserver/registry/store.js';
+import type { ResourceStore } from '../../apiserver/registry/store.js';
+import type { RegistryWatch } from '../../apiserver/storage/interface.js';
 
 export interface InformerHandler {
   /** The complete current state (after each list): anything not in `objects` is gone. */
