@@ -19,6 +19,8 @@ export default {
   projects: [
     { ...common, displayName: 'unit', testMatch: ['<rootDir>/src/**/*.test.ts'] },
     { ...common, displayName: 'e2e', testMatch: ['<rootDir>/test/e2e/**/*.test.ts'] },
+    // Benchmarks written as jest files; each is skipped unless its environment variable is set.
+    { ...common, displayName: 'bench', testMatch: ['<rootDir>/bench/**/*.test.ts'] },
   ],
   testTimeout: 60000,
 };

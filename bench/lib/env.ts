@@ -14,7 +14,7 @@ import type { ServedResource } from '../../src/apiserver/registry/registry.js';
 import { startAPIServer, type RunningAPIServer } from '../../src/apiserver/server.js';
 import { createCA, issueClientCert, issueServingCert, type CertKeyPair } from '../../src/pki/certs.js';
 import { openEtcdStore } from '../../src/storage/etcd/store.js';
-import { startEtcd, type EtcdServer } from '../../src/storage/etcd/testing.js';
+import { startEtcd, type EtcdServer } from '../../src/storage/etcd/testing/etcd.js';
 import type { KeyValue, Store } from '../../src/storage/interface.js';
 import { openSqliteStore } from '../../src/storage/sqlite/store.js';
 import { LoadWorker } from './client.js';

@@ -2,7 +2,7 @@
 // the aggregation layer), RBAC decided by the control plane and re-checked by the upm.io server
 // with the caller's identity, Pod admission webhooks, and the pod simulator.
 
-import { FakeWebhookServer } from '../../src/apiserver/admission/testserver.js';
+import { FakeWebhookServer } from '../../src/apiserver/admission/testing/webhook-server.js';
 import { cleanup, startEngine, type Engine, type KubectlResult } from './harness.js';
 
 type Obj = Record<string, any>;

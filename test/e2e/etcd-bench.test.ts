@@ -9,7 +9,7 @@ import { join } from 'node:path';
 
 import type { Store } from '../../src/storage/interface.js';
 import { openEtcdStore } from '../../src/storage/etcd/store.js';
-import { startEtcd, startEtcdCluster, type EtcdCluster, type EtcdServer } from '../../src/storage/etcd/testing.js';
+import { startEtcd, startEtcdCluster, type EtcdCluster, type EtcdServer } from '../../src/storage/etcd/testing/etcd.js';
 import { openSqliteStore } from '../../src/storage/sqlite/store.js';
 
 const N = Number(process.env.UPM_ETCD_BENCH_N ?? 2000);

@@ -16,7 +16,7 @@ import {
   type WatchEvent,
 } from '../../src/storage/interface.js';
 import { openEtcdStore, type EtcdStore } from '../../src/storage/etcd/store.js';
-import { startEtcdCluster, type EtcdCluster } from '../../src/storage/etcd/testing.js';
+import { startEtcdCluster, type EtcdCluster } from '../../src/storage/etcd/testing/etcd.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 

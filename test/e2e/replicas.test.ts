@@ -17,7 +17,7 @@ import { join } from 'node:path';
 
 import { createCA, issueClientCert, issueServingCert } from '../../src/pki/certs.js';
 import { openEtcdStore } from '../../src/storage/etcd/store.js';
-import { startEtcdCluster, type EtcdCluster } from '../../src/storage/etcd/testing.js';
+import { startEtcdCluster, type EtcdCluster } from '../../src/storage/etcd/testing/etcd.js';
 import type { WatchEvent as StoreEvent } from '../../src/storage/interface.js';
 import { cliPath, waitFor } from './harness.js';
 

@@ -9,7 +9,7 @@ import {
   type WebhookConfigurationSource,
 } from './chain.js';
 import { WebhookClient, type ServiceResolver } from './client.js';
-import { FakeWebhookServer, closedPort } from './testserver.js';
+import { FakeWebhookServer, closedPort } from './testing/webhook-server.js';
 import {
   encodeCABundle,
   operationOptions,

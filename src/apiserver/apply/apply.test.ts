@@ -12,7 +12,7 @@ import { StatusError } from '../../machinery/errors.js';
 import { applyJSONPatch, parseJSONPatch } from '../patch/json-patch.js';
 import { applyMergePatch } from '../patch/merge-patch.js';
 import { applyPatch, decodeApplyBody, updateManagedFields, validatePatchOptions } from './apply.js';
-import { benchApply } from './bench.js';
+import { benchApply } from '../../../bench/micro/apply.js';
 import { FieldSet, fieldPE } from './fieldset.js';
 import {
   capUpdateManagers,

@@ -1,6 +1,6 @@
 import { InMemoryRBACSource, RBACAuthorizer, aggregateClusterRoles, aggregatedRules } from './rbac.js';
 import { labelSelectorMatcher } from '../../machinery/labels.js';
-import { clusterRole, clusterRoleBinding, resourceAttrs, roleBinding, userSubject } from './testutil.js';
+import { clusterRole, clusterRoleBinding, resourceAttrs, roleBinding, userSubject } from './testing/builders.js';
 import type { ClusterRole, PolicyRule } from './types.js';
 
 const AGG_VIEW = 'rbac.authorization.k8s.io/aggregate-to-view';

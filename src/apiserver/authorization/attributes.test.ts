@@ -10,7 +10,7 @@ import {
   validateSubjectAccessReviewSpec,
 } from './attributes.js';
 import { InMemoryRBACSource, RBACAuthorizer } from './rbac.js';
-import { alice, clusterRole, clusterRoleBinding, pathAttrs, resourceAttrs, userSubject } from './testutil.js';
+import { alice, clusterRole, clusterRoleBinding, pathAttrs, resourceAttrs, userSubject } from './testing/builders.js';
 
 function fromUrl(method: string, url: string) {
   const u = new URL(url, 'https://x');

@@ -14,7 +14,7 @@ import {
 } from './authorizer.js';
 import { goQuote } from './format.js';
 import { InMemoryRBACSource, RBACAuthorizer } from './rbac.js';
-import { alice, clusterRole, clusterRoleBinding, pathAttrs, resourceAttrs, userSubject } from './testutil.js';
+import { alice, clusterRole, clusterRoleBinding, pathAttrs, resourceAttrs, userSubject } from './testing/builders.js';
 
 const anonymous: UserInfo = { username: 'system:anonymous', groups: ['system:unauthenticated'] };
 const admin: UserInfo = { username: 'kubernetes-admin', groups: ['system:masters', 'system:authenticated'] };

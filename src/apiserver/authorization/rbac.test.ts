@@ -21,7 +21,7 @@ import {
   roleBinding,
   saSubject,
   userSubject,
-} from './testutil.js';
+} from './testing/builders.js';
 import type { PolicyRule } from './types.js';
 
 /** Authorizes `attrs` with `rule` granted to alice through a ClusterRoleBinding. */

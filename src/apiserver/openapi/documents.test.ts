@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { ResourceDefinition } from '../../machinery/definition.js';
 import { DELETE_OPTIONS, OBJECT_META, SCALE, metaDefinition, metaDefinitionNames } from './meta-schemas.js';
 import { definitionName, definitionNamePrefix, operationIdInfix } from './model.js';
-import { doohickeyDefinition, gizmoDefinition, testDefinitions, thingDefinition } from './testdata.js';
+import { doohickeyDefinition, gizmoDefinition, testDefinitions, thingDefinition } from './testing/definitions.js';
 import { buildOpenAPIV2 } from './v2.js';
 import { buildOpenAPIV3 } from './v3.js';
 

@@ -7,7 +7,7 @@ import {
   encodeOpenAPIV2Document,
   openAPIV2DocumentType,
 } from './gnostic.js';
-import { testDefinitions } from './testdata.js';
+import { testDefinitions } from './testing/definitions.js';
 import { buildOpenAPIV2 } from './v2.js';
 
 type M = Record<string, any>;

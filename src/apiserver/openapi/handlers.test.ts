@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { decodeOpenAPIV2Document } from './gnostic.js';
 import { parseAccept } from '../endpoints/negotiation.js';
 import { OpenAPIService } from './handlers.js';
-import { gizmoDefinition, testDefinitions, thingDefinition } from './testdata.js';
+import { gizmoDefinition, testDefinitions, thingDefinition } from './testing/definitions.js';
 
 const PROTO = 'application/com.github.proto-openapi.spec.v2@v1.0+protobuf';
 const PROTO_ALT = 'application/com.github.proto-openapi.spec.v2.v1.0+protobuf';

@@ -6,7 +6,7 @@ import type { RegistryWatch } from '../storage/interface.js';
 import type { KubeObject } from '../../machinery/object.js';
 import { gadgetDefinition, widgetDefinition } from '../testing/widget.js';
 import type { WatchCacheOptions } from './cache.js';
-import { eventually, instrument, Recorder, settle, type InstrumentedStore } from './testing.js';
+import { eventually, instrument, Recorder, settle, type InstrumentedStore } from './testing/store.js';
 import { watchCacheDecorator, watchCacheOf } from './decorator.js';
 
 let store: InstrumentedStore;

@@ -8,7 +8,7 @@ import { defaultWatchSettings, serveWatch } from '../endpoints/watch.js';
 import type { Representation } from '../endpoints/negotiation.js';
 import { APIRegistry, type ServedResource } from '../registry/registry.js';
 import { widgetDefinition } from '../testing/widget.js';
-import { settle } from './testing.js';
+import { settle } from './testing/store.js';
 import { watchCacheDecorator, watchCacheOf } from './decorator.js';
 
 class FakeResponse extends EventEmitter {

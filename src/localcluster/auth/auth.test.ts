@@ -15,7 +15,7 @@ import { createCA, issueClientCert, issueServingCert, type CertKeyPair } from '.
 import { buildKubeconfig } from '../../pki/kubeconfig.js';
 import { openSqliteStore } from '../../storage/sqlite/store.js';
 import { coreRegistrations, initCoreResources } from '../kinds/index.js';
-import { kubectlBinary } from '../testing.js';
+import { kubectlBinary } from '../testing/controlplane.js';
 import { controlPlaneAuth, type ControlPlaneAuth } from './index.js';
 
 let server: RunningAPIServer;

@@ -1,7 +1,7 @@
 // The built-in kinds served by the generic machinery over HTTPS: discovery, the kube behaviour
 // of their strategies, field selectors, kube's table columns, and the real kubectl against it.
 
-import { startTestCluster, type TestCluster } from '../testing.js';
+import { startTestCluster, type TestCluster } from '../testing/controlplane.js';
 
 let c: TestCluster;
 

@@ -1,6 +1,6 @@
 // The pod simulator against a server with the built-in kinds, through a kubeconfig over HTTPS.
 
-import { startTestCluster, type TestCluster } from '../testing.js';
+import { startTestCluster, type TestCluster } from '../testing/controlplane.js';
 import { PodSimulator } from './simulator.js';
 
 let c: TestCluster;

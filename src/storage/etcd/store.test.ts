@@ -5,10 +5,10 @@ import { join } from 'node:path';
 
 import { createCA, issueClientCert, issueServingCert } from '../../pki/certs.js';
 
-import { record, runStoreConformance, settle, waitUntil } from '../conformance.js';
+import { record, runStoreConformance, settle, waitUntil } from '../testing/conformance.js';
 import { CompactedError, FutureRevisionError, StorageError, type WatchEvent } from '../interface.js';
 import { EtcdRequestError, openEtcdStore, type EtcdStore, type EtcdStoreOptions } from './store.js';
-import { startEtcd, type EtcdServer } from './testing.js';
+import { startEtcd, type EtcdServer } from './testing/etcd.js';
 
 let etcd: EtcdServer;
 const opened: EtcdStore[] = [];

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { createCA } from '../../pki/certs.js';
-import { record, settle, waitUntil } from '../conformance.js';
+import { record, settle, waitUntil } from '../testing/conformance.js';
 import {
   CompactedError,
   KeyExistsError,
@@ -18,7 +18,7 @@ import {
   type KeyValue,
 } from '../interface.js';
 import { openSqliteStore, type SqliteStore, type SqliteStoreOptions } from './store.js';
-import { buildCommonJsStore, spawnWithModules } from './testing.js';
+import { buildCommonJsStore, spawnWithModules } from './testing/child-process.js';
 
 const dirs: string[] = [];
 function tempDir(): string {

@@ -4,10 +4,10 @@ import { join } from 'node:path';
 
 import Database from 'better-sqlite3';
 
-import { runStoreConformance, settle, waitUntil } from '../conformance.js';
+import { runStoreConformance, settle, waitUntil } from '../testing/conformance.js';
 import { CompactedError, StorageError } from '../interface.js';
 import { openSqliteStore, prefixUpperBound, type SqliteStore, type SqliteStoreOptions } from './store.js';
-import { buildCommonJsStore, spawnWithModules } from './testing.js';
+import { buildCommonJsStore, spawnWithModules } from './testing/child-process.js';
 
 const dirs: string[] = [];
 function tempDir(): string {

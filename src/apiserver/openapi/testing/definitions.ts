@@ -1,6 +1,6 @@
 // Small definitions for the OpenAPI tests (not upm.io kinds: the machinery is generic).
 
-import type { ResourceDefinition } from '../../machinery/definition.js';
+import type { ResourceDefinition } from '../../../machinery/definition.js';
 
 /** A namespaced kind with status and scale, nested objects, and the schema features the v2
  * conversion treats specially (nullable, preserve-unknown-fields, int-or-string). */

@@ -1,20 +1,20 @@
 // Watch fan-out and cache memory measurements. Skipped unless WATCHCACHE_BENCH=1:
 //   WATCHCACHE_BENCH=1 node --experimental-vm-modules --no-warnings=ExperimentalWarning \
-//     node_modules/jest/bin/jest.js --runInBand src/apiserver/watchcache/bench.test.ts
+//     node_modules/jest/bin/jest.js --runInBand bench/micro/watchcache.test.ts
 
 import { EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import v8 from 'node:v8';
 import vm from 'node:vm';
-import { openSqliteStore } from '../../storage/sqlite/store.js';
-import type { Store } from '../../storage/interface.js';
-import { defaultWatchSettings, serveWatch } from '../endpoints/watch.js';
-import { APIRegistry, type ServedResource } from '../registry/registry.js';
-import type { KubeObject } from '../../machinery/object.js';
-import { widgetDefinition } from '../testing/widget.js';
-import { settle } from './testing.js';
-import { watchCacheDecorator, watchCacheOf } from './decorator.js';
+import { openSqliteStore } from '../../src/storage/sqlite/store.js';
+import type { Store } from '../../src/storage/interface.js';
+import { defaultWatchSettings, serveWatch } from '../../src/apiserver/endpoints/watch.js';
+import { APIRegistry, type ServedResource } from '../../src/apiserver/registry/registry.js';
+import type { KubeObject } from '../../src/machinery/object.js';
+import { widgetDefinition } from '../../src/apiserver/testing/widget.js';
+import { settle } from '../../src/apiserver/watchcache/testing/store.js';
+import { watchCacheDecorator, watchCacheOf } from '../../src/apiserver/watchcache/decorator.js';
 
 const run = process.env['WATCHCACHE_BENCH'] ? describe : describe.skip;
 const TIMEOUT = 600_000;

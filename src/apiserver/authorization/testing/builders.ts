@@ -1,9 +1,9 @@
 // Builders shared by the authorization tests.
 
-import type { UserInfo } from '../authentication/authenticator.js';
-import type { Attributes } from './attributes.js';
-import type { ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding, Subject } from './types.js';
-import { RBAC_GROUP } from './types.js';
+import type { UserInfo } from '../../authentication/authenticator.js';
+import type { Attributes } from '../attributes.js';
+import type { ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding, Subject } from '../types.js';
+import { RBAC_GROUP } from '../types.js';
 
 export const alice: UserInfo = { username: 'alice', groups: ['system:authenticated'] };
 

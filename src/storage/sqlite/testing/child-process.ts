@@ -13,12 +13,12 @@ const require = createRequire(import.meta.url);
  * `node` child can `require('./storage/sqlite/store.js')` from there; returns that directory.
  */
 export function buildCommonJsStore(dir: string): string {
-  const storageDir = join(dirname(fileURLToPath(import.meta.url)), '..');
+  const storageDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
   const swc = require('@swc/core') as typeof import('@swc/core');
   const out = join(dir, 'lib');
   mkdirSync(join(out, 'storage', 'sqlite'), { recursive: true });
   writeFileSync(join(out, 'package.json'), '{"type":"commonjs"}');
-  for (const rel of ['interface.ts', 'compactor.ts', 'sqlite/store.ts']) {
+  for (const rel of ['interface.ts', 'arguments.ts', 'compactor.ts', 'sqlite/store.ts']) {
     const { code } = swc.transformFileSync(join(storageDir, rel), {
       jsc: { parser: { syntax: 'typescript' }, target: 'es2022' },
       module: { type: 'commonjs' },

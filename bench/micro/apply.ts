@@ -1,11 +1,11 @@
 // Micro-benchmark: server-side apply vs JSON merge patch on an object whose spec holds a
-// 50-item list-map. Run after a build: `node dist/apiserver/apply/bench.js [iterations]`.
+// 50-item list-map. Run after `npm run bench` has compiled bench/: `node dist-bench/bench/micro/apply.js [iterations]`.
 
 import { pathToFileURL } from 'node:url';
-import type { JSONSchema } from '../../machinery/definition.js';
-import type { KubeObject } from '../../machinery/object.js';
-import { applyMergePatch } from '../patch/merge-patch.js';
-import { applyPatch } from './apply.js';
+import type { JSONSchema } from '../../src/machinery/definition.js';
+import type { KubeObject } from '../../src/machinery/object.js';
+import { applyMergePatch } from '../../src/apiserver/patch/merge-patch.js';
+import { applyPatch } from '../../src/apiserver/apply/apply.js';
 
 export interface BenchCase {
   /** Mean CPU time of one apply (validation, merge, prune, conflicts, managedFields), in microseconds. */

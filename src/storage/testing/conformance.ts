@@ -26,7 +26,7 @@ import {
   type Store,
   type Watch,
   type WatchEvent,
-} from './interface.js';
+} from '../interface.js';
 
 export interface OpenedStore {
   store: Store;

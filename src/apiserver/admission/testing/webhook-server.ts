@@ -4,8 +4,8 @@
 import https from 'node:https';
 import net from 'node:net';
 import type { IncomingHttpHeaders } from 'node:http';
-import { createCA, issueServingCert, type CertKeyPair } from '../../pki/certs.js';
-import { encodeCABundle, type AdmissionResponse, type AdmissionReview } from './types.js';
+import { createCA, issueServingCert, type CertKeyPair } from '../../../pki/certs.js';
+import { encodeCABundle, type AdmissionResponse, type AdmissionReview } from '../types.js';
 
 export interface RecordedReview {
   path: string;

@@ -7,13 +7,13 @@ import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { pino } from 'pino';
-import { startAPIServer, type RunningAPIServer } from '../apiserver/server.js';
-import type { ResourceRegistration } from '../apiserver/registry/registry.js';
-import { createCA, issueClientCert, issueServingCert, type CertKeyPair } from '../pki/certs.js';
-import { buildKubeconfig } from '../pki/kubeconfig.js';
-import type { Store } from '../storage/interface.js';
-import { openSqliteStore } from '../storage/sqlite/store.js';
-import { coreRegistrations, initCoreResources } from './kinds/index.js';
+import { startAPIServer, type RunningAPIServer } from '../../apiserver/server.js';
+import type { ResourceRegistration } from '../../apiserver/registry/registry.js';
+import { createCA, issueClientCert, issueServingCert, type CertKeyPair } from '../../pki/certs.js';
+import { buildKubeconfig } from '../../pki/kubeconfig.js';
+import type { Store } from '../../storage/interface.js';
+import { openSqliteStore } from '../../storage/sqlite/store.js';
+import { coreRegistrations, initCoreResources } from '../kinds/index.js';
 
 export interface HTTPResponse {
   status: number;

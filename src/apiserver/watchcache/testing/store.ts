@@ -1,8 +1,8 @@
 // Test helpers for the watch cache: a Store wrapper that counts calls and can break watches.
 
-import type { Store, Watch, WatchCallbacks } from '../../storage/interface.js';
-import type { KubeObject } from '../../machinery/object.js';
-import type { WatchSink } from '../storage/interface.js';
+import type { Store, Watch, WatchCallbacks } from '../../../storage/interface.js';
+import type { KubeObject } from '../../../machinery/object.js';
+import type { WatchSink } from '../../storage/interface.js';
 
 export interface InstrumentedStore extends Store {
   readonly calls: { watch: number; list: number };
