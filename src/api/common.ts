@@ -7,6 +7,23 @@
 // gives a shared shape a field-specific description and keeps its name.
 
 import type { JSONSchema, PrinterColumn } from '../machinery/definition.js';
+import {
+  bool,
+  dateTime,
+  dnsLabel,
+  dnsSubdomain,
+  enumStr,
+  freeForm,
+  int64,
+  listAtomic,
+  listMap,
+  map,
+  object,
+  port,
+  quantity,
+  str,
+  stringMap,
+} from '../machinery/schema.js';
 
 /** API group of the upm.io kinds. */
 export const upmGroup = 'upm.io';
@@ -46,13 +63,6 @@ export function withDescription(schema: JSONSchema, description: string, extra: 
 // ---------------------------------------------------------------------------------------------
 // Patterns
 
-/** RFC 1123 DNS label: Namespace, Service and most object names. */
-export const DNS_LABEL = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$';
-/** RFC 1123 DNS subdomain: names of objects such as ConfigMaps, Secrets and UnitTemplates. */
-export const DNS_SUBDOMAIN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$';
-/** A resource.Quantity in its canonical string form (what kube-apiserver accepts). */
-export const QUANTITY =
-  '^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$';
 /** A key of a Secret or ConfigMap. */
 export const CONFIG_KEY = '^[-._a-zA-Z0-9]+$';
 /** A host name (RFC 1123, upper case allowed), an IPv4 address or an IPv6 address. */
@@ -62,110 +72,6 @@ export const HOST =
 export const ABSOLUTE_PATH = '^/.*$';
 /** A C-identifier-like environment variable name. */
 export const ENV_NAME = '^[-._a-zA-Z][-._a-zA-Z0-9]*$';
-
-// ---------------------------------------------------------------------------------------------
-// Builders. `extra` carries any other keyword (default, enum, pattern, minimum, ...).
-
-export function str(description: string, extra: JSONSchema = {}): JSONSchema {
-  return { type: 'string', description, ...extra };
-}
-
-export function int32(description: string, extra: JSONSchema = {}): JSONSchema {
-  return { type: 'integer', format: 'int32', description, ...extra };
-}
-
-export function int64(description: string, extra: JSONSchema = {}): JSONSchema {
-  return { type: 'integer', format: 'int64', description, ...extra };
-}
-
-export function bool(description: string, extra: JSONSchema = {}): JSONSchema {
-  return { type: 'boolean', description, ...extra };
-}
-
-export function enumStr(description: string, values: string[], extra: JSONSchema = {}): JSONSchema {
-  return { type: 'string', description, enum: values, ...extra };
-}
-
-export function dateTime(description: string): JSONSchema {
-  return { type: 'string', format: 'date-time', description };
-}
-
-export function object(
-  description: string,
-  properties: Record<string, JSONSchema>,
-  extra: JSONSchema = {},
-): JSONSchema {
-  return { type: 'object', description, properties, ...extra };
-}
-
-/** A map with string keys (`additionalProperties`). */
-export function map(description: string, values: JSONSchema, extra: JSONSchema = {}): JSONSchema {
-  return { type: 'object', description, additionalProperties: values, ...extra };
-}
-
-export function stringMap(description: string, extra: JSONSchema = {}): JSONSchema {
-  return map(description, { type: 'string' }, extra);
-}
-
-/** A list whose items are identified by `keys` (merged item by item by server-side apply). */
-export function listMap(description: string, keys: string[], items: JSONSchema, extra: JSONSchema = {}): JSONSchema {
-  return {
-    type: 'array',
-    description,
-    items,
-    'x-kubernetes-list-type': 'map',
-    'x-kubernetes-list-map-keys': keys,
-    ...extra,
-  };
-}
-
-/** A list of unique scalars. */
-export function listSet(description: string, items: JSONSchema, extra: JSONSchema = {}): JSONSchema {
-  return { type: 'array', description, items, 'x-kubernetes-list-type': 'set', ...extra };
-}
-
-/** A list replaced as a whole. */
-export function listAtomic(description: string, items: JSONSchema, extra: JSONSchema = {}): JSONSchema {
-  return { type: 'array', description, items, 'x-kubernetes-list-type': 'atomic', ...extra };
-}
-
-/** A free-form object kept as sent (no pruning, no validation below it). */
-export function freeForm(description: string, extra: JSONSchema = {}): JSONSchema {
-  return { type: 'object', description, 'x-kubernetes-preserve-unknown-fields': true, ...extra };
-}
-
-/** A resource.Quantity such as `500m`, `2`, `1Gi`: an integer or a string. */
-export function quantity(description: string, extra: JSONSchema = {}): JSONSchema {
-  return {
-    description,
-    anyOf: [{ type: 'integer' }, { type: 'string' }],
-    pattern: QUANTITY,
-    'x-kubernetes-int-or-string': true,
-    ...extra,
-  };
-}
-
-/** An integer or a string (IntOrString); `pattern` constrains the string form. */
-export function intOrString(description: string, extra: JSONSchema = {}): JSONSchema {
-  return {
-    description,
-    anyOf: [{ type: 'integer' }, { type: 'string' }],
-    'x-kubernetes-int-or-string': true,
-    ...extra,
-  };
-}
-
-export function port(description: string, extra: JSONSchema = {}): JSONSchema {
-  return int32(description, { minimum: 1, maximum: 65535, ...extra });
-}
-
-export function dnsLabel(description: string, extra: JSONSchema = {}): JSONSchema {
-  return str(description, { pattern: DNS_LABEL, maxLength: 63, ...extra });
-}
-
-export function dnsSubdomain(description: string, extra: JSONSchema = {}): JSONSchema {
-  return str(description, { pattern: DNS_SUBDOMAIN, maxLength: 253, ...extra });
-}
 
 // ---------------------------------------------------------------------------------------------
 // Common fields

@@ -1,36 +1,28 @@
 // MysqlReplication: GTID-based asynchronous or semi-synchronous replication between MySQL 8 or
 // MariaDB instances (Units or external hosts), with fenced switchover and optional failover.
 
-import type { ResourceDefinition } from '../machinery/definition.js';
+import { defineResource } from '../machinery/definition.js';
 import {
   ageColumn,
-  bool,
   conditions,
   credentialsSecret,
-  dateTime,
   deletionPolicySchema,
-  dnsLabel,
-  enumStr,
   instanceHealthSchema,
   instanceProperties,
-  int32,
-  int64,
-  listMap,
   named,
-  object,
   observedGeneration,
   pausedSchema,
   primaryChangeSchema,
   readyReasonColumn,
   replicationServiceSchema,
   replicationServicesStatusSchema,
-  str,
   tlsSchema,
   UNIT_OR_HOST,
   upmGroup,
   upmVersion,
   withDescription,
 } from './common.js';
+import { bool, dateTime, dnsLabel, enumStr, int32, int64, listMap, object, str } from '../machinery/schema.js';
 
 const instance = named(
   'MysqlInstance',
@@ -238,13 +230,10 @@ const mysqlReplicationStatus = named(
   }),
 );
 
-export const mysqlReplicationDefinition = {
+export const mysqlReplicationDefinition = defineResource({
   group: upmGroup,
   version: upmVersion,
   kind: 'MysqlReplication',
-  listKind: 'MysqlReplicationList',
-  plural: 'mysqlreplications',
-  singular: 'mysqlreplication',
   shortNames: ['mr'],
   categories: ['upm'],
   namespaced: true,
@@ -270,4 +259,4 @@ export const mysqlReplicationDefinition = {
   ],
   subresources: { status: true },
   selectableFields: ['spec.primary'],
-} satisfies ResourceDefinition;
+});

@@ -1,32 +1,25 @@
 // ProxysqlSync: keeps the backend servers and the users of ProxySQL instances in line with a
 // MysqlReplication.
 
-import type { ResourceDefinition } from '../machinery/definition.js';
+import { defineResource } from '../machinery/definition.js';
 import {
   ageColumn,
-  bool,
   conditions,
   credentialsSecret,
-  dateTime,
-  enumStr,
   instanceHealthSchema,
   instanceProperties,
-  int32,
-  listMap,
-  listSet,
   localObjectReference,
   named,
-  object,
   observedGeneration,
   pausedSchema,
   readyReasonColumn,
-  str,
   tlsSchema,
   UNIT_OR_HOST,
   upmGroup,
   upmVersion,
   withDescription,
 } from './common.js';
+import { bool, dateTime, enumStr, int32, listMap, listSet, object, str } from '../machinery/schema.js';
 
 const proxysqlInstance = named(
   'ProxysqlInstance',
@@ -182,13 +175,10 @@ const proxysqlSyncStatus = named(
   }),
 );
 
-export const proxysqlSyncDefinition = {
+export const proxysqlSyncDefinition = defineResource({
   group: upmGroup,
   version: upmVersion,
   kind: 'ProxysqlSync',
-  listKind: 'ProxysqlSyncList',
-  plural: 'proxysqlsyncs',
-  singular: 'proxysqlsync',
   shortNames: ['ps'],
   categories: ['upm'],
   namespaced: true,
@@ -212,4 +202,4 @@ export const proxysqlSyncDefinition = {
   ],
   subresources: { status: true },
   selectableFields: ['spec.mysqlReplication.name'],
-} satisfies ResourceDefinition;
+});

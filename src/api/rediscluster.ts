@@ -1,34 +1,36 @@
 // RedisCluster: a Redis Cluster built from existing instances (Units or external hosts): meet,
 // replica assignment, slot allocation, slot migration on shard changes, and repair.
 
-import type { ResourceDefinition } from '../machinery/definition.js';
+import { defineResource } from '../machinery/definition.js';
 import {
   ageColumn,
-  bool,
   conditions,
   credentialsSecret,
-  dateTime,
-  dnsLabel,
-  enumStr,
   HOST,
   instanceHealthSchema,
   instanceProperties,
-  int32,
-  listAtomic,
-  listMap,
   named,
-  object,
   observedGeneration,
   pausedSchema,
-  port,
   readyReasonColumn,
-  str,
   tlsSchema,
   UNIT_OR_HOST,
   upmGroup,
   upmVersion,
   withDescription,
 } from './common.js';
+import {
+  bool,
+  dateTime,
+  dnsLabel,
+  enumStr,
+  int32,
+  listAtomic,
+  listMap,
+  object,
+  port,
+  str,
+} from '../machinery/schema.js';
 
 const clusterInstance = named(
   'RedisClusterInstance',
@@ -194,13 +196,10 @@ const redisClusterStatus = named(
   }),
 );
 
-export const redisClusterDefinition = {
+export const redisClusterDefinition = defineResource({
   group: upmGroup,
   version: upmVersion,
   kind: 'RedisCluster',
-  listKind: 'RedisClusterList',
-  plural: 'redisclusters',
-  singular: 'rediscluster',
   shortNames: ['rcc'],
   categories: ['upm'],
   namespaced: true,
@@ -224,4 +223,4 @@ export const redisClusterDefinition = {
     ageColumn,
   ],
   subresources: { status: true },
-} satisfies ResourceDefinition;
+});

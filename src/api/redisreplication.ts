@@ -1,38 +1,29 @@
 // RedisReplication: one Redis primary with replicas (Units or external hosts), with paused-write
 // switchover, and failover by the controller or by Redis Sentinel.
 
-import type { ResourceDefinition } from '../machinery/definition.js';
+import { defineResource } from '../machinery/definition.js';
 import {
   ageColumn,
-  bool,
   conditions,
   credentialsSecret,
-  dateTime,
   deletionPolicySchema,
-  dnsLabel,
-  enumStr,
   HOST,
   instanceHealthSchema,
   instanceProperties,
-  int32,
-  int64,
-  listMap,
   named,
-  object,
   observedGeneration,
   pausedSchema,
-  port,
   primaryChangeSchema,
   readyReasonColumn,
   replicationServiceSchema,
   replicationServicesStatusSchema,
-  str,
   tlsSchema,
   UNIT_OR_HOST,
   upmGroup,
   upmVersion,
   withDescription,
 } from './common.js';
+import { bool, dateTime, dnsLabel, enumStr, int32, int64, listMap, object, port, str } from '../machinery/schema.js';
 
 const instance = named(
   'RedisInstance',
@@ -241,13 +232,10 @@ const redisReplicationStatus = named(
   }),
 );
 
-export const redisReplicationDefinition = {
+export const redisReplicationDefinition = defineResource({
   group: upmGroup,
   version: upmVersion,
   kind: 'RedisReplication',
-  listKind: 'RedisReplicationList',
-  plural: 'redisreplications',
-  singular: 'redisreplication',
   shortNames: ['rr'],
   categories: ['upm'],
   namespaced: true,
@@ -272,4 +260,4 @@ export const redisReplicationDefinition = {
   ],
   subresources: { status: true },
   selectableFields: ['spec.primary'],
-} satisfies ResourceDefinition;
+});

@@ -1,25 +1,19 @@
 // SidecarSet: containers injected into the Pods of matching Units (log shippers, security
 // scanners, backup agents, ...), kept up to date independently of the UnitTemplates.
 
-import type { ResourceDefinition } from '../machinery/definition.js';
+import { defineResource } from '../machinery/definition.js';
 import {
   ageColumn,
-  bool,
   conditions,
   containers,
-  enumStr,
-  int32,
-  intOrString,
   labelSelector,
-  listMap,
   named,
-  object,
   observedGeneration,
-  str,
   upmGroup,
   upmVersion,
   volumeSchema,
 } from './common.js';
+import { bool, enumStr, int32, intOrString, listMap, object, str } from '../machinery/schema.js';
 
 const sidecarSetSpec = named(
   'SidecarSetSpec',
@@ -116,13 +110,10 @@ const sidecarSetStatus = named(
   }),
 );
 
-export const sidecarSetDefinition = {
+export const sidecarSetDefinition = defineResource({
   group: upmGroup,
   version: upmVersion,
   kind: 'SidecarSet',
-  listKind: 'SidecarSetList',
-  plural: 'sidecarsets',
-  singular: 'sidecarset',
   shortNames: ['sds'],
   categories: ['upm'],
   namespaced: false,
@@ -144,4 +135,4 @@ export const sidecarSetDefinition = {
     ageColumn,
   ],
   subresources: { status: true },
-} satisfies ResourceDefinition;
+});

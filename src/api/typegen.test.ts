@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { ResourceDefinition } from '../machinery/definition.js';
-import { named, object, str } from './common.js';
+import { named } from './common.js';
+import { object, str } from '../machinery/schema.js';
 import type { MysqlReplication, UnitSet, UnitSetList, UnitSetSpec, UpmObject } from './generated/types.js';
 import { upmResources } from './index.js';
 import { generateTypes } from './typegen.js';

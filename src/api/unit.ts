@@ -1,12 +1,21 @@
 // Unit: one instance of a service (one Pod, its PersistentVolumeClaims and its rendered
 // configuration), normally owned by a UnitSet.
 
-import type { ResourceDefinition } from '../machinery/definition.js';
+import { defineResource } from '../machinery/definition.js';
 import {
   accessModesSchema,
   ageColumn,
-  bool,
   conditions,
+  named,
+  observedGeneration,
+  podTemplate,
+  readyReasonColumn,
+  resourceRequirements,
+  upmGroup,
+  upmVersion,
+} from './common.js';
+import {
+  bool,
   dnsLabel,
   dnsSubdomain,
   enumStr,
@@ -14,18 +23,11 @@ import {
   listAtomic,
   listMap,
   listSet,
-  named,
   object,
-  observedGeneration,
-  podTemplate,
   quantity,
-  readyReasonColumn,
-  resourceRequirements,
   str,
   stringMap,
-  upmGroup,
-  upmVersion,
-} from './common.js';
+} from '../machinery/schema.js';
 
 const volumeClaimTemplate = named(
   'UnitVolumeClaimTemplate',
@@ -185,13 +187,10 @@ const unitStatus = named(
   }),
 );
 
-export const unitDefinition = {
+export const unitDefinition = defineResource({
   group: upmGroup,
   version: upmVersion,
   kind: 'Unit',
-  listKind: 'UnitList',
-  plural: 'units',
-  singular: 'unit',
   shortNames: ['un'],
   categories: ['upm'],
   namespaced: true,
@@ -217,4 +216,4 @@ export const unitDefinition = {
   ],
   subresources: { status: true },
   selectableFields: ['spec.unitTemplate', 'status.nodeName'],
-} satisfies ResourceDefinition;
+});

@@ -1,37 +1,39 @@
 // UnitSet: a group of identical database instances (Units) of one service type, edition and
 // version, built from a UnitTemplate.
 
-import type { JSONSchema, ResourceDefinition } from '../machinery/definition.js';
+import { defineResource, type JSONSchema } from '../machinery/definition.js';
 import {
   accessModesSchema,
   ageColumn,
-  bool,
   conditions,
   credentialsSecretSchema,
-  DNS_SUBDOMAIN,
-  dnsLabel,
-  dnsSubdomain,
-  enumStr,
   envVars,
-  int32,
-  intOrString,
-  listAtomic,
-  listMap,
-  listSet,
   named,
-  object,
   observedGeneration,
-  quantity,
   readyReasonColumn,
   resourceRequirements,
   SERVICE_TYPES,
-  str,
-  stringMap,
   tolerations,
   upmGroup,
   upmVersion,
   withDescription,
 } from './common.js';
+import {
+  bool,
+  DNS_SUBDOMAIN,
+  dnsLabel,
+  dnsSubdomain,
+  enumStr,
+  int32,
+  intOrString,
+  listAtomic,
+  listMap,
+  listSet,
+  object,
+  quantity,
+  str,
+  stringMap,
+} from '../machinery/schema.js';
 import type { UnitSetSpec } from './generated/types.js';
 
 export const UNITSET_DEFAULT_EDITION = 'community';
@@ -425,13 +427,10 @@ const unitSetStatus = named(
   }),
 );
 
-export const unitSetDefinition = {
+export const unitSetDefinition = defineResource({
   group: upmGroup,
   version: upmVersion,
   kind: 'UnitSet',
-  listKind: 'UnitSetList',
-  plural: 'unitsets',
-  singular: 'unitset',
   shortNames: ['us'],
   categories: ['upm'],
   namespaced: true,
@@ -466,4 +465,4 @@ export const unitSetDefinition = {
     },
   },
   selectableFields: ['spec.type', 'spec.edition', 'spec.version', 'spec.template'],
-} satisfies ResourceDefinition;
+});

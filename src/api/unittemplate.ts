@@ -1,32 +1,34 @@
 // UnitTemplate: the catalogue entry of one service type, edition and version: how to build the
 // Pod, which volumes and accounts it needs, its configuration files and typed parameters.
 
-import type { ResourceDefinition } from '../machinery/definition.js';
+import { defineResource } from '../machinery/definition.js';
 import {
   ABSOLUTE_PATH,
   ageColumn,
-  bool,
   conditions,
   containerSchema,
-  dnsLabel,
-  enumStr,
   ENV_NAME,
-  int32,
-  intOrString,
-  listMap,
-  listSet,
   named,
-  object,
   observedGeneration,
   podTemplate,
-  port,
-  quantity,
   resourceRequirements,
-  str,
   upmGroup,
   upmVersion,
   withDescription,
 } from './common.js';
+import {
+  bool,
+  dnsLabel,
+  enumStr,
+  int32,
+  intOrString,
+  listMap,
+  listSet,
+  object,
+  port,
+  quantity,
+  str,
+} from '../machinery/schema.js';
 
 const envName = (description: string) => str(description, { pattern: ENV_NAME, maxLength: 256 });
 
@@ -221,13 +223,10 @@ const unitTemplateStatus = named(
   }),
 );
 
-export const unitTemplateDefinition = {
+export const unitTemplateDefinition = defineResource({
   group: upmGroup,
   version: upmVersion,
   kind: 'UnitTemplate',
-  listKind: 'UnitTemplateList',
-  plural: 'unittemplates',
-  singular: 'unittemplate',
   shortNames: ['ut'],
   categories: ['upm'],
   namespaced: false,
@@ -256,4 +255,4 @@ export const unitTemplateDefinition = {
   ],
   subresources: { status: true },
   selectableFields: ['spec.type', 'spec.edition', 'spec.version'],
-} satisfies ResourceDefinition;
+});

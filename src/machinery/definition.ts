@@ -114,3 +114,29 @@ export function groupVersion(def: Pick<ResourceDefinition, 'group' | 'version'>)
 export function qualifiedResource(def: Pick<ResourceDefinition, 'group' | 'plural'>): string {
   return def.group === '' ? def.plural : `${def.plural}.${def.group}`;
 }
+
+/** What a kind must state; the rest has kube's usual values (see defineResource). */
+export type ResourceDefinitionInput = Pick<
+  ResourceDefinition,
+  'group' | 'version' | 'kind' | 'namespaced' | 'description' | 'schema'
+> &
+  Partial<ResourceDefinition>;
+
+/**
+ * A definition with the names kube derives filled in: listKind `<Kind>List`, plural and singular
+ * from the lower-cased kind (give them where English needs more than an `s`), no short names,
+ * categories, printer columns or subresources unless given.
+ */
+export function defineResource(def: ResourceDefinitionInput): ResourceDefinition {
+  const singular = def.singular ?? def.kind.toLowerCase();
+  return {
+    listKind: `${def.kind}List`,
+    plural: `${singular}s`,
+    singular,
+    shortNames: [],
+    categories: [],
+    printerColumns: [],
+    subresources: {},
+    ...def,
+  };
+}

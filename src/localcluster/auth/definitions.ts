@@ -3,30 +3,16 @@
 // schemas follow kube's OpenAPI (k8s.io/api authentication/v1 and authorization/v1 types.go) and
 // stay permissive: the handlers check what they read.
 
-import type { JSONSchema, ResourceDefinition } from '../../machinery/definition.js';
+import { defineResource, type JSONSchema, type ResourceDefinition } from '../../machinery/definition.js';
+import { bool, map, object, str, strings } from '../../machinery/schema.js';
 
 export const AUTHENTICATION_GROUP = 'authentication.k8s.io';
 export const AUTHORIZATION_GROUP = 'authorization.k8s.io';
 
-const str = (description: string): JSONSchema => ({ type: 'string', description });
-const bool = (description: string): JSONSchema => ({ type: 'boolean', description });
-const strings = (description: string): JSONSchema => ({
-  type: 'array',
-  description,
-  items: { type: 'string' },
-  'x-kubernetes-list-type': 'atomic',
-});
-const extraMap = (description: string): JSONSchema => ({
-  type: 'object',
-  description,
-  additionalProperties: { type: 'array', items: { type: 'string' } },
-});
-const obj = (description: string, properties: Record<string, JSONSchema>, required?: string[]): JSONSchema => ({
-  type: 'object',
-  description,
-  properties,
-  ...(required ? { required } : {}),
-});
+const extraMap = (description: string): JSONSchema => map(description, { type: 'array', items: { type: 'string' } });
+const atomicStrings = (description: string): JSONSchema => strings(description, { 'x-kubernetes-list-type': 'atomic' });
+const obj = (description: string, properties: Record<string, JSONSchema>, required?: string[]): JSONSchema =>
+  object(description, properties, required ? { required } : {});
 
 function reviewDefinition(
   group: string,
@@ -36,22 +22,15 @@ function reviewDefinition(
   properties: Record<string, JSONSchema>,
   required: string[],
 ): ResourceDefinition {
-  return {
+  return defineResource({
     group,
     version: 'v1',
     kind,
-    listKind: `${kind}List`,
-    plural: `${kind.toLowerCase()}s`,
-    singular: kind.toLowerCase(),
-    shortNames: [],
-    categories: [],
     namespaced,
     description,
     schema: obj(description, properties, required),
-    printerColumns: [],
-    subresources: {},
     verbs: ['create'],
-  };
+  });
 }
 
 // ---- authentication.k8s.io/v1 -----------------------------------------------------------------
@@ -61,7 +40,7 @@ const userInfo = obj('UserInfo holds the information about the user needed to im
   uid: str(
     'A unique value that identifies this user across time. If this user is deleted and another user by the same name is added, they will have different UIDs.',
   ),
-  groups: strings('The names of groups this user is a part of.'),
+  groups: atomicStrings('The names of groups this user is a part of.'),
   extra: extraMap('Any additional information provided by the authenticator.'),
 });
 
@@ -73,14 +52,14 @@ export const tokenReviewDefinition = reviewDefinition(
   {
     spec: obj('Spec holds information about the request being evaluated', {
       token: str('Token is the opaque bearer token.'),
-      audiences: strings(
+      audiences: atomicStrings(
         'Audiences is a list of the identifiers that the resource server presented with the token identifies as. Audience-aware token authenticators will verify that the token was intended for at least one of the audiences in this list. If no audiences are provided, the audience will default to the audience of the Kubernetes apiserver.',
       ),
     }),
     status: obj('Status is filled in by the server and indicates whether the request can be authenticated.', {
       authenticated: bool('Authenticated indicates that the token was associated with a known user.'),
       user: userInfo,
-      audiences: strings(
+      audiences: atomicStrings(
         "Audiences are audience identifiers chosen by the authenticator that are compatible with both the TokenReview and token. An identifier is any identifier in the intersection of the TokenReviewSpec audiences and the token's audiences.",
       ),
       error: str("Error indicates that the token couldn't be checked"),
@@ -109,7 +88,7 @@ const selectorRequirement = obj('A requirement of a field or label selector.', {
   operator: str(
     "operator represents a key's relationship to a set of values. Valid operators are In, NotIn, Exists, DoesNotExist.",
   ),
-  values: strings('values is an array of string values.'),
+  values: atomicStrings('values is an array of string values.'),
 });
 
 const resourceAttributes = obj('ResourceAuthorizationAttributes describes information for a resource access request', {
@@ -180,7 +159,7 @@ const subjectAccessReviewSpec = (description: string): JSONSchema =>
     user: str(
       'User is the user you\'re testing for. If you specify "User" but not "Groups", then is it interpreted as "What if User were not a member of any groups',
     ),
-    groups: strings("Groups is the groups you're testing for."),
+    groups: atomicStrings("Groups is the groups you're testing for."),
     extra: extraMap(
       'Extra corresponds to the user.Info.GetExtra() method from the authenticator.  Since that is input to the authorizer it needs a reflection here.',
     ),
@@ -231,16 +210,16 @@ export const selfSubjectAccessReviewDefinition = reviewDefinition(
 const resourceRule = obj(
   "ResourceRule is the list of actions the subject is allowed to perform on resources. The list ordering isn't significant, may contain duplicates, and possibly be incomplete.",
   {
-    verbs: strings(
+    verbs: atomicStrings(
       'Verb is a list of kubernetes resource API verbs, like: get, list, watch, create, update, delete, proxy.  "*" means all.',
     ),
-    apiGroups: strings(
+    apiGroups: atomicStrings(
       'APIGroups is the name of the APIGroup that contains the resources.  If multiple API groups are specified, any action requested against one of the enumerated resources in any API group will be allowed.  "*" means all.',
     ),
-    resources: strings(
+    resources: atomicStrings(
       'Resources is a list of resources this rule applies to.  "*" means all in the specified apiGroups.\n "*/foo" represents the subresource \'foo\' for all resources in the specified apiGroups.',
     ),
-    resourceNames: strings(
+    resourceNames: atomicStrings(
       'ResourceNames is an optional white list of names that the rule applies to.  An empty set means that everything is allowed.  "*" means all.',
     ),
   },
@@ -250,10 +229,10 @@ const resourceRule = obj(
 const nonResourceRule = obj(
   'NonResourceRule holds information that describes a rule for the non-resource',
   {
-    verbs: strings(
+    verbs: atomicStrings(
       'Verb is a list of kubernetes non-resource API verbs, like: get, post, put, delete, patch, head, options.  "*" means all.',
     ),
-    nonResourceURLs: strings(
+    nonResourceURLs: atomicStrings(
       'NonResourceURLs is a set of partial urls that a user should have access to.  *s are allowed, but only as the full, final step in the path.  "*" means all.',
     ),
   },

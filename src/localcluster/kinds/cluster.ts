@@ -1,22 +1,27 @@
 // The non-core built-in kinds the local control plane serves: coordination.k8s.io leases,
 // admission webhook configurations, RBAC and apiregistration.k8s.io APIServices.
 
-import type { JSONSchema, ResourceDefinition } from '../../machinery/definition.js';
-import { bool, conditionList, int32, kindSchema, loose, looseList, str, strings, time } from './schema.js';
+import { defineResource, type JSONSchema, type ResourceDefinition } from '../../machinery/definition.js';
+import {
+  bool,
+  conditionList,
+  int32,
+  kindSchema,
+  loose,
+  looseList,
+  str,
+  strings,
+  time,
+} from '../../machinery/schema.js';
 
 const ageColumn = { name: 'Age', jsonPath: '.metadata.creationTimestamp' } as const;
 
 // ---- coordination.k8s.io/v1 ---------------------------------------------------------------------
 
-export const leaseDefinition: ResourceDefinition = {
+export const leaseDefinition = defineResource({
   group: 'coordination.k8s.io',
   version: 'v1',
   kind: 'Lease',
-  listKind: 'LeaseList',
-  plural: 'leases',
-  singular: 'lease',
-  shortNames: [],
-  categories: [],
   namespaced: true,
   description: 'Lease defines a lease concept.',
   schema: kindSchema('Lease defines a lease concept.', {
@@ -39,7 +44,7 @@ export const leaseDefinition: ResourceDefinition = {
   }),
   printerColumns: [{ name: 'Holder', jsonPath: '.spec.holderIdentity' }, ageColumn],
   subresources: {},
-};
+});
 
 // ---- admissionregistration.k8s.io/v1 -------------------------------------------------------------
 
@@ -92,14 +97,10 @@ function webhookConfiguration(
   description: string,
   extra: Record<string, JSONSchema>,
 ): ResourceDefinition {
-  return {
+  return defineResource({
     group: 'admissionregistration.k8s.io',
     version: 'v1',
     kind,
-    listKind: `${kind}List`,
-    plural: `${kind.toLowerCase()}s`,
-    singular: kind.toLowerCase(),
-    shortNames: [],
     categories: ['api-extensions'],
     namespaced: false,
     description,
@@ -117,7 +118,7 @@ function webhookConfiguration(
       ageColumn,
     ],
     subresources: {},
-  };
+  });
 }
 
 export const mutatingWebhookConfigurationDefinition = webhookConfiguration(
@@ -175,21 +176,16 @@ function rbac(
   schema: JSONSchema,
   printerColumns: ResourceDefinition['printerColumns'],
 ): ResourceDefinition {
-  return {
+  return defineResource({
     group: 'rbac.authorization.k8s.io',
     version: 'v1',
     kind,
-    listKind: `${kind}List`,
-    plural: `${kind.toLowerCase()}s`,
-    singular: kind.toLowerCase(),
-    shortNames: [],
-    categories: [],
     namespaced,
     description,
     schema,
     printerColumns,
     subresources: {},
-  };
+  });
 }
 
 const createdAt = [{ name: 'Created At', jsonPath: '.metadata.creationTimestamp', type: 'string' as const }];
@@ -261,14 +257,10 @@ export const clusterRoleBindingDefinition = rbac(
 
 // ---- apiregistration.k8s.io/v1 ------------------------------------------------------------------
 
-export const apiServiceDefinition: ResourceDefinition = {
+export const apiServiceDefinition = defineResource({
   group: 'apiregistration.k8s.io',
   version: 'v1',
   kind: 'APIService',
-  listKind: 'APIServiceList',
-  plural: 'apiservices',
-  singular: 'apiservice',
-  shortNames: [],
   categories: ['api-extensions'],
   namespaced: false,
   description: 'APIService represents a server for a particular GroupVersion. Name must be "version.group".',
@@ -308,4 +300,4 @@ export const apiServiceDefinition: ResourceDefinition = {
     ageColumn,
   ],
   subresources: { status: true },
-};
+});

@@ -3,7 +3,7 @@
 // permissive (see schema.ts). The printer columns here are the JSONPath approximations a CRD
 // could declare; tables.ts replaces them with kube's computed columns (READY 1/1, PORT(S), ...).
 
-import type { ResourceDefinition } from '../../machinery/definition.js';
+import { defineResource, type ResourceDefinition, type ResourceDefinitionInput } from '../../machinery/definition.js';
 import {
   bool,
   conditionList,
@@ -18,24 +18,20 @@ import {
   stringMap,
   strings,
   time,
-} from './schema.js';
+} from '../../machinery/schema.js';
 
 const specDoc = (what: string) =>
   `${what} More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#spec-and-status`;
 const ageColumn = { name: 'Age', jsonPath: '.metadata.creationTimestamp' } as const;
 
-function core(
-  def: Omit<ResourceDefinition, 'group' | 'version' | 'categories' | 'listKind'> & { categories?: string[] },
-): ResourceDefinition {
-  return { group: '', version: 'v1', listKind: `${def.kind}List`, categories: [], ...def };
+function core(def: Omit<ResourceDefinitionInput, 'group' | 'version'>): ResourceDefinition {
+  return defineResource({ group: '', version: 'v1', ...def });
 }
 
 // ---- namespaces -------------------------------------------------------------------------------
 
 export const namespaceDefinition = core({
   kind: 'Namespace',
-  plural: 'namespaces',
-  singular: 'namespace',
   shortNames: ['ns'],
   namespaced: false,
   description: 'Namespace provides a scope for Names. Use of multiple namespaces is optional.',
@@ -93,8 +89,6 @@ const containerStatusProps = {
 
 export const podDefinition = core({
   kind: 'Pod',
-  plural: 'pods',
-  singular: 'pod',
   shortNames: ['po'],
   categories: ['all'],
   namespaced: true,
@@ -210,8 +204,6 @@ export const podDefinition = core({
 
 export const persistentVolumeClaimDefinition = core({
   kind: 'PersistentVolumeClaim',
-  plural: 'persistentvolumeclaims',
-  singular: 'persistentvolumeclaim',
   shortNames: ['pvc'],
   namespaced: true,
   description: "PersistentVolumeClaim is a user's request for and claim to a persistent volume",
@@ -261,8 +253,6 @@ export const persistentVolumeClaimDefinition = core({
 
 export const configMapDefinition = core({
   kind: 'ConfigMap',
-  plural: 'configmaps',
-  singular: 'configmap',
   shortNames: ['cm'],
   namespaced: true,
   description: 'ConfigMap holds configuration data for pods to consume.',
@@ -289,8 +279,6 @@ export const configMapDefinition = core({
 
 export const secretDefinition = core({
   kind: 'Secret',
-  plural: 'secrets',
-  singular: 'secret',
   shortNames: [],
   namespaced: true,
   description:
@@ -327,8 +315,6 @@ export const secretDefinition = core({
 
 export const serviceAccountDefinition = core({
   kind: 'ServiceAccount',
-  plural: 'serviceaccounts',
-  singular: 'serviceaccount',
   shortNames: ['sa'],
   namespaced: true,
   description:
@@ -361,8 +347,6 @@ export const serviceAccountDefinition = core({
 
 export const serviceDefinition = core({
   kind: 'Service',
-  plural: 'services',
-  singular: 'service',
   shortNames: ['svc'],
   categories: ['all'],
   namespaced: true,
@@ -470,8 +454,6 @@ const objectReference = (description: string) =>
 
 export const eventDefinition = core({
   kind: 'Event',
-  plural: 'events',
-  singular: 'event',
   shortNames: ['ev'],
   namespaced: true,
   description: eventDescription,
@@ -532,8 +514,6 @@ export const eventDefinition = core({
 
 export const nodeDefinition = core({
   kind: 'Node',
-  plural: 'nodes',
-  singular: 'node',
   shortNames: ['no'],
   namespaced: false,
   description:
