@@ -13,6 +13,7 @@ import {
   reasonOf,
   statusOf,
 } from './errors.js';
+import { quantityValue } from './quantity.js';
 import { formatMicroTime, formatTime, normalizeTime } from './time.js';
 
 const target = { group: 'upm.io', resource: 'unitsets', name: 'a' };
@@ -104,5 +105,21 @@ describe('time', () => {
     expect(normalizeTime('2026-03-04T05:06:07.5+00:00')).toBe('2026-03-04T05:06:07Z');
     expect(normalizeTime('')).toBeUndefined();
     expect(normalizeTime('garbage')).toBe('garbage');
+  });
+});
+
+describe('quantities', () => {
+  it('parse binary, decimal and exponent suffixes', () => {
+    expect(quantityValue('1Gi')).toBe(2 ** 30);
+    expect(quantityValue('500m')).toBeCloseTo(0.5);
+    expect(quantityValue('2k')).toBe(2000);
+    expect(quantityValue('1e3')).toBe(1000);
+    expect(quantityValue(3)).toBe(3);
+  });
+  it('compare sizes across units and reject garbage', () => {
+    expect(quantityValue('1Gi') > quantityValue('1000Mi')).toBe(true);
+    expect(quantityValue('1G') < quantityValue('1Gi')).toBe(true);
+    expect(quantityValue('ten')).toBeNaN();
+    expect(quantityValue(undefined)).toBeNaN();
   });
 });

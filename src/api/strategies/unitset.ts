@@ -3,6 +3,7 @@
 
 import type { FieldError } from '../../machinery/errors.js';
 import type { KubeObject } from '../../machinery/object.js';
+import { quantityValue } from '../../machinery/quantity.js';
 import type { Strategy } from '../../apiserver/registry/strategy.js';
 import type { UnitSetSpec } from '../generated/types.js';
 import { unitSetLabel } from '../labels.js';
@@ -10,39 +11,6 @@ import { defaultUnitTemplateName } from '../unitset.js';
 
 function specOf(obj: KubeObject): UnitSetSpec {
   return obj['spec'] as UnitSetSpec;
-}
-
-/** Parses a Kubernetes quantity into bytes-or-units for comparison; NaN when unparseable. */
-export function quantityValue(q: string | number | undefined): number {
-  if (q === undefined) return NaN;
-  if (typeof q === 'number') return q;
-  const m = /^([+-]?\d+(?:\.\d+)?|[+-]?\.\d+)([KMGTPE]i|[numkMGTPE]|[eE][+-]?\d+)?$/.exec(q.trim());
-  if (!m) return NaN;
-  const n = Number(m[1]);
-  const suffix = m[2] ?? '';
-  const binary: Record<string, number> = {
-    Ki: 2 ** 10,
-    Mi: 2 ** 20,
-    Gi: 2 ** 30,
-    Ti: 2 ** 40,
-    Pi: 2 ** 50,
-    Ei: 2 ** 60,
-  };
-  const decimal: Record<string, number> = {
-    n: 1e-9,
-    u: 1e-6,
-    m: 1e-3,
-    k: 1e3,
-    M: 1e6,
-    G: 1e9,
-    T: 1e12,
-    P: 1e15,
-    E: 1e18,
-  };
-  if (suffix in binary) return n * binary[suffix];
-  if (suffix in decimal) return n * decimal[suffix];
-  if (/^[eE]/.test(suffix)) return n * 10 ** Number(suffix.slice(1));
-  return n;
 }
 
 export const unitSetStrategy: Strategy = {

@@ -7,8 +7,19 @@
 import { isIP } from 'node:net';
 import type { UserInfo } from '../authentication/authenticator.js';
 import { labelSelectorMatcher, type LabelSelector } from '../../machinery/labels.js';
-import type { FieldError, Status } from '../../machinery/errors.js';
+import type { FieldError } from '../../machinery/errors.js';
 import type { KubeObject, ObjectMeta } from '../../machinery/object.js';
+import type { GroupVersionKind, GroupVersionResource, Operation, ReviewUserInfo } from '../../machinery/admission.js';
+
+export type {
+  AdmissionRequest,
+  AdmissionResponse,
+  AdmissionReview,
+  GroupVersionKind,
+  GroupVersionResource,
+  Operation,
+  ReviewUserInfo,
+} from '../../machinery/admission.js';
 
 export type { LabelSelector, LabelSelectorRequirement } from '../../machinery/labels.js';
 
@@ -18,7 +29,6 @@ export const ADMISSION_GROUP = 'admission.k8s.io';
 
 // ---- configuration -------------------------------------------------------------------------
 
-export type Operation = 'CREATE' | 'UPDATE' | 'DELETE' | 'CONNECT';
 export type OperationType = Operation | '*';
 export type ScopeType = 'Cluster' | 'Namespaced' | '*';
 export type FailurePolicyType = 'Ignore' | 'Fail';
@@ -415,67 +425,6 @@ export function encodeCABundle(pem: string): string {
 /** Whether a URL host is an IP literal (no SNI for those). */
 export function isIPHost(host: string): boolean {
   return isIP(host.replace(/^\[|\]$/g, '')) !== 0;
-}
-
-// ---- AdmissionReview ------------------------------------------------------------------------
-
-export interface GroupVersionKind {
-  group: string;
-  version: string;
-  kind: string;
-}
-
-export interface GroupVersionResource {
-  group: string;
-  version: string;
-  resource: string;
-}
-
-/** authentication.k8s.io/v1 UserInfo as sent in an AdmissionRequest. */
-export interface ReviewUserInfo {
-  username?: string;
-  uid?: string;
-  groups?: string[];
-  extra?: Record<string, string[]>;
-}
-
-export interface AdmissionRequest {
-  uid: string;
-  kind: GroupVersionKind;
-  resource: GroupVersionResource;
-  subResource?: string;
-  requestKind?: GroupVersionKind;
-  requestResource?: GroupVersionResource;
-  requestSubResource?: string;
-  name?: string;
-  namespace?: string;
-  operation: Operation;
-  userInfo: ReviewUserInfo;
-  /** null on DELETE (and CONNECT without a body). */
-  object: KubeObject | Record<string, unknown> | null;
-  /** null on CREATE and CONNECT. */
-  oldObject: KubeObject | null;
-  dryRun: boolean;
-  /** CreateOptions, UpdateOptions or DeleteOptions (meta.k8s.io/v1), or null. */
-  options: Record<string, unknown> | null;
-}
-
-export interface AdmissionResponse {
-  uid: string;
-  allowed: boolean;
-  status?: Partial<Status> & Record<string, unknown>;
-  /** Base64 of an RFC 6902 JSON patch. */
-  patch?: string;
-  patchType?: string;
-  auditAnnotations?: Record<string, string>;
-  warnings?: string[];
-}
-
-export interface AdmissionReview {
-  apiVersion: string;
-  kind: 'AdmissionReview';
-  request?: AdmissionRequest;
-  response?: AdmissionResponse;
 }
 
 export function reviewUserInfo(user: UserInfo): ReviewUserInfo {
