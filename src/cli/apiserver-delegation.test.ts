@@ -9,7 +9,8 @@ import { pino } from 'pino';
 import type { ClusterAuthenticationConfig } from '../apiserver/authentication/cluster-config.js';
 import { DelegatingAuthorizer } from '../apiserver/authorization/delegating.js';
 import { buildKubeconfig } from '../pki/kubeconfig.js';
-import { parseAPIServerFlags, resolveDelegation, type APIServerFlags } from './apiserver.js';
+import { apiserverCommand, resolveDelegation, type APIServerOptions } from './apiserver.js';
+import { parseCommandLine } from './command.js';
 
 const logger = pino({ level: 'silent' });
 let dir: string;
@@ -38,8 +39,12 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function flags(extra: string[]): APIServerFlags {
-  return parseAPIServerFlags(['--tls-cert-file=c', '--tls-private-key-file=k', ...extra]) as APIServerFlags;
+function flags(extra: string[]): APIServerOptions {
+  return parseCommandLine(apiserverCommand, [
+    '--tls-cert-file=c',
+    '--tls-private-key-file=k',
+    ...extra,
+  ]) as APIServerOptions;
 }
 function podConfig(): KubeConfig {
   const kc = new KubeConfig();
@@ -144,7 +149,7 @@ describe('resolveDelegation', () => {
     expect(withFile.requestHeader).toEqual({ clientCAPem: 'file-proxy-ca', allowedNames: ['a', 'b'] });
   });
 
-  it('a missing --authentication-kubeconfig file is a usage error', async () => {
+  it('a missing --authentication-kubeconfig file is an error naming the flag', async () => {
     await expect(
       resolveDelegation(
         flags([`--authentication-kubeconfig=${join(dir, 'nope')}`]),

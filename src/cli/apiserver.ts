@@ -3,66 +3,75 @@
 import { readFileSync } from 'node:fs';
 import { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { upmRegistrations } from '../api/registrations.js';
 import {
   inClusterKubeConfig,
   loadClusterAuthenticationConfig,
   type ClusterAuthenticationConfig,
 } from '../apiserver/authentication/cluster-config.js';
-import {
-  defaultRequestHeaderConfig,
-  RequestHeaderAuthenticator,
-  type RequestHeaderConfig,
-} from '../apiserver/authentication/requestheader.js';
 import { DelegatingAuthorizer, type AsyncAuthorizer } from '../apiserver/authorization/delegating.js';
 import { subjectAccessReviewer, subjectAccessReviewerFor } from '../apiserver/authorization/sar-client.js';
-import { startAPIServer, type RunningAPIServer } from '../apiserver/server.js';
-import { parseDuration, parseFlags, parsePort, UsageError } from './flags.js';
-import { createLogger } from './logger.js';
-import { openStore, type EtcdSettings, type OpenedStore } from './storage.js';
+import type { Command, CommonOptions } from './command.js';
+import { defineFlags } from './flags.js';
+import { createLogger, loggingFlags, loggingOptions, validateLogging } from './logger.js';
+import { serve, watchFlags, type RunningEngine, type ServeOptions } from './serve.js';
+import {
+  compactionFlags,
+  compactionSettings,
+  validateStorage,
+  type CompactionSettings,
+  type EtcdSettings,
+} from './storage.js';
+import { validatePort } from './validation.js';
 
-export const apiserverUsage = `Usage: upm-engine apiserver [flags]
+const flags = defineFlags({
+  'secure-port': { type: 'int', default: '8443', usage: 'HTTPS port; 0 picks a free port' },
+  'bind-address': { type: 'string', value: 'ip', default: '0.0.0.0', usage: 'address to listen on' },
+  'tls-cert-file': { type: 'string', value: 'path', usage: 'serving certificate (PEM); required' },
+  'tls-private-key-file': { type: 'string', value: 'path', usage: 'serving key (PEM); required' },
+  'client-ca-file': { type: 'string', value: 'path', usage: 'CA bundle for verifying client certificates' },
+  'anonymous-auth': { type: 'bool', usage: 'serve requests without credentials as system:anonymous' },
+  'requestheader-client-ca-file': {
+    type: 'string',
+    value: 'path',
+    usage:
+      "front-proxy CA: trust X-Remote-* identity headers from its clients (instead of the ConfigMap's front-proxy settings)",
+  },
+  'requestheader-allowed-names': {
+    type: 'list',
+    default: 'front-proxy-client',
+    usage: 'front-proxy client certificate CNs, with --requestheader-client-ca-file',
+  },
+  'authentication-kubeconfig': {
+    type: 'string',
+    value: 'path',
+    usage:
+      'read kube-system/extension-apiserver-authentication from this cluster (default in a pod: its service account, unless --requestheader-client-ca-file is given)',
+  },
+  'authentication-skip-lookup': { type: 'bool', usage: 'do not read that ConfigMap at all' },
+  'authorization-kubeconfig': {
+    type: 'string',
+    value: 'path',
+    usage: 'ask this cluster (SubjectAccessReview) who may do what (default in a pod: its service account)',
+  },
+  storage: {
+    type: 'string',
+    value: 'backend:location',
+    default: 'sqlite:upm.db',
+    usage: 'storage backend: sqlite:PATH or etcd:URL[,URL...]',
+  },
+  'etcd-prefix': { type: 'string', default: '/upm', usage: 'key prefix in etcd' },
+  'etcd-cafile': { type: 'string', value: 'path', usage: "CA bundle of etcd's serving certificates" },
+  'etcd-certfile': { type: 'string', value: 'path', usage: 'client certificate for etcd' },
+  'etcd-keyfile': { type: 'string', value: 'path', usage: 'client key for etcd' },
+  ...compactionFlags,
+  ...watchFlags,
+  ...loggingFlags,
+});
 
-Serves the upm.io API group over HTTPS.
-
-Authentication and authorization are delegated to the cluster, as for any aggregated API
-server: the client CA and the front-proxy settings are read from the ConfigMap
-kube-system/extension-apiserver-authentication (with --authentication-kubeconfig, or in a pod
-with its service account), and every request is authorized by a SubjectAccessReview (with
---authorization-kubeconfig, or in a pod with its service account). File flags win over the
-ConfigMap; --client-ca-file is trusted together with the ConfigMap's client CA. Outside a pod
-and without these flags, every authenticated user may do anything.
-
-Flags:
-  --secure-port int                  HTTPS port (default 8443; 0 picks a free port)
-  --bind-address ip                  address to listen on (default 0.0.0.0)
-  --tls-cert-file path               serving certificate (PEM)
-  --tls-private-key-file path        serving key (PEM)
-  --client-ca-file path              CA bundle for verifying client certificates
-  --anonymous-auth                   serve requests without credentials as system:anonymous (default false)
-  --requestheader-client-ca-file path  front-proxy CA: trust X-Remote-* identity headers from its clients
-                                     (instead of the ConfigMap's front-proxy settings)
-  --requestheader-allowed-names list   front-proxy client certificate CNs, with the flag above (default front-proxy-client)
-  --authentication-kubeconfig path   read kube-system/extension-apiserver-authentication from this cluster
-                                     (default in a pod: its service account, unless --requestheader-client-ca-file is given)
-  --authentication-skip-lookup       do not read that ConfigMap at all (default false)
-  --authorization-kubeconfig path    ask this cluster (SubjectAccessReview) who may do what
-                                     (default in a pod: its service account)
-  --storage backend:location         storage backend (default sqlite:upm.db): sqlite:PATH or etcd:URL[,URL...]
-  --etcd-prefix string               key prefix in etcd (default /upm)
-  --etcd-cafile path                 CA bundle of etcd's serving certificates
-  --etcd-certfile path               client certificate for etcd
-  --etcd-keyfile path                client key for etcd
-  --compaction-interval duration     how often old revisions are compacted (default 5m; 0 disables)
-  --compaction-min-retained-revisions int  latest revisions never compacted (default 1000)
-  --watch-bookmark-interval duration bookmark period for watches that allow them (default 1m)
-  --log-level level                  trace, debug, info, warn, error (default info)
-  --log-format format                json, text or auto (text in a terminal; default auto)
-`;
-
-export interface APIServerFlags {
+export interface APIServerOptions extends CommonOptions {
   securePort: number;
   bindAddress: string;
+  /** Empty when not given (then validation fails). */
   tlsCertFile: string;
   tlsPrivateKeyFile: string;
   clientCAFile?: string;
@@ -72,164 +81,90 @@ export interface APIServerFlags {
   authenticationKubeconfig?: string;
   authenticationSkipLookup: boolean;
   authorizationKubeconfig?: string;
+  storage: string;
   etcd: EtcdSettings;
-  storage: string;
-  compactionIntervalMs: number;
-  compactionMinRetained: number;
+  compaction: CompactionSettings;
   bookmarkIntervalMs: number;
-  logLevel: string;
-  logFormat: 'json' | 'text' | 'auto';
 }
 
-export const commonFlagOptions = {
-  storage: { type: 'string' },
-  'compaction-interval': { type: 'string', default: '5m' },
-  'compaction-min-retained-revisions': { type: 'string', default: '1000' },
-  'watch-bookmark-interval': { type: 'string', default: '1m' },
-  'log-level': { type: 'string', default: 'info' },
-  'log-format': { type: 'string', default: 'auto' },
-  help: { type: 'boolean', short: 'h' },
-} as const;
+export const apiserverCommand: Command<typeof flags, APIServerOptions> = {
+  name: 'apiserver',
+  summary: 'run the upm.io aggregated API server',
+  description: `Serves the upm.io API group over HTTPS.
 
-export function parseLogFormat(v: string): 'json' | 'text' | 'auto' {
-  if (v !== 'json' && v !== 'text' && v !== 'auto')
-    throw new UsageError(`--log-format must be json, text or auto, got "${v}"`);
-  return v;
-}
+Authentication and authorization are delegated to the cluster, as for any aggregated API
+server: the client CA and the front-proxy settings are read from the ConfigMap
+kube-system/extension-apiserver-authentication (with --authentication-kubeconfig, or in a pod
+with its service account), and every request is authorized by a SubjectAccessReview (with
+--authorization-kubeconfig, or in a pod with its service account). File flags win over the
+ConfigMap; --client-ca-file is trusted together with the ConfigMap's client CA. Outside a pod
+and without these flags, every authenticated user may do anything.`,
+  flags,
 
-export function parseCount(v: string, flag: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new UsageError(`${flag} must be a non-negative integer, got "${v}"`);
-  return n;
-}
-
-export function parseAPIServerFlags(argv: string[]): APIServerFlags | 'help' {
-  const v = parseFlags(argv, {
-    ...commonFlagOptions,
-    'secure-port': { type: 'string', default: '8443' },
-    'bind-address': { type: 'string', default: '0.0.0.0' },
-    'tls-cert-file': { type: 'string' },
-    'tls-private-key-file': { type: 'string' },
-    'client-ca-file': { type: 'string' },
-    'anonymous-auth': { type: 'boolean', default: false },
-    'requestheader-client-ca-file': { type: 'string' },
-    'requestheader-allowed-names': { type: 'string', default: 'front-proxy-client' },
-    'authentication-kubeconfig': { type: 'string' },
-    'authentication-skip-lookup': { type: 'boolean', default: false },
-    'authorization-kubeconfig': { type: 'string' },
-    'etcd-prefix': { type: 'string', default: '/upm' },
-    'etcd-cafile': { type: 'string' },
-    'etcd-certfile': { type: 'string' },
-    'etcd-keyfile': { type: 'string' },
-  });
-  if (v.help) return 'help';
-  if (!v['tls-cert-file'] || !v['tls-private-key-file'])
-    throw new UsageError('--tls-cert-file and --tls-private-key-file are required');
-  return {
-    securePort: parsePort(v['secure-port'], '--secure-port'),
-    bindAddress: v['bind-address'],
-    tlsCertFile: v['tls-cert-file'],
-    tlsPrivateKeyFile: v['tls-private-key-file'],
-    clientCAFile: v['client-ca-file'],
-    anonymousAuth: v['anonymous-auth'],
-    requestHeaderCAFile: v['requestheader-client-ca-file'],
-    requestHeaderAllowedNames: v['requestheader-allowed-names']
-      .split(',')
-      .map((n) => n.trim())
-      .filter(Boolean),
-    authenticationKubeconfig: v['authentication-kubeconfig'],
-    authenticationSkipLookup: v['authentication-skip-lookup'],
-    authorizationKubeconfig: v['authorization-kubeconfig'],
-    etcd: {
-      prefix: v['etcd-prefix'],
-      ...(v['etcd-cafile'] || v['etcd-certfile'] || v['etcd-keyfile']
-        ? { tls: { caFile: v['etcd-cafile'], certFile: v['etcd-certfile'], keyFile: v['etcd-keyfile'] } }
-        : {}),
-    },
-    storage: v.storage ?? 'sqlite:upm.db',
-    compactionIntervalMs: parseDuration(v['compaction-interval']),
-    compactionMinRetained: parseCount(v['compaction-min-retained-revisions'], '--compaction-min-retained-revisions'),
-    bookmarkIntervalMs: parseDuration(v['watch-bookmark-interval']),
-    logLevel: v['log-level'],
-    logFormat: parseLogFormat(v['log-format']),
-  };
-}
-
-export interface RunningEngine {
-  server: RunningAPIServer;
-  storage: OpenedStore;
-  logger: Logger;
-  stop(): Promise<void>;
-}
-
-export interface ServeOptions {
-  logger: Logger;
-  storage: string;
-  etcd?: EtcdSettings;
-  compactionIntervalMs: number;
-  compactionMinRetained: number;
-  bookmarkIntervalMs: number;
-  bindAddress: string;
-  port: number;
-  certPem: string;
-  keyPem: string;
-  clientCAPem?: string;
-  anonymousAuth: boolean;
-  /** Front-proxy authentication (kube-apiserver's aggregator in front of us); unset header lists default to X-Remote-*. */
-  requestHeader?: Pick<RequestHeaderConfig, 'clientCAPem' | 'allowedNames'> & Partial<RequestHeaderConfig>;
-  /** Delegated authorization; without it every authenticated user is allowed. */
-  authorizer?: AsyncAuthorizer;
-}
-
-/** Opens storage and starts the API server; shared by `apiserver` and `local`. */
-export async function serve(o: ServeOptions): Promise<RunningEngine> {
-  const storage = openStore(
-    o.storage,
-    { intervalMs: o.compactionIntervalMs, minRetainedRevisions: o.compactionMinRetained },
-    o.etcd,
-  );
-  try {
-    const server = await startAPIServer({
-      store: storage.store,
-      resources: upmRegistrations(),
-      logger: o.logger,
-      tls: {
-        certPem: o.certPem,
-        keyPem: o.keyPem,
-        clientCAPem: o.clientCAPem,
-        requestHeaderCAPem: o.requestHeader?.clientCAPem,
-      },
-      authenticators: o.requestHeader
-        ? [new RequestHeaderAuthenticator({ ...defaultRequestHeaderConfig, ...o.requestHeader })]
-        : [],
-      authorizer: o.authorizer,
-      bindAddress: o.bindAddress,
-      port: o.port,
-      anonymousAuth: o.anonymousAuth,
-      watch: { bookmarkIntervalMs: o.bookmarkIntervalMs },
-    });
+  toOptions(f) {
     return {
-      server,
-      storage,
-      logger: o.logger,
-      async stop() {
-        await server.close();
-        storage.stop();
-        await storage.store.close();
+      securePort: f['secure-port'],
+      bindAddress: f['bind-address'],
+      tlsCertFile: f['tls-cert-file'] ?? '',
+      tlsPrivateKeyFile: f['tls-private-key-file'] ?? '',
+      clientCAFile: f['client-ca-file'],
+      anonymousAuth: f['anonymous-auth'],
+      requestHeaderCAFile: f['requestheader-client-ca-file'],
+      requestHeaderAllowedNames: f['requestheader-allowed-names'],
+      authenticationKubeconfig: f['authentication-kubeconfig'],
+      authenticationSkipLookup: f['authentication-skip-lookup'],
+      authorizationKubeconfig: f['authorization-kubeconfig'],
+      storage: f.storage,
+      etcd: {
+        prefix: f['etcd-prefix'],
+        ...(f['etcd-cafile'] || f['etcd-certfile'] || f['etcd-keyfile']
+          ? { tls: { caFile: f['etcd-cafile'], certFile: f['etcd-certfile'], keyFile: f['etcd-keyfile'] } }
+          : {}),
       },
+      compaction: compactionSettings(f),
+      bookmarkIntervalMs: f['watch-bookmark-interval'],
+      logging: loggingOptions(f),
     };
-  } catch (err) {
-    storage.stop();
-    await storage.store.close();
-    throw err;
-  }
-}
+  },
+
+  validate(o) {
+    return [
+      ...validatePort(o.securePort, '--secure-port'),
+      ...(o.tlsCertFile ? [] : ['--tls-cert-file is required']),
+      ...(o.tlsPrivateKeyFile ? [] : ['--tls-private-key-file is required']),
+      ...validateStorage(o.storage, o.compaction),
+      ...validateLogging(o.logging),
+    ];
+  },
+
+  async run(o): Promise<RunningEngine> {
+    const logger = createLogger(o.logging);
+    const certPem = readFlagFile(o.tlsCertFile, '--tls-cert-file');
+    const keyPem = readFlagFile(o.tlsPrivateKeyFile, '--tls-private-key-file');
+    const delegation = await resolveDelegation(o, logger);
+    return serve({
+      logger,
+      storage: o.storage,
+      etcd: o.etcd,
+      compaction: o.compaction,
+      bookmarkIntervalMs: o.bookmarkIntervalMs,
+      bindAddress: o.bindAddress,
+      port: o.securePort,
+      certPem,
+      keyPem,
+      clientCAPem: delegation.clientCAPem,
+      anonymousAuth: o.anonymousAuth,
+      requestHeader: delegation.requestHeader,
+      authorizer: delegation.authorizer,
+    });
+  },
+};
 
 function readFlagFile(path: string, flag: string): string {
   try {
     return readFileSync(path, 'utf8');
   } catch (err) {
-    throw new UsageError(`${flag}: ${(err as Error).message}`);
+    throw new Error(`${flag}: ${(err as Error).message}`);
   }
 }
 
@@ -238,7 +173,7 @@ function loadKubeconfigFile(path: string, flag: string): KubeConfig {
   try {
     kc.loadFromFile(path);
   } catch (err) {
-    throw new UsageError(`${flag}: ${(err as Error).message}`);
+    throw new Error(`${flag}: ${(err as Error).message}`);
   }
   return kc;
 }
@@ -254,7 +189,7 @@ export interface Delegation {
  * the cluster. `inCluster` gives the pod's service account config, undefined outside a pod.
  */
 export async function resolveDelegation(
-  flags: APIServerFlags,
+  flags: APIServerOptions,
   logger: Logger,
   inCluster: () => KubeConfig | undefined = () => inClusterKubeConfig(),
   lookup: (kc: KubeConfig) => Promise<ClusterAuthenticationConfig> = (kc) =>
@@ -304,32 +239,4 @@ export async function resolveDelegation(
     }
   }
   return { clientCAPem, requestHeader, authorizer };
-}
-
-export async function runAPIServer(argv: string[]): Promise<RunningEngine | undefined> {
-  const flags = parseAPIServerFlags(argv);
-  if (flags === 'help') {
-    process.stdout.write(apiserverUsage);
-    return undefined;
-  }
-  const logger = createLogger(flags.logLevel, flags.logFormat);
-  const certPem = readFlagFile(flags.tlsCertFile, '--tls-cert-file');
-  const keyPem = readFlagFile(flags.tlsPrivateKeyFile, '--tls-private-key-file');
-  const delegation = await resolveDelegation(flags, logger);
-  return serve({
-    logger,
-    storage: flags.storage,
-    etcd: flags.etcd,
-    compactionIntervalMs: flags.compactionIntervalMs,
-    compactionMinRetained: flags.compactionMinRetained,
-    bookmarkIntervalMs: flags.bookmarkIntervalMs,
-    bindAddress: flags.bindAddress,
-    port: flags.securePort,
-    certPem,
-    keyPem,
-    clientCAPem: delegation.clientCAPem,
-    anonymousAuth: flags.anonymousAuth,
-    requestHeader: delegation.requestHeader,
-    authorizer: delegation.authorizer,
-  });
 }

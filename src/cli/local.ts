@@ -10,109 +10,166 @@ import {
   frontProxyClientName,
   startControlPlane,
 } from '../localcluster/controlplane.js';
-import { ensureLocalPKI } from '../pki/bundle.js';
+import { ensureLocalPKI, type LocalPKI } from '../pki/bundle.js';
 import { buildKubeconfig, writeKubeconfig } from '../pki/kubeconfig.js';
-import { commonFlagOptions, parseCount, parseLogFormat, serve, type RunningEngine } from './apiserver.js';
-import { openStore } from './storage.js';
-import { parseDuration, parseFlags, parsePort } from './flags.js';
-import { createLogger } from './logger.js';
+import type { Command, CommonOptions } from './command.js';
+import { defineFlags } from './flags.js';
+import { createLogger, loggingFlags, loggingOptions, validateLogging } from './logger.js';
+import { serve, watchFlags, type RunningEngine, type ServeOptions } from './serve.js';
+import {
+  compactionFlags,
+  compactionSettings,
+  openStore,
+  validateStorage,
+  type CompactionSettings,
+  type OpenedStore,
+} from './storage.js';
+import { validatePort } from './validation.js';
 
-export const localUsage = `Usage: upm-engine local [flags]
+const flags = defineFlags({
+  'data-dir': {
+    type: 'string',
+    value: 'path',
+    default: '.upm',
+    usage: 'where data, certificates and the kubeconfig live',
+  },
+  port: { type: 'int', default: '6443', usage: 'HTTPS port; 0 picks a free port' },
+  'bind-address': { type: 'string', value: 'ip', default: '127.0.0.1', usage: 'address to listen on' },
+  standalone: { type: 'bool', usage: 'serve only upm.io, without the local control plane in front' },
+  storage: {
+    type: 'string',
+    value: 'backend:location',
+    defaultText: 'sqlite:<data-dir>/upm.db',
+    usage: 'storage backend: sqlite:PATH or etcd:URL[,URL...]',
+  },
+  ...compactionFlags,
+  ...watchFlags,
+  ...loggingFlags,
+});
 
-Runs UPM Engine locally: the upm.io API server on embedded SQLite storage, with certificates
-and a kubeconfig generated under the data directory.
+export interface LocalOptions extends CommonOptions {
+  /** Absolute. */
+  dataDir: string;
+  port: number;
+  bindAddress: string;
+  standalone: boolean;
+  storage: string;
+  compaction: CompactionSettings;
+  bookmarkIntervalMs: number;
+}
 
-Flags:
-  --data-dir path                    where data, certificates and the kubeconfig live (default .upm)
-  --port int                         HTTPS port (default 6443; 0 picks a free port)
-  --bind-address ip                  address to listen on (default 127.0.0.1)
-  --standalone                       serve only upm.io, without the local control plane in front
-  --storage backend:location         storage (default sqlite:<data-dir>/upm.db)
-  --compaction-interval duration     how often old revisions are compacted (default 5m; 0 disables)
-  --compaction-min-retained-revisions int  latest revisions never compacted (default 1000)
-  --watch-bookmark-interval duration bookmark period (default 1m)
-  --log-level level                  trace, debug, info, warn, error (default info)
-  --log-format format                json, text or auto (default auto)
-`;
+export const localCommand: Command<typeof flags, LocalOptions> = {
+  name: 'local',
+  summary: 'run UPM Engine on this machine (what `npm start` runs)',
+  description: `Runs UPM Engine locally: the upm.io API server on embedded SQLite storage, with certificates
+and a kubeconfig generated under the data directory.`,
+  flags,
 
-export async function runLocal(argv: string[]): Promise<RunningEngine | undefined> {
-  const v = parseFlags(argv, {
-    ...commonFlagOptions,
-    'data-dir': { type: 'string', default: '.upm' },
-    port: { type: 'string', default: '6443' },
-    'bind-address': { type: 'string', default: '127.0.0.1' },
-    standalone: { type: 'boolean', default: false },
+  toOptions(f) {
+    const dataDir = resolve(f['data-dir']);
+    return {
+      dataDir,
+      port: f.port,
+      bindAddress: f['bind-address'],
+      standalone: f.standalone,
+      storage: f.storage ?? `sqlite:${join(dataDir, 'upm.db')}`,
+      compaction: compactionSettings(f),
+      bookmarkIntervalMs: f['watch-bookmark-interval'],
+      logging: loggingOptions(f),
+    };
+  },
+
+  validate(o) {
+    return [
+      ...validatePort(o.port, '--port'),
+      ...validateStorage(o.storage, o.compaction),
+      ...validateLogging(o.logging),
+    ];
+  },
+
+  run: runLocal,
+};
+
+async function runLocal(o: LocalOptions): Promise<RunningEngine> {
+  const logger = createLogger(o.logging);
+  const pkiDir = join(o.dataDir, 'pki');
+  const pki = await ensureLocalPKI(pkiDir, {
+    serverHosts: o.bindAddress === '0.0.0.0' || o.bindAddress === '::' ? [] : [o.bindAddress],
   });
-  if (v.help) {
-    process.stdout.write(localUsage);
-    return undefined;
+  if (pki.generated.length > 0) logger.info({ generated: pki.generated, dir: pkiDir }, 'generated certificates');
+  const upmServer: ServeOptions = {
+    logger,
+    storage: o.storage,
+    compaction: o.compaction,
+    bookmarkIntervalMs: o.bookmarkIntervalMs,
+    bindAddress: o.bindAddress,
+    port: o.port,
+    certPem: pki.apiserver.certPem,
+    keyPem: pki.apiserver.keyPem,
+    clientCAPem: pki.ca.certPem,
+    anonymousAuth: false,
+  };
+  const { engine, url } = o.standalone
+    ? await startStandalone(upmServer)
+    : await startWithControlPlane(o, pki, upmServer);
+  try {
+    const kubeconfig = join(o.dataDir, 'kubeconfig');
+    await writeKubeconfig(kubeconfig, {
+      clusterName: 'upm-local',
+      server: `https://${clientHost(o.bindAddress)}:${new URL(url).port}`,
+      caPem: pki.ca.certPem,
+      user: 'upm-admin',
+      clientCertPem: pki.admin.certPem,
+      clientKeyPem: pki.admin.keyPem,
+      namespace: 'default',
+    });
+    logger.info({ kubeconfig, url }, 'UPM Engine is running');
+    process.stdout.write(
+      `\nUPM Engine is serving at ${url}\nTry:\n  kubectl --kubeconfig ${kubeconfig} api-resources --api-group=upm.io\n  kubectl --kubeconfig ${kubeconfig} get unitsets\n\n`,
+    );
+    return engine;
+  } catch (err) {
+    await engine.stop();
+    throw err;
   }
-  const dataDir = resolve(v['data-dir']);
-  const logger = createLogger(v['log-level'], parseLogFormat(v['log-format']));
-  const bindAddress = v['bind-address'];
-  const pki = await ensureLocalPKI(join(dataDir, 'pki'), {
-    serverHosts: bindAddress === '0.0.0.0' || bindAddress === '::' ? [] : [bindAddress],
+}
+
+/** Only the upm.io server, clients talking to it directly. */
+async function startStandalone(upmServer: ServeOptions): Promise<{ engine: RunningEngine; url: string }> {
+  const engine = await serve(upmServer);
+  return { engine, url: engine.server.url };
+}
+
+/** The upm.io server behind the local control plane, as behind kube-apiserver. */
+async function startWithControlPlane(
+  o: LocalOptions,
+  pki: LocalPKI,
+  upmServer: ServeOptions,
+): Promise<{ engine: RunningEngine; url: string }> {
+  const pkiDir = join(o.dataDir, 'pki');
+  const frontProxy = ensureFrontProxyPKI(pkiDir);
+  // The upm.io server asks the control plane who may do what, once it is serving.
+  let reviewer: SubjectAccessReviewer = () => Promise.reject(new Error('the control plane is not serving yet'));
+  const upm = await serve({
+    ...upmServer,
+    logger: upmServer.logger.child({ component: 'upm-apiserver' }),
+    bindAddress: '127.0.0.1',
+    port: 0,
+    requestHeader: { clientCAPem: frontProxy.ca.certPem, allowedNames: [frontProxyClientName] },
+    authorizer: new DelegatingAuthorizer((spec) => reviewer(spec)),
   });
-  if (pki.generated.length > 0)
-    logger.info({ generated: pki.generated, dir: join(dataDir, 'pki') }, 'generated certificates');
-  const port = parsePort(v.port, '--port');
-  const compactionIntervalMs = parseDuration(v['compaction-interval']);
-  const compactionMinRetained = parseCount(
-    v['compaction-min-retained-revisions'],
-    '--compaction-min-retained-revisions',
-  );
-  const bookmarkIntervalMs = parseDuration(v['watch-bookmark-interval']);
-  let engine: RunningEngine;
-  let url: string;
-  if (v.standalone) {
-    // Only the upm.io server, clients talking to it directly.
-    engine = await serve({
-      logger,
-      storage: v.storage ?? `sqlite:${join(dataDir, 'upm.db')}`,
-      compactionIntervalMs,
-      compactionMinRetained,
-      bookmarkIntervalMs,
-      bindAddress,
-      port,
-      certPem: pki.apiserver.certPem,
-      keyPem: pki.apiserver.keyPem,
-      clientCAPem: pki.ca.certPem,
-      anonymousAuth: false,
-    });
-    url = engine.server.url;
-  } else {
-    // The upm.io server behind the local control plane, as behind kube-apiserver.
-    const frontProxy = ensureFrontProxyPKI(join(dataDir, 'pki'));
-    // The upm.io server asks the control plane who may do what, once it is serving.
-    let reviewer: SubjectAccessReviewer = () => Promise.reject(new Error('the control plane is not serving yet'));
-    const upm = await serve({
-      logger: logger.child({ component: 'upm-apiserver' }),
-      storage: v.storage ?? `sqlite:${join(dataDir, 'upm.db')}`,
-      compactionIntervalMs,
-      compactionMinRetained,
-      bookmarkIntervalMs,
-      bindAddress: '127.0.0.1',
-      port: 0,
-      certPem: pki.apiserver.certPem,
-      keyPem: pki.apiserver.keyPem,
-      clientCAPem: pki.ca.certPem,
-      anonymousAuth: false,
-      requestHeader: { clientCAPem: frontProxy.ca.certPem, allowedNames: [frontProxyClientName] },
-      authorizer: new DelegatingAuthorizer((spec) => reviewer(spec)),
-    });
-    const cluster = openStore(`sqlite:${join(dataDir, 'cluster.db')}`, {
-      intervalMs: compactionIntervalMs,
-      minRetainedRevisions: compactionMinRetained,
-    });
+  let cluster: OpenedStore | undefined;
+  try {
+    cluster = openStore(`sqlite:${join(o.dataDir, 'cluster.db')}`, o.compaction);
     const controlPlane = await startControlPlane({
       store: cluster.store,
       pki,
       frontProxy,
-      logger: logger.child({ component: 'control-plane' }),
-      bindAddress,
-      port,
+      logger: upmServer.logger.child({ component: 'control-plane' }),
+      bindAddress: o.bindAddress,
+      port: o.port,
       upmServer: { host: '127.0.0.1', port: upm.server.port },
-      serviceAccountKeyPem: ensureServiceAccountKey(join(dataDir, 'pki')),
+      serviceAccountKeyPem: ensureServiceAccountKey(pkiDir),
       onServing: (serverURL) => {
         reviewer = subjectAccessReviewer(
           buildKubeconfig({
@@ -125,40 +182,32 @@ export async function runLocal(argv: string[]): Promise<RunningEngine | undefine
           }),
         );
       },
-      bookmarkIntervalMs,
+      bookmarkIntervalMs: o.bookmarkIntervalMs,
     });
-    url = controlPlane.url;
-    engine = {
+    const clusterStore = cluster;
+    const engine: RunningEngine = {
       ...upm,
       async stop() {
         await controlPlane.stop();
-        cluster.stop();
-        await cluster.store.close();
+        clusterStore.stop();
+        await clusterStore.store.close();
         await upm.stop();
       },
     };
+    return { engine, url: controlPlane.url };
+  } catch (err) {
+    if (cluster) {
+      cluster.stop();
+      await cluster.store.close();
+    }
+    await upm.stop();
+    throw err;
   }
-  const kubeconfig = join(dataDir, 'kubeconfig');
-  const host =
-    bindAddress === '0.0.0.0'
-      ? '127.0.0.1'
-      : bindAddress === '::'
-        ? '[::1]'
-        : bindAddress.includes(':')
-          ? `[${bindAddress}]`
-          : bindAddress;
-  await writeKubeconfig(kubeconfig, {
-    clusterName: 'upm-local',
-    server: `https://${host}:${new URL(url).port}`,
-    caPem: pki.ca.certPem,
-    user: 'upm-admin',
-    clientCertPem: pki.admin.certPem,
-    clientKeyPem: pki.admin.keyPem,
-    namespace: 'default',
-  });
-  logger.info({ kubeconfig, url }, 'UPM Engine is running');
-  process.stdout.write(
-    `\nUPM Engine is serving at ${url}\nTry:\n  kubectl --kubeconfig ${kubeconfig} api-resources --api-group=upm.io\n  kubectl --kubeconfig ${kubeconfig} get unitsets\n\n`,
-  );
-  return engine;
+}
+
+/** The host clients reach a server bound to `bindAddress` at. */
+function clientHost(bindAddress: string): string {
+  if (bindAddress === '0.0.0.0') return '127.0.0.1';
+  if (bindAddress === '::') return '[::1]';
+  return bindAddress.includes(':') ? `[${bindAddress}]` : bindAddress;
 }

@@ -6,7 +6,7 @@ import { dirname, resolve } from 'node:path';
 import type { Store } from '../storage/interface.js';
 import { openEtcdStore } from '../storage/etcd/store.js';
 import { openSqliteStore } from '../storage/sqlite/store.js';
-import { UsageError } from './flags.js';
+import { defineFlags, type FlagValues } from './flags.js';
 
 export interface OpenedStore {
   store: Store;
@@ -25,46 +25,79 @@ export interface EtcdSettings {
   tls?: { caFile?: string; certFile?: string; keyFile?: string };
 }
 
-export function openStore(spec: string, compaction: CompactionSettings, etcd?: EtcdSettings): OpenedStore {
+/** Where a --storage value points; a string when it is not a valid storage. */
+export type StorageLocation = { backend: 'sqlite'; path: string } | { backend: 'etcd'; endpoints: string[] };
+
+export function parseStorage(spec: string): StorageLocation | string {
   const colon = spec.indexOf(':');
   const backend = colon < 0 ? spec : spec.slice(0, colon);
   const location = colon < 0 ? '' : spec.slice(colon + 1);
   switch (backend) {
-    case 'sqlite': {
-      if (!location) throw new UsageError('--storage=sqlite:PATH needs a database file path');
-      const path = resolve(location);
-      mkdirSync(dirname(path), { recursive: true });
-      const store = openSqliteStore(path);
-      const stopCompactor =
-        compaction.intervalMs > 0
-          ? store.startCompactor(compaction.intervalMs, { minRetainedRevisions: compaction.minRetainedRevisions })
-          : () => {};
-      return { store, stop: stopCompactor };
-    }
+    case 'sqlite':
+      if (!location) return '--storage=sqlite:PATH needs a database file path';
+      return { backend, path: resolve(location) };
     case 'etcd': {
       const endpoints = location
         .split(',')
         .map((e) => e.trim())
         .filter(Boolean);
       if (endpoints.length === 0)
-        throw new UsageError(
-          '--storage=etcd:URL[,URL...] needs at least one endpoint, e.g. etcd:http://127.0.0.1:2379',
-        );
-      for (const e of endpoints)
-        if (!/^https?:\/\/[^/]+$/.test(e))
-          throw new UsageError(`--storage: "${e}" is not an etcd endpoint URL (http://host:port or https://host:port)`);
-      const store = openEtcdStore({
-        endpoints,
-        prefix: etcd?.prefix ?? '/upm',
-        ...(etcd?.tls ? { tls: etcd.tls } : {}),
-      });
-      const stopCompactor =
-        compaction.intervalMs > 0
-          ? store.startCompactor(compaction.intervalMs, { minRetainedRevisions: compaction.minRetainedRevisions })
-          : () => {};
-      return { store, stop: stopCompactor };
+        return '--storage=etcd:URL[,URL...] needs at least one endpoint, e.g. etcd:http://127.0.0.1:2379';
+      const bad = endpoints.find((e) => !/^https?:\/\/[^/]+$/.test(e));
+      if (bad) return `--storage: "${bad}" is not an etcd endpoint URL (http://host:port or https://host:port)`;
+      return { backend, endpoints };
     }
     default:
-      throw new UsageError(`unknown storage backend "${backend}": use sqlite:PATH or etcd:URL[,URL...]`);
+      return `unknown storage backend "${backend}": use sqlite:PATH or etcd:URL[,URL...]`;
   }
+}
+
+export const compactionFlags = defineFlags({
+  'compaction-interval': {
+    type: 'duration',
+    default: '5m',
+    usage: 'how often old revisions are compacted; 0 disables compaction',
+  },
+  'compaction-min-retained-revisions': { type: 'int', default: '1000', usage: 'latest revisions never compacted' },
+});
+
+export function compactionSettings(flags: FlagValues<typeof compactionFlags>): CompactionSettings {
+  return {
+    intervalMs: flags['compaction-interval'],
+    minRetainedRevisions: flags['compaction-min-retained-revisions'],
+  };
+}
+
+export function validateStorage(spec: string, compaction: CompactionSettings): string[] {
+  const location = parseStorage(spec);
+  return [
+    ...(typeof location === 'string' ? [location] : []),
+    ...(compaction.minRetainedRevisions < 0
+      ? [`--compaction-min-retained-revisions must not be negative, got ${compaction.minRetainedRevisions}`]
+      : []),
+  ];
+}
+
+/** Opens a validated --storage value. */
+export function openStore(spec: string, compaction: CompactionSettings, etcd?: EtcdSettings): OpenedStore {
+  const location = parseStorage(spec);
+  if (typeof location === 'string') throw new Error(location);
+  const store =
+    location.backend === 'sqlite'
+      ? openSqliteFile(location.path)
+      : openEtcdStore({
+          endpoints: location.endpoints,
+          prefix: etcd?.prefix ?? '/upm',
+          ...(etcd?.tls ? { tls: etcd.tls } : {}),
+        });
+  const stopCompactor =
+    compaction.intervalMs > 0
+      ? store.startCompactor(compaction.intervalMs, { minRetainedRevisions: compaction.minRetainedRevisions })
+      : () => {};
+  return { store, stop: stopCompactor };
+}
+
+function openSqliteFile(path: string) {
+  mkdirSync(dirname(path), { recursive: true });
+  return openSqliteStore(path);
 }

@@ -1,0 +1,7 @@
+// The table of upm-engine's subcommands: a new one is a module exporting a Command and a row here.
+
+import { apiserverCommand } from './apiserver.js';
+import type { Command } from './command.js';
+import { localCommand } from './local.js';
+
+export const commands: readonly Command[] = [localCommand, apiserverCommand];

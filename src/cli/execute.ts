@@ -1,0 +1,93 @@
+// The process side of every command, done once: usage and validation errors (exit 2), failures
+// to start (exit 1), and a graceful stop on SIGINT or SIGTERM (exit 0).
+
+import {
+  commandHelp,
+  InvalidOptionsError,
+  parseCommandLine,
+  program,
+  programHelp,
+  type Command,
+  type Running,
+} from './command.js';
+import { UsageError } from './flags.js';
+import { isVerbose } from './logger.js';
+
+/** What execute needs of `process`. */
+export interface ProcessIO {
+  stdout: { write(text: string): unknown };
+  stderr: { write(text: string): unknown };
+  once(signal: 'SIGINT' | 'SIGTERM', listener: () => void): unknown;
+  removeListener(signal: 'SIGINT' | 'SIGTERM', listener: () => void): unknown;
+}
+
+/** Runs the command argv names until it stops; resolves to the exit code. */
+export async function execute(commands: readonly Command[], argv: string[], io: ProcessIO): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined) {
+    io.stderr.write(programHelp(commands));
+    return 2;
+  }
+  if (name === '--help' || name === '-h' || name === 'help') {
+    io.stdout.write(programHelp(commands));
+    return 0;
+  }
+  const command = commands.find((c) => c.name === name);
+  if (!command) {
+    io.stderr.write(`${program}: unknown command "${name}"\n\n${programHelp(commands)}`);
+    return 2;
+  }
+  const prefix = `${program} ${command.name}: `;
+  let options;
+  try {
+    options = parseCommandLine(command, rest);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      io.stderr.write(`${lines(prefix, err.problems)}\n${commandHelp(command)}`);
+      return 2;
+    }
+    if (err instanceof InvalidOptionsError) {
+      io.stderr.write(`${lines(prefix, err.problems)}Run '${program} ${command.name} --help' for its flags.\n`);
+      return 2;
+    }
+    throw err;
+  }
+  if (options === 'help') {
+    io.stdout.write(commandHelp(command));
+    return 0;
+  }
+  let running: Running;
+  try {
+    running = await command.run(options);
+  } catch (err) {
+    const shown = err instanceof Error ? (isVerbose(options.logging) && err.stack) || err.message : String(err);
+    io.stderr.write(`${prefix}${shown}\n`);
+    return 1;
+  }
+  return stopOnSignal(running, io);
+}
+
+function lines(prefix: string, problems: string[]): string {
+  return problems.map((p) => `${prefix}${p}\n`).join('');
+}
+
+/** Waits for SIGINT or SIGTERM, then stops; a second signal, no longer handled, kills the process. */
+function stopOnSignal(running: Running, io: ProcessIO): Promise<number> {
+  return new Promise((resolve) => {
+    const onSIGINT = () => stop('SIGINT');
+    const onSIGTERM = () => stop('SIGTERM');
+    const stop = (signal: 'SIGINT' | 'SIGTERM') => {
+      io.removeListener(signal === 'SIGINT' ? 'SIGTERM' : 'SIGINT', signal === 'SIGINT' ? onSIGTERM : onSIGINT);
+      running.logger.info({ signal }, 'shutting down');
+      running.stop().then(
+        () => resolve(0),
+        (err: unknown) => {
+          running.logger.error({ err }, 'shutdown failed');
+          resolve(1);
+        },
+      );
+    };
+    io.once('SIGINT', onSIGINT);
+    io.once('SIGTERM', onSIGTERM);
+  });
+}
