@@ -645,6 +645,7 @@ export class ResourceStore {
     if (!jsonEqual(specOf(next, !!this.def.subresources.status), specOf(current, !!this.def.subresources.status))) {
       meta.generation = (cur.generation ?? 0) + 1;
     }
+    if (!opts.applied) this.trackManagedFields(current, next, opts);
     const extra: FieldError[] = [
       ...(this.strategyHook(next, cur.name ?? '', () => this.strategy.validate?.(next)) ?? []),
       ...(this.strategyHook(next, cur.name ?? '', () => this.strategy.validateUpdate?.(next, current)) ?? []),
