@@ -10,6 +10,8 @@ import {
 } from '../apiserver/authentication/cluster-config.js';
 import { DelegatingAuthorizer, type AsyncAuthorizer } from '../apiserver/authorization/delegating.js';
 import { subjectAccessReviewer, subjectAccessReviewerFor } from '../apiserver/authorization/sar-client.js';
+import { clusterNamespaceLookup } from '../apiserver/admission/namespace-lookup.js';
+import type { NamespaceLookup } from '../apiserver/admission/namespace-lifecycle.js';
 import type { Command, CommonOptions } from './command.js';
 import { defineFlags } from './flags.js';
 import { createLogger, loggingFlags, loggingOptions, validateLogging } from './logger.js';
@@ -156,6 +158,7 @@ and without these flags, every authenticated user may do anything.`,
       anonymousAuth: o.anonymousAuth,
       requestHeader: delegation.requestHeader,
       authorizer: delegation.authorizer,
+      namespaceLookup: delegation.namespaceLookup,
     });
   },
 };
@@ -182,6 +185,8 @@ export interface Delegation {
   clientCAPem?: string;
   requestHeader?: ServeOptions['requestHeader'];
   authorizer?: AsyncAuthorizer;
+  /** The cluster's namespaces for NamespaceLifecycle, read with the authorization credentials. */
+  namespaceLookup?: NamespaceLookup;
 }
 
 /**
@@ -227,16 +232,20 @@ export async function resolveDelegation(
       }
     : cluster.requestHeader;
   let authorizer: AsyncAuthorizer | undefined;
+  let namespaceLookup: NamespaceLookup | undefined;
   if (flags.authorizationKubeconfig) {
-    authorizer = new DelegatingAuthorizer(
-      subjectAccessReviewer(readFlagFile(flags.authorizationKubeconfig, '--authorization-kubeconfig')),
-    );
+    const text = readFlagFile(flags.authorizationKubeconfig, '--authorization-kubeconfig');
+    authorizer = new DelegatingAuthorizer(subjectAccessReviewer(text));
+    namespaceLookup = clusterNamespaceLookup(
+      loadKubeconfigFile(flags.authorizationKubeconfig, '--authorization-kubeconfig'),
+    ).lookup;
   } else {
     const kc = inCluster();
     if (kc) {
       logger.info('authorizing requests with SubjectAccessReviews through the in-cluster service account');
       authorizer = new DelegatingAuthorizer(subjectAccessReviewerFor(kc));
+      namespaceLookup = clusterNamespaceLookup(kc).lookup;
     }
   }
-  return { clientCAPem, requestHeader, authorizer };
+  return { clientCAPem, requestHeader, authorizer, namespaceLookup };
 }

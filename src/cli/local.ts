@@ -4,6 +4,8 @@
 import { join, resolve } from 'node:path';
 import { DelegatingAuthorizer, type SubjectAccessReviewer } from '../apiserver/authorization/delegating.js';
 import { subjectAccessReviewer } from '../apiserver/authorization/sar-client.js';
+import { clusterNamespaceLookup, type ClusterNamespaceLookup } from '../apiserver/admission/namespace-lookup.js';
+import { KubeConfig } from '@kubernetes/client-node';
 import {
   ensureFrontProxyPKI,
   ensureServiceAccountKey,
@@ -150,6 +152,7 @@ async function startWithControlPlane(
   const frontProxy = ensureFrontProxyPKI(pkiDir);
   // The upm.io server asks the control plane who may do what, once it is serving.
   let reviewer: SubjectAccessReviewer = () => Promise.reject(new Error('the control plane is not serving yet'));
+  let namespaces: ClusterNamespaceLookup | undefined;
   const upm = await serve({
     ...upmServer,
     logger: upmServer.logger.child({ component: 'upm-apiserver' }),
@@ -157,6 +160,8 @@ async function startWithControlPlane(
     port: 0,
     requestHeader: { clientCAPem: frontProxy.ca.certPem, allowedNames: [frontProxyClientName] },
     authorizer: new DelegatingAuthorizer((spec) => reviewer(spec)),
+    namespaceLookup: (name) =>
+      namespaces ? namespaces.lookup(name) : Promise.reject(new Error('the control plane is not serving yet')),
   });
   let cluster: OpenedStore | undefined;
   try {
@@ -171,16 +176,18 @@ async function startWithControlPlane(
       upmServer: { host: '127.0.0.1', port: upm.server.port },
       serviceAccountKeyPem: ensureServiceAccountKey(pkiDir),
       onServing: (serverURL) => {
-        reviewer = subjectAccessReviewer(
-          buildKubeconfig({
-            clusterName: 'local',
-            server: serverURL,
-            caPem: pki.ca.certPem,
-            user: 'upm-apiserver',
-            clientCertPem: pki.admin.certPem,
-            clientKeyPem: pki.admin.keyPem,
-          }),
-        );
+        const kubeconfig = buildKubeconfig({
+          clusterName: 'local',
+          server: serverURL,
+          caPem: pki.ca.certPem,
+          user: 'upm-apiserver',
+          clientCertPem: pki.admin.certPem,
+          clientKeyPem: pki.admin.keyPem,
+        });
+        reviewer = subjectAccessReviewer(kubeconfig);
+        const kc = new KubeConfig();
+        kc.loadFromString(kubeconfig);
+        namespaces = clusterNamespaceLookup(kc);
       },
       bookmarkIntervalMs: o.bookmarkIntervalMs,
     });
@@ -189,6 +196,7 @@ async function startWithControlPlane(
       ...upm,
       async stop() {
         await controlPlane.stop();
+        namespaces?.close();
         clusterStore.stop();
         await clusterStore.store.close();
         await upm.stop();
@@ -196,6 +204,7 @@ async function startWithControlPlane(
     };
     return { engine, url: controlPlane.url };
   } catch (err) {
+    namespaces?.close();
     if (cluster) {
       cluster.stop();
       await cluster.store.close();

@@ -8,6 +8,7 @@ import {
   type RequestHeaderConfig,
 } from '../apiserver/authentication/requestheader.js';
 import type { AsyncAuthorizer } from '../apiserver/authorization/delegating.js';
+import { NamespaceLifecycle, type NamespaceLookup } from '../apiserver/admission/namespace-lifecycle.js';
 import { startAPIServer, type RunningAPIServer } from '../apiserver/server.js';
 import { defineFlags } from './flags.js';
 import { openStore, type CompactionSettings, type EtcdSettings, type OpenedStore } from './storage.js';
@@ -43,6 +44,8 @@ export interface ServeOptions {
   requestHeader?: Pick<RequestHeaderConfig, 'clientCAPem' | 'allowedNames'> & Partial<RequestHeaderConfig>;
   /** Delegated authorization; without it every authenticated user is allowed. */
   authorizer?: AsyncAuthorizer;
+  /** The cluster's namespaces, for NamespaceLifecycle admission; without it creates are not checked. */
+  namespaceLookup?: NamespaceLookup;
 }
 
 /** Opens storage and starts the API server; shared by `apiserver` and `local`. */
@@ -68,6 +71,7 @@ export async function serve(o: ServeOptions): Promise<RunningEngine> {
       anonymousAuth: o.anonymousAuth,
       watch: { bookmarkIntervalMs: o.bookmarkIntervalMs },
     });
+    if (o.namespaceLookup) server.registry.setNamespaceLifecycle(new NamespaceLifecycle(o.namespaceLookup));
     return {
       server,
       storage,

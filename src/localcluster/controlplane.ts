@@ -19,6 +19,7 @@ import { controlPlaneAuth, type ControlPlaneAuth } from './auth/index.js';
 import { coreRegistrations, initCoreResources } from './kinds/index.js';
 import { PodSimulator } from './podsim/index.js';
 import { isNotFound } from '../machinery/errors.js';
+import { startNamespaces } from './namespaces/index.js';
 
 export const frontProxyClientName = 'front-proxy-client';
 export const upmAPIServiceName = 'v1alpha1.upm.io';
@@ -206,6 +207,13 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Running
   });
   routing.aggregator = aggregator;
   await aggregator.start();
+  const namespaces = await startNamespaces(registry, {
+    server: server.url,
+    caPem: o.pki.ca.certPem,
+    certPem: o.pki.admin.certPem,
+    keyPem: o.pki.admin.keyPem,
+    logger: o.logger.child({ component: 'namespace-controller' }),
+  });
 
   let simulator: PodSimulator | undefined;
   if (o.simulatePods !== false) {
@@ -228,6 +236,7 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Running
     auth,
     async stop() {
       await simulator?.stop();
+      await namespaces.stop();
       aggregator.stop();
       admission.stop();
       auth.stop();

@@ -54,13 +54,15 @@ export class ResourceHandler {
     if (
       info.subresource &&
       !(info.subresource === 'status' && def.subresources.status) &&
-      !(info.subresource === 'scale' && def.subresources.scale)
+      !(info.subresource === 'scale' && def.subresources.scale) &&
+      !(info.subresource === 'finalize' && def.subresources.finalize)
     ) {
       throw pathNotFound();
     }
     if (info.parts.length > (def.namespaced && info.namespace ? 5 : 3)) throw pathNotFound();
     const verbs = def.verbs ?? ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];
-    if (!verbs.includes(info.verb as never) || (info.subresource && !['get', 'update', 'patch'].includes(info.verb))) {
+    const subresourceVerbs = info.subresource === 'finalize' ? ['update'] : ['get', 'update', 'patch'];
+    if (!verbs.includes(info.verb as never) || (info.subresource && !subresourceVerbs.includes(info.verb))) {
       throw methodNotAllowed(info.verb, served.store.target(info.name));
     }
     const namespace = info.namespace;
@@ -242,6 +244,8 @@ export class ResourceHandler {
       result = await served.store.updateScale(info.namespace, info.name, () => scale, opts);
     } else if (info.subresource === 'status') {
       result = this.single(served, await served.store.updateStatus(info.namespace, info.name, body, opts), rep, query);
+    } else if (info.subresource === 'finalize') {
+      result = this.single(served, await served.store.finalize(info.namespace, info.name, body, opts), rep, query);
     } else {
       result = this.single(served, await served.store.update(info.namespace, info.name, body, opts), rep, query);
     }
