@@ -25,7 +25,17 @@ import { parseFieldSelector } from '../../machinery/fields.js';
 import { parseLabelSelector } from '../../machinery/labels.js';
 import { partialObjectMetadata, type IncludeObject } from '../registry/table.js';
 import { servedJSONOf } from '../storage/encoding.js';
-import { checkDepth, decodeBody, EncodedJSON, readBody, warningHeaders, writeJSON } from './http.js';
+import { protobufMessageOf } from '../../machinery/protobuf/kube.js';
+import {
+  checkDepth,
+  decodeObjectBody,
+  EncodedJSON,
+  protobufResponse,
+  readBody,
+  warningHeaders,
+  writeJSON,
+  writeProtobuf,
+} from './http.js';
 import { contentTypeOf, negotiateRepresentation, type Representation } from './negotiation.js';
 import type { RequestInfo } from './requestinfo.js';
 import { serveWatch, type WatchSettings } from './watch.js';
@@ -149,13 +159,13 @@ export class ResourceHandler {
     info: RequestInfo,
     query: URLSearchParams,
   ): Promise<number> {
-    const rep = negotiateRepresentation(req.headers.accept, 'single');
+    const rep = negotiateRepresentation(req.headers.accept, 'single', protobufFor(served));
     const found = await served.store.getServed(info.namespace, info.name);
     let body: unknown;
     if (info.subresource === 'scale') body = served.store.toScale(found.object());
     else if (rep.kind === 'object') body = new EncodedJSON(found.json);
     else body = this.single(served, found.object(), rep, query);
-    writeJSON(res, 200, body);
+    writeBody(res, rep, 200, body);
     return 200;
   }
 
@@ -166,14 +176,14 @@ export class ResourceHandler {
     namespace: string,
     query: URLSearchParams,
   ): Promise<number> {
-    const rep = negotiateRepresentation(req.headers.accept, 'list');
+    const rep = negotiateRepresentation(req.headers.accept, 'list', protobufFor(served));
     if (query.get('sendInitialEvents') !== null) {
       throw invalid('ListOptions', 'meta.k8s.io', '', [
         { type: 'FieldValueForbidden', field: 'sendInitialEvents', detail: 'sendInitialEvents is forbidden for list' },
       ]);
     }
     const result = await served.store.list(namespace || undefined, listOptions(query));
-    writeJSON(res, 200, this.listBody(served, result, rep, query));
+    writeBody(res, rep, 200, this.listBody(served, result, rep, query));
     return 200;
   }
 
@@ -215,16 +225,19 @@ export class ResourceHandler {
     namespace: string,
     query: URLSearchParams,
   ): Promise<number> {
-    const rep = negotiateRepresentation(req.headers.accept, 'single');
-    const body = decodeBody(await readBody(req), req.headers['content-type']);
+    const rep = negotiateRepresentation(req.headers.accept, 'single', protobufFor(served));
+    const body = decodeObjectBody(await readBody(req), req.headers['content-type'], {
+      apiVersion: served.store.apiVersion,
+      kind: served.def.kind,
+    });
     const opts = writeOptions(req, query);
     if (served.virtualCreate) {
       const answer = await served.virtualCreate(served.store.decodeBody(body, namespace), req.user!);
-      writeJSON(res, 201, answer);
+      writeBody(res, rep, 201, answer);
       return 201;
     }
     const obj = await served.store.create(namespace, body, opts);
-    writeJSON(res, 201, this.single(served, obj, rep, query), warningHeaders(opts.warnings ?? []));
+    writeBody(res, rep, 201, this.single(served, obj, rep, query), warningHeaders(opts.warnings ?? []));
     return 201;
   }
 
@@ -235,8 +248,14 @@ export class ResourceHandler {
     info: RequestInfo,
     query: URLSearchParams,
   ): Promise<number> {
-    const rep = negotiateRepresentation(req.headers.accept, 'single');
-    const body = decodeBody(await readBody(req), req.headers['content-type']);
+    const rep = negotiateRepresentation(req.headers.accept, 'single', protobufFor(served));
+    const body = decodeObjectBody(
+      await readBody(req),
+      req.headers['content-type'],
+      info.subresource === 'scale'
+        ? { apiVersion: 'autoscaling/v1', kind: 'Scale' }
+        : { apiVersion: served.store.apiVersion, kind: served.def.kind },
+    );
     const opts = writeOptions(req, query);
     let result: unknown;
     if (info.subresource === 'scale') {
@@ -249,7 +268,7 @@ export class ResourceHandler {
     } else {
       result = this.single(served, await served.store.update(info.namespace, info.name, body, opts), rep, query);
     }
-    writeJSON(res, 200, result, warningHeaders(opts.warnings ?? []));
+    writeBody(res, rep, 200, result, warningHeaders(opts.warnings ?? []));
     return 200;
   }
 
@@ -260,7 +279,7 @@ export class ResourceHandler {
     info: RequestInfo,
     query: URLSearchParams,
   ): Promise<number> {
-    const rep = negotiateRepresentation(req.headers.accept, 'single');
+    const rep = negotiateRepresentation(req.headers.accept, 'single', protobufFor(served));
     const type = contentTypeOf(req.headers['content-type']);
     if (!patchTypes.includes(type)) throw unsupportedMediaType(type, patchTypes);
     if (type === applyPatchType) return this.apply(req, res, served, info, query, rep);
@@ -309,7 +328,7 @@ export class ResourceHandler {
       );
       result = this.single(served, updated, rep, query);
     }
-    writeJSON(res, 200, result, warningHeaders(opts.warnings ?? []));
+    writeBody(res, rep, 200, result, warningHeaders(opts.warnings ?? []));
     return 200;
   }
 
@@ -362,7 +381,7 @@ export class ResourceHandler {
       if (!live) {
         try {
           const created = await store.create(info.namespace, applyTo(undefined), { ...opts, applied: true });
-          writeJSON(res, 201, this.single(served, created, rep, query), warningHeaders(opts.warnings ?? []));
+          writeBody(res, rep, 201, this.single(served, created, rep, query), warningHeaders(opts.warnings ?? []));
           return 201;
         } catch (err) {
           // Someone created it meanwhile: apply to theirs.
@@ -381,7 +400,7 @@ export class ResourceHandler {
         },
         { ...opts, applied: true, subresource },
       );
-      writeJSON(res, 200, this.single(served, updated, rep, query), warningHeaders(opts.warnings ?? []));
+      writeBody(res, rep, 200, this.single(served, updated, rep, query), warningHeaders(opts.warnings ?? []));
       return 200;
     }
   }
@@ -393,10 +412,10 @@ export class ResourceHandler {
     info: RequestInfo,
     query: URLSearchParams,
   ): Promise<number> {
-    const rep = negotiateRepresentation(req.headers.accept, 'single');
+    const rep = negotiateRepresentation(req.headers.accept, 'single', protobufFor(served));
     const opts = await deleteOptions(req, query);
     const { object } = await served.store.delete(info.namespace, info.name, opts);
-    writeJSON(res, 200, this.single(served, object, rep, query));
+    writeBody(res, rep, 200, this.single(served, object, rep, query));
     return 200;
   }
 
@@ -407,12 +426,30 @@ export class ResourceHandler {
     namespace: string,
     query: URLSearchParams,
   ): Promise<number> {
-    const rep = negotiateRepresentation(req.headers.accept, 'list');
+    const rep = negotiateRepresentation(req.headers.accept, 'list', protobufFor(served));
     const opts = await deleteOptions(req, query);
     const result = await served.store.deleteCollection(namespace || undefined, listOptions(query), opts);
-    writeJSON(res, 200, this.listBody(served, result, rep, query));
+    writeBody(res, rep, 200, this.listBody(served, result, rep, query));
     return 200;
   }
+}
+
+/** Whether the kind has a protobuf form (built-in kinds) that responses may take. */
+function protobufFor(served: ServedResource): { protobuf: boolean } {
+  return { protobuf: protobufMessageOf(served.store.apiVersion, served.def.kind) !== undefined };
+}
+
+/** Writes a response in the negotiated encoding: protobuf when chosen and the body has that form, else JSON. */
+function writeBody(
+  res: ServerResponse,
+  rep: Representation,
+  code: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
+  const payload = rep.kind === 'object' && rep.protobuf ? protobufResponse(body) : undefined;
+  if (payload) writeProtobuf(res, code, payload, headers);
+  else writeJSON(res, code, body, headers);
 }
 
 function includeObject(query: URLSearchParams): IncludeObject {
@@ -482,7 +519,10 @@ async function deleteOptions(req: IncomingMessage, query: URLSearchParams): Prom
   }
   const raw = await readBody(req);
   if (raw.length > 0 && raw.toString('utf8').trim() !== '') {
-    const body = decodeBody(raw, req.headers['content-type']);
+    const body = decodeObjectBody(raw, req.headers['content-type'], {
+      apiVersion: 'meta.k8s.io/v1',
+      kind: 'DeleteOptions',
+    });
     if (!isPlainObject(body)) throw badRequest('DeleteOptions must be a JSON object');
     if (body['kind'] !== undefined && body['kind'] !== 'DeleteOptions') {
       throw badRequest(`expected DeleteOptions, got ${displayValue(body['kind'])}`);
