@@ -3,8 +3,9 @@
 // (src/machinery/protobuf/generated/descriptor.ts) from Kubernetes' published definitions:
 // field numbers and proto types from the generated.proto files of k8s.io/api, k8s.io/apimachinery
 // and k8s.io/kube-aggregator; JSON names, inlining and omitempty from the struct tags of the same
-// packages' Go types (the JSON form is what the server stores). The two sources must agree on
-// every field number, or the script fails.
+// packages' Go types (the JSON form is what the server stores), and from the same tags the
+// strategic-merge-patch strategies and merge keys. The two sources must agree on every field
+// number, or the script fails.
 //
 //   node hack/protobuf/generate-descriptor.mjs            # downloads the modules with `go mod download`
 //
@@ -145,6 +146,8 @@ function parseGoStructs(dir) {
         const json = /json:"([^"]*)"/.exec(tags)?.[1] ?? '';
         const [jsonName, ...opts] = json.split(',');
         current.set(name, {
+          patchStrategy: /patchStrategy:"([^"]*)"/.exec(tags)?.[1],
+          patchMergeKey: /patchMergeKey:"([^"]*)"/.exec(tags)?.[1],
           number: Number(parts[1]),
           json: jsonName,
           inline: jsonName === '' && opts.includes('inline'),
@@ -223,6 +226,7 @@ function main() {
 
   const messages = {};
   const annotations = {};
+  const patch = {};
   while (wanted.length > 0) {
     const full = wanted.pop();
     if (messages[full]) continue;
@@ -241,6 +245,8 @@ function main() {
       if (tag?.omitempty) flags |= OMITEMPTY;
       if (tag?.pointer) flags |= POINTER;
       const json = tag && !tag.inline ? tag.json || f.name : f.name;
+      if (tag?.patchStrategy)
+        (patch[full] ??= {})[json] = tag.patchMergeKey ? [tag.patchStrategy, tag.patchMergeKey] : [tag.patchStrategy];
       return f.label === 'map'
         ? [json, f.number, type, flags, resolveType(msg.pkg, f.key)]
         : [json, f.number, type, flags];
@@ -264,6 +270,7 @@ function main() {
         .map((k) => [k, kinds[k]]),
     ),
     annotations,
+    patch: Object.fromEntries(Object.keys(patch).sort().map((k) => [k, patch[k]])),
     messages: sorted,
   };
   writeFileSync(

@@ -17,6 +17,8 @@ import { managerFromUserAgent } from '../apply/managed-fields.js';
 import { applyDefaults } from '../schema/structural.js';
 import { applyJSONPatch, JSONPatchError, parseJSONPatch } from '../patch/json-patch.js';
 import { applyMergePatch } from '../patch/merge-patch.js';
+import { applyStrategicMergePatch, StrategicPatchError } from '../patch/strategic-merge-patch.js';
+import { builtinPatchMeta, type PatchMeta } from '../../machinery/protobuf/patch-meta.js';
 import type { APIRegistry, ServedResource } from '../registry/registry.js';
 import { displayValue, isPlainObject, type KubeObject } from '../../machinery/object.js';
 import { parseResourceVersion, type DeleteOptions, type WriteOptions } from '../registry/store.js';
@@ -41,7 +43,15 @@ import type { RequestInfo } from './requestinfo.js';
 import { serveWatch, type WatchSettings } from './watch.js';
 
 const applyPatchType = 'application/apply-patch+yaml';
+const strategicPatchType = 'application/strategic-merge-patch+json';
 const patchTypes = ['application/json-patch+json', 'application/merge-patch+json', applyPatchType];
+/** Built-in kinds also take strategic merge patches; upm.io kinds answer 415, as CRDs do. */
+const builtinPatchTypes = [
+  'application/json-patch+json',
+  'application/merge-patch+json',
+  strategicPatchType,
+  applyPatchType,
+];
 
 export interface ResourceHandlerOptions {
   watch: WatchSettings;
@@ -281,7 +291,9 @@ export class ResourceHandler {
   ): Promise<number> {
     const rep = negotiateRepresentation(req.headers.accept, 'single', protobufFor(served));
     const type = contentTypeOf(req.headers['content-type']);
-    if (!patchTypes.includes(type)) throw unsupportedMediaType(type, patchTypes);
+    const patchMeta = builtinPatchMeta(served.store.apiVersion, served.def.kind);
+    const accepted = patchMeta ? builtinPatchTypes : patchTypes;
+    if (!accepted.includes(type)) throw unsupportedMediaType(type, accepted);
     if (type === applyPatchType) return this.apply(req, res, served, info, query, rep);
     if (query.get('force') !== null) {
       throw invalid('PatchOptions', 'meta.k8s.io', '', [
@@ -296,7 +308,7 @@ export class ResourceHandler {
       throw badRequest(`error decoding patch: ${(err as Error).message}`);
     }
     checkDepth(patch);
-    const apply = makePatcher(type, patch);
+    const apply = makePatcher(type, patch, patchMeta);
     const opts = writeOptions(req, query);
     const { store } = served;
     let result: unknown;
@@ -580,10 +592,21 @@ async function deleteOptions(req: IncomingMessage, query: URLSearchParams): Prom
   return opts;
 }
 
-function makePatcher(type: string, patch: unknown): (current: unknown) => unknown {
+function makePatcher(type: string, patch: unknown, meta: PatchMeta | undefined): (current: unknown) => unknown {
   if (type === 'application/merge-patch+json') {
     if (!isPlainObject(patch)) throw badRequest('a merge patch must be a JSON object');
     return (current) => applyMergePatch(current, patch);
+  }
+  if (type === strategicPatchType) {
+    if (!isPlainObject(patch)) throw badRequest('a strategic merge patch must be a JSON object');
+    return (current) => {
+      try {
+        return applyStrategicMergePatch(current, patch, meta);
+      } catch (err) {
+        if (err instanceof StrategicPatchError) throw new StatusError(422, 'Invalid', err.message, {});
+        throw err;
+      }
+    };
   }
   let ops: ReturnType<typeof parseJSONPatch>;
   try {
@@ -612,7 +635,7 @@ function makePatcher(type: string, patch: unknown): (current: unknown) => unknow
 }
 
 function patchSetsResourceVersion(type: string, patch: unknown): boolean {
-  if (type === 'application/merge-patch+json') {
+  if (type === 'application/merge-patch+json' || type === strategicPatchType) {
     return (
       isPlainObject(patch) &&
       isPlainObject(patch['metadata']) &&
