@@ -270,7 +270,11 @@ function main() {
         .map((k) => [k, kinds[k]]),
     ),
     annotations,
-    patch: Object.fromEntries(Object.keys(patch).sort().map((k) => [k, patch[k]])),
+    patch: Object.fromEntries(
+      Object.keys(patch)
+        .sort()
+        .map((k) => [k, patch[k]]),
+    ),
     messages: sorted,
   };
   writeFileSync(
