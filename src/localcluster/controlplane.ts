@@ -20,6 +20,7 @@ import { coreRegistrations, initCoreResources } from './kinds/index.js';
 import { PodSimulator } from './podsim/index.js';
 import { isNotFound } from '../machinery/errors.js';
 import { startNamespaces } from './namespaces/index.js';
+import { installClusterRBAC } from './manifests.js';
 
 export const frontProxyClientName = 'front-proxy-client';
 export const upmAPIServiceName = 'v1alpha1.upm.io';
@@ -169,6 +170,7 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Running
       selector: { app: upmServiceName },
     },
   });
+  await installClusterRBAC(registry);
   const apiServices = registry.lookup('apiregistration.k8s.io', 'v1', 'apiservices')!;
   const desired = {
     group: 'upm.io',

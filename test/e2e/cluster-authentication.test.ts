@@ -143,6 +143,10 @@ describe('apiserver with authentication from the cluster', () => {
       return r.stdout;
     };
     const manifest = (name: string) => readFileSync(join(repoRoot, 'config/apiservice', name), 'utf8');
+    // Local mode installs config/apiservice's RBAC as a cluster install does: take the two
+    // bindings away to see what the server meets without them.
+    await kubectl(['delete', '-f', '-'], manifest('auth-reader.yaml'));
+    await kubectl(['delete', '-f', '-'], manifest('auth-delegator.yaml'));
     await kubectl(['apply', '-f', '-'], manifest('serviceaccount.yaml'));
     const token = (await kubectl(['create', 'token', 'upm-apiserver', '-n', 'upm-system'])).trim();
     const root = join(work, 'pod');
