@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** The Kubernetes release the local control plane emulates (its /version, src/apiserver/version.ts). */
+/** The Kubernetes release the local control plane emulates (emulatedKubernetesVersion in src/localcluster/controlplane.ts). */
 const KUBE_MODULE_VERSION = 'v0.33.13';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');

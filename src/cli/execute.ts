@@ -60,11 +60,19 @@ export async function execute(commands: readonly Command[], argv: string[], io: 
   try {
     running = await command.run(options);
   } catch (err) {
-    const shown = err instanceof Error ? (isVerbose(options.logging) && err.stack) || err.message : String(err);
+    const shown = err instanceof Error ? (isVerbose(options.logging) && err.stack) || startFailure(err) : String(err);
     io.stderr.write(`${prefix}${shown}\n`);
     return 1;
   }
   return stopOnSignal(running, io);
+}
+
+/** One line for a failure to start; a port in use says which port and what to do. */
+function startFailure(err: Error): string {
+  const e = err as NodeJS.ErrnoException & { address?: string; port?: number };
+  if (e.code === 'EADDRINUSE' && e.port !== undefined)
+    return `port ${e.port} on ${e.address ?? 'this host'} is already in use (another upm-engine, or another program); stop it, or choose another port`;
+  return err.message;
 }
 
 function lines(prefix: string, problems: string[]): string {

@@ -15,6 +15,7 @@ import {
 import { ensureLocalPKI, type LocalPKI } from '../pki/bundle.js';
 import { buildKubeconfig, writeKubeconfig } from '../pki/kubeconfig.js';
 import type { Command, CommonOptions } from './command.js';
+import { lockDataDir } from './datadir-lock.js';
 import { defineFlags } from './flags.js';
 import { createLogger, loggingFlags, loggingOptions, validateLogging } from './logger.js';
 import { serve, watchFlags, type RunningEngine, type ServeOptions } from './serve.js';
@@ -93,6 +94,26 @@ and a kubeconfig generated under the data directory.`,
 };
 
 async function runLocal(o: LocalOptions): Promise<RunningEngine> {
+  const lock = lockDataDir(o.dataDir);
+  try {
+    const engine = await startLocal(o);
+    return {
+      ...engine,
+      async stop() {
+        try {
+          await engine.stop();
+        } finally {
+          lock.release();
+        }
+      },
+    };
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
+}
+
+async function startLocal(o: LocalOptions): Promise<RunningEngine> {
   const logger = createLogger(o.logging);
   const pkiDir = join(o.dataDir, 'pki');
   const pki = await ensureLocalPKI(pkiDir, {
@@ -170,7 +191,7 @@ async function startWithControlPlane(
       store: cluster.store,
       pki,
       frontProxy,
-      logger: upmServer.logger.child({ component: 'control-plane' }),
+      logger: upmServer.logger,
       bindAddress: o.bindAddress,
       port: o.port,
       upmServer: { host: '127.0.0.1', port: upm.server.port },
@@ -194,6 +215,7 @@ async function startWithControlPlane(
     const clusterStore = cluster;
     const engine: RunningEngine = {
       ...upm,
+      logger: upmServer.logger,
       async stop() {
         await controlPlane.stop();
         namespaces?.close();

@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { startAPIServer, type RunningAPIServer } from '../apiserver/server.js';
+import { kubernetesVersionInfo } from '../apiserver/version.js';
 import { createCA, generateKeySync, issueClientCert, type CertKeyPair } from '../pki/certs.js';
 import type { LocalPKI } from '../pki/bundle.js';
 import { buildKubeconfig } from '../pki/kubeconfig.js';
@@ -21,8 +22,15 @@ import { PodSimulator } from './podsim/index.js';
 import { isNotFound } from '../machinery/errors.js';
 import { startNamespaces } from './namespaces/index.js';
 import { installClusterRBAC } from './manifests.js';
+import { unservedSubresourceDelegate } from './unserved.js';
 
 export const frontProxyClientName = 'front-proxy-client';
+/**
+ * The Kubernetes release the control plane plays: its /version, and the k8s.io/api release its
+ * protobuf descriptor comes from (hack/protobuf/generate-descriptor.mjs). kubectl 1.32 to 1.34
+ * are within the supported skew.
+ */
+export const emulatedKubernetesVersion = '1.33.13';
 export const upmAPIServiceName = 'v1alpha1.upm.io';
 export const upmServiceNamespace = 'upm-system';
 export const upmServiceName = 'upm-apiserver';
@@ -70,6 +78,7 @@ export interface ControlPlaneOptions {
   store: Store;
   pki: LocalPKI;
   frontProxy: FrontProxyPKI;
+  /** The process's logger; each part of the control plane logs with its own `component`. */
   logger: Logger;
   bindAddress: string;
   port: number;
@@ -137,16 +146,19 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Running
   const server = await startAPIServer({
     store: o.store,
     resources: [...coreRegistrations(), ...auth.resources],
-    logger: o.logger,
+    logger: o.logger.child({ component: 'control-plane' }),
+    version: kubernetesVersionInfo(emulatedKubernetesVersion),
     tls: { certPem: o.pki.apiserver.certPem, keyPem: o.pki.apiserver.keyPem, clientCAPem: o.pki.ca.certPem },
     bindAddress: o.bindAddress,
     port: o.port,
     watch: o.bookmarkIntervalMs ? { bookmarkIntervalMs: o.bookmarkIntervalMs } : undefined,
     authenticators: auth.authenticators,
     authorizer: auth.authorizer,
-    delegate: auth.delegate({
-      handle: (req, res, info, url) => routing.aggregator?.handle(req, res, info, url) ?? Promise.resolve(false),
-    }),
+    delegate: auth.delegate(
+      unservedSubresourceDelegate({
+        handle: (req, res, info, url) => routing.aggregator?.handle(req, res, info, url) ?? Promise.resolve(false),
+      }),
+    ),
   });
   const { registry } = server;
   o.onServing?.(server.url);
@@ -227,7 +239,11 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Running
       clientCertPem: o.pki.admin.certPem,
       clientKeyPem: o.pki.admin.keyPem,
     });
-    simulator = new PodSimulator({ kubeconfig, logger: o.logger.child({ component: 'pod-simulator' }) });
+    simulator = new PodSimulator({
+      kubeconfig,
+      logger: o.logger.child({ component: 'pod-simulator' }),
+      kubeletVersion: `v${emulatedKubernetesVersion}`,
+    });
     await simulator.start();
   }
   return {

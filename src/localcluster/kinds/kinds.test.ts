@@ -69,6 +69,7 @@ describe('discovery', () => {
       .sort();
     expect(groups).toEqual([
       'admissionregistration.k8s.io',
+      'apiextensions.k8s.io',
       'apiregistration.k8s.io',
       'coordination.k8s.io',
       'rbac.authorization.k8s.io',
