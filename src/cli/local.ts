@@ -1,6 +1,7 @@
 // `upm-engine local` (what `npm start` runs): everything on one machine, on the embedded
 // SQLite storage, with a generated CA, serving and admin certificates and a kubeconfig.
 
+import { createServer as createNetServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { DelegatingAuthorizer, type SubjectAccessReviewer } from '../apiserver/authorization/delegating.js';
 import { subjectAccessReviewer } from '../apiserver/authorization/sar-client.js';
@@ -96,6 +97,8 @@ and a kubeconfig generated under the data directory.`,
 async function runLocal(o: LocalOptions): Promise<RunningEngine> {
   const lock = lockDataDir(o.dataDir);
   try {
+    // Before anything is generated or logged: a port in use is then the only thing said.
+    if (o.port !== 0) await ensurePortFree(o.bindAddress, o.port);
     const engine = await startLocal(o);
     return {
       ...engine,
@@ -241,4 +244,13 @@ function clientHost(bindAddress: string): string {
   if (bindAddress === '0.0.0.0') return '127.0.0.1';
   if (bindAddress === '::') return '[::1]';
   return bindAddress.includes(':') ? `[${bindAddress}]` : bindAddress;
+}
+
+/** Fails with the listen error (EADDRINUSE, EACCES) when the port cannot be bound. */
+function ensurePortFree(host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const probe = createNetServer();
+    probe.once('error', reject);
+    probe.listen({ host, port, exclusive: true }, () => probe.close(() => resolve()));
+  });
 }
