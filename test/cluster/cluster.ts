@@ -15,18 +15,17 @@
 //   The serving certificate is for <service>.<namespace>.svc, the name the aggregator verifies.
 // The Deployment, PVC and PodDisruptionBudget are not applied: the server runs as a process.
 
-import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseAllDocuments, stringify } from 'yaml';
 import { buildKubeconfig } from '../../src/pki/index.js';
-import { cliPath, freePort, kubectlBinary, type KubectlResult } from '../e2e/harness.js';
-import { controlPlaneBinaries, repoRoot } from './binaries.js';
+import { controlPlaneBinaries, repoRoot, upmEngineCLI } from './binaries.js';
+import { runKubectl, type KubectlOptions, type KubectlResult } from './kubectl.js';
 import { createControlPlanePKI, upmServiceName, upmServiceNamespace, type ControlPlanePKI } from './pki.js';
-import { startComponent, waitReady, type Component } from './process.js';
+import { freePort, startComponent, waitReady, type Component } from './process.js';
 
 /** kube-controller-manager's controllers the tests rely on (the rest stay off to spare CPU). */
 export const defaultControllers = [
@@ -71,17 +70,14 @@ export interface RealCluster {
   pki: ControlPlanePKI;
   components: Component[];
   /** Runs kubectl (version e.g. '1.33') as cluster admin. */
-  kubectl(
-    version: string,
-    args: string[],
-    opts?: { input?: string; env?: Record<string, string>; timeoutMs?: number },
-  ): Promise<KubectlResult>;
+  kubectl(version: string, args: string[], opts?: KubectlOptions): Promise<KubectlResult>;
   /** Stops every process (reverse start order) and removes the directory. */
   stop(): Promise<void>;
 }
 
 export async function startRealCluster(opts: RealClusterOptions = {}): Promise<RealCluster> {
   const bins = controlPlaneBinaries();
+  if (!existsSync(upmEngineCLI)) throw new Error(`${upmEngineCLI} is missing: run npm run build first`);
   const dir = mkdtempSync(join(tmpdir(), 'upm-real-cluster-'));
   const logDir = join(dir, 'logs');
   mkdirSync(logDir);
@@ -176,7 +172,7 @@ export async function startRealCluster(opts: RealClusterOptions = {}): Promise<R
       'upm-apiserver',
       process.execPath,
       [
-        cliPath,
+        upmEngineCLI,
         'apiserver',
         `--secure-port=${upmPort}`,
         '--bind-address=127.0.0.1',
@@ -353,31 +349,6 @@ function tokenKubeconfig(server: string, caPem: string, token: string): string {
     users: [{ name: upmServiceName, user: { token } }],
     contexts: [{ name: 'upm-apiserver', context: { cluster: 'real', user: upmServiceName } }],
     'current-context': 'upm-apiserver',
-  });
-}
-
-export function runKubectl(
-  version: string,
-  kubeconfig: string,
-  cacheDir: string,
-  args: string[],
-  o: { input?: string; env?: Record<string, string>; timeoutMs?: number } = {},
-): Promise<KubectlResult> {
-  return new Promise((resolve) => {
-    const p = execFile(
-      kubectlBinary(version),
-      ['--kubeconfig', kubeconfig, '--cache-dir', cacheDir, ...args],
-      { env: { ...process.env, ...(o.env ?? {}) }, timeout: o.timeoutMs ?? 30_000, maxBuffer: 16 * 1024 * 1024 },
-      (err, stdout, stderr) => {
-        const code = err
-          ? typeof (err as { code?: unknown }).code === 'number'
-            ? (err as { code: number }).code
-            : 1
-          : 0;
-        resolve({ code, stdout, stderr });
-      },
-    );
-    p.stdin!.end(o.input ?? '');
   });
 }
 
