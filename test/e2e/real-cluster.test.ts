@@ -186,6 +186,35 @@ describe('a real control plane (kube-apiserver and its aggregator in front of up
     });
   });
 
+  it('the view and edit roles include upm.io through config/apiservice/aggregate-roles.yaml (--as)', async () => {
+    await ok('1.33', ['create', 'namespace', 'rbac']);
+    await ok('1.33', ['create', 'rolebinding', 'alice-view', '--clusterrole=view', '--user=alice', '-n', 'rbac']);
+    await ok('1.33', ['create', 'rolebinding', 'bob-edit', '--clusterrole=edit', '--user=bob', '-n', 'rbac']);
+    // The clusterrole-aggregation controller folds upm-io:aggregate-to-* into view and edit.
+    await eventually('edit to include unitsets', async () =>
+      (await getJSON(['clusterrole', 'edit'])).rules.some((r: Obj) => r.resources?.includes('unitsets/scale')),
+    );
+
+    expect(await ok('1.33', ['auth', 'can-i', 'list', 'unitsets.upm.io', '--as=alice', '-n', 'rbac'])).toBe('yes\n');
+    const denied = await run('1.33', ['create', '-n', 'rbac', '--as=alice', '-f', '-'], unitSet('viewer'));
+    expect(denied.code).not.toBe(0);
+    expect(denied.stderr).toContain(
+      'unitsets.upm.io is forbidden: User "alice" cannot create resource "unitsets" in API group "upm.io" in the namespace "rbac"',
+    );
+
+    expect(await ok('1.33', ['create', '-n', 'rbac', '--as=bob', '-f', '-'], unitSet('editor'))).toBe(
+      'unitset.upm.io/editor created\n',
+    );
+    expect(await ok('1.33', ['scale', 'us/editor', '--replicas=2', '-n', 'rbac', '--as=bob'])).toBe(
+      'unitset.upm.io/editor scaled\n',
+    );
+    expect(await ok('1.33', ['get', 'us', '-n', 'rbac', '--as=alice', '-o', 'name'])).toBe('unitset.upm.io/editor\n');
+    const elsewhere = await run('1.33', ['get', 'us', '-n', 'default', '--as=bob']);
+    expect(elsewhere.stderr).toContain(
+      'unitsets.upm.io is forbidden: User "bob" cannot list resource "unitsets" in API group "upm.io" in the namespace "default"',
+    );
+  });
+
   it("the namespace controller deletes a namespace's UnitSets and Units through our discovery", async () => {
     await ok('1.33', ['create', 'namespace', 'doomed']);
     await ok('1.33', ['create', '-n', 'doomed', '-f', '-'], unitSet('orders'));
