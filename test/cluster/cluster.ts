@@ -25,7 +25,7 @@ import { buildKubeconfig } from '../../src/pki/index.js';
 import { controlPlaneBinaries, repoRoot, upmEngineCLI } from './binaries.js';
 import { runKubectl, type KubectlOptions, type KubectlResult } from './kubectl.js';
 import { createControlPlanePKI, upmServiceName, upmServiceNamespace, type ControlPlanePKI } from './pki.js';
-import { freePort, startComponent, waitReady, type Component } from './process.js';
+import { freePorts, startComponent, waitReady, type Component } from './process.js';
 
 /** kube-controller-manager's controllers the tests rely on (the rest stay off to spare CPU). */
 export const defaultControllers = [
@@ -95,9 +95,7 @@ export async function startRealCluster(opts: RealClusterOptions = {}): Promise<R
 
   try {
     const pki = createControlPlanePKI(join(dir, 'pki'));
-    const [etcdPort, etcdPeerPort, apiPort, kcmPort, schedPort, kwokPort, upmPort] = await Promise.all(
-      Array.from({ length: 7 }, () => freePort()),
-    );
+    const [etcdPort, etcdPeerPort, apiPort, kcmPort, schedPort, kwokPort, upmPort] = await freePorts(7);
     const url = `https://127.0.0.1:${apiPort}`;
     const kubeconfigFor = (name: string, id: { certPem: string; keyPem: string }) => {
       const file = join(dir, `${name}.kubeconfig`);
