@@ -15,6 +15,7 @@ import {
   configRevisionAnnotation,
   restartParametersAnnotation,
   restartRevisionAnnotation,
+  revisionLabel,
   templateHashAnnotation,
 } from '../../../api/labels.js';
 import { parameterDefinitions } from './parameters.js';
@@ -114,9 +115,15 @@ export function classifyChange(before: Unit, after: Unit, template: UnitTemplate
   if (!jsonEqual(specRest(b.podTemplate.spec), specRest(a.podTemplate.spec)) || b.mainContainer !== a.mainContainer) {
     changes.push({ reason: 'PodSpecChanged', message: 'Pod template spec', disruptive: true });
   }
+  // The revision label moves with every change; it is bookkeeping, not a change of its own.
+  const unitLabels = (u: Unit) => {
+    const labels = { ...u.metadata.labels };
+    delete labels[revisionLabel];
+    return labels;
+  };
   if (
     !jsonEqual(b.podTemplate.metadata ?? {}, a.podTemplate.metadata ?? {}) ||
-    !jsonEqual(before.metadata.labels ?? {}, after.metadata.labels ?? {})
+    !jsonEqual(unitLabels(before), unitLabels(after))
   ) {
     changes.push({ reason: 'MetadataChanged', message: 'labels or annotations', disruptive: false });
   }
