@@ -55,6 +55,10 @@ export class Manager {
     return this.opts.client;
   }
 
+  get log(): Logger | undefined {
+    return this.opts.log;
+  }
+
   /** The shared informer of `type` (one per resource and selection, whoever asks). */
   informer(
     type: ResourceType,
