@@ -11,7 +11,7 @@ import type { Unit, UnitSet, UnitStatus, UnitTemplate } from '../../../api/gener
 import { inServiceLabel, unitSetLabel } from '../../../api/labels.js';
 import { setCondition, type Condition } from '../../../machinery/conditions.js';
 import { isConflict, isNotFound } from '../../../machinery/errors.js';
-import type { KubeObject } from '../../../machinery/object.js';
+import { jsonEqual, type KubeObject } from '../../../machinery/object.js';
 import { configMaps, persistentVolumeClaims, pods, services, units } from '../../resources.js';
 import type { KubeClient } from '../../runtime/client.js';
 import type { ReconcileContext, Request, Result } from '../../runtime/controller.js';
@@ -179,21 +179,9 @@ export class UnitReconciler {
       return { requeueAfterMs: 500 };
     }
     if (change.kind === 'NonDisruptive') {
-      // In place: labels and annotations only (a Pod's spec is immutable).
-      const updated = await this.client.apply(
-        pods,
-        asObject({
-          apiVersion: 'v1',
-          kind: 'Pod',
-          metadata: {
-            name: desired.metadata!.name,
-            namespace: desired.metadata!.namespace,
-            labels: desired.metadata!.labels,
-            annotations: desired.metadata!.annotations,
-          },
-        }),
-        unitFieldManager,
-      );
+      // In place: the same spec (a Pod's spec is immutable) with new labels and annotations. The
+      // whole desired Pod is applied: an apply that left the spec out would give it up.
+      const updated = await this.client.apply(pods, asObject(desired), unitFieldManager);
       return { pod: updated as unknown as V1Pod };
     }
     return { pod: current };
@@ -270,7 +258,7 @@ export class UnitReconciler {
 
   private async writeStatus(unit: Unit, pod: V1Pod | undefined, configCondition: Condition): Promise<void> {
     const status = unitStatus(unit, pod, configCondition, this.now());
-    if (JSON.stringify(status) === JSON.stringify(unit.status ?? {})) return;
+    if (jsonEqual(status, unit.status ?? {})) return;
     await this.client.apply(
       units,
       asObject({

@@ -12,7 +12,7 @@ import type { Unit, UnitSet, UnitTemplate } from '../../../api/generated/types.j
 import { unitSetLabel } from '../../../api/labels.js';
 import { defaultUnitTemplateName } from '../../../api/unitset.js';
 import { isConflict, isNotFound } from '../../../machinery/errors.js';
-import type { KubeObject } from '../../../machinery/object.js';
+import { jsonEqual, type KubeObject } from '../../../machinery/object.js';
 import { podDisruptionBudgets, services, unitSets, units } from '../../resources.js';
 import type { KubeClient, ResourceType } from '../../runtime/client.js';
 import type { ReconcileContext, Request, Result } from '../../runtime/controller.js';
@@ -291,7 +291,7 @@ export class UnitSetReconciler {
       ...('problems' in t && t.problems ? { problems: t.problems } : {}),
       now: this.now(),
     });
-    if (JSON.stringify(status) === JSON.stringify(unitSet.status ?? {})) return;
+    if (jsonEqual(status, unitSet.status ?? {})) return;
     await this.client.apply(
       unitSets,
       asObject({
