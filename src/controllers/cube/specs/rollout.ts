@@ -175,7 +175,8 @@ export function planRollout(unitSet: UnitSet, units: readonly UnitState[], updat
     });
 
   const unavailable = live.filter((u) => !u.ready || u.terminating);
-  let budget = resolveMaxUnavailable(unitSet) - unavailable.length;
+  const maxUnavailable = resolveMaxUnavailable(unitSet);
+  let budget = maxUnavailable - unavailable.length;
   let blocked: RolloutPlan['blocked'];
   const chosen = new Set<string>();
   for (const u of disruptive) {
@@ -185,27 +186,25 @@ export function planRollout(unitSet: UnitSet, units: readonly UnitState[], updat
         (o) => (o.revision !== updateRevision && o.ordinal >= partition) || chosen.has(o.name) || !o.ready,
       );
       if (waiting.length > 0) {
-        blocked = {
+        blocked ??= {
           reason: 'WaitingForReplicas',
           message: `primary ${u.name} is updated after ${sortedNames(waiting).join(', ')} run the update revision and are Ready`,
         };
-        break;
+        continue;
       }
     }
-    if (!u.ready && !u.terminating) {
+    // A Unit that is not Ready is unavailable already: updating it (often the fix) costs nothing.
+    if (!u.ready) {
       chosen.add(u.name);
       continue;
     }
     if (budget <= 0) {
-      const notReady = sortedNames(unavailable);
-      blocked = {
+      const busy = sortedNames([...unavailable, ...disruptive.filter((d) => chosen.has(d.name) && d.ready)]);
+      blocked ??= {
         reason: 'WaitingForReady',
-        message:
-          notReady.length > 0
-            ? `waiting for ${notReady.join(', ')} to be Ready (maxUnavailable ${resolveMaxUnavailable(unitSet)})`
-            : `maxUnavailable ${resolveMaxUnavailable(unitSet)} reached`,
+        message: `waiting for ${busy.join(', ')} to be Ready (maxUnavailable ${maxUnavailable})`,
       };
-      break;
+      continue;
     }
     budget--;
     chosen.add(u.name);

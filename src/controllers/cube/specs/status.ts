@@ -39,6 +39,8 @@ export function unitSetStatus(input: UnitSetStatusInput): UnitSetStatus {
   const updated = units.filter((u) => updateRevision !== undefined && u.revision === updateRevision);
   const live = units.filter((u) => u.ordinal < want);
   const allUpdated = live.length === want && live.every((u) => u.revision === updateRevision);
+  // As a StatefulSet's: the current revision moves once every Unit runs the update revision and is Ready.
+  const rolledOut = allUpdated && live.every((u) => u.ready && !u.terminating);
   const status: UnitSetStatus = {
     observedGeneration: unitSet.metadata.generation,
     units: units.length,
@@ -49,7 +51,7 @@ export function unitSetStatus(input: UnitSetStatusInput): UnitSetStatus {
   };
   if (updateRevision !== undefined) {
     status.updateRevision = updateRevision;
-    status.currentRevision = allUpdated
+    status.currentRevision = rolledOut
       ? updateRevision
       : (previous.currentRevision ??
         mostCommon(units.map((u) => u.revision).filter((r) => r !== updateRevision)) ??
@@ -150,7 +152,12 @@ export function unitSetStatus(input: UnitSetStatusInput): UnitSetStatus {
     });
   else if (rollout?.blocked?.reason === 'OnDelete')
     set({ type: 'Progressing', status: 'False', reason: 'WaitingForDeletion', message: rollout.blocked.message });
-  else if (rollout && !rollout.complete) {
+  else if (
+    rollout &&
+    (rollout.update.length > 0 ||
+      rollout.pending.length > 0 ||
+      (previous.currentRevision !== undefined && previous.currentRevision !== updateRevision && !rollout.complete))
+  ) {
     const message = rollout.blocked?.message ?? `updating ${[...updating].sort().join(', ') || 'Units'}`;
     set({ type: 'Progressing', status: 'True', reason: 'Updating', message });
   } else if (rollout && rollout.held.length > 0) {

@@ -1,3 +1,4 @@
+import { unitTemplateDefinition } from '../../../api/index.js';
 import { goCases } from './testing/go-cases.js';
 import { parseTemplate, renderTemplate, TemplateError, templateFunctionNames } from './template.js';
 
@@ -154,6 +155,13 @@ describe('functions for config files', () => {
     expect(renderError('{{ printf "%d" "x" }}').detail).toBe('printf: %d cannot format string "x"');
     expect(renderError('{{ printf "%s %s" "x" }}').detail).toBe('printf: missing operand for %s (format "%s %s")');
     expect(renderError('{{ printf "%s" "x" "y" }}').detail).toBe('printf: extra operands string=y (format "%s")');
+  });
+
+  it('are all documented in the UnitTemplate schema (kubectl explain unittemplate.spec.configFiles.template)', () => {
+    const spec = unitTemplateDefinition.schema.properties!.spec;
+    const description = spec.properties!.configFiles.items!.properties!.template.description!;
+    const undocumented = templateFunctionNames.filter((name) => !new RegExp(`\\b${name}\\b`).test(description));
+    expect(undocumented).toEqual([]);
   });
 
   it('lists every function in templateFunctionNames', () => {
