@@ -200,6 +200,15 @@ describe('a MariaDB UnitSet', () => {
     expect(after['orders-db-2']).not.toBe(held['orders-db-2']);
     expect(after['orders-db-0']).toBe(held['orders-db-0']);
     expect(after['orders-db-1']).toBe(held['orders-db-1']);
+    // Lowering the partition lets the rest follow.
+    await ok(
+      'patch',
+      'us/orders-db',
+      '--type=merge',
+      '-p',
+      '{"spec":{"updateStrategy":{"rollingUpdate":{"partition":0}}}}',
+    );
+    await waitReady(3, 45_000);
   });
 
   it('puts back what was deleted or edited by hand and leaves fields others own alone', async () => {

@@ -177,6 +177,15 @@ describe('unitState', () => {
     expect(state.disruptive).toBe(false);
   });
 
+  it('counts a Unit whose controller has not caught up with its latest spec as not ready', () => {
+    // Updated by the UnitSet controller a moment ago: its Pod may be about to be replaced.
+    const u = unit({ ready: true, observedGeneration: 2 });
+    u.metadata.generation = 3;
+    expect(unitState('orders', u)!.ready).toBe(false);
+    u.status!.observedGeneration = 3;
+    expect(unitState('orders', u)!.ready).toBe(true);
+  });
+
   it('skips Units whose name is not <unitset>-<ordinal>', () => {
     const u = unit({});
     u.metadata.name = 'stranger';

@@ -37,11 +37,14 @@ export function unitState(
   const ordinal = ordinalOf(unitSetName, name) ?? Number(unit.metadata.labels?.[ordinalLabel] ?? NaN);
   if (!Number.isInteger(ordinal)) return undefined;
   const ready = unit.status?.ready ?? isConditionTrue(unit.status?.conditions as Condition[] | undefined, 'Ready');
+  // A Unit whose controller has not acted on its latest spec yet may be about to lose its Pod:
+  // it counts as unavailable until its status catches up (as a Deployment's observedGeneration).
+  const observed = (unit.status?.observedGeneration ?? 0) >= (unit.metadata.generation ?? 0);
   const state: UnitState = {
     name,
     ordinal,
     revision: unit.metadata.labels?.[revisionLabel],
-    ready: ready === true,
+    ready: ready === true && observed,
     terminating: unit.metadata.deletionTimestamp !== undefined,
     volumeClaimRetentionPolicy: unit.spec.volumeClaimRetentionPolicy,
   };
