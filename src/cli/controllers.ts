@@ -17,6 +17,21 @@ const flags = defineFlags({
   'leader-elect': { type: 'bool', default: 'true', usage: 'elect a leader among replicas on a Lease' },
   'leader-election-namespace': { type: 'string', default: 'upm-system', usage: 'namespace of the Lease' },
   'leader-election-id': { type: 'string', default: 'upm-engine-controllers', usage: 'name of the Lease' },
+  'leader-elect-lease-duration': {
+    type: 'duration',
+    default: '15s',
+    usage: 'how long standbys wait after the last renewal they saw before taking over',
+  },
+  'leader-elect-renew-deadline': {
+    type: 'duration',
+    default: '10s',
+    usage: 'how long the leader keeps trying to renew before it gives up leading',
+  },
+  'leader-elect-retry-period': {
+    type: 'duration',
+    default: '2s',
+    usage: 'how often candidates try to acquire or renew',
+  },
   'health-probe-bind-address': {
     type: 'string',
     value: 'host:port',
@@ -31,6 +46,7 @@ export interface ControllersCommandOptions extends CommonOptions {
   leaderElect: boolean;
   leaseNamespace: string;
   leaseName: string;
+  leaseTimings: { leaseDurationMs: number; renewDeadlineMs: number; retryPeriodMs: number };
   /** Where /healthz, /readyz and /metrics are served: undefined for nowhere, 'invalid' fails validation. */
   probeAddress: ReturnType<typeof parseBindAddress>;
   probeAddressText: string;
@@ -57,6 +73,11 @@ coordination.k8s.io Lease; the others wait, warm, and take over when it stops re
       leaderElect: f['leader-elect'],
       leaseNamespace: f['leader-election-namespace'],
       leaseName: f['leader-election-id'],
+      leaseTimings: {
+        leaseDurationMs: f['leader-elect-lease-duration'],
+        renewDeadlineMs: f['leader-elect-renew-deadline'],
+        retryPeriodMs: f['leader-elect-retry-period'],
+      },
       probeAddress: parseBindAddress(f['health-probe-bind-address']),
       probeAddressText: f['health-probe-bind-address'],
       logging: loggingOptions(f),
@@ -67,6 +88,11 @@ coordination.k8s.io Lease; the others wait, warm, and take over when it stops re
     if (o.probeAddress === 'invalid')
       problems.push(`--health-probe-bind-address must be host:port or 0, got "${o.probeAddressText}"`);
     if (o.leaderElect && !o.leaseNamespace) problems.push('--leader-election-namespace must not be empty');
+    const t = o.leaseTimings;
+    if (o.leaderElect && !(t.leaseDurationMs > t.renewDeadlineMs && t.renewDeadlineMs > 1.2 * t.retryPeriodMs))
+      problems.push(
+        '--leader-elect-lease-duration must exceed --leader-elect-renew-deadline, which must exceed 1.2 × --leader-elect-retry-period',
+      );
     return problems;
   },
   async run(o) {
@@ -76,7 +102,12 @@ coordination.k8s.io Lease; the others wait, warm, and take over when it stops re
       kubeConfig,
       log: logger,
       leaderElection: o.leaderElect
-        ? { namespace: o.leaseNamespace, name: o.leaseName, identity: `${hostname()}_${process.pid}` }
+        ? {
+            namespace: o.leaseNamespace,
+            name: o.leaseName,
+            identity: `${hostname()}_${process.pid}`,
+            ...o.leaseTimings,
+          }
         : false,
       probeAddress: o.probeAddress === 'invalid' ? undefined : o.probeAddress,
       onLeaderLost: () => {

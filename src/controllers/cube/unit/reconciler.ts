@@ -165,7 +165,7 @@ export class UnitReconciler {
     const recovery = unit.spec.failedPodRecovery;
     if (current.status?.phase === 'Failed' || current.status?.phase === 'Succeeded') {
       if (recovery?.enabled === false) return { pod: current };
-      const since = finishedAt(current) ?? this.now().getTime();
+      const since = finishedAt(current) ?? this.firstSeenEnded(current);
       const waitMs = (recovery?.delaySeconds ?? 60) * 1000 - (this.now().getTime() - since);
       if (waitMs > 0) return { pod: current, requeueAfterMs: waitMs };
       await this.deletePod(unit, current, 'RecreateFailedPod', `Pod ended in phase ${current.status?.phase}`);
@@ -185,6 +185,18 @@ export class UnitReconciler {
       return { pod: updated as unknown as V1Pod };
     }
     return { pod: current };
+  }
+
+  private readonly endedSeen = new Map<string, number>();
+
+  /** When this controller first saw a Pod ended that reports no finish time (an eviction writes none). */
+  private firstSeenEnded(pod: V1Pod): number {
+    const uid = pod.metadata!.uid!;
+    if (!this.endedSeen.has(uid)) {
+      if (this.endedSeen.size > 10_000) this.endedSeen.clear();
+      this.endedSeen.set(uid, this.now().getTime());
+    }
+    return this.endedSeen.get(uid)!;
   }
 
   private async deletePod(unit: Unit, pod: V1Pod, action: string, note: string): Promise<void> {
