@@ -2,6 +2,7 @@
 
 import { apiserverCommand } from './apiserver.js';
 import type { Command } from './command.js';
+import { controllersCommand } from './controllers.js';
 import { localCommand } from './local.js';
 
-export const commands: readonly Command[] = [localCommand, apiserverCommand];
+export const commands: readonly Command[] = [localCommand, apiserverCommand, controllersCommand];
