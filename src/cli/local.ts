@@ -7,7 +7,6 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { DelegatingAuthorizer, type SubjectAccessReviewer } from '../apiserver/authorization/delegating.js';
 import { subjectAccessReviewer } from '../apiserver/authorization/sar-client.js';
 import { clusterNamespaceLookup, type ClusterNamespaceLookup } from '../apiserver/admission/namespace-lookup.js';
-import { KubeConfig } from '@kubernetes/client-node';
 import {
   ensureFrontProxyPKI,
   ensureServiceAccountKey,
