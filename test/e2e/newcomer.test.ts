@@ -135,7 +135,7 @@ describe('namespaces', () => {
     expect((await fails('1.32', ['get', 'namespace', 'team-gone'])).stderr).toContain(
       'namespaces "team-gone" not found',
     );
-    for (const kind of ['unitsets', 'configmaps', 'pods']) {
+    for (const kind of ['unitsets', 'units', 'configmaps', 'pods']) {
       const all = await json('1.32', ['get', kind, '-A']);
       expect(
         all.items.filter((i: { metadata: { namespace: string } }) => i.metadata.namespace === 'team-gone'),
@@ -175,17 +175,25 @@ describe('managedFields', () => {
       '--field-manager=mytool',
     ]);
     await must(['scale', 'us', 'owned', '--replicas=5']);
-    const current = JSON.parse(await must(['get', 'us', 'owned', '-o', 'json']));
-    current.metadata.annotations = { ...current.metadata.annotations, note: 'replaced' };
-    delete current.metadata.managedFields;
-    await must(['replace', '-f', '-'], JSON.stringify(current));
+    // The UnitSet controller writes too: replace what was read, again if it changed meanwhile (409).
+    for (let attempt = 0; ; attempt++) {
+      const current = JSON.parse(await must(['get', 'us', 'owned', '-o', 'json']));
+      current.metadata.annotations = { ...current.metadata.annotations, note: 'replaced' };
+      delete current.metadata.managedFields;
+      const replaced = await kubectl(['replace', '-f', '-'], JSON.stringify(current));
+      if (replaced.code === 0) break;
+      if (attempt === 4 || !replaced.stderr.includes('the object has been modified')) throw new Error(replaced.stderr);
+    }
 
     const obj = JSON.parse(await must(['get', 'us', 'owned', '-o', 'json', '--show-managed-fields']));
-    const entries = obj.metadata.managedFields.map((e: Record<string, unknown>) => ({
-      manager: e['manager'],
-      operation: e['operation'],
-      ...(e['subresource'] ? { subresource: e['subresource'] } : {}),
-    }));
+    // Managers of the kubectl verbs (the UnitSet controller's own entries aside).
+    const entries = obj.metadata.managedFields
+      .filter((e: { manager: string }) => !e.manager.startsWith('upm.io/'))
+      .map((e: Record<string, unknown>) => ({
+        manager: e['manager'],
+        operation: e['operation'],
+        ...(e['subresource'] ? { subresource: e['subresource'] } : {}),
+      }));
     expect(entries).toEqual(
       expect.arrayContaining([
         { manager: 'kubectl-create', operation: 'Update' },

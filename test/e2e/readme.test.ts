@@ -40,6 +40,8 @@ it('the walkthrough runs from top to bottom', async () => {
   symlinkSync(kubectlBinary('1.32'), join(bin, 'kubectl'));
   const home = join(work, 'home');
   mkdirSync(home);
+  // The walkthrough runs at the root of a checkout: it applies files of examples/.
+  symlinkSync(join(repoRoot, 'examples'), join(work, 'examples'));
   const result = await new Promise<{ code: number; stdout: string; stderr: string }>((done) => {
     execFile(
       'bash',
@@ -58,6 +60,7 @@ it('the walkthrough runs from top to bottom', async () => {
   expect(result.stdout).toMatch(/^Server Version: v1\.33\.\d+\+upm-engine\./m);
   expect(result.stdout).toContain('unitset.upm.io/orders-db serverside-applied');
   expect(result.stdout).toContain('unitset.upm.io/orders-db scaled');
+  expect(result.stdout).toMatch(/^pod\/orders-db-2\s+\S+\s+Running/m);
   expect(result.stdout).toMatch(/^yes$/m);
   expect(result.stdout).toContain('namespace "team-a" deleted');
   expect(result.stderr).not.toMatch(/WARNING|error/i);
