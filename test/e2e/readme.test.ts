@@ -5,11 +5,8 @@
 import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { kubectlBinary, startEngine, type Engine } from './harness.js';
-
-const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+import { join } from 'node:path';
+import { kubectlBinary, repoRoot, startEngine, type Engine } from './harness.js';
 
 /** The ```sh block that follows the `<!-- walkthrough -->` marker in README.md. */
 function readmeWalkthrough(readme: string): string {
