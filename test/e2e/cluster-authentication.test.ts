@@ -63,9 +63,9 @@ describe('apiserver with authentication from the cluster', () => {
     );
     await Promise.race([
       exited,
-      waitFor('the second apiserver to serve', () => /"msg":"serving upm\.io API"/.test(secondLogs), 20_000),
+      waitFor('the second apiserver to serve', () => /"msg":"API server is serving"/.test(secondLogs), 20_000),
     ]);
-    secondURL = /"url":"(https:\/\/[^"]+)","backend"[^\n]*"msg":"serving upm\.io API"/.exec(secondLogs)![1]!;
+    secondURL = /"url":"(https:\/\/[^"]+)","backend"[^\n]*"msg":"API server is serving"/.exec(secondLogs)![1]!;
   }, 60_000);
 
   afterAll(async () => {
