@@ -10,8 +10,7 @@ import {
 } from '../apiserver/authentication/cluster-config.js';
 import { DelegatingAuthorizer, type AsyncAuthorizer } from '../apiserver/authorization/delegating.js';
 import { subjectAccessReviewer, subjectAccessReviewerFor } from '../apiserver/authorization/sar-client.js';
-import { clusterNamespaceLookup } from '../apiserver/admission/namespace-lookup.js';
-import type { NamespaceLookup } from '../apiserver/admission/namespace-lifecycle.js';
+import { clusterNamespaceLookup, type ClusterNamespaceLookup } from '../apiserver/admission/namespace-lookup.js';
 import type { Command, CommonOptions } from './command.js';
 import { defineFlags } from './flags.js';
 import { createLogger, loggingFlags, loggingOptions, validateLogging } from './logger.js';
@@ -158,7 +157,7 @@ and without these flags, every authenticated user may do anything.`,
       anonymousAuth: o.anonymousAuth,
       requestHeader: delegation.requestHeader,
       authorizer: delegation.authorizer,
-      namespaceLookup: delegation.namespaceLookup,
+      namespaces: delegation.namespaces,
     });
   },
 };
@@ -186,7 +185,7 @@ export interface Delegation {
   requestHeader?: ServeOptions['requestHeader'];
   authorizer?: AsyncAuthorizer;
   /** The cluster's namespaces for NamespaceLifecycle, read with the authorization credentials. */
-  namespaceLookup?: NamespaceLookup;
+  namespaces?: ClusterNamespaceLookup;
 }
 
 /**
@@ -232,20 +231,20 @@ export async function resolveDelegation(
       }
     : cluster.requestHeader;
   let authorizer: AsyncAuthorizer | undefined;
-  let namespaceLookup: NamespaceLookup | undefined;
+  let namespaces: ClusterNamespaceLookup | undefined;
   if (flags.authorizationKubeconfig) {
     const text = readFlagFile(flags.authorizationKubeconfig, '--authorization-kubeconfig');
     authorizer = new DelegatingAuthorizer(subjectAccessReviewer(text));
-    namespaceLookup = clusterNamespaceLookup(
+    namespaces = clusterNamespaceLookup(
       loadKubeconfigFile(flags.authorizationKubeconfig, '--authorization-kubeconfig'),
-    ).lookup;
+    );
   } else {
     const kc = inCluster();
     if (kc) {
       logger.info('authorizing requests with SubjectAccessReviews through the in-cluster service account');
       authorizer = new DelegatingAuthorizer(subjectAccessReviewerFor(kc));
-      namespaceLookup = clusterNamespaceLookup(kc).lookup;
+      namespaces = clusterNamespaceLookup(kc);
     }
   }
-  return { clientCAPem, requestHeader, authorizer, namespaceLookup };
+  return { clientCAPem, requestHeader, authorizer, namespaces };
 }

@@ -207,8 +207,11 @@ async function startWithControlPlane(
     port: 0,
     requestHeader: { clientCAPem: frontProxy.ca.certPem, allowedNames: [frontProxyClientName] },
     authorizer: new DelegatingAuthorizer((spec) => reviewer(spec)),
-    namespaceLookup: (name) =>
-      namespaces ? namespaces.lookup(name) : Promise.reject(new Error('the control plane is not serving yet')),
+    namespaces: {
+      lookup: (name) =>
+        namespaces ? namespaces.lookup(name) : Promise.reject(new Error('the control plane is not serving yet')),
+      close: () => namespaces?.close(),
+    },
   });
   let cluster: OpenedStore | undefined;
   try {
@@ -243,8 +246,8 @@ async function startWithControlPlane(
       ...upm,
       logger: upmServer.logger,
       async stop() {
-        await controlPlane.stop();
         namespaces?.close();
+        await controlPlane.stop();
         clusterStore.stop();
         await clusterStore.store.close();
         await upm.stop();

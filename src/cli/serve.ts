@@ -8,7 +8,8 @@ import {
   type RequestHeaderConfig,
 } from '../apiserver/authentication/requestheader.js';
 import type { AsyncAuthorizer } from '../apiserver/authorization/delegating.js';
-import { NamespaceLifecycle, type NamespaceLookup } from '../apiserver/admission/namespace-lifecycle.js';
+import { NamespaceLifecycle } from '../apiserver/admission/namespace-lifecycle.js';
+import type { ClusterNamespaceLookup } from '../apiserver/admission/namespace-lookup.js';
 import { startAPIServer, type RunningAPIServer } from '../apiserver/server.js';
 import { defineFlags } from './flags.js';
 import { openStore, type CompactionSettings, type EtcdSettings, type OpenedStore } from './storage.js';
@@ -44,8 +45,8 @@ export interface ServeOptions {
   requestHeader?: Pick<RequestHeaderConfig, 'clientCAPem' | 'allowedNames'> & Partial<RequestHeaderConfig>;
   /** Delegated authorization; without it every authenticated user is allowed. */
   authorizer?: AsyncAuthorizer;
-  /** The cluster's namespaces, for NamespaceLifecycle admission; without it creates are not checked. */
-  namespaceLookup?: NamespaceLookup;
+  /** The cluster's namespaces, for NamespaceLifecycle admission (closed on stop); without it creates are not checked. */
+  namespaces?: ClusterNamespaceLookup;
 }
 
 /** Opens storage and starts the API server; shared by `apiserver` and `local`. */
@@ -71,12 +72,13 @@ export async function serve(o: ServeOptions): Promise<RunningEngine> {
       anonymousAuth: o.anonymousAuth,
       watch: { bookmarkIntervalMs: o.bookmarkIntervalMs },
     });
-    if (o.namespaceLookup) server.registry.setNamespaceLifecycle(new NamespaceLifecycle(o.namespaceLookup));
+    if (o.namespaces) server.registry.setNamespaceLifecycle(new NamespaceLifecycle(o.namespaces.lookup));
     return {
       server,
       storage,
       logger: o.logger,
       async stop() {
+        o.namespaces?.close();
         await server.close();
         storage.stop();
         await storage.store.close();

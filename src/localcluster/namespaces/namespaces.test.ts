@@ -1,6 +1,8 @@
 // NamespaceLifecycle and the namespace controller on a control plane over HTTPS.
 
+import { KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
+import { clusterNamespaceLookup } from '../../apiserver/admission/namespace-lookup.js';
 import { startTestCluster, type TestCluster } from '../testing/controlplane.js';
 import { startNamespaces, type RunningNamespaces } from './index.js';
 
@@ -140,5 +142,36 @@ describe('namespace deletion', () => {
     const res = await c.call('PUT', '/api/v1/namespaces/fin/finalize', { body: { ...ns, spec: { finalizers: [] } } });
     expect(res.status).toBe(200);
     expect((await c.call('GET', '/api/v1/namespaces/fin')).status).toBe(404);
+  });
+});
+
+describe('clusterNamespaceLookup (what the upm.io server asks the cluster)', () => {
+  it('finds namespaces, confirms missing ones, and sees a deleted one Terminating', async () => {
+    const kc = new KubeConfig();
+    kc.loadFromString(c.kubeconfigText);
+    const namespaces = clusterNamespaceLookup(kc);
+    try {
+      await c.call('POST', '/api/v1/namespaces', {
+        body: {
+          apiVersion: 'v1',
+          kind: 'Namespace',
+          metadata: { name: 'looked-up' },
+          spec: { finalizers: ['example.com/x'] },
+        },
+      });
+      expect((await namespaces.lookup('looked-up'))?.metadata.name).toBe('looked-up');
+      expect(await namespaces.lookup('never-there')).toBeUndefined();
+      await c.call('DELETE', '/api/v1/namespaces/looked-up');
+      await until(async () =>
+        ((await namespaces.lookup('looked-up'))?.['status'] as { phase?: string } | undefined)?.phase === 'Terminating'
+          ? true
+          : undefined,
+      );
+    } finally {
+      namespaces.close();
+      await c.call('PUT', '/api/v1/namespaces/looked-up/finalize', {
+        body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'looked-up' }, spec: { finalizers: [] } },
+      });
+    }
   });
 });
