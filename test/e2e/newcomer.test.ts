@@ -8,7 +8,7 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cleanup, kubectlBinary, startEngine, type Engine, type KubectlResult } from './harness.js';
+import { cleanup, kubectlBinary, startEngine, waitFor, type Engine, type KubectlResult } from './harness.js';
 
 let engine: Engine | undefined;
 /** A directory whose `kubectl` is kubectl 1.33, so kubectl's field manager is its own name, `kubectl`. */
@@ -121,6 +121,51 @@ describe('namespaces', () => {
     expect(us.stderr).toBe(
       'Error from server (NotFound): error when creating "STDIN": namespaces "nowhere" not found\n',
     );
+  });
+
+  it('no new content, upm.io included, in a namespace being deleted', async () => {
+    await ok('1.33', ['create', 'namespace', 'team-held']);
+    const held = ['apiVersion: v1', 'kind: ConfigMap', 'metadata: {name: held, finalizers: [example.com/hold]}'];
+    await ok('1.33', ['create', '-n', 'team-held', '-f', '-'], held.join('\n'));
+    await ok('1.33', ['delete', 'namespace', 'team-held', '--wait=false']);
+    const refused = await fails('1.33', ['create', 'configmap', 'late', '--from-literal=a=b', '-n', 'team-held']);
+    expect(refused.stderr).toBe(
+      'error: failed to create configmap: configmaps "late" is forbidden: unable to create new content in namespace team-held because it is being terminated\n',
+    );
+    // The upm.io server learns of it from its namespace informer: allow it a moment.
+    let stderr = '';
+    await waitFor('the upm.io server to refuse a UnitSet in team-held', async () => {
+      const r = await engine!.kubectl('1.33', ['create', '-f', '-'], {
+        input: unitSet(`late-${Date.now()}`, 'team-held'),
+      });
+      stderr = r.stderr;
+      return r.code !== 0;
+    });
+    expect(stderr).toMatch(
+      /^Error from server \(Forbidden\): error when creating "STDIN": unitsets\.upm\.io "late-\d+" is forbidden: unable to create new content in namespace team-held because it is being terminated\n$/,
+    );
+    const ns = await json('1.33', ['get', 'namespace', 'team-held']);
+    expect(ns.status.phase).toBe('Terminating');
+    expect(ns.status.conditions).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({
+          type: 'NamespaceFinalizersRemaining',
+          status: 'True',
+          reason: 'SomeFinalizersRemain',
+        }),
+      ]),
+    );
+    await ok('1.33', [
+      'patch',
+      'configmap',
+      'held',
+      '-n',
+      'team-held',
+      '--type=merge',
+      '-p',
+      '{"metadata":{"finalizers":null}}',
+    ]);
+    await ok('1.33', ['wait', '--for=delete', 'namespace/team-held', '--timeout=30s']);
   });
 
   it('deleting a namespace leaves nothing of it: UnitSets, ConfigMaps and Pods go with it', async () => {
