@@ -6,18 +6,12 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { cleanup, cliPath, repoRoot, startEngine, waitFor, type Engine } from './harness.js';
+import { cleanup, cliPath, kubectlHelpers, repoRoot, startEngine, waitFor, type Engine } from './harness.js';
 
 let engine: Engine;
 const managers: { proc: ChildProcess; output: () => string }[] = [];
 
-const k = (...args: string[]) => engine.kubectl('1.33', args);
-async function ok(...args: string[]): Promise<string> {
-  const r = await k(...args);
-  if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed (${r.code}):\n${r.stderr}`);
-  return r.stdout;
-}
-const json = async (...args: string[]) => JSON.parse(await ok(...args, '-o', 'json'));
+const { ok, json } = kubectlHelpers(() => engine);
 
 /** Short lease timings make takeovers quick; `patient` ones (kube's defaults) outlast an API server restart. */
 function startManager(timings: 'quick' | 'patient' = 'quick'): { proc: ChildProcess; output: () => string } {

@@ -4,17 +4,10 @@
 // the docs say; objects deleted or edited by hand are put back, foreign fields are left alone.
 
 import { join } from 'node:path';
-import { cleanup, repoRoot, startEngine, waitFor, type Engine } from './harness.js';
+import { cleanup, kubectlHelpers, repoRoot, startEngine, waitFor, type Engine } from './harness.js';
 
 let engine: Engine;
-const k = (...args: string[]) => engine.kubectl('1.33', args);
-
-async function ok(...args: string[]): Promise<string> {
-  const r = await k(...args);
-  if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed (${r.code}):\n${r.stderr}`);
-  return r.stdout;
-}
-const json = async (...args: string[]) => JSON.parse(await ok(...args, '-o', 'json'));
+const { k, ok, json } = kubectlHelpers(() => engine);
 const names = async (kind: string, selector = 'upm.io/unitset=orders-db') =>
   ((await json('get', kind, '-l', selector)).items as { metadata: { name: string } }[])
     .map((i) => i.metadata.name)
