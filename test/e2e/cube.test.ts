@@ -40,7 +40,7 @@ async function waitReady(units: number, timeoutMs = 30_000) {
 }
 
 beforeAll(async () => {
-  engine = await startEngine();
+  engine = await startEngine({ controllers: true });
   await ok('apply', '-f', join(repoRoot, 'examples/unittemplates/mariadb-community-10.11.8.yaml'));
 }, 60_000);
 
