@@ -61,6 +61,9 @@ describe('a MariaDB UnitSet', () => {
     expect(await names('cm', 'upm.io/unit')).toEqual(units.map((u) => `${u}-config`));
     expect(await names('svc')).toEqual(['orders-db', 'orders-db-headless']);
     expect(await names('pdb')).toEqual(['orders-db']);
+    // The accounts the template declares get generated Secrets, once.
+    const admin = await json('get', 'secret', 'orders-db-admin');
+    expect(Buffer.from(admin.data.password, 'base64').toString()).toMatch(/^[A-Za-z0-9]{24}$/);
     const cnf = (await json('get', 'cm', 'orders-db-1-config')).data['upm.cnf'] as string;
     expect(cnf).toContain('max_connections = 500');
     expect(cnf).toContain('server_id = 1001');
