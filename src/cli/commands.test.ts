@@ -23,7 +23,7 @@ function validationProblems(name: string, argv: string[]): string[] {
 describe('the commands table', () => {
   it('lists every command with its summary in the top-level help', () => {
     const help = programHelp(commands);
-    expect(commands.map((c) => c.name)).toEqual(['local', 'apiserver']);
+    expect(commands.map((c) => c.name)).toEqual(['local', 'apiserver', 'webhooks']);
     const rows = help.split('\n').filter((line) => /^ {2}\S/.test(line));
     expect(rows.map((line) => line.trim().split(/ {3,}/))).toEqual(commands.map((c) => [c.name, c.summary]));
   });
@@ -89,6 +89,7 @@ describe('the commands table', () => {
       port: 6443,
       bindAddress: '127.0.0.1',
       standalone: false,
+      webhooks: true,
       storage: `sqlite:${resolve('.upm', 'upm.db')}`,
       compaction: { intervalMs: 300_000, minRetainedRevisions: 1000 },
       bookmarkIntervalMs: 60_000,
@@ -98,6 +99,47 @@ describe('the commands table', () => {
       dataDir: '/srv/upm',
       storage: 'sqlite:/srv/upm/upm.db',
     });
+  });
+
+  it('keeps the defaults of webhooks; --webhooks=false leaves them out of local', () => {
+    expect(parseCommandLine(command('webhooks'), [])).toEqual({
+      kubeconfig: undefined,
+      securePort: 9443,
+      bindAddress: '0.0.0.0',
+      namespace: 'upm-system',
+      serviceName: 'upm-webhooks',
+      certSecret: 'upm-webhooks-certs',
+      certValidityMs: 365 * 24 * 3_600_000,
+      certRenewBeforeMs: undefined,
+      extraHosts: [],
+      tls: undefined,
+      register: true,
+      webhookURL: undefined,
+      injectionFailurePolicy: 'Ignore',
+      shutdownDelayMs: 0,
+      logging: { level: 'info', format: 'auto' },
+    });
+    expect(parseCommandLine(command('webhooks'), ['--register=false'])).toMatchObject({ register: false });
+    expect(parseCommandLine(command('local'), ['--webhooks=false'])).toMatchObject({ webhooks: false });
+  });
+
+  it('webhooks reports every invalid option at once', () => {
+    expect(
+      validationProblems('webhooks', [
+        '--secure-port=70000',
+        '--injection-failure-policy=Maybe',
+        '--tls-cert-file=c',
+        '--cert-validity=1h',
+        '--cert-renew-before=2h',
+        '--webhook-url=http://x/y',
+      ]),
+    ).toEqual([
+      '--secure-port must be between 0 and 65535 (0 picks a free port), got 70000',
+      '--injection-failure-policy must be Fail or Ignore, not "Maybe"',
+      '--tls-cert-file, --tls-private-key-file and --tls-ca-file go together',
+      '--cert-renew-before must be shorter than --cert-validity',
+      '--webhook-url must be https://host[:port], without a path',
+    ]);
   });
 
   it('apiserver reports every invalid option at once', () => {

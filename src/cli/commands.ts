@@ -3,5 +3,6 @@
 import { apiserverCommand } from './apiserver.js';
 import type { Command } from './command.js';
 import { localCommand } from './local.js';
+import { webhooksCommand } from './webhooks.js';
 
-export const commands: readonly Command[] = [localCommand, apiserverCommand];
+export const commands: readonly Command[] = [localCommand, apiserverCommand, webhooksCommand];

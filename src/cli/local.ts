@@ -9,8 +9,11 @@ import {
   ensureServiceAccountKey,
   frontProxyClientName,
   startControlPlane,
+  upmServiceNamespace,
 } from '../localcluster/controlplane.js';
+import { KubeConfig } from '@kubernetes/client-node';
 import { ensureLocalPKI, type LocalPKI } from '../pki/bundle.js';
+import { startWebhooks, type RunningWebhooks } from '../webhooks/index.js';
 import { buildKubeconfig, writeKubeconfig } from '../pki/kubeconfig.js';
 import type { Command, CommonOptions } from './command.js';
 import { defineFlags } from './flags.js';
@@ -36,6 +39,11 @@ const flags = defineFlags({
   port: { type: 'int', default: '6443', usage: 'HTTPS port; 0 picks a free port' },
   'bind-address': { type: 'string', value: 'ip', default: '127.0.0.1', usage: 'address to listen on' },
   standalone: { type: 'bool', usage: 'serve only upm.io, without the local control plane in front' },
+  webhooks: {
+    type: 'bool',
+    default: 'true',
+    usage: 'run the admission webhook server and register it in the local control plane (not with --standalone)',
+  },
   storage: {
     type: 'string',
     value: 'backend:location',
@@ -53,6 +61,7 @@ export interface LocalOptions extends CommonOptions {
   port: number;
   bindAddress: string;
   standalone: boolean;
+  webhooks: boolean;
   storage: string;
   compaction: CompactionSettings;
   bookmarkIntervalMs: number;
@@ -72,6 +81,7 @@ and a kubeconfig generated under the data directory.`,
       port: f.port,
       bindAddress: f['bind-address'],
       standalone: f.standalone,
+      webhooks: f.webhooks,
       storage: f.storage ?? `sqlite:${join(dataDir, 'upm.db')}`,
       compaction: compactionSettings(f),
       bookmarkIntervalMs: f['watch-bookmark-interval'],
@@ -185,9 +195,19 @@ async function startWithControlPlane(
       bookmarkIntervalMs: o.bookmarkIntervalMs,
     });
     const clusterStore = cluster;
+    let webhooks: RunningWebhooks | undefined;
+    if (o.webhooks) {
+      try {
+        webhooks = await startLocalWebhooks(controlPlane.url, pki, upmServer.logger.child({ component: 'webhooks' }));
+      } catch (err) {
+        await controlPlane.stop();
+        throw err;
+      }
+    }
     const engine: RunningEngine = {
       ...upm,
       async stop() {
+        await webhooks?.stop();
         await controlPlane.stop();
         clusterStore.stop();
         await clusterStore.store.close();
@@ -203,6 +223,41 @@ async function startWithControlPlane(
     await upm.stop();
     throw err;
   }
+}
+
+/**
+ * The webhook server on loopback, a client of the control plane like any other, registered by
+ * URL (the control plane reaches it directly, there is no Service network) with its
+ * certificate kept in the Secret upm-system/upm-webhooks-certs.
+ */
+async function startLocalWebhooks(
+  controlPlaneURL: string,
+  pki: LocalPKI,
+  log: RunningEngine['logger'],
+): Promise<RunningWebhooks> {
+  const kc = new KubeConfig();
+  kc.loadFromString(
+    buildKubeconfig({
+      clusterName: 'local',
+      server: controlPlaneURL,
+      caPem: pki.ca.certPem,
+      user: 'upm-webhooks',
+      clientCertPem: pki.admin.certPem,
+      clientKeyPem: pki.admin.keyPem,
+    }),
+  );
+  return startWebhooks({
+    kubeconfig: kc,
+    port: 0,
+    bindAddress: '127.0.0.1',
+    namespace: upmServiceNamespace,
+    serviceName: 'upm-webhooks',
+    secretName: 'upm-webhooks-certs',
+    extraHosts: ['127.0.0.1'],
+    register: true,
+    endpoint: (port) => ({ url: `https://127.0.0.1:${port}` }),
+    log,
+  });
 }
 
 /** The host clients reach a server bound to `bindAddress` at. */
