@@ -4,6 +4,7 @@
 import { join, resolve } from 'node:path';
 import { DelegatingAuthorizer, type SubjectAccessReviewer } from '../apiserver/authorization/delegating.js';
 import { subjectAccessReviewer } from '../apiserver/authorization/sar-client.js';
+import { startClusterAdmission } from '../apiserver/admission/plugins.js';
 import {
   ensureFrontProxyPKI,
   ensureServiceAccountKey,
@@ -195,11 +196,20 @@ async function startWithControlPlane(
       bookmarkIntervalMs: o.bookmarkIntervalMs,
     });
     const clusterStore = cluster;
+    // The control plane's webhook configurations and policies apply to upm.io writes too, as
+    // kube-apiserver's apply to an aggregated server's through that server's own admission.
+    const controlPlaneKubeconfig = localKubeConfig(controlPlane.url, pki, 'upm-apiserver');
+    const admission = startClusterAdmission({
+      kubeconfig: controlPlaneKubeconfig,
+      log: upmServer.logger.child({ component: 'upm-admission' }),
+    });
+    upm.server.registry.setAdmission(admission.hook);
     let webhooks: RunningWebhooks | undefined;
     if (o.webhooks) {
       try {
         webhooks = await startLocalWebhooks(controlPlane.url, pki, upmServer.logger.child({ component: 'webhooks' }));
       } catch (err) {
+        await admission.stop();
         await controlPlane.stop();
         throw err;
       }
@@ -208,6 +218,7 @@ async function startWithControlPlane(
       ...upm,
       async stop() {
         await webhooks?.stop();
+        await admission.stop();
         await controlPlane.stop();
         clusterStore.stop();
         await clusterStore.store.close();
@@ -258,6 +269,22 @@ async function startLocalWebhooks(
     endpoint: (port) => ({ url: `https://127.0.0.1:${port}` }),
     log,
   });
+}
+
+/** A client of the local control plane with the admin certificate. */
+function localKubeConfig(controlPlaneURL: string, pki: LocalPKI, user: string): KubeConfig {
+  const kc = new KubeConfig();
+  kc.loadFromString(
+    buildKubeconfig({
+      clusterName: 'local',
+      server: controlPlaneURL,
+      caPem: pki.ca.certPem,
+      user,
+      clientCertPem: pki.admin.certPem,
+      clientKeyPem: pki.admin.keyPem,
+    }),
+  );
+  return kc;
 }
 
 /** The host clients reach a server bound to `bindAddress` at. */

@@ -21,6 +21,8 @@ import {
   mutatingWebhookConfigurationDefinition,
   roleBindingDefinition,
   roleDefinition,
+  validatingAdmissionPolicyBindingDefinition,
+  validatingAdmissionPolicyDefinition,
   validatingWebhookConfigurationDefinition,
 } from './cluster.js';
 import {
@@ -71,6 +73,8 @@ export const coreDefinitions: readonly ResourceDefinition[] = [
   leaseDefinition,
   mutatingWebhookConfigurationDefinition,
   validatingWebhookConfigurationDefinition,
+  validatingAdmissionPolicyDefinition,
+  validatingAdmissionPolicyBindingDefinition,
   roleDefinition,
   clusterRoleDefinition,
   roleBindingDefinition,
