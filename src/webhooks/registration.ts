@@ -21,6 +21,16 @@ export const namespaceSelector: LabelSelector = {
   matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: [...exemptNamespaces] }],
 };
 
+/**
+ * The same exclusion as a match condition, for the upm.io kinds: their API server evaluates it
+ * from the request alone, without looking the namespace up (a namespaceSelector makes every
+ * write in a namespace the cluster does not know fail with NotFound, whatever the webhook).
+ */
+export const namespaceCondition = {
+  name: 'exclude-system-namespaces',
+  expression: `!(request.namespace in [${exemptNamespaces.map((n) => `'${n}'`).join(', ')}])`,
+};
+
 function clientConfig(w: AdmissionWebhook, endpoint: WebhookEndpoint, caBundlePem: string | undefined) {
   const caBundle = caBundlePem ? Buffer.from(caBundlePem, 'utf8').toString('base64') : undefined;
   const base = endpoint.url
@@ -36,7 +46,9 @@ function entry(w: AdmissionWebhook, endpoint: WebhookEndpoint, caBundlePem: stri
     rules: w.rules.map((r) => ({ ...r, scope: r.scope ?? '*' })),
     failurePolicy: w.failurePolicy,
     matchPolicy: 'Equivalent',
-    namespaceSelector,
+    ...(w.rules.every((r) => r.apiGroups.includes('upm.io'))
+      ? { namespaceSelector: {}, matchConditions: [namespaceCondition] }
+      : { namespaceSelector }),
     objectSelector: w.objectSelector ?? {},
     sideEffects: 'None',
     timeoutSeconds: w.timeoutSeconds,
