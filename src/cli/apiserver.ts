@@ -10,6 +10,11 @@ import {
 } from '../apiserver/authentication/cluster-config.js';
 import { DelegatingAuthorizer, type AsyncAuthorizer } from '../apiserver/authorization/delegating.js';
 import { subjectAccessReviewer, subjectAccessReviewerFor } from '../apiserver/authorization/sar-client.js';
+import {
+  admissionPluginNames,
+  startClusterAdmission,
+  type AdmissionPluginName,
+} from '../apiserver/admission/plugins.js';
 import type { Command, CommonOptions } from './command.js';
 import { defineFlags } from './flags.js';
 import { createLogger, loggingFlags, loggingOptions, validateLogging } from './logger.js';
@@ -53,6 +58,16 @@ const flags = defineFlags({
     value: 'path',
     usage: 'ask this cluster (SubjectAccessReview) who may do what (default in a pod: its service account)',
   },
+  kubeconfig: {
+    type: 'string',
+    value: 'path',
+    usage:
+      'the cluster whose admission webhooks and ValidatingAdmissionPolicies apply to upm.io writes (default in a pod: its service account; outside a pod without it, no admission)',
+  },
+  'disable-admission-plugins': {
+    type: 'list',
+    usage: `admission plugins to leave out: ${admissionPluginNames.join(', ')}`,
+  },
   storage: {
     type: 'string',
     value: 'backend:location',
@@ -81,6 +96,8 @@ export interface APIServerOptions extends CommonOptions {
   authenticationKubeconfig?: string;
   authenticationSkipLookup: boolean;
   authorizationKubeconfig?: string;
+  kubeconfig?: string;
+  disableAdmissionPlugins: string[];
   storage: string;
   etcd: EtcdSettings;
   compaction: CompactionSettings;
@@ -114,6 +131,8 @@ and without these flags, every authenticated user may do anything.`,
       authenticationKubeconfig: f['authentication-kubeconfig'],
       authenticationSkipLookup: f['authentication-skip-lookup'],
       authorizationKubeconfig: f['authorization-kubeconfig'],
+      kubeconfig: f.kubeconfig,
+      disableAdmissionPlugins: f['disable-admission-plugins'],
       storage: f.storage,
       etcd: {
         prefix: f['etcd-prefix'],
@@ -134,6 +153,12 @@ and without these flags, every authenticated user may do anything.`,
       ...(o.tlsPrivateKeyFile ? [] : ['--tls-private-key-file is required']),
       ...validateStorage(o.storage, o.compaction),
       ...validateLogging(o.logging),
+      ...o.disableAdmissionPlugins
+        .filter((p) => !(admissionPluginNames as readonly string[]).includes(p))
+        .map(
+          (p) =>
+            `--disable-admission-plugins: unknown plugin ${JSON.stringify(p)} (known: ${admissionPluginNames.join(', ')})`,
+        ),
     ];
   },
 
@@ -142,7 +167,7 @@ and without these flags, every authenticated user may do anything.`,
     const certPem = readFlagFile(o.tlsCertFile, '--tls-cert-file');
     const keyPem = readFlagFile(o.tlsPrivateKeyFile, '--tls-private-key-file');
     const delegation = await resolveDelegation(o, logger);
-    return serve({
+    const engine = await serve({
       logger,
       storage: o.storage,
       etcd: o.etcd,
@@ -157,6 +182,24 @@ and without these flags, every authenticated user may do anything.`,
       requestHeader: delegation.requestHeader,
       authorizer: delegation.authorizer,
     });
+    const admissionKC = o.kubeconfig ? loadKubeconfigFile(o.kubeconfig, '--kubeconfig') : inClusterKubeConfig();
+    if (!admissionKC) {
+      logger.info('no --kubeconfig outside a pod: upm.io writes run no cluster admission webhooks or policies');
+      return engine;
+    }
+    const admission = startClusterAdmission({
+      kubeconfig: admissionKC,
+      log: logger.child({ component: 'admission' }),
+      disabled: new Set(o.disableAdmissionPlugins as AdmissionPluginName[]),
+    });
+    engine.server.registry.setAdmission(admission.hook);
+    return {
+      ...engine,
+      async stop() {
+        await engine.stop();
+        await admission.stop();
+      },
+    };
   },
 };
 

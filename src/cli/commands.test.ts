@@ -48,6 +48,8 @@ describe('the commands table', () => {
         'authentication-kubeconfig',
         'authentication-skip-lookup',
         'authorization-kubeconfig',
+        'kubeconfig',
+        'disable-admission-plugins',
         'storage',
         'etcd-prefix',
         'etcd-cafile',
@@ -75,6 +77,8 @@ describe('the commands table', () => {
       authenticationKubeconfig: undefined,
       authenticationSkipLookup: false,
       authorizationKubeconfig: undefined,
+      kubeconfig: undefined,
+      disableAdmissionPlugins: [],
       storage: 'sqlite:upm.db',
       etcd: { prefix: '/upm' },
       compaction: { intervalMs: 300_000, minRetainedRevisions: 1000 },
@@ -149,6 +153,7 @@ describe('the commands table', () => {
         '--storage=etcd:127.0.0.1:2379',
         '--compaction-min-retained-revisions=-1',
         '--log-level=loud',
+        '--disable-admission-plugins=ValidatingAdmissionPolicy,NamespaceAutoProvision',
       ]),
     ).toEqual([
       '--secure-port must be between 0 and 65535 (0 picks a free port), got 65536',
@@ -157,6 +162,7 @@ describe('the commands table', () => {
       '--storage: "127.0.0.1:2379" is not an etcd endpoint URL (http://host:port or https://host:port)',
       '--compaction-min-retained-revisions must not be negative, got -1',
       '--log-level must be one of trace, debug, info, warn, error, fatal, silent, got "loud"',
+      '--disable-admission-plugins: unknown plugin "NamespaceAutoProvision" (known: MutatingAdmissionWebhook, ValidatingAdmissionPolicy, ValidatingAdmissionWebhook)',
     ]);
   });
 
