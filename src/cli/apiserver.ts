@@ -18,7 +18,16 @@ import {
 import type { Command, CommonOptions } from './command.js';
 import { defineFlags } from './flags.js';
 import { createLogger, loggingFlags, loggingOptions, validateLogging } from './logger.js';
-import { serve, watchFlags, type RunningEngine, type ServeOptions } from './serve.js';
+import {
+  auditFlags,
+  auditSettings,
+  serve,
+  validateAudit,
+  watchFlags,
+  type AuditSettings,
+  type RunningEngine,
+  type ServeOptions,
+} from './serve.js';
 import {
   compactionFlags,
   compactionSettings,
@@ -80,6 +89,7 @@ const flags = defineFlags({
   'etcd-keyfile': { type: 'string', value: 'path', usage: 'client key for etcd' },
   ...compactionFlags,
   ...watchFlags,
+  ...auditFlags,
   ...loggingFlags,
 });
 
@@ -102,6 +112,7 @@ export interface APIServerOptions extends CommonOptions {
   etcd: EtcdSettings;
   compaction: CompactionSettings;
   bookmarkIntervalMs: number;
+  audit: AuditSettings;
 }
 
 export const apiserverCommand: Command<typeof flags, APIServerOptions> = {
@@ -142,6 +153,7 @@ and without these flags, every authenticated user may do anything.`,
       },
       compaction: compactionSettings(f),
       bookmarkIntervalMs: f['watch-bookmark-interval'],
+      audit: auditSettings(f),
       logging: loggingOptions(f),
     };
   },
@@ -153,6 +165,7 @@ and without these flags, every authenticated user may do anything.`,
       ...(o.tlsPrivateKeyFile ? [] : ['--tls-private-key-file is required']),
       ...validateStorage(o.storage, o.compaction),
       ...validateLogging(o.logging),
+      ...validateAudit(o.audit),
       ...o.disableAdmissionPlugins
         .filter((p) => !(admissionPluginNames as readonly string[]).includes(p))
         .map(
@@ -181,6 +194,7 @@ and without these flags, every authenticated user may do anything.`,
       anonymousAuth: o.anonymousAuth,
       requestHeader: delegation.requestHeader,
       authorizer: delegation.authorizer,
+      audit: o.audit,
     });
     const admissionKC = o.kubeconfig ? loadKubeconfigFile(o.kubeconfig, '--kubeconfig') : inClusterKubeConfig();
     if (!admissionKC) {

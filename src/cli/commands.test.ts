@@ -58,6 +58,8 @@ describe('the commands table', () => {
         'compaction-interval',
         'compaction-min-retained-revisions',
         'watch-bookmark-interval',
+        'audit-log-path',
+        'audit-policy-file',
         'log-level',
         'log-format',
       ].sort(),
@@ -83,6 +85,7 @@ describe('the commands table', () => {
       etcd: { prefix: '/upm' },
       compaction: { intervalMs: 300_000, minRetainedRevisions: 1000 },
       bookmarkIntervalMs: 60_000,
+      audit: { logPath: undefined, policyFile: undefined },
       logging: { level: 'info', format: 'auto' },
     });
   });
@@ -97,6 +100,7 @@ describe('the commands table', () => {
       storage: `sqlite:${resolve('.upm', 'upm.db')}`,
       compaction: { intervalMs: 300_000, minRetainedRevisions: 1000 },
       bookmarkIntervalMs: 60_000,
+      audit: { logPath: undefined, policyFile: undefined },
       logging: { level: 'info', format: 'auto' },
     });
     expect(parseCommandLine(command('local'), ['--data-dir=/srv/upm'])).toMatchObject({

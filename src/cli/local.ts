@@ -19,7 +19,16 @@ import { buildKubeconfig, writeKubeconfig } from '../pki/kubeconfig.js';
 import type { Command, CommonOptions } from './command.js';
 import { defineFlags } from './flags.js';
 import { createLogger, loggingFlags, loggingOptions, validateLogging } from './logger.js';
-import { serve, watchFlags, type RunningEngine, type ServeOptions } from './serve.js';
+import {
+  auditFlags,
+  auditSettings,
+  serve,
+  validateAudit,
+  watchFlags,
+  type AuditSettings,
+  type RunningEngine,
+  type ServeOptions,
+} from './serve.js';
 import {
   compactionFlags,
   compactionSettings,
@@ -53,6 +62,7 @@ const flags = defineFlags({
   },
   ...compactionFlags,
   ...watchFlags,
+  ...auditFlags,
   ...loggingFlags,
 });
 
@@ -66,6 +76,7 @@ export interface LocalOptions extends CommonOptions {
   storage: string;
   compaction: CompactionSettings;
   bookmarkIntervalMs: number;
+  audit: AuditSettings;
 }
 
 export const localCommand: Command<typeof flags, LocalOptions> = {
@@ -86,6 +97,7 @@ and a kubeconfig generated under the data directory.`,
       storage: f.storage ?? `sqlite:${join(dataDir, 'upm.db')}`,
       compaction: compactionSettings(f),
       bookmarkIntervalMs: f['watch-bookmark-interval'],
+      audit: auditSettings(f),
       logging: loggingOptions(f),
     };
   },
@@ -95,6 +107,7 @@ and a kubeconfig generated under the data directory.`,
       ...validatePort(o.port, '--port'),
       ...validateStorage(o.storage, o.compaction),
       ...validateLogging(o.logging),
+      ...validateAudit(o.audit),
     ];
   },
 
@@ -119,6 +132,7 @@ async function runLocal(o: LocalOptions): Promise<RunningEngine> {
     keyPem: pki.apiserver.keyPem,
     clientCAPem: pki.ca.certPem,
     anonymousAuth: false,
+    audit: o.audit,
   };
   const { engine, url } = o.standalone
     ? await startStandalone(upmServer)
