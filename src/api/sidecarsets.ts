@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { labelSelectorMatcher } from '../machinery/labels.js';
 import type { SidecarSetSpec } from './generated/types.js';
-import { unitLabel, unitSetLabel, unitTypeLabel, unitVersionLabel } from './labels.js';
+import { unitLabel, unitSetLabel, typeLabel, versionLabel } from './labels.js';
 
 /** On a Pod: "false" opts out of injection; "true" opts a Pod that is not a Unit's in. */
 export const injectAnnotation = 'sidecarset.upm.io/inject';
@@ -74,8 +74,8 @@ function templatePodLabels(template: {
 }): Record<string, string> {
   return {
     ...(template.podTemplate?.metadata?.labels ?? {}),
-    [unitTypeLabel]: template.type,
-    [unitVersionLabel]: template.version,
+    [typeLabel]: template.type,
+    [versionLabel]: template.version,
   };
 }
 

@@ -2,6 +2,7 @@
 // SQLite storage, with a generated CA, serving and admin certificates and a kubeconfig.
 
 import { join, resolve } from 'node:path';
+import { KubeConfig } from '@kubernetes/client-node';
 import { DelegatingAuthorizer, type SubjectAccessReviewer } from '../apiserver/authorization/delegating.js';
 import { subjectAccessReviewer } from '../apiserver/authorization/sar-client.js';
 import { startClusterAdmission } from '../apiserver/admission/plugins.js';
@@ -12,7 +13,7 @@ import {
   startControlPlane,
   upmServiceNamespace,
 } from '../localcluster/controlplane.js';
-import { KubeConfig } from '@kubernetes/client-node';
+import { runControllers } from '../controllers/run.js';
 import { ensureLocalPKI, type LocalPKI } from '../pki/bundle.js';
 import { startWebhooks, type RunningWebhooks } from '../webhooks/index.js';
 import { buildKubeconfig, writeKubeconfig } from '../pki/kubeconfig.js';
@@ -49,10 +50,15 @@ const flags = defineFlags({
   port: { type: 'int', default: '6443', usage: 'HTTPS port; 0 picks a free port' },
   'bind-address': { type: 'string', value: 'ip', default: '127.0.0.1', usage: 'address to listen on' },
   standalone: { type: 'bool', usage: 'serve only upm.io, without the local control plane in front' },
+  controllers: {
+    type: 'bool',
+    default: 'true',
+    usage: 'run the controllers (Tesseract Cube) in this process; not with --standalone',
+  },
   webhooks: {
     type: 'bool',
     default: 'true',
-    usage: 'run the admission webhook server and register it in the local control plane (not with --standalone)',
+    usage: 'run the admission webhook server and register it in the local control plane; not with --standalone',
   },
   storage: {
     type: 'string',
@@ -72,6 +78,7 @@ export interface LocalOptions extends CommonOptions {
   port: number;
   bindAddress: string;
   standalone: boolean;
+  controllers: boolean;
   webhooks: boolean;
   storage: string;
   compaction: CompactionSettings;
@@ -93,7 +100,8 @@ and a kubeconfig generated under the data directory.`,
       port: f.port,
       bindAddress: f['bind-address'],
       standalone: f.standalone,
-      webhooks: f.webhooks,
+      controllers: f.controllers && !f.standalone,
+      webhooks: f.webhooks && !f.standalone,
       storage: f.storage ?? `sqlite:${join(dataDir, 'upm.db')}`,
       compaction: compactionSettings(f),
       bookmarkIntervalMs: f['watch-bookmark-interval'],
@@ -148,6 +156,21 @@ async function runLocal(o: LocalOptions): Promise<RunningEngine> {
       clientKeyPem: pki.admin.keyPem,
       namespace: 'default',
     });
+    if (o.controllers) {
+      const kc = new KubeConfig();
+      kc.loadFromFile(kubeconfig);
+      const controllers = await runControllers({
+        kubeConfig: kc,
+        log: logger.child({ component: 'controllers' }),
+        leaderElection: { namespace: 'kube-system', name: 'upm-engine-controllers' },
+        onLeaderLost: () => logger.error('controllers lost their Lease; they stay stopped until the engine restarts'),
+      });
+      const stopServers = engine.stop.bind(engine);
+      engine.stop = async () => {
+        await controllers.stop();
+        await stopServers();
+      };
+    }
     logger.info({ kubeconfig, url }, 'UPM Engine is running');
     process.stdout.write(
       `\nUPM Engine is serving at ${url}\nTry:\n  kubectl --kubeconfig ${kubeconfig} api-resources --api-group=upm.io\n  kubectl --kubeconfig ${kubeconfig} get unitsets\n\n`,
@@ -212,9 +235,8 @@ async function startWithControlPlane(
     const clusterStore = cluster;
     // The control plane's webhook configurations and policies apply to upm.io writes too, as
     // kube-apiserver's apply to an aggregated server's through that server's own admission.
-    const controlPlaneKubeconfig = localKubeConfig(controlPlane.url, pki, 'upm-apiserver');
     const admission = startClusterAdmission({
-      kubeconfig: controlPlaneKubeconfig,
+      kubeconfig: localKubeConfig(controlPlane.url, pki, 'upm-apiserver'),
       log: upmServer.logger.child({ component: 'upm-admission' }),
     });
     upm.server.registry.setAdmission(admission.hook);
@@ -255,24 +277,13 @@ async function startWithControlPlane(
  * URL (the control plane reaches it directly, there is no Service network) with its
  * certificate kept in the Secret upm-system/upm-webhooks-certs.
  */
-async function startLocalWebhooks(
+function startLocalWebhooks(
   controlPlaneURL: string,
   pki: LocalPKI,
   log: RunningEngine['logger'],
 ): Promise<RunningWebhooks> {
-  const kc = new KubeConfig();
-  kc.loadFromString(
-    buildKubeconfig({
-      clusterName: 'local',
-      server: controlPlaneURL,
-      caPem: pki.ca.certPem,
-      user: 'upm-webhooks',
-      clientCertPem: pki.admin.certPem,
-      clientKeyPem: pki.admin.keyPem,
-    }),
-  );
   return startWebhooks({
-    kubeconfig: kc,
+    kubeconfig: localKubeConfig(controlPlaneURL, pki, 'upm-webhooks'),
     port: 0,
     bindAddress: '127.0.0.1',
     namespace: upmServiceNamespace,

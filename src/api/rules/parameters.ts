@@ -1,99 +1,129 @@
 // UnitTemplate parameters: whether a definition is consistent (type, allowed values, range,
-// pattern, default, dynamic vs immutable) and whether a value (a default, a UnitSet override)
-// satisfies its definition. Values travel as text; templates see them typed.
+// pattern, default, dynamic vs immutable) and whether a value (a default, a UnitSet or Unit
+// override) satisfies its definition. Values travel as text; templates see them typed. The
+// controllers resolve parameters with these same functions.
 
 import type { FieldError } from '../../machinery/errors.js';
 import { quantityValue } from '../../machinery/quantity.js';
 import type { UnitTemplateParameter } from '../generated/types.js';
-import { duplicate, forbidden, invalid, isQuantity, listOf, required } from './fields.js';
+import { duplicate, forbidden, invalid, listOf, required } from './fields.js';
 
 export type ParameterType = UnitTemplateParameter['type'];
 
-const integerRe = /^[+-]?\d+$/;
-const numberRe = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/;
-
-/** The numeric value of a bound or value of a numeric parameter type; NaN when it does not parse. */
-function numeric(type: ParameterType, v: string | number): number {
-  if (typeof v === 'number') return v;
-  const text = v.trim();
-  if (type === 'integer') return integerRe.test(text) ? Number(text) : NaN;
-  if (type === 'number') return numberRe.test(text) ? Number(text) : NaN;
-  if (type === 'quantity') return isQuantity(text) ? quantityValue(text) : NaN;
-  return NaN;
-}
+/** Words a boolean parameter accepts (case-insensitive), as the engines do. */
+export const TRUE_WORDS = ['true', 'on', 'yes', '1'];
+export const FALSE_WORDS = ['false', 'off', 'no', '0'];
+const INTEGER = /^[+-]?[0-9]+$/;
+const DECIMAL = /^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$/;
 
 const rangeTypes: readonly ParameterType[] = ['integer', 'number', 'quantity'];
 
-function compilePattern(pattern: string): RegExp | string {
-  try {
-    return new RegExp(`^(?:${pattern})$`, 'u');
-  } catch (err) {
-    return (err as Error).message;
-  }
-}
-
 /**
- * Why `value` is not acceptable for the parameter, or undefined when it is. Messages read after
- * `Invalid value: "<value>": `.
+ * Why `value` does not fit `def` (`<name>="<value>": <reason>`), or undefined when it does. The
+ * controllers (which resolve a Unit's parameters) and admission share this one check.
  */
-export function checkParameterValue(p: UnitTemplateParameter, value: string): string | undefined {
-  const allowed = p.allowedValues ?? [];
-  switch (p.type) {
-    case 'integer':
-      if (!integerRe.test(value.trim())) return 'must be an integer';
-      break;
-    case 'number':
-      if (!numberRe.test(value.trim())) return 'must be a decimal number';
-      break;
-    case 'quantity':
-      if (!isQuantity(value.trim())) return 'must be a quantity, for example 512Mi or 2G';
-      break;
-    case 'boolean':
-      if (value !== 'true' && value !== 'false') return 'must be true or false';
+export function checkParameterValue(def: UnitTemplateParameter, value: string): string | undefined {
+  const shown = `${def.name}=${JSON.stringify(value)}`;
+  switch (def.type) {
+    case 'integer': {
+      if (!INTEGER.test(value.trim())) return `${shown}: not an integer`;
+      return checkRange(def, shown, BigInt(value.trim()), (bound) => (INTEGER.test(bound) ? BigInt(bound) : undefined));
+    }
+    case 'number': {
+      if (!DECIMAL.test(value.trim())) return `${shown}: not a number`;
+      return checkRange(def, shown, Number(value), (bound) => (DECIMAL.test(bound) ? Number(bound) : undefined));
+    }
+    case 'quantity': {
+      const q = quantityValue(value);
+      if (!Number.isFinite(q)) return `${shown}: not a quantity (for example 512Mi or 2G)`;
+      return checkRange(def, shown, q, (bound) => {
+        const b = quantityValue(bound);
+        return Number.isFinite(b) ? b : undefined;
+      });
+    }
+    case 'boolean': {
+      const word = value.trim().toLowerCase();
+      if (!TRUE_WORDS.includes(word) && !FALSE_WORDS.includes(word)) return `${shown}: not a boolean (true or false)`;
       return undefined;
-    case 'enum':
-      if (!allowed.includes(value)) return `must be one of ${allowed.map((a) => JSON.stringify(a)).join(', ')}`;
+    }
+    case 'enum': {
+      const allowed = def.allowedValues ?? [];
+      if (!allowed.includes(value)) return `${shown}: must be one of ${allowed.join(', ')}`;
       return undefined;
+    }
     case 'set': {
-      if (value === '') return undefined;
-      const bad = value.split(',').filter((v) => !allowed.includes(v.trim()));
-      if (bad.length > 0)
-        return `${bad.map((b) => JSON.stringify(b.trim())).join(', ')} ${bad.length === 1 ? 'is' : 'are'} not among the allowed values ${allowed.map((a) => JSON.stringify(a)).join(', ')}`;
+      const allowed = def.allowedValues ?? [];
+      const bad = value
+        .split(',')
+        .map((v) => v.trim())
+        .filter((v) => v !== '' && !allowed.includes(v));
+      if (bad.length > 0) return `${shown}: ${bad.join(', ')} not among ${allowed.join(', ')}`;
       return undefined;
     }
     case 'string': {
-      if (p.pattern === undefined) return undefined;
-      const re = compilePattern(p.pattern);
-      if (typeof re === 'string') return undefined; // the definition itself is reported
-      return re.test(value) ? undefined : `must match the pattern ${JSON.stringify(p.pattern)}`;
+      if (def.pattern === undefined) return undefined;
+      let re: RegExp;
+      try {
+        re = new RegExp(def.pattern, 'u');
+      } catch {
+        return `${def.name}: the template's pattern ${JSON.stringify(def.pattern)} is not a valid regular expression`;
+      }
+      return re.test(value) ? undefined : `${shown}: does not match ${def.pattern}`;
     }
-    default:
-      return undefined;
   }
-  const n = numeric(p.type, value);
-  if (p.minimum !== undefined) {
-    const min = numeric(p.type, p.minimum);
-    if (Number.isFinite(min) && n < min) return `must be greater than or equal to ${String(p.minimum)}`;
-  }
-  if (p.maximum !== undefined) {
-    const max = numeric(p.type, p.maximum);
-    if (Number.isFinite(max) && n > max) return `must be less than or equal to ${String(p.maximum)}`;
-  }
+}
+
+function checkRange<T extends number | bigint>(
+  def: UnitTemplateParameter,
+  shown: string,
+  value: T,
+  parse: (bound: string) => T | undefined,
+): string | undefined {
+  const bound = (b: number | string | undefined) => (b === undefined ? undefined : parse(String(b).trim()));
+  const min = bound(def.minimum);
+  const max = bound(def.maximum);
+  if (min !== undefined && value < min) return `${shown}: below the minimum ${def.minimum}`;
+  if (max !== undefined && value > max) return `${shown}: above the maximum ${def.maximum}`;
   return undefined;
 }
 
-/** The value a configuration template sees: numbers for integer and number, booleans, text otherwise. */
-export function typedParameterValue(p: Pick<UnitTemplateParameter, 'type'>, value: string): unknown {
-  switch (p.type) {
-    case 'integer':
-    case 'number': {
-      const n = Number(value.trim());
-      return Number.isFinite(n) ? n : value;
+/** checkParameterValue's reason without the `<name>="<value>": ` it starts with (a field error shows the value). */
+export function parameterValueProblem(def: UnitTemplateParameter, value: string): string | undefined {
+  const why = checkParameterValue(def, value);
+  const shown = `${def.name}=${JSON.stringify(value)}: `;
+  return why?.startsWith(shown) ? why.slice(shown.length) : why;
+}
+
+/** A value as config templates see it: integers and numbers as numbers (integers beyond 2^53 stay text), booleans, else text. */
+export function typedParameterValue(def: Pick<UnitTemplateParameter, 'type'> | undefined, value: string): unknown {
+  switch (def?.type) {
+    case 'integer': {
+      const n = Number(value);
+      return Number.isSafeInteger(n) ? n : value.trim();
     }
+    case 'number':
+      return Number(value);
     case 'boolean':
-      return value === 'true';
+      return TRUE_WORDS.includes(value.trim().toLowerCase());
     default:
       return value;
+  }
+}
+
+function numeric(type: ParameterType, v: string | number): number {
+  if (typeof v === 'number') return v;
+  const text = v.trim();
+  if (type === 'integer') return INTEGER.test(text) ? Number(text) : NaN;
+  if (type === 'number') return DECIMAL.test(text) ? Number(text) : NaN;
+  return quantityValue(text);
+}
+
+function validPattern(pattern: string): string | undefined {
+  try {
+    new RegExp(pattern, 'u');
+    return undefined;
+  } catch (err) {
+    return (err as Error).message;
   }
 }
 
@@ -137,15 +167,14 @@ export function validateParameterDefinitions(parameters: unknown, field: string)
       if (p.type !== 'string')
         errs.push(forbidden(`${f}.pattern`, `only string parameters have a pattern, not ${p.type}`));
       else {
-        const re = compilePattern(p.pattern);
-        if (typeof re === 'string')
-          errs.push(invalid(`${f}.pattern`, p.pattern, `not a valid regular expression: ${re}`));
+        const bad = validPattern(p.pattern);
+        if (bad) errs.push(invalid(`${f}.pattern`, p.pattern, `not a valid regular expression: ${bad}`));
       }
     }
     if (p.dynamic && p.immutable)
       errs.push(invalid(`${f}.dynamic`, true, 'an immutable parameter cannot be changed, so it cannot be dynamic'));
-    if (p.default !== undefined) {
-      const why = checkParameterValue(p, p.default);
+    if (p.default !== undefined && (p.pattern === undefined || !validPattern(p.pattern))) {
+      const why = parameterValueProblem(p, p.default);
       if (why) errs.push(invalid(`${f}.default`, p.default, why));
     }
     return undefined;

@@ -70,6 +70,7 @@ describe('discovery', () => {
       'admissionregistration.k8s.io',
       'apiregistration.k8s.io',
       'coordination.k8s.io',
+      'policy',
       'rbac.authorization.k8s.io',
     ]);
     const rbac = (await c.call('GET', '/apis/rbac.authorization.k8s.io/v1')).json();

@@ -23,7 +23,7 @@ import {
   sidecarSetRevision,
   type InjectionRecord,
 } from '../../api/sidecarsets.js';
-import { unitLabel, unitTypeLabel } from '../../api/labels.js';
+import { unitLabel, typeLabel } from '../../api/labels.js';
 import type { KubeObject } from '../../machinery/object.js';
 
 export interface SidecarSetInput {
@@ -66,7 +66,7 @@ export function injectionWanted(pod: KubeObject): SkipReason | undefined {
 
 /** The container the service runs in: the one named after the Unit's type, else the first. */
 function mainContainer(pod: KubeObject, containers: Container[]): Container | undefined {
-  const type = pod.metadata?.labels?.[unitTypeLabel];
+  const type = pod.metadata?.labels?.[typeLabel];
   return containers.find((c) => c.name === type) ?? containers[0];
 }
 
