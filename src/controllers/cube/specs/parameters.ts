@@ -22,7 +22,6 @@ export interface ResolvedParameters {
   problems: ParameterProblem[];
 }
 
-
 export function parameterDefinitions(template: UnitTemplate): Map<string, UnitTemplateParameter> {
   return new Map((template.spec.parameters ?? []).map((p) => [p.name, p]));
 }
