@@ -53,6 +53,12 @@ export interface APIServerOptions {
   /** Decides every request after authentication; without one, every authenticated user may do
    * anything (the single-user local mode). */
   authorizer?: AsyncAuthorizer;
+  /**
+   * Runs the owner-reference garbage collector over the served resources (default true). Off when
+   * a cluster's kube-controller-manager collects them (it finds upm.io through discovery): two
+   * collectors would race over the orphan and foregroundDeletion finalizers.
+   */
+  garbageCollector?: boolean;
   /** One audit.k8s.io/v1 Event per request, at the level its policy gives. */
   audit?: AuditLogger;
 }
@@ -68,7 +74,7 @@ export interface RunningAPIServer {
   openapi: OpenAPIService;
   port: number;
   registry: APIRegistry;
-  collector: GarbageCollector;
+  collector: GarbageCollector | undefined;
   metrics: APIMetrics;
   health: HealthEndpoints;
   server: HTTPSServer;
@@ -309,8 +315,11 @@ export async function startAPIServer(opts: APIServerOptions): Promise<RunningAPI
     : opts.bindAddress === '0.0.0.0'
       ? '127.0.0.1'
       : opts.bindAddress;
-  const collector = new GarbageCollector(registry, log.child({ component: 'garbage-collector' }));
-  await collector.start();
+  const collector =
+    opts.garbageCollector === false
+      ? undefined
+      : new GarbageCollector(registry, log.child({ component: 'garbage-collector' }));
+  await collector?.start();
   log.info({ url: `https://${host}:${port}`, backend: opts.store.backend }, 'serving upm.io API');
 
   return {
@@ -325,7 +334,7 @@ export async function startAPIServer(opts: APIServerOptions): Promise<RunningAPI
     server,
     async close() {
       health.markShuttingDown();
-      collector.stop();
+      collector?.stop();
       registry.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());

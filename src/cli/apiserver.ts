@@ -44,6 +44,11 @@ const flags = defineFlags({
   'tls-private-key-file': { type: 'string', value: 'path', usage: 'serving key (PEM); required' },
   'client-ca-file': { type: 'string', value: 'path', usage: 'CA bundle for verifying client certificates' },
   'anonymous-auth': { type: 'bool', usage: 'serve requests without credentials as system:anonymous' },
+  'enable-garbage-collector': {
+    type: 'bool',
+    usage:
+      "collect objects whose owners are gone here; on a cluster leave it off: kube-controller-manager's collector handles upm.io",
+  },
   'requestheader-client-ca-file': {
     type: 'string',
     value: 'path',
@@ -101,6 +106,7 @@ export interface APIServerOptions extends CommonOptions {
   tlsPrivateKeyFile: string;
   clientCAFile?: string;
   anonymousAuth: boolean;
+  garbageCollector: boolean;
   requestHeaderCAFile?: string;
   requestHeaderAllowedNames: string[];
   authenticationKubeconfig?: string;
@@ -137,6 +143,7 @@ and without these flags, every authenticated user may do anything.`,
       tlsPrivateKeyFile: f['tls-private-key-file'] ?? '',
       clientCAFile: f['client-ca-file'],
       anonymousAuth: f['anonymous-auth'],
+      garbageCollector: f['enable-garbage-collector'],
       requestHeaderCAFile: f['requestheader-client-ca-file'],
       requestHeaderAllowedNames: f['requestheader-allowed-names'],
       authenticationKubeconfig: f['authentication-kubeconfig'],
@@ -182,6 +189,7 @@ and without these flags, every authenticated user may do anything.`,
     const delegation = await resolveDelegation(o, logger);
     const engine = await serve({
       logger,
+      garbageCollector: o.garbageCollector,
       storage: o.storage,
       etcd: o.etcd,
       compaction: o.compaction,

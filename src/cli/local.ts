@@ -140,6 +140,8 @@ async function runLocal(o: LocalOptions): Promise<RunningEngine> {
     keyPem: pki.apiserver.keyPem,
     clientCAPem: pki.ca.certPem,
     anonymousAuth: false,
+    // No kube-controller-manager here: the server collects its own kinds' dependents.
+    garbageCollector: true,
     audit: o.audit,
   };
   const { engine, url } = o.standalone

@@ -87,6 +87,8 @@ export interface ServeOptions {
   requestHeader?: Pick<RequestHeaderConfig, 'clientCAPem' | 'allowedNames'> & Partial<RequestHeaderConfig>;
   /** Delegated authorization; without it every authenticated user is allowed. */
   authorizer?: AsyncAuthorizer;
+  /** The server's own owner-reference garbage collector (see APIServerOptions). */
+  garbageCollector: boolean;
   audit?: AuditSettings;
 }
 
@@ -113,6 +115,7 @@ export async function serve(o: ServeOptions): Promise<RunningEngine> {
       port: o.port,
       anonymousAuth: o.anonymousAuth,
       watch: { bookmarkIntervalMs: o.bookmarkIntervalMs },
+      garbageCollector: o.garbageCollector,
       audit,
     });
     return {
