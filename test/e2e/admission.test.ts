@@ -153,7 +153,7 @@ describe('admission on upm-engine local', () => {
       '[mysqld]\nmax_connections = {{ .Parameters.max_connections }}\nthread_cache_size = {{ .Parameters.thread_cache_size }}\n';
     const stderr = await fails(['apply', '-f', '-'], unitTemplate(broken));
     expect(stderr).toContain('spec.configFiles[0].template');
-    expect(stderr).toContain('line 3: parameter "thread_cache_size" is not declared in spec.parameters');
+    expect(stderr).toContain('my.cnf:3: parameter "thread_cache_size" has no value');
 
     const valid =
       '[mysqld]\nmax_connections = {{ .Parameters.max_connections }}\n' +

@@ -29,7 +29,7 @@ const mysql: UnitTemplateSpec = {
     spec: {
       containers: [
         { name: 'mysql', image: 'mysql', ports: [{ containerPort: 3306 }] },
-        { name: 'unit-agent', image: 'agent' },
+        { name: 'unit-agent', image: 'agent', ports: [{ containerPort: 2214 }] },
       ],
       volumes: [{ name: 'scripts', configMap: { name: 'x' } }],
     },

@@ -9,7 +9,6 @@ import type { SidecarSetSpec, UnitTemplateSpec } from '../generated/types.js';
 import { sidecarSetMatchesTemplate } from '../sidecarsets.js';
 import { duplicate, invalid, isPlainRecord, listOf } from './fields.js';
 import { containersOf, portsOf, validatePodSpec } from './podspec.js';
-import { DEFAULT_AGENT_CONTAINER } from './unittemplate.js';
 
 function specOf(obj: KubeObject): SidecarSetSpec | undefined {
   const spec = obj['spec'];
@@ -63,13 +62,11 @@ export function validateSidecarSetAgainstTemplates(obj: KubeObject, templates: N
     const podSpec = isPlainRecord(t.spec.podTemplate.spec) ? t.spec.podTemplate.spec : {};
     const names = new Set(containersOf(podSpec, '').map((c) => c.name));
     if (t.spec.exporter?.container?.name) names.add(t.spec.exporter.container.name);
-    if ((t.spec.configFiles ?? []).length > 0) names.add(t.spec.agent?.container ?? DEFAULT_AGENT_CONTAINER);
     const of = `UnitTemplate ${JSON.stringify(t.name)}`;
     for (const c of injected)
       if (names.has(c.name)) errs.push(duplicate(`${c.field}.name`, c.name, `${of} has a container of that name`));
     const ports = new Set(portsOf(containersOf(podSpec, '')).map((p) => `${p.port}/${p.protocol}`));
     if (t.spec.exporter?.port) ports.add(`${t.spec.exporter.port}/TCP`);
-    if ((t.spec.configFiles ?? []).length > 0) ports.add(`${t.spec.agent?.port ?? 2214}/TCP`);
     for (const p of injectedPorts)
       if (ports.has(`${p.port}/${p.protocol}`))
         errs.push(duplicate(`${p.field}.containerPort`, p.port, `a container of ${of} uses this port`));

@@ -118,9 +118,9 @@ describe('UnitSet rules against its UnitTemplate', () => {
   it('check parameter overrides against the parameter definitions', () => {
     const us = unitSet({ config: { parameters: { max_connections: '0', nosuch: '1', lower_case_table_names: '2' } } });
     expect(lines(validateUnitSetTemplate(us, undefined, { template }).errors)).toEqual([
-      'spec.config.parameters[max_connections]: Invalid value: "0": must be greater than or equal to 1',
+      'spec.config.parameters[max_connections]: Invalid value: "0": below the minimum 1',
       'spec.config.parameters[nosuch]: Not found: "nosuch": UnitTemplate "mysql-community-8.0.36" declares no such parameter',
-      'spec.config.parameters[lower_case_table_names]: Invalid value: "2": must be one of "0", "1"',
+      'spec.config.parameters[lower_case_table_names]: Invalid value: "2": must be one of 0, 1',
     ]);
   });
 

@@ -18,7 +18,7 @@ import {
   notFound,
   validateResources,
 } from './fields.js';
-import { checkParameterValue } from './parameters.js';
+import { parameterValueProblem } from './parameters.js';
 
 function specOf(obj: KubeObject | null | undefined): UnitSetSpec | undefined {
   const spec = obj?.['spec'];
@@ -147,7 +147,7 @@ export function validateUnitSetTemplate(
       errors.push(notFound(field, key, `UnitTemplate ${JSON.stringify(name)} declares no such parameter`));
       continue;
     }
-    const why = checkParameterValue(p, String(value));
+    const why = parameterValueProblem(p, String(value));
     if (why) errors.push(invalid(field, value, why));
     if (old && p.immutable && oldParams[key] !== value)
       errors.push(forbidden(field, 'the parameter is immutable: it can only be chosen when the UnitSet is created'));

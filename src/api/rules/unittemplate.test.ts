@@ -50,26 +50,16 @@ describe('UnitTemplate rules', () => {
     expect(lines(validateUnitTemplate(minimal))).toEqual([]);
   });
 
-  it('reject a configuration file that does not render with the defaults, naming the parameter', () => {
+  it('map what a renderer reports to the config file, and check the rendered format', () => {
     const t = template();
-    spec(t)['configFiles'][0].template = '[mysqld]\n\nthread_cache = {{ .Parameters.thread_cache_size }}\n';
-    expect(lines(validateUnitTemplate(t))).toEqual([
-      'spec.configFiles[0].template: Invalid value: mysql.cnf does not render with the parameter defaults: line 3: parameter "thread_cache_size" is not declared in spec.parameters',
+    spec(t)['configFiles'].push({ name: 'b.json', mountPath: '/etc/b', format: 'json', template: 'x' });
+    const failing = () => ({ problems: [{ file: 'b.json', message: 'b.json:3: parameter "y" has no value' }] });
+    expect(lines(validateUnitTemplate(t, failing))).toEqual([
+      'spec.configFiles[1].template: Invalid value: b.json does not render with the parameter defaults: b.json:3: parameter "y" has no value',
     ]);
-    spec(t)['parameters'].push({ name: 'thread_cache_size', type: 'integer' });
-    expect(lines(validateUnitTemplate(t))).toEqual([
-      'spec.configFiles[0].template: Invalid value: mysql.cnf does not render with the parameter defaults: line 3: parameter "thread_cache_size" has no default and no value',
-    ]);
-  });
-
-  it('reject template syntax errors and output that is not of the declared format', () => {
-    const t = template();
-    spec(t)['configFiles'] = [
-      { name: 'a.cnf', mountPath: '/etc/a', format: 'text', template: '{{ if .Parameters.max_connections }}' },
-      { name: 'b.json', mountPath: '/etc/b', format: 'json', template: '{"max": {{ .Parameters.max_connections }},}' },
-    ];
-    expect(lines(validateUnitTemplate(t))).toEqual([
-      'spec.configFiles[0].template: Invalid value: a.cnf does not render with the parameter defaults: line 1: unexpected EOF: {{if}} without {{end}}',
+    const rendered = () => ({ files: { 'mysql.cnf': '[mysqld\n', 'b.json': '{"a": }' } });
+    expect(lines(validateUnitTemplate(t, rendered))).toEqual([
+      'spec.configFiles[0].template: Invalid value: mysql.cnf: the rendered file is not valid ini: line 1: [mysqld',
       expect.stringMatching(
         /^spec.configFiles\[1\].template: Invalid value: b.json: the rendered file is not valid json: /,
       ),
@@ -95,14 +85,6 @@ describe('UnitTemplate rules', () => {
     ]);
     spec(t)['mainContainer'] = 'mysql';
     expect(lines(validateUnitTemplate(t))).toEqual([]);
-  });
-
-  it('require the agent container when there are configuration files to render', () => {
-    const t = template();
-    spec(t)['podTemplate'].spec.containers.pop();
-    expect(lines(validateUnitTemplate(t))).toEqual([
-      'spec.agent.container: Not found: "unit-agent": no container of that name in spec.podTemplate.spec.containers: the agent renders spec.configFiles',
-    ]);
   });
 
   it('check the Pod template: container names, images, ports and volume mounts', () => {

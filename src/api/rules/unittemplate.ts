@@ -1,25 +1,17 @@
 // UnitTemplate rules a schema cannot state: the Pod template is a usable Pod spec with the main
-// container (and the agent container when there are files to render); the parameter
-// definitions are consistent; every configuration file renders with the parameter defaults;
-// names, ports and mount paths do not collide.
+// container; the parameter
+// definitions are consistent; every configuration file renders with the parameter defaults
+// (given a renderer); names, ports and mount paths do not collide.
 
+import { parse as parseYAML } from 'yaml';
 import type { FieldError } from '../../machinery/errors.js';
 import type { KubeObject } from '../../machinery/object.js';
 import { quantityValue } from '../../machinery/quantity.js';
-import {
-  checkRenderedFormat,
-  compileTemplate,
-  renderTemplate,
-  TemplateError,
-  type ConfigTemplateData,
-} from '../configtemplate/index.js';
-import type { UnitTemplateSpec } from '../generated/types.js';
+import type { UnitTemplate, UnitTemplateSpec } from '../generated/types.js';
 import { duplicate, forbidden, invalid, isPlainRecord, isQuantity, listOf, notFound, required } from './fields.js';
 import { validateResources } from './fields.js';
-import { typedParameterValue, validateParameterDefinitions } from './parameters.js';
+import { validateParameterDefinitions } from './parameters.js';
 import { containersOf, portsOf, validatePodSpec } from './podspec.js';
-
-export const DEFAULT_AGENT_CONTAINER = 'unit-agent';
 
 /** The name of the container that runs the service. */
 export function mainContainerName(spec: Pick<UnitTemplateSpec, 'mainContainer' | 'type'>): string {
@@ -27,72 +19,83 @@ export function mainContainerName(spec: Pick<UnitTemplateSpec, 'mainContainer' |
 }
 
 /**
- * What configuration templates see when a template is checked: the parameter defaults, a
- * sample Unit (ordinal 0) and the template's default resources. Parameters without a default
- * are left out, so a template that needs one fails naming it.
+ * Renders every configuration file of a template with its parameter defaults, for a sample Unit,
+ * with the engine the controllers render with (src/controllers/cube/template): the files, or
+ * what kept each from rendering (`file` names the config file).
  */
-export function sampleTemplateData(spec: UnitTemplateSpec): ConfigTemplateData {
-  const parameters: Record<string, unknown> = {};
-  for (const p of spec.parameters ?? [])
-    if (p.default !== undefined) parameters[p.name] = typedParameterValue(p, p.default);
-  const amounts = (values: Record<string, string | number> | undefined) => {
-    const out: Record<string, number> = {};
-    for (const [name, q] of Object.entries(values ?? {})) {
-      if (!isQuantity(q)) continue;
-      const v = quantityValue(q);
-      out[name] = name === 'cpu' ? Math.round(v * 1000) : Math.floor(v);
+export type DefaultsRenderer = (
+  template: UnitTemplate,
+) => { files: Record<string, string> } | { problems: { file: string; message: string }[] };
+
+export type ConfigFormat = 'ini' | 'conf' | 'yaml' | 'json' | 'toml' | 'properties' | 'xml' | 'libconfig' | 'text';
+
+/** Why rendered text is not well-formed for its format; undefined when it is or no parser checks the format. */
+export function renderedFormatProblem(format: ConfigFormat, text: string): string | undefined {
+  try {
+    if (format === 'json') JSON.parse(text);
+    else if (format === 'yaml') parseYAML(text);
+    else if (format === 'ini') {
+      const bad = text.split('\n').findIndex((l) => /^\s*\[/.test(l) && !/^\s*\[[^\]]+\]\s*$/.test(l));
+      if (bad >= 0) return `the rendered file is not valid ini: line ${bad + 1}: ${text.split('\n')[bad]!.trim()}`;
     }
-    return out;
-  };
-  const main = containersOf(spec.podTemplate?.spec ?? {}, '').find((c) => c.name === mainContainerName(spec));
-  const env: Record<string, string> = {};
-  for (const e of listOf(main?.container['env']))
-    if (isPlainRecord(e) && typeof e['name'] === 'string')
-      env[e['name']] = typeof e['value'] === 'string' ? e['value'] : '';
-  return {
-    Parameters: parameters,
-    Unit: {
-      name: 'sample-0',
-      namespace: 'default',
-      ordinal: 0,
-      unitSet: 'sample',
-      address: 'sample-0.sample-headless.default.svc',
-    },
-    Resources: { requests: amounts(spec.resources?.requests), limits: amounts(spec.resources?.limits) },
-    Env: env,
-  };
+  } catch (err) {
+    return `the rendered file is not valid ${format}: ${(err as Error).message.split('\n')[0]}`;
+  }
+  return undefined;
 }
 
-function validateConfigFiles(spec: UnitTemplateSpec, errs: FieldError[]): void {
-  const declared = new Set((spec.parameters ?? []).map((p) => p.name));
-  const data = sampleTemplateData(spec);
+function validateConfigFiles(
+  obj: KubeObject,
+  spec: UnitTemplateSpec,
+  errs: FieldError[],
+  render?: DefaultsRenderer,
+): void {
+  const files = spec.configFiles ?? [];
   const paths = new Set<string>();
-  (spec.configFiles ?? []).forEach((file, i) => {
-    const f = `spec.configFiles[${i}]`;
-    if (!file || typeof file.template !== 'string') return;
+  files.forEach((file, i) => {
+    if (!file || typeof file.name !== 'string') return;
     const path = `${(file.mountPath ?? '').replace(/\/+$/, '')}/${file.name}`;
     if (paths.has(path))
-      errs.push(duplicate(`${f}.name`, file.name, `another configuration file is written to ${path}`));
+      errs.push(
+        duplicate(`spec.configFiles[${i}].name`, file.name, `another configuration file is written to ${path}`),
+      );
     paths.add(path);
-    let rendered: string;
-    try {
-      rendered = renderTemplate(compileTemplate(file.template), data, { declaredParameters: declared });
-    } catch (err) {
-      if (!(err instanceof TemplateError)) throw err;
+  });
+  if (!render || files.length === 0) return;
+  const result = render(obj as unknown as UnitTemplate);
+  const index = (name: string) =>
+    Math.max(
+      0,
+      files.findIndex((f) => f?.name === name),
+    );
+  if ('problems' in result) {
+    for (const p of result.problems)
       errs.push({
         type: 'FieldValueInvalid',
-        field: `${f}.template`,
-        detail: `${file.name} does not render with the parameter defaults: ${err.message}`,
+        field: `spec.configFiles[${index(p.file)}].template`,
+        detail: `${p.file} does not render with the parameter defaults: ${p.message}`,
       });
-      return;
-    }
-    const bad = checkRenderedFormat(file.format, rendered);
-    if (bad) errs.push({ type: 'FieldValueInvalid', field: `${f}.template`, detail: `${file.name}: ${bad}` });
+    return;
+  }
+  files.forEach((file, i) => {
+    const text = result.files[file.name];
+    if (text === undefined) return;
+    const bad = renderedFormatProblem(file.format, text);
+    if (bad)
+      errs.push({
+        type: 'FieldValueInvalid',
+        field: `spec.configFiles[${i}].template`,
+        detail: `${file.name}: ${bad}`,
+      });
   });
 }
 
-/** Field errors of a UnitTemplate (create and update alike). */
-export function validateUnitTemplate(obj: KubeObject): FieldError[] {
+/**
+ * Field errors of a UnitTemplate (create and update alike). With `render`, the configuration
+ * files are rendered with the parameter defaults too (the webhook passes the controllers'
+ * engine; the API server's strategy, which cannot reach it, leaves that check to the webhook).
+ */
+export function validateUnitTemplate(obj: KubeObject, render?: DefaultsRenderer): FieldError[] {
   const spec = obj['spec'] as UnitTemplateSpec | undefined;
   const errs: FieldError[] = [];
   if (!isPlainRecord(spec)) return errs;
@@ -147,16 +150,6 @@ export function validateUnitTemplate(obj: KubeObject): FieldError[] {
       );
   }
 
-  const agent = spec.agent?.container ?? DEFAULT_AGENT_CONTAINER;
-  if ((spec.configFiles ?? []).length > 0 && !containers.some((c) => c.name === agent))
-    errs.push(
-      notFound(
-        'spec.agent.container',
-        agent,
-        `no container of that name in ${podSpecField}.containers: the agent renders spec.configFiles`,
-      ),
-    );
-
   if (spec.exporter?.container) {
     const name = spec.exporter.container.name;
     if (containers.some((c) => c.name === name))
@@ -168,7 +161,7 @@ export function validateUnitTemplate(obj: KubeObject): FieldError[] {
 
   errs.push(...validateResources('spec.resources', spec.resources));
   errs.push(...validateParameterDefinitions(spec.parameters, 'spec.parameters'));
-  validateConfigFiles(spec, errs);
+  validateConfigFiles(obj, spec, errs, render);
 
   const credentialNames = new Set<string>();
   listOf(spec.credentials).forEach((c, i) => {
