@@ -5,7 +5,8 @@
 // ValidatingAdmissionPolicy with a CEL rule on spec.units (Deny, then Warn).
 
 import { FakeWebhookServer, closedPort } from '../../src/apiserver/admission/testing/webhook-server.js';
-import { cleanup, startEngine, waitFor, type Engine, type KubectlResult } from './harness.js';
+import { join } from 'node:path';
+import { cleanup, repoRoot, startEngine, waitFor, type Engine, type KubectlResult } from './harness.js';
 
 const kubectlVersion = '1.33';
 
@@ -121,6 +122,50 @@ describe('admission on upm-engine local', () => {
     const optedOut = await getJSON(['pod', 'db-1']);
     expect(containerNames(optedOut)).toEqual(['mysql']);
     expect(optedOut.metadata.annotations['sidecarset.upm.io/injected']).toBeUndefined();
+  });
+
+  it('injects into the Pods the controllers create for a UnitSet, and keeps the sidecar through an in-place update', async () => {
+    await ok(['apply', '-f', join(repoRoot, 'examples/unittemplates/mariadb-community-10.11.8.yaml')]);
+    await ok(
+      ['apply', '-f', '-'],
+      yaml({
+        apiVersion: 'upm.io/v1alpha1',
+        kind: 'SidecarSet',
+        metadata: { name: 'mariadb-exporter' },
+        spec: {
+          selector: { matchLabels: { 'upm.io/type': 'mariadb' } },
+          containers: [{ name: 'mysqld-exporter', image: 'prom/mysqld-exporter:v0.15.1' }],
+        },
+      }),
+    );
+    const mariadb = (labels?: Record<string, string>) =>
+      yaml({
+        apiVersion: 'upm.io/v1alpha1',
+        kind: 'UnitSet',
+        metadata: { name: 'shop-db' },
+        spec: { type: 'mariadb', version: '10.11.8', units: 1, ...(labels ? { podMetadata: { labels } } : {}) },
+      });
+    await eventually(
+      'the webhooks to see the template',
+      async () => (await kubectl(['apply', '-f', '-'], mariadb())).code === 0,
+    );
+    let pod: any;
+    await eventually('the Unit Pod with the sidecar', async () => {
+      const r = await kubectl(['get', 'pod', 'shop-db-0', '-o', 'json']);
+      pod = r.code === 0 ? JSON.parse(r.stdout) : undefined;
+      return !!pod;
+    });
+    expect(containerNames(pod)).toContain('mysqld-exporter');
+    // A label change is applied to the running Pod in place: same Pod, sidecar still there.
+    await ok(['apply', '-f', '-'], mariadb({ team: 'blue' }));
+    await eventually(
+      'the label on the Pod',
+      async () => (await getJSON(['pod', 'shop-db-0'])).metadata.labels?.team === 'blue',
+    );
+    const updated = await getJSON(['pod', 'shop-db-0']);
+    expect(updated.metadata.uid).toBe(pod.metadata.uid);
+    expect(containerNames(updated)).toEqual(containerNames(pod));
+    await ok(['delete', 'unitset', 'shop-db', '--wait=false']);
   });
 
   const unitTemplate = (template: string) =>
