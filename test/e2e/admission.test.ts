@@ -15,7 +15,8 @@ describe('admission on upm-engine local', () => {
   let hooks: FakeWebhookServer | undefined;
 
   beforeAll(async () => {
-    engine = await startEngine();
+    // With the controllers: the Pods of a UnitSet are theirs to create.
+    engine = await startEngine({ controllers: true });
   }, 60_000);
 
   afterAll(async () => {

@@ -37,6 +37,8 @@ export interface StartOptions {
   dataDir?: string;
   port?: number;
   extraArgs?: string[];
+  /** Run the controllers in the engine (default false: API tests see no writer but themselves). */
+  controllers?: boolean;
 }
 
 export async function startEngine(opts: StartOptions = {}): Promise<Engine> {
@@ -54,6 +56,7 @@ export async function startEngine(opts: StartOptions = {}): Promise<Engine> {
       String(opts.port ?? 0),
       '--log-format',
       'json',
+      `--controllers=${opts.controllers === true}`,
       ...(opts.extraArgs ?? []),
     ],
     {
