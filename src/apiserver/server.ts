@@ -19,6 +19,7 @@ import { defaultWatchSettings, type WatchSettings } from './endpoints/watch.js';
 import { GarbageCollector } from './gc/collector.js';
 import { HealthEndpoints } from './health.js';
 import { APIMetrics, instrumentStore } from './metrics.js';
+import type { AuditLevel, AuditLogger } from './audit/audit.js';
 import { OpenAPIService } from './openapi/handlers.js';
 import { APIRegistry, type ResourceRegistration } from './registry/registry.js';
 import { versionInfo } from './version.js';
@@ -58,6 +59,8 @@ export interface APIServerOptions {
    * collectors would race over the orphan and foregroundDeletion finalizers.
    */
   garbageCollector?: boolean;
+  /** One audit.k8s.io/v1 Event per request, at the level its policy gives. */
+  audit?: AuditLogger;
 }
 
 export interface RequestDelegate {
@@ -132,8 +135,11 @@ export async function startAPIServer(opts: APIServerOptions): Promise<RunningAPI
     }
     const info = parseRequestInfo(req.method ?? 'GET', url.pathname, url.searchParams);
     req.requestInfo = info;
-    res.setHeader('Audit-Id', crypto.randomUUID());
+    const auditID = crypto.randomUUID();
+    res.setHeader('Audit-Id', auditID);
+    let auditLevel: AuditLevel = 'None';
     res.on('finish', () => {
+      if (auditLevel !== 'None') recordAudit(req, res, info, url, auditID, auditLevel, started);
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       const labels = {
         verb: info.verb.toUpperCase(),
@@ -165,6 +171,10 @@ export async function startAPIServer(opts: APIServerOptions): Promise<RunningAPI
       return;
     }
     req.user = user ?? anonymousUser;
+    if (opts.audit) {
+      auditLevel = opts.audit.level(auditSubject(req, info, url));
+      req.captureBody = auditLevel === 'Request' || auditLevel === 'RequestResponse';
+    }
     if (!opts.authorizer) {
       void route(req, res, url);
       return;
@@ -177,6 +187,56 @@ export async function startAPIServer(opts: APIServerOptions): Promise<RunningAPI
         writeError(res, forbiddenError(attrs, result.reason));
       },
       (err: unknown) => writeError(res, err),
+    );
+  };
+
+  const auditSubject = (req: IncomingMessage, info: RequestInfo, url: URL) => ({
+    verb: info.verb,
+    requestURI: `${url.pathname}${url.search}`,
+    user: { username: req.user?.username ?? '', uid: req.user?.uid, groups: req.user?.groups ?? [] },
+    resource: info.isResourceRequest
+      ? {
+          apiGroup: info.apiGroup,
+          apiVersion: info.apiVersion,
+          resource: info.resource,
+          subresource: info.subresource || undefined,
+          namespace: info.namespace || undefined,
+          name: info.name || undefined,
+        }
+      : undefined,
+  });
+
+  const recordAudit = (
+    req: IncomingMessage,
+    res: ServerResponse,
+    info: RequestInfo,
+    url: URL,
+    auditID: string,
+    level: AuditLevel,
+    started: bigint,
+  ): void => {
+    const completed = new Date();
+    const elapsedMs = Number(process.hrtime.bigint() - started) / 1e6;
+    let requestObject: unknown;
+    if (req.capturedBody) {
+      try {
+        requestObject = JSON.parse(req.capturedBody.toString('utf8'));
+      } catch {
+        requestObject = undefined; // YAML or protobuf bodies are not copied into the audit log
+      }
+    }
+    opts.audit!.record(
+      {
+        ...auditSubject(req, info, url),
+        auditID,
+        sourceIPs: [req.socket.remoteAddress ?? ''],
+        userAgent: req.headers['user-agent'],
+        code: res.statusCode,
+        received: new Date(completed.getTime() - elapsedMs),
+        completed,
+        requestObject,
+      },
+      level,
     );
   };
 
