@@ -4,5 +4,6 @@ import { apiserverCommand } from './apiserver.js';
 import type { Command } from './command.js';
 import { controllersCommand } from './controllers.js';
 import { localCommand } from './local.js';
+import { webhooksCommand } from './webhooks.js';
 
-export const commands: readonly Command[] = [localCommand, apiserverCommand, controllersCommand];
+export const commands: readonly Command[] = [localCommand, apiserverCommand, controllersCommand, webhooksCommand];

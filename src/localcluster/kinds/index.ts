@@ -23,6 +23,8 @@ import {
   podDisruptionBudgetDefinition,
   roleBindingDefinition,
   roleDefinition,
+  validatingAdmissionPolicyBindingDefinition,
+  validatingAdmissionPolicyDefinition,
   validatingWebhookConfigurationDefinition,
 } from './cluster.js';
 import {
@@ -74,6 +76,8 @@ export const coreDefinitions: readonly ResourceDefinition[] = [
   podDisruptionBudgetDefinition,
   mutatingWebhookConfigurationDefinition,
   validatingWebhookConfigurationDefinition,
+  validatingAdmissionPolicyDefinition,
+  validatingAdmissionPolicyBindingDefinition,
   roleDefinition,
   clusterRoleDefinition,
   roleBindingDefinition,
