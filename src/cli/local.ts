@@ -278,7 +278,8 @@ async function startWithControlPlane(
     let webhooks: RunningWebhooks | undefined;
     if (o.webhooks) {
       try {
-        webhooks = await startLocalWebhooks(controlPlane.url, pki, upmServer.logger.child({ component: 'webhooks' }));
+        // The root logger: the webhook server names its parts (webhook-server, webhook-certificates...).
+        webhooks = await startLocalWebhooks(controlPlane.url, pki, upmServer.logger);
       } catch (err) {
         await admission.stop();
         await controlPlane.stop();

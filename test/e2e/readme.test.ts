@@ -22,7 +22,7 @@ let engine: Engine | undefined;
 
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'upm-readme-'));
-  engine = await startEngine({ dataDir: join(work, '.upm') });
+  engine = await startEngine({ dataDir: join(work, '.upm'), controllers: true }); // as npm start runs it
 }, 60_000);
 
 afterAll(async () => {
@@ -42,7 +42,7 @@ it('the walkthrough runs from top to bottom', async () => {
   const result = await new Promise<{ code: number; stdout: string; stderr: string }>((done) => {
     execFile(
       'bash',
-      ['-euo', 'pipefail', '-c', script],
+      ['--norc', '--noprofile', '-euo', 'pipefail', '-c', script],
       {
         cwd: work,
         timeout: 120_000,
@@ -53,7 +53,9 @@ it('the walkthrough runs from top to bottom', async () => {
     );
   });
   if (result.code !== 0)
-    throw new Error(`the walkthrough failed (${result.code}):\n${result.stderr}\n${result.stdout}`);
+    throw new Error(
+      `the walkthrough failed (${result.code}):\n${result.stderr}\n${result.stdout}\n${engine!.logs().slice(-6000)}`,
+    );
   expect(result.stdout).toMatch(/^Server Version: v1\.33\.\d+\+upm-engine\./m);
   expect(result.stdout).toContain('unitset.upm.io/orders-db serverside-applied');
   expect(result.stdout).toContain('unitset.upm.io/orders-db scaled');
