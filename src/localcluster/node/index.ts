@@ -1,0 +1,2 @@
+export { NodeRuntime, defaultPodCIDR, type NodeRuntimeOptions } from './node.js';
+export { ImageTable, defaultImageEntries, parseImageReference, type ImageEntry } from './images.js';
