@@ -70,7 +70,9 @@ describe('discovery', () => {
       'admissionregistration.k8s.io',
       'apiregistration.k8s.io',
       'coordination.k8s.io',
+      'discovery.k8s.io',
       'rbac.authorization.k8s.io',
+      'storage.k8s.io',
     ]);
     const rbac = (await c.call('GET', '/apis/rbac.authorization.k8s.io/v1')).json();
     expect(
