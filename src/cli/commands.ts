@@ -3,5 +3,6 @@
 import { apiserverCommand } from './apiserver.js';
 import type { Command } from './command.js';
 import { localCommand } from './local.js';
+import { nodeCommand } from './node.js';
 
-export const commands: readonly Command[] = [localCommand, apiserverCommand];
+export const commands: readonly Command[] = [localCommand, apiserverCommand, nodeCommand];

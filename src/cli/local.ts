@@ -24,7 +24,8 @@ import {
   type CompactionSettings,
   type OpenedStore,
 } from './storage.js';
-import { validatePort } from './validation.js';
+import { validateCIDR, validatePort } from './validation.js';
+import { localNodeOptions, validateNode, type NodeSettings } from './node.js';
 
 const flags = defineFlags({
   'data-dir': {
@@ -44,6 +45,32 @@ const flags = defineFlags({
   },
   ...compactionFlags,
   ...watchFlags,
+  'simulate-pods-only': {
+    type: 'bool',
+    usage: 'run no process: the pod simulator handles every Pod (by default Pods of known images run as processes)',
+  },
+  'node-name': {
+    type: 'string',
+    value: 'name',
+    defaultText: 'the host name',
+    usage: 'name of the node that runs Pods',
+  },
+  'node-images': {
+    type: 'string',
+    value: 'file',
+    usage: 'image table file (YAML): entries for more images, tried before the built-in ones',
+  },
+  'node-lease-duration': {
+    type: 'duration',
+    default: '40s',
+    usage: "how long the node's Lease lasts without renewal before the node counts as down",
+  },
+  'service-cluster-ip-range': {
+    type: 'string',
+    value: 'cidr',
+    default: '127.96.0.0/16',
+    usage: 'ClusterIP range; inside 127.0.0.0/8 the Service proxy serves the ClusterIPs',
+  },
   ...loggingFlags,
 });
 
@@ -56,6 +83,8 @@ export interface LocalOptions extends CommonOptions {
   storage: string;
   compaction: CompactionSettings;
   bookmarkIntervalMs: number;
+  node: NodeSettings;
+  serviceCIDR: string;
 }
 
 export const localCommand: Command<typeof flags, LocalOptions> = {
@@ -75,6 +104,13 @@ and a kubeconfig generated under the data directory.`,
       storage: f.storage ?? `sqlite:${join(dataDir, 'upm.db')}`,
       compaction: compactionSettings(f),
       bookmarkIntervalMs: f['watch-bookmark-interval'],
+      node: {
+        enabled: !f['simulate-pods-only'],
+        ...(f['node-name'] ? { name: f['node-name'] } : {}),
+        ...(f['node-images'] ? { imagesFile: resolve(f['node-images']) } : {}),
+        leaseDurationMs: f['node-lease-duration'],
+      },
+      serviceCIDR: f['service-cluster-ip-range'],
       logging: loggingOptions(f),
     };
   },
@@ -83,6 +119,8 @@ and a kubeconfig generated under the data directory.`,
     return [
       ...validatePort(o.port, '--port'),
       ...validateStorage(o.storage, o.compaction),
+      ...validateNode(o.node),
+      ...validateCIDR(o.serviceCIDR, '--service-cluster-ip-range'),
       ...validateLogging(o.logging),
     ];
   },
@@ -161,6 +199,7 @@ async function startWithControlPlane(
   let cluster: OpenedStore | undefined;
   try {
     cluster = openStore(`sqlite:${join(o.dataDir, 'cluster.db')}`, o.compaction);
+    const nodeOptions = o.node.enabled ? localNodeOptions(o.node, o.dataDir, upmServer.logger) : undefined;
     const controlPlane = await startControlPlane({
       store: cluster.store,
       pki,
@@ -183,6 +222,8 @@ async function startWithControlPlane(
         );
       },
       bookmarkIntervalMs: o.bookmarkIntervalMs,
+      serviceCIDR: o.serviceCIDR,
+      ...(nodeOptions ? { node: nodeOptions } : {}),
     });
     const clusterStore = cluster;
     const engine: RunningEngine = {

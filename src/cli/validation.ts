@@ -3,3 +3,9 @@
 export function validatePort(port: number, flag: string): string[] {
   return port >= 0 && port <= 65535 ? [] : [`${flag} must be between 0 and 65535 (0 picks a free port), got ${port}`];
 }
+
+export function validateCIDR(cidr: string, flag: string): string[] {
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(cidr);
+  const ok = m && m.slice(1, 5).every((p) => Number(p) <= 255) && Number(m[5]) >= 8 && Number(m[5]) <= 30;
+  return ok ? [] : [`${flag} must be an IPv4 CIDR with a prefix between /8 and /30, got "${cidr}"`];
+}

@@ -19,6 +19,8 @@ import { controlPlaneAuth, type ControlPlaneAuth } from './auth/index.js';
 import { coreRegistrations, initCoreResources } from './kinds/index.js';
 import { PodSimulator } from './podsim/index.js';
 import { isNotFound } from '../machinery/errors.js';
+import { KubeletProxy } from './kubelet-proxy.js';
+import { startLocalNode, type LocalNode, type LocalNodeOptions } from './node/index.js';
 
 export const frontProxyClientName = 'front-proxy-client';
 export const upmAPIServiceName = 'v1alpha1.upm.io';
@@ -80,12 +82,18 @@ export interface ControlPlaneOptions {
   onServing?: (url: string) => void;
   /** Start the pod simulator (scheduler + kubelet stand-in). */
   simulatePods?: boolean;
+  /** Run the Pods of known images as processes (the node runtime, with a volume provisioner,
+   * EndpointSlices, a Service proxy and the node lifecycle controller). */
+  node?: LocalNodeOptions;
+  /** The ClusterIP range; default 10.96.0.0/16 (127.96.0.0/16 suits the node runtime's proxy). */
+  serviceCIDR?: string;
 }
 
 export interface RunningControlPlane {
   server: RunningAPIServer;
   aggregator: Aggregator;
   simulator?: PodSimulator;
+  node?: LocalNode;
   auth: ControlPlaneAuth;
   url: string;
   stop(): Promise<void>;
@@ -127,14 +135,21 @@ function authenticationConfigMap(pki: LocalPKI, frontProxy: FrontProxyPKI): Reco
 
 export async function startControlPlane(o: ControlPlaneOptions): Promise<RunningControlPlane> {
   // The aggregator needs the server's discovery and OpenAPI, and the server routes through it.
-  const routing: { aggregator?: Aggregator } = {};
+  const routing: { aggregator?: Aggregator; registry?: APIRegistry } = {};
   const auth = controlPlaneAuth({
     clientCAPem: o.pki.ca.certPem,
     serviceAccounts: { signingKeyPem: o.serviceAccountKeyPem },
   });
+  const kubelets = new KubeletProxy({
+    registry: () => routing.registry,
+    client: o.pki.admin,
+    authenticators: auth.authenticators,
+    authorizer: auth.authorizer,
+    log: o.logger.child({ component: 'kubelet-proxy' }),
+  });
   const server = await startAPIServer({
     store: o.store,
-    resources: [...coreRegistrations(), ...auth.resources],
+    resources: [...coreRegistrations(o.serviceCIDR ? { serviceCIDR: o.serviceCIDR } : {}), ...auth.resources],
     logger: o.logger,
     tls: { certPem: o.pki.apiserver.certPem, keyPem: o.pki.apiserver.keyPem, clientCAPem: o.pki.ca.certPem },
     bindAddress: o.bindAddress,
@@ -143,10 +158,14 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Running
     authenticators: auth.authenticators,
     authorizer: auth.authorizer,
     delegate: auth.delegate({
-      handle: (req, res, info, url) => routing.aggregator?.handle(req, res, info, url) ?? Promise.resolve(false),
+      handle: async (req, res, info, url) =>
+        (await kubelets.handle(req, res, info, url)) ||
+        ((await routing.aggregator?.handle(req, res, info, url)) ?? false),
     }),
   });
   const { registry } = server;
+  routing.registry = registry;
+  kubelets.attach(server.server);
   o.onServing?.(server.url);
   server.health.addReadinessCheck(auth.readinessCheck);
   await initCoreResources(registry);
@@ -207,26 +226,43 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Running
   routing.aggregator = aggregator;
   await aggregator.start();
 
+  const kubeconfig = buildKubeconfig({
+    clusterName: 'local',
+    server: server.url,
+    caPem: o.pki.ca.certPem,
+    user: 'podsim',
+    clientCertPem: o.pki.admin.certPem,
+    clientKeyPem: o.pki.admin.keyPem,
+  });
+  let node: LocalNode | undefined;
   let simulator: PodSimulator | undefined;
-  if (o.simulatePods !== false) {
-    const kubeconfig = buildKubeconfig({
-      clusterName: 'local',
-      server: server.url,
-      caPem: o.pki.ca.certPem,
-      user: 'podsim',
-      clientCertPem: o.pki.admin.certPem,
-      clientKeyPem: o.pki.admin.keyPem,
-    });
-    simulator = new PodSimulator({ kubeconfig, logger: o.logger.child({ component: 'pod-simulator' }) });
-    await simulator.start();
+  try {
+    if (o.node) node = await startLocalNode(kubeconfig, o.node, o.logger.child({ component: 'node' }));
+    if (o.simulatePods !== false) {
+      simulator = new PodSimulator({
+        kubeconfig,
+        logger: o.logger.child({ component: 'pod-simulator' }),
+        ...(node ? { leaveUnscheduled: (pod: Record<string, any>) => node!.runtime.runsAsProcesses(pod) } : {}),
+      });
+      await simulator.start();
+    }
+  } catch (err) {
+    await node?.stop();
+    aggregator.stop();
+    admission.stop();
+    auth.stop();
+    await server.close();
+    throw err;
   }
   return {
     server,
     aggregator,
     simulator,
+    node,
     url: server.url,
     auth,
     async stop() {
+      await node?.stop();
       await simulator?.stop();
       aggregator.stop();
       admission.stop();

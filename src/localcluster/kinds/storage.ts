@@ -62,6 +62,7 @@ export const storageClassDefinition = defineResource({
   group: 'storage.k8s.io',
   version: 'v1',
   kind: 'StorageClass',
+  plural: 'storageclasses',
   shortNames: ['sc'],
   namespaced: false,
   description:

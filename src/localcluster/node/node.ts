@@ -85,6 +85,7 @@ export class NodeRuntime {
   private readonly clients: Clients;
   private readonly log: Logger;
   private readonly events: EventRecorder;
+  private readonly scheduler: EventRecorder;
   private readonly records: ProcessRecords;
   private readonly pool: AddressPool;
   private readonly leaseSeconds: number;
@@ -112,6 +113,7 @@ export class NodeRuntime {
     this.images = opts.images ?? ImageTable.load();
     this.support = detectSandboxSupport();
     this.events = new EventRecorder(this.clients.core, { component: 'kubelet', host: opts.nodeName }, this.log);
+    this.scheduler = new EventRecorder(this.clients.core, { component: 'default-scheduler' }, this.log);
     this.records = new ProcessRecords(join(opts.dataDir, 'processes.json'));
     this.pool = new AddressPool(opts.podCIDR ?? defaultPodCIDR);
     this.leaseSeconds = opts.leaseDurationSeconds ?? 40;
@@ -155,8 +157,15 @@ export class NodeRuntime {
     if (this.running) return;
     this.running = true;
     this.stale = this.records.endStale();
-    for (const p of this.stale)
-      this.log.warn({ pid: p.pid, container: p.what, killed: p.killed }, 'process of a previous run of this node');
+    for (const p of this.stale) {
+      if (p.killed)
+        this.log.warn({ pid: p.pid, process: p.what }, 'ended a process a previous run of this node left running');
+      else
+        this.log.info(
+          { pid: p.pid, process: p.what },
+          'a process of the previous run of this node had already stopped',
+        );
+    }
     if (!this.support.namespaces)
       this.log.warn(
         { reason: this.support.reason },
@@ -241,6 +250,7 @@ export class NodeRuntime {
       this.log.debug({ err }, 'could not report the node not ready');
     }
     await this.events.flush();
+    await this.scheduler.flush();
     await this.server?.stop();
     this.clients.close();
   }
@@ -546,6 +556,7 @@ export class NodeRuntime {
           mergePatch(),
         ),
       );
+      this.scheduler.record(bound, 'Normal', 'Scheduled', `Successfully assigned ${ns}/${name} to ${this.nodeName}`);
       // WaitForFirstConsumer claims learn where their Pod runs.
       for (const v of (pod['spec']?.volumes ?? []) as Obj[]) {
         const claim = v['persistentVolumeClaim']?.claimName;
@@ -570,8 +581,6 @@ export class NodeRuntime {
         { namespace: ns, name, body: { status: { conditions } } },
         mergePatch(),
       );
-      const scheduler = new EventRecorder(this.clients.core, { component: 'default-scheduler' }, this.log);
-      scheduler.record(bound, 'Normal', 'Scheduled', `Successfully assigned ${ns}/${name} to ${this.nodeName}`);
     } catch (err) {
       if (!isConflict(err) && !isNotFound(err)) this.log.warn({ err, pod: `${ns}/${name}` }, 'binding failed');
     }

@@ -9,7 +9,7 @@ import { chownSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, wr
 import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { isConflict, isNotFound } from '../../machinery/errors.js';
-import { formatTime } from '../../machinery/time.js';
+import { formatTime, normalizeTime } from '../../machinery/time.js';
 import { mergePatch, type Clients } from './client.js';
 import { ContainerConfigError, containerEnvironment, type EnvSources, type EnvVar } from './environment.js';
 import type { EventRecorder } from './events.js';
@@ -157,9 +157,9 @@ export class PodWorker {
       if (known?.['containerID'] && was) {
         container.current = {
           containerID: String(known['containerID']),
-          startedAt: String(was.startedAt ?? formatTime()),
+          startedAt: normalizeTime(was.startedAt) ?? formatTime(),
           running: false,
-          finishedAt: state.terminated?.finishedAt ?? formatTime(),
+          finishedAt: normalizeTime(state.terminated?.finishedAt) ?? formatTime(),
           exitCode: state.terminated?.exitCode ?? 137,
           reason: state.terminated?.reason ?? 'Error',
           message:
@@ -177,8 +177,8 @@ export class PodWorker {
           container.previous = {
             ...container.current,
             containerID: String(t.containerID ?? ''),
-            startedAt: String(t.startedAt ?? ''),
-            finishedAt: String(t.finishedAt ?? ''),
+            startedAt: normalizeTime(t.startedAt) ?? '',
+            finishedAt: normalizeTime(t.finishedAt) ?? '',
             exitCode: t.exitCode,
             reason: t.reason,
             message: t.message,

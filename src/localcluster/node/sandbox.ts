@@ -242,7 +242,8 @@ export function startScript(l: ContainerLaunch): string {
       groups,
       '--pdeathsig=SIGKILL',
       '--',
-      'env -i',
+      // chroot enters `/`; env --chdir sets the working directory inside the new root.
+      `env -i --chdir=${q(l.workingDir)}`,
       ...l.env.map((e) => q(`${e.name}=${e.value}`)),
       ...l.argv.map(q),
     ].join(' '),
