@@ -38,12 +38,15 @@ first_of() {
   done
 }
 
-# A server option's effective value (after every option file and the arguments).
+# A server option's effective value (after every option file and the arguments): the table of
+# values closes --verbose --help, after descriptions that may start with the same word.
 server_option() {
-  "$@" --verbose --help 2>/dev/null | awk -v key="$option" '$1 == key { print $2; exit }'
+  key=$1
+  shift
+  "$@" --verbose --help 2>/dev/null | awk -v key="$key" '$1 == key { value = $2 } END { print value }'
 }
-option=datadir datadir=$(server_option "$@")
-option=socket socket=$(server_option "$@")
+datadir=$(server_option datadir "$@")
+socket=$(server_option socket "$@")
 sql_string() { printf '%s' "$1" | sed -e 's/\\/\\\\/g' -e "s/'/\\\\'/g"; }
 
 if [ ! -d "$datadir/mysql" ]; then
@@ -90,7 +93,7 @@ if [ ! -d "$datadir/mysql" ]; then
   healthcheck_password=$(head -c 24 /dev/urandom | base64 | tr -d '/+=' | head -c 32)
   {
     echo "SET @@SESSION.SQL_LOG_BIN=0;"
-    echo "DROP USER IF EXISTS root@'127.0.0.1', root@'::1';"
+    echo "DROP USER IF EXISTS root@'127.0.0.1', root@'::1', root@'$(sql_string "$(hostname)")';"
     echo "ALTER USER root@localhost IDENTIFIED BY '$(sql_string "$root_password")';"
     if [ "$root_host" != localhost ]; then
       echo "CREATE USER root@'$(sql_string "$root_host")' IDENTIFIED BY '$(sql_string "$root_password")';"
@@ -142,7 +145,7 @@ exec "$@"
 export const mariadbHealthcheck = String.raw`#!/bin/sh
 # The mariadb image's healthcheck.sh as the UPM node runs it: --connect and --innodb_initialized
 # (also --innodb_buffer_pool_loaded and --galera_online, checked as far as a single server can).
-datadir=$(mariadbd --verbose --help 2>/dev/null | awk '$1 == "datadir" { print $2; exit }')
+datadir=$(mariadbd --verbose --help 2>/dev/null | awk '$1 == "datadir" { value = $2 } END { print value }')
 defaults="$datadir/.my-healthcheck.cnf"
 query() { mariadb --defaults-extra-file="$defaults" --skip-column-names --batch -e "$1"; }
 [ $# -gt 0 ] || set -- --connect

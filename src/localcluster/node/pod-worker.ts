@@ -5,7 +5,16 @@
 // syncs of one Pod never overlap.
 
 import { randomBytes } from 'node:crypto';
-import { chownSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chownSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  readlinkSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { isConflict, isNotFound } from '../../machinery/errors.js';
@@ -68,6 +77,18 @@ interface Instance extends InstanceView {
   identity?: Identity;
   workingDir: string;
   terminationLog?: string;
+  /** The container's root; the process is the container once it runs chrooted there. */
+  rootDir?: string;
+}
+
+/** Whether the start script has handed over to the container's command (chroot done). */
+function inContainer(i: Instance): boolean {
+  if (!i.running || !i.pid || !i.rootDir) return false;
+  try {
+    return readlinkSync(`/proc/${i.pid}/root`) === i.rootDir;
+  } catch {
+    return false;
+  }
 }
 
 interface Container {
@@ -119,6 +140,7 @@ export class PodWorker {
   /** The node lost the API server (or was cut off): nothing runs until resume(). */
   private suspended = false;
   private retry: NodeJS.Timeout | undefined;
+  private mountFailingSince: number | undefined;
 
   constructor(
     pod: Obj,
@@ -252,6 +274,7 @@ export class PodWorker {
       return `container ${container} is simulated (${c.resolution.reason}): no process runs`;
     const i = c.current;
     if (!i?.running || !i.pid || !i.identity) return `container ${container} is not running`;
+    if (!inContainer(i)) return `container ${container} is starting`;
     return { pid: i.pid, identity: i.identity, env: i.env, workingDir: i.workingDir };
   }
 
@@ -348,8 +371,11 @@ export class PodWorker {
       await this.volumes.setUp();
     } catch (err) {
       const message = err instanceof VolumeError ? err.message : `MountVolume.SetUp failed: ${(err as Error).message}`;
-      this.noteOnce(`mount:${message}`, 'Warning', 'FailedMount', message);
-      this.later(2000);
+      // A claim is usually bound a moment after its Pod is scheduled: only a lasting failure is reported.
+      this.mountFailingSince ??= Date.now();
+      if (Date.now() - this.mountFailingSince > 5000)
+        this.noteOnce(`mount:${message}`, 'Warning', 'FailedMount', message);
+      this.later(Date.now() - this.mountFailingSince > 5000 ? 2000 : 250);
       return false;
     }
     this.writeHosts();
@@ -611,6 +637,7 @@ export class PodWorker {
       identity,
       workingDir,
       terminationLog,
+      rootDir: join(instDir, 'root'),
     };
     if (child.stdout) logs.attach('stdout', child.stdout);
     if (child.stderr) logs.attach('stderr', child.stderr);
@@ -679,7 +706,7 @@ export class PodWorker {
   // ---- probes ---------------------------------------------------------------------------------------
 
   private probeTarget(c: Container, i: Instance): ProbeTarget | undefined {
-    if (!i.running || !i.pid || !i.identity || !this.podIP) return undefined;
+    if (!i.running || !i.pid || !i.identity || !this.podIP || !inContainer(i)) return undefined;
     const target = { pid: i.pid, identity: i.identity, env: i.env, workingDir: i.workingDir };
     return {
       podIP: this.podIP,

@@ -6,7 +6,7 @@
 // claim both ways, the reclaim policy applied when the claim goes away, and expansion recorded
 // (capacity is not enforced).
 
-import { mkdirSync, rmSync } from 'node:fs';
+import { chmodSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
@@ -193,7 +193,8 @@ export class LocalProvisioner {
       'Provisioning',
       `External provisioner is provisioning volume for claim "${meta.namespace}/${meta.name}"`,
     );
-    mkdirSync(dir, { recursive: true, mode: 0o777 });
+    mkdirSync(dir, { recursive: true });
+    chmodSync(dir, 0o777);
     const node = meta.annotations?.[selectedNode];
     const storage = pvc['spec']?.resources?.requests?.storage ?? '1Gi';
     try {

@@ -133,7 +133,10 @@ export class PodVolumes {
       this.paths.set(name, dir);
     } else if (v['persistentVolumeClaim']) {
       const dir = await this.sources.claimPath(this.namespace, String(v['persistentVolumeClaim'].claimName));
-      if (!existsSync(dir)) mkdirSync(dir, { recursive: true, mode: 0o777 });
+      if (!existsSync(dir)) {
+        mkdirSync(dir, { recursive: true });
+        chmodSync(dir, 0o777);
+      }
       this.ownDirectory(dir);
       this.paths.set(name, dir);
     } else if (v['hostPath']) {
@@ -271,7 +274,10 @@ export class PodVolumes {
         if (subPath.startsWith('/') || normalize(subPath).split('/').includes('..'))
           throw new Error(`subPath "${subPath}" must be a relative path within the volume`);
         source = join(base, subPath);
-        if (!existsSync(source)) mkdirSync(source, { recursive: true, mode: 0o777 });
+        if (!existsSync(source)) {
+          mkdirSync(source, { recursive: true });
+          chmodSync(source, 0o777);
+        }
         // A subPath of a configMap or secret volume pins the file the link points to now (as kube).
         source = realpathSync(source);
       }
