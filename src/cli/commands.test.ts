@@ -92,8 +92,12 @@ describe('the commands table', () => {
       storage: `sqlite:${resolve('.upm', 'upm.db')}`,
       compaction: { intervalMs: 300_000, minRetainedRevisions: 1000 },
       bookmarkIntervalMs: 60_000,
-      node: { enabled: true, leaseDurationMs: 40_000 },
-      serviceCIDR: '127.96.0.0/16',
+      node: {
+        enabled: true,
+        leaseDurationMs: 40_000,
+        podCIDR: expect.stringMatching(/^127\.(6[4-9]|[78]\d|9[0-5])\.0\.0\/16$/),
+      },
+      serviceCIDR: expect.stringMatching(/^127\.(9[6-9]|1[01]\d|12[0-7])\.0\.0\/16$/),
       logging: { level: 'info', format: 'auto' },
     });
     expect(parseCommandLine(command('local'), ['--simulate-pods-only', '--node-name=db-host'])).toMatchObject({
@@ -138,7 +142,7 @@ describe('the commands table', () => {
       '--kubeconfig is required',
       '--node-images: /nonexistent.yaml does not exist',
       '--node-name must be a lower case DNS subdomain, got "Bad_Name"',
-      '--pod-cidr must be inside 127.0.0.0/8, got "10.0.0.0/16"',
+      '--pod-cidr must be inside 127.0.0.0/8 (only loopback addresses are used), got "10.0.0.0/16"',
     ]);
   });
 });

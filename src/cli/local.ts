@@ -65,10 +65,16 @@ const flags = defineFlags({
     default: '40s',
     usage: "how long the node's Lease lasts without renewal before the node counts as down",
   },
+  'pod-cidr': {
+    type: 'string',
+    value: 'cidr',
+    defaultText: '127.<64-95>.0.0/16, picked from the data directory',
+    usage: "addresses of the node's Pods, inside 127.0.0.0/8",
+  },
   'service-cluster-ip-range': {
     type: 'string',
     value: 'cidr',
-    default: '127.96.0.0/16',
+    defaultText: '127.<96-127>.0.0/16, picked from the data directory',
     usage: 'ClusterIP range; inside 127.0.0.0/8 the Service proxy serves the ClusterIPs',
   },
   ...loggingFlags,
@@ -85,6 +91,16 @@ export interface LocalOptions extends CommonOptions {
   bookmarkIntervalMs: number;
   node: NodeSettings;
   serviceCIDR: string;
+}
+
+/**
+ * Engines side by side (other data directories) get other loopback ranges, the same one across
+ * restarts: Pods' and Services' addresses stay theirs.
+ */
+function dataDirSlot(dataDir: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < dataDir.length; i++) h = Math.imul(h ^ dataDir.charCodeAt(i), 0x01000193) >>> 0;
+  return h % 32;
 }
 
 export const localCommand: Command<typeof flags, LocalOptions> = {
@@ -109,8 +125,9 @@ and a kubeconfig generated under the data directory.`,
         ...(f['node-name'] ? { name: f['node-name'] } : {}),
         ...(f['node-images'] ? { imagesFile: resolve(f['node-images']) } : {}),
         leaseDurationMs: f['node-lease-duration'],
+        podCIDR: f['pod-cidr'] ?? `127.${64 + dataDirSlot(dataDir)}.0.0/16`,
       },
-      serviceCIDR: f['service-cluster-ip-range'],
+      serviceCIDR: f['service-cluster-ip-range'] ?? `127.${96 + dataDirSlot(dataDir)}.0.0/16`,
       logging: loggingOptions(f),
     };
   },
@@ -120,7 +137,8 @@ and a kubeconfig generated under the data directory.`,
       ...validatePort(o.port, '--port'),
       ...validateStorage(o.storage, o.compaction),
       ...validateNode(o.node),
-      ...validateCIDR(o.serviceCIDR, '--service-cluster-ip-range'),
+      ...(o.node.enabled ? validateCIDR(o.node.podCIDR ?? '', '--pod-cidr') : []),
+      ...validateCIDR(o.serviceCIDR, '--service-cluster-ip-range', o.node.enabled),
       ...validateLogging(o.logging),
     ];
   },

@@ -2,6 +2,8 @@
 // and the local routing table has `local 127.0.0.0/8 dev lo`, so any of them can be bound without
 // configuring anything; two specific addresses can share a port.
 
+import { readFileSync } from 'node:fs';
+
 export function ipToNumber(ip: string): number | undefined {
   const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(ip);
   if (!m) return undefined;
@@ -37,8 +39,11 @@ export class AddressPool {
     return n !== undefined && n > this.base && n < this.base + this.size - 1;
   }
 
-  /** The owner's address: the one it has, else `preferred` when free and inside, else the next free. */
-  allocate(owner: string, preferred?: string): string {
+  /**
+   * The owner's address: the one it has, else `preferred` when free and inside, else the next free
+   * one that is not `busy` (something of this machine listens there already).
+   */
+  allocate(owner: string, preferred?: string, busy: (ip: string) => boolean = () => false): string {
     const held = this.byOwner.get(owner);
     if (held !== undefined) return numberToIP(held);
     if (preferred && this.contains(preferred)) {
@@ -48,7 +53,7 @@ export class AddressPool {
     for (let i = 0; i < this.size - 3; i++) {
       const offset = 2 + ((this.next - 2 + i) % (this.size - 3));
       const n = this.base + offset;
-      if (!this.owners.has(n)) {
+      if (!this.owners.has(n) && !busy(numberToIP(n))) {
         this.next = offset + 1;
         return this.claim(owner, n);
       }
@@ -68,4 +73,26 @@ export class AddressPool {
     this.owners.set(n, owner);
     return numberToIP(n);
   }
+}
+
+/** IPv4 addresses with a listening TCP socket on this machine (/proc/net/tcp, state 0A). */
+export function listeningAddresses(table?: string): Set<string> {
+  let text = table;
+  if (text === undefined) {
+    try {
+      text = readFileSync('/proc/net/tcp', 'utf8');
+    } catch {
+      return new Set();
+    }
+  }
+  const out = new Set<string>();
+  for (const line of text.split('\n').slice(1)) {
+    const f = line.trim().split(/\s+/);
+    if (f.length < 4 || f[3] !== '0A') continue;
+    const hex = f[1].split(':')[0];
+    // Little-endian bytes of the address.
+    const n = parseInt(hex, 16);
+    out.add([n & 255, (n >>> 8) & 255, (n >>> 16) & 255, (n >>> 24) & 255].join('.'));
+  }
+  return out;
 }

@@ -19,6 +19,8 @@ export interface LocalNodeOptions {
   nodeName?: string;
   images?: ImageTable;
   leaseDurationSeconds?: number;
+  /** Pod addresses; default 127.64.0.0/16. */
+  podCIDR?: string;
 }
 
 export interface LocalNode {
@@ -44,6 +46,7 @@ export async function startLocalNode(kubeconfig: string, o: LocalNodeOptions, lo
     ...(o.images ? { images: o.images } : {}),
     schedule: true,
     ...(o.leaseDurationSeconds ? { leaseDurationSeconds: o.leaseDurationSeconds } : {}),
+    ...(o.podCIDR ? { podCIDR: o.podCIDR } : {}),
     logger,
   });
   const provisioner = new LocalProvisioner({

@@ -22,7 +22,7 @@ import type { Logger } from 'pino';
 import { isAlreadyExists, isConflict, isNotFound } from '../../machinery/errors.js';
 import { formatMicroTime, formatTime, normalizeTime } from '../../machinery/time.js';
 import { loadKubeConfig, type KubeconfigSource } from '../kubeclient/index.js';
-import { AddressPool } from './addresses.js';
+import { AddressPool, listeningAddresses } from './addresses.js';
 import { makeClients, mergePatch, plain, type Clients } from './client.js';
 import type { EnvSources } from './environment.js';
 import { EventRecorder } from './events.js';
@@ -461,7 +461,10 @@ export class NodeRuntime {
         envSources: this.envSources(),
         volumeSources: this.volumeSources(),
         records: this.records,
-        allocateIP: (owner, preferred) => this.pool.allocate(owner, preferred),
+        allocateIP: (owner, preferred) => {
+          const listening = listeningAddresses();
+          return this.pool.allocate(owner, preferred, (ip) => listening.has(ip));
+        },
         releaseIP: (owner) => this.pool.release(owner),
         claimBusy: (ns, claim, owner) =>
           [...this.workers.values()].some((w) => w.uid !== owner && w.namespace === ns && w.holdsClaim(claim)),
