@@ -417,12 +417,20 @@ const unitSetStatus = named(
       Ready:
         'True when spec.units Units exist, are Ready and run updateRevision (reasons UnitsReady, UnitsNotReady, ' +
         'ScalingUp, ScalingDown, Updating, TemplateNotFound).',
-      Progressing: 'True while Units are created, removed or updated.',
+      Available:
+        'True when no more Units are unready than updateStrategy.rollingUpdate.maxUnavailable allows (reasons ' +
+        'MinimumUnitsAvailable, MinimumUnitsUnavailable).',
+      Progressing:
+        'True while Units are created, removed or updated (reasons ScalingUp, ScalingDown, Updating); False when ' +
+        'every Unit runs updateRevision (UpToDate), when the Units left run below the partition (PartitionReached) or ' +
+        'wait to be deleted by hand under OnDelete (WaitingForDeletion).',
       TemplateResolved: 'False when the UnitTemplate does not exist or does not match type, edition and version.',
       ConfigSynced:
         'False while rendered configuration differs from what Units run (reason RestartRequired with restartPolicy ' +
         'Manual).',
-      Degraded: 'True when a Unit cannot be created or updated (reason names the failing step).',
+      Degraded:
+        'True when a Unit cannot be created or updated; the reason names the problem (for example ' +
+        'InvalidParameterValue, UnknownParameter, TemplateNotFound). False with reason AsExpected.',
     }),
   }),
 );

@@ -93,10 +93,20 @@ const configFile = named(
         ['ini', 'conf', 'yaml', 'json', 'toml', 'properties', 'xml', 'libconfig', 'text'],
       ),
       template: str(
-        'The file content as a Go text/template. Data: .Parameters (values by parameter name, after UnitSet and Unit ' +
-          'overrides), .Unit (name, namespace, ordinal, unitSet, address), .Resources (requests and limits of the main ' +
-          'container: cpu in millicores, memory in bytes), .Env (environment of the main container). Helper functions ' +
-          'include arithmetic (add, sub, mul, div, max, min), quantity conversions (bytes, mebibytes) and string helpers.',
+        'The file content as a Go text/template (define, template and block are not supported). Data: .Parameters ' +
+          '(values by parameter name, after UnitSet and Unit overrides: integer and number parameters as numbers, ' +
+          'boolean ones as true or false, the others as text), .Unit (name, namespace, ordinal, unitSet, address), ' +
+          '.Resources (requests and limits of the main container: cpu in millicores, memory and other resources in ' +
+          'bytes or base units; a missing request is the limit), .Env (environment variables of the main container ' +
+          'with a literal value). Functions: those of Go (and, or, not, eq, ne, lt, le, gt, ge, len, index, print, ' +
+          'printf, println); default DEFAULT VALUE, quote, atoi, onOff and yesNo (a boolean as ON/OFF or yes/no); ' +
+          'lower, upper, trim, replace OLD NEW S, contains, hasPrefix, hasSuffix, split SEP S, join SEP LIST; add, sub, ' +
+          'mul, div, mod, max, min, floor, ceil (integer operands give integer results); sizes: percentOf QUANTITY ' +
+          'PERCENT (rounded down), bytes, kibibytes, mebibytes, gibibytes (a quantity such as 4Gi, or a number of bytes, ' +
+          'in that unit, rounded down), alignDown VALUE UNIT; CPU: cores (whole cores of a number of millicores or of a ' +
+          'CPU quantity, rounded up, at least 1). For example innodb_buffer_pool_size = ' +
+          '{{ percentOf .Resources.limits.memory 70 }}. A value that is missing (a parameter with no default that is ' +
+          'not set) is an error naming the file, the line and the parameter, unless if, with, not or default handles it.',
         { minLength: 1, maxLength: 1048576 },
       ),
     },

@@ -23,7 +23,7 @@ function validationProblems(name: string, argv: string[]): string[] {
 describe('the commands table', () => {
   it('lists every command with its summary in the top-level help', () => {
     const help = programHelp(commands);
-    expect(commands.map((c) => c.name)).toEqual(['local', 'apiserver', 'node']);
+    expect(commands.map((c) => c.name)).toEqual(['local', 'apiserver', 'controllers', 'node']);
     const rows = help.split('\n').filter((line) => /^ {2}\S/.test(line));
     expect(rows.map((line) => line.trim().split(/ {3,}/))).toEqual(commands.map((c) => [c.name, c.summary]));
   });
@@ -89,6 +89,7 @@ describe('the commands table', () => {
       port: 6443,
       bindAddress: '127.0.0.1',
       standalone: false,
+      controllers: true,
       storage: `sqlite:${resolve('.upm', 'upm.db')}`,
       compaction: { intervalMs: 300_000, minRetainedRevisions: 1000 },
       bookmarkIntervalMs: 60_000,

@@ -2,7 +2,8 @@
 
 import { apiserverCommand } from './apiserver.js';
 import type { Command } from './command.js';
+import { controllersCommand } from './controllers.js';
 import { localCommand } from './local.js';
 import { nodeCommand } from './node.js';
 
-export const commands: readonly Command[] = [localCommand, apiserverCommand, nodeCommand];
+export const commands: readonly Command[] = [localCommand, apiserverCommand, controllersCommand, nodeCommand];

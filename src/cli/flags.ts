@@ -26,7 +26,7 @@ export interface Flag {
   usage: string;
   /** What the value is, as --help shows it: `--secure-port int`. Defaults to a name for the type. */
   value?: string;
-  /** The default as it would be written on the command line. Bool flags default to false, lists to none. */
+  /** The default as it would be written on the command line. Bool flags default to false unless this says true, lists to none. */
   default?: string;
   /** Shown in --help instead of `default` when the default is worked out from other flags. */
   defaultText?: string;
@@ -107,7 +107,7 @@ export function parseFlags<F extends FlagSet>(flags: F, argv: string[]): ParsedF
 }
 
 function defaultValue(flag: Flag): FlagTypes[FlagType] | undefined {
-  if (flag.type === 'bool') return false;
+  if (flag.type === 'bool') return flag.default === undefined ? false : convert(flag, [flag.default]);
   if (flag.type === 'list') return flag.default === undefined ? [] : splitList(flag.default);
   return flag.default === undefined ? undefined : convert(flag, [flag.default]);
 }

@@ -2,6 +2,7 @@
 // SQLite storage, with a generated CA, serving and admin certificates and a kubeconfig.
 
 import { join, resolve } from 'node:path';
+import { KubeConfig } from '@kubernetes/client-node';
 import { DelegatingAuthorizer, type SubjectAccessReviewer } from '../apiserver/authorization/delegating.js';
 import { subjectAccessReviewer } from '../apiserver/authorization/sar-client.js';
 import {
@@ -10,6 +11,7 @@ import {
   frontProxyClientName,
   startControlPlane,
 } from '../localcluster/controlplane.js';
+import { runControllers } from '../controllers/run.js';
 import { ensureLocalPKI, type LocalPKI } from '../pki/bundle.js';
 import { buildKubeconfig, writeKubeconfig } from '../pki/kubeconfig.js';
 import type { Command, CommonOptions } from './command.js';
@@ -37,6 +39,11 @@ const flags = defineFlags({
   port: { type: 'int', default: '6443', usage: 'HTTPS port; 0 picks a free port' },
   'bind-address': { type: 'string', value: 'ip', default: '127.0.0.1', usage: 'address to listen on' },
   standalone: { type: 'bool', usage: 'serve only upm.io, without the local control plane in front' },
+  controllers: {
+    type: 'bool',
+    default: 'true',
+    usage: 'run the controllers (Tesseract Cube) in this process; not with --standalone',
+  },
   storage: {
     type: 'string',
     value: 'backend:location',
@@ -86,6 +93,7 @@ export interface LocalOptions extends CommonOptions {
   port: number;
   bindAddress: string;
   standalone: boolean;
+  controllers: boolean;
   storage: string;
   compaction: CompactionSettings;
   bookmarkIntervalMs: number;
@@ -117,6 +125,7 @@ and a kubeconfig generated under the data directory.`,
       port: f.port,
       bindAddress: f['bind-address'],
       standalone: f.standalone,
+      controllers: f.controllers && !f.standalone,
       storage: f.storage ?? `sqlite:${join(dataDir, 'upm.db')}`,
       compaction: compactionSettings(f),
       bookmarkIntervalMs: f['watch-bookmark-interval'],
@@ -179,6 +188,21 @@ async function runLocal(o: LocalOptions): Promise<RunningEngine> {
       clientKeyPem: pki.admin.keyPem,
       namespace: 'default',
     });
+    if (o.controllers) {
+      const kc = new KubeConfig();
+      kc.loadFromFile(kubeconfig);
+      const controllers = await runControllers({
+        kubeConfig: kc,
+        log: logger.child({ component: 'controllers' }),
+        leaderElection: { namespace: 'kube-system', name: 'upm-engine-controllers' },
+        onLeaderLost: () => logger.error('controllers lost their Lease; they stay stopped until the engine restarts'),
+      });
+      const stopServers = engine.stop.bind(engine);
+      engine.stop = async () => {
+        await controllers.stop();
+        await stopServers();
+      };
+    }
     logger.info({ kubeconfig, url }, 'UPM Engine is running');
     process.stdout.write(
       `\nUPM Engine is serving at ${url}\nTry:\n  kubectl --kubeconfig ${kubeconfig} api-resources --api-group=upm.io\n  kubectl --kubeconfig ${kubeconfig} get unitsets\n\n`,

@@ -468,11 +468,17 @@ export interface UnitSetStatus {
   /**
    * Latest observations of the object's state. Condition types: Ready: True when spec.units Units
    * exist, are Ready and run updateRevision (reasons UnitsReady, UnitsNotReady, ScalingUp,
-   * ScalingDown, Updating, TemplateNotFound). Progressing: True while Units are created, removed or
-   * updated. TemplateResolved: False when the UnitTemplate does not exist or does not match type,
-   * edition and version. ConfigSynced: False while rendered configuration differs from what Units
-   * run (reason RestartRequired with restartPolicy Manual). Degraded: True when a Unit cannot be
-   * created or updated (reason names the failing step).
+   * ScalingDown, Updating, TemplateNotFound). Available: True when no more Units are unready than
+   * updateStrategy.rollingUpdate.maxUnavailable allows (reasons MinimumUnitsAvailable,
+   * MinimumUnitsUnavailable). Progressing: True while Units are created, removed or updated
+   * (reasons ScalingUp, ScalingDown, Updating); False when every Unit runs updateRevision
+   * (UpToDate), when the Units left run below the partition (PartitionReached) or wait to be
+   * deleted by hand under OnDelete (WaitingForDeletion). TemplateResolved: False when the
+   * UnitTemplate does not exist or does not match type, edition and version. ConfigSynced: False
+   * while rendered configuration differs from what Units run (reason RestartRequired with
+   * restartPolicy Manual). Degraded: True when a Unit cannot be created or updated; the reason
+   * names the problem (for example InvalidParameterValue, UnknownParameter, TemplateNotFound).
+   * False with reason AsExpected.
    */
   conditions?: Condition[];
 }
@@ -863,11 +869,22 @@ export interface UnitTemplateConfigFile {
    */
   format: 'ini' | 'conf' | 'yaml' | 'json' | 'toml' | 'properties' | 'xml' | 'libconfig' | 'text';
   /**
-   * The file content as a Go text/template. Data: .Parameters (values by parameter name, after
-   * UnitSet and Unit overrides), .Unit (name, namespace, ordinal, unitSet, address), .Resources
-   * (requests and limits of the main container: cpu in millicores, memory in bytes), .Env
-   * (environment of the main container). Helper functions include arithmetic (add, sub, mul, div,
-   * max, min), quantity conversions (bytes, mebibytes) and string helpers.
+   * The file content as a Go text/template (define, template and block are not supported). Data:
+   * .Parameters (values by parameter name, after UnitSet and Unit overrides: integer and number
+   * parameters as numbers, boolean ones as true or false, the others as text), .Unit (name,
+   * namespace, ordinal, unitSet, address), .Resources (requests and limits of the main container:
+   * cpu in millicores, memory and other resources in bytes or base units; a missing request is the
+   * limit), .Env (environment variables of the main container with a literal value). Functions:
+   * those of Go (and, or, not, eq, ne, lt, le, gt, ge, len, index, print, printf, println); default
+   * DEFAULT VALUE, quote, atoi, onOff and yesNo (a boolean as ON/OFF or yes/no); lower, upper,
+   * trim, replace OLD NEW S, contains, hasPrefix, hasSuffix, split SEP S, join SEP LIST; add, sub,
+   * mul, div, mod, max, min, floor, ceil (integer operands give integer results); sizes: percentOf
+   * QUANTITY PERCENT (rounded down), bytes, kibibytes, mebibytes, gibibytes (a quantity such as
+   * 4Gi, or a number of bytes, in that unit, rounded down), alignDown VALUE UNIT; CPU: cores (whole
+   * cores of a number of millicores or of a CPU quantity, rounded up, at least 1). For example
+   * innodb_buffer_pool_size = {{ percentOf .Resources.limits.memory 70 }}. A value that is missing
+   * (a parameter with no default that is not set) is an error naming the file, the line and the
+   * parameter, unless if, with, not or default handles it.
    */
   template: string;
 }

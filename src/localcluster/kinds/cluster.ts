@@ -6,6 +6,7 @@ import {
   bool,
   conditionList,
   int32,
+  intOrString,
   kindSchema,
   loose,
   looseList,
@@ -44,6 +45,45 @@ export const leaseDefinition = defineResource({
   }),
   printerColumns: [{ name: 'Holder', jsonPath: '.spec.holderIdentity' }, ageColumn],
   subresources: {},
+});
+
+// ---- policy/v1 -----------------------------------------------------------------------------------
+
+const pdbDescription =
+  'PodDisruptionBudget is an object to define the max disruption that can be caused to a collection of pods';
+
+/** Served so that workloads can declare their budgets; no disruption controller computes the status here. */
+export const podDisruptionBudgetDefinition = defineResource({
+  group: 'policy',
+  version: 'v1',
+  kind: 'PodDisruptionBudget',
+  shortNames: ['pdb'],
+  namespaced: true,
+  description: pdbDescription,
+  schema: kindSchema(pdbDescription, {
+    spec: loose('Specification of the desired behavior of the PodDisruptionBudget.', {
+      minAvailable: intOrString(
+        'An eviction is allowed if at least "minAvailable" pods selected by "selector" will still be available after the eviction.',
+      ),
+      maxUnavailable: intOrString(
+        'An eviction is allowed if at most "maxUnavailable" pods selected by "selector" are unavailable after the eviction.',
+      ),
+      selector: loose('Label query over pods whose evictions are managed by the disruption budget.'),
+      unhealthyPodEvictionPolicy: str(
+        'UnhealthyPodEvictionPolicy defines the criteria for when unhealthy pods should be considered for eviction.',
+      ),
+    }),
+    status: loose('Most recently observed status of the PodDisruptionBudget.', {
+      conditions: conditionList('Conditions contain conditions for PDB.'),
+    }),
+  }),
+  printerColumns: [
+    { name: 'Min Available', jsonPath: '.spec.minAvailable' },
+    { name: 'Max Unavailable', jsonPath: '.spec.maxUnavailable' },
+    { name: 'Allowed Disruptions', jsonPath: '.status.disruptionsAllowed', type: 'integer' },
+    ageColumn,
+  ],
+  subresources: { status: true },
 });
 
 // ---- admissionregistration.k8s.io/v1 -------------------------------------------------------------

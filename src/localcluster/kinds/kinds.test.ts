@@ -71,6 +71,7 @@ describe('discovery', () => {
       'apiregistration.k8s.io',
       'coordination.k8s.io',
       'discovery.k8s.io',
+      'policy',
       'rbac.authorization.k8s.io',
       'storage.k8s.io',
     ]);
