@@ -97,7 +97,7 @@ spec:
 `;
 
 beforeAll(async () => {
-  engine = await startEngine({ extraArgs: ['--controllers=false'] });
+  engine = await startEngine({ extraArgs: ['--controllers=false', '--simulate-pods-only'] });
   await ok('apply', '-f', join(repoRoot, 'examples/unittemplates/mariadb-community-10.11.8.yaml'));
 }, 60_000);
 
@@ -182,7 +182,11 @@ describe('controllers in their own processes', () => {
     const manager = startManager('patient');
     await waitFor('the patient manager to lead', async () => leads(manager), 25_000);
     await engine.stop('SIGTERM');
-    engine = await startEngine({ dataDir: engine.dataDir, port: engine.port, extraArgs: ['--controllers=false'] });
+    engine = await startEngine({
+      dataDir: engine.dataDir,
+      port: engine.port,
+      extraArgs: ['--controllers=false', '--simulate-pods-only'],
+    });
     await ok('scale', 'us/faults-db', '--replicas=4');
     await readyUnits(4, 40_000).catch((err) => {
       throw new Error(

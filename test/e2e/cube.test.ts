@@ -47,7 +47,8 @@ async function waitReady(units: number, timeoutMs = 30_000) {
 }
 
 beforeAll(async () => {
-  engine = await startEngine();
+  // The controllers against simulated Pods; node-runtime.test.ts runs a UnitSet's Pods as processes.
+  engine = await startEngine({ extraArgs: ['--simulate-pods-only'] });
   await ok('apply', '-f', join(repoRoot, 'examples/unittemplates/mariadb-community-10.11.8.yaml'));
 }, 60_000);
 
