@@ -2,7 +2,7 @@
 // loopback addresses (root on Linux; the CI runs as root).
 
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -197,4 +197,175 @@ describeIfRoot('node runtime (real processes)', () => {
     expect(Date.now() - t0).toBeLessThan(5000);
     await node.idle();
   }, 40_000);
+
+  const createPod = async (name: string, spec: Record<string, unknown>) => {
+    const res = await c.call('POST', '/api/v1/namespaces/default/pods', {
+      body: { apiVersion: 'v1', kind: 'Pod', metadata: { name }, spec: { terminationGracePeriodSeconds: 3, ...spec } },
+    });
+    expect(res.status).toBe(201);
+    return res.json();
+  };
+  const logOf = (pod: any, container: string, attempt = 0) =>
+    readFileSync(join(dataDir, 'pods', pod.metadata.uid, 'logs', container, `${attempt}.log`), 'utf8');
+
+  it('runs init containers first, in order, sharing an emptyDir; the container sees what they wrote', async () => {
+    const created = await createPod('init', {
+      initContainers: [
+        {
+          name: 'first',
+          image: 'redis:7',
+          command: ['sh', '-c', 'echo one > /work/greeting'],
+          volumeMounts: [{ name: 'work', mountPath: '/work' }],
+        },
+        {
+          name: 'second',
+          image: 'redis:7',
+          command: ['sh', '-c', 'echo two >> /work/greeting'],
+          volumeMounts: [{ name: 'work', mountPath: '/work' }],
+        },
+      ],
+      containers: [
+        {
+          name: 'main',
+          image: 'redis:7',
+          command: ['sh', '-c', 'cat /work/greeting; exec redis-server --save "" --port 6380'],
+          volumeMounts: [{ name: 'work', mountPath: '/work' }],
+        },
+      ],
+      volumes: [{ name: 'work', emptyDir: {} }],
+    });
+    const pod = await waitFor('init Running', async () => {
+      const p = await getPod('init');
+      return (
+        p.status?.phase === 'Running' && condition(p, 'Initialized') === 'True' && condition(p, 'Ready') === 'True' && p
+      );
+    });
+    expect(pod.status.initContainerStatuses.map((s: any) => [s.name, s.state.terminated?.reason])).toEqual([
+      ['first', 'Completed'],
+      ['second', 'Completed'],
+    ]);
+    await waitFor(
+      'the greeting in the log',
+      async () => logOf(created, 'main').includes('one') && logOf(created, 'main').includes('two'),
+    );
+    expect((await c.call('DELETE', '/api/v1/namespaces/default/pods/init')).status).toBe(200);
+  }, 30_000);
+
+  it('a failing liveness probe kills the container with a Killing event and it is restarted', async () => {
+    const created = await createPod('alive', {
+      containers: [
+        {
+          name: 'redis',
+          image: 'redis:7',
+          args: ['--save', ''],
+          livenessProbe: {
+            exec: { command: ['sh', '-c', 'test ! -e /flags/dead'] },
+            periodSeconds: 1,
+            failureThreshold: 1,
+          },
+          volumeMounts: [{ name: 'flags', mountPath: '/flags' }],
+        },
+      ],
+      volumes: [{ name: 'flags', emptyDir: {} }],
+    });
+    await waitFor('alive running', async () => (await getPod('alive')).status?.containerStatuses?.[0]?.state?.running);
+    writeFileSync(join(dataDir, 'pods', created.metadata.uid, 'volumes', 'flags', 'dead'), '');
+    await waitFor('a restart', async () => (await getPod('alive')).status?.containerStatuses?.[0]?.restartCount === 1);
+    rmSync(join(dataDir, 'pods', created.metadata.uid, 'volumes', 'flags', 'dead'));
+    const about = await waitFor('the Killing event', async () => {
+      const events = (await c.call('GET', '/api/v1/namespaces/default/events')).json().items as any[];
+      const mine = events.filter((e) => e.involvedObject.name === 'alive');
+      return mine.some((e) => e.reason === 'Killing') && mine;
+    });
+    expect(about.map((e: any) => [e.reason, e.message])).toEqual(
+      expect.arrayContaining([
+        ['Unhealthy', 'Liveness probe failed: '],
+        ['Killing', 'Container redis failed liveness probe, will be restarted'],
+      ]),
+    );
+    // redis-server ends cleanly on SIGTERM, as it would under a kubelet.
+    const s = (await getPod('alive')).status.containerStatuses[0];
+    expect(s.lastState.terminated).toMatchObject({ exitCode: 0, reason: 'Completed' });
+    expect((await c.call('DELETE', '/api/v1/namespaces/default/pods/alive')).status).toBe(200);
+  }, 30_000);
+
+  it('restartPolicy: Never ends Failed, OnFailure ends Succeeded; the termination message is reported', async () => {
+    await createPod('never', {
+      restartPolicy: 'Never',
+      containers: [
+        { name: 'job', image: 'redis:7', command: ['sh', '-c', 'echo broken > /dev/termination-log; exit 3'] },
+      ],
+    });
+    await createPod('onfailure', {
+      restartPolicy: 'OnFailure',
+      containers: [{ name: 'job', image: 'redis:7', command: ['sh', '-c', 'exit 0'] }],
+    });
+    const failed = await waitFor('never Failed', async () => {
+      const p = await getPod('never');
+      return p.status?.phase === 'Failed' && p;
+    });
+    expect(failed.status.containerStatuses[0].state.terminated).toMatchObject({
+      exitCode: 3,
+      reason: 'Error',
+      message: 'broken\n',
+    });
+    expect(failed.status.containerStatuses[0].restartCount).toBe(0);
+    const done = await waitFor('onfailure Succeeded', async () => {
+      const p = await getPod('onfailure');
+      return p.status?.phase === 'Succeeded' && p;
+    });
+    expect(condition(done, 'Ready')).toBe('False');
+    for (const name of ['never', 'onfailure'])
+      expect((await c.call('DELETE', `/api/v1/namespaces/default/pods/${name}`)).status).toBe(200);
+  }, 30_000);
+
+  it('a missing ConfigMap key is CreateContainerConfigError; a command that does not exist is a StartError', async () => {
+    await createPod('badconfig', {
+      containers: [
+        {
+          name: 'redis',
+          image: 'redis:7',
+          env: [{ name: 'X', valueFrom: { configMapKeyRef: { name: 'nothing', key: 'k' } } }],
+        },
+      ],
+    });
+    await createPod('badcommand', { containers: [{ name: 'redis', image: 'redis:7', command: ['no-such-server'] }] });
+    const bad = await waitFor('CreateContainerConfigError', async () => {
+      const p = await getPod('badconfig');
+      return p.status?.containerStatuses?.[0]?.state?.waiting?.reason === 'CreateContainerConfigError' && p;
+    });
+    expect(bad.status.containerStatuses[0].state.waiting.message).toBe('configmap "nothing" not found');
+    const start = await waitFor('StartError', async () => {
+      const p = await getPod('badcommand');
+      const s = p.status?.containerStatuses?.[0];
+      return (s?.state?.terminated?.reason === 'StartError' || s?.lastState?.terminated?.reason === 'StartError') && s;
+    });
+    const t = start.state.terminated ?? start.lastState.terminated;
+    expect(t).toMatchObject({ exitCode: 128, message: 'exec: "no-such-server": executable file not found in $PATH' });
+    for (const name of ['badconfig', 'badcommand'])
+      expect((await c.call('DELETE', `/api/v1/namespaces/default/pods/${name}`)).status).toBe(200);
+  }, 30_000);
+
+  it('containers of unknown images in a Pod it runs are simulated, and say so', async () => {
+    await createPod('mixed', {
+      containers: [
+        { name: 'redis', image: 'redis:7', args: ['--save', ''] },
+        { name: 'agent', image: 'example.com/agent:1' },
+      ],
+    });
+    const pod = await waitFor('mixed Ready', async () => {
+      const p = await getPod('mixed');
+      return condition(p, 'Ready') === 'True' && p;
+    });
+    expect(pod.status.containerStatuses.map((s: any) => s.name)).toEqual(['agent', 'redis']);
+    expect(pod.status.containerStatuses[0].containerID).toMatch(/^simulated:\/\//);
+    const simulated = await waitFor('the Simulated event', async () => {
+      const events = (await c.call('GET', '/api/v1/namespaces/default/events')).json().items as any[];
+      return events.find((e) => e.involvedObject.name === 'mixed' && e.reason === 'Simulated');
+    });
+    expect(simulated.message).toBe(
+      'Container agent is simulated, no process runs: image "example.com/agent:1" is not in this node\'s image table',
+    );
+    expect((await c.call('DELETE', '/api/v1/namespaces/default/pods/mixed')).status).toBe(200);
+  }, 30_000);
 });

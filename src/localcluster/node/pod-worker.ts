@@ -6,6 +6,7 @@
 
 import { randomBytes } from 'node:crypto';
 import {
+  chmodSync,
   chownSync,
   existsSync,
   mkdirSync,
@@ -592,7 +593,8 @@ export class PodWorker {
       imageVolumes.push({ source: dir, target: path, readOnly: false, file: false });
     });
     const terminationLog = join(instDir, 'termination-log');
-    writeFileSync(terminationLog, '', { mode: 0o666 });
+    writeFileSync(terminationLog, '');
+    chmodSync(terminationLog, 0o666);
     const terminationPath = String(c.spec['terminationMessagePath'] ?? '/dev/termination-log');
     const all: Mount[] = [
       ...imageVolumes,
