@@ -1,4 +1,5 @@
 import { AddressPool, listeningAddresses } from './addresses.js';
+import { wildcardListeners } from './wildcard.js';
 
 describe('loopback address pools', () => {
   it('hand out one address per owner, keep a preferred free one, skip busy ones, and reuse released ones', () => {
@@ -20,5 +21,24 @@ describe('loopback address pools', () => {
       '   1: 0100007F:C350 0100007F:18EB 01 00000000:00000000 00:00000000 00000000     0        0 2 1',
     ].join('\n');
     expect([...listeningAddresses(table)]).toEqual(['127.64.0.2']);
+  });
+});
+
+describe('wildcard listeners', () => {
+  it('are the LISTEN sockets on 0.0.0.0 and ::, by inode', () => {
+    const header = '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode';
+    const tcp = [
+      header,
+      '   0: 00000000:18F7 00000000:0000 0A 00000000:00000000 00:00000000 00000000   104        0 4242 1',
+      '   1: 0200407F:18EB 00000000:0000 0A 00000000:00000000 00:00000000 00000000   104        0 4343 1',
+    ].join('\n');
+    const tcp6 = [
+      header,
+      '   0: 00000000000000000000000000000000:18F7 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000   104        0 4444 1',
+    ].join('\n');
+    expect([...wildcardListeners({ tcp, tcp6 })]).toEqual([
+      ['4242', 6391],
+      ['4444', 6391],
+    ]);
   });
 });

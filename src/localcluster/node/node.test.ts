@@ -2,7 +2,7 @@
 // loopback addresses (root on Linux; the CI runs as root).
 
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -367,5 +367,53 @@ describeIfRoot('node runtime (real processes)', () => {
       'Container agent is simulated, no process runs: image "example.com/agent:1" is not in this node\'s image table',
     );
     expect((await c.call('DELETE', '/api/v1/namespaces/default/pods/mixed')).status).toBe(200);
+  }, 30_000);
+
+  it('enforces memory limits with a cgroup and reports an OOM kill as OOMKilled', async () => {
+    if (!node.cgroups.enforced) return;
+    await createPod('hungry', {
+      restartPolicy: 'Never',
+      containers: [
+        {
+          name: 'eat',
+          image: 'redis:7',
+          command: ['sh', '-c', 'x=$(head -c 300000000 /dev/zero | tr "\\0" a); echo survived'],
+          resources: { limits: { memory: '64Mi' } },
+        },
+      ],
+    });
+    const pod = await waitFor(
+      'hungry Failed',
+      async () => {
+        const p = await getPod('hungry');
+        return p.status?.phase === 'Failed' && p;
+      },
+      30_000,
+    );
+    expect(pod.status.containerStatuses[0].state.terminated).toMatchObject({ reason: 'OOMKilled', exitCode: 137 });
+    expect(readdirSync(node.cgroups.root).filter((n) => n.startsWith(pod.metadata.uid))).toEqual([]);
+    expect((await c.call('DELETE', '/api/v1/namespaces/default/pods/hungry')).status).toBe(200);
+  }, 40_000);
+
+  it('a container that listens on every address is stopped and says why', async () => {
+    await createPod('greedy', {
+      restartPolicy: 'Never',
+      containers: [
+        { name: 'redis', image: 'redis:7', command: ['/usr/bin/redis-server', '--port', '6391', '--save', ''] },
+      ],
+    });
+    const pod = await waitFor(
+      'greedy Failed',
+      async () => {
+        const p = await getPod('greedy');
+        return p.status?.phase === 'Failed' && p;
+      },
+      15_000,
+    );
+    expect(pod.status.containerStatuses[0].state.terminated.message).toMatch(
+      /^listens on 0\.0\.0\.0:6391, which takes port 6391 on every Pod's address of this node/,
+    );
+    expect(await redis('127.0.0.1', ['PING']).catch((e: Error) => e.message)).not.toBe('+PONG');
+    expect((await c.call('DELETE', '/api/v1/namespaces/default/pods/greedy')).status).toBe(200);
   }, 30_000);
 });

@@ -14,6 +14,7 @@
 //   - processes of a previous run still alive (the node was killed) are found by pid and start
 //     time and ended on start.
 
+import { createHash } from 'node:crypto';
 import { readFileSync, statfsSync } from 'node:fs';
 import { arch, cpus, release, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -25,6 +26,7 @@ import { loadKubeConfig, type KubeconfigSource } from '../kubeclient/index.js';
 import { AddressPool, listeningAddresses } from './addresses.js';
 import { makeClients, mergePatch, plain, type Clients } from './client.js';
 import type { EnvSources } from './environment.js';
+import { detectMemoryCgroups, removeScope, removeStaleCgroups, type MemoryCgroups } from './cgroups.js';
 import { EventRecorder } from './events.js';
 import { ImageTable } from './images.js';
 import { Informer } from './informer.js';
@@ -33,6 +35,7 @@ import { PodWorker } from './pod-worker.js';
 import { ProcessRecords, type StaleProcess } from './process-records.js';
 import { bootID, detectSandboxSupport, hostMountsToBind, type SandboxSupport } from './sandbox.js';
 import type { VolumeSources } from './volumes.js';
+import { wildcardListeners, wildcardPortOf } from './wildcard.js';
 
 type Obj = Record<string, any>;
 
@@ -88,6 +91,7 @@ export class NodeRuntime {
   private readonly scheduler: EventRecorder;
   private readonly records: ProcessRecords;
   private readonly pool: AddressPool;
+  readonly cgroups: MemoryCgroups;
   private readonly leaseSeconds: number;
   private readonly workers = new Map<string, PodWorker>();
   private readonly informers: Informer[] = [];
@@ -97,6 +101,7 @@ export class NodeRuntime {
   private server: KubeletServer | undefined;
   private nodeUID: string | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
+  private bindCheck: NodeJS.Timeout | undefined;
   private lastRenewMs = Date.now();
   private fenced = false;
   private running = false;
@@ -112,6 +117,11 @@ export class NodeRuntime {
     this.log = opts.logger;
     this.images = opts.images ?? ImageTable.load();
     this.support = detectSandboxSupport();
+    // One cgroup scope per node data directory: nodes side by side never touch each other's.
+    const scope = createHash('sha256').update(opts.dataDir).digest('hex').slice(0, 12);
+    this.cgroups = this.support.namespaces
+      ? detectMemoryCgroups(`${opts.nodeName}-${scope}`)
+      : { enforced: false, reason: 'no container sandbox' };
     this.events = new EventRecorder(this.clients.core, { component: 'kubelet', host: opts.nodeName }, this.log);
     this.scheduler = new EventRecorder(this.clients.core, { component: 'default-scheduler' }, this.log);
     this.records = new ProcessRecords(join(opts.dataDir, 'processes.json'));
@@ -166,6 +176,8 @@ export class NodeRuntime {
           'a process of the previous run of this node had already stopped',
         );
     }
+    if (this.cgroups.enforced) removeStaleCgroups(this.cgroups, () => false);
+    else this.log.info({ reason: this.cgroups.reason }, 'memory limits are not enforced on this machine');
     if (!this.support.namespaces)
       this.log.warn(
         { reason: this.support.reason },
@@ -229,6 +241,7 @@ export class NodeRuntime {
       await pending.start();
     }
     this.heartbeat = setInterval(() => void this.beat(), Math.max(250, (this.leaseSeconds * 1000) / 4));
+    this.bindCheck = setInterval(() => this.checkWildcardListeners(), 2000);
   }
 
   /**
@@ -240,6 +253,7 @@ export class NodeRuntime {
     if (!this.running) return;
     this.running = false;
     if (this.heartbeat) clearInterval(this.heartbeat);
+    if (this.bindCheck) clearInterval(this.bindCheck);
     await Promise.all(this.informers.map((i) => i.stop()));
     this.informers.length = 0;
     const cap = this.opts.shutdownGracePeriodSeconds ?? 30;
@@ -252,6 +266,7 @@ export class NodeRuntime {
     await this.events.flush();
     await this.scheduler.flush();
     await this.server?.stop();
+    if (this.cgroups.enforced) removeScope(this.cgroups);
     this.clients.close();
   }
 
@@ -259,6 +274,7 @@ export class NodeRuntime {
   kill(): void {
     this.running = false;
     if (this.heartbeat) clearInterval(this.heartbeat);
+    if (this.bindCheck) clearInterval(this.bindCheck);
     for (const i of this.informers) void i.stop();
     this.informers.length = 0;
     this.server?.killSessions();
@@ -440,6 +456,18 @@ export class NodeRuntime {
     }
   }
 
+  /** Containers that listen on every address are stopped (see wildcard.ts). */
+  private checkWildcardListeners(): void {
+    if (this.workers.size === 0) return;
+    const listeners = wildcardListeners();
+    if (listeners.size === 0) return;
+    for (const w of this.workers.values())
+      for (const { container, pids } of w.runningProcesses()) {
+        const port = wildcardPortOf(pids, listeners);
+        if (port !== undefined) w.failWildcard(container, port);
+      }
+  }
+
   // ---- Pods -----------------------------------------------------------------------------------------
 
   private onPod(pod: Obj): void {
@@ -461,6 +489,7 @@ export class NodeRuntime {
         envSources: this.envSources(),
         volumeSources: this.volumeSources(),
         records: this.records,
+        cgroups: this.cgroups,
         allocateIP: (owner, preferred) => {
           const listening = listeningAddresses();
           return this.pool.allocate(owner, preferred, (ip) => listening.has(ip));

@@ -27,7 +27,9 @@ import { envLookup, expand } from './expansion.js';
 import { containerCommand, type ImageEntry, type ImageResolution, type ImageTable } from './images.js';
 import { LogWriter } from './logs.js';
 import { podStatus, type ContainerView, type InstanceView, type PodView } from './pod-status.js';
+import { cgroupScript, containerCgroup, oomKilled, removeCgroup, type MemoryCgroups } from './cgroups.js';
 import type { ProcessRecords } from './process-records.js';
+import { quantityValue } from '../../machinery/quantity.js';
 import { ProbeWorker, runProbe, type ProbeKind, type ProbeTarget } from './probes.js';
 import {
   containerIdentity,
@@ -54,6 +56,7 @@ export interface PodWorkerContext {
   envSources: EnvSources;
   volumeSources: VolumeSources;
   records: ProcessRecords;
+  cgroups: MemoryCgroups;
   allocateIP(uid: string, preferred?: string): string;
   releaseIP(uid: string): void;
   /** Pods of this node, other than `uid`, whose containers still run with the claim mounted. */
@@ -80,6 +83,9 @@ interface Instance extends InstanceView {
   terminationLog?: string;
   /** The container's root; the process is the container once it runs chrooted there. */
   rootDir?: string;
+  cgroup?: string;
+  /** Why the node stopped it (reported as its termination message). */
+  failure?: string;
 }
 
 /** Whether the start script has handed over to the container's command (chroot done). */
@@ -604,7 +610,24 @@ export class PodWorker {
       { source: terminationLog, target: terminationPath, readOnly: false, file: true },
     ];
     const setupErrorFile = join(instDir, 'setup-error');
+    const memoryLimit = quantityValue(c.spec['resources']?.limits?.memory);
+    let cgroup: string | undefined;
+    const setup: string[] = [];
+    const cg = this.ctx.cgroups;
+    if (cg.enforced) {
+      cgroup = containerCgroup(cg, `${this.uid}_${name}_${attempt}`);
+      setup.push(...cgroupScript(cg, cgroup, memoryLimit > 0 ? memoryLimit : undefined));
+    } else if (memoryLimit > 0) {
+      this.noteOnce(
+        `memory:${name}`,
+        'Normal',
+        'MemoryLimitNotEnforced',
+        `The memory limit of container ${name} (${c.spec['resources'].limits.memory}) is not enforced on this machine: ${cg.reason}`,
+        fieldPathOf(c),
+      );
+    }
     const script = startScript({
+      setup,
       root: join(instDir, 'root'),
       upper,
       work: join(instDir, 'work'),
@@ -640,6 +663,7 @@ export class PodWorker {
       workingDir,
       terminationLog,
       rootDir: join(instDir, 'root'),
+      ...(cgroup ? { cgroup } : {}),
     };
     if (child.stdout) logs.attach('stdout', child.stdout);
     if (child.stderr) logs.attach('stderr', child.stderr);
@@ -648,12 +672,22 @@ export class PodWorker {
       instance.message = err.message;
     });
     child.on('exit', (code, signal) => {
-      void logs.close().then(() => {
+      const cgroups = this.ctx.cgroups;
+      const oom = cgroup !== undefined && cgroups.enforced && oomKilled(cgroups, cgroup);
+      // What the main process leaves behind goes with it, as when a container's init ends.
+      const leftovers = cgroup ? removeCgroup(cgroup) : this.killGroup(instance);
+      void Promise.all([logs.close(), leftovers]).then(() => {
         instance.running = false;
         instance.finishedMs = Date.now();
         instance.finishedAt = formatTime();
         instance.exitCode = code ?? 128 + (signal ? (signals[signal] ?? 0) : 0);
-        if (existsSync(setupErrorFile)) {
+        if (oom) {
+          instance.reason = 'OOMKilled';
+          instance.exitCode = 137;
+        } else if (instance.failure) {
+          instance.reason = 'Error';
+          instance.message = instance.failure;
+        } else if (existsSync(setupErrorFile)) {
           instance.reason = 'StartError';
           instance.exitCode = 128;
           instance.message = readFileSync(setupErrorFile, 'utf8');
@@ -818,6 +852,16 @@ export class PodWorker {
     return c.killing;
   }
 
+  /** SIGKILL to the rest of a finished instance's process group. */
+  private async killGroup(i: Instance): Promise<void> {
+    if (!i.pid) return;
+    try {
+      process.kill(-i.pid, 'SIGKILL');
+    } catch {
+      // nothing left
+    }
+  }
+
   private signal(i: Instance, signal: NodeJS.Signals): void {
     if (!i.running || !i.pid) return;
     try {
@@ -907,6 +951,35 @@ export class PodWorker {
     } catch (err) {
       this.ctx.log.debug({ err }, 'final status not written');
     }
+  }
+
+  /** Processes of each running container (its cgroup, else its main process). */
+  runningProcesses(): { container: string; pids: number[] }[] {
+    const out: { container: string; pids: number[] }[] = [];
+    for (const c of this.containers) {
+      const i = c.current;
+      if (!i?.running || !i.pid || !inContainer(i)) continue;
+      let pids = [i.pid];
+      if (i.cgroup) {
+        try {
+          pids = readFileSync(join(i.cgroup, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number);
+        } catch {
+          pids = [i.pid];
+        }
+      }
+      out.push({ container: String(c.spec['name']), pids });
+    }
+    return out;
+  }
+
+  /** A container listens on every address: it is stopped and reported, and restarts per policy. */
+  failWildcard(container: string, port: number): void {
+    const c = this.containers.find((x) => x.spec['name'] === container);
+    const i = c?.current;
+    if (!c || !i?.running || i.failure) return;
+    i.failure = `listens on 0.0.0.0:${port}, which takes port ${port} on every Pod's address of this node; listen on the Pod IP (the downward API's status.podIP) instead`;
+    this.ctx.events.record(this.pod, 'Warning', 'Failed', `Error: container ${container} ${i.failure}`, fieldPathOf(c));
+    this.signal(i, 'SIGKILL');
   }
 
   /** SIGKILL to every process of the Pod at once (the node is cut off or dies); no status is written. */

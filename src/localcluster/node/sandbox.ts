@@ -187,6 +187,8 @@ export interface ContainerLaunch {
   /** Where the script reports a failure to set up (the container's StartError message). */
   setupErrorFile: string;
   hostname: string;
+  /** Lines run first (joining the container's cgroup). */
+  setup?: string[];
 }
 
 /** The shell script that builds the container's view and execs its command. */
@@ -197,6 +199,7 @@ export function startScript(l: ContainerLaunch): string {
     'PATH=/usr/sbin:/usr/bin:/sbin:/bin',
     `root=${q(l.root)}`,
     `fail() { printf '%s' "$1" > ${q(l.setupErrorFile)}; exit 128; }`,
+    ...(l.setup ?? []),
     `hostname ${q(l.hostname)}`,
     `mount -t overlay overlay -o ${q(`lowerdir=/,upperdir=${l.upper},workdir=${l.work}`)} "$root" || fail 'cannot mount the container root (overlay)'`,
     'mount --rbind /proc "$root/proc"',
