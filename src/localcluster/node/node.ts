@@ -372,10 +372,9 @@ export class NodeRuntime {
           ? cond('Ready', 'True', 'KubeletReady', 'kubelet is posting ready status')
           : cond('Ready', 'False', 'KubeletNotReady', notReadyMessage),
       ],
-      addresses: [
-        { type: 'InternalIP', address: nodeIP },
-        { type: 'Hostname', address: this.nodeName },
-      ],
+      // No Hostname address: API servers would try it first for logs and exec, and the node's
+      // name need not resolve; the kubelet endpoint is on the InternalIP.
+      addresses: [{ type: 'InternalIP', address: nodeIP }],
       daemonEndpoints: { kubeletEndpoint: { Port: this.server?.port ?? 10250 } },
       nodeInfo: {
         machineID: machineID(),

@@ -34,6 +34,7 @@ import { ProbeWorker, runProbe, type ProbeKind, type ProbeTarget } from './probe
 import {
   containerIdentity,
   execInContainer,
+  resolveInContainer,
   spawnContainer,
   startScript,
   type Identity,
@@ -608,7 +609,17 @@ export class PodWorker {
       { source: join(this.dir, 'etc-hosts'), target: '/etc/hosts', readOnly: false, file: true },
       { source: join(this.dir, 'etc-hostname'), target: '/etc/hostname', readOnly: false, file: true },
       { source: terminationLog, target: terminationPath, readOnly: false, file: true },
-    ];
+    ].map((m) => ({ ...m, target: resolveInContainer(m.target, upper) }));
+    // Mount points are made in the container's overlay, never on this machine's own filesystems.
+    const hostOwned = all.find(
+      (m) =>
+        ['/proc', '/sys'].some((p) => m.target === p || m.target.startsWith(`${p}/`)) ||
+        (this.ctx.hostMounts.some((p) => m.target === p || m.target.startsWith(`${p}/`)) && !existsSync(m.target)),
+    );
+    if (hostOwned) {
+      this.configError(c, `mountPath ${hostOwned.target} would have to be created on this machine's own filesystem`);
+      return;
+    }
     const setupErrorFile = join(instDir, 'setup-error');
     const memoryLimit = quantityValue(c.spec['resources']?.limits?.memory);
     let cgroup: string | undefined;

@@ -14,7 +14,8 @@
 // exec (kubectl exec, exec probes) enters the same mount namespace and root with nsenter.
 
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync, readlinkSync } from 'node:fs';
+import { join } from 'node:path';
 
 /** The machine's capabilities for running containers. */
 export interface SandboxSupport {
@@ -155,6 +156,47 @@ export function hostMountsToBind(nodeDir: string, mountinfo?: string): string[] 
     .sort();
   // rbind takes the nested mounts along: only the outermost ones.
   return points.filter((p) => !points.some((q) => q !== p && under(p, q)));
+}
+
+// ---- paths in the container's view ----------------------------------------------------------------
+
+/**
+ * A path as the container resolves it, symlinks followed inside its root (as runc's securejoin):
+ * the root is the image files (`upper`) over this machine's `/`. `/var/run/secrets` becomes
+ * `/run/secrets` where /var/run links to /run; a mount target must be that real path, or the bind
+ * would land on this machine's /run instead of the container's.
+ */
+export function resolveInContainer(path: string, upper: string): string {
+  const lstat = (p: string) => {
+    for (const layer of [upper, '/']) {
+      try {
+        return { stat: lstatSync(layer === '/' ? p : join(layer, p)), layer };
+      } catch {
+        // not in this layer
+      }
+    }
+    return undefined;
+  };
+  let pending = path.split('/').filter(Boolean);
+  let resolved: string[] = [];
+  for (let hops = 0; pending.length > 0;) {
+    const part = pending.shift()!;
+    if (part === '.') continue;
+    if (part === '..') {
+      resolved.pop();
+      continue;
+    }
+    const candidate = `/${[...resolved, part].join('/')}`;
+    const found = lstat(candidate);
+    if (found?.stat.isSymbolicLink() && hops++ < 40) {
+      const target = readlinkSync(found.layer === '/' ? candidate : join(found.layer, candidate));
+      if (target.startsWith('/')) resolved = [];
+      pending = [...target.split('/').filter(Boolean), ...pending];
+      continue;
+    }
+    resolved.push(part);
+  }
+  return `/${resolved.join('/')}`;
 }
 
 // ---- the start script ----------------------------------------------------------------------------
