@@ -6,7 +6,8 @@ import { getSuite } from './get.js';
 import { list10kSuite } from './list10k.js';
 import { listSuite } from './list.js';
 import { memorySuite } from './memory.js';
-import { controllersSuite, kauntletSuite } from './placeholders.js';
+import { cubeSuite } from './cube.js';
+import { kauntletSuite } from './placeholders.js';
 import { watchSuite } from './watch.js';
 import { writesSuite } from './writes.js';
 
@@ -17,6 +18,6 @@ export const suites: Suite[] = [
   list10kSuite,
   watchSuite,
   memorySuite,
-  controllersSuite,
+  cubeSuite,
   kauntletSuite,
 ];

@@ -19,6 +19,7 @@ import { defaultWatchSettings, type WatchSettings } from './endpoints/watch.js';
 import { GarbageCollector } from './gc/collector.js';
 import { HealthEndpoints } from './health.js';
 import { APIMetrics, instrumentStore } from './metrics.js';
+import type { AuditLevel, AuditLogger } from './audit/audit.js';
 import { OpenAPIService } from './openapi/handlers.js';
 import { APIRegistry, type ResourceRegistration } from './registry/registry.js';
 import { versionInfo } from './version.js';
@@ -52,6 +53,14 @@ export interface APIServerOptions {
   /** Decides every request after authentication; without one, every authenticated user may do
    * anything (the single-user local mode). */
   authorizer?: AsyncAuthorizer;
+  /**
+   * Runs the owner-reference garbage collector over the served resources (default true). Off when
+   * a cluster's kube-controller-manager collects them (it finds upm.io through discovery): two
+   * collectors would race over the orphan and foregroundDeletion finalizers.
+   */
+  garbageCollector?: boolean;
+  /** One audit.k8s.io/v1 Event per request, at the level its policy gives. */
+  audit?: AuditLogger;
 }
 
 export interface RequestDelegate {
@@ -65,7 +74,7 @@ export interface RunningAPIServer {
   openapi: OpenAPIService;
   port: number;
   registry: APIRegistry;
-  collector: GarbageCollector;
+  collector: GarbageCollector | undefined;
   metrics: APIMetrics;
   health: HealthEndpoints;
   server: HTTPSServer;
@@ -126,8 +135,11 @@ export async function startAPIServer(opts: APIServerOptions): Promise<RunningAPI
     }
     const info = parseRequestInfo(req.method ?? 'GET', url.pathname, url.searchParams);
     req.requestInfo = info;
-    res.setHeader('Audit-Id', crypto.randomUUID());
+    const auditID = crypto.randomUUID();
+    res.setHeader('Audit-Id', auditID);
+    let auditLevel: AuditLevel = 'None';
     res.on('finish', () => {
+      if (auditLevel !== 'None') recordAudit(req, res, info, url, auditID, auditLevel, started);
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       const labels = {
         verb: info.verb.toUpperCase(),
@@ -159,6 +171,10 @@ export async function startAPIServer(opts: APIServerOptions): Promise<RunningAPI
       return;
     }
     req.user = user ?? anonymousUser;
+    if (opts.audit) {
+      auditLevel = opts.audit.level(auditSubject(req, info, url));
+      req.captureBody = auditLevel === 'Request' || auditLevel === 'RequestResponse';
+    }
     if (!opts.authorizer) {
       void route(req, res, url);
       return;
@@ -171,6 +187,56 @@ export async function startAPIServer(opts: APIServerOptions): Promise<RunningAPI
         writeError(res, forbiddenError(attrs, result.reason));
       },
       (err: unknown) => writeError(res, err),
+    );
+  };
+
+  const auditSubject = (req: IncomingMessage, info: RequestInfo, url: URL) => ({
+    verb: info.verb,
+    requestURI: `${url.pathname}${url.search}`,
+    user: { username: req.user?.username ?? '', uid: req.user?.uid, groups: req.user?.groups ?? [] },
+    resource: info.isResourceRequest
+      ? {
+          apiGroup: info.apiGroup,
+          apiVersion: info.apiVersion,
+          resource: info.resource,
+          subresource: info.subresource || undefined,
+          namespace: info.namespace || undefined,
+          name: info.name || undefined,
+        }
+      : undefined,
+  });
+
+  const recordAudit = (
+    req: IncomingMessage,
+    res: ServerResponse,
+    info: RequestInfo,
+    url: URL,
+    auditID: string,
+    level: AuditLevel,
+    started: bigint,
+  ): void => {
+    const completed = new Date();
+    const elapsedMs = Number(process.hrtime.bigint() - started) / 1e6;
+    let requestObject: unknown;
+    if (req.capturedBody) {
+      try {
+        requestObject = JSON.parse(req.capturedBody.toString('utf8'));
+      } catch {
+        requestObject = undefined; // YAML or protobuf bodies are not copied into the audit log
+      }
+    }
+    opts.audit!.record(
+      {
+        ...auditSubject(req, info, url),
+        auditID,
+        sourceIPs: [req.socket.remoteAddress ?? ''],
+        userAgent: req.headers['user-agent'],
+        code: res.statusCode,
+        received: new Date(completed.getTime() - elapsedMs),
+        completed,
+        requestObject,
+      },
+      level,
     );
   };
 
@@ -249,8 +315,11 @@ export async function startAPIServer(opts: APIServerOptions): Promise<RunningAPI
     : opts.bindAddress === '0.0.0.0'
       ? '127.0.0.1'
       : opts.bindAddress;
-  const collector = new GarbageCollector(registry, log.child({ component: 'garbage-collector' }));
-  await collector.start();
+  const collector =
+    opts.garbageCollector === false
+      ? undefined
+      : new GarbageCollector(registry, log.child({ component: 'garbage-collector' }));
+  await collector?.start();
   log.info({ url: `https://${host}:${port}`, backend: opts.store.backend }, 'serving upm.io API');
 
   return {
@@ -265,7 +334,7 @@ export async function startAPIServer(opts: APIServerOptions): Promise<RunningAPI
     server,
     async close() {
       health.markShuttingDown();
-      collector.stop();
+      collector?.stop();
       registry.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -10,10 +10,24 @@ import {
 } from '../apiserver/authentication/cluster-config.js';
 import { DelegatingAuthorizer, type AsyncAuthorizer } from '../apiserver/authorization/delegating.js';
 import { subjectAccessReviewer, subjectAccessReviewerFor } from '../apiserver/authorization/sar-client.js';
+import {
+  admissionPluginNames,
+  startClusterAdmission,
+  type AdmissionPluginName,
+} from '../apiserver/admission/plugins.js';
 import type { Command, CommonOptions } from './command.js';
 import { defineFlags } from './flags.js';
 import { createLogger, loggingFlags, loggingOptions, validateLogging } from './logger.js';
-import { serve, watchFlags, type RunningEngine, type ServeOptions } from './serve.js';
+import {
+  auditFlags,
+  auditSettings,
+  serve,
+  validateAudit,
+  watchFlags,
+  type AuditSettings,
+  type RunningEngine,
+  type ServeOptions,
+} from './serve.js';
 import {
   compactionFlags,
   compactionSettings,
@@ -30,6 +44,11 @@ const flags = defineFlags({
   'tls-private-key-file': { type: 'string', value: 'path', usage: 'serving key (PEM); required' },
   'client-ca-file': { type: 'string', value: 'path', usage: 'CA bundle for verifying client certificates' },
   'anonymous-auth': { type: 'bool', usage: 'serve requests without credentials as system:anonymous' },
+  'enable-garbage-collector': {
+    type: 'bool',
+    usage:
+      "collect objects whose owners are gone here; on a cluster leave it off: kube-controller-manager's collector handles upm.io",
+  },
   'requestheader-client-ca-file': {
     type: 'string',
     value: 'path',
@@ -53,6 +72,16 @@ const flags = defineFlags({
     value: 'path',
     usage: 'ask this cluster (SubjectAccessReview) who may do what (default in a pod: its service account)',
   },
+  kubeconfig: {
+    type: 'string',
+    value: 'path',
+    usage:
+      'the cluster whose admission webhooks and ValidatingAdmissionPolicies apply to upm.io writes (default in a pod: its service account; outside a pod without it, no admission)',
+  },
+  'disable-admission-plugins': {
+    type: 'list',
+    usage: `admission plugins to leave out: ${admissionPluginNames.join(', ')}`,
+  },
   storage: {
     type: 'string',
     value: 'backend:location',
@@ -65,6 +94,7 @@ const flags = defineFlags({
   'etcd-keyfile': { type: 'string', value: 'path', usage: 'client key for etcd' },
   ...compactionFlags,
   ...watchFlags,
+  ...auditFlags,
   ...loggingFlags,
 });
 
@@ -76,15 +106,19 @@ export interface APIServerOptions extends CommonOptions {
   tlsPrivateKeyFile: string;
   clientCAFile?: string;
   anonymousAuth: boolean;
+  garbageCollector: boolean;
   requestHeaderCAFile?: string;
   requestHeaderAllowedNames: string[];
   authenticationKubeconfig?: string;
   authenticationSkipLookup: boolean;
   authorizationKubeconfig?: string;
+  kubeconfig?: string;
+  disableAdmissionPlugins: string[];
   storage: string;
   etcd: EtcdSettings;
   compaction: CompactionSettings;
   bookmarkIntervalMs: number;
+  audit: AuditSettings;
 }
 
 export const apiserverCommand: Command<typeof flags, APIServerOptions> = {
@@ -109,11 +143,14 @@ and without these flags, every authenticated user may do anything.`,
       tlsPrivateKeyFile: f['tls-private-key-file'] ?? '',
       clientCAFile: f['client-ca-file'],
       anonymousAuth: f['anonymous-auth'],
+      garbageCollector: f['enable-garbage-collector'],
       requestHeaderCAFile: f['requestheader-client-ca-file'],
       requestHeaderAllowedNames: f['requestheader-allowed-names'],
       authenticationKubeconfig: f['authentication-kubeconfig'],
       authenticationSkipLookup: f['authentication-skip-lookup'],
       authorizationKubeconfig: f['authorization-kubeconfig'],
+      kubeconfig: f.kubeconfig,
+      disableAdmissionPlugins: f['disable-admission-plugins'],
       storage: f.storage,
       etcd: {
         prefix: f['etcd-prefix'],
@@ -123,6 +160,7 @@ and without these flags, every authenticated user may do anything.`,
       },
       compaction: compactionSettings(f),
       bookmarkIntervalMs: f['watch-bookmark-interval'],
+      audit: auditSettings(f),
       logging: loggingOptions(f),
     };
   },
@@ -134,6 +172,13 @@ and without these flags, every authenticated user may do anything.`,
       ...(o.tlsPrivateKeyFile ? [] : ['--tls-private-key-file is required']),
       ...validateStorage(o.storage, o.compaction),
       ...validateLogging(o.logging),
+      ...validateAudit(o.audit),
+      ...o.disableAdmissionPlugins
+        .filter((p) => !(admissionPluginNames as readonly string[]).includes(p))
+        .map(
+          (p) =>
+            `--disable-admission-plugins: unknown plugin ${JSON.stringify(p)} (known: ${admissionPluginNames.join(', ')})`,
+        ),
     ];
   },
 
@@ -142,8 +187,9 @@ and without these flags, every authenticated user may do anything.`,
     const certPem = readFlagFile(o.tlsCertFile, '--tls-cert-file');
     const keyPem = readFlagFile(o.tlsPrivateKeyFile, '--tls-private-key-file');
     const delegation = await resolveDelegation(o, logger);
-    return serve({
+    const engine = await serve({
       logger,
+      garbageCollector: o.garbageCollector,
       storage: o.storage,
       etcd: o.etcd,
       compaction: o.compaction,
@@ -156,7 +202,26 @@ and without these flags, every authenticated user may do anything.`,
       anonymousAuth: o.anonymousAuth,
       requestHeader: delegation.requestHeader,
       authorizer: delegation.authorizer,
+      audit: o.audit,
     });
+    const admissionKC = o.kubeconfig ? loadKubeconfigFile(o.kubeconfig, '--kubeconfig') : inClusterKubeConfig();
+    if (!admissionKC) {
+      logger.info('no --kubeconfig outside a pod: upm.io writes run no cluster admission webhooks or policies');
+      return engine;
+    }
+    const admission = startClusterAdmission({
+      kubeconfig: admissionKC,
+      log: logger.child({ component: 'admission' }),
+      disabled: new Set(o.disableAdmissionPlugins as AdmissionPluginName[]),
+    });
+    engine.server.registry.setAdmission(admission.hook);
+    return {
+      ...engine,
+      async stop() {
+        await engine.stop();
+        await admission.stop();
+      },
+    };
   },
 };
 

@@ -23,7 +23,7 @@ function validationProblems(name: string, argv: string[]): string[] {
 describe('the commands table', () => {
   it('lists every command with its summary in the top-level help', () => {
     const help = programHelp(commands);
-    expect(commands.map((c) => c.name)).toEqual(['local', 'apiserver', 'controllers', 'node']);
+    expect(commands.map((c) => c.name)).toEqual(['local', 'apiserver', 'controllers', 'webhooks', 'node']);
     const rows = help.split('\n').filter((line) => /^ {2}\S/.test(line));
     expect(rows.map((line) => line.trim().split(/ {3,}/))).toEqual(commands.map((c) => [c.name, c.summary]));
   });
@@ -43,11 +43,14 @@ describe('the commands table', () => {
         'tls-private-key-file',
         'client-ca-file',
         'anonymous-auth',
+        'enable-garbage-collector',
         'requestheader-client-ca-file',
         'requestheader-allowed-names',
         'authentication-kubeconfig',
         'authentication-skip-lookup',
         'authorization-kubeconfig',
+        'kubeconfig',
+        'disable-admission-plugins',
         'storage',
         'etcd-prefix',
         'etcd-cafile',
@@ -56,6 +59,8 @@ describe('the commands table', () => {
         'compaction-interval',
         'compaction-min-retained-revisions',
         'watch-bookmark-interval',
+        'audit-log-path',
+        'audit-policy-file',
         'log-level',
         'log-format',
       ].sort(),
@@ -70,15 +75,19 @@ describe('the commands table', () => {
       tlsPrivateKeyFile: 'k',
       clientCAFile: undefined,
       anonymousAuth: false,
+      garbageCollector: false,
       requestHeaderCAFile: undefined,
       requestHeaderAllowedNames: ['front-proxy-client'],
       authenticationKubeconfig: undefined,
       authenticationSkipLookup: false,
       authorizationKubeconfig: undefined,
+      kubeconfig: undefined,
+      disableAdmissionPlugins: [],
       storage: 'sqlite:upm.db',
       etcd: { prefix: '/upm' },
       compaction: { intervalMs: 300_000, minRetainedRevisions: 1000 },
       bookmarkIntervalMs: 60_000,
+      audit: { logPath: undefined, policyFile: undefined },
       logging: { level: 'info', format: 'auto' },
     });
   });
@@ -90,6 +99,7 @@ describe('the commands table', () => {
       bindAddress: '127.0.0.1',
       standalone: false,
       controllers: true,
+      webhooks: true,
       storage: `sqlite:${resolve('.upm', 'upm.db')}`,
       compaction: { intervalMs: 300_000, minRetainedRevisions: 1000 },
       bookmarkIntervalMs: 60_000,
@@ -99,6 +109,7 @@ describe('the commands table', () => {
         podCIDR: expect.stringMatching(/^127\.(6[4-9]|[78]\d|9[0-5])\.0\.0\/16$/),
       },
       serviceCIDR: expect.stringMatching(/^127\.(9[6-9]|1[01]\d|12[0-7])\.0\.0\/16$/),
+      audit: { logPath: undefined, policyFile: undefined },
       logging: { level: 'info', format: 'auto' },
     });
     expect(parseCommandLine(command('local'), ['--simulate-pods-only', '--node-name=db-host'])).toMatchObject({
@@ -110,6 +121,47 @@ describe('the commands table', () => {
     });
   });
 
+  it('keeps the defaults of webhooks; --webhooks=false leaves them out of local', () => {
+    expect(parseCommandLine(command('webhooks'), [])).toEqual({
+      kubeconfig: undefined,
+      securePort: 9443,
+      bindAddress: '0.0.0.0',
+      namespace: 'upm-system',
+      serviceName: 'upm-webhooks',
+      certSecret: 'upm-webhooks-certs',
+      certValidityMs: 365 * 24 * 3_600_000,
+      certRenewBeforeMs: undefined,
+      extraHosts: [],
+      tls: undefined,
+      register: true,
+      webhookURL: undefined,
+      injectionFailurePolicy: 'Ignore',
+      shutdownDelayMs: 0,
+      logging: { level: 'info', format: 'auto' },
+    });
+    expect(parseCommandLine(command('webhooks'), ['--register=false'])).toMatchObject({ register: false });
+    expect(parseCommandLine(command('local'), ['--webhooks=false'])).toMatchObject({ webhooks: false });
+  });
+
+  it('webhooks reports every invalid option at once', () => {
+    expect(
+      validationProblems('webhooks', [
+        '--secure-port=70000',
+        '--injection-failure-policy=Maybe',
+        '--tls-cert-file=c',
+        '--cert-validity=1h',
+        '--cert-renew-before=2h',
+        '--webhook-url=http://x/y',
+      ]),
+    ).toEqual([
+      '--secure-port must be between 0 and 65535 (0 picks a free port), got 70000',
+      '--injection-failure-policy must be Fail or Ignore, not "Maybe"',
+      '--tls-cert-file, --tls-private-key-file and --tls-ca-file go together',
+      '--cert-renew-before must be shorter than --cert-validity',
+      '--webhook-url must be https://host[:port], without a path',
+    ]);
+  });
+
   it('apiserver reports every invalid option at once', () => {
     expect(
       validationProblems('apiserver', [
@@ -117,6 +169,7 @@ describe('the commands table', () => {
         '--storage=etcd:127.0.0.1:2379',
         '--compaction-min-retained-revisions=-1',
         '--log-level=loud',
+        '--disable-admission-plugins=ValidatingAdmissionPolicy,NamespaceAutoProvision',
       ]),
     ).toEqual([
       '--secure-port must be between 0 and 65535 (0 picks a free port), got 65536',
@@ -125,6 +178,7 @@ describe('the commands table', () => {
       '--storage: "127.0.0.1:2379" is not an etcd endpoint URL (http://host:port or https://host:port)',
       '--compaction-min-retained-revisions must not be negative, got -1',
       '--log-level must be one of trace, debug, info, warn, error, fatal, silent, got "loud"',
+      '--disable-admission-plugins: unknown plugin "NamespaceAutoProvision" (known: MutatingAdmissionWebhook, ValidatingAdmissionPolicy, ValidatingAdmissionWebhook)',
     ]);
   });
 

@@ -5,5 +5,12 @@ import type { Command } from './command.js';
 import { controllersCommand } from './controllers.js';
 import { localCommand } from './local.js';
 import { nodeCommand } from './node.js';
+import { webhooksCommand } from './webhooks.js';
 
-export const commands: readonly Command[] = [localCommand, apiserverCommand, controllersCommand, nodeCommand];
+export const commands: readonly Command[] = [
+  localCommand,
+  apiserverCommand,
+  controllersCommand,
+  webhooksCommand,
+  nodeCommand,
+];

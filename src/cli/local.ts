@@ -5,19 +5,31 @@ import { join, resolve } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { DelegatingAuthorizer, type SubjectAccessReviewer } from '../apiserver/authorization/delegating.js';
 import { subjectAccessReviewer } from '../apiserver/authorization/sar-client.js';
+import { startClusterAdmission } from '../apiserver/admission/plugins.js';
 import {
   ensureFrontProxyPKI,
   ensureServiceAccountKey,
   frontProxyClientName,
   startControlPlane,
+  upmServiceNamespace,
 } from '../localcluster/controlplane.js';
 import { runControllers } from '../controllers/run.js';
 import { ensureLocalPKI, type LocalPKI } from '../pki/bundle.js';
+import { startWebhooks, type RunningWebhooks } from '../webhooks/index.js';
 import { buildKubeconfig, writeKubeconfig } from '../pki/kubeconfig.js';
 import type { Command, CommonOptions } from './command.js';
 import { defineFlags } from './flags.js';
 import { createLogger, loggingFlags, loggingOptions, validateLogging } from './logger.js';
-import { serve, watchFlags, type RunningEngine, type ServeOptions } from './serve.js';
+import {
+  auditFlags,
+  auditSettings,
+  serve,
+  validateAudit,
+  watchFlags,
+  type AuditSettings,
+  type RunningEngine,
+  type ServeOptions,
+} from './serve.js';
 import {
   compactionFlags,
   compactionSettings,
@@ -43,6 +55,11 @@ const flags = defineFlags({
     type: 'bool',
     default: 'true',
     usage: 'run the controllers (Tesseract Cube) in this process; not with --standalone',
+  },
+  webhooks: {
+    type: 'bool',
+    default: 'true',
+    usage: 'run the admission webhook server and register it in the local control plane; not with --standalone',
   },
   storage: {
     type: 'string',
@@ -84,6 +101,7 @@ const flags = defineFlags({
     defaultText: '127.<96-127>.0.0/16, picked from the data directory',
     usage: 'ClusterIP range; inside 127.0.0.0/8 the Service proxy serves the ClusterIPs',
   },
+  ...auditFlags,
   ...loggingFlags,
 });
 
@@ -94,11 +112,13 @@ export interface LocalOptions extends CommonOptions {
   bindAddress: string;
   standalone: boolean;
   controllers: boolean;
+  webhooks: boolean;
   storage: string;
   compaction: CompactionSettings;
   bookmarkIntervalMs: number;
   node: NodeSettings;
   serviceCIDR: string;
+  audit: AuditSettings;
 }
 
 /**
@@ -126,6 +146,7 @@ and a kubeconfig generated under the data directory.`,
       bindAddress: f['bind-address'],
       standalone: f.standalone,
       controllers: f.controllers && !f.standalone,
+      webhooks: f.webhooks && !f.standalone,
       storage: f.storage ?? `sqlite:${join(dataDir, 'upm.db')}`,
       compaction: compactionSettings(f),
       bookmarkIntervalMs: f['watch-bookmark-interval'],
@@ -137,6 +158,7 @@ and a kubeconfig generated under the data directory.`,
         podCIDR: f['pod-cidr'] ?? `127.${64 + dataDirSlot(dataDir)}.0.0/16`,
       },
       serviceCIDR: f['service-cluster-ip-range'] ?? `127.${96 + dataDirSlot(dataDir)}.0.0/16`,
+      audit: auditSettings(f),
       logging: loggingOptions(f),
     };
   },
@@ -149,6 +171,7 @@ and a kubeconfig generated under the data directory.`,
       ...(o.node.enabled ? validateCIDR(o.node.podCIDR ?? '', '--pod-cidr') : []),
       ...validateCIDR(o.serviceCIDR, '--service-cluster-ip-range', o.node.enabled),
       ...validateLogging(o.logging),
+      ...validateAudit(o.audit),
     ];
   },
 
@@ -173,6 +196,9 @@ async function runLocal(o: LocalOptions): Promise<RunningEngine> {
     keyPem: pki.apiserver.keyPem,
     clientCAPem: pki.ca.certPem,
     anonymousAuth: false,
+    // No kube-controller-manager here: the server collects its own kinds' dependents.
+    garbageCollector: true,
+    audit: o.audit,
   };
   const { engine, url } = o.standalone
     ? await startStandalone(upmServer)
@@ -268,9 +294,28 @@ async function startWithControlPlane(
       ...(nodeOptions ? { node: nodeOptions } : {}),
     });
     const clusterStore = cluster;
+    // The control plane's webhook configurations and policies apply to upm.io writes too, as
+    // kube-apiserver's apply to an aggregated server's through that server's own admission.
+    const admission = startClusterAdmission({
+      kubeconfig: localKubeConfig(controlPlane.url, pki, 'upm-apiserver'),
+      log: upmServer.logger.child({ component: 'upm-admission' }),
+    });
+    upm.server.registry.setAdmission(admission.hook);
+    let webhooks: RunningWebhooks | undefined;
+    if (o.webhooks) {
+      try {
+        webhooks = await startLocalWebhooks(controlPlane.url, pki, upmServer.logger.child({ component: 'webhooks' }));
+      } catch (err) {
+        await admission.stop();
+        await controlPlane.stop();
+        throw err;
+      }
+    }
     const engine: RunningEngine = {
       ...upm,
       async stop() {
+        await webhooks?.stop();
+        await admission.stop();
         await controlPlane.stop();
         clusterStore.stop();
         await clusterStore.store.close();
@@ -286,6 +331,46 @@ async function startWithControlPlane(
     await upm.stop();
     throw err;
   }
+}
+
+/**
+ * The webhook server on loopback, a client of the control plane like any other, registered by
+ * URL (the control plane reaches it directly, there is no Service network) with its
+ * certificate kept in the Secret upm-system/upm-webhooks-certs.
+ */
+function startLocalWebhooks(
+  controlPlaneURL: string,
+  pki: LocalPKI,
+  log: RunningEngine['logger'],
+): Promise<RunningWebhooks> {
+  return startWebhooks({
+    kubeconfig: localKubeConfig(controlPlaneURL, pki, 'upm-webhooks'),
+    port: 0,
+    bindAddress: '127.0.0.1',
+    namespace: upmServiceNamespace,
+    serviceName: 'upm-webhooks',
+    secretName: 'upm-webhooks-certs',
+    extraHosts: ['127.0.0.1'],
+    register: true,
+    endpoint: (port) => ({ url: `https://127.0.0.1:${port}` }),
+    log,
+  });
+}
+
+/** A client of the local control plane with the admin certificate. */
+function localKubeConfig(controlPlaneURL: string, pki: LocalPKI, user: string): KubeConfig {
+  const kc = new KubeConfig();
+  kc.loadFromString(
+    buildKubeconfig({
+      clusterName: 'local',
+      server: controlPlaneURL,
+      caPem: pki.ca.certPem,
+      user,
+      clientCertPem: pki.admin.certPem,
+      clientKeyPem: pki.admin.keyPem,
+    }),
+  );
+  return kc;
 }
 
 /** The host clients reach a server bound to `bindAddress` at. */

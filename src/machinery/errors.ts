@@ -225,16 +225,20 @@ function renderValue(v: unknown): string {
   return String(v);
 }
 
-/** `Invalid value: -1: must be greater than or equal to 0` (no field prefix). */
+/**
+ * `Invalid value: -1: must be greater than or equal to 0` (no field prefix), as field.Error's
+ * ErrorBody: the value for the kinds that show one, then `: detail` when there is a detail.
+ */
 export function fieldErrorBody(e: FieldError): string {
   const label = fieldErrorLabel[e.type];
   const showsValue =
     e.type === 'FieldValueInvalid' ||
     e.type === 'FieldValueNotSupported' ||
     e.type === 'FieldValueDuplicate' ||
+    e.type === 'FieldValueNotFound' ||
     e.type === 'FieldValueTypeInvalid';
-  if (showsValue && e.value !== undefined) return `${label}: ${renderValue(e.value)}: ${e.detail}`;
-  return e.detail ? `${label}: ${e.detail}` : label;
+  const head = showsValue && e.value !== undefined ? `${label}: ${renderValue(e.value)}` : label;
+  return e.detail ? `${head}: ${e.detail}` : head;
 }
 
 /** 422 `UnitSet.upm.io "x" is invalid: spec.units: Invalid value: -1: must be ...`. */

@@ -52,6 +52,11 @@ export interface RealClusterOptions {
   controllers?: string[];
   /** Fake nodes managed by kwok (named kwok-node-<i>), Ready before startRealCluster returns. */
   nodes?: number;
+  /**
+   * Give `upm-engine apiserver` --kubeconfig (its service account token for kube-apiserver), so
+   * the cluster's admission webhooks and ValidatingAdmissionPolicies apply to upm.io writes.
+   */
+  admission?: boolean;
 }
 
 export interface RealCluster {
@@ -182,6 +187,7 @@ export async function startRealCluster(opts: RealClusterOptions = {}): Promise<R
         `--storage=sqlite:${join(dir, 'upm.db')}`,
         `--authentication-kubeconfig=${upmKubeconfig}`,
         `--authorization-kubeconfig=${upmKubeconfig}`,
+        ...(opts.admission ? [`--kubeconfig=${upmKubeconfig}`] : []),
         '--log-format=json',
       ],
       env,

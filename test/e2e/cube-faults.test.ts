@@ -5,19 +5,16 @@
 // reconciliation, and a failed Pod is recovered.
 
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { cleanup, cliPath, repoRoot, startEngine, waitFor, type Engine } from './harness.js';
+import { issueClientCert } from '../../src/pki/certs.js';
+import { buildKubeconfig } from '../../src/pki/kubeconfig.js';
+import { cleanup, cliPath, kubectlHelpers, repoRoot, startEngine, waitFor, type Engine } from './harness.js';
 
 let engine: Engine;
 const managers: { proc: ChildProcess; output: () => string }[] = [];
 
-const k = (...args: string[]) => engine.kubectl('1.33', args);
-async function ok(...args: string[]): Promise<string> {
-  const r = await k(...args);
-  if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed (${r.code}):\n${r.stderr}`);
-  return r.stdout;
-}
-const json = async (...args: string[]) => JSON.parse(await ok(...args, '-o', 'json'));
+const { ok, json } = kubectlHelpers(() => engine);
 
 /** Short lease timings make takeovers quick; `patient` ones (kube's defaults) outlast an API server restart. */
 function startManager(timings: 'quick' | 'patient' = 'quick'): { proc: ChildProcess; output: () => string } {
@@ -28,9 +25,9 @@ function startManager(timings: 'quick' | 'patient' = 'quick'): { proc: ChildProc
       cliPath,
       'controllers',
       '--kubeconfig',
-      engine.kubeconfig,
+      controllersKubeconfig,
       '--leader-election-namespace',
-      'kube-system',
+      'upm-system',
       '--leader-elect-lease-duration',
       lease[0],
       '--leader-elect-renew-deadline',
@@ -61,7 +58,7 @@ async function kill9(m: { proc: ChildProcess }) {
 
 const identityOf = (m: { proc: ChildProcess }) => new RegExp(`_${m.proc.pid}$`);
 const leaseHolder = async () =>
-  String((await json('get', 'lease', '-n', 'kube-system', 'upm-engine-controllers')).spec?.holderIdentity ?? '');
+  String((await json('get', 'lease', '-n', 'upm-system', 'upm-engine-controllers')).spec?.holderIdentity ?? '');
 const leads = (m: { output: () => string }) => m.output().includes('"msg":"became leader"');
 
 async function podUIDs(): Promise<Record<string, string>> {
@@ -96,9 +93,44 @@ spec:
     volumes: [{name: data, size: 1Gi}]
 `;
 
+let controllersKubeconfig: string;
+
+/**
+ * The controllers act as the service account of config/controllers, with exactly the RBAC those
+ * manifests grant (a client certificate naming that account, since no Pod mounts a token here):
+ * if the manifests missed a permission the controllers need, these tests fail.
+ */
+function serviceAccountKubeconfig(): string {
+  const pki = join(engine.dataDir, 'pki');
+  const ca = { certPem: readFileSync(join(pki, 'ca.crt'), 'utf8'), keyPem: readFileSync(join(pki, 'ca.key'), 'utf8') };
+  const sa = issueClientCert(ca, {
+    commonName: 'system:serviceaccount:upm-system:upm-controllers',
+    organizations: ['system:serviceaccounts', 'system:serviceaccounts:upm-system', 'system:authenticated'],
+  });
+  const path = join(engine.dataDir, 'controllers.kubeconfig');
+  writeFileSync(
+    path,
+    buildKubeconfig({
+      clusterName: 'local',
+      server: engine.url,
+      caPem: ca.certPem,
+      user: 'upm-controllers',
+      clientCertPem: sa.certPem,
+      clientKeyPem: sa.keyPem,
+    }),
+  );
+  return path;
+}
+
 beforeAll(async () => {
-  engine = await startEngine({ extraArgs: ['--controllers=false', '--simulate-pods-only'] });
+  engine = await startEngine({ extraArgs: ['--simulate-pods-only'] });
   await ok('apply', '-f', join(repoRoot, 'examples/unittemplates/mariadb-community-10.11.8.yaml'));
+  await engine.kubectl('1.33', ['apply', '-f', '-'], {
+    input: '{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"upm-system"}}',
+  });
+  await ok('apply', '-f', join(repoRoot, 'config/controllers/serviceaccount.yaml'));
+  await ok('apply', '-f', join(repoRoot, 'config/controllers/rbac.yaml'));
+  controllersKubeconfig = serviceAccountKubeconfig();
 }, 60_000);
 
 afterAll(async () => {
@@ -182,11 +214,7 @@ describe('controllers in their own processes', () => {
     const manager = startManager('patient');
     await waitFor('the patient manager to lead', async () => leads(manager), 25_000);
     await engine.stop('SIGTERM');
-    engine = await startEngine({
-      dataDir: engine.dataDir,
-      port: engine.port,
-      extraArgs: ['--controllers=false', '--simulate-pods-only'],
-    });
+    engine = await startEngine({ dataDir: engine.dataDir, port: engine.port, extraArgs: ['--simulate-pods-only'] });
     await ok('scale', 'us/faults-db', '--replicas=4');
     await readyUnits(4, 40_000).catch((err) => {
       throw new Error(

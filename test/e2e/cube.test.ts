@@ -4,17 +4,10 @@
 // the docs say; objects deleted or edited by hand are put back, foreign fields are left alone.
 
 import { join } from 'node:path';
-import { cleanup, repoRoot, startEngine, waitFor, type Engine } from './harness.js';
+import { cleanup, kubectlHelpers, repoRoot, startEngine, waitFor, type Engine } from './harness.js';
 
 let engine: Engine;
-const k = (...args: string[]) => engine.kubectl('1.33', args);
-
-async function ok(...args: string[]): Promise<string> {
-  const r = await k(...args);
-  if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed (${r.code}):\n${r.stderr}`);
-  return r.stdout;
-}
-const json = async (...args: string[]) => JSON.parse(await ok(...args, '-o', 'json'));
+const { k, ok, json } = kubectlHelpers(() => engine);
 const names = async (kind: string, selector = 'upm.io/unitset=orders-db') =>
   ((await json('get', kind, '-l', selector)).items as { metadata: { name: string } }[])
     .map((i) => i.metadata.name)
@@ -47,8 +40,10 @@ async function waitReady(units: number, timeoutMs = 30_000) {
 }
 
 beforeAll(async () => {
+  // The controllers' own handling of bad input (a bad parameter override as a Degraded
+  // condition): admission, which rejects such a write first, is tested in admission.test.ts.
   // The controllers against simulated Pods; node-runtime.test.ts runs a UnitSet's Pods as processes.
-  engine = await startEngine({ extraArgs: ['--simulate-pods-only'] });
+  engine = await startEngine({ controllers: true, extraArgs: ['--webhooks=false', '--simulate-pods-only'] });
   await ok('apply', '-f', join(repoRoot, 'examples/unittemplates/mariadb-community-10.11.8.yaml'));
 }, 60_000);
 
@@ -69,6 +64,9 @@ describe('a MariaDB UnitSet', () => {
     expect(await names('cm', 'upm.io/unit')).toEqual(units.map((u) => `${u}-config`));
     expect(await names('svc')).toEqual(['orders-db', 'orders-db-headless']);
     expect(await names('pdb')).toEqual(['orders-db']);
+    // The accounts the template declares get generated Secrets, once.
+    const admin = await json('get', 'secret', 'orders-db-admin');
+    expect(Buffer.from(admin.data.password, 'base64').toString()).toMatch(/^[A-Za-z0-9]{24}$/);
     const cnf = (await json('get', 'cm', 'orders-db-1-config')).data['upm.cnf'] as string;
     expect(cnf).toContain('max_connections = 500');
     expect(cnf).toContain('server_id = 1001');

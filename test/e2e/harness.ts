@@ -1,37 +1,19 @@
 // Starts the real `upm-engine local` binary (dist/, built by `npm test`'s pretest) and runs
 // the real kubectl binaries against it.
 
-import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { Agent as HTTPSAgent, request as httpsRequest } from 'node:https';
 import { createServer as createNetServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { kubectlBinary, runKubectl, type KubectlResult } from '../cluster/kubectl.js';
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const cliPath = join(repoRoot, 'dist/cli/main.js');
 
-/** Folder of the versioned kubectl binaries (kubectl.1.27 … kubectl.1.33). */
-function kubectlDir(): string {
-  for (const dir of (process.env['PATH'] ?? '').split(':')) {
-    const candidate = join(dir, 'kubectl');
-    if (existsSync(candidate)) return dirname(realpathSync(candidate));
-  }
-  throw new Error('kubectl is not on PATH');
-}
-
-export function kubectlBinary(version: string): string {
-  const path = join(kubectlDir(), `kubectl.${version}`);
-  if (!existsSync(path)) throw new Error(`${path} does not exist`);
-  return path;
-}
-
-export interface KubectlResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+export { kubectlBinary, type KubectlResult };
 
 export interface Engine {
   dataDir: string;
@@ -55,6 +37,8 @@ export interface StartOptions {
   dataDir?: string;
   port?: number;
   extraArgs?: string[];
+  /** Run the controllers in the engine (default false: API tests see no writer but themselves). */
+  controllers?: boolean;
 }
 
 export async function startEngine(opts: StartOptions = {}): Promise<Engine> {
@@ -72,6 +56,7 @@ export async function startEngine(opts: StartOptions = {}): Promise<Engine> {
       String(opts.port ?? 0),
       '--log-format',
       'json',
+      `--controllers=${opts.controllers === true}`,
       ...(opts.extraArgs ?? []),
     ],
     {
@@ -109,22 +94,7 @@ export async function startEngine(opts: StartOptions = {}): Promise<Engine> {
     process: child,
     logs: () => output,
     kubectl(version, args, o = {}) {
-      return new Promise((res) => {
-        const p = execFile(
-          kubectlBinary(version),
-          ['--kubeconfig', kubeconfig, '--cache-dir', cacheDir, ...args],
-          { env: { ...process.env, ...(o.env ?? {}) }, timeout: o.timeoutMs ?? 30_000, maxBuffer: 16 * 1024 * 1024 },
-          (err, stdout, stderr) => {
-            const code = err
-              ? typeof (err as { code?: unknown }).code === 'number'
-                ? (err as { code: number }).code
-                : 1
-              : 0;
-            res({ code, stdout, stderr });
-          },
-        );
-        p.stdin!.end(o.input ?? '');
-      });
+      return runKubectl(version, kubeconfig, cacheDir, args, o);
     },
     async stop(signal = 'SIGTERM') {
       if (child.exitCode !== null || child.signalCode !== null) return;
@@ -214,4 +184,16 @@ export async function waitFor(what: string, cond: () => boolean | Promise<boolea
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/** kubectl helpers for tests that read objects as JSON: `ok` fails on a non-zero exit with stderr. */
+export function kubectlHelpers(engine: () => Engine, version = '1.33') {
+  const k = (...args: string[]) => engine().kubectl(version, args);
+  async function ok(...args: string[]): Promise<string> {
+    const r = await k(...args);
+    if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed (${r.code}):\n${r.stderr}`);
+    return r.stdout;
+  }
+  const json = async (...args: string[]) => JSON.parse(await ok(...args, '-o', 'json'));
+  return { k, ok, json };
 }

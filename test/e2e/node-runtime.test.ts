@@ -92,6 +92,7 @@ describeIfRoot('node runtime: Pods of database images as processes', () => {
   const leaseSeconds = 4;
   beforeAll(async () => {
     engine = await startEngine({
+      controllers: true,
       extraArgs: [
         '--node-lease-duration',
         `${leaseSeconds}s`,
@@ -389,14 +390,6 @@ describeIfRoot('node runtime: Pods of database images as processes', () => {
   }, 60_000);
 
   it('UnitSets from examples/ (3 MariaDB, 6 Redis cluster nodes) become real, reachable servers', async () => {
-    // The controllers do not generate the credential Secrets the templates mount yet: made here.
-    const secret = (name: string, username: string) => ({
-      apiVersion: 'v1',
-      kind: 'Secret',
-      metadata: { name },
-      stringData: { username, password: 'Ex4mple-pass' },
-    });
-    await create(secret('orders-db-admin', 'root'), secret('events-cache-admin', 'default'));
     for (const f of [
       'unittemplates/mariadb-community-10.11.8.yaml',
       'unittemplates/redis-cluster-community-7.2.5.yaml',
@@ -440,8 +433,11 @@ describeIfRoot('node runtime: Pods of database images as processes', () => {
       ids.add(id);
     }
     expect(ids.size).toBe(3);
+    // The password of the credential Secret the Cube generated.
+    const secret = await getJSON(['get', 'secret', 'events-cache-admin']);
+    const password = Buffer.from(secret['data'].password, 'base64').toString('utf8');
     for (const p of pods.filter((x) => x['metadata'].name.startsWith('events-cache-'))) {
-      expect(await redis(p['status'].podIP, ['AUTH', 'Ex4mple-pass'])).toBe('+OK');
+      expect(await redis(p['status'].podIP, ['AUTH', password])).toBe('+OK');
     }
     const cluster = await ok([
       'exec',
@@ -467,6 +463,7 @@ describeIfRoot('node runtime: Pods of database images as processes', () => {
     await engine.stop('SIGKILL');
     await waitFor('no process of the killed engine', async () => processesUnder(engine.dataDir).length === 0, 5_000);
     engine = await startEngine({
+      controllers: true,
       dataDir: engine.dataDir,
       port: engine.port,
       extraArgs: [

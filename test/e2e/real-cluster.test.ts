@@ -274,44 +274,38 @@ describe('a real control plane (kube-apiserver and its aggregator in front of up
       expect(await dependentsGone('fg')).toBe(true);
     }, 90_000);
 
-    // Known difference: upm-engine's own collector (src/apiserver/gc) removes `foregroundDeletion`
-    // as soon as the dependents it stores are gone; it cannot see this ConfigMap, so the UnitSet
-    // goes while the ConfigMap still blocks it. kube keeps the owner until every blocking
-    // dependent is gone. `it.failing` turns red once that is fixed: then make it a plain `it`.
-    it.failing(
-      'keeps a UnitSet deleted with foreground propagation while a blocking ConfigMap waits on its finalizer',
-      async () => {
-        await ok('1.33', ['create', '-n', 'gc', '-f', '-'], unitSet('held-fg'));
-        const owner = await getJSON(['us', 'held-fg', '-n', 'gc']);
-        const cm = JSON.parse(configMap('held-fg', ref(owner)));
-        cm.metadata.finalizers = ['test.upm.io/hold'];
-        await ok('1.33', ['create', '-n', 'gc', '-f', '-'], JSON.stringify(cm));
+    // upm-engine apiserver runs no collector of its own on a cluster (--enable-garbage-collector is
+    // off): kube-controller-manager's keeps the owner until every blocking dependent is gone.
+    it('keeps a UnitSet deleted with foreground propagation while a blocking ConfigMap waits on its finalizer', async () => {
+      await ok('1.33', ['create', '-n', 'gc', '-f', '-'], unitSet('held-fg'));
+      const owner = await getJSON(['us', 'held-fg', '-n', 'gc']);
+      const cm = JSON.parse(configMap('held-fg', ref(owner)));
+      cm.metadata.finalizers = ['test.upm.io/hold'];
+      await ok('1.33', ['create', '-n', 'gc', '-f', '-'], JSON.stringify(cm));
 
-        await ok('1.33', ['delete', 'us', 'held-fg', '-n', 'gc', '--cascade=foreground', '--wait=false']);
-        await eventually('the garbage collector to delete ConfigMap held-fg', async () => {
-          const c = await getJSON(['configmap', 'held-fg', '-n', 'gc']);
-          return c['metadata'].deletionTimestamp !== undefined;
-        });
-        // The ConfigMap still exists (its finalizer holds it), so the owner must stay too.
-        await new Promise((r) => setTimeout(r, 2_000));
-        const waiting = await getJSON(['us', 'held-fg', '-n', 'gc']);
-        expect(waiting['metadata'].deletionTimestamp).toBeDefined();
-        expect(waiting['metadata'].finalizers).toEqual(['foregroundDeletion']);
+      await ok('1.33', ['delete', 'us', 'held-fg', '-n', 'gc', '--cascade=foreground', '--wait=false']);
+      await eventually('the garbage collector to delete ConfigMap held-fg', async () => {
+        const c = await getJSON(['configmap', 'held-fg', '-n', 'gc']);
+        return c['metadata'].deletionTimestamp !== undefined;
+      });
+      // The ConfigMap still exists (its finalizer holds it), so the owner must stay too.
+      await new Promise((r) => setTimeout(r, 2_000));
+      const waiting = await getJSON(['us', 'held-fg', '-n', 'gc']);
+      expect(waiting['metadata'].deletionTimestamp).toBeDefined();
+      expect(waiting['metadata'].finalizers).toEqual(['foregroundDeletion']);
 
-        await ok('1.33', [
-          'patch',
-          'configmap',
-          'held-fg',
-          '-n',
-          'gc',
-          '--type=merge',
-          '-p',
-          '{"metadata":{"finalizers":null}}',
-        ]);
-        await eventually('UnitSet held-fg to be gone', () => gone(['us', 'held-fg', '-n', 'gc']));
-      },
-      90_000,
-    );
+      await ok('1.33', [
+        'patch',
+        'configmap',
+        'held-fg',
+        '-n',
+        'gc',
+        '--type=merge',
+        '-p',
+        '{"metadata":{"finalizers":null}}',
+      ]);
+      await eventually('UnitSet held-fg to be gone', () => gone(['us', 'held-fg', '-n', 'gc']));
+    }, 90_000);
 
     it('orphans the Units and the ConfigMap of a UnitSet deleted with orphan propagation', async () => {
       await family('orphan');

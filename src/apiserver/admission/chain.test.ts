@@ -454,12 +454,16 @@ describe('matching through the chain', () => {
     await expect(chain().validate(attrs())).rejects.toBeInstanceOf(WebhookDeniedError);
   });
 
-  it("calls webhooks with matchConditions by default and reports it; policy 'error' fails closed or skips", async () => {
+  it("evaluates matchConditions by default; policy 'call' calls and reports it; 'error' fails closed or skips", async () => {
     const conditions = [{ name: 'not-system', expression: "!request.userInfo.username.startsWith('system:')" }];
     source.validatingConfigs = [validating('v', hook('cel.upm.io', '/cel', { matchConditions: conditions }))];
     server.on('/cel', () => ({}));
     await chain().validate(attrs());
     expect(server.received('/cel')).toHaveLength(1);
+    server.reviews.length = 0;
+    await chain().validate({ ...attrs(), userInfo: { username: 'system:kube-controller-manager', groups: [] } });
+    expect(server.reviews).toHaveLength(0);
+    await chain({ matchConditionsPolicy: 'call' }).validate(attrs());
     expect(events).toContainEqual({
       type: 'matchConditionsNotEvaluated',
       phase: 'validating',

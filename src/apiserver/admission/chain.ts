@@ -96,7 +96,7 @@ export interface AdmissionChainOptions {
   /** Defaults to a WebhookClient using resolveService. */
   client?: WebhookClient;
   resolveService?: ServiceResolver;
-  /** See matching.ts: 'call' (default) calls webhooks whose matchConditions cannot be evaluated. */
+  /** See matching.ts: 'evaluate' (default) evaluates matchConditions with CEL. */
   matchConditionsPolicy?: MatchConditionsPolicy;
   /** Observability hook (logs, metrics). Must not throw. */
   onEvent?: (e: AdmissionEvent) => void;
@@ -243,7 +243,7 @@ export class AdmissionChain {
     this.namespaceLabels = (name) => ns.namespaceLabels(name);
     this.ownsClient = !opts.client;
     this.client = opts.client ?? new WebhookClient({ resolveService: opts.resolveService });
-    this.matchConditionsPolicy = opts.matchConditionsPolicy ?? 'call';
+    this.matchConditionsPolicy = opts.matchConditionsPolicy ?? 'evaluate';
     const onEvent = opts.onEvent;
     this.onEvent = (e) => {
       try {

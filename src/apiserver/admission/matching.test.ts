@@ -276,7 +276,7 @@ describe('shouldCallWebhook', () => {
     });
   });
 
-  it('matchConditions: call by default, or fail closed / skip under policy error', async () => {
+  it('matchConditions: evaluated by default (false skips, an error follows failurePolicy); or call / error policies', async () => {
     const w = webhook({
       matchConditions: [
         { name: 'a', expression: 'true' },
@@ -284,6 +284,28 @@ describe('shouldCallWebhook', () => {
       ],
     });
     expect(await shouldCallWebhook(w, req(), { namespaceLabels: none })).toEqual({
+      call: false,
+      reason: 'matchConditions',
+    });
+    const allTrue = webhook({ matchConditions: [{ name: 'a', expression: "request.operation == 'CREATE'" }] });
+    expect(await shouldCallWebhook(allTrue, req(), { namespaceLabels: none })).toEqual({
+      call: true,
+      unevaluatedConditions: 0,
+    });
+    const broken = webhook({ matchConditions: [{ name: 'bad', expression: 'nosuch(object)' }] });
+    expect(await shouldCallWebhook(broken, req(), { namespaceLabels: none })).toMatchObject({
+      call: false,
+      error: {
+        code: 403,
+        reason: 'Forbidden',
+        message: expect.stringMatching(/failed to evaluate matchConditions of webhook/),
+      },
+    });
+    expect(await shouldCallWebhook({ ...broken, failurePolicy: 'Ignore' }, req(), { namespaceLabels: none })).toEqual({
+      call: false,
+      reason: 'matchConditions',
+    });
+    expect(await shouldCallWebhook(w, req(), { namespaceLabels: none, matchConditionsPolicy: 'call' })).toEqual({
       call: true,
       unevaluatedConditions: 2,
     });

@@ -2,21 +2,23 @@
 // decides: namespaceSelector, then objectSelector, then rules (predicates/rules/rules.go), then
 // matchConditions. Selector errors surface only when a rule matches.
 //
-// matchConditions are CEL, which this server cannot evaluate. Kubernetes uses them only to
-// narrow the set of requests a webhook sees (any false condition skips the webhook), so the
-// default policy here, 'call', treats a webhook with matchConditions as matching: the webhook is
-// called for a superset of the requests kube would send it, it stays the one to decide, and no
-// validation is silently bypassed. Each such call is reported (MatchDecision.unevaluatedConditions,
-// the chain's onEvent). The alternative, 'error', behaves as kube does when every condition fails
-// to evaluate: failurePolicy Fail rejects the request with 403, Ignore skips the webhook.
+// matchConditions are CEL expressions over object, oldObject and request (cel/compile.ts). With
+// the default policy, 'evaluate', they are evaluated as kube does: any false condition skips the
+// webhook; an error (one that does not compile, or fails) follows failurePolicy: Fail rejects
+// the request with 403, Ignore skips the webhook. The other policies leave CEL out: 'call' treats
+// a webhook with matchConditions as matching (a superset of the requests kube would send it,
+// reported as MatchDecision.unevaluatedConditions), 'error' behaves as if every condition failed.
 // Equivalent matchPolicy is handled as Exact: the server serves each resource in one version,
 // and there is no conversion to send an object in another version.
 
 import { labelSelectorMatcher } from '../../machinery/labels.js';
 import { forbidden, internalError, notFound, type StatusError } from '../../machinery/errors.js';
 import type { KubeObject } from '../../machinery/object.js';
+import { compileCEL, firstLine, toCEL } from './cel/compile.js';
 import {
   ADMISSIONREGISTRATION_GROUP,
+  reviewUserInfo,
+  type MatchCondition,
   type AdmissionAttributes,
   type GroupVersionKind,
   type LabelSelector,
@@ -25,13 +27,14 @@ import {
   type ValidatingWebhook,
 } from './types.js';
 
-export type MatchConditionsPolicy = 'call' | 'error';
+export type MatchConditionsPolicy = 'evaluate' | 'call' | 'error';
 
 /** The attributes matching looks at (a subset of AdmissionAttributes). */
 export type MatchAttributes = Pick<
   AdmissionAttributes,
   'operation' | 'kind' | 'resource' | 'subResource' | 'namespace' | 'name' | 'object' | 'oldObject'
->;
+> &
+  Partial<Pick<AdmissionAttributes, 'userInfo' | 'dryRun' | 'options' | 'requestKind' | 'requestResource'>>;
 
 /** Labels of a namespace, or undefined when it does not exist. */
 export type NamespaceLabelsFn = (
@@ -185,7 +188,21 @@ export async function shouldCallWebhook(
   if (ns.error) return { call: false, error: ns.error };
   if (obj.error) return { call: false, error: obj.error };
   const conditions = w.matchConditions ?? [];
-  if (conditions.length > 0 && (opts.matchConditionsPolicy ?? 'call') === 'error') {
+  const policy = opts.matchConditionsPolicy ?? 'evaluate';
+  if (conditions.length > 0 && policy === 'evaluate') {
+    const outcome = evaluateMatchConditions(conditions, a);
+    if (outcome === true) return { call: true, unevaluatedConditions: 0 };
+    if (outcome === false) return { call: false, reason: 'matchConditions' };
+    if ((w.failurePolicy ?? 'Fail') === 'Ignore') return { call: false, reason: 'matchConditions' };
+    return {
+      call: false,
+      error: forbidden(
+        { group: a.resource.group, resource: a.resource.resource, name: a.name ?? '' },
+        `failed to evaluate matchConditions of webhook "${w.name}": ${outcome.error}`,
+      ),
+    };
+  }
+  if (conditions.length > 0 && policy === 'error') {
     if ((w.failurePolicy ?? 'Fail') === 'Ignore') return { call: false, reason: 'matchConditions' };
     return {
       call: false,
@@ -196,4 +213,38 @@ export async function shouldCallWebhook(
     };
   }
   return { call: true, unevaluatedConditions: conditions.length };
+}
+
+const conditionVariables = ['object', 'oldObject', 'request'] as const;
+
+/** All conditions true, one false, or the first error (kube evaluates them all; false wins over an error). */
+export function evaluateMatchConditions(conditions: MatchCondition[], a: MatchAttributes): boolean | { error: string } {
+  const activation = {
+    object: a.object ? toCEL(a.object) : null,
+    oldObject: a.oldObject ? toCEL(a.oldObject) : null,
+    request: toCEL({
+      kind: a.kind,
+      resource: a.resource,
+      subResource: a.subResource ?? '',
+      requestKind: a.requestKind ?? a.kind,
+      requestResource: a.requestResource ?? a.resource,
+      name: a.name ?? '',
+      namespace: a.namespace ?? '',
+      operation: a.operation,
+      userInfo: a.userInfo ? reviewUserInfo(a.userInfo) : {},
+      dryRun: !!a.dryRun,
+      options: a.options ?? null,
+    }),
+  };
+  let error: string | undefined;
+  for (const c of conditions) {
+    try {
+      const v = compileCEL(c.expression, conditionVariables).evaluate(activation);
+      if (v === false) return false;
+      if (v !== true) error ??= `matchCondition '${c.name}' did not evaluate to bool`;
+    } catch (err) {
+      error ??= `matchCondition '${c.name}': ${firstLine(err)}`;
+    }
+  }
+  return error === undefined ? true : { error };
 }

@@ -12,7 +12,7 @@ import {
   publicInfoViewerPolicy,
   type Authorizer,
 } from './authorizer.js';
-import { goQuote } from './format.js';
+import { goQuote } from '../../machinery/goformat.js';
 import { InMemoryRBACSource, RBACAuthorizer } from './rbac.js';
 import { alice, clusterRole, clusterRoleBinding, pathAttrs, resourceAttrs, userSubject } from './testing/builders.js';
 

@@ -14,7 +14,7 @@
 
 import { StatusError, type Status } from '../../machinery/errors.js';
 import type { Attributes, AuthorizationResult } from './attributes.js';
-import { aggregateErrors, goQuote } from './format.js';
+import { aggregateErrors, goQuote } from '../../machinery/goformat.js';
 import { RBACAuthorizer, type RBACAuthorizerOptions, type RBACSource } from './rbac.js';
 import type { ClusterRole, ClusterRoleBinding } from './types.js';
 import { RBAC_API_VERSION, RBAC_GROUP } from './types.js';

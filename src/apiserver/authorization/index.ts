@@ -6,4 +6,4 @@ export * from './attributes.js';
 export * from './rbac.js';
 export * from './authorizer.js';
 export { labelSelectorMatcher, type LabelMatcher } from '../../machinery/labels.js';
-export { goQuote, aggregateErrors } from './format.js';
+export { goQuote, aggregateErrors } from '../../machinery/goformat.js';

@@ -10,7 +10,7 @@
 
 import type { UserInfo } from '../authentication/authenticator.js';
 import type { Attributes, AuthorizationResult } from './attributes.js';
-import { aggregateErrors, goQuote } from './format.js';
+import { aggregateErrors, goQuote } from '../../machinery/goformat.js';
 import { labelSelectorMatcher } from '../../machinery/labels.js';
 import type {
   ClusterRole,

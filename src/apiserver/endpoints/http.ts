@@ -13,6 +13,14 @@ import {
 import { contentTypeOf } from './negotiation.js';
 import { jsonDepth, maxObjectDepth } from '../../machinery/object.js';
 
+declare module 'node:http' {
+  interface IncomingMessage {
+    /** Keep the body for the audit log (its level is Request or more). */
+    captureBody?: boolean;
+    capturedBody?: Buffer;
+  }
+}
+
 /** kube-apiserver's MaxRequestBodyBytes. */
 export const maxRequestBodyBytes = 3 * 1024 * 1024;
 
@@ -39,7 +47,11 @@ export async function readBody(req: IncomingMessage, limit = maxRequestBodyBytes
       }
       chunks.push(chunk);
     });
-    req.once('end', () => resolve(Buffer.concat(chunks)));
+    req.once('end', () => {
+      const body = Buffer.concat(chunks);
+      if (req.captureBody) req.capturedBody = body;
+      resolve(body);
+    });
     req.once('error', reject);
     req.once('close', () => {
       if (!req.complete) reject(new Error('the client closed the connection before sending the whole body'));

@@ -10,6 +10,7 @@ import {
   persistentVolumeClaims,
   podDisruptionBudgets,
   pods,
+  secrets,
   services,
   unitSets,
   units,
@@ -37,6 +38,7 @@ export function addCube(mgr: Manager, opts: CubeOptions = {}): { unitSets: Contr
     configMaps: mgr.informer(configMaps, { labelSelector: unitLabel }),
     services: mgr.informer(services, { labelSelector: unitSetLabel }),
     budgets: mgr.informer(podDisruptionBudgets, { labelSelector: unitSetLabel }),
+    secrets: mgr.informer(secrets, { labelSelector: unitSetLabel }),
   };
   caches.units.addIndex(byUnitSet, unitSetKeyOf);
   caches.units.addIndex(byUnitTemplate, (u) => [(u as unknown as Unit).spec?.unitTemplate ?? '']);

@@ -1,5 +1,5 @@
 // The non-core built-in kinds the local control plane serves: coordination.k8s.io leases,
-// admission webhook configurations, RBAC and apiregistration.k8s.io APIServices.
+// admission webhook configurations and policies, RBAC and apiregistration.k8s.io APIServices.
 
 import { defineResource, type JSONSchema, type ResourceDefinition } from '../../machinery/definition.js';
 import {
@@ -176,6 +176,96 @@ export const validatingWebhookConfigurationDefinition = webhookConfiguration(
   'ValidatingWebhookConfiguration describes the configuration of and admission webhook that accept or reject and object without changing it.',
   {},
 );
+
+const matchResources = (description: string): JSONSchema =>
+  loose(description, {
+    namespaceSelector: loose(
+      'NamespaceSelector decides whether to run the admission control policy on an object based on whether the namespace for that object matches the selector.',
+    ),
+    objectSelector: loose(
+      'ObjectSelector decides whether to run the validation based on if the object has matching labels.',
+    ),
+    resourceRules: looseList(
+      'ResourceRules describes what operations on what resources/subresources the policy matches.',
+    ),
+    excludeResourceRules: looseList(
+      'ExcludeResourceRules describes what operations on what resources/subresources the policy should not care about.',
+    ),
+    matchPolicy: str(
+      'matchPolicy defines how the "MatchResources" list is used to match incoming requests. Allowed values are "Exact" or "Equivalent".',
+    ),
+  });
+
+export const validatingAdmissionPolicyDefinition = defineResource({
+  group: 'admissionregistration.k8s.io',
+  version: 'v1',
+  kind: 'ValidatingAdmissionPolicy',
+  plural: 'validatingadmissionpolicies',
+  categories: ['api-extensions'],
+  namespaced: false,
+  description:
+    'ValidatingAdmissionPolicy describes the definition of an admission validation policy that accepts or rejects an object without changing it.',
+  schema: kindSchema('ValidatingAdmissionPolicy describes an admission validation policy.', {
+    spec: loose('Specification of the desired behavior of the ValidatingAdmissionPolicy.', {
+      paramKind: loose('ParamKind specifies the kind of resources used to parameterize this policy.', {
+        apiVersion: str('APIVersion is the API group version the resources belong to.'),
+        kind: str('Kind is the API kind the resources belong to.'),
+      }),
+      matchConstraints: matchResources(
+        'MatchConstraints specifies what resources this policy is designed to validate.',
+      ),
+      validations: looseList('Validations contain CEL expressions which is used to apply the validation.'),
+      failurePolicy: str(
+        'failurePolicy defines how to handle failures for the admission policy. Allowed values are Ignore or Fail.',
+      ),
+      auditAnnotations: looseList(
+        'auditAnnotations contains CEL expressions which are used to produce audit annotations.',
+      ),
+      matchConditions: looseList(
+        'MatchConditions is a list of conditions that must be met for a request to be validated.',
+      ),
+      variables: looseList(
+        'Variables contain definitions of variables that can be used in composition of other expressions.',
+      ),
+    }),
+    status: loose('The status of the ValidatingAdmissionPolicy.'),
+  }),
+  printerColumns: [ageColumn],
+  subresources: { status: true },
+});
+
+export const validatingAdmissionPolicyBindingDefinition = defineResource({
+  group: 'admissionregistration.k8s.io',
+  version: 'v1',
+  kind: 'ValidatingAdmissionPolicyBinding',
+  categories: ['api-extensions'],
+  namespaced: false,
+  description: 'ValidatingAdmissionPolicyBinding binds the ValidatingAdmissionPolicy with paramerized resources.',
+  schema: kindSchema(
+    'ValidatingAdmissionPolicyBinding binds a ValidatingAdmissionPolicy to parameters and resources.',
+    {
+      spec: loose('Specification of the desired behavior of ValidatingAdmissionPolicyBinding.', {
+        policyName: str('PolicyName references a ValidatingAdmissionPolicy name which the binding is bound to.'),
+        paramRef: loose('paramRef specifies the parameter resource used to configure the admission control policy.', {
+          name: str('name is the name of the resource being referenced.'),
+          namespace: str('namespace is the namespace of the referenced resource.'),
+          selector: loose('selector can be used to match multiple param objects based on their labels.'),
+          parameterNotFoundAction: str(
+            'parameterNotFoundAction controls the behavior of the binding when the resource exists but no params are found. Allowed values are Allow and Deny.',
+          ),
+        }),
+        matchResources: matchResources(
+          'MatchResources declares what resources match this binding and will be validated by it.',
+        ),
+        validationActions: strings(
+          'validationActions declares how Validations of the referenced ValidatingAdmissionPolicy are enforced: Deny, Warn, Audit.',
+        ),
+      }),
+    },
+  ),
+  printerColumns: [ageColumn],
+  subresources: {},
+});
 
 // ---- rbac.authorization.k8s.io/v1 --------------------------------------------------------------
 

@@ -22,6 +22,8 @@ import {
   podDisruptionBudgetDefinition,
   roleBindingDefinition,
   roleDefinition,
+  validatingAdmissionPolicyBindingDefinition,
+  validatingAdmissionPolicyDefinition,
   validatingWebhookConfigurationDefinition,
 } from './cluster.js';
 import {
@@ -80,6 +82,8 @@ export const coreDefinitions: readonly ResourceDefinition[] = [
   podDisruptionBudgetDefinition,
   mutatingWebhookConfigurationDefinition,
   validatingWebhookConfigurationDefinition,
+  validatingAdmissionPolicyDefinition,
+  validatingAdmissionPolicyBindingDefinition,
   roleDefinition,
   clusterRoleDefinition,
   roleBindingDefinition,

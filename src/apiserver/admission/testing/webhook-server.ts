@@ -150,8 +150,16 @@ export class FakeWebhookServer {
   }
 }
 
-/** A loopback port nothing listens on (bound, then released). */
+/** A loopback port nothing listens on. */
 export async function closedPort(): Promise<number> {
+  // A port freed a moment ago can be taken by any other test process before it is dialled; port 1
+  // (tcpmux) is privileged and unused, so it stays closed. Checked, with the old way as a fallback.
+  const refused = await new Promise<boolean>((resolve) => {
+    const c = net.connect(1, '127.0.0.1');
+    c.once('connect', () => (c.destroy(), resolve(false)));
+    c.once('error', (err: NodeJS.ErrnoException) => resolve(err.code === 'ECONNREFUSED'));
+  });
+  if (refused) return 1;
   const s = net.createServer();
   await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
   const port = (s.address() as net.AddressInfo).port;

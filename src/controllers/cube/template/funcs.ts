@@ -5,7 +5,8 @@
 // `and` and `or` are evaluated lazily by the executor (exec.ts) and are not listed here.
 
 import { quantityValue } from '../../../machinery/quantity.js';
-import { quote, sprintf } from './printf.js';
+import { goQuote } from '../../../machinery/goformat.js';
+import { sprintf } from './printf.js';
 import {
   asNumber,
   compareValues,
@@ -169,7 +170,7 @@ export const builtinFunctions: Record<string, TemplateFunction> = {
     },
     true,
   ),
-  quote: fn(1, 1, (args, info) => quote(stringArg(info, args, 0))),
+  quote: fn(1, 1, (args, info) => goQuote(stringArg(info, args, 0))),
   atoi: fn(1, 1, (args, info) => {
     const n = numberArg(info, args, 0);
     if (!Number.isInteger(n)) throw new Error(`atoi: ${JSON.stringify(toText(args[0]))} is not an integer`);

@@ -4,6 +4,7 @@
 // config file must not silently carry garbage.
 
 import { formatFloat, goExponent, isNil, toText, typeName } from './values.js';
+import { goQuote } from '../../../machinery/goformat.js';
 
 interface Spec {
   minus: boolean;
@@ -66,7 +67,7 @@ function formatOne(spec: Spec, v: unknown): string {
       if (typeof v !== 'string') bad(spec, v);
       return pad(spec, spec.precision === undefined ? v : [...v].slice(0, spec.precision).join(''), false);
     case 'q':
-      if (typeof v === 'string') return pad(spec, quote(v), false);
+      if (typeof v === 'string') return pad(spec, goQuote(v), false);
       if (typeof v === 'number' && Number.isInteger(v)) return pad(spec, `'${String.fromCodePoint(v)}'`, false);
       return bad(spec, v);
     case 't':
@@ -157,31 +158,4 @@ function pad(spec: Spec, text: string, numeric: boolean): string {
     return sign + '0'.repeat(fill) + text.slice(sign.length);
   }
   return ' '.repeat(fill) + text;
-}
-
-const QUOTE_ESCAPES: Record<string, string> = {
-  '\x07': '\\a',
-  '\b': '\\b',
-  '\f': '\\f',
-  '\n': '\\n',
-  '\r': '\\r',
-  '\t': '\\t',
-  '\v': '\\v',
-  '\\': '\\\\',
-  '"': '\\"',
-};
-
-/** A double-quoted string with Go's escapes (strconv.Quote for printable text). */
-export function quote(s: string): string {
-  let out = '"';
-  for (const ch of s) {
-    const escaped = QUOTE_ESCAPES[ch];
-    if (escaped) out += escaped;
-    else {
-      const code = ch.codePointAt(0)!;
-      if (code < 0x20 || code === 0x7f) out += '\\x' + code.toString(16).padStart(2, '0');
-      else out += ch;
-    }
-  }
-  return out + '"';
 }

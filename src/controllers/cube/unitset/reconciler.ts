@@ -7,18 +7,20 @@
 // converges from wherever things stand. Bad input (a missing template, an unknown parameter) is a
 // condition and an Event, and nothing is created or deleted because of it.
 
+import { randomInt } from 'node:crypto';
 import type { V1PersistentVolumeClaim, V1Pod } from '@kubernetes/client-node';
 import type { Unit, UnitSet, UnitTemplate } from '../../../api/generated/types.js';
 import { unitSetLabel } from '../../../api/labels.js';
 import { defaultUnitTemplateName } from '../../../api/unitset.js';
-import { isConflict, isNotFound } from '../../../machinery/errors.js';
+import { isAlreadyExists, isConflict, isNotFound } from '../../../machinery/errors.js';
 import { jsonEqual, type KubeObject } from '../../../machinery/object.js';
-import { podDisruptionBudgets, services, unitSets, units } from '../../resources.js';
+import { podDisruptionBudgets, secrets, services, unitSets, units } from '../../resources.js';
 import type { KubeClient, ResourceType } from '../../runtime/client.js';
 import type { ReconcileContext, Request, Result } from '../../runtime/controller.js';
 import type { EventRecorder } from '../../runtime/events.js';
 import type { Informer } from '../../runtime/informer.js';
 import { classifyChange } from '../specs/change.js';
+import { generatedCredentialSecrets } from '../specs/credentials.js';
 import { clientServiceName, claimName, headlessServiceName, podDisruptionBudgetName } from '../specs/names.js';
 import { claimOwnerReferences } from '../specs/pod.js';
 import { planRollout, planScale, unitState, type UnitState } from '../specs/rollout.js';
@@ -47,6 +49,7 @@ export interface UnitSetCaches {
   claims: Informer;
   services: Informer;
   budgets: Informer;
+  secrets: Informer;
 }
 
 const asObject = (o: unknown) => o as KubeObject;
@@ -162,6 +165,7 @@ export class UnitSetReconciler {
         `updating ${rollout.update.join(', ')} to revision ${rendering.revision}`,
       );
 
+    await this.ensureCredentials(unitSet, template);
     await this.applyServices(unitSet, template);
     await this.writeStatus(unitSet, states, { name: templateName, revision: rendering.revision, rollout });
     if (waitingForClaims) return { requeueAfterMs: 500 };
@@ -205,6 +209,25 @@ export class UnitSetReconciler {
       if (JSON.stringify(want) !== JSON.stringify(have)) return false;
     }
     return true;
+  }
+
+  /** Generated credential Secrets are created once and never rewritten (the data holds the password). */
+  private async ensureCredentials(unitSet: UnitSet, template: UnitTemplate): Promise<void> {
+    for (const secret of generatedCredentialSecrets(unitSet, template, randomPassword)) {
+      if (this.caches.secrets.get(secret.metadata!.namespace, secret.metadata!.name!)) continue;
+      try {
+        await this.client.create(secrets, secret as unknown as KubeObject, unitSetFieldManager);
+        this.events.event(
+          asObject(unitSet),
+          'Normal',
+          'CredentialGenerated',
+          'CreateSecret',
+          `generated Secret ${secret.metadata!.name}`,
+        );
+      } catch (err) {
+        if (!isAlreadyExists(err)) throw err;
+      }
+    }
   }
 
   private async applyServices(unitSet: UnitSet, template: UnitTemplate): Promise<void> {
@@ -304,6 +327,13 @@ export class UnitSetReconciler {
       { subresource: 'status' },
     );
   }
+}
+
+const passwordAlphabet = 'ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789';
+
+/** 24 characters, uniformly from a URL- and shell-safe alphabet of 56 (about 139 bits). */
+function randomPassword(): string {
+  return Array.from({ length: 24 }, () => passwordAlphabet[randomInt(passwordAlphabet.length)]).join('');
 }
 
 function ordinalOf(name: string): number {
