@@ -5,7 +5,7 @@
 // process ends (there is no PID namespace to end it). Where no memory controller is writable,
 // limits are reported as not enforced and a container is its process group.
 
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { shellQuote } from './sandbox.js';
 
@@ -155,10 +155,19 @@ export function removeStaleCgroups(
     }
   };
   for (const name of names) if (!keep(name)) tryRemove(join(c.root, name));
+  // Scopes of nodes killed with their data directory gone: their container cgroups, empty and
+  // older than a minute (a live node's new cgroup is empty only for the moment before its script
+  // joins it), then the scope itself.
   const scopes = dirname(c.root);
   try {
-    for (const d of readdirSync(scopes, { withFileTypes: true }))
-      if (d.isDirectory() && join(scopes, d.name) !== c.root) tryRemove(join(scopes, d.name));
+    for (const d of readdirSync(scopes, { withFileTypes: true })) {
+      const scope = join(scopes, d.name);
+      if (!d.isDirectory() || scope === c.root) continue;
+      for (const child of readdirSync(scope, { withFileTypes: true }))
+        if (child.isDirectory() && Date.now() - statSync(join(scope, child.name)).mtimeMs > 60_000)
+          tryRemove(join(scope, child.name));
+      tryRemove(scope);
+    }
   } catch {
     // nothing to tidy
   }
