@@ -23,7 +23,7 @@ function validationProblems(name: string, argv: string[]): string[] {
 describe('the commands table', () => {
   it('lists every command with its summary in the top-level help', () => {
     const help = programHelp(commands);
-    expect(commands.map((c) => c.name)).toEqual(['local', 'apiserver', 'controllers', 'webhooks']);
+    expect(commands.map((c) => c.name)).toEqual(['local', 'apiserver', 'controllers', 'webhooks', 'node']);
     const rows = help.split('\n').filter((line) => /^ {2}\S/.test(line));
     expect(rows.map((line) => line.trim().split(/ {3,}/))).toEqual(commands.map((c) => [c.name, c.summary]));
   });
@@ -103,8 +103,17 @@ describe('the commands table', () => {
       storage: `sqlite:${resolve('.upm', 'upm.db')}`,
       compaction: { intervalMs: 300_000, minRetainedRevisions: 1000 },
       bookmarkIntervalMs: 60_000,
+      node: {
+        enabled: true,
+        leaseDurationMs: 40_000,
+        podCIDR: expect.stringMatching(/^127\.(6[4-9]|[78]\d|9[0-5])\.0\.0\/16$/),
+      },
+      serviceCIDR: expect.stringMatching(/^127\.(9[6-9]|1[01]\d|12[0-7])\.0\.0\/16$/),
       audit: { logPath: undefined, policyFile: undefined },
       logging: { level: 'info', format: 'auto' },
+    });
+    expect(parseCommandLine(command('local'), ['--simulate-pods-only', '--node-name=db-host'])).toMatchObject({
+      node: { enabled: false, name: 'db-host' },
     });
     expect(parseCommandLine(command('local'), ['--data-dir=/srv/upm'])).toMatchObject({
       dataDir: '/srv/upm',
@@ -178,6 +187,17 @@ describe('the commands table', () => {
       '--port must be between 0 and 65535 (0 picks a free port), got -1',
       'unknown storage backend "mysql": use sqlite:PATH or etcd:URL[,URL...]',
       '--log-format must be json, text or auto, got "xml"',
+    ]);
+  });
+
+  it('node requires a kubeconfig and reports every invalid option at once', () => {
+    expect(
+      validationProblems('node', ['--pod-cidr=10.0.0.0/16', '--node-name=Bad_Name', '--node-images=/nonexistent.yaml']),
+    ).toEqual([
+      '--kubeconfig is required',
+      '--node-images: /nonexistent.yaml does not exist',
+      '--node-name must be a lower case DNS subdomain, got "Bad_Name"',
+      '--pod-cidr must be inside 127.0.0.0/8 (only loopback addresses are used), got "10.0.0.0/16"',
     ]);
   });
 });

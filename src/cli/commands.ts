@@ -4,6 +4,13 @@ import { apiserverCommand } from './apiserver.js';
 import type { Command } from './command.js';
 import { controllersCommand } from './controllers.js';
 import { localCommand } from './local.js';
+import { nodeCommand } from './node.js';
 import { webhooksCommand } from './webhooks.js';
 
-export const commands: readonly Command[] = [localCommand, apiserverCommand, controllersCommand, webhooksCommand];
+export const commands: readonly Command[] = [
+  localCommand,
+  apiserverCommand,
+  controllersCommand,
+  webhooksCommand,
+  nodeCommand,
+];

@@ -41,7 +41,8 @@ import {
   type CompactionSettings,
   type OpenedStore,
 } from './storage.js';
-import { validatePort } from './validation.js';
+import { validateCIDR, validatePort } from './validation.js';
+import { localNodeOptions, validateNode, type NodeSettings } from './node.js';
 
 const flags = defineFlags({
   'data-dir': {
@@ -71,6 +72,38 @@ const flags = defineFlags({
   },
   ...compactionFlags,
   ...watchFlags,
+  'simulate-pods-only': {
+    type: 'bool',
+    usage: 'run no process: the pod simulator handles every Pod (by default Pods of known images run as processes)',
+  },
+  'node-name': {
+    type: 'string',
+    value: 'name',
+    defaultText: 'the host name',
+    usage: 'name of the node that runs Pods',
+  },
+  'node-images': {
+    type: 'string',
+    value: 'file',
+    usage: 'image table file (YAML): entries for more images, tried before the built-in ones',
+  },
+  'node-lease-duration': {
+    type: 'duration',
+    default: '40s',
+    usage: "how long the node's Lease lasts without renewal before the node counts as down",
+  },
+  'pod-cidr': {
+    type: 'string',
+    value: 'cidr',
+    defaultText: '127.<64-95>.0.0/16, picked from the data directory',
+    usage: "addresses of the node's Pods, inside 127.0.0.0/8",
+  },
+  'service-cluster-ip-range': {
+    type: 'string',
+    value: 'cidr',
+    defaultText: '127.<96-127>.0.0/16, picked from the data directory',
+    usage: 'ClusterIP range; inside 127.0.0.0/8 the Service proxy serves the ClusterIPs',
+  },
   ...auditFlags,
   ...loggingFlags,
 });
@@ -86,7 +119,19 @@ export interface LocalOptions extends CommonOptions {
   storage: string;
   compaction: CompactionSettings;
   bookmarkIntervalMs: number;
+  node: NodeSettings;
+  serviceCIDR: string;
   audit: AuditSettings;
+}
+
+/**
+ * Engines side by side (other data directories) get other loopback ranges, the same one across
+ * restarts: Pods' and Services' addresses stay theirs.
+ */
+function dataDirSlot(dataDir: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < dataDir.length; i++) h = Math.imul(h ^ dataDir.charCodeAt(i), 0x01000193) >>> 0;
+  return h % 32;
 }
 
 export const localCommand: Command<typeof flags, LocalOptions> = {
@@ -108,6 +153,14 @@ and a kubeconfig generated under the data directory.`,
       storage: f.storage ?? `sqlite:${join(dataDir, 'upm.db')}`,
       compaction: compactionSettings(f),
       bookmarkIntervalMs: f['watch-bookmark-interval'],
+      node: {
+        enabled: !f['simulate-pods-only'],
+        ...(f['node-name'] ? { name: f['node-name'] } : {}),
+        ...(f['node-images'] ? { imagesFile: resolve(f['node-images']) } : {}),
+        leaseDurationMs: f['node-lease-duration'],
+        podCIDR: f['pod-cidr'] ?? `127.${64 + dataDirSlot(dataDir)}.0.0/16`,
+      },
+      serviceCIDR: f['service-cluster-ip-range'] ?? `127.${96 + dataDirSlot(dataDir)}.0.0/16`,
       audit: auditSettings(f),
       logging: loggingOptions(f),
     };
@@ -117,6 +170,9 @@ and a kubeconfig generated under the data directory.`,
     return [
       ...validatePort(o.port, '--port'),
       ...validateStorage(o.storage, o.compaction),
+      ...validateNode(o.node),
+      ...(o.node.enabled ? validateCIDR(o.node.podCIDR ?? '', '--pod-cidr') : []),
+      ...validateCIDR(o.serviceCIDR, '--service-cluster-ip-range', o.node.enabled),
       ...validateLogging(o.logging),
       ...validateAudit(o.audit),
     ];
@@ -242,6 +298,7 @@ async function startWithControlPlane(
   let cluster: OpenedStore | undefined;
   try {
     cluster = openStore(`sqlite:${join(o.dataDir, 'cluster.db')}`, o.compaction);
+    const nodeOptions = o.node.enabled ? localNodeOptions(o.node, o.dataDir, upmServer.logger) : undefined;
     const controlPlane = await startControlPlane({
       store: cluster.store,
       pki,
@@ -266,6 +323,8 @@ async function startWithControlPlane(
         namespaces = clusterNamespaceLookup(kc);
       },
       bookmarkIntervalMs: o.bookmarkIntervalMs,
+      serviceCIDR: o.serviceCIDR,
+      ...(nodeOptions ? { node: nodeOptions } : {}),
     });
     const clusterStore = cluster;
     // The control plane's webhook configurations and policies apply to upm.io writes too, as

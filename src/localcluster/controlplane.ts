@@ -23,6 +23,8 @@ import { isNotFound } from '../machinery/errors.js';
 import { startNamespaces } from './namespaces/index.js';
 import { installClusterRBAC } from './manifests.js';
 import { unservedSubresourceDelegate } from './unserved.js';
+import { KubeletProxy } from './kubelet-proxy.js';
+import { startLocalNode, type LocalNode, type LocalNodeOptions } from './node/index.js';
 
 export const frontProxyClientName = 'front-proxy-client';
 /**
@@ -91,12 +93,18 @@ export interface ControlPlaneOptions {
   onServing?: (url: string) => void;
   /** Start the pod simulator (scheduler + kubelet stand-in). */
   simulatePods?: boolean;
+  /** Run the Pods of known images as processes (the node runtime, with a volume provisioner,
+   * EndpointSlices, a Service proxy and the node lifecycle controller). */
+  node?: LocalNodeOptions;
+  /** The ClusterIP range; default 10.96.0.0/16 (127.96.0.0/16 suits the node runtime's proxy). */
+  serviceCIDR?: string;
 }
 
 export interface RunningControlPlane {
   server: RunningAPIServer;
   aggregator: Aggregator;
   simulator?: PodSimulator;
+  node?: LocalNode;
   auth: ControlPlaneAuth;
   url: string;
   stop(): Promise<void>;
@@ -138,14 +146,21 @@ function authenticationConfigMap(pki: LocalPKI, frontProxy: FrontProxyPKI): Reco
 
 export async function startControlPlane(o: ControlPlaneOptions): Promise<RunningControlPlane> {
   // The aggregator needs the server's discovery and OpenAPI, and the server routes through it.
-  const routing: { aggregator?: Aggregator } = {};
+  const routing: { aggregator?: Aggregator; registry?: APIRegistry } = {};
   const auth = controlPlaneAuth({
     clientCAPem: o.pki.ca.certPem,
     serviceAccounts: { signingKeyPem: o.serviceAccountKeyPem },
   });
+  const kubelets = new KubeletProxy({
+    registry: () => routing.registry,
+    client: o.pki.admin,
+    authenticators: auth.authenticators,
+    authorizer: auth.authorizer,
+    log: o.logger.child({ component: 'kubelet-proxy' }),
+  });
   const server = await startAPIServer({
     store: o.store,
-    resources: [...coreRegistrations(), ...auth.resources],
+    resources: [...coreRegistrations(o.serviceCIDR ? { serviceCIDR: o.serviceCIDR } : {}), ...auth.resources],
     logger: o.logger.child({ component: 'control-plane' }),
     version: kubernetesVersionInfo(emulatedKubernetesVersion),
     tls: { certPem: o.pki.apiserver.certPem, keyPem: o.pki.apiserver.keyPem, clientCAPem: o.pki.ca.certPem },
@@ -154,13 +169,19 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Running
     watch: o.bookmarkIntervalMs ? { bookmarkIntervalMs: o.bookmarkIntervalMs } : undefined,
     authenticators: auth.authenticators,
     authorizer: auth.authorizer,
-    delegate: auth.delegate(
-      unservedSubresourceDelegate({
-        handle: (req, res, info, url) => routing.aggregator?.handle(req, res, info, url) ?? Promise.resolve(false),
-      }),
-    ),
+    // Pods' log/exec/attach/portforward go to their kubelet; other subresources the stand-in has no
+    // process behind answer a Status saying so; the rest may be an aggregated API's.
+    delegate: auth.delegate({
+      handle: async (req, res, info, url) =>
+        (await kubelets.handle(req, res, info, url)) ||
+        unservedSubresourceDelegate({
+          handle: async (r2, s2, i2, u2) => (await routing.aggregator?.handle(r2, s2, i2, u2)) ?? false,
+        }).handle(req, res, info, url),
+    }),
   });
   const { registry } = server;
+  routing.registry = registry;
+  kubelets.attach(server.server);
   o.onServing?.(server.url);
   server.health.addReadinessCheck(auth.readinessCheck);
   await initCoreResources(registry);
@@ -229,30 +250,45 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Running
     logger: o.logger.child({ component: 'namespace-controller' }),
   });
 
+  const kubeconfig = buildKubeconfig({
+    clusterName: 'local',
+    server: server.url,
+    caPem: o.pki.ca.certPem,
+    user: 'podsim',
+    clientCertPem: o.pki.admin.certPem,
+    clientKeyPem: o.pki.admin.keyPem,
+  });
+  let node: LocalNode | undefined;
   let simulator: PodSimulator | undefined;
-  if (o.simulatePods !== false) {
-    const kubeconfig = buildKubeconfig({
-      clusterName: 'local',
-      server: server.url,
-      caPem: o.pki.ca.certPem,
-      user: 'podsim',
-      clientCertPem: o.pki.admin.certPem,
-      clientKeyPem: o.pki.admin.keyPem,
-    });
-    simulator = new PodSimulator({
-      kubeconfig,
-      logger: o.logger.child({ component: 'pod-simulator' }),
-      kubeletVersion: `v${emulatedKubernetesVersion}`,
-    });
-    await simulator.start();
+  try {
+    if (o.node) node = await startLocalNode(kubeconfig, o.node, o.logger.child({ component: 'node' }));
+    if (o.simulatePods !== false) {
+      simulator = new PodSimulator({
+        kubeconfig,
+        logger: o.logger.child({ component: 'pod-simulator' }),
+        kubeletVersion: `v${emulatedKubernetesVersion}`,
+        ...(node ? { leaveUnscheduled: (pod: Record<string, any>) => node!.runtime.runsAsProcesses(pod) } : {}),
+      });
+      await simulator.start();
+    }
+  } catch (err) {
+    await node?.stop();
+    await namespaces.stop();
+    aggregator.stop();
+    admission.stop();
+    auth.stop();
+    await server.close();
+    throw err;
   }
   return {
     server,
     aggregator,
     simulator,
+    node,
     url: server.url,
     auth,
     async stop() {
+      await node?.stop();
       await simulator?.stop();
       await namespaces.stop();
       aggregator.stop();

@@ -153,6 +153,9 @@ export async function startRealCluster(opts: RealClusterOptions = {}): Promise<R
       '--requestheader-extra-headers-prefix=X-Remote-Extra-',
       `--proxy-client-cert-file=${pki.frontProxyClient.cert}`,
       `--proxy-client-key-file=${pki.frontProxyClient.key}`,
+      // Who kube-apiserver is to kubelets (pods/log, pods/exec): a system:masters client.
+      `--kubelet-client-certificate=${pki.admin.files.cert}`,
+      `--kubelet-client-key=${pki.admin.files.key}`,
       '--profiling=false',
     ]);
     const admin = { ca: pki.ca.certPem, cert: pki.admin.certPem, key: pki.admin.keyPem };

@@ -123,7 +123,7 @@ function serviceAccountKubeconfig(): string {
 }
 
 beforeAll(async () => {
-  engine = await startEngine();
+  engine = await startEngine({ extraArgs: ['--simulate-pods-only'] });
   await ok('apply', '-f', join(repoRoot, 'examples/unittemplates/mariadb-community-10.11.8.yaml'));
   await engine.kubectl('1.33', ['apply', '-f', '-'], {
     input: '{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"upm-system"}}',
@@ -214,7 +214,7 @@ describe('controllers in their own processes', () => {
     const manager = startManager('patient');
     await waitFor('the patient manager to lead', async () => leads(manager), 25_000);
     await engine.stop('SIGTERM');
-    engine = await startEngine({ dataDir: engine.dataDir, port: engine.port });
+    engine = await startEngine({ dataDir: engine.dataDir, port: engine.port, extraArgs: ['--simulate-pods-only'] });
     await ok('scale', 'us/faults-db', '--replicas=4');
     await readyUnits(4, 40_000).catch((err) => {
       throw new Error(

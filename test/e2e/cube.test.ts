@@ -42,7 +42,8 @@ async function waitReady(units: number, timeoutMs = 30_000) {
 beforeAll(async () => {
   // The controllers' own handling of bad input (a bad parameter override as a Degraded
   // condition): admission, which rejects such a write first, is tested in admission.test.ts.
-  engine = await startEngine({ controllers: true, extraArgs: ['--webhooks=false'] });
+  // The controllers against simulated Pods; node-runtime.test.ts runs a UnitSet's Pods as processes.
+  engine = await startEngine({ controllers: true, extraArgs: ['--webhooks=false', '--simulate-pods-only'] });
   await ok('apply', '-f', join(repoRoot, 'examples/unittemplates/mariadb-community-10.11.8.yaml'));
 }, 60_000);
 

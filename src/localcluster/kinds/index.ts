@@ -1,5 +1,5 @@
 // The built-in Kubernetes kinds of the local control plane: core/v1 (served under /api/v1),
-// coordination.k8s.io, admissionregistration.k8s.io, rbac.authorization.k8s.io and
+// coordination.k8s.io, storage.k8s.io, discovery.k8s.io, admissionregistration.k8s.io, rbac.authorization.k8s.io and
 // apiregistration.k8s.io, each a ResourceDefinition for the generic machinery plus the strategy
 // that does what kube-apiserver's registry for the kind does.
 //
@@ -46,10 +46,14 @@ import {
   secretStrategy,
   ServiceStrategy,
 } from './strategies.js';
+import { endpointSliceDefinition } from './discovery.js';
+import { persistentVolumeDefinition, storageClassDefinition } from './storage.js';
 import { installCoreTables } from './tables.js';
 
 export * from './core.js';
 export * from './cluster.js';
+export * from './storage.js';
+export * from './discovery.js';
 export { ServiceAllocators, type ServiceAllocatorOptions } from './allocators.js';
 export { podQOSClass, ServiceStrategy } from './strategies.js';
 export {
@@ -66,6 +70,7 @@ export const coreDefinitions: readonly ResourceDefinition[] = [
   namespaceDefinition,
   podDefinition,
   persistentVolumeClaimDefinition,
+  persistentVolumeDefinition,
   configMapDefinition,
   secretDefinition,
   serviceDefinition,
@@ -73,6 +78,8 @@ export const coreDefinitions: readonly ResourceDefinition[] = [
   eventDefinition,
   nodeDefinition,
   leaseDefinition,
+  storageClassDefinition,
+  endpointSliceDefinition,
   podDisruptionBudgetDefinition,
   mutatingWebhookConfigurationDefinition,
   validatingWebhookConfigurationDefinition,

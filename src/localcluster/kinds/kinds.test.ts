@@ -72,8 +72,10 @@ describe('discovery', () => {
       'apiextensions.k8s.io',
       'apiregistration.k8s.io',
       'coordination.k8s.io',
+      'discovery.k8s.io',
       'policy',
       'rbac.authorization.k8s.io',
+      'storage.k8s.io',
     ]);
     const rbac = (await c.call('GET', '/apis/rbac.authorization.k8s.io/v1')).json();
     expect(

@@ -21,7 +21,6 @@
 // resources); containers never exit on their own, completePod/failPod/evictPod end them.
 
 import { randomBytes } from 'node:crypto';
-import { Agent as HTTPSAgent } from 'node:https';
 import {
   CoordinationV1Api,
   CoreV1Api,
@@ -35,12 +34,13 @@ import type { Logger } from 'pino';
 import { setCondition, type Condition } from '../../machinery/conditions.js';
 import { isAlreadyExists, isConflict, isNotFound } from '../../machinery/errors.js';
 import { formatMicroTime, formatTime, normalizeTime } from '../../machinery/time.js';
+import { keepAliveKubeConfig, loadKubeConfig, type KubeconfigSource } from '../kubeclient/index.js';
 
 type Obj = Record<string, any>;
 
 export interface PodSimulatorOptions {
   /** A KubeConfig, a kubeconfig file path, or kubeconfig YAML text. */
-  kubeconfig: KubeConfig | string;
+  kubeconfig: KubeconfigSource;
   /** Node names, or how many nodes (`node-1`…). Default 3. */
   nodes?: string[] | number;
   /** How long a bound pod stays Pending before it runs. Default 300 ms. */
@@ -50,6 +50,9 @@ export interface PodSimulatorOptions {
   /** kubeletVersion the nodes report. */
   kubeletVersion?: string;
   logger?: Logger;
+  /** Unscheduled pods the simulator leaves to another scheduler (the node runtime binds the pods
+   * it can run as processes). */
+  leaveUnscheduled?: (pod: Record<string, any>) => boolean;
 }
 
 const mergePatch = () => setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
@@ -105,28 +108,6 @@ function imageRef(image: string): string {
   return `${full}@sha256:${hex(32)}`;
 }
 
-/**
- * A copy of a KubeConfig whose API clients share one keep-alive HTTPS agent: client-node makes a
- * new agent, hence a new TLS connection, for every request (about 50 ms each against an
- * in-process server), which would make every pod take a second to start.
- */
-function keepAliveKubeConfig(source: KubeConfig): { kc: KubeConfig; close(): void } {
-  const kc = new KubeConfig();
-  kc.loadFromString(source.exportConfig());
-  const apply = kc.applySecurityAuthentication.bind(kc);
-  let shared: HTTPSAgent | undefined;
-  kc.applySecurityAuthentication = async (context) => {
-    await apply(context);
-    const fresh = context.getAgent();
-    if (fresh instanceof HTTPSAgent && fresh.constructor === HTTPSAgent) {
-      shared ??= new HTTPSAgent({ ...(fresh as unknown as { options: object }).options, keepAlive: true });
-      fresh.destroy();
-      context.setAgent(shared);
-    }
-  };
-  return { kc, close: () => shared?.destroy() };
-}
-
 interface SimNode {
   name: string;
   index: number;
@@ -144,6 +125,7 @@ export class PodSimulator {
   private readonly recordEvents: boolean;
   private readonly kubeletVersion: string;
   private readonly log: Logger | undefined;
+  private readonly leaveUnscheduled: ((pod: Obj) => boolean) | undefined;
   private readonly simNodes = new Map<string, SimNode>();
   /** Readiness of the simulated nodes: the simulator is their kubelet and lifecycle controller. */
   private readonly nodeReady = new Map<string, boolean>();
@@ -164,15 +146,8 @@ export class PodSimulator {
   private readonly podIPs = new Map<string, string>();
 
   constructor(opts: PodSimulatorOptions) {
-    let kc = opts.kubeconfig;
-    if (!(kc instanceof KubeConfig)) {
-      const text = kc;
-      kc = new KubeConfig();
-      if (text.includes('\n')) kc.loadFromString(text);
-      else kc.loadFromFile(text);
-    }
-    this.kc = kc;
-    const client = keepAliveKubeConfig(kc);
+    this.kc = loadKubeConfig(opts.kubeconfig);
+    const client = keepAliveKubeConfig(this.kc);
     this.api = client.kc.makeApiClient(CoreV1Api);
     this.leases = client.kc.makeApiClient(CoordinationV1Api);
     this.closeClient = client.close;
@@ -190,6 +165,7 @@ export class PodSimulator {
     this.recordEvents = opts.recordEvents ?? true;
     this.kubeletVersion = opts.kubeletVersion ?? 'v1.33.0';
     this.log = opts.logger;
+    this.leaveUnscheduled = opts.leaveUnscheduled;
   }
 
   // ---- lifecycle --------------------------------------------------------------------------------
@@ -529,6 +505,7 @@ export class PodSimulator {
     const nodeName: string = pod['spec']?.nodeName ?? '';
 
     if (!nodeName) {
+      if (this.leaveUnscheduled?.(pod)) return;
       await this.schedule(pod);
       return;
     }
