@@ -295,8 +295,9 @@ describe('what kubectl reports about the server', () => {
     expect(r.stderr).toBe('');
   });
 
-  it('kubectl logs says the stand-in runs no containers', async () => {
+  it('kubectl logs of a simulated Pod says no process runs for it', async () => {
     const r = await fails('1.32', ['logs', 'web', '-n', 'core-1-32']);
-    expect(r.stderr).toContain('does not serve pods/log');
+    expect(r.stderr).toContain('runs on simulated node');
+    expect(r.stderr).toContain('no process runs for its containers');
   });
 });
