@@ -12,7 +12,8 @@
 import type { Logger } from 'pino';
 import { isGone } from '../../machinery/errors.js';
 import type { KubeObject } from '../../machinery/object.js';
-import type { KubeClient, ObjectList, ResourceType } from './client.js';
+import { apiVersionOf, type KubeClient, type ObjectList, type ResourceType } from './client.js';
+import { sleep } from './sleep.js';
 
 export interface EventHandler {
   onAdd?(obj: KubeObject, initialList: boolean): void;
@@ -40,12 +41,6 @@ export type IndexFunc = (obj: KubeObject) => string[];
 
 export const keyOf = (obj: Pick<KubeObject, 'metadata'>): string =>
   obj.metadata.namespace ? `${obj.metadata.namespace}/${obj.metadata.name}` : String(obj.metadata.name);
-
-const sleep = (ms: number, signal: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
-  });
 
 class WatchEnded extends Error {
   constructor(
@@ -200,7 +195,7 @@ export class Informer {
       });
       this.stats.lists++;
       const kind = this.type.kind;
-      const apiVersion = this.type.group ? `${this.type.group}/${this.type.version}` : this.type.version;
+      const apiVersion = apiVersionOf(this.type);
       for (const item of page.items) items.push({ ...item, apiVersion, kind });
       rv = page.metadata.resourceVersion ?? rv;
       cont = page.metadata.continue || undefined;
@@ -320,7 +315,7 @@ export class Informer {
     }
     const full = {
       ...obj,
-      apiVersion: this.type.group ? `${this.type.group}/${this.type.version}` : this.type.version,
+      apiVersion: apiVersionOf(this.type),
       kind: this.type.kind,
     };
     const key = keyOf(full);

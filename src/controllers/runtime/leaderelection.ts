@@ -11,6 +11,7 @@ import { isAlreadyExists, isConflict, isNotFound } from '../../machinery/errors.
 import type { KubeObject } from '../../machinery/object.js';
 import { formatMicroTime } from '../../machinery/time.js';
 import type { KubeClient, ResourceType } from './client.js';
+import { sleep } from './sleep.js';
 
 export const leaseType: ResourceType = {
   group: 'coordination.k8s.io',
@@ -43,12 +44,6 @@ interface LeaseSpec {
   renewTime?: string | null;
   leaseTransitions?: number;
 }
-
-const sleep = (ms: number, signal: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
-  });
 
 export class LeaderElector {
   private readonly stopSignal = new AbortController();

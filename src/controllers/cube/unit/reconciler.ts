@@ -105,7 +105,7 @@ export class UnitReconciler {
   private async applyConfigMap(unit: Unit, config: RenderedConfig): Promise<void> {
     const desired: V1ConfigMap = configMap(unit, config);
     const current = this.caches.configMaps.get(unit.metadata.namespace, configMapName(unit.metadata.name!));
-    if (current && sameData(current['data'], desired.data)) return;
+    if (current && jsonEqual(current['data'] ?? {}, desired.data ?? {})) return;
     await this.client.apply(configMaps, asObject(desired), unitFieldManager);
   }
 
@@ -322,10 +322,6 @@ function describeProblem(p: ConfigProblem): string {
 
 function ownedBy(obj: { metadata?: { ownerReferences?: { uid: string }[] } }, unit: Unit): boolean {
   return (obj.metadata?.ownerReferences ?? []).some((r) => r.uid === unit.metadata.uid);
-}
-
-function sameData(a: unknown, b: unknown): boolean {
-  return JSON.stringify(a ?? {}) === JSON.stringify(b ?? {});
 }
 
 function finishedAt(pod: V1Pod): number | undefined {

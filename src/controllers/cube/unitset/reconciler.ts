@@ -21,7 +21,13 @@ import type { EventRecorder } from '../../runtime/events.js';
 import type { Informer } from '../../runtime/informer.js';
 import { classifyChange } from '../specs/change.js';
 import { generatedCredentialSecrets } from '../specs/credentials.js';
-import { clientServiceName, claimName, headlessServiceName, podDisruptionBudgetName } from '../specs/names.js';
+import {
+  clientServiceName,
+  claimName,
+  headlessServiceName,
+  ordinalOf,
+  podDisruptionBudgetName,
+} from '../specs/names.js';
 import { claimOwnerReferences } from '../specs/pod.js';
 import { planRollout, planScale, unitState, type UnitState } from '../specs/rollout.js';
 import { clientService, headlessService, podDisruptionBudget } from '../specs/services.js';
@@ -115,7 +121,9 @@ export class UnitSetReconciler {
     const scale = planScale(unitSet, states);
     if (scale.create.length > 0) {
       await Promise.all(
-        scale.create.map((name) => this.client.apply(units, asObject(desired(ordinalOf(name))), unitSetFieldManager)),
+        scale.create.map((name) =>
+          this.client.apply(units, asObject(desired(ordinalOf(unitSet.metadata.name!, name)!)), unitSetFieldManager),
+        ),
       );
       this.events.event(asObject(unitSet), 'Normal', 'ScalingUp', 'CreateUnits', `created ${scale.create.join(', ')}`);
     }
@@ -153,7 +161,7 @@ export class UnitSetReconciler {
     // Roll the update revision out.
     const rollout = planRollout(unitSet, states, rendering.revision);
     for (const name of rollout.update) {
-      await this.client.apply(units, asObject(desired(ordinalOf(name))), unitSetFieldManager);
+      await this.client.apply(units, asObject(desired(ordinalOf(unitSet.metadata.name!, name)!)), unitSetFieldManager);
       ctx.log?.info({ unit: name, revision: rendering.revision }, 'updating unit');
     }
     if (rollout.update.length > 0)
@@ -334,10 +342,6 @@ const passwordAlphabet = 'ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456
 /** 24 characters, uniformly from a URL- and shell-safe alphabet of 56 (about 139 bits). */
 function randomPassword(): string {
   return Array.from({ length: 24 }, () => passwordAlphabet[randomInt(passwordAlphabet.length)]).join('');
-}
-
-function ordinalOf(name: string): number {
-  return Number(/-(\d+)$/.exec(name)![1]);
 }
 
 /** The template must be for the UnitSet's service: type, edition and version. */
