@@ -3,6 +3,7 @@
 
 import { hostname } from 'node:os';
 import { loadKubeConfig } from '../controllers/runtime/client.js';
+import type { UnitAddressing } from '../controllers/kauntlet/shared/instances.js';
 import { runControllers } from '../controllers/run.js';
 import type { Command, CommonOptions } from './command.js';
 import { defineFlags } from './flags.js';
@@ -38,6 +39,13 @@ const flags = defineFlags({
     default: ':8081',
     usage: "address of /healthz, /readyz and /metrics; '0' serves none",
   },
+  'unit-addressing': {
+    type: 'string',
+    default: 'dns',
+    value: 'dns|podIP',
+    usage:
+      "how replication controllers reach Unit-backed instances: the Unit's DNS name, or its Pod IP where cluster DNS does not resolve",
+  },
   ...loggingFlags,
 });
 
@@ -50,6 +58,7 @@ export interface ControllersCommandOptions extends CommonOptions {
   /** Where /healthz, /readyz and /metrics are served: undefined for nowhere, 'invalid' fails validation. */
   probeAddress: ReturnType<typeof parseBindAddress>;
   probeAddressText: string;
+  unitAddressing: string;
 }
 
 /** `:8081`, `127.0.0.1:8081`, `[::1]:8081`; '0' for none. */
@@ -80,6 +89,7 @@ coordination.k8s.io Lease; the others wait, warm, and take over when it stops re
       },
       probeAddress: parseBindAddress(f['health-probe-bind-address']),
       probeAddressText: f['health-probe-bind-address'],
+      unitAddressing: f['unit-addressing'],
       logging: loggingOptions(f),
     };
   },
@@ -87,6 +97,8 @@ coordination.k8s.io Lease; the others wait, warm, and take over when it stops re
     const problems = validateLogging(o.logging);
     if (o.probeAddress === 'invalid')
       problems.push(`--health-probe-bind-address must be host:port or 0, got "${o.probeAddressText}"`);
+    if (o.unitAddressing !== 'dns' && o.unitAddressing !== 'podIP')
+      problems.push(`--unit-addressing must be dns or podIP, got "${o.unitAddressing}"`);
     if (o.leaderElect && !o.leaseNamespace) problems.push('--leader-election-namespace must not be empty');
     const t = o.leaseTimings;
     if (o.leaderElect && !(t.leaseDurationMs > t.renewDeadlineMs && t.renewDeadlineMs > 1.2 * t.retryPeriodMs))
@@ -110,6 +122,7 @@ coordination.k8s.io Lease; the others wait, warm, and take over when it stops re
           }
         : false,
       probeAddress: o.probeAddress === 'invalid' ? undefined : o.probeAddress,
+      unitAddressing: o.unitAddressing as UnitAddressing,
       onLeaderLost: () => {
         logger.error('leader election lost; exiting');
         void running.stop().finally(() => process.exit(1));

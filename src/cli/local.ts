@@ -246,6 +246,8 @@ async function startLocal(o: LocalOptions): Promise<RunningEngine> {
         kubeConfig: kc,
         log: logger.child({ component: 'controllers' }),
         leaderElection: { namespace: 'kube-system', name: 'upm-engine-controllers' },
+        // The engine's processes cannot resolve cluster DNS; Pods have loopback addresses.
+        unitAddressing: 'podIP',
         onLeaderLost: () => logger.error('controllers lost their Lease; they stay stopped until the engine restarts'),
       });
       const stopServers = engine.stop.bind(engine);

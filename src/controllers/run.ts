@@ -4,6 +4,8 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { addCube } from './cube/index.js';
+import { addKauntlet } from './kauntlet/index.js';
+import type { UnitAddressing } from './kauntlet/shared/instances.js';
 import { KubeClient } from './runtime/client.js';
 import { Manager, type ManagerOptions } from './runtime/manager.js';
 
@@ -13,6 +15,8 @@ export interface ControllersOptions {
   leaderElection: ManagerOptions['leaderElection'];
   probeAddress?: { host: string; port: number };
   onLeaderLost?: () => void;
+  /** How Kauntlet reaches Unit-backed instances: cluster DNS (default) or Pod IPs (local mode). */
+  unitAddressing?: UnitAddressing;
 }
 
 export interface RunningControllers {
@@ -30,6 +34,7 @@ export async function runControllers(o: ControllersOptions): Promise<RunningCont
     onLeaderLost: o.onLeaderLost,
   });
   addCube(manager);
+  addKauntlet(manager, { unitAddressing: o.unitAddressing });
   await manager.start();
   return {
     manager,
