@@ -25,6 +25,7 @@ import {
   dnsLabel,
   enumStr,
   int32,
+  int64,
   listAtomic,
   listMap,
   object,
@@ -156,6 +157,7 @@ const shardStatus = named(
         },
       ),
       slotCount: int32('Number of hash slots the shard owns.', { minimum: 0, maximum: 16384 }),
+      keys: int64('Number of keys the primary of the shard holds (DBSIZE), when it is reachable.', { minimum: 0 }),
       readyInstances: int32('Number of ready nodes in the shard.', { minimum: 0 }),
       nodes: listMap('Observed state of the nodes of the shard.', ['name'], nodeStatus, { maxItems: 16 }),
     },
@@ -183,7 +185,26 @@ const redisClusterStatus = named(
         toShard: str('Shard the slots are moved to.'),
         slot: int32('Slot being moved now.', { minimum: 0, maximum: 16383 }),
         slotsRemaining: int32('Slots still to move in this migration.', { minimum: 0 }),
+        slotsMoved: int32('Slots moved so far in this migration.', { minimum: 0 }),
         startTime: dateTime('When the migration started.'),
+        steps: listAtomic(
+          'The plan, written before any slot moves so a restarted controller resumes it: every move not finished yet ' +
+            'with the slots it still has to move. A slot already owned by its destination is done; a step is dropped ' +
+            'when all its slots are.',
+          named(
+            'RedisClusterMigrationStep',
+            object(
+              'Slots to move from one shard to another.',
+              {
+                fromShard: str('Shard the slots are moved from.'),
+                toShard: str('Shard the slots are moved to.'),
+                slots: listAtomic('Slots still to move, as ranges such as 0-99 or single slots.', { type: 'string' }),
+              },
+              { required: ['fromShard', 'toShard', 'slots'] },
+            ),
+          ),
+          { maxItems: 256 },
+        ),
       }),
     ),
     conditions: conditions({

@@ -2070,6 +2070,8 @@ export interface RedisClusterShardStatus {
   slots?: string[];
   /** Number of hash slots the shard owns. */
   slotCount?: number;
+  /** Number of keys the primary of the shard holds (DBSIZE), when it is reachable. */
+  keys?: number;
   /** Number of ready nodes in the shard. */
   readyInstances?: number;
   /** Observed state of the nodes of the shard. */
@@ -2120,8 +2122,26 @@ export interface RedisClusterMigration {
   slot?: number;
   /** Slots still to move in this migration. */
   slotsRemaining?: number;
+  /** Slots moved so far in this migration. */
+  slotsMoved?: number;
   /** When the migration started. */
   startTime?: string;
+  /**
+   * The plan, written before any slot moves so a restarted controller resumes it: every move not
+   * finished yet with the slots it still has to move. A slot already owned by its destination is
+   * done; a step is dropped when all its slots are.
+   */
+  steps?: RedisClusterMigrationStep[];
+}
+
+/** Slots to move from one shard to another. */
+export interface RedisClusterMigrationStep {
+  /** Shard the slots are moved from. */
+  fromShard: string;
+  /** Shard the slots are moved to. */
+  toShard: string;
+  /** Slots still to move, as ranges such as 0-99 or single slots. */
+  slots: string[];
 }
 
 /** A list of RedisCluster objects. */
