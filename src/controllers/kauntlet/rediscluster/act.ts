@@ -77,6 +77,16 @@ export class Actor {
   /** Runs the actions that change no slot ownership, all at once (they touch different nodes or are idempotent). */
   async runSimple(actions: Action[]): Promise<void> {
     const meets = actions.filter((a) => a.kind === 'Meet');
+    // Slot maps first: a member told them while still a master keeps them as a replica.
+    await Promise.all(
+      actions.map(async (a) => {
+        if (a.kind !== 'InformSlots') return;
+        await setSlots(
+          this.client(a.node),
+          a.owners.flatMap((o) => o.slots.map((slot) => ({ slot, state: { node: o.id } }))),
+        );
+      }),
+    );
     await Promise.all(
       actions.map(async (a) => {
         switch (a.kind) {
@@ -100,6 +110,8 @@ export class Actor {
               toRanges(a.slots),
               majorVersion(this.byKey.get(a.node)?.version),
             );
+            // A newer config epoch makes every node take this claim over a stale one.
+            await this.client(a.node).call('CLUSTER', 'BUMPEPOCH');
             this.ctx.event(
               'UncoveredSlotsAssigned',
               `assigned ${a.slots.length} slots without owner to ${a.node}`,
@@ -151,41 +163,58 @@ export class Actor {
     return extra?.id ?? (this.ctx.view.nodes.has(shard) ? shard : undefined);
   }
 
-  /** Runs (or resumes) `moves` until done or the deadline. */
+  /**
+   * Runs (or resumes) `moves` until done or the deadline. Moves run side by side (MIGRATE blocks
+   * its source while the destination persists each key, so separate pairs overlap their waits);
+   * checkpoints are written one at a time.
+   */
   async migrate(moves: SlotMove[]): Promise<ActResult> {
     const owner = [...this.ctx.view.owner];
     const remaining = moves.map((m) => ({ ...m, slots: [...m.slots] }));
     let slotsMoved = 0;
     let keysMoved = 0;
     let lastCheckpoint = Date.now();
-    for (const move of remaining) {
-      const fromId = this.nodeOfShard(move.from);
-      const toId = this.nodeOfShard(move.to);
-      if (!toId) throw new Error(`shard ${move.to} has no primary to receive slots`);
-      // Slots already at the destination are done (their open markers cleared); slots that went elsewhere are dropped.
-      const done = move.slots.filter((s) => owner[s] === toId);
-      await this.clearMarkers(done, toId);
-      const todo = move.slots.filter((s) => owner[s] !== toId && fromId && owner[s] === fromId);
-      move.slots = todo;
-      while (move.slots.length > 0) {
-        if (this.ctx.signal.aborted || Date.now() > this.ctx.deadline) {
-          const left = remaining.filter((m) => m.slots.length > 0);
-          await this.ctx.checkpoint(left, { moved: slotsMoved, from: move.from, to: move.to, slot: move.slots[0] });
-          return { remaining: left, slotsMoved, keysMoved };
+    let writing: Promise<void> = Promise.resolve();
+    const checkpoint = (current?: SlotMove) => {
+      const left = remaining.filter((m) => m.slots.length > 0);
+      const progress = { moved: slotsMoved, from: current?.from, to: current?.to, slot: current?.slots[0] };
+      writing = writing.then(() => this.ctx.checkpoint(left, progress));
+      return writing;
+    };
+    let stopped = false;
+    await Promise.all(
+      remaining.map(async (move) => {
+        const fromId = this.nodeOfShard(move.from);
+        const toId = this.nodeOfShard(move.to);
+        if (!toId) throw new Error(`shard ${move.to} has no primary to receive slots`);
+        // Slots already at the destination are done (their open markers cleared); slots that went elsewhere are dropped.
+        await this.clearMarkers(
+          move.slots.filter((s) => owner[s] === toId),
+          toId,
+        );
+        move.slots = move.slots.filter((s) => owner[s] !== toId && fromId && owner[s] === fromId);
+        while (move.slots.length > 0) {
+          if (stopped || this.ctx.signal.aborted || Date.now() > this.ctx.deadline) {
+            stopped = true;
+            return;
+          }
+          const batch = move.slots.slice(0, SLOTS_PER_BATCH);
+          keysMoved += await this.moveBatch(fromId!, toId, batch);
+          for (const s of batch) owner[s] = toId;
+          move.slots = move.slots.slice(batch.length);
+          slotsMoved += batch.length;
+          if (Date.now() - lastCheckpoint > 250 && move.slots.length > 0) {
+            lastCheckpoint = Date.now();
+            await checkpoint(move);
+          }
         }
-        const batch = move.slots.slice(0, SLOTS_PER_BATCH);
-        keysMoved += await this.moveBatch(fromId!, toId, batch);
-        for (const s of batch) owner[s] = toId;
-        move.slots = move.slots.slice(batch.length);
-        slotsMoved += batch.length;
-        if (Date.now() - lastCheckpoint > 250 && move.slots.length > 0) {
-          await this.ctx.checkpoint(
-            remaining.filter((m) => m.slots.length > 0),
-            { moved: slotsMoved, from: move.from, to: move.to, slot: move.slots[0] },
-          );
-          lastCheckpoint = Date.now();
-        }
-      }
+      }),
+    );
+    await writing;
+    const left = remaining.filter((m) => m.slots.length > 0);
+    if (left.length > 0) {
+      await checkpoint(left[0]);
+      return { remaining: left, slotsMoved, keysMoved };
     }
     return { slotsMoved, keysMoved };
   }

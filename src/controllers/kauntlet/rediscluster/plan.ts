@@ -36,6 +36,7 @@ export type Action =
   | { kind: 'Meet'; node: string; ip: string; port: number; busPort: number; peer: string }
   | { kind: 'AddSlots'; node: string; ranges: SlotRange[] }
   | { kind: 'Replicate'; node: string; masterId: string; master: string }
+  | { kind: 'InformSlots'; node: string; owners: { id: string; slots: number[] }[] }
   | { kind: 'Failover'; node: string }
   | { kind: 'FixOpenSlot'; slot: number; fromId: string; toId: string }
   | { kind: 'AssignSlots'; node: string; slots: number[] }
@@ -90,6 +91,8 @@ export interface ShardView {
 export interface ClusterView {
   /** Slot → node ID of its owner (undefined: uncovered). */
   owner: (string | undefined)[];
+  /** Slot → the owner other nodes still believe in (after a node dropped a slot, e.g. CLUSTER DELSLOTS). */
+  believedOwner: (string | undefined)[];
   /** Every node the reachable instances know (not handshakes), by ID: the node's own line when it is reachable. */
   nodes: Map<string, ClusterNode>;
   /** Instance key by node ID. */
@@ -106,8 +109,19 @@ const reachable = (i: ObservedInstance): boolean => i.state === 'Reachable' && !
 const addr = (ip: string | undefined, port: number) => `${ip ?? ''}:${port}`;
 
 export function buildView(input: PlanInput): ClusterView {
-  const live = input.instances.filter(reachable);
   const specInstances = input.instances.filter((i) => !i.extra);
+  // An instance whose cluster shares no node with this one is another cluster's: its view is ignored.
+  const reachableIds = new Set(input.instances.filter((i) => reachable(i) && !i.extra).map((i) => i.id!));
+  const specAddrs = new Set(specInstances.map((i) => addr(i.ip, i.port)));
+  const allowed = (n: ClusterNode) =>
+    reachableIds.has(n.id) || input.recordedIds.has(n.id) || specAddrs.has(addr(n.ip, n.port));
+  const foreign = new Set<string>();
+  for (const i of input.instances) {
+    if (i.extra || !reachable(i)) continue;
+    const others = (i.nodes ?? []).filter((n) => !n.myself && !n.handshake);
+    if (others.length > 0 && !others.some(allowed)) foreign.add(instanceKey(i));
+  }
+  const live = input.instances.filter((i) => reachable(i) && !foreign.has(instanceKey(i)));
   const instanceById = new Map<string, ObservedInstance>();
   for (const i of live) instanceById.set(i.id!, i);
   for (const [id, rec] of input.recordedIds) {
@@ -136,6 +150,13 @@ export function buildView(input: PlanInput): ClusterView {
   }
   // Slots of nodes that cannot be asked: as the others see them.
   const liveIds = new Set(live.map((i) => i.id!));
+  const believedOwner: (string | undefined)[] = new Array(HASH_SLOTS).fill(undefined);
+  for (const i of live) {
+    for (const n of i.nodes ?? []) {
+      if (n.myself || !n.master || n.handshake) continue;
+      for (const r of n.slots) for (let s = r.start; s <= r.end; s++) believedOwner[s] ??= n.id;
+    }
+  }
   for (const n of nodes.values()) {
     if (liveIds.has(n.id) || !n.master) continue;
     for (const r of n.slots) for (let s = r.start; s <= r.end; s++) if (owner[s] === undefined) owner[s] = n.id;
@@ -151,17 +172,6 @@ export function buildView(input: PlanInput): ClusterView {
     const me = myself(i)!;
     for (const m of me.migrating) openOf(m.slot).migrating.push({ on: me.id, to: m.to });
     for (const m of me.importing) openOf(m.slot).importing.push({ on: me.id, from: m.from });
-  }
-
-  const specIds = new Set([...instanceById.entries()].filter(([, i]) => !i.extra).map(([id]) => id));
-  const specAddrs = new Set(specInstances.map((i) => addr(i.ip, i.port)));
-  const allowed = (n: ClusterNode) =>
-    specIds.has(n.id) || input.recordedIds.has(n.id) || specAddrs.has(addr(n.ip, n.port));
-  const foreign = new Set<string>();
-  for (const i of live) {
-    if (i.extra) continue;
-    const others = (i.nodes ?? []).filter((n) => !n.myself && !n.handshake);
-    if (others.length > 0 && !others.some(allowed)) foreign.add(instanceKey(i));
   }
 
   const shards: ShardView[] = input.shards.map((spec) => {
@@ -180,12 +190,14 @@ export function buildView(input: PlanInput): ClusterView {
     return { spec, members, current, desired, owning, slots };
   });
 
+  const specIds = new Set([...instanceById.entries()].filter(([, i]) => !i.extra).map(([id]) => id));
   const strangersWithSlots = [...new Set(owner.filter((id): id is string => !!id))].filter(
     (id) => !specIds.has(id) && !isSpecByRecord(id, input, specInstances),
   );
   const bootstrap = owner.every((o) => o === undefined) && openBySlot.size === 0;
   return {
     owner,
+    believedOwner,
     nodes,
     instanceById,
     open: [...openBySlot.values()].sort((a, b) => a.slot - b.slot),
@@ -328,6 +340,28 @@ export function plan(input: PlanInput): Plan {
     return { actions, problems, view, waiting: { reason: 'Bootstrapping', message: 'forming the cluster' } };
   }
 
+  // Slots a member sees without owner although their owner claims them: told directly (SETSLOT NODE)
+  // instead of waiting for gossip, which reaches every node only after seconds. Only gaps are
+  // filled, never a different owner; replicas cannot be told, so members are told while masters.
+  for (const m of members) {
+    const me = myself(m)!;
+    if (!me.master) continue;
+    const seen = new Array<boolean>(HASH_SLOTS).fill(false);
+    for (const n of m.nodes ?? []) for (const r of n.slots) for (let x = r.start; x <= r.end; x++) seen[x] = true;
+    const known = new Set((m.nodes ?? []).filter((n) => !n.handshake).map((n) => n.id));
+    const byOwner = new Map<string, number[]>();
+    const open = new Set(view.open.map((o) => o.slot));
+    view.owner.forEach((id, slot) => {
+      if (!id || seen[slot] || !known.has(id) || open.has(slot)) return;
+      const list = byOwner.get(id);
+      if (list) list.push(slot);
+      else byOwner.set(id, [slot]);
+    });
+    if (byOwner.size > 0) {
+      actions.push({ kind: 'InformSlots', node: key(m), owners: [...byOwner].map(([id, slots]) => ({ id, slots })) });
+    }
+  }
+
   // Replicas: every member other than the shard's primary replicates it.
   for (const s of view.shards) {
     const primary = s.current ?? s.desired;
@@ -387,19 +421,28 @@ export function plan(input: PlanInput): Plan {
   if (uncovered.length > 0) {
     problems.push({ reason: 'SlotsUncovered', message: `${uncovered.length} slots have no owner` });
     const owners = view.shards.filter((s) => s.current);
-    if (!unreachable && owners.length > 0 && strayOpen.length === 0) {
+    // A slot its owner dropped while the others still route to it goes back to that owner (it has the keys).
+    const back = new Map<string, number[]>();
+    for (const s of uncovered) {
+      const b = view.believedOwner[s];
+      const shard = b && owners.find((o) => o.current!.id === b);
+      if (shard) back.set(key(shard.current!), [...(back.get(key(shard.current!)) ?? []), s]);
+    }
+    for (const [node, slots] of back) actions.push({ kind: 'AssignSlots', node, slots });
+    const rest = uncovered.filter((s) => ![...back.values()].some((l) => l.includes(s)));
+    if (!unreachable && owners.length > 0 && strayOpen.length === 0 && rest.length > 0) {
       const weights = owners.map((s) => s.spec.weight);
       const current = owners.map((s) => s.slots.length);
       const target = targetCounts(weights, current);
       const deficit = owners.map((s, i) => Math.max(0, target[i] - s.slots.length));
       let next = 0;
       owners.forEach((s, i) => {
-        const take = uncovered.slice(next, next + deficit[i]);
+        const take = rest.slice(next, next + deficit[i]);
         next += take.length;
         if (take.length > 0) actions.push({ kind: 'AssignSlots', node: key(s.current!), slots: take });
       });
-      if (next < uncovered.length) {
-        actions.push({ kind: 'AssignSlots', node: key(owners[0].current!), slots: uncovered.slice(next) });
+      if (next < rest.length) {
+        actions.push({ kind: 'AssignSlots', node: key(owners[0].current!), slots: rest.slice(next) });
       }
     }
   }
@@ -468,11 +511,13 @@ export function plan(input: PlanInput): Plan {
     const targets = targetCounts(weights, current);
     const holdings = [
       ...holders.map((s, i) => ({ shard: s.spec.name, slots: s.slots, target: targets[i] })),
-      ...strangers.map((id) => ({
-        shard: input.recordedIds.get(id)?.shard ?? id,
-        slots: view.owner.flatMap((o, s) => (o === id ? [s] : [])),
-        target: 0,
-      })),
+      ...strangers
+        .map((id) => ({
+          shard: input.recordedIds.get(id)?.shard ?? id,
+          slots: view.owner.flatMap((o, s) => (o === id ? [s] : [])),
+          target: 0,
+        }))
+        .sort((a, b) => a.shard.localeCompare(b.shard)),
     ];
     const moves = planMoves(holdings);
     if (moves.length > 0) return { actions: [{ kind: 'StartMigration', moves }], problems, view };

@@ -161,16 +161,19 @@ export class RedisClusterReconciler {
       const status = buildStatus({ rc, instances: obs.instances, plan: p, migration, acted, error, now: this.now() });
       if (this.worthWriting(rc.status, status)) await this.writeStatus(rc, status);
       if (error) throw new Error(error);
-      return { requeueAfterMs: this.nextPoll(p, acted, more) };
+      const ready = status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+      return { requeueAfterMs: this.nextPoll(p, acted, more, ready) };
     } finally {
       obs.close();
     }
   };
 
-  private nextPoll(p: Plan, acted: Action[], more: boolean): number {
+  private nextPoll(p: Plan, acted: Action[], more: boolean, ready: boolean): number {
     if (more) return 0;
     if (acted.length > 0) return 100;
     if (p.waiting && p.waiting.reason !== 'Paused') return 250;
+    // Settling (gossip, cluster_state): looked at often, as a client is waiting for Ready.
+    if (!ready && p.problems.length === 0) return 100;
     if (p.problems.length > 0) return 2000;
     return this.opts.resyncMs ?? 10_000;
   }

@@ -32,6 +32,7 @@ const progressReason: Record<Action['kind'], string> = {
   Meet: 'Joining',
   AddSlots: 'Bootstrapping',
   Replicate: 'AttachingReplicas',
+  InformSlots: 'Joining',
   Failover: 'FailingOver',
   FixOpenSlot: 'RepairingOpenSlots',
   AssignSlots: 'RepairingUncoveredSlots',
