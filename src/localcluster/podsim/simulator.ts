@@ -18,8 +18,8 @@
 //
 // Deviations from kube: binding sets spec.nodeName with a merge patch (the server does not serve
 // pods/binding; the pod strategy allows setting an empty nodeName once); scheduling honours only
-// nodeSelector and the nodes' readiness (no affinity, taints beyond not-ready/unreachable, or
-// resources); containers never exit on their own, completePod/failPod/evictPod end them.
+// nodeSelector, required node affinity on node labels and the nodes' readiness (no pod affinity,
+// taints beyond not-ready/unreachable, or resources); containers never exit on their own, completePod/failPod/evictPod end them.
 
 import { randomBytes } from 'node:crypto';
 import { CoordinationV1Api, CoreV1Api, KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
@@ -499,7 +499,11 @@ export class PodSimulator {
     });
     const all = [...this.simNodes.values()];
     const ready = all.filter((n) => this.nodeReady.get(n.name));
-    const fits = ready.filter((n) => Object.entries(selector).every(([k, v]) => labelsOf(n)[k] === v));
+    const fits = ready.filter(
+      (n) =>
+        Object.entries(selector).every(([k, v]) => labelsOf(n)[k] === v) &&
+        requiredNodeAffinityMatches(pod['spec']?.affinity?.nodeAffinity, labelsOf(n)),
+    );
     if (fits.length === 0) {
       const notReady = all.length - ready.length;
       const unmatched = ready.length - fits.length;
@@ -818,4 +822,41 @@ export class PodSimulator {
     };
     return body;
   }
+}
+
+/**
+ * Whether a node with `labels` satisfies the pod's required node affinity: its terms are ORed, the
+ * expressions of one term ANDed (matchFields is not evaluated; nodes here have no such fields).
+ */
+export function requiredNodeAffinityMatches(nodeAffinity: Obj | undefined, labels: Record<string, string>): boolean {
+  const terms = (nodeAffinity?.['requiredDuringSchedulingIgnoredDuringExecution']?.nodeSelectorTerms ?? []) as Obj[];
+  if (terms.length === 0) return true;
+  // An empty term matches no node, as in kube.
+  return terms.some((t) => {
+    const expressions = (t['matchExpressions'] ?? []) as Obj[];
+    return (
+      expressions.length > 0 &&
+      expressions.every((e) => {
+        const has = Object.prototype.hasOwnProperty.call(labels, e['key']);
+        const value = labels[e['key']];
+        const values = (e['values'] ?? []) as string[];
+        switch (e['operator']) {
+          case 'In':
+            return has && values.includes(value);
+          case 'NotIn':
+            return !has || !values.includes(value);
+          case 'Exists':
+            return has;
+          case 'DoesNotExist':
+            return !has;
+          case 'Gt':
+            return has && Number(value) > Number(values[0]);
+          case 'Lt':
+            return has && Number(value) < Number(values[0]);
+          default:
+            return false;
+        }
+      })
+    );
+  });
 }

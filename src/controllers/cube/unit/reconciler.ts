@@ -23,6 +23,7 @@ import { claimName, configMapName, unitServiceName } from '../specs/names.js';
 import { claimOwnerReferences, pod as desiredPod, pvcs } from '../specs/pod.js';
 import { unitService } from '../specs/services.js';
 import { volumesReadyCondition, type ClaimState } from '../specs/volumes.js';
+import { pinDecision, pinnedPod, pinOf, waitsForStalePin } from '../specs/pinning.js';
 
 export const unitFieldManager = 'upm.io/unit-controller';
 export const unitCleanupFinalizer = 'upm.io/unit-cleanup';
@@ -89,6 +90,7 @@ export class UnitReconciler {
     await this.applyConfigMap(unit, config);
     const claims = await this.applyClaims(unit);
     const podState = await this.convergePod(unit, template, config, ctx);
+    await this.pin(unit, podState.pod);
     await this.applyService(unit, template);
     await this.writeStatus(
       unit,
@@ -158,9 +160,10 @@ export class UnitReconciler {
     config: RenderedConfig,
     ctx: ReconcileContext,
   ): Promise<{ pod?: V1Pod; requeueAfterMs?: number }> {
-    const desired = desiredPod(unit, template, config);
+    const unpinned = desiredPod(unit, template, config);
     const current = this.currentPod(unit);
     if (!current) {
+      const desired = pinnedPod(unpinned, unit.spec.pinnedNode);
       const created = await this.client.apply(pods, asObject(desired), unitFieldManager);
       this.events.event(asObject(unit), 'Normal', 'PodCreated', 'Create', `created Pod ${desired.metadata!.name}`);
       return { pod: created as unknown as V1Pod };
@@ -185,6 +188,17 @@ export class UnitReconciler {
       await this.deletePod(unit, current, 'RecreateFailedPod', `Pod ended in phase ${current.status?.phase}`);
       return { requeueAfterMs: 500 };
     }
+    if (waitsForStalePin(unit, current)) {
+      await this.deletePod(
+        unit,
+        current,
+        'ReplacePod',
+        `the Pod waits for node ${pinOf(current) ?? '(none)'}, the Unit is pinned to ${unit.spec.pinnedNode ?? 'no node'}`,
+      );
+      return { requeueAfterMs: 500 };
+    }
+    // Compared and applied with the pin the Pod was created with: pinning alone changes nothing.
+    const desired = pinnedPod(unpinned, pinOf(current));
     const change = classifyPodChange(current, desired);
     if (change.kind === 'Disruptive') {
       const why = change.changes.filter((c) => c.disruptive).map((c) => `${c.reason}: ${c.message}`);
@@ -199,6 +213,32 @@ export class UnitReconciler {
       return { pod: updated as unknown as V1Pod };
     }
     return { pod: current };
+  }
+
+  /** Records (or, when its UnitSet stopped pinning, removes) the node the Unit is pinned to. */
+  private async pin(unit: Unit, pod: V1Pod | undefined): Promise<void> {
+    const setName = unit.metadata.labels?.[unitSetLabel];
+    const unitSet = setName
+      ? (this.caches.unitSets.get(unit.metadata.namespace, setName) as unknown as UnitSet | undefined)
+      : undefined;
+    const decision = pinDecision(unit, unitSet, pod);
+    if (decision === undefined) return;
+    await this.client.patch(
+      units,
+      unit.metadata.namespace,
+      unit.metadata.name!,
+      { metadata: { resourceVersion: unit.metadata.resourceVersion }, spec: { pinnedNode: decision } },
+      'merge',
+      { fieldManager: unitFieldManager },
+    );
+    if (decision)
+      this.events.event(
+        asObject(unit),
+        'Normal',
+        'Pinned',
+        'PinToNode',
+        `the Unit's Pods now run on node ${decision} only`,
+      );
   }
 
   private readonly endedSeen = new Map<string, number>();
