@@ -13,6 +13,7 @@ import {
   readFileSync,
   readdirSync,
   readlinkSync,
+  realpathSync,
   rmSync,
   writeFileSync,
 } from 'node:fs';
@@ -673,7 +674,8 @@ export class PodWorker {
       identity,
       workingDir,
       terminationLog,
-      rootDir: join(instDir, 'root'),
+      // As /proc/PID/root shows it: without symlinks on the way.
+      rootDir: realpathSync(join(instDir, 'root')),
       ...(cgroup ? { cgroup } : {}),
     };
     if (child.stdout) logs.attach('stdout', child.stdout);
