@@ -368,20 +368,30 @@ export const tlsSchema = named(
  * The fields every instance reference has. An instance is either a Unit in the same namespace
  * (Kubernetes-managed) or any reachable host:port (external).
  */
-export function instanceProperties(defaultPort: number, engine: string): Record<string, JSONSchema> {
+export function instanceProperties(
+  defaultPort: number,
+  engine: string,
+  role: 'member' | 'client' = 'member',
+): Record<string, JSONSchema> {
+  // A member (MySQL, Redis) takes part in the replication: other fields designate it, its Pod is
+  // labelled with the role it plays. A client-side instance (ProxySQL, Sentinel) is only reached.
+  const member = role === 'member';
   return {
     name: dnsLabel(
-      `Identifier of the ${engine} instance within this object: the key of its status entry and the value other fields ` +
-        '(such as primary) use to designate it. It does not need to be the name of any Kubernetes object.',
+      `Identifier of the ${engine} instance within this object: the key of its status entry` +
+        (member ? ' and the value other fields (such as primary) use to designate it' : '') +
+        '. It does not need to be the name of any Kubernetes object.',
     ),
     unitRef: localObjectReference(
       `A Unit in the same namespace that runs the ${engine} instance. The controller connects to the Unit's ` +
-        "status.address (unless host is given) and labels the Unit's Pod with the role it observes, which drives the " +
-        'Services. Either unitRef or host must be given.',
+        'status.address (unless host is given)' +
+        (member ? " and labels the Unit's Pod with the role it observes, which drives the Services" : '') +
+        '. Either unitRef or host must be given.',
     ),
     host: str(
-      `Host name or IP address the controller connects to and the address written into the replication configuration. ` +
-        'Required for an instance outside Kubernetes or not run by a Unit; with unitRef it overrides the Unit address.',
+      'Host name or IP address the controller connects to' +
+        (member ? ' and the address written into the replication configuration' : '') +
+        '. Required for an instance outside Kubernetes or not run by a Unit; with unitRef it overrides the Unit address.',
       { pattern: HOST, maxLength: 253 },
     ),
     port: port(`TCP port of the ${engine} instance.`, { default: defaultPort }),

@@ -25,7 +25,7 @@ const proxysqlInstance = named(
   'ProxysqlInstance',
   object(
     'A ProxySQL server, reached on its admin interface: a Unit or an external host.',
-    instanceProperties(6032, 'ProxySQL admin'),
+    instanceProperties(6032, 'ProxySQL admin', 'client'),
     { required: ['name'], anyOf: UNIT_OR_HOST },
   ),
 );

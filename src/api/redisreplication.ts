@@ -50,7 +50,7 @@ const instance = named(
 
 const sentinelInstance = named(
   'SentinelInstance',
-  object('A Redis Sentinel: a Unit or an external host.', instanceProperties(26379, 'Sentinel'), {
+  object('A Redis Sentinel: a Unit or an external host.', instanceProperties(26379, 'Sentinel', 'client'), {
     required: ['name'],
     anyOf: UNIT_OR_HOST,
   }),

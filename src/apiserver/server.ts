@@ -22,7 +22,7 @@ import { APIMetrics, instrumentStore } from './metrics.js';
 import type { AuditLevel, AuditLogger } from './audit/audit.js';
 import { OpenAPIService } from './openapi/handlers.js';
 import { APIRegistry, type ResourceRegistration } from './registry/registry.js';
-import { versionInfo } from './version.js';
+import { versionInfo, type VersionInfo } from './version.js';
 import { watchCacheDecorator } from './watchcache/decorator.js';
 
 export interface TLSConfig {
@@ -53,6 +53,8 @@ export interface APIServerOptions {
   /** Decides every request after authentication; without one, every authenticated user may do
    * anything (the single-user local mode). */
   authorizer?: AsyncAuthorizer;
+  /** The /version document; upm-engine's own version by default. */
+  version?: VersionInfo;
   /**
    * Runs the owner-reference garbage collector over the served resources (default true). Off when
    * a cluster's kube-controller-manager collects them (it finds upm.io through discovery): two
@@ -82,6 +84,11 @@ export interface RunningAPIServer {
   close(): Promise<void>;
 }
 
+/** The API groups a server serves, for its start-up line (`core` for the legacy group). */
+function groupNames(registry: APIRegistry): string[] {
+  return [...new Set(registry.groupVersions().map((gv) => gv.group || 'core'))];
+}
+
 /** Paths any caller may read, as kube's default `system:public-info-viewer` grants. */
 const publicPaths = /^\/(healthz|livez|readyz)(\/.*)?$|^\/version\/?$/;
 
@@ -93,6 +100,7 @@ declare module 'node:http' {
 }
 
 export async function startAPIServer(opts: APIServerOptions): Promise<RunningAPIServer> {
+  const version = opts.version ?? versionInfo();
   const metrics = new APIMetrics();
   const store = instrumentStore(opts.store, metrics);
   const registry = new APIRegistry(store, opts.resources, { decorator: watchCacheDecorator() });
@@ -245,7 +253,7 @@ export async function startAPIServer(opts: APIServerOptions): Promise<RunningAPI
     const reading = req.method === 'GET' || req.method === 'HEAD';
     try {
       if (reading && (path === '/version' || path === '/version/')) {
-        writeJSON(res, 200, versionInfo());
+        writeJSON(res, 200, version);
         return;
       }
       if (reading && path === '/metrics') {
@@ -320,7 +328,10 @@ export async function startAPIServer(opts: APIServerOptions): Promise<RunningAPI
       ? undefined
       : new GarbageCollector(registry, log.child({ component: 'garbage-collector' }));
   await collector?.start();
-  log.info({ url: `https://${host}:${port}`, backend: opts.store.backend }, 'serving upm.io API');
+  log.info(
+    { url: `https://${host}:${port}`, backend: opts.store.backend, groups: groupNames(registry) },
+    'API server is serving',
+  );
 
   return {
     url: `https://${host}:${port}`,

@@ -15,6 +15,7 @@ import {
   startClusterAdmission,
   type AdmissionPluginName,
 } from '../apiserver/admission/plugins.js';
+import { clusterNamespaceLookup } from '../apiserver/admission/namespace-lookup.js';
 import type { Command, CommonOptions } from './command.js';
 import { defineFlags } from './flags.js';
 import { createLogger, loggingFlags, loggingOptions, validateLogging } from './logger.js';
@@ -76,7 +77,7 @@ const flags = defineFlags({
     type: 'string',
     value: 'path',
     usage:
-      'the cluster whose admission webhooks and ValidatingAdmissionPolicies apply to upm.io writes (default in a pod: its service account; outside a pod without it, no admission)',
+      'the cluster whose namespaces (NamespaceLifecycle), admission webhooks and ValidatingAdmissionPolicies apply to upm.io writes (default in a pod: its service account; outside a pod without it, no admission)',
   },
   'disable-admission-plugins': {
     type: 'list',
@@ -187,6 +188,8 @@ and without these flags, every authenticated user may do anything.`,
     const certPem = readFlagFile(o.tlsCertFile, '--tls-cert-file');
     const keyPem = readFlagFile(o.tlsPrivateKeyFile, '--tls-private-key-file');
     const delegation = await resolveDelegation(o, logger);
+    const admissionKC = o.kubeconfig ? loadKubeconfigFile(o.kubeconfig, '--kubeconfig') : inClusterKubeConfig();
+    const disabled = new Set(o.disableAdmissionPlugins as AdmissionPluginName[]);
     const engine = await serve({
       logger,
       garbageCollector: o.garbageCollector,
@@ -203,8 +206,11 @@ and without these flags, every authenticated user may do anything.`,
       requestHeader: delegation.requestHeader,
       authorizer: delegation.authorizer,
       audit: o.audit,
+      // NamespaceLifecycle, first of the chain, reads the cluster's namespaces.
+      ...(admissionKC && !disabled.has('NamespaceLifecycle')
+        ? { namespaces: clusterNamespaceLookup(admissionKC) }
+        : {}),
     });
-    const admissionKC = o.kubeconfig ? loadKubeconfigFile(o.kubeconfig, '--kubeconfig') : inClusterKubeConfig();
     if (!admissionKC) {
       logger.info('no --kubeconfig outside a pod: upm.io writes run no cluster admission webhooks or policies');
       return engine;
@@ -212,7 +218,7 @@ and without these flags, every authenticated user may do anything.`,
     const admission = startClusterAdmission({
       kubeconfig: admissionKC,
       log: logger.child({ component: 'admission' }),
-      disabled: new Set(o.disableAdmissionPlugins as AdmissionPluginName[]),
+      disabled,
     });
     engine.server.registry.setAdmission(admission.hook);
     return {

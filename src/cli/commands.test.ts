@@ -178,7 +178,7 @@ describe('the commands table', () => {
       '--storage: "127.0.0.1:2379" is not an etcd endpoint URL (http://host:port or https://host:port)',
       '--compaction-min-retained-revisions must not be negative, got -1',
       '--log-level must be one of trace, debug, info, warn, error, fatal, silent, got "loud"',
-      '--disable-admission-plugins: unknown plugin "NamespaceAutoProvision" (known: MutatingAdmissionWebhook, ValidatingAdmissionPolicy, ValidatingAdmissionWebhook)',
+      '--disable-admission-plugins: unknown plugin "NamespaceAutoProvision" (known: NamespaceLifecycle, MutatingAdmissionWebhook, ValidatingAdmissionPolicy, ValidatingAdmissionWebhook)',
     ]);
   });
 

@@ -151,6 +151,20 @@ Flags:
     expect(io.listenerCount('SIGINT') + io.listenerCount('SIGTERM')).toBe(0);
   });
 
+  it('a signal that arrives while the command starts stops it once it has started', async () => {
+    const { io, events, run } = setup();
+    const exit = run(['thing', '--name=x']);
+    io.emit('SIGINT'); // before run() resolved
+    expect(await exit).toBe(0);
+    expect(events).toEqual(['run x x1', 'info shutting down {"signal":"SIGINT"}', 'stop']);
+  });
+
+  it('stops catching signals when the command fails to start', async () => {
+    const { io, run } = setup();
+    expect(await run(['thing', '--name=x', '--fail=nope'])).toBe(1);
+    expect(io.listenerCount('SIGINT') + io.listenerCount('SIGTERM')).toBe(0);
+  });
+
   it('exits 1 when stopping fails', async () => {
     const { io, events, run } = setup(true);
     const exit = run(['thing', '--name=x']);

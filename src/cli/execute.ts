@@ -56,38 +56,71 @@ export async function execute(commands: readonly Command[], argv: string[], io: 
     io.stdout.write(commandHelp(command));
     return 0;
   }
+  // Signals are caught from the start: one that arrives while the command starts stops it as
+  // soon as it has started, instead of killing the process half-way.
+  const signals = catchSignals(io);
   let running: Running;
   try {
     running = await command.run(options);
   } catch (err) {
-    const shown = err instanceof Error ? (isVerbose(options.logging) && err.stack) || err.message : String(err);
+    signals.release();
+    const shown = err instanceof Error ? (isVerbose(options.logging) && err.stack) || startFailure(err) : String(err);
     io.stderr.write(`${prefix}${shown}\n`);
     return 1;
   }
-  return stopOnSignal(running, io);
+  return stopOnSignal(running, signals);
+}
+
+/** One line for a failure to start; a port in use says which port and what to do. */
+function startFailure(err: Error): string {
+  const e = err as NodeJS.ErrnoException & { address?: string; port?: number };
+  if (e.code === 'EADDRINUSE' && e.port !== undefined)
+    return `port ${e.port} on ${e.address ?? 'this host'} is already in use (another upm-engine, or another program); stop it, or choose another port`;
+  return err.message;
 }
 
 function lines(prefix: string, problems: string[]): string {
   return problems.map((p) => `${prefix}${p}\n`).join('');
 }
 
+interface CaughtSignals {
+  /** Resolves with the first SIGINT or SIGTERM. */
+  received: Promise<'SIGINT' | 'SIGTERM'>;
+  /** Stops catching them (a second signal then has its default effect). */
+  release(): void;
+}
+
+function catchSignals(io: ProcessIO): CaughtSignals {
+  let resolve!: (signal: 'SIGINT' | 'SIGTERM') => void;
+  const received = new Promise<'SIGINT' | 'SIGTERM'>((r) => (resolve = r));
+  const onSIGINT = () => {
+    io.removeListener('SIGTERM', onSIGTERM);
+    resolve('SIGINT');
+  };
+  const onSIGTERM = () => {
+    io.removeListener('SIGINT', onSIGINT);
+    resolve('SIGTERM');
+  };
+  io.once('SIGINT', onSIGINT);
+  io.once('SIGTERM', onSIGTERM);
+  return {
+    received,
+    release() {
+      io.removeListener('SIGINT', onSIGINT);
+      io.removeListener('SIGTERM', onSIGTERM);
+    },
+  };
+}
+
 /** Waits for SIGINT or SIGTERM, then stops; a second signal, no longer handled, kills the process. */
-function stopOnSignal(running: Running, io: ProcessIO): Promise<number> {
-  return new Promise((resolve) => {
-    const onSIGINT = () => stop('SIGINT');
-    const onSIGTERM = () => stop('SIGTERM');
-    const stop = (signal: 'SIGINT' | 'SIGTERM') => {
-      io.removeListener(signal === 'SIGINT' ? 'SIGTERM' : 'SIGINT', signal === 'SIGINT' ? onSIGTERM : onSIGINT);
-      running.logger.info({ signal }, 'shutting down');
-      running.stop().then(
-        () => resolve(0),
-        (err: unknown) => {
-          running.logger.error({ err }, 'shutdown failed');
-          resolve(1);
-        },
-      );
-    };
-    io.once('SIGINT', onSIGINT);
-    io.once('SIGTERM', onSIGTERM);
-  });
+async function stopOnSignal(running: Running, signals: CaughtSignals): Promise<number> {
+  const signal = await signals.received;
+  running.logger.info({ signal }, 'shutting down');
+  try {
+    await running.stop();
+    return 0;
+  } catch (err) {
+    running.logger.error({ err }, 'shutdown failed');
+    return 1;
+  }
 }

@@ -1,10 +1,12 @@
 // `upm-engine local` (what `npm start` runs): everything on one machine, on the embedded
 // SQLite storage, with a generated CA, serving and admin certificates and a kubeconfig.
 
+import { createServer as createNetServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { DelegatingAuthorizer, type SubjectAccessReviewer } from '../apiserver/authorization/delegating.js';
 import { subjectAccessReviewer } from '../apiserver/authorization/sar-client.js';
+import { clusterNamespaceLookup, type ClusterNamespaceLookup } from '../apiserver/admission/namespace-lookup.js';
 import { startClusterAdmission } from '../apiserver/admission/plugins.js';
 import {
   ensureFrontProxyPKI,
@@ -18,6 +20,7 @@ import { ensureLocalPKI, type LocalPKI } from '../pki/bundle.js';
 import { startWebhooks, type RunningWebhooks } from '../webhooks/index.js';
 import { buildKubeconfig, writeKubeconfig } from '../pki/kubeconfig.js';
 import type { Command, CommonOptions } from './command.js';
+import { lockDataDir } from './datadir-lock.js';
 import { defineFlags } from './flags.js';
 import { createLogger, loggingFlags, loggingOptions, validateLogging } from './logger.js';
 import {
@@ -179,6 +182,28 @@ and a kubeconfig generated under the data directory.`,
 };
 
 async function runLocal(o: LocalOptions): Promise<RunningEngine> {
+  const lock = lockDataDir(o.dataDir);
+  try {
+    // Before anything is generated or logged: a port in use is then the only thing said.
+    if (o.port !== 0) await ensurePortFree(o.bindAddress, o.port);
+    const engine = await startLocal(o);
+    return {
+      ...engine,
+      async stop() {
+        try {
+          await engine.stop();
+        } finally {
+          lock.release();
+        }
+      },
+    };
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
+}
+
+async function startLocal(o: LocalOptions): Promise<RunningEngine> {
   const logger = createLogger(o.logging);
   const pkiDir = join(o.dataDir, 'pki');
   const pki = await ensureLocalPKI(pkiDir, {
@@ -256,6 +281,7 @@ async function startWithControlPlane(
   const frontProxy = ensureFrontProxyPKI(pkiDir);
   // The upm.io server asks the control plane who may do what, once it is serving.
   let reviewer: SubjectAccessReviewer = () => Promise.reject(new Error('the control plane is not serving yet'));
+  let namespaces: ClusterNamespaceLookup | undefined;
   const upm = await serve({
     ...upmServer,
     logger: upmServer.logger.child({ component: 'upm-apiserver' }),
@@ -263,6 +289,11 @@ async function startWithControlPlane(
     port: 0,
     requestHeader: { clientCAPem: frontProxy.ca.certPem, allowedNames: [frontProxyClientName] },
     authorizer: new DelegatingAuthorizer((spec) => reviewer(spec)),
+    namespaces: {
+      lookup: (name) =>
+        namespaces ? namespaces.lookup(name) : Promise.reject(new Error('the control plane is not serving yet')),
+      close: () => namespaces?.close(),
+    },
   });
   let cluster: OpenedStore | undefined;
   try {
@@ -272,22 +303,24 @@ async function startWithControlPlane(
       store: cluster.store,
       pki,
       frontProxy,
-      logger: upmServer.logger.child({ component: 'control-plane' }),
+      logger: upmServer.logger,
       bindAddress: o.bindAddress,
       port: o.port,
       upmServer: { host: '127.0.0.1', port: upm.server.port },
       serviceAccountKeyPem: ensureServiceAccountKey(pkiDir),
       onServing: (serverURL) => {
-        reviewer = subjectAccessReviewer(
-          buildKubeconfig({
-            clusterName: 'local',
-            server: serverURL,
-            caPem: pki.ca.certPem,
-            user: 'upm-apiserver',
-            clientCertPem: pki.admin.certPem,
-            clientKeyPem: pki.admin.keyPem,
-          }),
-        );
+        const kubeconfig = buildKubeconfig({
+          clusterName: 'local',
+          server: serverURL,
+          caPem: pki.ca.certPem,
+          user: 'upm-apiserver',
+          clientCertPem: pki.admin.certPem,
+          clientKeyPem: pki.admin.keyPem,
+        });
+        reviewer = subjectAccessReviewer(kubeconfig);
+        const kc = new KubeConfig();
+        kc.loadFromString(kubeconfig);
+        namespaces = clusterNamespaceLookup(kc);
       },
       bookmarkIntervalMs: o.bookmarkIntervalMs,
       serviceCIDR: o.serviceCIDR,
@@ -304,7 +337,8 @@ async function startWithControlPlane(
     let webhooks: RunningWebhooks | undefined;
     if (o.webhooks) {
       try {
-        webhooks = await startLocalWebhooks(controlPlane.url, pki, upmServer.logger.child({ component: 'webhooks' }));
+        // The root logger: the webhook server names its parts (webhook-server, webhook-certificates...).
+        webhooks = await startLocalWebhooks(controlPlane.url, pki, upmServer.logger);
       } catch (err) {
         await admission.stop();
         await controlPlane.stop();
@@ -313,7 +347,9 @@ async function startWithControlPlane(
     }
     const engine: RunningEngine = {
       ...upm,
+      logger: upmServer.logger,
       async stop() {
+        namespaces?.close();
         await webhooks?.stop();
         await admission.stop();
         await controlPlane.stop();
@@ -324,6 +360,7 @@ async function startWithControlPlane(
     };
     return { engine, url: controlPlane.url };
   } catch (err) {
+    namespaces?.close();
     if (cluster) {
       cluster.stop();
       await cluster.store.close();
@@ -378,4 +415,13 @@ function clientHost(bindAddress: string): string {
   if (bindAddress === '0.0.0.0') return '127.0.0.1';
   if (bindAddress === '::') return '[::1]';
   return bindAddress.includes(':') ? `[${bindAddress}]` : bindAddress;
+}
+
+/** Fails with the listen error (EADDRINUSE, EACCES) when the port cannot be bound. */
+function ensurePortFree(host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const probe = createNetServer();
+    probe.once('error', reject);
+    probe.listen({ host, port, exclusive: true }, () => probe.close(() => resolve()));
+  });
 }

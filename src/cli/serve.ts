@@ -10,6 +10,8 @@ import {
   type RequestHeaderConfig,
 } from '../apiserver/authentication/requestheader.js';
 import type { AsyncAuthorizer } from '../apiserver/authorization/delegating.js';
+import { NamespaceLifecycle } from '../apiserver/admission/namespace-lifecycle.js';
+import type { ClusterNamespaceLookup } from '../apiserver/admission/namespace-lookup.js';
 import { startAPIServer, type RunningAPIServer } from '../apiserver/server.js';
 import { defineFlags } from './flags.js';
 import { openStore, type CompactionSettings, type EtcdSettings, type OpenedStore } from './storage.js';
@@ -87,6 +89,8 @@ export interface ServeOptions {
   requestHeader?: Pick<RequestHeaderConfig, 'clientCAPem' | 'allowedNames'> & Partial<RequestHeaderConfig>;
   /** Delegated authorization; without it every authenticated user is allowed. */
   authorizer?: AsyncAuthorizer;
+  /** The cluster's namespaces, for NamespaceLifecycle admission (closed on stop); without it creates are not checked. */
+  namespaces?: ClusterNamespaceLookup;
   /** The server's own owner-reference garbage collector (see APIServerOptions). */
   garbageCollector: boolean;
   audit?: AuditSettings;
@@ -118,11 +122,13 @@ export async function serve(o: ServeOptions): Promise<RunningEngine> {
       garbageCollector: o.garbageCollector,
       audit,
     });
+    if (o.namespaces) server.registry.setNamespaceLifecycle(new NamespaceLifecycle(o.namespaces.lookup));
     return {
       server,
       storage,
       logger: o.logger,
       async stop() {
+        o.namespaces?.close();
         await server.close();
         await audit?.close();
         storage.stop();

@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { startAPIServer, type RunningAPIServer } from '../apiserver/server.js';
+import { kubernetesVersionInfo } from '../apiserver/version.js';
 import { createCA, generateKeySync, issueClientCert, type CertKeyPair } from '../pki/certs.js';
 import type { LocalPKI } from '../pki/bundle.js';
 import { buildKubeconfig } from '../pki/kubeconfig.js';
@@ -19,10 +20,19 @@ import { controlPlaneAuth, type ControlPlaneAuth } from './auth/index.js';
 import { coreRegistrations, initCoreResources } from './kinds/index.js';
 import { PodSimulator } from './podsim/index.js';
 import { isNotFound } from '../machinery/errors.js';
+import { startNamespaces } from './namespaces/index.js';
+import { installClusterRBAC } from './manifests.js';
+import { unservedSubresourceDelegate } from './unserved.js';
 import { KubeletProxy } from './kubelet-proxy.js';
 import { startLocalNode, type LocalNode, type LocalNodeOptions } from './node/index.js';
 
 export const frontProxyClientName = 'front-proxy-client';
+/**
+ * The Kubernetes release the control plane plays: its /version, and the k8s.io/api release its
+ * protobuf descriptor comes from (hack/protobuf/generate-descriptor.mjs). kubectl 1.32 to 1.34
+ * are within the supported skew.
+ */
+export const emulatedKubernetesVersion = '1.33.13';
 export const upmAPIServiceName = 'v1alpha1.upm.io';
 export const upmServiceNamespace = 'upm-system';
 export const upmServiceName = 'upm-apiserver';
@@ -70,6 +80,7 @@ export interface ControlPlaneOptions {
   store: Store;
   pki: LocalPKI;
   frontProxy: FrontProxyPKI;
+  /** The process's logger; each part of the control plane logs with its own `component`. */
   logger: Logger;
   bindAddress: string;
   port: number;
@@ -150,17 +161,22 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Running
   const server = await startAPIServer({
     store: o.store,
     resources: [...coreRegistrations(o.serviceCIDR ? { serviceCIDR: o.serviceCIDR } : {}), ...auth.resources],
-    logger: o.logger,
+    logger: o.logger.child({ component: 'control-plane' }),
+    version: kubernetesVersionInfo(emulatedKubernetesVersion),
     tls: { certPem: o.pki.apiserver.certPem, keyPem: o.pki.apiserver.keyPem, clientCAPem: o.pki.ca.certPem },
     bindAddress: o.bindAddress,
     port: o.port,
     watch: o.bookmarkIntervalMs ? { bookmarkIntervalMs: o.bookmarkIntervalMs } : undefined,
     authenticators: auth.authenticators,
     authorizer: auth.authorizer,
+    // Pods' log/exec/attach/portforward go to their kubelet; other subresources the stand-in has no
+    // process behind answer a Status saying so; the rest may be an aggregated API's.
     delegate: auth.delegate({
       handle: async (req, res, info, url) =>
         (await kubelets.handle(req, res, info, url)) ||
-        ((await routing.aggregator?.handle(req, res, info, url)) ?? false),
+        unservedSubresourceDelegate({
+          handle: async (r2, s2, i2, u2) => (await routing.aggregator?.handle(r2, s2, i2, u2)) ?? false,
+        }).handle(req, res, info, url),
     }),
   });
   const { registry } = server;
@@ -187,6 +203,7 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Running
       selector: { app: upmServiceName },
     },
   });
+  await installClusterRBAC(registry);
   const apiServices = registry.lookup('apiregistration.k8s.io', 'v1', 'apiservices')!;
   const desired = {
     group: 'upm.io',
@@ -225,6 +242,13 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Running
   });
   routing.aggregator = aggregator;
   await aggregator.start();
+  const namespaces = await startNamespaces(registry, {
+    server: server.url,
+    caPem: o.pki.ca.certPem,
+    certPem: o.pki.admin.certPem,
+    keyPem: o.pki.admin.keyPem,
+    logger: o.logger.child({ component: 'namespace-controller' }),
+  });
 
   const kubeconfig = buildKubeconfig({
     clusterName: 'local',
@@ -242,12 +266,14 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Running
       simulator = new PodSimulator({
         kubeconfig,
         logger: o.logger.child({ component: 'pod-simulator' }),
+        kubeletVersion: `v${emulatedKubernetesVersion}`,
         ...(node ? { leaveUnscheduled: (pod: Record<string, any>) => node!.runtime.runsAsProcesses(pod) } : {}),
       });
       await simulator.start();
     }
   } catch (err) {
     await node?.stop();
+    await namespaces.stop();
     aggregator.stop();
     admission.stop();
     auth.stop();
@@ -264,6 +290,7 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Running
     async stop() {
       await node?.stop();
       await simulator?.stop();
+      await namespaces.stop();
       aggregator.stop();
       admission.stop();
       auth.stop();

@@ -86,6 +86,8 @@ export interface ResourceDefinition {
   subresources: {
     status?: boolean;
     scale?: ScaleSubresource;
+    /** PUT `<name>/finalize` (only Namespaces have it; the strategy's prepareForFinalize says what it changes). */
+    finalize?: boolean;
   };
   /** Extra field-selector paths beyond metadata.name and metadata.namespace, e.g. `spec.type`. */
   selectableFields?: string[];

@@ -45,6 +45,8 @@ function table(stdout: string): Record<string, string>[] {
     );
 }
 
+const namespaceManifest = (name: string) => JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
+
 const header = (stdout: string) => stdout.split('\n')[0].trim().split(/\s+/);
 
 const UPM_KINDS = [
@@ -280,6 +282,7 @@ describe.each(['1.27', '1.33'])('kubectl %s against upm-engine local', (version)
     });
 
     it('get us -w reports ADDED, MODIFIED and DELETED for changes made by another kubectl', async () => {
+      await ok(['create', '-f', '-'], namespaceManifest('watched'));
       await ok(
         ['create', '-n', 'watched', '-f', '-'],
         unitSet('anchor', { type: 'redis', version: '7.2.4', units: 1 }),
@@ -498,6 +501,7 @@ describe.each(['1.27', '1.33'])('kubectl %s against upm-engine local', (version)
     });
 
     it('namespaced kinds live in their namespace and get -A lists all namespaces', async () => {
+      await ok(['create', '-f', '-'], namespaceManifest('other'));
       expect(
         await ok(
           ['create', '-n', 'other', '-f', '-'],

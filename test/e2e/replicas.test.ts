@@ -92,7 +92,7 @@ async function startReplica(name: string, args: string[]): Promise<Replica> {
           if (!line.startsWith('{')) continue;
           try {
             const rec = JSON.parse(line) as { msg?: string; url?: string };
-            if (rec.msg === 'serving upm.io API' && rec.url) {
+            if (rec.msg === 'API server is serving' && rec.url) {
               clearTimeout(timer);
               resolve(rec.url);
               return;

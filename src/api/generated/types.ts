@@ -1776,21 +1776,18 @@ export interface RedisSentinel {
 /** A Redis Sentinel: a Unit or an external host. */
 export interface SentinelInstance {
   /**
-   * Identifier of the Sentinel instance within this object: the key of its status entry and the
-   * value other fields (such as primary) use to designate it. It does not need to be the name of
-   * any Kubernetes object.
+   * Identifier of the Sentinel instance within this object: the key of its status entry. It does
+   * not need to be the name of any Kubernetes object.
    */
   name: string;
   /**
    * A Unit in the same namespace that runs the Sentinel instance. The controller connects to the
-   * Unit's status.address (unless host is given) and labels the Unit's Pod with the role it
-   * observes, which drives the Services. Either unitRef or host must be given.
+   * Unit's status.address (unless host is given). Either unitRef or host must be given.
    */
   unitRef?: LocalObjectReference;
   /**
-   * Host name or IP address the controller connects to and the address written into the replication
-   * configuration. Required for an instance outside Kubernetes or not run by a Unit; with unitRef
-   * it overrides the Unit address.
+   * Host name or IP address the controller connects to. Required for an instance outside Kubernetes
+   * or not run by a Unit; with unitRef it overrides the Unit address.
    */
   host?: string;
   /**
@@ -2201,21 +2198,18 @@ export interface ProxysqlSyncSpec {
 /** A ProxySQL server, reached on its admin interface: a Unit or an external host. */
 export interface ProxysqlInstance {
   /**
-   * Identifier of the ProxySQL admin instance within this object: the key of its status entry and
-   * the value other fields (such as primary) use to designate it. It does not need to be the name
-   * of any Kubernetes object.
+   * Identifier of the ProxySQL admin instance within this object: the key of its status entry. It
+   * does not need to be the name of any Kubernetes object.
    */
   name: string;
   /**
    * A Unit in the same namespace that runs the ProxySQL admin instance. The controller connects to
-   * the Unit's status.address (unless host is given) and labels the Unit's Pod with the role it
-   * observes, which drives the Services. Either unitRef or host must be given.
+   * the Unit's status.address (unless host is given). Either unitRef or host must be given.
    */
   unitRef?: LocalObjectReference;
   /**
-   * Host name or IP address the controller connects to and the address written into the replication
-   * configuration. Required for an instance outside Kubernetes or not run by a Unit; with unitRef
-   * it overrides the Unit address.
+   * Host name or IP address the controller connects to. Required for an instance outside Kubernetes
+   * or not run by a Unit; with unitRef it overrides the Unit address.
    */
   host?: string;
   /**

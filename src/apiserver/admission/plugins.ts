@@ -16,8 +16,10 @@ import { PolicyValidator } from './policy/validator.js';
 import type { AdmissionAttributes } from './types.js';
 
 export type AdmissionPluginName =
-  'MutatingAdmissionWebhook' | 'ValidatingAdmissionPolicy' | 'ValidatingAdmissionWebhook';
+  'NamespaceLifecycle' | 'MutatingAdmissionWebhook' | 'ValidatingAdmissionPolicy' | 'ValidatingAdmissionWebhook';
+/** In kube's order; NamespaceLifecycle (namespace-lifecycle.ts) runs in the registry before the others. */
 export const admissionPluginNames: readonly AdmissionPluginName[] = [
+  'NamespaceLifecycle',
   'MutatingAdmissionWebhook',
   'ValidatingAdmissionPolicy',
   'ValidatingAdmissionWebhook',

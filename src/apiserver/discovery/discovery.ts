@@ -48,6 +48,15 @@ function apiResources(defs: ResourceDefinition[]): unknown[] {
         verbs: ['get', 'patch', 'update'],
       });
     }
+    if (def.subresources.finalize) {
+      out.push({
+        name: `${def.plural}/finalize`,
+        singularName: '',
+        namespaced: def.namespaced,
+        kind: def.kind,
+        verbs: ['update'],
+      });
+    }
     if (def.subresources.scale) {
       out.push({
         name: `${def.plural}/scale`,
@@ -70,6 +79,13 @@ function aggregatedResource(def: ResourceDefinition): unknown {
       subresource: 'status',
       responseKind: { group: def.group, version: def.version, kind: def.kind },
       verbs: ['get', 'patch', 'update'],
+    });
+  }
+  if (def.subresources.finalize) {
+    subresources.push({
+      subresource: 'finalize',
+      responseKind: { group: def.group, version: def.version, kind: def.kind },
+      verbs: ['update'],
     });
   }
   if (def.subresources.scale) {

@@ -12,6 +12,13 @@ import {
 } from '../../machinery/errors.js';
 import { contentTypeOf } from './negotiation.js';
 import { jsonDepth, maxObjectDepth } from '../../machinery/object.js';
+import {
+  decodeKubeProtobuf,
+  encodeKubeProtobuf,
+  PROTOBUF_CONTENT_TYPE,
+  protobufMessageOf,
+  ProtobufError,
+} from '../../machinery/protobuf/kube.js';
 
 declare module 'node:http' {
   interface IncomingMessage {
@@ -83,6 +90,40 @@ export function decodeBody(
   return value;
 }
 
+/**
+ * Decodes the body of a write to a resource of `kind`: JSON and YAML always, Kubernetes protobuf
+ * for the kinds that have a protobuf form (the built-in ones; upm.io kinds answer 415, as CRDs do).
+ */
+export function decodeObjectBody(
+  raw: Buffer,
+  contentType: string | undefined,
+  kind: { apiVersion: string; kind: string },
+): unknown {
+  const protobuf = protobufMessageOf(kind.apiVersion, kind.kind) !== undefined;
+  if (!protobuf || contentTypeOf(contentType) !== PROTOBUF_CONTENT_TYPE)
+    return decodeBody(raw, contentType, [
+      'application/json',
+      'application/yaml',
+      ...(protobuf ? [PROTOBUF_CONTENT_TYPE] : []),
+    ]);
+  if (raw.length === 0) throw badRequest('the request body is empty');
+  try {
+    return decodeKubeProtobuf(raw).object;
+  } catch (err) {
+    if (err instanceof ProtobufError) throw badRequest(`the body of the request could not be decoded: ${err.message}`);
+    throw err;
+  }
+}
+
+/** The protobuf form of a response object, when the client prefers it and the kind has one. */
+export function protobufResponse(body: unknown): Buffer | undefined {
+  if (body instanceof EncodedJSON) body = JSON.parse(body.text);
+  if (typeof body !== 'object' || body === null) return undefined;
+  const o = body as Record<string, unknown>;
+  if (!protobufMessageOf(String(o['apiVersion'] ?? ''), String(o['kind'] ?? ''))) return undefined;
+  return encodeKubeProtobuf(o);
+}
+
 /** 400 for a decoded body nested deeper than the server handles (instead of a stack overflow later). */
 export function checkDepth(value: unknown): void {
   if (jsonDepth(value) > maxObjectDepth)
@@ -96,6 +137,16 @@ export function writeJSON(
   headers: Record<string, string> = {},
 ): void {
   writeJSONText(res, code, body instanceof EncodedJSON ? body.text : JSON.stringify(body), headers);
+}
+
+export function writeProtobuf(
+  res: ServerResponse,
+  code: number,
+  payload: Buffer,
+  headers: Record<string, string> = {},
+): void {
+  res.writeHead(code, { 'Content-Type': PROTOBUF_CONTENT_TYPE, 'Content-Length': payload.length, ...headers });
+  res.end(payload);
 }
 
 /** A response body that is already JSON text (objects served from their stored JSON). */

@@ -46,7 +46,7 @@ export function parseAccept(header: string | undefined): MediaClause[] {
 
 /** The representations a response can take. */
 export type Representation =
-  | { kind: 'object' }
+  | { kind: 'object'; protobuf?: boolean }
   | { kind: 'table'; version: 'v1' | 'v1beta1' }
   | { kind: 'partialObjectMetadata'; version: 'v1' | 'v1beta1' }
   | { kind: 'partialObjectMetadataList'; version: 'v1' | 'v1beta1' };
@@ -65,8 +65,17 @@ function isJSON(c: MediaClause): boolean {
 export function negotiateRepresentation(
   accept: string | undefined,
   target: 'single' | 'list' | 'watch',
+  opts: { protobuf?: boolean } = {},
 ): Representation {
   for (const c of parseAccept(accept)) {
+    if (
+      opts.protobuf &&
+      target !== 'watch' &&
+      c.type === 'application' &&
+      c.subtype === 'vnd.kubernetes.protobuf' &&
+      !c.params['as']
+    )
+      return { kind: 'object', protobuf: true };
     if (!isJSON(c)) continue;
     const as = c.params['as'];
     if (!as) {

@@ -17,6 +17,8 @@ import { managerFromUserAgent } from '../apply/managed-fields.js';
 import { applyDefaults } from '../schema/structural.js';
 import { applyJSONPatch, JSONPatchError, parseJSONPatch } from '../patch/json-patch.js';
 import { applyMergePatch } from '../patch/merge-patch.js';
+import { applyStrategicMergePatch, StrategicPatchError } from '../patch/strategic-merge-patch.js';
+import { builtinPatchMeta, type PatchMeta } from '../../machinery/protobuf/patch-meta.js';
 import type { APIRegistry, ServedResource } from '../registry/registry.js';
 import { displayValue, isPlainObject, type KubeObject } from '../../machinery/object.js';
 import { parseResourceVersion, type DeleteOptions, type WriteOptions } from '../registry/store.js';
@@ -25,13 +27,31 @@ import { parseFieldSelector } from '../../machinery/fields.js';
 import { parseLabelSelector } from '../../machinery/labels.js';
 import { partialObjectMetadata, type IncludeObject } from '../registry/table.js';
 import { servedJSONOf } from '../storage/encoding.js';
-import { checkDepth, decodeBody, EncodedJSON, readBody, warningHeaders, writeJSON } from './http.js';
+import { protobufMessageOf } from '../../machinery/protobuf/kube.js';
+import {
+  checkDepth,
+  decodeObjectBody,
+  EncodedJSON,
+  protobufResponse,
+  readBody,
+  warningHeaders,
+  writeJSON,
+  writeProtobuf,
+} from './http.js';
 import { contentTypeOf, negotiateRepresentation, type Representation } from './negotiation.js';
 import type { RequestInfo } from './requestinfo.js';
 import { serveWatch, type WatchSettings } from './watch.js';
 
 const applyPatchType = 'application/apply-patch+yaml';
+const strategicPatchType = 'application/strategic-merge-patch+json';
 const patchTypes = ['application/json-patch+json', 'application/merge-patch+json', applyPatchType];
+/** Built-in kinds also take strategic merge patches; upm.io kinds answer 415, as CRDs do. */
+const builtinPatchTypes = [
+  'application/json-patch+json',
+  'application/merge-patch+json',
+  strategicPatchType,
+  applyPatchType,
+];
 
 export interface ResourceHandlerOptions {
   watch: WatchSettings;
@@ -54,13 +74,15 @@ export class ResourceHandler {
     if (
       info.subresource &&
       !(info.subresource === 'status' && def.subresources.status) &&
-      !(info.subresource === 'scale' && def.subresources.scale)
+      !(info.subresource === 'scale' && def.subresources.scale) &&
+      !(info.subresource === 'finalize' && def.subresources.finalize)
     ) {
       throw pathNotFound();
     }
     if (info.parts.length > (def.namespaced && info.namespace ? 5 : 3)) throw pathNotFound();
     const verbs = def.verbs ?? ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];
-    if (!verbs.includes(info.verb as never) || (info.subresource && !['get', 'update', 'patch'].includes(info.verb))) {
+    const subresourceVerbs = info.subresource === 'finalize' ? ['update'] : ['get', 'update', 'patch'];
+    if (!verbs.includes(info.verb as never) || (info.subresource && !subresourceVerbs.includes(info.verb))) {
       throw methodNotAllowed(info.verb, served.store.target(info.name));
     }
     const namespace = info.namespace;
@@ -147,13 +169,13 @@ export class ResourceHandler {
     info: RequestInfo,
     query: URLSearchParams,
   ): Promise<number> {
-    const rep = negotiateRepresentation(req.headers.accept, 'single');
+    const rep = negotiateRepresentation(req.headers.accept, 'single', protobufFor(served));
     const found = await served.store.getServed(info.namespace, info.name);
     let body: unknown;
     if (info.subresource === 'scale') body = served.store.toScale(found.object());
     else if (rep.kind === 'object') body = new EncodedJSON(found.json);
     else body = this.single(served, found.object(), rep, query);
-    writeJSON(res, 200, body);
+    writeBody(res, rep, 200, body);
     return 200;
   }
 
@@ -164,14 +186,14 @@ export class ResourceHandler {
     namespace: string,
     query: URLSearchParams,
   ): Promise<number> {
-    const rep = negotiateRepresentation(req.headers.accept, 'list');
+    const rep = negotiateRepresentation(req.headers.accept, 'list', protobufFor(served));
     if (query.get('sendInitialEvents') !== null) {
       throw invalid('ListOptions', 'meta.k8s.io', '', [
         { type: 'FieldValueForbidden', field: 'sendInitialEvents', detail: 'sendInitialEvents is forbidden for list' },
       ]);
     }
     const result = await served.store.list(namespace || undefined, listOptions(query));
-    writeJSON(res, 200, this.listBody(served, result, rep, query));
+    writeBody(res, rep, 200, this.listBody(served, result, rep, query));
     return 200;
   }
 
@@ -213,16 +235,19 @@ export class ResourceHandler {
     namespace: string,
     query: URLSearchParams,
   ): Promise<number> {
-    const rep = negotiateRepresentation(req.headers.accept, 'single');
-    const body = decodeBody(await readBody(req), req.headers['content-type']);
+    const rep = negotiateRepresentation(req.headers.accept, 'single', protobufFor(served));
+    const body = decodeObjectBody(await readBody(req), req.headers['content-type'], {
+      apiVersion: served.store.apiVersion,
+      kind: served.def.kind,
+    });
     const opts = writeOptions(req, query);
     if (served.virtualCreate) {
       const answer = await served.virtualCreate(served.store.decodeBody(body, namespace), req.user!);
-      writeJSON(res, 201, answer);
+      writeBody(res, rep, 201, answer);
       return 201;
     }
     const obj = await served.store.create(namespace, body, opts);
-    writeJSON(res, 201, this.single(served, obj, rep, query), warningHeaders(opts.warnings ?? []));
+    writeBody(res, rep, 201, this.single(served, obj, rep, query), warningHeaders(opts.warnings ?? []));
     return 201;
   }
 
@@ -233,8 +258,14 @@ export class ResourceHandler {
     info: RequestInfo,
     query: URLSearchParams,
   ): Promise<number> {
-    const rep = negotiateRepresentation(req.headers.accept, 'single');
-    const body = decodeBody(await readBody(req), req.headers['content-type']);
+    const rep = negotiateRepresentation(req.headers.accept, 'single', protobufFor(served));
+    const body = decodeObjectBody(
+      await readBody(req),
+      req.headers['content-type'],
+      info.subresource === 'scale'
+        ? { apiVersion: 'autoscaling/v1', kind: 'Scale' }
+        : { apiVersion: served.store.apiVersion, kind: served.def.kind },
+    );
     const opts = writeOptions(req, query);
     let result: unknown;
     if (info.subresource === 'scale') {
@@ -242,10 +273,12 @@ export class ResourceHandler {
       result = await served.store.updateScale(info.namespace, info.name, () => scale, opts);
     } else if (info.subresource === 'status') {
       result = this.single(served, await served.store.updateStatus(info.namespace, info.name, body, opts), rep, query);
+    } else if (info.subresource === 'finalize') {
+      result = this.single(served, await served.store.finalize(info.namespace, info.name, body, opts), rep, query);
     } else {
       result = this.single(served, await served.store.update(info.namespace, info.name, body, opts), rep, query);
     }
-    writeJSON(res, 200, result, warningHeaders(opts.warnings ?? []));
+    writeBody(res, rep, 200, result, warningHeaders(opts.warnings ?? []));
     return 200;
   }
 
@@ -256,9 +289,11 @@ export class ResourceHandler {
     info: RequestInfo,
     query: URLSearchParams,
   ): Promise<number> {
-    const rep = negotiateRepresentation(req.headers.accept, 'single');
+    const rep = negotiateRepresentation(req.headers.accept, 'single', protobufFor(served));
     const type = contentTypeOf(req.headers['content-type']);
-    if (!patchTypes.includes(type)) throw unsupportedMediaType(type, patchTypes);
+    const patchMeta = builtinPatchMeta(served.store.apiVersion, served.def.kind);
+    const accepted = patchMeta ? builtinPatchTypes : patchTypes;
+    if (!accepted.includes(type)) throw unsupportedMediaType(type, accepted);
     if (type === applyPatchType) return this.apply(req, res, served, info, query, rep);
     if (query.get('force') !== null) {
       throw invalid('PatchOptions', 'meta.k8s.io', '', [
@@ -273,7 +308,7 @@ export class ResourceHandler {
       throw badRequest(`error decoding patch: ${(err as Error).message}`);
     }
     checkDepth(patch);
-    const apply = makePatcher(type, patch);
+    const apply = makePatcher(type, patch, patchMeta);
     const opts = writeOptions(req, query);
     const { store } = served;
     let result: unknown;
@@ -305,7 +340,7 @@ export class ResourceHandler {
       );
       result = this.single(served, updated, rep, query);
     }
-    writeJSON(res, 200, result, warningHeaders(opts.warnings ?? []));
+    writeBody(res, rep, 200, result, warningHeaders(opts.warnings ?? []));
     return 200;
   }
 
@@ -358,7 +393,7 @@ export class ResourceHandler {
       if (!live) {
         try {
           const created = await store.create(info.namespace, applyTo(undefined), { ...opts, applied: true });
-          writeJSON(res, 201, this.single(served, created, rep, query), warningHeaders(opts.warnings ?? []));
+          writeBody(res, rep, 201, this.single(served, created, rep, query), warningHeaders(opts.warnings ?? []));
           return 201;
         } catch (err) {
           // Someone created it meanwhile: apply to theirs.
@@ -377,7 +412,7 @@ export class ResourceHandler {
         },
         { ...opts, applied: true, subresource },
       );
-      writeJSON(res, 200, this.single(served, updated, rep, query), warningHeaders(opts.warnings ?? []));
+      writeBody(res, rep, 200, this.single(served, updated, rep, query), warningHeaders(opts.warnings ?? []));
       return 200;
     }
   }
@@ -389,10 +424,10 @@ export class ResourceHandler {
     info: RequestInfo,
     query: URLSearchParams,
   ): Promise<number> {
-    const rep = negotiateRepresentation(req.headers.accept, 'single');
+    const rep = negotiateRepresentation(req.headers.accept, 'single', protobufFor(served));
     const opts = await deleteOptions(req, query);
     const { object } = await served.store.delete(info.namespace, info.name, opts);
-    writeJSON(res, 200, this.single(served, object, rep, query));
+    writeBody(res, rep, 200, this.single(served, object, rep, query));
     return 200;
   }
 
@@ -403,12 +438,30 @@ export class ResourceHandler {
     namespace: string,
     query: URLSearchParams,
   ): Promise<number> {
-    const rep = negotiateRepresentation(req.headers.accept, 'list');
+    const rep = negotiateRepresentation(req.headers.accept, 'list', protobufFor(served));
     const opts = await deleteOptions(req, query);
     const result = await served.store.deleteCollection(namespace || undefined, listOptions(query), opts);
-    writeJSON(res, 200, this.listBody(served, result, rep, query));
+    writeBody(res, rep, 200, this.listBody(served, result, rep, query));
     return 200;
   }
+}
+
+/** Whether the kind has a protobuf form (built-in kinds) that responses may take. */
+function protobufFor(served: ServedResource): { protobuf: boolean } {
+  return { protobuf: protobufMessageOf(served.store.apiVersion, served.def.kind) !== undefined };
+}
+
+/** Writes a response in the negotiated encoding: protobuf when chosen and the body has that form, else JSON. */
+function writeBody(
+  res: ServerResponse,
+  rep: Representation,
+  code: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
+  const payload = rep.kind === 'object' && rep.protobuf ? protobufResponse(body) : undefined;
+  if (payload) writeProtobuf(res, code, payload, headers);
+  else writeJSON(res, code, body, headers);
 }
 
 function includeObject(query: URLSearchParams): IncludeObject {
@@ -478,7 +531,10 @@ async function deleteOptions(req: IncomingMessage, query: URLSearchParams): Prom
   }
   const raw = await readBody(req);
   if (raw.length > 0 && raw.toString('utf8').trim() !== '') {
-    const body = decodeBody(raw, req.headers['content-type']);
+    const body = decodeObjectBody(raw, req.headers['content-type'], {
+      apiVersion: 'meta.k8s.io/v1',
+      kind: 'DeleteOptions',
+    });
     if (!isPlainObject(body)) throw badRequest('DeleteOptions must be a JSON object');
     if (body['kind'] !== undefined && body['kind'] !== 'DeleteOptions') {
       throw badRequest(`expected DeleteOptions, got ${displayValue(body['kind'])}`);
@@ -536,10 +592,21 @@ async function deleteOptions(req: IncomingMessage, query: URLSearchParams): Prom
   return opts;
 }
 
-function makePatcher(type: string, patch: unknown): (current: unknown) => unknown {
+function makePatcher(type: string, patch: unknown, meta: PatchMeta | undefined): (current: unknown) => unknown {
   if (type === 'application/merge-patch+json') {
     if (!isPlainObject(patch)) throw badRequest('a merge patch must be a JSON object');
     return (current) => applyMergePatch(current, patch);
+  }
+  if (type === strategicPatchType) {
+    if (!isPlainObject(patch)) throw badRequest('a strategic merge patch must be a JSON object');
+    return (current) => {
+      try {
+        return applyStrategicMergePatch(current, patch, meta);
+      } catch (err) {
+        if (err instanceof StrategicPatchError) throw new StatusError(422, 'Invalid', err.message, {});
+        throw err;
+      }
+    };
   }
   let ops: ReturnType<typeof parseJSONPatch>;
   try {
@@ -568,7 +635,7 @@ function makePatcher(type: string, patch: unknown): (current: unknown) => unknow
 }
 
 function patchSetsResourceVersion(type: string, patch: unknown): boolean {
-  if (type === 'application/merge-patch+json') {
+  if (type === 'application/merge-patch+json' || type === strategicPatchType) {
     return (
       isPlainObject(patch) &&
       isPlainObject(patch['metadata']) &&

@@ -4,6 +4,7 @@ import type { Store } from '../../storage/interface.js';
 import type { UserInfo } from '../authentication/authenticator.js';
 import type { KubeObject } from '../../machinery/object.js';
 import type { AdmissionHook } from './admission-hook.js';
+import type { NamespaceLifecycle } from '../admission/namespace-lifecycle.js';
 import type { ResourceDefinition } from '../../machinery/definition.js';
 import { ResourceStore, type ResourceStoreOptions } from './store.js';
 import type { Strategy } from './strategy.js';
@@ -54,6 +55,11 @@ export class APIRegistry {
   /** Consults these admission webhooks on every write to every served resource. */
   setAdmission(hook: AdmissionHook): void {
     for (const r of this.resources) r.store.admission = hook;
+  }
+
+  /** Runs NamespaceLifecycle admission for every served resource. */
+  setNamespaceLifecycle(lifecycle: NamespaceLifecycle): void {
+    for (const r of this.resources) r.store.lifecycle = lifecycle;
   }
 
   lookup(group: string, version: string, plural: string): ServedResource | undefined {

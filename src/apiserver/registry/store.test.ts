@@ -157,6 +157,89 @@ describe('scale', () => {
   });
 });
 
+describe('managedFields', () => {
+  const entries = (obj: KubeObject) =>
+    (obj.metadata.managedFields ?? []).map((e) => ({
+      manager: e.manager,
+      operation: e.operation,
+      subresource: e.subresource,
+      fieldsV1: e.fieldsV1,
+    }));
+
+  it('records an Update entry per manager and subresource and keeps them when a body omits them', async () => {
+    const created = await widgets.create('default', widget('a'), { fieldManager: 'creator' });
+    expect(entries(created)).toEqual([
+      {
+        manager: 'creator',
+        operation: 'Update',
+        subresource: undefined,
+        fieldsV1: { 'f:spec': { '.': {}, 'f:color': {}, 'f:size': {} } },
+      },
+    ]);
+    const labelled = await widgets.guaranteedUpdate(
+      'default',
+      'a',
+      (cur) => ({ ...cur, metadata: { ...cur.metadata, labels: { x: 'y' } } }),
+      { fieldManager: 'labeller' },
+    );
+    await widgets.updateScale('default', 'a', (s) => ({ ...s, spec: { replicas: 4 } }), { fieldManager: 'scaler' });
+    const { managedFields: _mf, ...meta } = (await widgets.get('default', 'a')).metadata;
+    const replaced = await widgets.update(
+      'default',
+      'a',
+      { ...widget('a', { size: 4, color: 'blue' }), metadata: meta },
+      { fieldManager: 'replacer' },
+    );
+    expect(labelled.metadata.managedFields).toHaveLength(2);
+    // Sorted by manager: kube orders by time (seconds) first, which may tick during the test.
+    expect(entries(replaced).sort((p, q) => p.manager!.localeCompare(q.manager!))).toEqual([
+      {
+        manager: 'creator',
+        operation: 'Update',
+        subresource: undefined,
+        fieldsV1: { 'f:spec': {} },
+      },
+      {
+        manager: 'labeller',
+        operation: 'Update',
+        subresource: undefined,
+        fieldsV1: { 'f:metadata': { 'f:labels': { '.': {}, 'f:x': {} } } },
+      },
+      { manager: 'replacer', operation: 'Update', subresource: undefined, fieldsV1: { 'f:spec': { 'f:color': {} } } },
+      { manager: 'scaler', operation: 'Update', subresource: 'scale', fieldsV1: { 'f:spec': { 'f:size': {} } } },
+    ]);
+    for (const e of replaced.metadata.managedFields!) expect(e.time).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+  });
+
+  it('resets only on an explicit empty list, and stops tracking until the next apply', async () => {
+    const a = await widgets.create('default', widget('a'), { fieldManager: 'creator' });
+    const reset = await widgets.update(
+      'default',
+      'a',
+      { ...a, metadata: { ...a.metadata, managedFields: [] } },
+      { fieldManager: 'resetter' },
+    );
+    expect(reset.metadata.managedFields).toBeUndefined();
+    const later = await widgets.update('default', 'a', { ...reset, spec: { size: 3 } }, { fieldManager: 'later' });
+    expect(later.metadata.managedFields).toBeUndefined();
+  });
+
+  it('caps Update entries at 10 with an ancient-changes bucket', async () => {
+    await widgets.create('default', widget('a'), { fieldManager: 'creator' });
+    for (let i = 0; i < 12; i++) {
+      await widgets.guaranteedUpdate(
+        'default',
+        'a',
+        (cur) => ({ ...cur, metadata: { ...cur.metadata, labels: { ...cur.metadata.labels, [`l${i}`]: 'v' } } }),
+        { fieldManager: `m${i}` },
+      );
+    }
+    const mf = (await widgets.get('default', 'a')).metadata.managedFields!;
+    expect(mf).toHaveLength(10);
+    expect(mf.map((e) => e.manager)).toContain('ancient-changes');
+  });
+});
+
 describe('delete', () => {
   it('holds an object with finalizers until they are removed', async () => {
     await widgets.create('default', widget('a', { size: 1 }, { finalizers: ['test.upm.io/hold'] }));

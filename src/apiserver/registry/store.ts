@@ -42,6 +42,7 @@ import { updateManagedFields } from '../apply/apply.js';
 import type { AdmissionAttributes, Operation } from '../admission/types.js';
 import type { UserInfo } from '../authentication/authenticator.js';
 import type { AdmissionHook } from './admission-hook.js';
+import type { NamespaceLifecycle } from '../admission/namespace-lifecycle.js';
 import {
   listOfServed,
   type ListResult,
@@ -128,6 +129,8 @@ export class ResourceStore {
   readonly validator: SchemaValidator;
   /** Admission webhooks consulted on writes (set by the server that has them). */
   admission?: AdmissionHook;
+  /** NamespaceLifecycle admission, first of the chain (set by the server that knows its namespaces). */
+  lifecycle?: NamespaceLifecycle;
   readonly fieldSelectors: string[];
   /** Serves watches and the lists it can (see the decorator's policy); undefined reads storage. */
   readonly cache: ResourceCache | undefined;
@@ -335,6 +338,7 @@ export class ResourceStore {
 
   async create(namespace: string, body: unknown, opts: WriteOptions = {}): Promise<KubeObject> {
     let obj = this.decodeBody(body, namespace);
+    await this.admitLifecycle('CREATE', this.def.namespaced ? namespace : '', obj.metadata.name ?? '');
     for (const k of [
       'uid',
       'resourceVersion',
@@ -381,6 +385,10 @@ export class ResourceStore {
         throw err;
       }
     }
+  }
+
+  private async admitLifecycle(operation: 'CREATE' | 'DELETE', namespace: string, name: string): Promise<void> {
+    await this.lifecycle?.admit({ operation, group: this.def.group, resource: this.def.plural, namespace, name });
   }
 
   private prepareAndValidateCreate(obj: KubeObject, opts: WriteOptions): void {
@@ -544,7 +552,7 @@ export class ResourceStore {
     namespace: string,
     name: string,
     update: UpdateFn,
-    opts: WriteOptions & { subresource?: 'status' } = {},
+    opts: WriteOptions & { subresource?: 'status' | 'finalize' } = {},
   ): Promise<KubeObject> {
     const key = this.key(namespace, name);
     for (;;) {
@@ -561,10 +569,12 @@ export class ResourceStore {
       const next =
         opts.subresource === 'status'
           ? this.prepareStatusUpdate(desired, current, opts)
-          : this.prepareUpdate(desired, current, opts);
+          : opts.subresource === 'finalize'
+            ? this.prepareFinalize(desired, current)
+            : this.prepareUpdate(desired, current, opts);
       if (jsonEqual(stripRV(next), stripRV(current))) return current;
       await this.validateAdmission('UPDATE', next, current, opts, opts.subresource ?? opts.fieldsSubresource ?? '');
-      if (isBeingDeleted(next) && (next.metadata.finalizers ?? []).length === 0) {
+      if (isBeingDeleted(next) && !this.isHeld(next)) {
         if (opts.dryRun) return next;
         return this.deleteNow(key, kv, pinned !== undefined && pinned !== '', name).then((r) => r.object);
       }
@@ -645,6 +655,7 @@ export class ResourceStore {
     if (!jsonEqual(specOf(next, !!this.def.subresources.status), specOf(current, !!this.def.subresources.status))) {
       meta.generation = (cur.generation ?? 0) + 1;
     }
+    if (!opts.applied) this.trackManagedFields(current, next, opts);
     const extra: FieldError[] = [
       ...(this.strategyHook(next, cur.name ?? '', () => this.strategy.validate?.(next)) ?? []),
       ...(this.strategyHook(next, cur.name ?? '', () => this.strategy.validateUpdate?.(next, current)) ?? []),
@@ -662,6 +673,18 @@ export class ResourceStore {
       }
     }
     this.validateOrThrow(next, cur.name ?? '', extra);
+    return next;
+  }
+
+  /** Whether finalizers (metadata's, or the kind's own) still hold the object. */
+  private isHeld(obj: KubeObject): boolean {
+    return (obj.metadata.finalizers ?? []).length > 0 || (this.strategy.pendingFinalizers?.(obj) ?? []).length > 0;
+  }
+
+  private prepareFinalize(desired: KubeObject, current: KubeObject): KubeObject {
+    if (!this.strategy.prepareForFinalize) throw notFound(this.target(current.metadata.name));
+    const next = this.strategy.prepareForFinalize(deepClone(desired), current);
+    this.validateOrThrow(next, current.metadata.name ?? '', []);
     return next;
   }
 
@@ -698,6 +721,17 @@ export class ResourceStore {
       ]);
     }
     return this.guaranteedUpdate(namespace, name, () => obj, { ...opts, subresource: 'status' });
+  }
+
+  /** PUT of the finalize subresource: unconditional unless the body pins a resourceVersion. */
+  async finalize(namespace: string, name: string, body: unknown, opts: WriteOptions = {}): Promise<KubeObject> {
+    const obj = this.decodeBody(body, namespace);
+    if (obj.metadata.name && obj.metadata.name !== name) {
+      throw badRequest(
+        `the name of the object (${displayValue(obj.metadata.name)}) does not match the name on the URL (${name})`,
+      );
+    }
+    return this.guaranteedUpdate(namespace, name, () => obj, { ...opts, subresource: 'finalize' });
   }
 
   // ---- scale ---------------------------------------------------------------------------
@@ -763,6 +797,7 @@ export class ResourceStore {
 
   async delete(namespace: string, name: string, opts: DeleteOptions = {}): Promise<DeleteResult> {
     const key = this.key(namespace, name);
+    await this.admitLifecycle('DELETE', this.def.namespaced ? namespace : '', name);
     for (;;) {
       const kv = await this.store.get(key);
       if (!kv) throw notFound(this.target(name));
@@ -785,7 +820,10 @@ export class ResourceStore {
         await this.validateAdmission('DELETE', null, current, opts);
       }
       const finalizers = withPropagationFinalizer(current.metadata.finalizers ?? [], opts.propagationPolicy);
-      if (finalizers.length === 0) {
+      const pending = this.strategy.pendingFinalizers?.(current) ?? [];
+      if (current.metadata.deletionTimestamp && pending.length > 0 && this.strategy.deletionPendingMessage)
+        throw conflict(this.target(name), this.strategy.deletionPendingMessage);
+      if (finalizers.length === 0 && pending.length === 0) {
         if (opts.dryRun) return { object: current, deleted: true };
         try {
           return await this.deleteNow(key, kv, false, name);
@@ -798,11 +836,13 @@ export class ResourceStore {
       const unchanged = jsonEqual(finalizers, current.metadata.finalizers ?? []);
       if (current.metadata.deletionTimestamp && unchanged) return { object: current, deleted: false };
       const next = deepClone(current);
-      next.metadata.finalizers = finalizers;
+      if (finalizers.length > 0) next.metadata.finalizers = finalizers;
+      else delete next.metadata.finalizers;
       if (!current.metadata.deletionTimestamp) {
         next.metadata.deletionTimestamp = formatTime();
         next.metadata.deletionGracePeriodSeconds = 0;
         next.metadata.generation = (current.metadata.generation ?? 0) + 1;
+        this.strategy.prepareForDeletion?.(next);
       }
       if (opts.dryRun) return { object: next, deleted: false };
       try {

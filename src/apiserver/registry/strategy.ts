@@ -15,4 +15,17 @@ export interface Strategy {
   validate?(obj: KubeObject): FieldError[];
   /** Validation of a change, e.g. immutable fields. */
   validateUpdate?(obj: KubeObject, old: KubeObject): FieldError[];
+  /**
+   * Finalizers kept outside metadata.finalizers that also hold a deleted object until they are
+   * gone: a Namespace's spec.finalizers, which only the finalize subresource changes.
+   */
+  pendingFinalizers?(obj: KubeObject): string[];
+  /** Marks an object whose deletion starts and is held (a Namespace's phase turns Terminating). */
+  prepareForDeletion?(obj: KubeObject): void;
+  /** When set, deleting an object pendingFinalizers still hold answers 409 with this detail
+   * (kube's namespace store) instead of 200 with the object. */
+  deletionPendingMessage?: string;
+  /** Builds the stored object of a write through the finalize subresource; without it the
+   * subresource does not exist. */
+  prepareForFinalize?(desired: KubeObject, current: KubeObject): KubeObject;
 }

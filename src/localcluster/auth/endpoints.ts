@@ -1,22 +1,17 @@
 // Auth endpoints the generic resource handler cannot serve, plugged into the server as its
 // RequestDelegate (which runs after authentication and authorization, so RBAC still decides):
-//   - review POSTs whose body is Kubernetes protobuf: the resource handler decodes JSON and YAML
-//     only (415), but client-go's typed clients, and so kubectl 1.33's `auth can-i` and
-//     `auth whoami`, send built-in kinds as protobuf. JSON and YAML reviews take the normal path;
-//   - TokenRequest, `POST /api/v1/namespaces/<ns>/serviceaccounts/<name>/token`
-//     (`kubectl create token`), a subresource the resource handler does not have.
-// Answers are JSON, which client-go accepts (it sends `Accept: protobuf, json`).
+// TokenRequest, `POST /api/v1/namespaces/<ns>/serviceaccounts/<name>/token` (`kubectl create
+// token`), a subresource the resource handler does not have. Reviews (JSON, YAML or protobuf)
+// take the resource handler's path.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { decodeBody, readBody, writeError, writeJSON } from '../../apiserver/endpoints/http.js';
+import { decodeObjectBody, readBody, writeError, writeJSON } from '../../apiserver/endpoints/http.js';
 import type { RequestInfo } from '../../apiserver/endpoints/requestinfo.js';
 import { badRequest, invalid, pathNotFound, serviceUnavailable, type FieldError } from '../../machinery/errors.js';
-import { groupVersion } from '../../machinery/definition.js';
 import { isPlainObject, type KubeObject } from '../../machinery/object.js';
 import { formatTime } from '../../machinery/time.js';
-import type { APIRegistry, ResourceRegistration, VirtualCreate } from '../../apiserver/registry/registry.js';
+import type { APIRegistry } from '../../apiserver/registry/registry.js';
 import type { RequestDelegate } from '../../apiserver/server.js';
-import { decodeReviewProtobuf, PROTOBUF_CONTENT_TYPE } from './protobuf.js';
 import type { TokenAuthenticator } from './tokens.js';
 
 /** kube's TokenRequest limits (pkg/apis/authentication/validation). */
@@ -25,8 +20,6 @@ const MAX_TOKEN_SECONDS = 2 ** 32;
 const DEFAULT_TOKEN_SECONDS = 3600;
 
 export interface AuthEndpointsOptions {
-  /** The review registrations (with virtualCreate). */
-  registrations: readonly ResourceRegistration[];
   /** Serves TokenRequest when given. */
   tokens?: Pick<TokenAuthenticator, 'issueServiceAccountToken' | 'apiAudiences'>;
   /** The running server's registry (ServiceAccount lookups for TokenRequest). */
@@ -35,22 +28,8 @@ export interface AuthEndpointsOptions {
   next?: RequestDelegate;
 }
 
-function contentTypeOf(req: IncomingMessage): string {
-  return (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
-}
-
 export class AuthEndpoints implements RequestDelegate {
-  private readonly byPath = new Map<string, ResourceRegistration & { virtualCreate: VirtualCreate }>();
-
-  constructor(private readonly opts: AuthEndpointsOptions) {
-    for (const r of opts.registrations) {
-      if (!r.virtualCreate) continue;
-      this.byPath.set(
-        `${r.definition.group}/${r.definition.version}/${r.definition.plural}`,
-        r as ResourceRegistration & { virtualCreate: VirtualCreate },
-      );
-    }
-  }
+  constructor(private readonly opts: AuthEndpointsOptions) {}
 
   async handle(req: IncomingMessage, res: ServerResponse, info: RequestInfo, url: URL): Promise<boolean> {
     if (info.isResourceRequest && info.verb === 'create') {
@@ -62,14 +41,6 @@ export class AuthEndpoints implements RequestDelegate {
         info.subresource === 'token'
       ) {
         await this.respond(res, () => this.tokenRequest(req, info));
-        return true;
-      }
-      const review =
-        contentTypeOf(req) === PROTOBUF_CONTENT_TYPE
-          ? this.byPath.get(`${info.apiGroup}/${info.apiVersion}/${info.resource}`)
-          : undefined;
-      if (review) {
-        await this.respond(res, () => this.protobufReview(req, info, review));
         return true;
       }
     }
@@ -84,36 +55,13 @@ export class AuthEndpoints implements RequestDelegate {
     }
   }
 
-  private async protobufReview(
-    req: IncomingMessage,
-    info: RequestInfo,
-    reg: ResourceRegistration & { virtualCreate: VirtualCreate },
-  ): Promise<KubeObject> {
-    const def = reg.definition;
-    if (info.subresource || info.name || (!def.namespaced && info.namespace) || (def.namespaced && !info.namespace))
-      throw pathNotFound();
-    const obj = decodeReviewProtobuf(await readBody(req), { apiVersion: groupVersion(def), kind: def.kind });
-    // As ResourceStore.decodeBody: the URL's namespace for namespaced kinds, none otherwise.
-    if (def.namespaced) {
-      if (obj.metadata.namespace && obj.metadata.namespace !== info.namespace)
-        throw badRequest('the namespace of the provided object does not match the namespace sent on the request');
-      obj.metadata.namespace = info.namespace;
-    } else {
-      delete obj.metadata.namespace;
-    }
-    return reg.virtualCreate(obj, req.user!);
-  }
-
   /** pkg/registry/core/serviceaccount/storage/token.go, without object binding. */
   private async tokenRequest(req: IncomingMessage, info: RequestInfo): Promise<KubeObject> {
     const tokens = this.opts.tokens!;
     if (!info.namespace || !info.name || info.parts.length !== 5) throw pathNotFound();
     const raw = await readBody(req);
     const expected = { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest' };
-    const body =
-      contentTypeOf(req) === PROTOBUF_CONTENT_TYPE
-        ? decodeReviewProtobuf(raw, expected)
-        : decodeBody(raw, req.headers['content-type']);
+    const body = decodeObjectBody(raw, req.headers['content-type'], expected);
     if (!isPlainObject(body)) throw badRequest('the body of the request must be a JSON object');
     if (body['kind'] !== expected.kind || body['apiVersion'] !== expected.apiVersion) {
       throw badRequest(

@@ -36,7 +36,7 @@ export * from './authorizer.js';
 export * from './impersonation.js';
 export * from './serviceaccounts.js';
 export * from './endpoints.js';
-export { decodeReviewProtobuf, PROTOBUF_CONTENT_TYPE } from './protobuf.js';
+
 export { StoreInformer, type InformerHandler, type InformerOptions } from './informer.js';
 
 export interface ControlPlaneAuthOptions extends Omit<TokenAuthenticatorOptions, 'serviceAccounts'> {
@@ -113,7 +113,6 @@ export function controlPlaneAuth(opts: ControlPlaneAuthOptions = {}): ControlPla
     },
     delegate: (next) =>
       new AuthEndpoints({
-        registrations: resources,
         tokens: sa === false ? undefined : tokens,
         registry: () => started,
         next,

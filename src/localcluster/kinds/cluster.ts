@@ -431,3 +431,31 @@ export const apiServiceDefinition = defineResource({
   ],
   subresources: { status: true },
 });
+
+// ---- apiextensions.k8s.io/v1 --------------------------------------------------------------------
+
+/**
+ * CustomResourceDefinitions are listed, always empty: the control plane serves no custom
+ * resources, but clients look for them (kubectl's schema validation lists CRDs to tell an unknown
+ * kind from a custom one) as on any cluster. Creating one is not allowed (405).
+ */
+export const customResourceDefinitionDefinition = defineResource({
+  group: 'apiextensions.k8s.io',
+  version: 'v1',
+  kind: 'CustomResourceDefinition',
+  shortNames: ['crd', 'crds'],
+  categories: ['api-extensions'],
+  namespaced: false,
+  description:
+    'CustomResourceDefinition represents a resource that should be exposed on the API server.  Its name MUST be in the format <.spec.name>.<.spec.group>.',
+  schema: kindSchema(
+    'CustomResourceDefinition represents a resource that should be exposed on the API server.  Its name MUST be in the format <.spec.name>.<.spec.group>.',
+    {
+      spec: loose('spec describes how the user wants the resources to appear'),
+      status: loose('status indicates the actual state of the CustomResourceDefinition'),
+    },
+  ),
+  printerColumns: [{ name: 'Created At', jsonPath: '.metadata.creationTimestamp', type: 'date' }],
+  subresources: { status: true },
+  verbs: ['get', 'list', 'watch'],
+});

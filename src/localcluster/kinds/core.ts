@@ -55,7 +55,7 @@ export const namespaceDefinition = core({
     { name: 'Status', jsonPath: '.status.phase', description: 'The status of the namespace' },
     ageColumn,
   ],
-  subresources: { status: true },
+  subresources: { status: true, finalize: true },
   selectableFields: ['status.phase'],
   verbs: ['create', 'delete', 'get', 'list', 'patch', 'update', 'watch'],
 });

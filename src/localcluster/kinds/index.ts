@@ -17,6 +17,7 @@ import {
   apiServiceDefinition,
   clusterRoleBindingDefinition,
   clusterRoleDefinition,
+  customResourceDefinitionDefinition,
   leaseDefinition,
   mutatingWebhookConfigurationDefinition,
   podDisruptionBudgetDefinition,
@@ -89,6 +90,7 @@ export const coreDefinitions: readonly ResourceDefinition[] = [
   roleBindingDefinition,
   clusterRoleBindingDefinition,
   apiServiceDefinition,
+  customResourceDefinitionDefinition,
 ];
 
 /** The Service strategy (and its allocators) of each registered Service definition, so that

@@ -1,6 +1,7 @@
 // The built-in kinds served by the generic machinery over HTTPS: discovery, the kube behaviour
 // of their strategies, field selectors, kube's table columns, and the real kubectl against it.
 
+import { decodeKubeProtobuf, encodeKubeProtobuf } from '../../machinery/protobuf/kube.js';
 import { startTestCluster, type TestCluster } from '../testing/controlplane.js';
 
 let c: TestCluster;
@@ -68,6 +69,7 @@ describe('discovery', () => {
       .sort();
     expect(groups).toEqual([
       'admissionregistration.k8s.io',
+      'apiextensions.k8s.io',
       'apiregistration.k8s.io',
       'coordination.k8s.io',
       'discovery.k8s.io',
@@ -398,6 +400,55 @@ describe('what Go clients send', () => {
       },
     });
     expect(cm.status).toBe(201);
+  });
+});
+
+describe('protobuf bodies (application/vnd.kubernetes.protobuf)', () => {
+  const protobuf = 'application/vnd.kubernetes.protobuf';
+
+  it('decodes a create and answers in protobuf when the client asks for it first', async () => {
+    const body = encodeKubeProtobuf({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'pb', creationTimestamp: null },
+      data: { a: 'b' },
+    });
+    const created = await c.call('POST', '/api/v1/namespaces/default/configmaps?fieldManager=kubectl-create', {
+      body,
+      headers: { 'Content-Type': protobuf, Accept: `${protobuf},application/json` },
+    });
+    expect(created.status).toBe(201);
+    expect(created.headers['content-type']).toBe(protobuf);
+    const answer = decodeKubeProtobuf(created.raw).object;
+    expect(answer).toMatchObject({
+      kind: 'ConfigMap',
+      metadata: { name: 'pb', namespace: 'default' },
+      data: { a: 'b' },
+    });
+    const list = await c.call('GET', '/api/v1/namespaces/default/configmaps', { headers: { Accept: protobuf } });
+    expect(list.headers['content-type']).toBe(protobuf);
+    const names = (decodeKubeProtobuf(list.raw).object['items'] as { metadata: { name: string } }[]).map(
+      (i) => i.metadata.name,
+    );
+    expect(names).toContain('pb');
+    const json = await c.call('GET', '/api/v1/namespaces/default/configmaps/pb');
+    expect(json.headers['content-type']).toBe('application/json');
+  });
+
+  it('answers a malformed protobuf body with 400 and lists protobuf among the accepted types', async () => {
+    const bad = await c.call('POST', '/api/v1/namespaces/default/configmaps', {
+      body: Buffer.from('k8s\0\x0a\x7f'),
+      headers: { 'Content-Type': protobuf },
+    });
+    expect(bad.status).toBe(400);
+    const unknown = await c.call('POST', '/api/v1/namespaces/default/configmaps', {
+      body: 'x',
+      headers: { 'Content-Type': 'application/cbor' },
+    });
+    expect(unknown.status).toBe(415);
+    expect(unknown.json().message).toBe(
+      'the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf',
+    );
   });
 });
 

@@ -36,11 +36,29 @@ export const namespaceStrategy: Strategy = {
     obj['status'] = { phase: 'Active' };
   },
   prepareForUpdate(obj, old) {
-    // spec.finalizers changes only through /finalize (served by no one here).
+    // spec.finalizers changes only through /finalize.
     const oldSpec = isPlainObject(old['spec']) ? old['spec'] : {};
     const s = spec(obj);
     if (oldSpec['finalizers'] === undefined) delete s['finalizers'];
     else s['finalizers'] = deepClone(oldSpec['finalizers']);
+  },
+  pendingFinalizers(obj) {
+    const finalizers = isPlainObject(obj['spec']) ? obj['spec']['finalizers'] : undefined;
+    return Array.isArray(finalizers) ? finalizers.filter((f): f is string => typeof f === 'string') : [];
+  },
+  prepareForDeletion(obj) {
+    // pkg/registry/core/namespace/storage: the first delete only starts termination.
+    delete obj.metadata.deletionGracePeriodSeconds;
+    obj['status'] = { ...(isPlainObject(obj['status']) ? obj['status'] : {}), phase: 'Terminating' };
+  },
+  deletionPendingMessage:
+    'The system is ensuring all content is removed from this namespace.  Upon completion, this namespace will automatically be purged by the system.',
+  prepareForFinalize(desired, current) {
+    const next = deepClone(current);
+    const finalizers = isPlainObject(desired['spec']) ? desired['spec']['finalizers'] : undefined;
+    if (Array.isArray(finalizers) && finalizers.length > 0) spec(next)['finalizers'] = deepClone(finalizers);
+    else delete spec(next)['finalizers'];
+    return next;
   },
   validate(obj) {
     const name = obj.metadata.name;

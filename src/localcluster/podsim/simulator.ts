@@ -188,6 +188,7 @@ export class PodSimulator {
     informer.on('update', (p) => this.enqueue(p));
     informer.on('delete', (p) => this.forget(p));
     informer.on('error', (err) => {
+      if (!this.running || this.informer !== informer) return; // stop() aborted the watch
       this.log?.warn({ err }, 'pod simulator: watch failed, restarting');
       setTimeout(() => {
         if (this.running && this.informer === informer) void informer.start().catch(() => {});

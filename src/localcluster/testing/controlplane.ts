@@ -19,6 +19,8 @@ export interface HTTPResponse {
   status: number;
   headers: Record<string, string | string[] | undefined>;
   body: string;
+  /** The body's bytes (for protobuf answers). */
+  raw: Buffer;
   json(): any;
 }
 
@@ -92,7 +94,8 @@ export async function startTestCluster(opts: TestClusterOptions = {}): Promise<T
   writeFileSync(kubeconfig, kubeconfigText, { mode: 0o600 });
 
   const call: TestCluster['call'] = (method, path, o = {}) => {
-    const payload = o.body === undefined ? undefined : typeof o.body === 'string' ? o.body : JSON.stringify(o.body);
+    const payload =
+      o.body === undefined || typeof o.body === 'string' || Buffer.isBuffer(o.body) ? o.body : JSON.stringify(o.body);
     return new Promise((resolve, reject) => {
       const req = request(
         new URL(path, server.url),
@@ -104,12 +107,13 @@ export async function startTestCluster(opts: TestClusterOptions = {}): Promise<T
           headers: { ...(payload !== undefined ? { 'Content-Type': 'application/json' } : {}), ...(o.headers ?? {}) },
         },
         (res) => {
-          let body = '';
-          res.setEncoding('utf8');
-          res.on('data', (d: string) => (body += d));
-          res.on('end', () =>
-            resolve({ status: res.statusCode!, headers: res.headers, body, json: () => JSON.parse(body) }),
-          );
+          const chunks: Buffer[] = [];
+          res.on('data', (d: Buffer) => chunks.push(d));
+          res.on('end', () => {
+            const raw = Buffer.concat(chunks);
+            const body = raw.toString('utf8');
+            resolve({ status: res.statusCode!, headers: res.headers, body, raw, json: () => JSON.parse(body) });
+          });
         },
       );
       req.on('error', reject);

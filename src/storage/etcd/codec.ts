@@ -9,6 +9,7 @@
 // EtcdStore.get) go out as a read-only Txn of Ranges, decoded the same way.
 
 import type { KeyValue } from '../interface.js';
+import { fieldSize, ProtoReader, varintSize, writeVarint } from '../../machinery/protobuf/wire.js';
 
 /** A RangeRequest (etcdserverpb, rpc.proto); int64s are non-negative safe integers. */
 export interface RangeArgs {
@@ -35,29 +36,6 @@ export interface RangesResult {
 
 export const RANGE_PATH = '/etcdserverpb.KV/Range';
 export const TXN_PATH = '/etcdserverpb.KV/Txn';
-
-function varintSize(v: number): number {
-  let n = 1;
-  while (v >= 0x80) {
-    v = Math.floor(v / 0x80);
-    n++;
-  }
-  return n;
-}
-
-function writeVarint(buf: Buffer, pos: number, v: number): number {
-  while (v >= 0x80) {
-    buf[pos++] = (v % 0x80) | 0x80;
-    v = Math.floor(v / 0x80);
-  }
-  buf[pos++] = v;
-  return pos;
-}
-
-/** Size of a length-delimited field of `len` bytes (tag, length, bytes). */
-function fieldSize(len: number): number {
-  return 1 + varintSize(len) + len;
-}
 
 function rangeRequestSize(r: RangeArgs): number {
   let size = fieldSize(r.key.length);
@@ -116,45 +94,6 @@ export function encodeRangesTxn(ranges: RangeArgs[]): Buffer {
   return buf;
 }
 
-/** A cursor over a protobuf message. */
-class ProtoReader {
-  pos = 0;
-  constructor(readonly buf: Buffer) {}
-
-  /** A varint as a number: exact up to 2^53, which revisions and counts never exceed. */
-  varint(end: number): number {
-    const buf = this.buf;
-    let v = 0;
-    let mul = 1;
-    for (let i = 0; i < 10; i++) {
-      if (this.pos >= end) throw new Error('truncated varint');
-      const b = buf[this.pos++]!;
-      v += (b & 0x7f) * mul;
-      if (b < 0x80) return v;
-      mul *= 0x80;
-    }
-    throw new Error('invalid varint');
-  }
-
-  /** Moves past a length-delimited field's bytes and returns where they start. */
-  bytes(end: number): number {
-    const len = this.varint(end);
-    const start = this.pos;
-    if (len > end - start) throw new Error('truncated field');
-    this.pos = start + len;
-    return start;
-  }
-
-  skip(wireType: number, end: number): void {
-    if (wireType === 0) this.varint(end);
-    else if (wireType === 2) this.bytes(end);
-    else if (wireType === 1 || wireType === 5) {
-      this.pos += wireType === 1 ? 8 : 4;
-      if (this.pos > end) throw new Error('truncated field');
-    } else throw new Error(`unsupported wire type ${wireType}`);
-  }
-}
-
 /** mvccpb.KeyValue (kv.proto) in [r.pos, end): key 1, create_revision 2, mod_revision 3, value 5. */
 function readKeyValue(r: ProtoReader, end: number, nsLength: number): KeyValue {
   const buf = r.buf;
@@ -192,27 +131,16 @@ function readHeaderRevision(r: ProtoReader, end: number): number {
   return revision;
 }
 
-/**
- * Enters an embedded message (a length-delimited field at r.pos): leaves r.pos at its start and
- * returns its end, where a reader of that message (which stays within its end) leaves r.pos.
- */
-function enter(r: ProtoReader, end: number): number {
-  const start = r.bytes(end);
-  const fieldEnd = r.pos;
-  r.pos = start;
-  return fieldEnd;
-}
-
 /** RangeResponse in [r.pos, end): header 1, kvs 2, more 3, count 4. */
 function readRangeResponse(r: ProtoReader, end: number, nsLength: number): RangeResult {
   const res: RangeResult = { revision: 0, kvs: [], more: false, count: 0 };
   while (r.pos < end) {
     const tag = r.varint(end);
     if (tag === 0x12) {
-      const fieldEnd = enter(r, end);
+      const fieldEnd = r.enter(end);
       res.kvs.push(readKeyValue(r, fieldEnd, nsLength));
     } else if (tag === 0x0a) {
-      const fieldEnd = enter(r, end);
+      const fieldEnd = r.enter(end);
       res.revision = readHeaderRevision(r, fieldEnd);
     } else if (tag === 0x18) {
       res.more = r.varint(end) !== 0;
@@ -237,12 +165,12 @@ export function decodeRangesTxnResponse(buf: Buffer, nsLength: number): RangesRe
   while (r.pos < end) {
     const tag = r.varint(end);
     if (tag === 0x1a) {
-      const opEnd = enter(r, end);
+      const opEnd = r.enter(end);
       let range: RangeResult | null = null;
       while (r.pos < opEnd) {
         const t = r.varint(opEnd);
         if (t === 0x0a) {
-          const fieldEnd = enter(r, opEnd);
+          const fieldEnd = r.enter(opEnd);
           range = readRangeResponse(r, fieldEnd, nsLength);
         } else {
           r.skip(t & 7, opEnd);
@@ -251,7 +179,7 @@ export function decodeRangesTxnResponse(buf: Buffer, nsLength: number): RangesRe
       if (!range) throw new Error('txn response without a range response');
       res.ranges.push(range);
     } else if (tag === 0x0a) {
-      const fieldEnd = enter(r, end);
+      const fieldEnd = r.enter(end);
       res.revision = readHeaderRevision(r, fieldEnd);
     } else {
       r.skip(tag & 7, end);
