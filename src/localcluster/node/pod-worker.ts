@@ -674,7 +674,8 @@ export class PodWorker {
       identity,
       workingDir,
       terminationLog,
-      rootDir: join(instDir, 'root'),
+      // As /proc/PID/root shows it: without symlinks on the way.
+      rootDir: realpathSync(join(instDir, 'root')),
       ...(cgroup ? { cgroup } : {}),
     };
     if (child.stdout) logs.attach('stdout', child.stdout);
