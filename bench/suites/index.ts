@@ -10,6 +10,7 @@ import { crdSuite } from './crd.js';
 import { cubeSuite } from './cube.js';
 import { localUnitsSuite } from './local-units.js';
 import { kauntletSuite } from './placeholders.js';
+import { redisClusterSuite } from './rediscluster.js';
 import { watchSuite } from './watch.js';
 import { writesSuite } from './writes.js';
 
@@ -23,5 +24,6 @@ export const suites: Suite[] = [
   crdSuite,
   cubeSuite,
   localUnitsSuite,
+  redisClusterSuite,
   kauntletSuite,
 ];

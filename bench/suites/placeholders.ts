@@ -11,16 +11,6 @@ export const kauntletSuite: Suite = {
   scope: 'global',
   async run() {
     return [
-      row(
-        this.name,
-        null,
-        'Redis Cluster formation (6 Units, 3 shards)',
-        null,
-        's',
-        'redis-cli --cluster create',
-        null,
-        pending,
-      ),
       row(this.name, null, 'Kauntlet switchover RTO (planned)', null, 's', null, null, pending),
       row(this.name, null, 'Kauntlet failover RTO (primary killed)', null, 's', null, null, pending),
       row(this.name, null, 'Kauntlet failover RPO (primary killed)', null, 'writes lost', null, null, pending),

@@ -146,6 +146,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await mgr?.stop();
+  client?.close();
   await Promise.all(servers.map((s) => s.stop()));
   await engine?.stop();
   if (engine) cleanup(engine);

@@ -77,16 +77,6 @@ export class Actor {
   /** Runs the actions that change no slot ownership, all at once (they touch different nodes or are idempotent). */
   async runSimple(actions: Action[]): Promise<void> {
     const meets = actions.filter((a) => a.kind === 'Meet');
-    // Slot maps first: a member told them while still a master keeps them as a replica.
-    await Promise.all(
-      actions.map(async (a) => {
-        if (a.kind !== 'InformSlots') return;
-        await setSlots(
-          this.client(a.node),
-          a.owners.flatMap((o) => o.slots.map((slot) => ({ slot, state: { node: o.id } }))),
-        );
-      }),
-    );
     await Promise.all(
       actions.map(async (a) => {
         switch (a.kind) {

@@ -239,3 +239,32 @@ describe('plan: a formed cluster', () => {
     expect(plan(input(cluster(defs), { paused: true })).actions).toEqual([]);
   });
 });
+
+describe('plan: a recorded migration', () => {
+  it('waits, without acting, while the primary at one end does not answer', () => {
+    const instances = cluster(formed());
+    instances[2] = { ...instances[2], state: 'Unreachable', id: undefined, nodes: undefined, info: undefined };
+    const migration = [{ from: 'a', to: 'b', slots: [1, 2, 3] }];
+    const p = plan(input(instances, { migration, recordedIds: new Map([['B0', { shard: 'b', name: 'b-0' }]]) }));
+    expect(p.actions).toEqual([]);
+    expect(p.waiting).toEqual({
+      reason: 'MigrationWaiting',
+      message: 'the migration waits for the primary of b to answer',
+    });
+  });
+});
+
+describe('plan: primary and announce address', () => {
+  it('runs CLUSTER FAILOVER on the replica spec.primary names, once the cluster is stable', () => {
+    const spec = { shards: [{ ...shards('a')[0], primary: 'a-1' }, shards('b')[0]] };
+    expect(plan(input(cluster(formed()), spec)).actions).toEqual([{ kind: 'Failover', node: 'a/a-1' }]);
+    expect(plan(input(cluster(formed(), { state: { 'b-1': 'fail' } }), spec)).actions).toEqual([]);
+  });
+  it('reports a node announcing another address than the spec expects', () => {
+    const instances = cluster(formed());
+    instances[1] = { ...instances[1], ip: '10.9.9.9' };
+    expect(plan(input(instances)).problems).toContainEqual(
+      expect.objectContaining({ reason: 'AnnounceAddressMismatch', instance: 'a/a-1' }),
+    );
+  });
+});

@@ -36,7 +36,6 @@ export type Action =
   | { kind: 'Meet'; node: string; ip: string; port: number; busPort: number; peer: string }
   | { kind: 'AddSlots'; node: string; ranges: SlotRange[] }
   | { kind: 'Replicate'; node: string; masterId: string; master: string }
-  | { kind: 'InformSlots'; node: string; owners: { id: string; slots: number[] }[] }
   | { kind: 'Failover'; node: string }
   | { kind: 'FixOpenSlot'; slot: number; fromId: string; toId: string }
   | { kind: 'AssignSlots'; node: string; slots: number[] }
@@ -340,28 +339,6 @@ export function plan(input: PlanInput): Plan {
     return { actions, problems, view, waiting: { reason: 'Bootstrapping', message: 'forming the cluster' } };
   }
 
-  // Slots a member sees without owner although their owner claims them: told directly (SETSLOT NODE)
-  // instead of waiting for gossip, which reaches every node only after seconds. Only gaps are
-  // filled, never a different owner; replicas cannot be told, so members are told while masters.
-  for (const m of members) {
-    const me = myself(m)!;
-    if (!me.master) continue;
-    const seen = new Array<boolean>(HASH_SLOTS).fill(false);
-    for (const n of m.nodes ?? []) for (const r of n.slots) for (let x = r.start; x <= r.end; x++) seen[x] = true;
-    const known = new Set((m.nodes ?? []).filter((n) => !n.handshake).map((n) => n.id));
-    const byOwner = new Map<string, number[]>();
-    const open = new Set(view.open.map((o) => o.slot));
-    view.owner.forEach((id, slot) => {
-      if (!id || seen[slot] || !known.has(id) || open.has(slot)) return;
-      const list = byOwner.get(id);
-      if (list) list.push(slot);
-      else byOwner.set(id, [slot]);
-    });
-    if (byOwner.size > 0) {
-      actions.push({ kind: 'InformSlots', node: key(m), owners: [...byOwner].map(([id, slots]) => ({ id, slots })) });
-    }
-  }
-
   // Replicas: every member other than the shard's primary replicates it.
   for (const s of view.shards) {
     const primary = s.current ?? s.desired;
@@ -449,6 +426,20 @@ export function plan(input: PlanInput): Plan {
 
   // The recorded migration comes before anything new.
   if (input.migration && input.migration.length > 0) {
+    // Both ends of every move must answer; until then the plan waits in status (nothing is lost).
+    const primaryOf = (shard: string): ObservedInstance | undefined => {
+      const s = view.shards.find((x) => x.spec.name === shard);
+      if (s) return s.current ?? s.desired;
+      return input.instances.find((i) => i.extra && (i.shard === shard || i.name === shard));
+    };
+    const down = input.migration.flatMap((m) => {
+      const [from, to] = [primaryOf(m.from), primaryOf(m.to)];
+      return [...(to?.state !== 'Reachable' ? [m.to] : []), ...(from && from.state !== 'Reachable' ? [m.from] : [])];
+    });
+    if (down.length > 0) {
+      const message = `the migration waits for the primary of ${[...new Set(down)].join(', ')} to answer`;
+      return { actions, problems, view, waiting: { reason: 'MigrationWaiting', message } };
+    }
     actions.push({ kind: 'ResumeMigration', moves: input.migration });
     return { actions, problems, view };
   }

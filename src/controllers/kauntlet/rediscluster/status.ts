@@ -32,7 +32,6 @@ const progressReason: Record<Action['kind'], string> = {
   Meet: 'Joining',
   AddSlots: 'Bootstrapping',
   Replicate: 'AttachingReplicas',
-  InformSlots: 'Joining',
   Failover: 'FailingOver',
   FixOpenSlot: 'RepairingOpenSlots',
   AssignSlots: 'RepairingUncoveredSlots',
