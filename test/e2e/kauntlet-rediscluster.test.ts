@@ -162,7 +162,7 @@ describe('RedisCluster', () => {
   let ours: RedisServer[] = [];
   let cli: RedisServer[] = [];
 
-  it('forms a 3-shard × 1-replica cluster from the object, faster than redis-cli --cluster create', async () => {
+  it('forms a 3-shard × 1-replica cluster from the object, timed against redis-cli --cluster create', async () => {
     [ours, cli] = [
       await Promise.all(Array.from({ length: 6 }, server)),
       await Promise.all(Array.from({ length: 6 }, server)),
@@ -209,6 +209,13 @@ describe('RedisCluster', () => {
       expect(s.nodes.map((n: any) => n.role)).toEqual(['Primary', 'Replica']);
       expect(s.nodes[1].primaryNodeId).toBe(s.nodes[0].nodeId);
     }
+    const conditions = Object.fromEntries(rc.status.conditions.map((c: any) => [c.type, [c.status, c.reason]]));
+    expect(conditions).toEqual({
+      Ready: ['True', 'ClusterReady'],
+      Progressing: ['False', 'Stable'],
+      Degraded: ['False', 'Healthy'],
+    });
+    expect(rc.status).toMatchObject({ clusterState: 'ok', slotsAssigned: 16384, totalShards: 3, readyShards: 3 });
     const events = await json('get', 'events', '--field-selector', 'involvedObject.name=cache');
     expect(events.items.map((e: any) => e.reason)).toEqual(
       expect.arrayContaining(['NodesMet', 'SlotsAssigned', 'ReplicaAttached']),
@@ -361,6 +368,25 @@ describe('RedisCluster', () => {
     expect(events.items.map((e: any) => e.reason)).toEqual(
       expect.arrayContaining(['OpenSlotFixed', 'UncoveredSlotsAssigned']),
     );
+  });
+
+  it('moves a shard primary with CLUSTER FAILOVER when spec.primary names its replica, keeping every key', async () => {
+    const shardsNow = (await get('cache')).spec.shards;
+    shardsNow[0].primary = 's0-1';
+    await patchShards(shardsNow);
+    await waitFor(
+      's0-1 primary',
+      async () => (await get('cache')).status?.shards?.[0]?.currentPrimary === 's0-1',
+      30_000,
+    );
+    const rc = await waitReady('cache', 2, 30_000);
+    expect(rc.status.shards[0].nodes.map((n: any) => [n.name, n.role])).toEqual([
+      ['s0-0', 'Replica'],
+      ['s0-1', 'Primary'],
+    ]);
+    expect(await missingKeys(ours[0], 'k')).toBe(0);
+    const events = await json('get', 'events', '--field-selector', 'involvedObject.name=cache');
+    expect(events.items.map((e: any) => e.reason)).toContain('FailoverStarted');
   });
 
   it('reports wrong credentials and a node of another cluster with a reason, and sends them no command', async () => {
