@@ -131,6 +131,12 @@ export class Actor {
   /** Finishes open slots left by a crash: every key to the node importing it, then NODE everywhere. */
   async fixOpenSlots(actions: Extract<Action, { kind: 'FixOpenSlot' }>[]): Promise<void> {
     for (const a of actions) {
+      if (this.ctx.view.owner[a.slot] === a.toId) {
+        // The importer owns it already (NODE reached it, not the others): only the markers are left.
+        await this.clearMarkers([a.slot], a.toId);
+        this.ctx.event('OpenSlotFixed', `slot ${a.slot} was left open; its owner ${this.name(a.toId)} was confirmed`);
+        continue;
+      }
       await this.moveBatch(a.fromId, a.toId, [a.slot]);
       this.ctx.event(
         'OpenSlotFixed',
@@ -172,7 +178,9 @@ export class Actor {
       return writing;
     };
     let stopped = false;
-    await Promise.all(
+    // Every runner is awaited, even after one fails (the others end their batch and stop): a
+    // runner left going would race the next pass.
+    const results = await Promise.allSettled(
       remaining.map(async (move) => {
         const fromId = this.nodeOfShard(move.from);
         const toId = this.nodeOfShard(move.to);
@@ -189,7 +197,12 @@ export class Actor {
             return;
           }
           const batch = move.slots.slice(0, SLOTS_PER_BATCH);
-          keysMoved += await this.moveBatch(fromId!, toId, batch);
+          try {
+            keysMoved += await this.moveBatch(fromId!, toId, batch);
+          } catch (err) {
+            stopped = true;
+            throw err;
+          }
           for (const s of batch) owner[s] = toId;
           move.slots = move.slots.slice(batch.length);
           slotsMoved += batch.length;
@@ -201,6 +214,8 @@ export class Actor {
       }),
     );
     await writing;
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
     const left = remaining.filter((m) => m.slots.length > 0);
     if (left.length > 0) {
       await checkpoint(left[0]);
@@ -214,7 +229,7 @@ export class Actor {
     const set = new Set(slots);
     for (const i of this.ctx.instances) {
       const me = i.state === 'Reachable' ? myself(i) : undefined;
-      if (!me) continue;
+      if (!me?.master) continue;
       const open = [...me.migrating.map((m) => m.slot), ...me.importing.map((m) => m.slot)].filter((s) => set.has(s));
       if (open.length > 0) {
         await setSlots(
@@ -247,7 +262,11 @@ export class Actor {
     const keys = await migrateSlotKeys(from.c, target, slots, this.ctx.keysPerBatch);
     const assign = slots.map((slot) => ({ slot, state: { node: toId } }));
     await setSlots(to.c, assign);
-    await setSlots(from.c, assign);
+    // A source that gave away its last slot may already have turned into the destination's replica
+    // (Redis 7 replica migration) from gossip: it needs no telling then.
+    await setSlots(from.c, assign).catch((err: Error) => {
+      if (!/only with masters/.test(err.message)) throw err;
+    });
     // The other masters learn it from gossip too; telling them now saves clients a redirection.
     const others = this.ctx.instances.filter(
       (i) => i.state === 'Reachable' && i.id !== fromId && i.id !== toId && myself(i)?.master,

@@ -249,7 +249,7 @@ describe('plan: a recorded migration', () => {
     expect(p.actions).toEqual([]);
     expect(p.waiting).toEqual({
       reason: 'MigrationWaiting',
-      message: 'the migration waits for the primary of b to answer',
+      message: 'the migration waits for the primary of b to serve',
     });
   });
 });

@@ -167,8 +167,11 @@ export function buildView(input: PlanInput): ClusterView {
     if (!o) openBySlot.set(slot, (o = { slot, migrating: [], importing: [] }));
     return o;
   };
+  // Markers on a replica (a master demoted while a slot was open keeps them) mean nothing, and
+  // SETSLOT is refused on replicas: only masters' count.
   for (const i of live) {
     const me = myself(i)!;
+    if (!me.master) continue;
     for (const m of me.migrating) openOf(m.slot).migrating.push({ on: me.id, to: m.to });
     for (const m of me.importing) openOf(m.slot).importing.push({ on: me.id, from: m.from });
   }
@@ -432,12 +435,14 @@ export function plan(input: PlanInput): Plan {
       if (s) return s.current ?? s.desired;
       return input.instances.find((i) => i.extra && (i.shard === shard || i.name === shard));
     };
+    // (A restarted node refuses keyed commands until its cluster_state is ok again.)
+    const serving = (i: ObservedInstance | undefined) => i?.state === 'Reachable' && i.info?.state === 'ok';
     const down = input.migration.flatMap((m) => {
       const [from, to] = [primaryOf(m.from), primaryOf(m.to)];
-      return [...(to?.state !== 'Reachable' ? [m.to] : []), ...(from && from.state !== 'Reachable' ? [m.from] : [])];
+      return [...(!serving(to) ? [m.to] : []), ...(from && !serving(from) ? [m.from] : [])];
     });
     if (down.length > 0) {
-      const message = `the migration waits for the primary of ${[...new Set(down)].join(', ')} to answer`;
+      const message = `the migration waits for the primary of ${[...new Set(down)].join(', ')} to serve`;
       return { actions, problems, view, waiting: { reason: 'MigrationWaiting', message } };
     }
     actions.push({ kind: 'ResumeMigration', moves: input.migration });
