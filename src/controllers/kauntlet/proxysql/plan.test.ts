@@ -142,6 +142,8 @@ describe('planServers', () => {
       expect.stringMatching(/^INSERT INTO mysql_servers .* VALUES \(0,'127.0.0.1',3307,'ONLINE'/),
       expect.stringMatching(/^INSERT INTO mysql_servers .* VALUES \(1,'127.0.0.1',3306,'ONLINE'/),
     ]);
+    expect(first.writerChanged).toBe(true);
+    expect(planServers(before, none, marker).writerChanged).toBe(false);
     const mid = applied(before.servers, first);
     // Only m1 is ONLINE in the writer hostgroup after the first pass.
     expect(mid.filter((s) => s.hostgroup_id === 0 && s.status === 'ONLINE').map((s) => s.port)).toEqual([3307]);

@@ -138,6 +138,8 @@ export interface ServersPlan {
   draining: string[];
   /** One line per change, for Events (no values beyond host, port and hostgroup). */
   notes: string[];
+  /** The writer was another server (ONLINE in the writer hostgroup) before this plan: a primary change. */
+  writerChanged: boolean;
 }
 
 const describe = (r: Pick<ServerRow, 'hostgroup_id' | 'hostname' | 'port'>) =>
@@ -199,6 +201,10 @@ export function planServers(
   const want = new Map(desired.servers.map((s) => [serverKey(s), s]));
   const inUse = new Map(actual.pool.map((p) => [`${p.hostgroup}/${p.srv_host}/${p.srv_port}`, p.ConnUsed]));
   const seen = new Set<string>();
+  const writerKeys = desired.servers.filter((s) => s.hostgroup_id === w).map(serverKey);
+  const writerChanged = actual.servers.some(
+    (s) => s.hostgroup_id === w && s.status === 'ONLINE' && !writerKeys.includes(serverKey(s)),
+  );
   for (const have of actual.servers) {
     const key = serverKey(have);
     const ours = have.hostgroup_id === w || have.hostgroup_id === r || have.comment === marker;
@@ -230,7 +236,7 @@ export function planServers(
     inserts.push({ op: 'insert', table: 'mysql_servers', values: { ...s } as unknown as Row });
     notes.push(`added ${describe(s)}${s.hostgroup_id === w ? ' (writer)' : ''}`);
   }
-  return { changes: [...deletes, ...updates, ...inserts], draining, notes };
+  return { changes: [...deletes, ...updates, ...inserts], draining, notes, writerChanged };
 }
 
 export interface UserSettings {

@@ -1,0 +1,509 @@
+// The ProxysqlSync controller: observe (the MysqlReplication's status, the admin tables of every
+// ProxySQL, the accounts of the primary) → plan (./plan.ts, pure) → act (the driver applies the
+// changes, then LOAD … TO RUNTIME and SAVE … TO DISK), then status and Events.
+//
+// A change is announced in status before it is made (the instance's serversSynced/usersSynced set
+// false): a controller stopped between the table edits and the LOAD finds the flag false on its
+// next pass and loads again even though the tables already match. A pass that finds everything in
+// line writes nothing to ProxySQL and, when nothing else changed, nothing to the API either.
+
+import type {
+  MysqlReplication,
+  ProxysqlInstanceStatus,
+  ProxysqlSync,
+  ProxysqlSyncStatus,
+  Unit,
+} from '../../../api/generated/types.js';
+import { setCondition, type Condition } from '../../../machinery/conditions.js';
+import { isNotFound } from '../../../machinery/errors.js';
+import { jsonEqual, type KubeObject } from '../../../machinery/object.js';
+import { formatTime } from '../../../machinery/time.js';
+import { ProxysqlAdmin, type ServerRow } from '../../drivers/proxysql/admin.js';
+import type { Timeouts } from '../../drivers/proxysql/connection.js';
+import { readAccounts, type AccountsSnapshot } from '../../drivers/proxysql/mysql-accounts.js';
+import type { AdminModule } from '../../drivers/proxysql/sql.js';
+import { proxysqlSyncs, secrets } from '../../resources.js';
+import type { KubeClient } from '../../runtime/client.js';
+import type { ReconcileContext, Request, Result } from '../../runtime/controller.js';
+import type { EventRecorder } from '../../runtime/events.js';
+import type { Informer } from '../../runtime/informer.js';
+import { credentialsFrom, type Credentials, type CredentialsRef } from '../shared/credentials.js';
+import { addressOf, resolveInstance, type Endpoint, type UnitAddressing } from '../shared/instances.js';
+import {
+  desiredServers,
+  desiredUsers,
+  markerOf,
+  planServers,
+  planUsers,
+  serverSettings,
+  userSettings,
+  type DesiredServers,
+  type DesiredUsers,
+  type ServersPlan,
+  type UserSettings,
+  type UsersPlan,
+} from './plan.js';
+
+export const proxysqlSyncFieldManager = 'upm.io/proxysqlsync-controller';
+
+export interface ProxysqlSyncCaches {
+  syncs: Informer;
+  replications: Informer;
+  units: Informer;
+}
+
+export interface ProxysqlSyncOptions {
+  unitAddressing?: UnitAddressing;
+  /** Poll for drift made in ProxySQL by hand (default 30 s). */
+  resyncMs?: number;
+  /** Poll while servers drain or an instance is unreachable (default 5 s). */
+  retryMs?: number;
+  timeouts?: Timeouts;
+}
+
+/** A problem that stops a whole part of the sync (servers or users), with its condition reason. */
+interface Problem {
+  reason: string;
+  message: string;
+}
+
+/** One ProxySQL instance in this pass: what was seen, planned and done. */
+interface Instance {
+  name: string;
+  address?: string;
+  admin?: ProxysqlAdmin;
+  version?: string;
+  servers?: ServersPlan;
+  users?: UsersPlan;
+  /** Modules whose earlier load is not known to have completed (the status flag was not true). */
+  reload: AdminModule[];
+  applied: boolean;
+  /** Runtime servers after the pass (for status.instances[].writer). */
+  runtime?: ServerRow[];
+  /** Unreachable (no connection) or Failed (a statement failed). */
+  failure?: { health: 'Unreachable' | 'Failed'; reason: string; message: string };
+}
+
+const asObject = (o: unknown) => o as KubeObject;
+
+function pending(i: Instance, module: 'SERVERS' | 'USERS'): boolean {
+  const plan = module === 'SERVERS' ? i.servers : i.users;
+  return !!plan && (plan.changes.length > 0 || i.reload.includes(module));
+}
+
+const hasWork = (i: Instance) => pending(i, 'SERVERS') || pending(i, 'USERS');
+
+/** In sync for `module`: planned, and either nothing to do or done in this pass. */
+function synced(i: Instance, module: 'SERVERS' | 'USERS'): boolean {
+  const plan = module === 'SERVERS' ? i.servers : i.users;
+  return !i.failure && !!plan && (i.applied || !pending(i, module));
+}
+
+export class ProxysqlSyncReconciler {
+  constructor(
+    private readonly client: KubeClient,
+    private readonly caches: ProxysqlSyncCaches,
+    private readonly events: EventRecorder,
+    private readonly opts: ProxysqlSyncOptions = {},
+    private readonly now: () => Date = () => new Date(),
+  ) {}
+
+  readonly reconcile = async (req: Request, ctx: ReconcileContext): Promise<Result | void> => {
+    const sync = this.caches.syncs.get(req.namespace, req.name) as unknown as ProxysqlSync | undefined;
+    if (!sync || sync.metadata.deletionTimestamp) return;
+    const ns = req.namespace;
+    const resyncMs = this.opts.resyncMs ?? 30_000;
+    const retryMs = this.opts.retryMs ?? 5000;
+    const marker = markerOf(sync);
+    const previous = new Map((sync.status?.instances ?? []).map((i) => [i.name, i]));
+
+    const mrName = sync.spec.mysqlReplication.name;
+    const mr = this.caches.replications.get(ns, mrName) as unknown as MysqlReplication | undefined;
+    const admin = await this.credentials(ns, sync.spec.credentials.admin);
+    const tlsMode = sync.spec.tls?.mode ?? 'Disabled';
+    const blocker: Problem | undefined = !mr
+      ? { reason: 'MysqlReplicationNotFound', message: `MysqlReplication ${JSON.stringify(mrName)} not found` }
+      : !admin.ok
+        ? { reason: admin.reason, message: `admin credentials: ${admin.message}` }
+        : tlsMode !== 'Disabled'
+          ? { reason: 'TLSNotSupported', message: `tls.mode ${tlsMode} is not supported by this controller yet` }
+          : undefined;
+    if (blocker || !mr || !admin.ok) {
+      this.events.event(asObject(sync), 'Warning', blocker!.reason, 'Sync', blocker!.message);
+      await this.writeStatus(sync, this.blockedStatus(sync, blocker!), { servers: blocker, users: blocker });
+      return { requeueAfterMs: resyncMs };
+    }
+
+    // Desired servers, from the MysqlReplication's observed topology.
+    const settings = serverSettings(sync.spec.servers);
+    const endpoints = new Map<string, Endpoint>();
+    for (const inst of mr.spec.instances ?? []) {
+      const r = resolveInstance(inst, this.unit(ns, inst.unitRef?.name), 3306, this.opts.unitAddressing);
+      if (r.ok) endpoints.set(inst.name, r.endpoint);
+    }
+    const servers = desiredServers(settings, mr, endpoints, marker);
+    const desired = servers.ok ? servers.desired : undefined;
+    const serversProblem: Problem | undefined = servers.ok ? undefined : servers;
+
+    // Desired users, from the accounts of the primary.
+    const userRule = userSettings(sync.spec.users);
+    let users: DesiredUsers | undefined;
+    let usersProblem: Problem | undefined;
+    if (userRule.enabled) {
+      const got = await this.accounts(sync, mr, desired, endpoints, userRule);
+      if ('reason' in got) {
+        usersProblem = got;
+        this.events.event(asObject(sync), 'Warning', got.reason, 'ReadAccounts', got.message);
+      } else {
+        users = desiredUsers(userRule, got, settings.writerHostgroup, marker);
+        if (users.skipped.length > 0) {
+          const note = truncate(`not copied: ${users.skipped.join('; ')}`);
+          this.events.event(asObject(sync), 'Normal', 'AccountsSkipped', 'ReadAccounts', note);
+        }
+      }
+    }
+
+    const instances: Instance[] = sync.spec.proxysql.map((p) => ({ name: p.name, reload: [], applied: false }));
+    try {
+      // Observe and plan.
+      await Promise.all(
+        sync.spec.proxysql.map((p, n) =>
+          this.observe(sync, instances[n], p, admin.credentials, previous.get(p.name), desired, users),
+        ),
+      );
+      const paused = sync.spec.paused === true;
+      const toApply = paused ? [] : instances.filter((i) => !i.failure && hasWork(i));
+      if (toApply.length > 0) {
+        // Announce before acting (see the header).
+        await this.writeStatus(sync, this.status(sync, instances, desired, false), {
+          servers: serversProblem ?? this.problem(instances, 'SERVERS', false),
+          users: usersProblem ?? this.problem(instances, 'USERS', false),
+        });
+        await Promise.all(toApply.map((i) => this.act(sync, i, ctx)));
+        this.recordChanges(
+          sync,
+          toApply.filter((i) => i.applied),
+        );
+      }
+      await Promise.all(
+        instances.map(async (i) => {
+          if (i.failure || !i.admin || !desired) return;
+          try {
+            i.runtime = await i.admin.runtimeServers();
+          } catch (err) {
+            i.failure = { health: 'Failed', reason: 'SyncFailed', message: `reading runtime servers: ${errText(err)}` };
+          }
+        }),
+      );
+      const conflicts = [...new Set(instances.flatMap((i) => i.users?.conflicts ?? []))];
+      if (conflicts.length > 0) {
+        const note = `users ${conflicts.join(', ')} exist in ProxySQL without this object's marker and were left alone`;
+        this.events.event(asObject(sync), 'Warning', 'UserConflict', 'Sync', truncate(note));
+      }
+      const status = this.status(sync, instances, desired, paused);
+      await this.writeStatus(sync, status, {
+        servers: serversProblem ?? this.problem(instances, 'SERVERS', paused),
+        users: usersProblem ?? this.problem(instances, 'USERS', paused),
+      });
+      const unsettled = instances.some((i) => i.failure || (i.servers?.draining.length ?? 0) > 0);
+      return { requeueAfterMs: unsettled || serversProblem || usersProblem ? retryMs : resyncMs };
+    } finally {
+      await Promise.all(instances.map((i) => i.admin?.close()));
+    }
+  };
+
+  private async observe(
+    sync: ProxysqlSync,
+    i: Instance,
+    ref: ProxysqlSync['spec']['proxysql'][number],
+    creds: Credentials,
+    prev: ProxysqlInstanceStatus | undefined,
+    desired: DesiredServers | undefined,
+    users: DesiredUsers | undefined,
+  ): Promise<void> {
+    const ns = sync.metadata.namespace!;
+    const marker = markerOf(sync);
+    const r = resolveInstance(ref, this.unit(ns, ref.unitRef?.name), 6032, this.opts.unitAddressing);
+    if (!r.ok) {
+      i.failure = { health: 'Unreachable', reason: r.reason, message: r.message };
+      return;
+    }
+    i.address = addressOf(r.endpoint);
+    try {
+      i.admin = await ProxysqlAdmin.connect(
+        { host: r.endpoint.host, port: r.endpoint.port, username: creds.username ?? 'admin', password: creds.password },
+        this.opts.timeouts,
+      );
+    } catch (err) {
+      const message = `cannot reach the admin interface at ${i.address}: ${errText(err)}`;
+      i.failure = { health: 'Unreachable', reason: 'ProxysqlUnreachable', message };
+      this.events.event(asObject(sync), 'Warning', 'ProxysqlUnreachable', 'Connect', `${i.name}: ${message}`);
+      return;
+    }
+    try {
+      i.version = await i.admin.version();
+      if (desired) {
+        const [rows, replicationHostgroups, pool] = await Promise.all([
+          i.admin.servers(),
+          i.admin.replicationHostgroups(),
+          i.admin.connectionPool(),
+        ]);
+        i.servers = planServers(desired, { servers: rows, replicationHostgroups, pool }, marker);
+        if (prev?.serversSynced !== true) i.reload.push('SERVERS');
+      }
+      if (users) {
+        i.users = planUsers(users.users, await i.admin.users(), marker);
+        if (prev?.usersSynced !== true) i.reload.push('USERS');
+      }
+    } catch (err) {
+      i.failure = { health: 'Failed', reason: 'SyncFailed', message: `reading the admin tables: ${errText(err)}` };
+    }
+  }
+
+  private async act(sync: ProxysqlSync, i: Instance, ctx: ReconcileContext): Promise<void> {
+    const changes = [...(i.servers?.changes ?? []), ...(i.users?.changes ?? [])];
+    const reload = i.reload.filter((m) => pending(i, m as 'SERVERS' | 'USERS'));
+    try {
+      await i.admin!.apply(changes, reload);
+      i.applied = true;
+    } catch (err) {
+      const message = `applying ${changes.length} change(s): ${errText(err)}`;
+      i.failure = { health: 'Failed', reason: 'SyncFailed', message };
+      this.events.event(asObject(sync), 'Warning', 'SyncFailed', 'Apply', `${i.name}: ${message}`);
+      return;
+    }
+    ctx.log?.info({ proxysql: i.name, changes: changes.length, reload }, 'proxysql configuration applied');
+  }
+
+  /**
+   * One Event per kind of change for the whole pass, naming the instances (usually every instance
+   * gets the same changes): WriterChanged when the writer hostgroup moved to another server,
+   * ServersChanged for other server changes, UsersChanged.
+   */
+  private recordChanges(sync: ProxysqlSync, applied: Instance[]): void {
+    const grouped = (note: (i: Instance) => string | undefined) => {
+      const byNote = new Map<string, string[]>();
+      for (const i of applied) {
+        const n = note(i);
+        if (n) byNote.set(n, [...(byNote.get(n) ?? []), i.name]);
+      }
+      return [...byNote].map(([n, names]) => `${names.join(', ')}: ${n}`).join(' | ');
+    };
+    const servers = grouped((i) => (i.servers?.notes.length ? i.servers.notes.join('; ') : undefined));
+    if (servers) {
+      const reason = applied.some((i) => i.servers?.writerChanged) ? 'WriterChanged' : 'ServersChanged';
+      this.events.event(asObject(sync), 'Normal', reason, 'Sync', truncate(servers));
+    }
+    const users = grouped((i) => {
+      const u = i.users;
+      return u && u.changes.length > 0
+        ? `added ${u.added}, updated ${u.updated}, removed ${u.removed} user(s)`
+        : undefined;
+    });
+    if (users) this.events.event(asObject(sync), 'Normal', 'UsersChanged', 'Sync', truncate(users));
+  }
+
+  private unit(ns: string, name: string | undefined): Unit | undefined {
+    return name ? (this.caches.units.get(ns, name) as unknown as Unit | undefined) : undefined;
+  }
+
+  private async credentials(ns: string, ref: CredentialsRef) {
+    let secret: { data?: Record<string, string> } | undefined;
+    try {
+      secret = (await this.client.get(secrets, ns, ref.name)) as unknown as { data?: Record<string, string> };
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+    return credentialsFrom(ref, secret);
+  }
+
+  private async accounts(
+    sync: ProxysqlSync,
+    mr: MysqlReplication,
+    desired: DesiredServers | undefined,
+    endpoints: Map<string, Endpoint>,
+    rule: UserSettings,
+  ): Promise<AccountsSnapshot | Problem> {
+    if (!desired) return { reason: 'NoPrimary', message: 'no primary to read the MySQL accounts from' };
+    const ref = sync.spec.credentials.mysql ?? mr.spec.credentials.admin;
+    const creds = await this.credentials(sync.metadata.namespace!, ref);
+    if (!creds.ok) return { reason: creds.reason, message: `MySQL credentials: ${creds.message}` };
+    const at = endpoints.get(desired.primary)!;
+    try {
+      const { username, password } = creds.credentials;
+      return await readAccounts(
+        { host: at.host, port: at.port, username: username ?? 'root', password },
+        rule,
+        this.opts.timeouts,
+      );
+    } catch (err) {
+      const message = `reading mysql.user on ${desired.primary} (${addressOf(at)}): ${errText(err)}`;
+      return { reason: 'AccountsUnavailable', message };
+    }
+  }
+
+  /** The reason a module is not in sync everywhere, from the first instance that is not. */
+  private problem(instances: Instance[], module: 'SERVERS' | 'USERS', paused: boolean): Problem | undefined {
+    for (const i of instances) {
+      if (i.failure) return { reason: i.failure.reason, message: `${i.name}: ${i.failure.message}` };
+      if (!synced(i, module)) {
+        return paused
+          ? { reason: 'Paused', message: `${i.name} is not in sync and spec.paused is set` }
+          : { reason: 'Syncing', message: `${i.name}: changes are being applied` };
+      }
+    }
+    return undefined;
+  }
+
+  /** Status when nothing could be observed (no MysqlReplication, no credentials). */
+  private blockedStatus(sync: ProxysqlSync, p: Problem): ProxysqlSyncStatus {
+    const previous = new Map((sync.status?.instances ?? []).map((i) => [i.name, i]));
+    return {
+      ...(sync.status ?? {}),
+      totalInstances: sync.spec.proxysql.length,
+      readyInstances: 0,
+      instances: sync.spec.proxysql.map((i) => ({
+        ...(previous.get(i.name) ?? { name: i.name }),
+        ready: false,
+        serversSynced: false,
+        usersSynced: false,
+        message: p.message,
+      })),
+    };
+  }
+
+  private status(
+    sync: ProxysqlSync,
+    instances: Instance[],
+    desired: DesiredServers | undefined,
+    paused: boolean,
+  ): ProxysqlSyncStatus {
+    const previous = new Map((sync.status?.instances ?? []).map((i) => [i.name, i]));
+    const usersEnabled = userSettings(sync.spec.users).enabled;
+    const now = formatTime(this.now());
+    const out: ProxysqlInstanceStatus[] = instances.map((i) => {
+      const prev = previous.get(i.name);
+      if (i.failure) {
+        return dropUndefined({
+          ...(prev ?? {}),
+          name: i.name,
+          address: i.address ?? prev?.address,
+          health: i.failure.health,
+          ready: false,
+          version: i.version ?? prev?.version,
+          serversSynced: false,
+          usersSynced: false,
+          message: i.failure.message,
+        });
+      }
+      const serversSynced = synced(i, 'SERVERS');
+      const usersSynced = !usersEnabled || synced(i, 'USERS');
+      const ready = serversSynced && usersSynced;
+      const writer = desired
+        ? i.runtime
+            ?.filter((r) => r.hostgroup_id === desired.settings.writerHostgroup && r.status === 'ONLINE')
+            .map((r) => addressOf({ host: r.hostname, port: r.port }))
+            .join(',')
+        : undefined;
+      const messages: string[] = [];
+      if (!i.applied && hasWork(i)) messages.push(paused ? 'paused: changes are not applied' : 'applying changes');
+      if (i.servers?.draining.length) messages.push(`draining ${i.servers.draining.join(', ')}`);
+      if (i.users?.conflicts.length) {
+        messages.push(`users left alone (not created by this object): ${i.users.conflicts.join(', ')}`);
+      }
+      const stillSynced = prev?.ready === true && !i.applied;
+      return dropUndefined({
+        name: i.name,
+        address: i.address,
+        health: 'Healthy' as const,
+        ready,
+        version: i.version,
+        serversSynced,
+        usersSynced,
+        users: i.users ? i.users.managed : prev?.users,
+        writer: writer ?? prev?.writer,
+        lastSyncTime: ready ? (stillSynced ? (prev.lastSyncTime ?? now) : now) : prev?.lastSyncTime,
+        message: messages.length > 0 ? messages.join('; ') : undefined,
+      });
+    });
+    const status: ProxysqlSyncStatus = {
+      ...(sync.status ?? {}),
+      totalInstances: out.length,
+      readyInstances: out.filter((i) => i.ready).length,
+      instances: out,
+    };
+    if (desired && out.every((i) => i.serversSynced)) status.primary = desired.primary;
+    return status;
+  }
+
+  private async writeStatus(
+    sync: ProxysqlSync,
+    status: ProxysqlSyncStatus,
+    problems: { servers?: Problem; users?: Problem },
+  ): Promise<void> {
+    const gen = sync.metadata.generation;
+    const usersEnabled = userSettings(sync.spec.users).enabled;
+    let conditions = (sync.status?.conditions ?? []) as unknown as Condition[];
+    const set = (c: Condition) =>
+      (conditions = setCondition(conditions, { ...c, observedGeneration: gen }, this.now()).conditions);
+    set(
+      problems.servers
+        ? { type: 'ServersSynced', status: 'False', reason: problems.servers.reason, message: problems.servers.message }
+        : {
+            type: 'ServersSynced',
+            status: 'True',
+            reason: 'Synced',
+            message: 'servers and hostgroups are loaded everywhere',
+          },
+    );
+    set(
+      !usersEnabled
+        ? {
+            type: 'UsersSynced',
+            status: 'True',
+            reason: 'Disabled',
+            message: 'users are not synchronised (spec.users.enabled)',
+          }
+        : problems.users
+          ? { type: 'UsersSynced', status: 'False', reason: problems.users.reason, message: problems.users.message }
+          : { type: 'UsersSynced', status: 'True', reason: 'Synced', message: 'users are loaded everywhere' },
+    );
+    const first = problems.servers ?? (usersEnabled ? problems.users : undefined);
+    const readyCount = status.readyInstances ?? 0;
+    set(
+      first
+        ? { type: 'Ready', status: 'False', reason: first.reason, message: first.message }
+        : {
+            type: 'Ready',
+            status: 'True',
+            reason: 'Synced',
+            message: `${readyCount}/${status.totalInstances ?? 0} ProxySQL instances in sync`,
+          },
+    );
+    const next: ProxysqlSyncStatus = {
+      ...status,
+      observedGeneration: gen,
+      conditions: conditions as unknown as ProxysqlSyncStatus['conditions'],
+    };
+    if (jsonEqual(next, sync.status ?? {})) return;
+    await this.client.apply(
+      proxysqlSyncs,
+      asObject({
+        apiVersion: sync.apiVersion,
+        kind: 'ProxysqlSync',
+        metadata: { name: sync.metadata.name, namespace: sync.metadata.namespace },
+        status: next,
+      }),
+      proxysqlSyncFieldManager,
+      { subresource: 'status' },
+    );
+  }
+}
+
+function dropUndefined<T extends object>(o: T): T {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+}
+
+const truncate = (s: string, n = 1000) => (s.length > n ? `${s.slice(0, n - 1)}…` : s);
+
+const errText = (err: unknown): string => (err as Error).message ?? String(err);

@@ -1,0 +1,319 @@
+// ProxysqlSync end to end: an engine (API only), the ProxysqlSync controller alone on an
+// in-process Manager, two ProxySQL stand-ins (ProxySQL's admin schema in SQLite behind the MySQL
+// protocol: the statements are real, ProxySQL's own behaviour is not modelled; no live ProxySQL
+// runs here) and two real mariadbd as the sources of the accounts.
+//
+// The MysqlReplication's status is written by this test through the status subresource: it
+// stands for the MysqlReplication controller, which is not running here.
+
+import { createConnection } from 'mysql2/promise';
+import type { MysqlReplicationStatus } from '../../src/api/generated/types.js';
+import {
+  startProxysqlStandIn,
+  type ProxysqlStandIn,
+} from '../../src/controllers/drivers/proxysql/testing/proxysql-standin.js';
+import {
+  mariadbAdmin,
+  startTestMariadb,
+  type TestMariadb,
+} from '../../src/controllers/drivers/proxysql/testing/mariadb.js';
+import { addProxysqlSync } from '../../src/controllers/kauntlet/proxysql/index.js';
+import { mysqlReplications } from '../../src/controllers/resources.js';
+import { KubeClient, loadKubeConfig } from '../../src/controllers/runtime/client.js';
+import { Manager } from '../../src/controllers/runtime/manager.js';
+import type { KubeObject } from '../../src/machinery/object.js';
+import { cleanup, kubectlHelpers, startEngine, waitFor, type Engine } from './harness.js';
+
+let engine: Engine;
+let manager: Manager | undefined;
+let client: KubeClient;
+const dbs: TestMariadb[] = [];
+const proxies: ProxysqlStandIn[] = [];
+const { ok, json } = kubectlHelpers(() => engine);
+const fakeReplicaPort = 3399; // m2: listed in ProxySQL, never connected to by anything here
+
+interface ServerRowOut {
+  hostgroup_id: number;
+  port: number;
+  status: string;
+}
+
+const runtimeServers = (p: ProxysqlStandIn) =>
+  p.query<ServerRowOut>('SELECT hostgroup_id, port, status FROM runtime_mysql_servers ORDER BY hostgroup_id, port');
+const online = (p: ProxysqlStandIn, hostgroup: number) =>
+  runtimeServers(p)
+    .filter((r) => r.hostgroup_id === hostgroup && r.status === 'ONLINE')
+    .map((r) => r.port);
+const sync = () => json('get', 'proxysqlsync', 'front');
+const condition = async (type: string) =>
+  ((await sync()).status?.conditions ?? []).find((c: { type: string }) => c.type === type);
+const instanceStatus = async (name: string) =>
+  ((await sync()).status?.instances ?? []).find((i: { name: string }) => i.name === name);
+
+/** Writes the MysqlReplication's status as its controller would. */
+async function replicationStatus(primary: string, ready: Record<string, boolean>): Promise<void> {
+  const status: MysqlReplicationStatus = {
+    currentPrimary: primary,
+    instances: ['m0', 'm1', 'm2'].map((name) => ({
+      name,
+      role: name === primary ? 'Primary' : 'Replica',
+      health: 'Healthy',
+      ready: ready[name] ?? true,
+    })),
+  };
+  await client.apply(
+    mysqlReplications,
+    {
+      apiVersion: 'upm.io/v1alpha1',
+      kind: 'MysqlReplication',
+      metadata: { name: 'orders', namespace: 'default' },
+      status,
+    } as unknown as KubeObject,
+    'test-stands-for-mysqlreplication-controller',
+    { subresource: 'status' },
+  );
+}
+
+/** Makes the controller reconcile now (an update of the object) and waits until that pass is over. */
+async function nudge(...waitOn: ProxysqlStandIn[]): Promise<void> {
+  const before = waitOn.map((p) => p.statements.length);
+  await ok('annotate', '--overwrite', 'proxysqlsync/front', `test/nudge=${Date.now()}`);
+  await waitFor('a reconcile that reads ProxySQL', () => waitOn.every((p, i) => p.statements.length > before[i]));
+  // The pass is over when no statement has arrived for a while.
+  let last = -1;
+  await waitFor('the pass to end', async () => {
+    const now = waitOn.reduce((n, p) => n + p.statements.length, 0);
+    const quiet = now === last;
+    last = now;
+    await new Promise((r) => setTimeout(r, 250));
+    return quiet;
+  });
+}
+
+beforeAll(async () => {
+  [engine] = await Promise.all([
+    startEngine({ extraArgs: ['--webhooks=false'] }),
+    ...[0, 1].map(async () => dbs.push(await startTestMariadb())),
+    ...[0, 1].map(async () =>
+      proxies.push(await startProxysqlStandIn({ adminUser: 'radmin', adminPassword: "s3cr'et" })),
+    ),
+  ]);
+  for (const db of dbs) {
+    const root = await db.root();
+    await root.query("CREATE USER 'app'@'%' IDENTIFIED BY 'app-pw'");
+    await root.query("CREATE USER 'reporting'@'%' IDENTIFIED BY 'rep-pw'");
+    await root.end();
+  }
+  client = new KubeClient(loadKubeConfig(engine.kubeconfig));
+  manager = new Manager({ client, leaderElection: false });
+  // A long resync: every pass below is caused by a watch event (or the short retry), not by the poll.
+  addProxysqlSync(manager, { resyncMs: 120_000, retryMs: 300, timeouts: { connectMs: 500, queryMs: 2000 } });
+  await manager.start();
+
+  await ok(
+    'create',
+    'secret',
+    'generic',
+    'proxysql-admin',
+    '--from-literal=username=radmin',
+    "--from-literal=password=s3cr'et",
+  );
+  await ok(
+    'create',
+    'secret',
+    'generic',
+    'mysql-admin',
+    `--from-literal=username=${mariadbAdmin.user}`,
+    `--from-literal=password=${mariadbAdmin.password}`,
+  );
+  await applyYaml(`
+apiVersion: upm.io/v1alpha1
+kind: MysqlReplication
+metadata: {name: orders, namespace: default}
+spec:
+  primary: m0
+  credentials: {admin: {name: mysql-admin}}
+  instances:
+    - {name: m0, host: 127.0.0.1, port: ${dbs[0].port}}
+    - {name: m1, host: 127.0.0.1, port: ${dbs[1].port}}
+    - {name: m2, host: 127.0.0.1, port: ${fakeReplicaPort}}
+`);
+  await replicationStatus('m0', {});
+}, 120_000);
+
+async function applyYaml(yaml: string): Promise<void> {
+  const r = await engine.kubectl('1.33', ['apply', '-f', '-'], { input: yaml });
+  if (r.code !== 0) throw new Error(`kubectl apply failed: ${r.stderr}`);
+}
+
+const syncYaml = () => `
+apiVersion: upm.io/v1alpha1
+kind: ProxysqlSync
+metadata: {name: front, namespace: default}
+spec:
+  mysqlReplication: {name: orders}
+  credentials: {admin: {name: proxysql-admin}}
+  proxysql:
+    - {name: p1, host: 127.0.0.1, port: ${proxies[0].port}}
+    - {name: p2, host: 127.0.0.1, port: ${proxies[1].port}}
+  users: {exclude: [root, admin]}
+`;
+
+it('loads the primary as writer, the ready replicas as readers and the accounts as users into every ProxySQL', async () => {
+  await applyYaml(syncYaml());
+  await ok('wait', '--for=condition=Ready', 'proxysqlsync/front', '--timeout=30s');
+  const [a, b, c] = [dbs[0].port, dbs[1].port, fakeReplicaPort];
+  for (const p of proxies) {
+    expect(online(p, 0)).toEqual([a]);
+    expect(online(p, 1)).toEqual([b, c].sort());
+    // Saved to disk as well as loaded.
+    expect(p.query('SELECT COUNT(*) AS n FROM disk.mysql_servers')).toEqual([{ n: 3 }]);
+    expect(
+      p.query('SELECT writer_hostgroup, reader_hostgroup, check_type FROM runtime_mysql_replication_hostgroups'),
+    ).toEqual([{ writer_hostgroup: 0, reader_hostgroup: 1, check_type: 'read_only' }]);
+    expect(p.query('SELECT username, default_hostgroup FROM runtime_mysql_users ORDER BY username')).toEqual([
+      { username: 'app', default_hostgroup: 0 },
+      { username: 'reporting', default_hostgroup: 0 },
+    ]);
+  }
+  // The hash ProxySQL got is the account's hash on the primary.
+  const conn = await createConnection({
+    host: '127.0.0.1',
+    port: dbs[0].port,
+    user: mariadbAdmin.user,
+    password: mariadbAdmin.password,
+  });
+  const [rows] = await conn.query("SELECT authentication_string AS h FROM mysql.user WHERE user='app'");
+  await conn.end();
+  expect(proxies[0].query("SELECT password FROM runtime_mysql_users WHERE username='app'")).toEqual([
+    { password: (rows as { h: string }[])[0].h },
+  ]);
+
+  const table = await ok('get', 'proxysqlsync', 'front');
+  expect(table).toMatch(/^NAME\s+REPLICATION\s+PRIMARY\s+READY\s+INSTANCES\s+STATUS\s+AGE\n/);
+  expect(table).toMatch(/\nfront\s+orders\s+m0\s+2\s+2\s+Synced\s+/);
+  const p1 = await instanceStatus('p1');
+  expect(p1).toMatchObject({
+    health: 'Healthy',
+    ready: true,
+    serversSynced: true,
+    usersSynced: true,
+    users: 2,
+    version: '0.0.0-standin',
+    writer: `127.0.0.1:${a}`,
+  });
+  const events = await ok(
+    'get',
+    'events',
+    '--field-selector',
+    'involvedObject.name=front',
+    '-o',
+    'custom-columns=REASON:.reason,MESSAGE:.message',
+  );
+  expect(events).toMatch(/ServersChanged\s+p1, p2: added replication hostgroups 0\/1/);
+  expect(events).toMatch(/UsersChanged\s+p1, p2: added 2, updated 0, removed 0 user/);
+});
+
+it('writes nothing to ProxySQL on a pass that finds everything in line', async () => {
+  const writes = proxies.map((p) => p.writes().length);
+  await nudge(...proxies);
+  await nudge(...proxies);
+  expect(proxies.map((p) => p.writes().length)).toEqual(writes);
+});
+
+it('moves the writer hostgroup to the new primary on the first pass after a switchover, then drains the old rows', async () => {
+  const [a, b, c] = [dbs[0].port, dbs[1].port, fakeReplicaPort];
+  const started = Date.now();
+  await replicationStatus('m1', {});
+  await waitFor('the new primary as the only ONLINE writer in both ProxySQL', () =>
+    proxies.every((p) => JSON.stringify(online(p, 0)) === JSON.stringify([b])),
+  );
+  const followedMs = Date.now() - started;
+  // Well under the 120 s resync: the watch on the MysqlReplication triggered the pass.
+  expect(followedMs).toBeLessThan(10_000);
+  await waitFor('the old rows drained and removed', () => proxies.every((p) => runtimeServers(p).length === 3));
+  for (const p of proxies) {
+    expect(online(p, 0)).toEqual([b]);
+    expect(online(p, 1)).toEqual([a, c].sort());
+  }
+  await waitFor('status names the new primary', async () => (await sync()).status?.primary === 'm1');
+  expect(await instanceStatus('p2')).toMatchObject({ writer: `127.0.0.1:${b}`, ready: true });
+  const events = await ok(
+    'get',
+    'events',
+    '--field-selector',
+    'involvedObject.name=front',
+    '-o',
+    'custom-columns=REASON:.reason,MESSAGE:.message',
+  );
+  expect(events).toMatch(
+    new RegExp(
+      `WriterChanged\\s+p1, p2: .*draining 127.0.0.1:${a} in hostgroup 0 \\(OFFLINE_SOFT\\).*added 127.0.0.1:${b} in hostgroup 0 \\(writer\\)`,
+    ),
+  );
+  console.log(`ProxySQL writer followed the switchover in ${followedMs} ms`);
+
+  const writes = proxies.map((p) => p.writes().length);
+  await nudge(...proxies);
+  expect(proxies.map((p) => p.writes().length)).toEqual(writes);
+});
+
+it('reports a ProxySQL that is down with a reason, keeps the others in line, and syncs it when it is back', async () => {
+  const [a, b] = [dbs[0].port, dbs[1].port];
+  await proxies[1].stop();
+  // A change while p2 is down: m2 is no longer a ready replica.
+  await replicationStatus('m1', { m2: false });
+  await waitFor('p1 without m2', () => JSON.stringify(online(proxies[0], 1)) === JSON.stringify([a]), 20_000);
+  await waitFor(
+    'the Ready condition says why',
+    async () => (await condition('Ready'))?.reason === 'ProxysqlUnreachable',
+    20_000,
+  );
+  expect(await condition('Ready')).toMatchObject({
+    status: 'False',
+    message: expect.stringContaining('p2: cannot reach the admin interface'),
+  });
+  expect(await instanceStatus('p2')).toMatchObject({ health: 'Unreachable', ready: false });
+  expect(await instanceStatus('p1')).toMatchObject({ health: 'Healthy', ready: true });
+  expect(await ok('get', 'proxysqlsync', 'front')).toMatch(/\nfront\s+orders\s+m1\s+1\s+2\s+ProxysqlUnreachable\s+/);
+
+  await proxies[1].start();
+  await ok('wait', '--for=condition=Ready', 'proxysqlsync/front', '--timeout=30s');
+  expect(online(proxies[1], 0)).toEqual([b]);
+  expect(online(proxies[1], 1)).toEqual([a]);
+  expect(await instanceStatus('p2')).toMatchObject({ health: 'Healthy', ready: true });
+});
+
+it('leaves users created in ProxySQL by hand alone', async () => {
+  const p = proxies[0];
+  p.db.exec("DELETE FROM mysql_users WHERE username='app' AND comment LIKE 'upm.io/%'");
+  p.db.exec("INSERT INTO mysql_users (username, password, comment) VALUES ('app', 'by-hand', 'made by hand')");
+  p.db.exec("INSERT INTO mysql_users (username, password) VALUES ('legacy', 'x')");
+  await nudge(p);
+  await waitFor('the conflict reported', async () =>
+    /users left alone/.test((await instanceStatus('p1'))?.message ?? ''),
+  );
+  expect(
+    p.query("SELECT username, password FROM mysql_users WHERE username IN ('app', 'legacy') ORDER BY username"),
+  ).toEqual([
+    { username: 'app', password: 'by-hand' },
+    { username: 'legacy', password: 'x' },
+  ]);
+});
+
+it('says so when the MysqlReplication does not exist', async () => {
+  await applyYaml(syncYaml().replace('name: front', 'name: orphan').replace('{name: orders}', '{name: missing}'));
+  await waitFor('the condition', async () => {
+    const c = ((await json('get', 'proxysqlsync', 'orphan')).status?.conditions ?? []).find(
+      (x: { type: string }) => x.type === 'Ready',
+    );
+    return c?.status === 'False' && c.reason === 'MysqlReplicationNotFound';
+  });
+});
+
+afterAll(async () => {
+  await manager?.stop();
+  await Promise.all([...proxies.map((p) => p.close()), ...dbs.map((d) => d.stop())]);
+  await engine?.stop();
+  if (engine) cleanup(engine);
+}, 60_000);
