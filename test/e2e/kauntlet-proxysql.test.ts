@@ -18,7 +18,8 @@ import {
   type TestMariadb,
 } from '../../src/controllers/drivers/proxysql/testing/mariadb.js';
 import { addProxysqlSync } from '../../src/controllers/kauntlet/proxysql/index.js';
-import { mysqlReplications } from '../../src/controllers/resources.js';
+import { proxysqlSyncFieldManager } from '../../src/controllers/kauntlet/proxysql/reconciler.js';
+import { mysqlReplications, proxysqlSyncs } from '../../src/controllers/resources.js';
 import { KubeClient, loadKubeConfig } from '../../src/controllers/runtime/client.js';
 import { Manager } from '../../src/controllers/runtime/manager.js';
 import type { KubeObject } from '../../src/machinery/object.js';
@@ -122,6 +123,14 @@ beforeAll(async () => {
     'create',
     'secret',
     'generic',
+    'proxysql-monitor',
+    '--from-literal=username=mon',
+    '--from-literal=password=mon-pw',
+  );
+  await ok(
+    'create',
+    'secret',
+    'generic',
     'mysql-admin',
     `--from-literal=username=${mariadbAdmin.user}`,
     `--from-literal=password=${mariadbAdmin.password}`,
@@ -152,7 +161,7 @@ kind: ProxysqlSync
 metadata: {name: front, namespace: default}
 spec:
   mysqlReplication: {name: orders}
-  credentials: {admin: {name: proxysql-admin}}
+  credentials: {admin: {name: proxysql-admin}, monitor: {name: proxysql-monitor}}
   proxysql:
     - {name: p1, host: 127.0.0.1, port: ${proxies[0].port}}
     - {name: p2, host: 127.0.0.1, port: ${proxies[1].port}}
@@ -165,7 +174,7 @@ it('loads the primary as writer, the ready replicas as readers and the accounts 
   const [a, b, c] = [dbs[0].port, dbs[1].port, fakeReplicaPort];
   for (const p of proxies) {
     expect(online(p, 0)).toEqual([a]);
-    expect(online(p, 1)).toEqual([b, c].sort());
+    expect(online(p, 1)).toEqual([b, c].sort((x, y) => x - y));
     // Saved to disk as well as loaded.
     expect(p.query('SELECT COUNT(*) AS n FROM disk.mysql_servers')).toEqual([{ n: 3 }]);
     expect(
@@ -175,6 +184,25 @@ it('loads the primary as writer, the ready replicas as readers and the accounts 
       { username: 'app', default_hostgroup: 0 },
       { username: 'reporting', default_hostgroup: 0 },
     ]);
+  }
+  // The monitor account from its Secret and the primary's version, loaded and saved.
+  const [[{ version }]] = (await dbs[0].root().then(async (c) => {
+    const r = await c.query('SELECT VERSION() AS version');
+    await c.end();
+    return r;
+  })) as unknown as [[{ version: string }]];
+  for (const p of proxies) {
+    for (const t of ['runtime_global_variables', 'disk.global_variables']) {
+      expect(
+        p.query(
+          `SELECT variable_name, variable_value FROM ${t} WHERE variable_name IN ('mysql-monitor_username', 'mysql-monitor_password', 'mysql-server_version') ORDER BY 1`,
+        ),
+      ).toEqual([
+        { variable_name: 'mysql-monitor_password', variable_value: 'mon-pw' },
+        { variable_name: 'mysql-monitor_username', variable_value: 'mon' },
+        { variable_name: 'mysql-server_version', variable_value: version },
+      ]);
+    }
   }
   // The hash ProxySQL got is the account's hash on the primary.
   const conn = await createConnection({
@@ -218,23 +246,35 @@ it('writes nothing to ProxySQL on a pass that finds everything in line', async (
   const writes = proxies.map((p) => p.writes().length);
   await nudge(...proxies);
   await nudge(...proxies);
-  expect(proxies.map((p) => p.writes().length)).toEqual(writes);
+  expect(proxies.map((p) => p.writes().slice(writes[0]))).toEqual([[], []]);
 });
 
 it('moves the writer hostgroup to the new primary on the first pass after a switchover, then drains the old rows', async () => {
   const [a, b, c] = [dbs[0].port, dbs[1].port, fakeReplicaPort];
   const started = Date.now();
+  const before = proxies.map((p) => p.writes().length);
   await replicationStatus('m1', {});
   await waitFor('the new primary as the only ONLINE writer in both ProxySQL', () =>
     proxies.every((p) => JSON.stringify(online(p, 0)) === JSON.stringify([b])),
   );
   const followedMs = Date.now() - started;
+  // One pass did it: the first load after the change carries both the new writer and the old one's drain.
+  for (const [n, p] of proxies.entries()) {
+    const batch = p.writes().slice(before[n]);
+    const firstLoad = batch.indexOf('LOAD MYSQL SERVERS TO RUNTIME');
+    expect(batch.slice(0, firstLoad)).toEqual([
+      `UPDATE mysql_servers SET status='OFFLINE_SOFT' WHERE hostgroup_id=0 AND hostname='127.0.0.1' AND port=${a}`,
+      `UPDATE mysql_servers SET status='OFFLINE_SOFT' WHERE hostgroup_id=1 AND hostname='127.0.0.1' AND port=${b}`,
+      expect.stringMatching(new RegExp(`^INSERT INTO mysql_servers .* VALUES \\(0,'127.0.0.1',${b},'ONLINE'`)),
+      expect.stringMatching(new RegExp(`^INSERT INTO mysql_servers .* VALUES \\(1,'127.0.0.1',${a},'ONLINE'`)),
+    ]);
+  }
   // Well under the 120 s resync: the watch on the MysqlReplication triggered the pass.
   expect(followedMs).toBeLessThan(10_000);
   await waitFor('the old rows drained and removed', () => proxies.every((p) => runtimeServers(p).length === 3));
   for (const p of proxies) {
     expect(online(p, 0)).toEqual([b]);
-    expect(online(p, 1)).toEqual([a, c].sort());
+    expect(online(p, 1)).toEqual([a, c].sort((x, y) => x - y));
   }
   await waitFor('status names the new primary', async () => (await sync()).status?.primary === 'm1');
   expect(await instanceStatus('p2')).toMatchObject({ writer: `127.0.0.1:${b}`, ready: true });
@@ -263,10 +303,15 @@ it('reports a ProxySQL that is down with a reason, keeps the others in line, and
   await proxies[1].stop();
   // A change while p2 is down: m2 is no longer a ready replica.
   await replicationStatus('m1', { m2: false });
-  await waitFor('p1 without m2', () => JSON.stringify(online(proxies[0], 1)) === JSON.stringify([a]), 20_000);
   await waitFor(
-    'the Ready condition says why',
-    async () => (await condition('Ready'))?.reason === 'ProxysqlUnreachable',
+    'p1 without m2 (drained and removed)',
+    () => JSON.stringify(runtimeServers(proxies[0]).map((r) => r.port)) === JSON.stringify([b, a]),
+    20_000,
+  );
+  await waitFor(
+    'the Ready condition says why, p1 in sync',
+    async () =>
+      (await condition('Ready'))?.reason === 'ProxysqlUnreachable' && (await instanceStatus('p1'))?.ready === true,
     20_000,
   );
   expect(await condition('Ready')).toMatchObject({
@@ -299,6 +344,40 @@ it('leaves users created in ProxySQL by hand alone', async () => {
     { username: 'app', password: 'by-hand' },
     { username: 'legacy', password: 'x' },
   ]);
+});
+
+it('loads again after a restart when the previous controller stopped between its table edits and the LOAD', async () => {
+  await manager!.stop();
+  manager = undefined;
+  // What such a controller leaves behind: the change announced in status (serversSynced false)
+  // and the in-memory table right, but the runtime one not loaded.
+  const current = await sync();
+  const instances = current.status.instances.map((i: { name: string }) =>
+    i.name === 'p1' ? { ...i, serversSynced: false, ready: false } : i,
+  );
+  await client.apply(
+    proxysqlSyncs,
+    {
+      apiVersion: 'upm.io/v1alpha1',
+      kind: 'ProxysqlSync',
+      metadata: { name: 'front', namespace: 'default' },
+      status: { ...current.status, instances },
+    } as unknown as KubeObject,
+    proxysqlSyncFieldManager,
+    { subresource: 'status' },
+  );
+  const p = proxies[0];
+  const expected = runtimeServers(p);
+  p.db.exec('DELETE FROM runtime_mysql_servers');
+  const writes = p.writes().length;
+
+  manager = new Manager({ client, leaderElection: false });
+  addProxysqlSync(manager, { resyncMs: 120_000, retryMs: 300, timeouts: { connectMs: 500, queryMs: 2000 } });
+  await manager.start();
+  await waitFor('runtime servers loaded again', () => runtimeServers(p).length === expected.length);
+  expect(runtimeServers(p)).toEqual(expected);
+  expect(p.writes().slice(writes)).toEqual(['LOAD MYSQL SERVERS TO RUNTIME', 'SAVE MYSQL SERVERS TO DISK']);
+  await waitFor('p1 in sync again', async () => (await instanceStatus('p1'))?.serversSynced === true);
 });
 
 it('says so when the MysqlReplication does not exist', async () => {

@@ -81,16 +81,17 @@ export function classifyAccount(row: Record<string, unknown>): Account | Skipped
   return { username, host, hash: hash.toUpperCase() };
 }
 
-/** Reads the accounts of the server at `t` that `rule` selects, and its version. */
+/** Reads the version of the server at `t` and the accounts `rule` selects (none without a rule). */
 export async function readAccounts(
   t: MysqlTarget,
-  rule: AccountRule,
+  rule: AccountRule | undefined,
   timeouts: Timeouts = {},
 ): Promise<AccountsSnapshot> {
   const conn = await connectMysql(t, timeouts);
   try {
     const [versionRows] = await conn.query({ sql: 'SELECT VERSION() AS version', timeout: timeouts.queryMs ?? 5000 });
     const version = String((versionRows as { version: string }[])[0]?.version ?? '');
+    if (!rule) return { version, accounts: [], skipped: [] };
     const [rows] = await conn.execute({
       sql: accountsQuery(rule.hostMatch, /mariadb/i.test(version)),
       values: [rule.hostPattern],

@@ -7,6 +7,7 @@ import {
   desiredUsers,
   planServers,
   planUsers,
+  planVariables,
   serverSettings,
   userSettings,
   type DesiredServers,
@@ -303,5 +304,46 @@ describe('users', () => {
       marker,
     ).users;
     expect(planUsers(want, [user('app', hashA)], marker).changes).toEqual([]);
+  });
+});
+
+describe('planVariables', () => {
+  const desiredVars = {
+    'mysql-monitor_username': 'mon',
+    'mysql-monitor_password': "p'w",
+    'mysql-server_version': '10.11.6-MariaDB',
+  };
+  const maps = (v: Record<string, string>) => new Map(Object.entries(v));
+
+  test('differing values are updated, the password is not named with its value, unknown variables are left out', () => {
+    const plan = planVariables(
+      { ...desiredVars, 'mysql-no_such_thing': '1' },
+      {
+        main: maps({
+          'mysql-monitor_username': 'monitor',
+          'mysql-monitor_password': 'monitor',
+          'mysql-server_version': '8.0.11',
+        }),
+        runtime: maps({}),
+      },
+    );
+    expect(plan.changes.map(renderChange)).toEqual([
+      "UPDATE global_variables SET variable_value='p''w' WHERE variable_name='mysql-monitor_password'",
+      "UPDATE global_variables SET variable_value='mon' WHERE variable_name='mysql-monitor_username'",
+      "UPDATE global_variables SET variable_value='10.11.6-MariaDB' WHERE variable_name='mysql-server_version'",
+    ]);
+    expect(plan.notes.join('; ')).not.toContain("p'w");
+    expect(plan.unknown).toEqual(['mysql-no_such_thing']);
+  });
+
+  test('right in memory but not at runtime: a reload, no update; all right: nothing', () => {
+    expect(planVariables(desiredVars, { main: maps(desiredVars), runtime: maps({}) })).toMatchObject({
+      changes: [],
+      reload: true,
+    });
+    expect(planVariables(desiredVars, { main: maps(desiredVars), runtime: maps(desiredVars) })).toMatchObject({
+      changes: [],
+      reload: false,
+    });
   });
 });

@@ -362,3 +362,44 @@ export function planUsers(desired: DesiredUser[], actual: UserRow[], marker: str
   plan.conflicts = [...new Set(plan.conflicts)];
   return plan;
 }
+
+export interface VariablesPlan {
+  changes: Change[];
+  /** The in-memory values are right but the runtime ones are not (a load did not happen). */
+  reload: boolean;
+  notes: string[];
+  /** Variables this ProxySQL does not have (left out, so a pass does not retry them forever). */
+  unknown: string[];
+}
+
+/** Variables whose values are secret: events name them without their values. */
+const secretVariables = new Set(['mysql-monitor_password']);
+
+/**
+ * Changes that set global_variables to `desired` (name → value): an UPDATE per differing value in
+ * the in-memory table, and a reload when the runtime table still differs.
+ */
+export function planVariables(
+  desired: Record<string, string>,
+  actual: { main: Map<string, string>; runtime: Map<string, string> },
+): VariablesPlan {
+  const plan: VariablesPlan = { changes: [], reload: false, notes: [], unknown: [] };
+  for (const [name, value] of Object.entries(desired).sort(([a], [b]) => (a < b ? -1 : 1))) {
+    if (!actual.main.has(name)) {
+      plan.unknown.push(name);
+      continue;
+    }
+    if (actual.main.get(name) !== value) {
+      plan.changes.push({
+        op: 'update',
+        table: 'global_variables',
+        where: { variable_name: name },
+        set: { variable_value: value },
+      });
+      plan.notes.push(secretVariables.has(name) ? `set ${name}` : `set ${name} to ${JSON.stringify(value)}`);
+    } else if (actual.runtime.get(name) !== value) {
+      plan.reload = true;
+    }
+  }
+  return plan;
+}

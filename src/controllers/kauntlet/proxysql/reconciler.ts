@@ -35,6 +35,7 @@ import {
   markerOf,
   planServers,
   planUsers,
+  planVariables,
   serverSettings,
   userSettings,
   type DesiredServers,
@@ -42,6 +43,7 @@ import {
   type ServersPlan,
   type UserSettings,
   type UsersPlan,
+  type VariablesPlan,
 } from './plan.js';
 
 export const proxysqlSyncFieldManager = 'upm.io/proxysqlsync-controller';
@@ -74,6 +76,8 @@ interface Instance {
   admin?: ProxysqlAdmin;
   version?: string;
   servers?: ServersPlan;
+  /** Monitor account and server version (global_variables); counted with the servers. */
+  variables?: VariablesPlan;
   users?: UsersPlan;
   /** Modules whose earlier load is not known to have completed (the status flag was not true). */
   reload: AdminModule[];
@@ -88,7 +92,8 @@ const asObject = (o: unknown) => o as KubeObject;
 
 function pending(i: Instance, module: 'SERVERS' | 'USERS'): boolean {
   const plan = module === 'SERVERS' ? i.servers : i.users;
-  return !!plan && (plan.changes.length > 0 || i.reload.includes(module));
+  const variables = module === 'SERVERS' && !!i.variables && (i.variables.changes.length > 0 || i.variables.reload);
+  return !!plan && (plan.changes.length > 0 || i.reload.includes(module) || variables);
 }
 
 const hasWork = (i: Instance) => pending(i, 'SERVERS') || pending(i, 'USERS');
@@ -100,6 +105,13 @@ function synced(i: Instance, module: 'SERVERS' | 'USERS'): boolean {
 }
 
 export class ProxysqlSyncReconciler {
+  /**
+   * Per ProxysqlSync and instance, the modules this process last knew to be loaded. It is fresher
+   * than the status in the cache, which can lag this controller's own last write; the status flag
+   * is what a new process (or a new leader) starts from.
+   */
+  private readonly loaded = new Map<string, { uid: string; modules: Set<AdminModule> }>();
+
   constructor(
     private readonly client: KubeClient,
     private readonly caches: ProxysqlSyncCaches,
@@ -110,7 +122,11 @@ export class ProxysqlSyncReconciler {
 
   readonly reconcile = async (req: Request, ctx: ReconcileContext): Promise<Result | void> => {
     const sync = this.caches.syncs.get(req.namespace, req.name) as unknown as ProxysqlSync | undefined;
-    if (!sync || sync.metadata.deletionTimestamp) return;
+    if (!sync || sync.metadata.deletionTimestamp) {
+      for (const key of this.loaded.keys())
+        if (key.startsWith(`${req.namespace}/${req.name}/`)) this.loaded.delete(key);
+      return;
+    }
     const ns = req.namespace;
     const resyncMs = this.opts.resyncMs ?? 30_000;
     const retryMs = this.opts.retryMs ?? 5000;
@@ -121,13 +137,17 @@ export class ProxysqlSyncReconciler {
     const mr = this.caches.replications.get(ns, mrName) as unknown as MysqlReplication | undefined;
     const admin = await this.credentials(ns, sync.spec.credentials.admin);
     const tlsMode = sync.spec.tls?.mode ?? 'Disabled';
+    const monitorRef = sync.spec.credentials.monitor;
+    const monitor = monitorRef ? await this.credentials(ns, monitorRef) : undefined;
     const blocker: Problem | undefined = !mr
       ? { reason: 'MysqlReplicationNotFound', message: `MysqlReplication ${JSON.stringify(mrName)} not found` }
       : !admin.ok
         ? { reason: admin.reason, message: `admin credentials: ${admin.message}` }
-        : tlsMode !== 'Disabled'
-          ? { reason: 'TLSNotSupported', message: `tls.mode ${tlsMode} is not supported by this controller yet` }
-          : undefined;
+        : monitor && !monitor.ok
+          ? { reason: monitor.reason, message: `monitor credentials: ${monitor.message}` }
+          : tlsMode !== 'Disabled'
+            ? { reason: 'TLSNotSupported', message: `tls.mode ${tlsMode} is not supported by this controller yet` }
+            : undefined;
     if (blocker || !mr || !admin.ok) {
       this.events.event(asObject(sync), 'Warning', blocker!.reason, 'Sync', blocker!.message);
       await this.writeStatus(sync, this.blockedStatus(sync, blocker!), { servers: blocker, users: blocker });
@@ -145,12 +165,18 @@ export class ProxysqlSyncReconciler {
     const desired = servers.ok ? servers.desired : undefined;
     const serversProblem: Problem | undefined = servers.ok ? undefined : servers;
 
-    // Desired users, from the accounts of the primary.
+    // Desired users and server version, from the primary.
     const userRule = userSettings(sync.spec.users);
     let users: DesiredUsers | undefined;
     let usersProblem: Problem | undefined;
+    const variables: Record<string, string> = {};
+    if (monitor?.ok) {
+      if (monitor.credentials.username) variables['mysql-monitor_username'] = monitor.credentials.username;
+      variables['mysql-monitor_password'] = monitor.credentials.password;
+    }
+    const got = await this.readPrimary(sync, mr, desired, endpoints, userRule.enabled ? userRule : undefined);
+    if (!('reason' in got) && got.version) variables['mysql-server_version'] = got.version;
     if (userRule.enabled) {
-      const got = await this.accounts(sync, mr, desired, endpoints, userRule);
       if ('reason' in got) {
         usersProblem = got;
         this.events.event(asObject(sync), 'Warning', got.reason, 'ReadAccounts', got.message);
@@ -168,7 +194,7 @@ export class ProxysqlSyncReconciler {
       // Observe and plan.
       await Promise.all(
         sync.spec.proxysql.map((p, n) =>
-          this.observe(sync, instances[n], p, admin.credentials, previous.get(p.name), desired, users),
+          this.observe(sync, instances[n], p, admin.credentials, previous.get(p.name), desired, users, variables),
         ),
       );
       const paused = sync.spec.paused === true;
@@ -220,6 +246,7 @@ export class ProxysqlSyncReconciler {
     prev: ProxysqlInstanceStatus | undefined,
     desired: DesiredServers | undefined,
     users: DesiredUsers | undefined,
+    variables: Record<string, string>,
   ): Promise<void> {
     const ns = sync.metadata.namespace!;
     const marker = markerOf(sync);
@@ -249,11 +276,14 @@ export class ProxysqlSyncReconciler {
           i.admin.connectionPool(),
         ]);
         i.servers = planServers(desired, { servers: rows, replicationHostgroups, pool }, marker);
-        if (prev?.serversSynced !== true) i.reload.push('SERVERS');
+        if (!this.isLoaded(sync, i.name, 'SERVERS', prev?.serversSynced)) i.reload.push('SERVERS');
+        if (Object.keys(variables).length > 0) {
+          i.variables = planVariables(variables, await i.admin.variables(Object.keys(variables)));
+        }
       }
       if (users) {
         i.users = planUsers(users.users, await i.admin.users(), marker);
-        if (prev?.usersSynced !== true) i.reload.push('USERS');
+        if (!this.isLoaded(sync, i.name, 'USERS', prev?.usersSynced)) i.reload.push('USERS');
       }
     } catch (err) {
       i.failure = { health: 'Failed', reason: 'SyncFailed', message: `reading the admin tables: ${errText(err)}` };
@@ -261,11 +291,15 @@ export class ProxysqlSyncReconciler {
   }
 
   private async act(sync: ProxysqlSync, i: Instance, ctx: ReconcileContext): Promise<void> {
-    const changes = [...(i.servers?.changes ?? []), ...(i.users?.changes ?? [])];
+    const changes = [...(i.servers?.changes ?? []), ...(i.variables?.changes ?? []), ...(i.users?.changes ?? [])];
     const reload = i.reload.filter((m) => pending(i, m as 'SERVERS' | 'USERS'));
+    if (i.variables?.reload) reload.push('VARIABLES');
+    const modules = (['SERVERS', 'USERS'] as const).filter((m) => pending(i, m));
+    this.setLoaded(sync, i.name, modules, false);
     try {
       await i.admin!.apply(changes, reload);
       i.applied = true;
+      this.setLoaded(sync, i.name, modules, true);
     } catch (err) {
       const message = `applying ${changes.length} change(s): ${errText(err)}`;
       i.failure = { health: 'Failed', reason: 'SyncFailed', message };
@@ -289,7 +323,10 @@ export class ProxysqlSyncReconciler {
       }
       return [...byNote].map(([n, names]) => `${names.join(', ')}: ${n}`).join(' | ');
     };
-    const servers = grouped((i) => (i.servers?.notes.length ? i.servers.notes.join('; ') : undefined));
+    const servers = grouped((i) => {
+      const notes = [...(i.servers?.notes ?? []), ...(i.variables?.notes ?? [])];
+      return notes.length > 0 ? notes.join('; ') : undefined;
+    });
     if (servers) {
       const reason = applied.some((i) => i.servers?.writerChanged) ? 'WriterChanged' : 'ServersChanged';
       this.events.event(asObject(sync), 'Normal', reason, 'Sync', truncate(servers));
@@ -301,6 +338,27 @@ export class ProxysqlSyncReconciler {
         : undefined;
     });
     if (users) this.events.event(asObject(sync), 'Normal', 'UsersChanged', 'Sync', truncate(users));
+  }
+
+  private loadedEntry(sync: ProxysqlSync, instance: string) {
+    const key = `${sync.metadata.namespace}/${sync.metadata.name}/${instance}`;
+    const entry = this.loaded.get(key);
+    return { key, entry: entry?.uid === sync.metadata.uid ? entry : undefined };
+  }
+
+  private isLoaded(sync: ProxysqlSync, instance: string, module: AdminModule, flag: boolean | undefined): boolean {
+    const { entry } = this.loadedEntry(sync, instance);
+    return entry ? entry.modules.has(module) : flag === true;
+  }
+
+  private setLoaded(sync: ProxysqlSync, instance: string, modules: readonly AdminModule[], loaded: boolean): void {
+    const { key, entry } = this.loadedEntry(sync, instance);
+    const e = entry ?? { uid: sync.metadata.uid ?? '', modules: new Set<AdminModule>(['SERVERS', 'USERS']) };
+    for (const m of modules) {
+      if (loaded) e.modules.add(m);
+      else e.modules.delete(m);
+    }
+    this.loaded.set(key, e);
   }
 
   private unit(ns: string, name: string | undefined): Unit | undefined {
@@ -317,12 +375,13 @@ export class ProxysqlSyncReconciler {
     return credentialsFrom(ref, secret);
   }
 
-  private async accounts(
+  /** The primary's version and, with a rule, its accounts. */
+  private async readPrimary(
     sync: ProxysqlSync,
     mr: MysqlReplication,
     desired: DesiredServers | undefined,
     endpoints: Map<string, Endpoint>,
-    rule: UserSettings,
+    rule: UserSettings | undefined,
   ): Promise<AccountsSnapshot | Problem> {
     if (!desired) return { reason: 'NoPrimary', message: 'no primary to read the MySQL accounts from' };
     const ref = sync.spec.credentials.mysql ?? mr.spec.credentials.admin;
@@ -408,6 +467,7 @@ export class ProxysqlSyncReconciler {
       const messages: string[] = [];
       if (!i.applied && hasWork(i)) messages.push(paused ? 'paused: changes are not applied' : 'applying changes');
       if (i.servers?.draining.length) messages.push(`draining ${i.servers.draining.join(', ')}`);
+      if (i.variables?.unknown.length) messages.push(`ProxySQL has no variable ${i.variables.unknown.join(', ')}`);
       if (i.users?.conflicts.length) {
         messages.push(`users left alone (not created by this object): ${i.users.conflicts.join(', ')}`);
       }
