@@ -451,6 +451,36 @@ describeIfRoot('node runtime: Pods of database images as processes', () => {
     ]);
     // In cluster mode, on its own until RedisCluster forms the cluster.
     expect(cluster).toContain('cluster_known_nodes:1');
+
+    // Volumes: bound by the local provisioner; growing the UnitSet's volume grows every claim
+    // (expansion allowed by the local-path class), and each Unit says so in VolumesReady.
+    const volumesReady = async (unit: string) =>
+      ((await getJSON(['get', 'unit', unit]))['status']?.conditions ?? []).find(
+        (c: Obj) => c['type'] === 'VolumesReady',
+      ) as Obj | undefined;
+    for (const u of ['orders-db-0', 'orders-db-1', 'orders-db-2'])
+      await waitFor(`${u} VolumesReady`, async () => (await volumesReady(u))?.['reason'] === 'Bound', 20_000);
+    await ok([
+      'patch',
+      'unitset',
+      'orders-db',
+      '--type=json',
+      '-p',
+      '[{"op":"replace","path":"/spec/storage/volumes/0/size","value":"3Gi"}]',
+    ]);
+    await waitFor(
+      'claims grown to 3Gi and VolumesReady again',
+      async () => {
+        const claims = (await getJSON(['get', 'pvc', '-l', 'upm.io/unitset=orders-db']))['items'] as Obj[];
+        if (claims.length !== 3 || claims.some((c) => c['status']?.capacity?.storage !== '3Gi')) return false;
+        for (const u of ['orders-db-0', 'orders-db-1', 'orders-db-2']) {
+          const c = await volumesReady(u);
+          if (c?.['status'] !== 'True' || c?.['reason'] !== 'Bound') return false;
+        }
+        return true;
+      },
+      60_000,
+    );
     process.stdout.write(
       `examples: 3 MariaDB + 6 Redis cluster Units all Ready ${allReadyMs} ms after kubectl apply\n`,
     );
