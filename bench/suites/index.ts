@@ -9,6 +9,7 @@ import { memorySuite } from './memory.js';
 import { cubeSuite } from './cube.js';
 import { localUnitsSuite } from './local-units.js';
 import { kauntletSuite } from './placeholders.js';
+import { proxysqlSuite } from './proxysql.js';
 import { watchSuite } from './watch.js';
 import { writesSuite } from './writes.js';
 
@@ -22,4 +23,5 @@ export const suites: Suite[] = [
   cubeSuite,
   localUnitsSuite,
   kauntletSuite,
+  proxysqlSuite,
 ];

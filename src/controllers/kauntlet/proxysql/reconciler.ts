@@ -69,6 +69,13 @@ interface Problem {
   message: string;
 }
 
+/** What the primary gives: the users to copy (or why not) and the variables to set. */
+interface FromPrimary {
+  users?: DesiredUsers;
+  usersProblem?: Problem;
+  variables: Record<string, string>;
+}
+
 /** One ProxySQL instance in this pass: what was seen, planned and done. */
 interface Instance {
   name: string;
@@ -165,38 +172,40 @@ export class ProxysqlSyncReconciler {
     const desired = servers.ok ? servers.desired : undefined;
     const serversProblem: Problem | undefined = servers.ok ? undefined : servers;
 
-    // Desired users and server version, from the primary.
-    const userRule = userSettings(sync.spec.users);
-    let users: DesiredUsers | undefined;
-    let usersProblem: Problem | undefined;
-    const variables: Record<string, string> = {};
-    if (monitor?.ok) {
-      if (monitor.credentials.username) variables['mysql-monitor_username'] = monitor.credentials.username;
-      variables['mysql-monitor_password'] = monitor.credentials.password;
-    }
-    const got = await this.readPrimary(sync, mr, desired, endpoints, userRule.enabled ? userRule : undefined);
-    if (!('reason' in got) && got.version) variables['mysql-server_version'] = got.version;
-    if (userRule.enabled) {
-      if ('reason' in got) {
-        usersProblem = got;
-        this.events.event(asObject(sync), 'Warning', got.reason, 'ReadAccounts', got.message);
-      } else {
-        users = desiredUsers(userRule, got, settings.writerHostgroup, marker);
-        if (users.skipped.length > 0) {
-          const note = truncate(`not copied: ${users.skipped.join('; ')}`);
-          this.events.event(asObject(sync), 'Normal', 'AccountsSkipped', 'ReadAccounts', note);
-        }
+    // Desired users and server version, from the primary: read while ProxySQL is read, so a slow
+    // primary does not hold up the servers.
+    const fromPrimary = (async (): Promise<FromPrimary> => {
+      const userRule = userSettings(sync.spec.users);
+      const out: FromPrimary = { variables: {} };
+      if (monitor?.ok) {
+        if (monitor.credentials.username) out.variables['mysql-monitor_username'] = monitor.credentials.username;
+        out.variables['mysql-monitor_password'] = monitor.credentials.password;
       }
-    }
+      const got = await this.readPrimary(sync, mr, desired, endpoints, userRule.enabled ? userRule : undefined);
+      if (!('reason' in got) && got.version) out.variables['mysql-server_version'] = got.version;
+      if (!userRule.enabled) return out;
+      if ('reason' in got) {
+        out.usersProblem = got;
+        this.events.event(asObject(sync), 'Warning', got.reason, 'ReadAccounts', got.message);
+        return out;
+      }
+      out.users = desiredUsers(userRule, got, settings.writerHostgroup, marker);
+      if (out.users.skipped.length > 0) {
+        const note = truncate(`not copied: ${out.users.skipped.join('; ')}`);
+        this.events.event(asObject(sync), 'Normal', 'AccountsSkipped', 'ReadAccounts', note);
+      }
+      return out;
+    })();
 
     const instances: Instance[] = sync.spec.proxysql.map((p) => ({ name: p.name, reload: [], applied: false }));
     try {
       // Observe and plan.
       await Promise.all(
         sync.spec.proxysql.map((p, n) =>
-          this.observe(sync, instances[n], p, admin.credentials, previous.get(p.name), desired, users, variables),
+          this.observe(sync, instances[n], p, admin.credentials, previous.get(p.name), desired, fromPrimary),
         ),
       );
+      const { usersProblem } = await fromPrimary;
       const paused = sync.spec.paused === true;
       const toApply = paused ? [] : instances.filter((i) => !i.failure && hasWork(i));
       if (toApply.length > 0) {
@@ -245,8 +254,7 @@ export class ProxysqlSyncReconciler {
     creds: Credentials,
     prev: ProxysqlInstanceStatus | undefined,
     desired: DesiredServers | undefined,
-    users: DesiredUsers | undefined,
-    variables: Record<string, string>,
+    fromPrimary: Promise<FromPrimary>,
   ): Promise<void> {
     const ns = sync.metadata.namespace!;
     const marker = markerOf(sync);
@@ -277,9 +285,10 @@ export class ProxysqlSyncReconciler {
         ]);
         i.servers = planServers(desired, { servers: rows, replicationHostgroups, pool }, marker);
         if (!this.isLoaded(sync, i.name, 'SERVERS', prev?.serversSynced)) i.reload.push('SERVERS');
-        if (Object.keys(variables).length > 0) {
-          i.variables = planVariables(variables, await i.admin.variables(Object.keys(variables)));
-        }
+      }
+      const { users, variables } = await fromPrimary;
+      if (desired && Object.keys(variables).length > 0) {
+        i.variables = planVariables(variables, await i.admin.variables(Object.keys(variables)));
       }
       if (users) {
         i.users = planUsers(users.users, await i.admin.users(), marker);
