@@ -346,6 +346,23 @@ it('leaves users created in ProxySQL by hand alone', async () => {
   ]);
 });
 
+it('changes nothing while paused, and catches up when unpaused', async () => {
+  const [a, b] = [dbs[0].port, dbs[1].port];
+  await ok('patch', 'proxysqlsync/front', '--type=merge', '-p', '{"spec":{"paused":true}}');
+  const writes = proxies.map((p) => p.writes().length);
+  await replicationStatus('m1', {});
+  await waitFor('the Ready condition says Paused', async () => (await condition('Ready'))?.reason === 'Paused');
+  expect(proxies.map((p) => p.writes().length)).toEqual(writes);
+  expect(online(proxies[0], 1)).toEqual([a]);
+  expect(await instanceStatus('p1')).toMatchObject({ ready: false, message: expect.stringContaining('paused') });
+
+  await ok('patch', 'proxysqlsync/front', '--type=merge', '-p', '{"spec":{"paused":false}}');
+  await ok('wait', '--for=condition=Ready', 'proxysqlsync/front', '--timeout=30s');
+  for (const p of proxies)
+    expect(online(p, 1).sort((x, y) => x - y)).toEqual([a, fakeReplicaPort].sort((x, y) => x - y));
+  expect(online(proxies[0], 0)).toEqual([b]);
+});
+
 it('loads again after a restart when the previous controller stopped between its table edits and the LOAD', async () => {
   await manager!.stop();
   manager = undefined;
