@@ -14,11 +14,9 @@ import type {
   ProxysqlSyncStatus,
   Unit,
 } from '../../../api/generated/types.js';
-import { setCondition, type Condition } from '../../../machinery/conditions.js';
 import { isNotFound } from '../../../machinery/errors.js';
 import { jsonEqual, type KubeObject } from '../../../machinery/object.js';
-import { formatTime } from '../../../machinery/time.js';
-import { ProxysqlAdmin, type ServerRow } from '../../drivers/proxysql/admin.js';
+import { ProxysqlAdmin } from '../../drivers/proxysql/admin.js';
 import type { Timeouts } from '../../drivers/proxysql/connection.js';
 import { readAccounts, type AccountsSnapshot } from '../../drivers/proxysql/mysql-accounts.js';
 import type { AdminModule } from '../../drivers/proxysql/sql.js';
@@ -30,6 +28,16 @@ import type { Informer } from '../../runtime/informer.js';
 import { credentialsFrom, type Credentials, type CredentialsRef } from '../shared/credentials.js';
 import { addressOf, resolveInstance, type Endpoint, type UnitAddressing } from '../shared/instances.js';
 import {
+  blockedStatus,
+  hasWork,
+  pending,
+  problemOf,
+  syncStatus,
+  withConditions,
+  type Instance,
+  type Problem,
+} from './status.js';
+import {
   desiredServers,
   desiredUsers,
   markerOf,
@@ -40,10 +48,7 @@ import {
   userSettings,
   type DesiredServers,
   type DesiredUsers,
-  type ServersPlan,
   type UserSettings,
-  type UsersPlan,
-  type VariablesPlan,
 } from './plan.js';
 
 export const proxysqlSyncFieldManager = 'upm.io/proxysqlsync-controller';
@@ -63,52 +68,13 @@ export interface ProxysqlSyncOptions {
   timeouts?: Timeouts;
 }
 
-/** A problem that stops a whole part of the sync (servers or users), with its condition reason. */
-interface Problem {
-  reason: string;
-  message: string;
-}
+const asObject = (o: unknown) => o as KubeObject;
 
 /** What the primary gives: the users to copy (or why not) and the variables to set. */
 interface FromPrimary {
   users?: DesiredUsers;
   usersProblem?: Problem;
   variables: Record<string, string>;
-}
-
-/** One ProxySQL instance in this pass: what was seen, planned and done. */
-interface Instance {
-  name: string;
-  address?: string;
-  admin?: ProxysqlAdmin;
-  version?: string;
-  servers?: ServersPlan;
-  /** Monitor account and server version (global_variables); counted with the servers. */
-  variables?: VariablesPlan;
-  users?: UsersPlan;
-  /** Modules whose earlier load is not known to have completed (the status flag was not true). */
-  reload: AdminModule[];
-  applied: boolean;
-  /** Runtime servers after the pass (for status.instances[].writer). */
-  runtime?: ServerRow[];
-  /** Unreachable (no connection) or Failed (a statement failed). */
-  failure?: { health: 'Unreachable' | 'Failed'; reason: string; message: string };
-}
-
-const asObject = (o: unknown) => o as KubeObject;
-
-function pending(i: Instance, module: 'SERVERS' | 'USERS'): boolean {
-  const plan = module === 'SERVERS' ? i.servers : i.users;
-  const variables = module === 'SERVERS' && !!i.variables && (i.variables.changes.length > 0 || i.variables.reload);
-  return !!plan && (plan.changes.length > 0 || i.reload.includes(module) || variables);
-}
-
-const hasWork = (i: Instance) => pending(i, 'SERVERS') || pending(i, 'USERS');
-
-/** In sync for `module`: planned, and either nothing to do or done in this pass. */
-function synced(i: Instance, module: 'SERVERS' | 'USERS'): boolean {
-  const plan = module === 'SERVERS' ? i.servers : i.users;
-  return !i.failure && !!plan && (i.applied || !pending(i, module));
 }
 
 export class ProxysqlSyncReconciler {
@@ -157,7 +123,7 @@ export class ProxysqlSyncReconciler {
             : undefined;
     if (blocker || !mr || !admin.ok) {
       this.events.event(asObject(sync), 'Warning', blocker!.reason, 'Sync', blocker!.message);
-      await this.writeStatus(sync, this.blockedStatus(sync, blocker!), { servers: blocker, users: blocker });
+      await this.writeStatus(sync, blockedStatus(sync, blocker!), { servers: blocker, users: blocker });
       return { requeueAfterMs: resyncMs };
     }
 
@@ -210,9 +176,9 @@ export class ProxysqlSyncReconciler {
       const toApply = paused ? [] : instances.filter((i) => !i.failure && hasWork(i));
       if (toApply.length > 0) {
         // Announce before acting (see the header).
-        await this.writeStatus(sync, this.status(sync, instances, desired, false), {
-          servers: serversProblem ?? this.problem(instances, 'SERVERS', false),
-          users: usersProblem ?? this.problem(instances, 'USERS', false),
+        await this.writeStatus(sync, syncStatus(sync, instances, desired, false, this.now()), {
+          servers: serversProblem ?? problemOf(instances, 'SERVERS', false),
+          users: usersProblem ?? problemOf(instances, 'USERS', false),
         });
         await Promise.all(toApply.map((i) => this.act(sync, i, ctx)));
         this.recordChanges(
@@ -235,10 +201,10 @@ export class ProxysqlSyncReconciler {
         const note = `users ${conflicts.join(', ')} exist in ProxySQL without this object's marker and were left alone`;
         this.events.event(asObject(sync), 'Warning', 'UserConflict', 'Sync', truncate(note));
       }
-      const status = this.status(sync, instances, desired, paused);
+      const status = syncStatus(sync, instances, desired, paused, this.now());
       await this.writeStatus(sync, status, {
-        servers: serversProblem ?? this.problem(instances, 'SERVERS', paused),
-        users: usersProblem ?? this.problem(instances, 'USERS', paused),
+        servers: serversProblem ?? problemOf(instances, 'SERVERS', paused),
+        users: usersProblem ?? problemOf(instances, 'USERS', paused),
       });
       const unsettled = instances.some((i) => i.failure || (i.servers?.draining.length ?? 0) > 0);
       return { requeueAfterMs: unsettled || serversProblem || usersProblem ? retryMs : resyncMs };
@@ -410,150 +376,12 @@ export class ProxysqlSyncReconciler {
     }
   }
 
-  /** The reason a module is not in sync everywhere, from the first instance that is not. */
-  private problem(instances: Instance[], module: 'SERVERS' | 'USERS', paused: boolean): Problem | undefined {
-    for (const i of instances) {
-      if (i.failure) return { reason: i.failure.reason, message: `${i.name}: ${i.failure.message}` };
-      if (!synced(i, module)) {
-        return paused
-          ? { reason: 'Paused', message: `${i.name} is not in sync and spec.paused is set` }
-          : { reason: 'Syncing', message: `${i.name}: changes are being applied` };
-      }
-    }
-    return undefined;
-  }
-
-  /** Status when nothing could be observed (no MysqlReplication, no credentials). */
-  private blockedStatus(sync: ProxysqlSync, p: Problem): ProxysqlSyncStatus {
-    const previous = new Map((sync.status?.instances ?? []).map((i) => [i.name, i]));
-    return {
-      ...(sync.status ?? {}),
-      totalInstances: sync.spec.proxysql.length,
-      readyInstances: 0,
-      instances: sync.spec.proxysql.map((i) => ({
-        ...(previous.get(i.name) ?? { name: i.name }),
-        ready: false,
-        serversSynced: false,
-        usersSynced: false,
-        message: p.message,
-      })),
-    };
-  }
-
-  private status(
-    sync: ProxysqlSync,
-    instances: Instance[],
-    desired: DesiredServers | undefined,
-    paused: boolean,
-  ): ProxysqlSyncStatus {
-    const previous = new Map((sync.status?.instances ?? []).map((i) => [i.name, i]));
-    const usersEnabled = userSettings(sync.spec.users).enabled;
-    const now = formatTime(this.now());
-    const out: ProxysqlInstanceStatus[] = instances.map((i) => {
-      const prev = previous.get(i.name);
-      if (i.failure) {
-        return dropUndefined({
-          ...(prev ?? {}),
-          name: i.name,
-          address: i.address ?? prev?.address,
-          health: i.failure.health,
-          ready: false,
-          version: i.version ?? prev?.version,
-          serversSynced: false,
-          usersSynced: false,
-          message: i.failure.message,
-        });
-      }
-      const serversSynced = synced(i, 'SERVERS');
-      const usersSynced = !usersEnabled || synced(i, 'USERS');
-      const ready = serversSynced && usersSynced;
-      const writer = desired
-        ? i.runtime
-            ?.filter((r) => r.hostgroup_id === desired.settings.writerHostgroup && r.status === 'ONLINE')
-            .map((r) => addressOf({ host: r.hostname, port: r.port }))
-            .join(',')
-        : undefined;
-      const messages: string[] = [];
-      if (!i.applied && hasWork(i)) messages.push(paused ? 'paused: changes are not applied' : 'applying changes');
-      if (i.servers?.draining.length) messages.push(`draining ${i.servers.draining.join(', ')}`);
-      if (i.variables?.unknown.length) messages.push(`ProxySQL has no variable ${i.variables.unknown.join(', ')}`);
-      if (i.users?.conflicts.length) {
-        messages.push(`users left alone (not created by this object): ${i.users.conflicts.join(', ')}`);
-      }
-      const stillSynced = prev?.ready === true && !i.applied;
-      return dropUndefined({
-        name: i.name,
-        address: i.address,
-        health: 'Healthy' as const,
-        ready,
-        version: i.version,
-        serversSynced,
-        usersSynced,
-        users: i.users ? i.users.managed : prev?.users,
-        writer: writer ?? prev?.writer,
-        lastSyncTime: ready ? (stillSynced ? (prev.lastSyncTime ?? now) : now) : prev?.lastSyncTime,
-        message: messages.length > 0 ? messages.join('; ') : undefined,
-      });
-    });
-    const status: ProxysqlSyncStatus = {
-      ...(sync.status ?? {}),
-      totalInstances: out.length,
-      readyInstances: out.filter((i) => i.ready).length,
-      instances: out,
-    };
-    if (desired && out.every((i) => i.serversSynced)) status.primary = desired.primary;
-    return status;
-  }
-
   private async writeStatus(
     sync: ProxysqlSync,
     status: ProxysqlSyncStatus,
     problems: { servers?: Problem; users?: Problem },
   ): Promise<void> {
-    const gen = sync.metadata.generation;
-    const usersEnabled = userSettings(sync.spec.users).enabled;
-    let conditions = (sync.status?.conditions ?? []) as unknown as Condition[];
-    const set = (c: Condition) =>
-      (conditions = setCondition(conditions, { ...c, observedGeneration: gen }, this.now()).conditions);
-    set(
-      problems.servers
-        ? { type: 'ServersSynced', status: 'False', reason: problems.servers.reason, message: problems.servers.message }
-        : {
-            type: 'ServersSynced',
-            status: 'True',
-            reason: 'Synced',
-            message: 'servers and hostgroups are loaded everywhere',
-          },
-    );
-    set(
-      !usersEnabled
-        ? {
-            type: 'UsersSynced',
-            status: 'True',
-            reason: 'Disabled',
-            message: 'users are not synchronised (spec.users.enabled)',
-          }
-        : problems.users
-          ? { type: 'UsersSynced', status: 'False', reason: problems.users.reason, message: problems.users.message }
-          : { type: 'UsersSynced', status: 'True', reason: 'Synced', message: 'users are loaded everywhere' },
-    );
-    const first = problems.servers ?? (usersEnabled ? problems.users : undefined);
-    const readyCount = status.readyInstances ?? 0;
-    set(
-      first
-        ? { type: 'Ready', status: 'False', reason: first.reason, message: first.message }
-        : {
-            type: 'Ready',
-            status: 'True',
-            reason: 'Synced',
-            message: `${readyCount}/${status.totalInstances ?? 0} ProxySQL instances in sync`,
-          },
-    );
-    const next: ProxysqlSyncStatus = {
-      ...status,
-      observedGeneration: gen,
-      conditions: conditions as unknown as ProxysqlSyncStatus['conditions'],
-    };
+    const next = withConditions(sync, status, problems, this.now());
     if (jsonEqual(next, sync.status ?? {})) return;
     await this.client.apply(
       proxysqlSyncs,
@@ -567,10 +395,6 @@ export class ProxysqlSyncReconciler {
       { subresource: 'status' },
     );
   }
-}
-
-function dropUndefined<T extends object>(o: T): T {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
 }
 
 const truncate = (s: string, n = 1000) => (s.length > n ? `${s.slice(0, n - 1)}…` : s);
