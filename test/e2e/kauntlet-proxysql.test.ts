@@ -19,7 +19,7 @@ import {
 } from '../../src/controllers/drivers/proxysql/testing/mariadb.js';
 import { addProxysqlSync } from '../../src/controllers/kauntlet/proxysql/index.js';
 import { proxysqlSyncFieldManager } from '../../src/controllers/kauntlet/proxysql/reconciler.js';
-import { mysqlReplications, proxysqlSyncs } from '../../src/controllers/resources.js';
+import { mysqlReplications, proxysqlSyncs, units } from '../../src/controllers/resources.js';
 import { KubeClient, loadKubeConfig } from '../../src/controllers/runtime/client.js';
 import { Manager } from '../../src/controllers/runtime/manager.js';
 import type { KubeObject } from '../../src/machinery/object.js';
@@ -404,6 +404,47 @@ it('loads again after a restart when the previous controller stopped between its
   await waitFor('p1 in sync again', async () => (await instanceStatus('p1'))?.serversSynced === true);
   // Only the load (and save) that did not happen: no table edit.
   expect(p.writes().slice(writes)).toEqual(['LOAD MYSQL SERVERS TO RUNTIME', 'SAVE MYSQL SERVERS TO DISK']);
+});
+
+it('reaches a ProxySQL run by a Unit once the Unit has an address', async () => {
+  const p = await startProxysqlStandIn({ adminUser: 'radmin', adminPassword: "s3cr'et" });
+  proxies.push(p); // closed in afterAll
+  await applyYaml(`
+apiVersion: upm.io/v1alpha1
+kind: Unit
+metadata: {name: proxy-0, namespace: default}
+spec:
+  unitTemplate: proxysql-2.7
+  podTemplate: {spec: {containers: [{name: proxysql, image: proxysql/proxysql:2.7.1}]}}
+---
+apiVersion: upm.io/v1alpha1
+kind: ProxysqlSync
+metadata: {name: on-units, namespace: default}
+spec:
+  mysqlReplication: {name: orders}
+  credentials: {admin: {name: proxysql-admin}}
+  proxysql: [{name: p0, unitRef: {name: proxy-0}, port: ${p.port}}]
+  users: {enabled: false}
+`);
+  const ready = async () =>
+    ((await json('get', 'proxysqlsync', 'on-units')).status?.conditions ?? []).find(
+      (c: { type: string }) => c.type === 'Ready',
+    );
+  await waitFor('UnitNotAddressable', async () => (await ready())?.reason === 'UnitNotAddressable');
+  // The Unit controller (not running here) would write this; the Unit's change triggers the pass.
+  await client.apply(
+    units,
+    {
+      apiVersion: 'upm.io/v1alpha1',
+      kind: 'Unit',
+      metadata: { name: 'proxy-0', namespace: 'default' },
+      status: { address: '127.0.0.1' },
+    } as unknown as KubeObject,
+    'test-stands-for-unit-controller',
+    { subresource: 'status' },
+  );
+  await waitFor('Ready', async () => (await ready())?.status === 'True');
+  expect(online(p, 0)).toEqual([dbs[1].port]);
 });
 
 it('says so when the MysqlReplication does not exist', async () => {
