@@ -6,6 +6,7 @@ import { getSuite } from './get.js';
 import { list10kSuite } from './list10k.js';
 import { listSuite } from './list.js';
 import { memorySuite } from './memory.js';
+import { crdSuite } from './crd.js';
 import { cubeSuite } from './cube.js';
 import { localUnitsSuite } from './local-units.js';
 import { kauntletSuite } from './placeholders.js';
@@ -20,6 +21,7 @@ export const suites: Suite[] = [
   list10kSuite,
   watchSuite,
   memorySuite,
+  crdSuite,
   cubeSuite,
   localUnitsSuite,
   kauntletSuite,

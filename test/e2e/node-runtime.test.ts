@@ -433,11 +433,18 @@ describeIfRoot('node runtime: Pods of database images as processes', () => {
       ids.add(id);
     }
     expect(ids.size).toBe(3);
+    // The exporter sidecar of the template is Debian's mysqld exporter, scraping its own server.
+    for (const p of pods.filter((x) => x['metadata'].name.startsWith('orders-db-'))) {
+      const metrics = await (await fetch(`http://${p['status'].podIP}:9104/metrics`)).text();
+      expect(metrics).toMatch(/^mysql_up 1$/m);
+    }
     // The password of the credential Secret the Cube generated.
     const secret = await getJSON(['get', 'secret', 'events-cache-admin']);
     const password = Buffer.from(secret['data'].password, 'base64').toString('utf8');
     for (const p of pods.filter((x) => x['metadata'].name.startsWith('events-cache-'))) {
       expect(await redis(p['status'].podIP, ['AUTH', password])).toBe('+OK');
+      const metrics = await (await fetch(`http://${p['status'].podIP}:9121/metrics`)).text();
+      expect(metrics).toMatch(/^redis_up 1$/m);
     }
     const cluster = await ok([
       'exec',
