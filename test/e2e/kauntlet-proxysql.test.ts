@@ -447,6 +447,24 @@ spec:
   expect(online(p, 0)).toEqual([dbs[1].port]);
 });
 
+it('refuses to share hostgroups with another ProxysqlSync on the same ProxySQL', async () => {
+  const p = proxies[0];
+  const writes = p.writes().length;
+  await applyYaml(
+    syncYaml()
+      .replace('name: front', 'name: rival')
+      .replace(/ {4}- \{name: p2.*\n/, ''),
+  );
+  await waitFor('the conflict on Ready', async () => {
+    const c = ((await json('get', 'proxysqlsync', 'rival')).status?.conditions ?? []).find(
+      (x: { type: string }) => x.type === 'Ready',
+    );
+    return c?.reason === 'HostgroupConflict' && /managed by ProxysqlSync default\/front/.test(c.message);
+  });
+  expect(p.writes().length).toBe(writes);
+  await ok('delete', 'proxysqlsync', 'rival');
+});
+
 it('says so when the MysqlReplication does not exist', async () => {
   await applyYaml(syncYaml().replace('name: front', 'name: orphan').replace('{name: orders}', '{name: missing}'));
   await waitFor('the condition', async () => {

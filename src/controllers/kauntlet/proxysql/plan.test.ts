@@ -196,6 +196,20 @@ describe('planServers', () => {
     ]);
   });
 
+  test("another ProxysqlSync's rows in our hostgroups: nothing is planned, the conflict is named", () => {
+    const d = desired('m0');
+    const theirs: ServerRow = { ...d.servers[0], hostname: '10.0.0.9', comment: 'upm.io/proxysqlsync=db/other' };
+    const plan = planServers(d, { servers: [theirs], replicationHostgroups: [], pool: [] }, marker);
+    expect(plan.changes).toEqual([]);
+    expect(plan.conflict).toBe(
+      'hostgroups 0/1 are managed by ProxysqlSync db/other; give one of them other hostgroups',
+    );
+    const rh = { ...d.replicationHostgroup, comment: 'upm.io/proxysqlsync=db/other' };
+    expect(planServers(d, { servers: [], replicationHostgroups: [rh], pool: [] }, marker).conflict).toMatch(
+      /db\/other/,
+    );
+  });
+
   test('settings changes are updates of the differing fields only', () => {
     const d = desired('m0', serverSettings({ maxConnections: 50, checkType: 'super_read_only' }));
     const old = desired('m0');

@@ -15,9 +15,11 @@ import type { AccountsSnapshot } from '../../drivers/proxysql/mysql-accounts.js'
 import type { Change, Row } from '../../drivers/proxysql/sql.js';
 import type { Endpoint } from '../shared/instances.js';
 
+const markerPrefix = 'upm.io/proxysqlsync=';
+
 /** The `comment` of every row a ProxysqlSync writes. */
 export const markerOf = (sync: Pick<ProxysqlSync, 'metadata'>): string =>
-  `upm.io/proxysqlsync=${sync.metadata.namespace ?? ''}/${sync.metadata.name ?? ''}`;
+  `${markerPrefix}${sync.metadata.namespace ?? ''}/${sync.metadata.name ?? ''}`;
 
 export interface ServerSettings {
   writerHostgroup: number;
@@ -140,6 +142,11 @@ export interface ServersPlan {
   notes: string[];
   /** The writer was another server (ONLINE in the writer hostgroup) before this plan: a primary change. */
   writerChanged: boolean;
+  /**
+   * Another ProxysqlSync's rows are in our hostgroups (two objects configured with the same
+   * hostgroups on one ProxySQL). Nothing is planned then: both would fight over the writer.
+   */
+  conflict?: string;
 }
 
 const describe = (r: Pick<ServerRow, 'hostgroup_id' | 'hostname' | 'port'>) =>
@@ -157,6 +164,22 @@ export function planServers(
   marker: string,
 ): ServersPlan {
   const { writerHostgroup: w, readerHostgroup: r } = desired.settings;
+  const foreign = (comment: string) => comment.startsWith(markerPrefix) && comment !== marker;
+  const owner =
+    actual.servers.find((s) => [w, r].includes(s.hostgroup_id) && foreign(s.comment))?.comment ??
+    actual.replicationHostgroups.find(
+      (h) => ([w, r].includes(h.writer_hostgroup) || [w, r].includes(h.reader_hostgroup)) && foreign(h.comment),
+    )?.comment;
+  if (owner) {
+    const other = owner.slice(markerPrefix.length);
+    return {
+      changes: [],
+      draining: [],
+      notes: [],
+      writerChanged: false,
+      conflict: `hostgroups ${w}/${r} are managed by ProxysqlSync ${other}; give one of them other hostgroups`,
+    };
+  }
   const deletes: Change[] = [];
   const updates: Change[] = [];
   const inserts: Change[] = [];

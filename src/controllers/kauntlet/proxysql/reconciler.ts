@@ -250,6 +250,11 @@ export class ProxysqlSyncReconciler {
           i.admin.connectionPool(),
         ]);
         i.servers = planServers(desired, { servers: rows, replicationHostgroups, pool }, marker);
+        if (i.servers.conflict) {
+          i.failure = { health: 'Failed', reason: 'HostgroupConflict', message: i.servers.conflict };
+          this.events.event(asObject(sync), 'Warning', 'HostgroupConflict', 'Sync', `${i.name}: ${i.servers.conflict}`);
+          return;
+        }
         if (!this.isLoaded(sync, i.name, 'SERVERS', prev?.serversSynced)) i.reload.push('SERVERS');
       }
       const { users, variables } = await fromPrimary;
