@@ -206,7 +206,11 @@ export class ProxysqlSyncReconciler {
         servers: serversProblem ?? problemOf(instances, 'SERVERS', paused),
         users: usersProblem ?? problemOf(instances, 'USERS', paused),
       });
-      const unsettled = instances.some((i) => i.failure || (i.servers?.draining.length ?? 0) > 0);
+      // Retry soon while something may change by itself (a ProxySQL coming back, connections
+      // draining); a conflict of configuration waits for the resync or a change of the object.
+      const unsettled = instances.some(
+        (i) => (i.failure && i.failure.reason !== 'HostgroupConflict') || (i.servers?.draining.length ?? 0) > 0,
+      );
       return { requeueAfterMs: unsettled || serversProblem || usersProblem ? retryMs : resyncMs };
     } finally {
       await Promise.all(instances.map((i) => i.admin?.close()));
