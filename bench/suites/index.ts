@@ -10,6 +10,7 @@ import { crdSuite } from './crd.js';
 import { cubeSuite } from './cube.js';
 import { localUnitsSuite } from './local-units.js';
 import { kauntletSuite } from './placeholders.js';
+import { proxysqlSuite } from './proxysql.js';
 import { redisClusterSuite } from './rediscluster.js';
 import { watchSuite } from './watch.js';
 import { writesSuite } from './writes.js';
@@ -26,4 +27,5 @@ export const suites: Suite[] = [
   localUnitsSuite,
   redisClusterSuite,
   kauntletSuite,
+  proxysqlSuite,
 ];

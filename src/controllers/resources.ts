@@ -33,4 +33,6 @@ export const podDisruptionBudgets: ResourceType = {
   kind: 'PodDisruptionBudget',
   namespaced: true,
 };
+export const mysqlReplications = upm('mysqlreplications', 'MysqlReplication');
+export const proxysqlSyncs = upm('proxysqlsyncs', 'ProxysqlSync');
 export const redisClusters = upm('redisclusters', 'RedisCluster');
