@@ -398,9 +398,9 @@ class Planner {
   private primaryLost(primary: NodeObservation): void {
     const downMs = this.input.unreachableForMs(primary.name);
     const what = `${primary.name} unreachable: ${primary.problem?.message ?? ''}`;
-    this.set('Degraded', 'True', 'PrimaryFailed', what);
     this.set('Ready', 'False', 'PrimaryUnreachable', what);
     if (this.mode !== 'Automatic') {
+      this.set('Degraded', 'True', 'PrimaryFailed', what);
       const next = this.mode === 'Sentinel' ? 'waiting for the Sentinels' : 'change spec.primary to promote a replica';
       this.event('Warning', 'PrimaryFailed', `${what}; ${next}`);
       this.requeueAfterMs = 1000;
@@ -408,6 +408,7 @@ class Planner {
     }
     const delayMs = (this.spec.failover?.delaySeconds ?? 30) * 1000;
     if (downMs < delayMs) {
+      this.set('Degraded', 'True', 'PrimaryFailed', `${what}; failing over after ${delayMs / 1000}s`);
       this.requeueAfterMs = Math.min(250, delayMs - downMs);
       return;
     }
@@ -430,6 +431,7 @@ class Planner {
       }
     }
     const candidate = this.electCandidate(primary);
+    this.set('Degraded', 'True', 'PrimaryFailed', what);
     if (!candidate) {
       this.event('Warning', 'NoCandidate', `${what}; no promotable, connected replica to promote`);
       this.requeueAfterMs = 1000;
