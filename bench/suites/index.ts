@@ -8,6 +8,7 @@ import { listSuite } from './list.js';
 import { memorySuite } from './memory.js';
 import { cubeSuite } from './cube.js';
 import { kauntletSuite } from './placeholders.js';
+import { redisSuite } from './redis.js';
 import { watchSuite } from './watch.js';
 import { writesSuite } from './writes.js';
 
@@ -20,4 +21,5 @@ export const suites: Suite[] = [
   memorySuite,
   cubeSuite,
   kauntletSuite,
+  redisSuite,
 ];

@@ -315,6 +315,17 @@ describe('automatic failover', () => {
   });
 });
 
+describe('changes made outside the controller', () => {
+  it('adopts the primary at the top of the chain, then re-points the chained replica', () => {
+    const nodes = [replica('r0', 'r1'), master('r1'), replica('r2', 'r0')];
+    const p = run(rr({ primary: 'r1' }, settled()), nodes);
+    expect(p.status.currentPrimary).toBe('r1');
+    expect(p.events[0]).toMatchObject({ reason: 'PrimaryMoved' });
+    const next = run(rr({ primary: 'r1' }, p.status), nodes);
+    expect(next.actions).toEqual([{ kind: 'repoint', node: 'r2', to: at('r1') }]);
+  });
+});
+
 describe('isolated instances', () => {
   it('takes an isolated replica out of replication, fenced', () => {
     const object = rr({}, settled());

@@ -79,7 +79,7 @@ class Planner {
   private change: PrimaryChange | undefined;
   private current: string | undefined;
   private specPrimary: string | undefined;
-  private requeueAfterMs = 1000;
+  private requeueAfterMs: number;
   private readonly conditions: { Ready?: Condition; Progressing?: Condition; Degraded?: Condition } = {};
   private readonly mode: 'Manual' | 'Automatic' | 'Sentinel';
   private sentinelsMonitoring = false;
@@ -94,6 +94,8 @@ class Planner {
     this.current =
       this.old.currentPrimary && this.specs.has(this.old.currentPrimary) ? this.old.currentPrimary : undefined;
     this.mode = this.spec.failover?.mode ?? 'Manual';
+    // The poll is what notices a dead primary: quicker when the controller fails over itself.
+    this.requeueAfterMs = this.mode === 'Automatic' ? 500 : 1000;
   }
 
   run(): Plan {
@@ -126,6 +128,21 @@ class Planner {
     if (inProgress(this.change)) return this.advance(this.change!);
     if (!this.current) return this.form();
     const primary = this.nodes.get(this.current)!;
+    if (this.mode !== 'Sentinel' && this.reachable(primary) && primary.info.role === 'replica') {
+      // Someone else moved the primary (FAILOVER, REPLICAOF by hand): the one everybody replicates
+      // from is the primary now; spec.primary, if it differs, is a switchover from there.
+      const root = this.rootOf(primary);
+      if (root) {
+        this.current = root.name;
+        this.event(
+          'Warning',
+          'PrimaryMoved',
+          `${primary.name} replicates from ${root.name}: ${root.name} is the primary now`,
+        );
+        this.requeueAfterMs = 0;
+        return;
+      }
+    }
     if (this.mode !== 'Sentinel' && this.spec.primary !== this.current) return this.startSwitchover();
     if (!this.reachable(primary)) return this.primaryLost(primary);
     this.steady(primary);
@@ -703,6 +720,17 @@ class Planner {
       sameAddress(primary.replicationAddress, n.info?.masterHost, n.info?.masterPort) ||
       sameAddress(primary.endpoint, n.info?.masterHost, n.info?.masterPort)
     );
+  }
+
+  /** The primary at the top of `n`'s replication chain, when it is an instance of this set. */
+  private rootOf(n: NodeObservation): NodeObservation | undefined {
+    let at: NodeObservation | undefined = n;
+    for (let hops = 0; at && hops < this.nodes.size; hops++) {
+      if (!this.reachable(at)) return undefined;
+      if (at.info.role === 'master') return at;
+      at = this.nodeAt(at.info.masterHost, at.info.masterPort);
+    }
+    return undefined;
   }
 
   private nodeAt(host: string | undefined, port: number | undefined): NodeObservation | undefined {
