@@ -4,39 +4,16 @@
 // with 3 ready Units. A fresh engine per N. The reference is the same N UnitSets' creates alone
 // (the API's share of the time); the controllers' memory is read from /proc (RSS before, peak).
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { parse as parseYAML } from 'yaml';
 import { KubeClient, loadKubeConfig } from '../../src/controllers/runtime/client.js';
 import { unitSets, unitTemplates } from '../../src/controllers/resources.js';
 import type { KubeObject } from '../../src/machinery/object.js';
+import { repo, startCli } from '../lib/engine.js';
 import { row, type Row, type Suite } from '../lib/types.js';
-
-const repo = resolve(import.meta.dirname, '../../..');
-const cli = join(repo, 'dist/cli/main.js');
-
-function start(
-  args: string[],
-  ready: (output: string) => boolean,
-): Promise<{ proc: ChildProcess; output: () => string }> {
-  const proc = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  return new Promise((res, rej) => {
-    const timer = setTimeout(() => rej(new Error(`did not start: ${args[0]}\n${out}`)), 60_000);
-    const on = (d: Buffer) => {
-      out += d.toString();
-      if (ready(out)) {
-        clearTimeout(timer);
-        res({ proc, output: () => out });
-      }
-    };
-    proc.stdout!.on('data', on);
-    proc.stderr!.on('data', on);
-    proc.once('exit', (code) => rej(new Error(`${args[0]} exited with ${code}\n${out}`)));
-  });
-}
 
 function memoryKiB(pid: number): { rss: number; peak: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -55,8 +32,21 @@ async function inBatches<T>(items: T[], width: number, fn: (t: T) => Promise<unk
 
 async function converge(n: number, log: (m: string) => void): Promise<Row[]> {
   const dir = mkdtempSync(join(tmpdir(), 'upm-bench-cube-'));
-  const engine = await start(
-    ['local', '--data-dir', dir, '--port', '0', '--controllers=false', '--log-level', 'warn', '--log-format', 'json'],
+  const engine = await startCli(
+    [
+      'local',
+      '--data-dir',
+      dir,
+      '--port',
+      '0',
+      '--controllers=false',
+      // The controllers are measured, not 1,500 database processes: Pods are simulated.
+      '--simulate-pods-only',
+      '--log-level',
+      'warn',
+      '--log-format',
+      'json',
+    ],
     (out) => out.includes('UPM Engine is serving at'),
   );
   let controllers: { proc: ChildProcess } | undefined;
@@ -66,7 +56,7 @@ async function converge(n: number, log: (m: string) => void): Promise<Row[]> {
       readFileSync(join(repo, 'examples/unittemplates/mariadb-community-10.11.8.yaml'), 'utf8'),
     ) as KubeObject;
     await client.create(unitTemplates, template);
-    controllers = await start(
+    controllers = await startCli(
       [
         'controllers',
         '--kubeconfig',
