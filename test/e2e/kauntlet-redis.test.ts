@@ -444,7 +444,12 @@ describe('RedisReplication', () => {
       (o.status?.instances ?? []).some((i: Obj) => /authentication failed/.test(i.message ?? '')),
     );
     expect(rr.status.currentPrimary).toBe('');
-    expect(condition(rr, 'Ready')).toMatchObject({ status: 'False' });
+    expect(condition(rr, 'Ready')).toMatchObject({ status: 'False', reason: 'AuthenticationFailed' });
+    await waitFor('an Event', async () =>
+      /AuthenticationFailed.*r0: authentication failed/.test(
+        await ok('get', 'events', '--field-selector', 'involvedObject.name=cache-wrong'),
+      ),
+    );
     // The set managed by "cache" is untouched.
     await waitRR('cache', 'still Ready', (o) => condition(o, 'Ready')?.status === 'True');
     await ok('delete', 'rr', 'cache-wrong');

@@ -143,7 +143,14 @@ class Planner {
         return;
       }
     }
-    if (this.mode !== 'Sentinel' && this.spec.primary !== this.current) return this.startSwitchover();
+    if (this.spec.primary !== this.current) {
+      if (this.mode !== 'Sentinel') return this.startSwitchover();
+      if (!this.specPrimary) {
+        const msg = `spec.primary is ${this.spec.primary}, but in Sentinel mode the Sentinels choose the primary (${this.current}); spec.primary follows them`;
+        this.set('Progressing', 'False', 'SwitchoverNotSupported', msg);
+        this.event('Warning', 'SwitchoverNotSupported', msg);
+      }
+    }
     if (!this.reachable(primary)) return this.primaryLost(primary);
     this.steady(primary);
   }
@@ -155,7 +162,8 @@ class Planner {
       return this.invalid('InvalidPrimary', `spec.primary ${JSON.stringify(this.spec.primary)} is not an instance`);
     }
     if (!this.reachable(want)) {
-      this.set('Ready', 'False', 'PrimaryUnreachable', `${want.name}: ${want.problem?.message ?? 'unreachable'}`);
+      const reason = want.problem?.reason === 'AuthenticationFailed' ? 'AuthenticationFailed' : 'PrimaryUnreachable';
+      this.set('Ready', 'False', reason, `${want.name}: ${want.problem?.message ?? 'unreachable'}`);
       this.requeueAfterMs = 1000;
       return;
     }
@@ -742,7 +750,11 @@ class Planner {
   /** min-replicas-to-write of the primary: 1 with automatic or Sentinel failover and a replica to count on. */
   private primaryMinReplicas(primary: string): number {
     if (this.mode === 'Manual') return 0;
-    const replicas = this.spec.instances.filter((i) => i.name !== primary && !i.isolated).length;
+    // Counted among the instances reachable now: a primary promoted with no other instance alive
+    // must take writes.
+    const replicas = this.spec.instances.filter(
+      (i) => i.name !== primary && !i.isolated && this.reachable(this.nodes.get(i.name)),
+    ).length;
     return replicas > 0 ? 1 : 0;
   }
 
@@ -900,6 +912,12 @@ class Planner {
     if (linkDown.length)
       this.set('Degraded', 'True', 'ReplicaLinkDown', `link to the primary down: ${linkDown.join(', ')}`);
     const unreachable = instances.filter((x) => x.health === 'Unreachable').map((x) => x.name);
+    for (const n of this.nodes.values()) {
+      if (n.problem) this.event('Warning', n.problem.reason, `${n.name}: ${n.problem.message}`);
+    }
+    for (const x of this.input.observation.sentinels) {
+      if (x.problem) this.event('Warning', `Sentinel${x.problem.reason}`, `${x.name}: ${x.problem.message}`);
+    }
     if (unreachable.length)
       this.set('Degraded', 'True', 'InstanceUnreachable', `unreachable: ${unreachable.join(', ')}`);
     this.set('Degraded', 'False', 'AsExpected', 'every instance is where it belongs');
