@@ -5,10 +5,10 @@
 // (FAILOVER TO, Redis ≥ 6.2) for the switchover, the configured detection delay for the failover,
 // the acknowledged writes for the writes lost.
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { startRedisServer, type RedisServer } from '../../src/controllers/drivers/testing/redis-server.js';
 import { addRedisReplication } from '../../src/controllers/kauntlet/redis/replication/index.js';
@@ -16,38 +16,15 @@ import { redisReplications, secrets } from '../../src/controllers/resources.js';
 import { KubeClient, loadKubeConfig } from '../../src/controllers/runtime/client.js';
 import { Manager } from '../../src/controllers/runtime/manager.js';
 import type { KubeObject } from '../../src/machinery/object.js';
+import { startLocalEngine, stopProcess } from '../lib/engine.js';
 import { row, type Row, type Suite } from '../lib/types.js';
 
-const repo = resolve(import.meta.dirname, '../../..');
-const cli = join(repo, 'dist/cli/main.js');
 const names = ['r0', 'r1', 'r2'];
 const password = 'bench-pw';
 const delaySeconds = 1;
 const rounds = 3;
 
 type Obj = Record<string, any>;
-
-function startEngine(dir: string): Promise<ChildProcess> {
-  const proc = spawn(
-    process.execPath,
-    [cli, 'local', '--data-dir', dir, '--port', '0', '--controllers=false', '--log-level', 'warn'],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let out = '';
-  return new Promise((res, rej) => {
-    const timer = setTimeout(() => rej(new Error(`engine did not start\n${out}`)), 60_000);
-    const on = (d: Buffer) => {
-      out += d.toString();
-      if (out.includes('UPM Engine is serving at')) {
-        clearTimeout(timer);
-        res(proc);
-      }
-    };
-    proc.stdout!.on('data', on);
-    proc.stderr!.on('data', on);
-    proc.once('exit', (code) => rej(new Error(`engine exited with ${code}\n${out}`)));
-  });
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -142,7 +119,7 @@ export const redisSuite: Suite = {
     let mgr: Manager | undefined;
     let client: KubeClient | undefined;
     try {
-      engine = await startEngine(dir);
+      engine = (await startLocalEngine(dir, ['--controllers=false'])).proc;
       client = new KubeClient(loadKubeConfig(join(dir, 'kubeconfig')));
       for (const n of names) {
         servers[n] = await startRedisServer({ password, config: ['repl-diskless-sync-delay 0'] });
@@ -320,11 +297,7 @@ export const redisSuite: Suite = {
       await mgr?.stop().catch(() => {});
       client?.close();
       await Promise.all(Object.values(servers).map((s) => s.stop().catch(() => {})));
-      if (engine && engine.exitCode === null) {
-        const exited = new Promise((r) => engine!.once('exit', r));
-        engine.kill('SIGTERM');
-        await exited;
-      }
+      if (engine) await stopProcess(engine);
       rmSync(dir, { recursive: true, force: true });
     }
   },

@@ -133,19 +133,7 @@ export class RedisReplicationReconciler {
       now,
     ).conditions;
     const status = { ...p.status, conditions: conditions as typeof p.status.conditions };
-    if (!jsonEqual(status, rr.status ?? {})) {
-      await this.client.apply(
-        redisReplications,
-        {
-          apiVersion: rr.apiVersion,
-          kind: rr.kind,
-          metadata: { name: req.name, namespace: ns },
-          status,
-        } as unknown as KubeObject,
-        redisReplicationFieldManager,
-        { subresource: 'status' },
-      );
-    }
+    await this.client.applyStatus(redisReplications, rr as unknown as KubeObject, status, redisReplicationFieldManager);
     // A controller asked to stop takes no step after recording it: the next one takes it.
     if (ctx.signal.aborted) return;
 
