@@ -7,6 +7,7 @@
 
 import type { Manager } from '../runtime/manager.js';
 import { addProxysqlSync } from './proxysql/index.js';
+import { addRedisReplication } from './redis/replication/index.js';
 import { addRedisCluster } from './rediscluster/index.js';
 import type { UnitAddressing } from './shared/instances.js';
 
@@ -18,5 +19,6 @@ export interface KauntletOptions {
 /** Registers every Kauntlet controller on `mgr`. */
 export function addKauntlet(mgr: Manager, opts: KauntletOptions = {}): void {
   addProxysqlSync(mgr, { unitAddressing: opts.unitAddressing });
+  addRedisReplication(mgr, { unitAddressing: opts.unitAddressing });
   addRedisCluster(mgr, { unitAddressing: opts.unitAddressing });
 }
