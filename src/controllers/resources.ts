@@ -33,3 +33,4 @@ export const podDisruptionBudgets: ResourceType = {
   kind: 'PodDisruptionBudget',
   namespaced: true,
 };
+export const mysqlReplications = upm('mysqlreplications', 'MysqlReplication');

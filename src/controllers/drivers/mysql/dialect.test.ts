@@ -124,7 +124,7 @@ describe('MariaDB dialect', () => {
     expect(texts(d.prepareReplica({ gtid_binlog_pos: '0-1-5' }))).toEqual(["SET GLOBAL gtid_slave_pos = '0-1-5'"]);
     expect(texts(d.semiSyncSource(true))[2]).toBe("SET GLOBAL rpl_semi_sync_master_enabled = 'ON'");
     expect(text(d.waitForGtids('0-1-5', 3))).toBe("SELECT MASTER_GTID_WAIT('0-1-5', 3) AS r");
-    expect(d.executed({ gtid_binlog_state: '0-1-5', gtid_slave_pos: '0-2-3' })).toBe('0-1-5,0-2-3');
+    expect(d.executed({ gtid_binlog_state: '0-1-5,0-2-3', gtid_slave_pos: '0-2-3' })).toBe('0-1-5,0-2-3');
     expect(d.parseReplicaStatus([{ Connection_name: 'other', Master_Host: 'x' }])).toBeUndefined();
   });
 });

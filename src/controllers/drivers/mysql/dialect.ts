@@ -3,7 +3,7 @@
 // server. Values travel as parameters (escaped by the client: CHANGE MASTER, SET GLOBAL and KILL
 // are not preparable on every server), never spliced into the text.
 
-import type { Flavor } from './gtid.js';
+import { formatGtidSet, parseGtidSet, unionGtidSet, type Flavor } from './gtid.js';
 
 export interface Statement {
   sql: string;
@@ -131,7 +131,10 @@ export const mariadbDialect: Dialect = {
       autoPosition: str(r['Using_Gtid']) === 'Slave_Pos' || str(r['Using_Gtid']) === 'Current_Pos',
     };
   },
-  executed: (v) => [v['gtid_binlog_state'], v['gtid_slave_pos']].filter(Boolean).join(','),
+  executed: (v) =>
+    formatGtidSet(
+      unionGtidSet(parseGtidSet('MariaDB', v['gtid_binlog_state']), parseGtidSet('MariaDB', v['gtid_slave_pos'])),
+    ),
   origin: (v) => str(v['server_id']),
   readOnly: (v) => ({ readOnly: onOff(v['read_only']) }),
   semiSync: (v) => ({
