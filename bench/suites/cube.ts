@@ -17,7 +17,7 @@ import { row, type Row, type Suite } from '../lib/types.js';
 const repo = resolve(import.meta.dirname, '../../..');
 const cli = join(repo, 'dist/cli/main.js');
 
-function start(
+export function startCli(
   args: string[],
   ready: (output: string) => boolean,
 ): Promise<{ proc: ChildProcess; output: () => string }> {
@@ -55,7 +55,7 @@ async function inBatches<T>(items: T[], width: number, fn: (t: T) => Promise<unk
 
 async function converge(n: number, log: (m: string) => void): Promise<Row[]> {
   const dir = mkdtempSync(join(tmpdir(), 'upm-bench-cube-'));
-  const engine = await start(
+  const engine = await startCli(
     ['local', '--data-dir', dir, '--port', '0', '--controllers=false', '--log-level', 'warn', '--log-format', 'json'],
     (out) => out.includes('UPM Engine is serving at'),
   );
@@ -66,7 +66,7 @@ async function converge(n: number, log: (m: string) => void): Promise<Row[]> {
       readFileSync(join(repo, 'examples/unittemplates/mariadb-community-10.11.8.yaml'), 'utf8'),
     ) as KubeObject;
     await client.create(unitTemplates, template);
-    controllers = await start(
+    controllers = await startCli(
       [
         'controllers',
         '--kubeconfig',

@@ -7,6 +7,7 @@ import { list10kSuite } from './list10k.js';
 import { listSuite } from './list.js';
 import { memorySuite } from './memory.js';
 import { cubeSuite } from './cube.js';
+import { mysqlSuite } from './mysql.js';
 import { kauntletSuite } from './placeholders.js';
 import { watchSuite } from './watch.js';
 import { writesSuite } from './writes.js';
@@ -19,5 +20,6 @@ export const suites: Suite[] = [
   watchSuite,
   memorySuite,
   cubeSuite,
+  mysqlSuite,
   kauntletSuite,
 ];
