@@ -257,7 +257,14 @@ describe('switchover', () => {
       observations: fenced,
     });
     expect(after.steps).toEqual([{ kind: 'MakeWritable', instance: 'a' }]);
-    expect(after.change?.phase).toBe('Failed'); // not retried until spec.primary changes again
+    expect(after.change?.phase).toBe('Failed'); // not retried until the spec changes again
+    const retry = plan({
+      spec: toB,
+      status: { currentPrimary: 'a', lastPrimaryChange: p.change },
+      observations: healthy(),
+      specChangedSinceFailure: true,
+    });
+    expect(retry.change).toMatchObject({ phase: 'Pending', epoch: 2 });
   });
 });
 

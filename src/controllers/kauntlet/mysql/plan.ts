@@ -102,6 +102,11 @@ export interface PlanInput {
    * after a controller restart the failover delay starts again, never shorter).
    */
   unreachableSince?: Record<string, Date>;
+  /**
+   * Whether spec changed since the last switchover failed: only then is the same target tried
+   * again (the reconciler compares metadata.generation with the one it saw at the failure).
+   */
+  specChangedSinceFailure?: boolean;
 }
 
 export const STEADY_REQUEUE_MS = 2000;
@@ -172,8 +177,9 @@ export function planReplication(input: PlanInput): Plan {
   }
   const primary = obs.get(plan.currentPrimary);
   if (spec.primary !== plan.currentPrimary) {
-    const retried = change?.kind === 'Switchover' && change.phase === 'Failed' && change.to === spec.primary;
-    if (!retried && reachable(primary)) return startSwitchover(ctx, plan.currentPrimary, spec.primary);
+    const failedBefore = change?.kind === 'Switchover' && change.phase === 'Failed' && change.to === spec.primary;
+    if ((!failedBefore || input.specChangedSinceFailure) && reachable(primary))
+      return startSwitchover(ctx, plan.currentPrimary, spec.primary);
   }
   if (!reachable(primary)) return planPrimaryLost(ctx, plan.currentPrimary);
   return planSteady(ctx, plan.currentPrimary);

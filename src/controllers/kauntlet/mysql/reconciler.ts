@@ -63,6 +63,8 @@ interface Memory {
   phaseKey?: string;
   phaseSince?: Date;
   unreachableSince: Record<string, Date>;
+  /** The last failed switchover (by epoch) and the generation seen when it had failed. */
+  failed?: { epoch: number; generation: number };
   servicesApplied?: string;
 }
 
@@ -107,7 +109,12 @@ export class MysqlReplicationReconciler {
         mem.phaseKey = phaseKey;
         mem.phaseSince = now;
       }
+      const generation = mr.metadata.generation ?? 0;
+      if (change?.kind === 'Switchover' && change.phase === 'Failed' && mem.failed?.epoch !== change.epoch) {
+        mem.failed = { epoch: change.epoch ?? 0, generation };
+      }
       const plan = planReplication({
+        specChangedSinceFailure: !!mem.failed && generation > mem.failed.generation,
         spec: mr.spec,
         status: mr.status,
         observations,
