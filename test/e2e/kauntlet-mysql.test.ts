@@ -10,6 +10,7 @@ import {
   testAccounts,
   type MariadbServer,
 } from '../../src/controllers/drivers/testing/mariadb-server.js';
+import { isGtidSubset, parseGtidSet } from '../../src/controllers/drivers/mysql/gtid.js';
 import { startReadOnlySampler, startWriter } from '../../src/controllers/drivers/testing/mysql-load.js';
 import { addMysqlReplication } from '../../src/controllers/kauntlet/mysql/index.js';
 import { mysqlReplications } from '../../src/controllers/resources.js';
@@ -302,7 +303,16 @@ describe('MysqlReplication on MariaDB 10.11', () => {
     const promoted = mr.status!.currentPrimary!;
     expect(['db-0', 'db-2']).toContain(promoted);
     expect(mr.spec.primary).toBe(promoted);
-    expect(mr.status?.lastPrimaryChange?.message).toMatch(/most advanced replica/);
+    // The choice, with the GTIDs each replica had received when it was made: the promoted one
+    // holds every transaction the other holds.
+    const received = Object.fromEntries(
+      [...mr.status!.lastPrimaryChange!.message!.matchAll(/(db-\d) \[([^\]]*)\]/g)].map((m) => [m[1], m[2]]),
+    );
+    expect(Object.keys(received).sort()).toEqual(['db-0', 'db-2']);
+    const other = promoted === 'db-0' ? 'db-2' : 'db-0';
+    expect(isGtidSubset(parseGtidSet('MariaDB', received[other]), parseGtidSet('MariaDB', received[promoted]))).toBe(
+      true,
+    );
     await until(`writes on ${promoted}`, () => writer.ackedOn(promoted) > 20, 20_000);
     const firstOnNew = writer.firstAckOn(promoted)!;
 

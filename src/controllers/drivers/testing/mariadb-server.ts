@@ -95,6 +95,8 @@ export async function startMariadbServer(opts: MariadbServerOptions): Promise<Ma
     'innodb_buffer_pool_size=16M',
     'innodb_log_file_size=8M',
     'performance_schema=OFF',
+    // No kernel AIO contexts: many servers on one machine (CI, parallel tests) can exhaust aio-max-nr.
+    'innodb_use_native_aio=OFF',
     `read_only=${opts.bootReadOnly === false ? 'OFF' : 'ON'}`,
     ...(opts.semiSync ? ['init_rpl_role=SLAVE', 'rpl_semi_sync_slave_enabled=ON'] : []),
     ...(opts.config ?? []),
@@ -106,8 +108,9 @@ export async function startMariadbServer(opts: MariadbServerOptions): Promise<Ma
     { encoding: 'utf8', timeout: 60_000 },
   );
   if (install.status !== 0) {
+    const log = spawnSync('tail', ['-n', '30', join(dir, 'error.log')], { encoding: 'utf8' }).stdout ?? '';
     rmSync(dir, { recursive: true, force: true });
-    throw new Error(`mariadb-install-db failed (${install.status}):\n${install.stdout}\n${install.stderr}`);
+    throw new Error(`mariadb-install-db failed (${install.status}):\n${install.stderr}\n${log}`);
   }
 
   let child: ChildProcess | undefined;

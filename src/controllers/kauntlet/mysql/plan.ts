@@ -604,7 +604,8 @@ function planPrimaryLost(ctx: Ctx, primaryName: string): Plan {
     startTime: formatTime(now),
     reason: 'PrimaryUnreachable',
     message:
-      `${unreachableMsg} for ${Math.round(downMs / 1000)} s; promoting ${best.inst.name}, the most advanced replica` +
+      `${unreachableMsg} for ${Math.round(downMs / 1000)} s; promoting ${best.inst.name}, the most advanced replica ` +
+      `(GTIDs received: ${entries.map((e) => `${e.inst.name} [${formatGtidSet(e.set)}]`).join(', ')})` +
       (refusals.length ? `; not promoted: ${refusals.join('; ')}` : ''),
   };
   if (refusals.length) plan.findings.push({ reason: 'CandidatesRefused', message: refusals.join('; ') });
