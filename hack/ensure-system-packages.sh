@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages whose binaries the tests run themselves (on random ports, in
-# temporary directories): etcd-server (etcd), mariadb-server (mariadbd/mysqld), redis-server.
+# temporary directories): etcd-server (etcd), mariadb-server (mariadbd/mysqld), redis-server, and the
+# Prometheus exporters the node runtime runs for exporter sidecar images.
 #
 # - Quiet and fast (no apt) when every binary is already there.
 # - As root: `apt-get update` once, then one `apt-get install --no-install-recommends` of what is
@@ -16,6 +17,8 @@ SPECS=(
   "etcd-server:etcd:etcd"
   "mariadb-server:mariadbd mysqld:mariadb mysql"
   "redis-server:redis-server:redis-server"
+  "prometheus-mysqld-exporter:prometheus-mysqld-exporter:prometheus-mysqld-exporter"
+  "prometheus-redis-exporter:prometheus-redis-exporter:prometheus-redis-exporter"
 )
 
 have_binary() {

@@ -4,16 +4,18 @@
 // with 3 ready Units. A fresh engine per N. The reference is the same N UnitSets' creates alone
 // (the API's share of the time); the controllers' memory is read from /proc (RSS before, peak).
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { parse as parseYAML } from 'yaml';
 import { KubeClient, loadKubeConfig } from '../../src/controllers/runtime/client.js';
 import { unitSets, unitTemplates } from '../../src/controllers/resources.js';
 import type { KubeObject } from '../../src/machinery/object.js';
+import { repo, startCli } from '../lib/engine.js';
 import { row, type Row, type Suite } from '../lib/types.js';
 
+<<<<<<< HEAD
 const repo = resolve(import.meta.dirname, '../../..');
 const cli = join(repo, 'dist/cli/main.js');
 
@@ -38,6 +40,8 @@ export function startCli(
   });
 }
 
+=======
+>>>>>>> main
 function memoryKiB(pid: number): { rss: number; peak: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? NaN);
@@ -56,7 +60,24 @@ async function inBatches<T>(items: T[], width: number, fn: (t: T) => Promise<unk
 async function converge(n: number, log: (m: string) => void): Promise<Row[]> {
   const dir = mkdtempSync(join(tmpdir(), 'upm-bench-cube-'));
   const engine = await startCli(
+<<<<<<< HEAD
     ['local', '--data-dir', dir, '--port', '0', '--controllers=false', '--log-level', 'warn', '--log-format', 'json'],
+=======
+    [
+      'local',
+      '--data-dir',
+      dir,
+      '--port',
+      '0',
+      '--controllers=false',
+      // The controllers are measured, not 1,500 database processes: Pods are simulated.
+      '--simulate-pods-only',
+      '--log-level',
+      'warn',
+      '--log-format',
+      'json',
+    ],
+>>>>>>> main
     (out) => out.includes('UPM Engine is serving at'),
   );
   let controllers: { proc: ChildProcess } | undefined;

@@ -6,7 +6,9 @@ import { getSuite } from './get.js';
 import { list10kSuite } from './list10k.js';
 import { listSuite } from './list.js';
 import { memorySuite } from './memory.js';
+import { crdSuite } from './crd.js';
 import { cubeSuite } from './cube.js';
+import { localUnitsSuite } from './local-units.js';
 import { mysqlSuite } from './mysql.js';
 import { kauntletSuite } from './placeholders.js';
 import { watchSuite } from './watch.js';
@@ -19,7 +21,9 @@ export const suites: Suite[] = [
   list10kSuite,
   watchSuite,
   memorySuite,
+  crdSuite,
   cubeSuite,
+  localUnitsSuite,
   mysqlSuite,
   kauntletSuite,
 ];

@@ -67,6 +67,14 @@ const unitSpec = named(
         'Compute resources of the main container, taking precedence over those in podTemplate. Resized in place when ' +
           'the node supports it, otherwise the Pod is recreated.',
       ),
+      pinnedNode: str(
+        "Node every Pod of the Unit must run on (a kubernetes.io/hostname requirement ANDed with the Pod's node " +
+          'affinity), so that a recreated Pod finds data kept on that node. For Units of a UnitSet with ' +
+          'scheduling.pinToNode (the default) the controller records here the node the first Pod ran on. Remove it to ' +
+          'let the next Pod of the Unit go elsewhere, for example after the node is lost for good; a Pod waiting for ' +
+          'the old node is then replaced.',
+        { maxLength: 253 },
+      ),
       volumeClaimTemplates: listMap('Persistent volumes of the Unit.', ['name'], volumeClaimTemplate, { maxItems: 16 }),
       volumeClaimRetentionPolicy: enumStr(
         'What happens to the claims when the Unit is deleted. Retain keeps them (a Unit re-created with the same name ' +

@@ -188,6 +188,12 @@ const scheduling = named(
         ),
         { maxItems: 32 },
       ),
+      pinToNode: bool(
+        'After the Pod of a Unit first runs on a node, keep the Unit on that node (the Unit controller records it in the ' +
+          "Unit's spec.pinnedNode): a recreated Pod returns to the data it left there. False lets every new Pod go " +
+          'wherever the scheduler puts it.',
+        { default: true },
+      ),
       tolerations: tolerations('Tolerations added to the Pods of the Units.'),
       priorityClassName: str('PriorityClass of the Pods of the Units.', { maxLength: 253 }),
     },

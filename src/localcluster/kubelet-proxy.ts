@@ -25,6 +25,7 @@ import type { APIRegistry } from '../apiserver/registry/registry.js';
 import type { RequestDelegate } from '../apiserver/server.js';
 import { badRequest, isStatusError, StatusError, type StatusReason } from '../machinery/errors.js';
 import type { CertKeyPair } from '../pki/certs.js';
+import { unservedSubresource } from './unserved.js';
 
 type Obj = Record<string, any>;
 
@@ -164,10 +165,15 @@ export class KubeletProxy implements RequestDelegate {
     } catch {
       throw badRequest(`pod ${info.name} is bound to node ${nodeName}, which does not exist`);
     }
-    if (node['metadata']?.annotations?.['upm.io/simulated'] === 'true')
-      throw badRequest(
-        `pod ${info.name} runs on simulated node ${nodeName}: no process runs for its containers (their images are not in the node runtime's image table)`,
+    if (node['metadata']?.annotations?.['upm.io/simulated'] === 'true') {
+      const unserved = unservedSubresource(info);
+      throw new StatusError(
+        unserved.code,
+        unserved.reason,
+        `${unserved.message}; pod ${info.name} runs on simulated node ${nodeName}: no process runs for its containers (their images are not in the node runtime's image table)`,
+        unserved.details,
       );
+    }
     const host = ((node['status']?.addresses ?? []) as Obj[]).find((a) => a['type'] === 'InternalIP')?.['address'];
     const port = node['status']?.daemonEndpoints?.kubeletEndpoint?.Port;
     if (!host || !port) throw new StatusError(500, 'InternalError', `node ${nodeName} has no kubelet endpoint`);

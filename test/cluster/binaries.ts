@@ -6,7 +6,16 @@ import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+/** The checkout: the nearest ancestor with hack/kubernetes (this file also runs compiled, from dist-bench/). */
+export const repoRoot = ((): string => {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'hack', 'kubernetes'))) {
+    const parent = resolve(dir, '..');
+    if (parent === dir) throw new Error('test/cluster: no checkout (hack/kubernetes) above this file');
+    dir = parent;
+  }
+  return dir;
+})();
 /** The built `upm-engine` CLI (npm run build; npm test's pretest builds it). */
 export const upmEngineCLI = join(repoRoot, 'dist/cli/main.js');
 

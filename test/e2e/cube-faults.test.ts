@@ -248,4 +248,29 @@ describe('controllers in their own processes', () => {
     const events = await ok('get', 'events', '--field-selector', 'involvedObject.name=faults-db-1');
     expect(events).toMatch(/Recreating.*phase Failed/);
   });
+
+  it('pins each Unit to the node its Pod first ran on; a recreated Pod must go back there', async () => {
+    // faults-db-1 was recreated by the previous test: its new Pod carries the pin of the first one.
+    const unit = await json('get', 'unit', 'faults-db-1');
+    const pod = await json('get', 'pod', 'faults-db-1');
+    expect(unit.spec.pinnedNode).toMatch(/^node-[123]$/);
+    expect(pod.spec.nodeName).toBe(unit.spec.pinnedNode);
+    const terms = pod.spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms;
+    for (const t of terms)
+      expect(t.matchExpressions).toContainEqual({
+        key: 'kubernetes.io/hostname',
+        operator: 'In',
+        values: [unit.spec.pinnedNode],
+      });
+    // Opting out on the UnitSet unpins its Units.
+    await ok('patch', 'unitset', 'faults-db', '--type=merge', '-p', '{"spec":{"scheduling":{"pinToNode":false}}}');
+    await waitFor(
+      'Units unpinned',
+      async () =>
+        ((await json('get', 'units', '-l', 'upm.io/unitset=faults-db')).items as any[]).every(
+          (u) => !u.spec.pinnedNode,
+        ),
+      20_000,
+    );
+  });
 });

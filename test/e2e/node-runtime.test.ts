@@ -433,11 +433,18 @@ describeIfRoot('node runtime: Pods of database images as processes', () => {
       ids.add(id);
     }
     expect(ids.size).toBe(3);
+    // The exporter sidecar of the template is Debian's mysqld exporter, scraping its own server.
+    for (const p of pods.filter((x) => x['metadata'].name.startsWith('orders-db-'))) {
+      const metrics = await (await fetch(`http://${p['status'].podIP}:9104/metrics`)).text();
+      expect(metrics).toMatch(/^mysql_up 1$/m);
+    }
     // The password of the credential Secret the Cube generated.
     const secret = await getJSON(['get', 'secret', 'events-cache-admin']);
     const password = Buffer.from(secret['data'].password, 'base64').toString('utf8');
     for (const p of pods.filter((x) => x['metadata'].name.startsWith('events-cache-'))) {
       expect(await redis(p['status'].podIP, ['AUTH', password])).toBe('+OK');
+      const metrics = await (await fetch(`http://${p['status'].podIP}:9121/metrics`)).text();
+      expect(metrics).toMatch(/^redis_up 1$/m);
     }
     const cluster = await ok([
       'exec',
@@ -451,6 +458,36 @@ describeIfRoot('node runtime: Pods of database images as processes', () => {
     ]);
     // In cluster mode, on its own until RedisCluster forms the cluster.
     expect(cluster).toContain('cluster_known_nodes:1');
+
+    // Volumes: bound by the local provisioner; growing the UnitSet's volume grows every claim
+    // (expansion allowed by the local-path class), and each Unit says so in VolumesReady.
+    const volumesReady = async (unit: string) =>
+      ((await getJSON(['get', 'unit', unit]))['status']?.conditions ?? []).find(
+        (c: Obj) => c['type'] === 'VolumesReady',
+      ) as Obj | undefined;
+    for (const u of ['orders-db-0', 'orders-db-1', 'orders-db-2'])
+      await waitFor(`${u} VolumesReady`, async () => (await volumesReady(u))?.['reason'] === 'Bound', 20_000);
+    await ok([
+      'patch',
+      'unitset',
+      'orders-db',
+      '--type=json',
+      '-p',
+      '[{"op":"replace","path":"/spec/storage/volumes/0/size","value":"3Gi"}]',
+    ]);
+    await waitFor(
+      'claims grown to 3Gi and VolumesReady again',
+      async () => {
+        const claims = (await getJSON(['get', 'pvc', '-l', 'upm.io/unitset=orders-db']))['items'] as Obj[];
+        if (claims.length !== 3 || claims.some((c) => c['status']?.capacity?.storage !== '3Gi')) return false;
+        for (const u of ['orders-db-0', 'orders-db-1', 'orders-db-2']) {
+          const c = await volumesReady(u);
+          if (c?.['status'] !== 'True' || c?.['reason'] !== 'Bound') return false;
+        }
+        return true;
+      },
+      60_000,
+    );
     process.stdout.write(
       `examples: 3 MariaDB + 6 Redis cluster Units all Ready ${allReadyMs} ms after kubectl apply\n`,
     );

@@ -250,6 +250,13 @@ export interface UnitSetScheduling {
    * the template.
    */
   nodeAffinity?: NodeSelectorRequirement[];
+  /**
+   * After the Pod of a Unit first runs on a node, keep the Unit on that node (the Unit controller
+   * records it in the Unit's spec.pinnedNode): a recreated Pod returns to the data it left there.
+   * False lets every new Pod go wherever the scheduler puts it.
+   * @default true
+   */
+  pinToNode?: boolean;
   /** Tolerations added to the Pods of the Units. */
   tolerations?: (Record<string, unknown>)[];
   /** PriorityClass of the Pods of the Units. */
@@ -569,6 +576,14 @@ export interface UnitSpec {
    * in place when the node supports it, otherwise the Pod is recreated.
    */
   resources?: ResourceRequirements;
+  /**
+   * Node every Pod of the Unit must run on (a kubernetes.io/hostname requirement ANDed with the
+   * Pod's node affinity), so that a recreated Pod finds data kept on that node. For Units of a
+   * UnitSet with scheduling.pinToNode (the default) the controller records here the node the first
+   * Pod ran on. Remove it to let the next Pod of the Unit go elsewhere, for example after the node
+   * is lost for good; a Pod waiting for the old node is then replaced.
+   */
+  pinnedNode?: string;
   /** Persistent volumes of the Unit. */
   volumeClaimTemplates?: UnitVolumeClaimTemplate[];
   /**

@@ -6,7 +6,9 @@
 // cluster's own garbage collector.
 //
 // It is level-triggered: it watches every served resource, keeps an index of owners and
-// dependents, and processes object UIDs from a queue, retrying failures with a delay.
+// dependents, and processes object UIDs from the controllers' work queue (one UID never handled
+// twice at once, failures retried with per-UID exponential backoff), as kube's collector does
+// with its attemptToDelete queue.
 
 import type { Logger } from 'pino';
 import type { KubeObject, OwnerReference } from '../../machinery/object.js';
@@ -15,6 +17,7 @@ import { foregroundFinalizer, orphanFinalizer } from '../registry/store.js';
 import type { RegistryWatch } from '../storage/interface.js';
 import { groupVersion } from '../../machinery/definition.js';
 import { isConflict, isNotFound } from '../../machinery/errors.js';
+import { WorkQueue } from '../../controllers/runtime/workqueue.js';
 
 interface Node {
   uid: string;
@@ -26,18 +29,18 @@ interface Node {
   finalizers: string[];
 }
 
-const retryDelayMs = 1000;
+const relistDelayMs = 1000;
+const workers = 2;
 
 export class GarbageCollector {
   private readonly nodes = new Map<string, Node>();
   private readonly dependents = new Map<string, Set<string>>();
   private readonly byKind = new Map<string, ServedResource>();
-  private readonly queue = new Set<string>();
+  private readonly queue = new WorkQueue<string>(undefined, { baseDelayMs: 50, maxDelayMs: 60_000 });
   private readonly watches: RegistryWatch[] = [];
-  private draining = false;
+  private readonly workers: Promise<void>[] = [];
   private stopped = false;
   private timers = new Set<NodeJS.Timeout>();
-  private idleWaiters: (() => void)[] = [];
 
   constructor(
     private readonly registry: APIRegistry,
@@ -47,6 +50,7 @@ export class GarbageCollector {
   }
 
   async start(): Promise<void> {
+    for (let i = 0; i < workers; i++) this.workers.push(this.work());
     for (const served of this.registry.resources) await this.watchResource(served);
   }
 
@@ -55,12 +59,28 @@ export class GarbageCollector {
     for (const w of this.watches) w.stop();
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
+    void this.queue.shutdown(false);
   }
 
-  /** Resolves once the queue is empty (for tests and orderly shutdown). */
+  /** Resolves once nothing is queued or in progress (for tests and orderly shutdown). */
   idle(): Promise<void> {
-    if (this.queue.size === 0 && !this.draining) return Promise.resolve();
-    return new Promise((r) => this.idleWaiters.push(r));
+    return this.queue.idle();
+  }
+
+  private async work(): Promise<void> {
+    for (;;) {
+      const uid = await this.queue.get();
+      if (uid === undefined) return;
+      try {
+        await this.process(uid);
+        this.queue.forget(uid);
+      } catch (err) {
+        this.log.warn({ err, uid, retries: this.queue.numRequeues(uid) }, 'garbage collection failed; retrying');
+        this.queue.addRateLimited(uid);
+      } finally {
+        this.queue.done(uid);
+      }
+    }
   }
 
   private async watchResource(served: ServedResource): Promise<void> {
@@ -116,37 +136,16 @@ export class GarbageCollector {
   }
 
   private enqueue(uid: string): void {
-    if (this.stopped) return;
-    this.queue.add(uid);
-    if (!this.draining) void this.drain();
+    if (!this.stopped) this.queue.add(uid);
   }
 
   private later(fn: () => void): void {
     const t = setTimeout(() => {
       this.timers.delete(t);
       fn();
-    }, retryDelayMs);
+    }, relistDelayMs);
     t.unref();
     this.timers.add(t);
-  }
-
-  private async drain(): Promise<void> {
-    this.draining = true;
-    try {
-      while (this.queue.size > 0 && !this.stopped) {
-        const uid = this.queue.values().next().value as string;
-        this.queue.delete(uid);
-        try {
-          await this.process(uid);
-        } catch (err) {
-          this.log.warn({ err, uid }, 'garbage collection failed; retrying');
-          this.later(() => this.enqueue(uid));
-        }
-      }
-    } finally {
-      this.draining = false;
-      if (this.queue.size === 0) for (const r of this.idleWaiters.splice(0)) r();
-    }
   }
 
   private liveDependents(uid: string): Node[] {

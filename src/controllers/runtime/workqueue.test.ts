@@ -29,6 +29,26 @@ describe('WorkQueue', () => {
     expect(second).toBe('a');
   });
 
+  it('is idle once nothing is queued or in processing; delayed keys do not count', async () => {
+    const q = new WorkQueue<string>();
+    await q.idle();
+    q.add('a');
+    q.addAfter('later', 60_000);
+    let idle = false;
+    void q.idle().then(() => (idle = true));
+    const key = await q.get();
+    await tick();
+    expect(idle).toBe(false);
+    q.add('a'); // re-added while processed: runs again before the queue is idle
+    q.done(key!);
+    await tick();
+    expect(idle).toBe(false);
+    q.done((await q.get())!);
+    await tick();
+    expect(idle).toBe(true);
+    await q.shutdown();
+  });
+
   it('keeps the earliest ready time of a delayed key, and add() makes it ready at once', async () => {
     const q = new WorkQueue<string>();
     q.addAfter('a', 200);

@@ -31,6 +31,7 @@ export class WorkQueue<K = string> {
   private readonly getters: ((key: K | undefined) => void)[] = [];
   private shuttingDown = false;
   private drained: (() => void) | undefined;
+  private idleWaiters: (() => void)[] = [];
   private readonly baseDelayMs: number;
   private readonly maxDelayMs: number;
 
@@ -112,6 +113,17 @@ export class WorkQueue<K = string> {
     this.processing.delete(key);
     if (this.dirty.has(key)) this.push(key);
     else if (this.drained && this.processing.size === 0) this.drained();
+    if (this.isIdle()) for (const r of this.idleWaiters.splice(0)) r();
+  }
+
+  /** Resolves once no key is queued or in processing (keys waiting out a delay do not count). */
+  idle(): Promise<void> {
+    if (this.isIdle() || this.shuttingDown) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private isIdle(): boolean {
+    return this.dirty.size === 0 && this.processing.size === 0;
   }
 
   /** Seconds the longest-running key has been processed (0 when idle). */
@@ -135,6 +147,7 @@ export class WorkQueue<K = string> {
     for (const { timer } of this.waiting.values()) clearTimeout(timer);
     this.waiting.clear();
     for (const g of this.getters.splice(0)) g(undefined);
+    for (const r of this.idleWaiters.splice(0)) r();
     if (!drain || this.processing.size === 0) return;
     await new Promise<void>((resolve) => (this.drained = resolve));
   }

@@ -15,7 +15,7 @@
 //     time and ended on start.
 
 import { createHash } from 'node:crypto';
-import { readFileSync, statfsSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, statfsSync } from 'node:fs';
 import { arch, cpus, release, totalmem } from 'node:os';
 import { join } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
@@ -229,6 +229,7 @@ export class NodeRuntime {
     );
     this.informers.push(pods);
     await pods.start();
+    this.removeOrphanPodDirectories(new Set(pods.items().map((p) => String(p['metadata']?.uid))));
     if (this.opts.schedule) {
       const pending = new Informer(
         this.kc,
@@ -452,6 +453,22 @@ export class NodeRuntime {
         this.log.warn({ silentMs }, 'lease not renewed for a whole lease duration: stopping every Pod process');
         for (const w of this.workers.values()) w.killNow();
       }
+    }
+  }
+
+  /** Directories of Pods deleted while the node was down (their processes died with it). */
+  private removeOrphanPodDirectories(current: Set<string>): void {
+    const dir = join(this.opts.dataDir, 'pods');
+    let names: string[] = [];
+    try {
+      names = readdirSync(dir);
+    } catch {
+      return;
+    }
+    for (const uid of names) {
+      if (current.has(uid)) continue;
+      rmSync(join(dir, uid), { recursive: true, force: true });
+      this.log.info({ pod: uid }, 'removed the files of a Pod deleted while the node was down');
     }
   }
 

@@ -13,10 +13,11 @@ import {
   readFileSync,
   readdirSync,
   readlinkSync,
+  realpathSync,
   rmSync,
   writeFileSync,
 } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { isConflict, isNotFound } from '../../machinery/errors.js';
 import { formatTime, normalizeTime } from '../../machinery/time.js';
@@ -581,12 +582,12 @@ export class PodWorker {
       chownSync(path, uid, identity.gid);
     };
     for (const f of entry.files) {
-      const target = join(upper, f.path);
+      const target = join(upper, throughLowerSymlinks(f.path));
       mkdirSync(dirname(target), { recursive: true });
       writeFileSync(target, f.content.replaceAll('$(POD_IP)', this.podIP ?? ''), { mode: f.mode ?? 0o755 });
     }
     for (const d of entry.directories) {
-      const target = join(upper, d.path);
+      const target = join(upper, throughLowerSymlinks(d.path));
       mkdirSync(target, { recursive: true, mode: d.mode ?? 0o755 });
       own(target, d.owner);
     }
@@ -673,7 +674,8 @@ export class PodWorker {
       identity,
       workingDir,
       terminationLog,
-      rootDir: join(instDir, 'root'),
+      // As /proc/PID/root shows it: without symlinks on the way.
+      rootDir: realpathSync(join(instDir, 'root')),
       ...(cgroup ? { cgroup } : {}),
     };
     if (child.stdout) logs.attach('stdout', child.stdout);
@@ -1048,5 +1050,20 @@ export class PodWorker {
     this.lastWritten = text;
     const plainPod = JSON.parse(JSON.stringify(written)) as Obj;
     if (plainPod['metadata']?.uid === this.uid) this.pod = { ...this.pod, status: plainPod['status'] };
+  }
+}
+
+/**
+ * `path` with its parent directories resolved through the symlinks of the lower layer (this
+ * machine's `/`). A directory written into the upper layer where the lower one has a symlink would
+ * hide everything behind it: on a merged-/usr system an image file at /bin/x must go to /usr/bin/x,
+ * or the container loses /bin/sh.
+ */
+export function throughLowerSymlinks(path: string): string {
+  const parent = dirname(path);
+  try {
+    return join(realpathSync(parent), basename(path));
+  } catch {
+    return parent === path ? path : join(throughLowerSymlinks(parent), basename(path));
   }
 }

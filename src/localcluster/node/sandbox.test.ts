@@ -1,6 +1,7 @@
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { throughLowerSymlinks } from './pod-worker.js';
 import { hostMountsToBind, resolveInContainer, shellQuote, startScript } from './sandbox.js';
 
 describe('the container sandbox', () => {
@@ -62,5 +63,13 @@ describe('the container sandbox', () => {
     expect(script).toContain(
       `exec chroot "$root" setpriv --reuid=999 --regid=999 --groups=999 --pdeathsig=SIGKILL -- env -i --chdir='/data' 'PATH=/usr/local/bin:/usr/bin' ${shellQuote("A=it's")} 'redis-server' '--bind' '127.64.0.2'`,
     );
+  });
+});
+
+describe('image files in the upper layer', () => {
+  it('go through the symlinks of the lower layer, so a file in /bin does not hide /bin/sh', () => {
+    expect(throughLowerSymlinks('/bin/mysqld_exporter')).toBe(`${realpathSync('/bin')}/mysqld_exporter`);
+    expect(throughLowerSymlinks('/redis_exporter')).toBe('/redis_exporter');
+    expect(throughLowerSymlinks('/no/such/dir/file')).toBe('/no/such/dir/file');
   });
 });

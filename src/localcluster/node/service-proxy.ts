@@ -1,5 +1,6 @@
 // A userspace kube-proxy: every TCP port of a Service whose ClusterIP is a loopback address is
-// served on that address and forwarded to the Service's ready endpoints (round robin; serving
+// served on that address and forwarded to the Service's ready endpoints that run on this machine
+// (loopback addresses; simulated Pods' lead nowhere) (round robin; serving
 // terminating ones when none is ready, as kube-proxy does since KEP-1669). A port with no endpoint
 // is not listened on, so clients get "connection refused" as with kube-proxy's reject rule.
 // Established connections stay when an endpoint goes away.
@@ -40,7 +41,9 @@ export function backendsOf(slices: Obj[], portName: string): Backend[] {
       if (!port?.port) continue;
       for (const e of (slice['endpoints'] ?? []) as Obj[])
         if (want(e['conditions'] ?? {}))
-          for (const ip of (e['addresses'] ?? []) as string[]) out.push({ ip, port: Number(port.port) });
+          for (const ip of (e['addresses'] ?? []) as string[])
+            // Simulated Pods' addresses lead nowhere on this machine.
+            if (ip.startsWith('127.')) out.push({ ip, port: Number(port.port) });
     }
     return out;
   };

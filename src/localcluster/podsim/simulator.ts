@@ -8,32 +8,30 @@
 //     every container, written through the pods/status subresource,
 //   - records the events kube would (Scheduled, Pulled, Created, Started, NodeNotReady, Evicted).
 //
-// It is level-triggered: every reconcile reads the pod, compares it with what it should be and
-// writes the difference with the read resourceVersion as a precondition (409 → retry). On start it
-// lists every pod, so pods created while it was stopped are handled, and it posts its nodes Ready
-// (a kubelet starting up). Pods bound to a node that does not exist are marked Failed as PodGC
+// It is level-triggered and runs on the controllers' runtime (informer, work queue, reconcile
+// loop): every reconcile reads the pod, compares it with what it should be and writes the
+// difference with the read resourceVersion as a precondition (409 → retried with backoff). On
+// start it lists every pod, so pods created while it was stopped are handled, and it posts its
+// nodes Ready (a kubelet starting up). Pods bound to a node that does not exist are marked Failed as PodGC
 // marks orphaned pods (reason NodeLost, condition DisruptionTarget/DeletionByPodGC) but are not
 // deleted; pods bound to another existing Node are left to whoever simulates that node.
 //
 // Deviations from kube: binding sets spec.nodeName with a merge patch (the server does not serve
 // pods/binding; the pod strategy allows setting an empty nodeName once); scheduling honours only
-// nodeSelector and the nodes' readiness (no affinity, taints beyond not-ready/unreachable, or
-// resources); containers never exit on their own, completePod/failPod/evictPod end them.
+// nodeSelector, required node affinity on node labels and the nodes' readiness (no pod affinity,
+// taints beyond not-ready/unreachable, or resources); containers never exit on their own, completePod/failPod/evictPod end them.
 
 import { randomBytes } from 'node:crypto';
-import {
-  CoordinationV1Api,
-  CoreV1Api,
-  KubeConfig,
-  makeInformer,
-  PatchStrategy,
-  setHeaderOptions,
-  type KubernetesObject,
-} from '@kubernetes/client-node';
+import { CoordinationV1Api, CoreV1Api, KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { setCondition, type Condition } from '../../machinery/conditions.js';
 import { isAlreadyExists, isConflict, isNotFound } from '../../machinery/errors.js';
 import { formatMicroTime, formatTime, normalizeTime } from '../../machinery/time.js';
+import type { KubeObject } from '../../machinery/object.js';
+import { pods } from '../../controllers/resources.js';
+import { KubeClient } from '../../controllers/runtime/client.js';
+import { Controller } from '../../controllers/runtime/controller.js';
+import { Informer } from '../../controllers/runtime/informer.js';
 import { keepAliveKubeConfig, loadKubeConfig, type KubeconfigSource } from '../kubeclient/index.js';
 
 type Obj = Record<string, any>;
@@ -129,14 +127,10 @@ export class PodSimulator {
   private readonly simNodes = new Map<string, SimNode>();
   /** Readiness of the simulated nodes: the simulator is their kubelet and lifecycle controller. */
   private readonly nodeReady = new Map<string, boolean>();
-  private informer: ReturnType<typeof makeInformer<KubernetesObject>> | undefined;
+  private informer: Informer | undefined;
+  private controller: Controller | undefined;
+  private watchClient: KubeClient | undefined;
   private running = false;
-
-  // Work queue: pod keys `namespace/name`, processed one at a time.
-  private readonly queue = new Set<string>();
-  private readonly timers = new Map<string, NodeJS.Timeout>();
-  private readonly attempts = new Map<string, number>();
-  private worker: Promise<void> | undefined;
   /** Event writes, chained in order behind the reconciles. */
   private events: Promise<void> = Promise.resolve();
 
@@ -179,42 +173,35 @@ export class PodSimulator {
       await this.writeNodeReady(node.name, true);
       this.nodeReady.set(node.name, true);
     }
-    const informer = makeInformer<KubernetesObject>(
-      this.kc,
-      '/api/v1/pods',
-      () => this.api.listPodForAllNamespaces() as never,
-    );
-    informer.on('add', (p) => this.enqueue(p));
-    informer.on('update', (p) => this.enqueue(p));
-    informer.on('delete', (p) => this.forget(p));
-    informer.on('error', (err) => {
-      if (!this.running || this.informer !== informer) return; // stop() aborted the watch
-      this.log?.warn({ err }, 'pod simulator: watch failed, restarting');
-      setTimeout(() => {
-        if (this.running && this.informer === informer) void informer.start().catch(() => {});
-      }, 500);
-    });
+    this.watchClient = new KubeClient(this.kc, 'upm-engine-pod-simulator');
+    const informer = new Informer(this.watchClient, pods, { log: this.log });
+    // One worker, as before: scheduling decisions read the pods placed by the previous one.
+    const controller = new Controller('pod-simulator', (req) => this.reconcile(req.namespace, req.name), {
+      log: this.log,
+      backoff: { baseDelayMs: 50, maxDelayMs: 2000 },
+    }).for(informer);
+    informer.addHandler({ onDelete: (p) => this.forget(p) });
     this.informer = informer;
-    await informer.start();
+    this.controller = controller;
+    informer.start();
+    await controller.start();
   }
 
   /** Stops watching and waits for the reconcile in progress. Nodes and pods stay as they are. */
   async stop(): Promise<void> {
     this.running = false;
-    const informer = this.informer;
+    await this.controller?.stop();
+    await this.informer?.stop();
+    this.controller = undefined;
     this.informer = undefined;
-    await informer?.stop();
-    for (const t of this.timers.values()) clearTimeout(t);
-    this.timers.clear();
-    this.queue.clear();
-    await this.worker;
     await this.events;
+    this.watchClient?.close();
     this.closeClient();
   }
 
   /** Resolves once nothing is queued or being reconciled (scheduled starts may still be pending). */
   async idle(): Promise<void> {
-    while (this.worker) await this.worker;
+    await this.controller?.queue.idle();
     await this.events;
   }
 
@@ -436,51 +423,17 @@ export class PodSimulator {
 
   // ---- work queue -------------------------------------------------------------------------------
 
-  private keyOf(obj: KubernetesObject): string {
-    return `${obj.metadata?.namespace ?? ''}/${obj.metadata?.name ?? ''}`;
-  }
-
-  private enqueue(obj: KubernetesObject | string, afterMs = 0): void {
+  private enqueue(pod: Pick<KubeObject, 'metadata'>, afterMs = 0): void {
     if (!this.running) return;
-    const key = typeof obj === 'string' ? obj : this.keyOf(obj);
-    if (afterMs > 0) {
-      if (this.timers.has(key)) return;
-      this.timers.set(
-        key,
-        setTimeout(() => {
-          this.timers.delete(key);
-          this.enqueue(key);
-        }, afterMs),
-      );
-      return;
-    }
-    this.queue.add(key);
-    this.worker ??= this.drain().finally(() => (this.worker = undefined));
+    this.controller?.enqueue({ namespace: pod.metadata.namespace ?? '', name: pod.metadata.name ?? '' }, afterMs);
   }
 
-  private forget(obj: KubernetesObject): void {
+  private forget(obj: KubeObject): void {
     const uid = obj.metadata?.uid;
     if (uid) {
       this.assigned.delete(uid);
       this.startAt.delete(uid);
       this.podIPs.delete(uid);
-    }
-  }
-
-  private async drain(): Promise<void> {
-    while (this.running && this.queue.size > 0) {
-      const key = this.queue.values().next().value as string;
-      this.queue.delete(key);
-      const slash = key.indexOf('/');
-      try {
-        await this.reconcile(key.slice(0, slash), key.slice(slash + 1));
-        this.attempts.delete(key);
-      } catch (err) {
-        const n = (this.attempts.get(key) ?? 0) + 1;
-        this.attempts.set(key, n);
-        if (!isConflict(err)) this.log?.warn({ err, pod: key, attempt: n }, 'pod simulator: reconcile failed');
-        this.enqueue(key, Math.min(50 * 2 ** (n - 1), 2000));
-      }
     }
   }
 
@@ -529,7 +482,7 @@ export class PodSimulator {
     const due = at ?? Date.now() + this.startDelayMs;
     if (at === undefined) this.startAt.set(uid, due);
     if (Date.now() < due) {
-      this.enqueue(`${namespace}/${name}`, due - Date.now());
+      this.enqueue({ metadata: { namespace, name } }, due - Date.now());
       return;
     }
     await this.run(pod, this.simNodes.get(nodeName)!);
@@ -546,7 +499,11 @@ export class PodSimulator {
     });
     const all = [...this.simNodes.values()];
     const ready = all.filter((n) => this.nodeReady.get(n.name));
-    const fits = ready.filter((n) => Object.entries(selector).every(([k, v]) => labelsOf(n)[k] === v));
+    const fits = ready.filter(
+      (n) =>
+        Object.entries(selector).every(([k, v]) => labelsOf(n)[k] === v) &&
+        requiredNodeAffinityMatches(pod['spec']?.affinity?.nodeAffinity, labelsOf(n)),
+    );
     if (fits.length === 0) {
       const notReady = all.length - ready.length;
       const unmatched = ready.length - fits.length;
@@ -596,7 +553,7 @@ export class PodSimulator {
       `Successfully assigned ${pod['metadata'].namespace}/${pod['metadata'].name} to ${target.name}`,
       'default-scheduler',
     );
-    this.enqueue(`${pod['metadata'].namespace}/${pod['metadata'].name}`, this.startDelayMs);
+    this.enqueue(pod as KubeObject, this.startDelayMs);
   }
 
   /** A pod bound to a node the simulator does not run: fine if that Node exists, else orphaned. */
@@ -865,4 +822,41 @@ export class PodSimulator {
     };
     return body;
   }
+}
+
+/**
+ * Whether a node with `labels` satisfies the pod's required node affinity: its terms are ORed, the
+ * expressions of one term ANDed (matchFields is not evaluated; nodes here have no such fields).
+ */
+export function requiredNodeAffinityMatches(nodeAffinity: Obj | undefined, labels: Record<string, string>): boolean {
+  const terms = (nodeAffinity?.['requiredDuringSchedulingIgnoredDuringExecution']?.nodeSelectorTerms ?? []) as Obj[];
+  if (terms.length === 0) return true;
+  // An empty term matches no node, as in kube.
+  return terms.some((t) => {
+    const expressions = (t['matchExpressions'] ?? []) as Obj[];
+    return (
+      expressions.length > 0 &&
+      expressions.every((e) => {
+        const has = Object.prototype.hasOwnProperty.call(labels, e['key']);
+        const value = labels[e['key']];
+        const values = (e['values'] ?? []) as string[];
+        switch (e['operator']) {
+          case 'In':
+            return has && values.includes(value);
+          case 'NotIn':
+            return !has || !values.includes(value);
+          case 'Exists':
+            return has;
+          case 'DoesNotExist':
+            return !has;
+          case 'Gt':
+            return has && Number(value) > Number(values[0]);
+          case 'Lt':
+            return has && Number(value) < Number(values[0]);
+          default:
+            return false;
+        }
+      })
+    );
+  });
 }

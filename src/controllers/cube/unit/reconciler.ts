@@ -10,7 +10,7 @@ import type { V1ConfigMap, V1PersistentVolumeClaim, V1Pod, V1Service } from '@ku
 import type { Unit, UnitSet, UnitStatus, UnitTemplate } from '../../../api/generated/types.js';
 import { inServiceLabel, unitSetLabel } from '../../../api/labels.js';
 import { setCondition, type Condition } from '../../../machinery/conditions.js';
-import { isConflict, isNotFound } from '../../../machinery/errors.js';
+import { isConflict, isForbidden, isInvalid, isNotFound } from '../../../machinery/errors.js';
 import { jsonEqual, type KubeObject } from '../../../machinery/object.js';
 import { configMaps, persistentVolumeClaims, pods, services, units } from '../../resources.js';
 import type { KubeClient } from '../../runtime/client.js';
@@ -22,6 +22,8 @@ import { configMap, renderConfig, type ConfigProblem, type RenderedConfig } from
 import { claimName, configMapName, unitServiceName } from '../specs/names.js';
 import { claimOwnerReferences, pod as desiredPod, pvcs } from '../specs/pod.js';
 import { unitService } from '../specs/services.js';
+import { volumesReadyCondition, type ClaimState } from '../specs/volumes.js';
+import { pinDecision, pinnedPod, pinOf, waitsForStalePin } from '../specs/pinning.js';
 
 export const unitFieldManager = 'upm.io/unit-controller';
 export const unitCleanupFinalizer = 'upm.io/unit-cleanup';
@@ -86,15 +88,16 @@ export class UnitReconciler {
     const config = rendered.config;
 
     await this.applyConfigMap(unit, config);
-    await this.applyClaims(unit);
+    const claims = await this.applyClaims(unit);
     const podState = await this.convergePod(unit, template, config, ctx);
+    await this.pin(unit, podState.pod);
     await this.applyService(unit, template);
-    await this.writeStatus(unit, podState.pod, {
-      type: 'ConfigSynced',
-      status: 'True',
-      reason: 'Synced',
-      message: `configuration revision ${config.revision}`,
-    });
+    await this.writeStatus(
+      unit,
+      podState.pod,
+      { type: 'ConfigSynced', status: 'True', reason: 'Synced', message: `configuration revision ${config.revision}` },
+      volumesReadyCondition(claims),
+    );
     if (podState.requeueAfterMs) return { requeueAfterMs: podState.requeueAfterMs };
   };
 
@@ -109,10 +112,14 @@ export class UnitReconciler {
     await this.client.apply(configMaps, asObject(desired), unitFieldManager);
   }
 
-  private async applyClaims(unit: Unit): Promise<void> {
+  /** Creates missing claims and grows smaller ones; returns each claim's state for VolumesReady. */
+  private async applyClaims(unit: Unit): Promise<ClaimState[]> {
+    const states: ClaimState[] = [];
     for (const claim of pvcs(unit)) {
       const current = this.caches.claims.get(unit.metadata.namespace, claim.metadata!.name!) as
         V1PersistentVolumeClaim | undefined;
+      const state: ClaimState = { name: claim.metadata!.name!, claim: current };
+      states.push(state);
       if (current) {
         // Only what may change on a bound claim: its owner (retention policy) and a larger size.
         const owners = claimOwnerReferences(unit, current.metadata?.ownerReferences as never);
@@ -120,22 +127,31 @@ export class UnitReconciler {
         const have = current.spec?.resources?.requests?.['storage'];
         const sameOwners = JSON.stringify(owners) === JSON.stringify(current.metadata?.ownerReferences ?? []);
         if (sameOwners && want === have) continue;
-        await this.client.patch(
-          persistentVolumeClaims,
-          unit.metadata.namespace,
-          claim.metadata!.name!,
-          {
-            metadata: { ownerReferences: owners, resourceVersion: current.metadata?.resourceVersion },
-            ...(want !== have ? { spec: { resources: { requests: { storage: want } } } } : {}),
-          },
-          'merge',
-          { fieldManager: unitFieldManager },
-        );
+        try {
+          await this.client.patch(
+            persistentVolumeClaims,
+            unit.metadata.namespace,
+            claim.metadata!.name!,
+            {
+              metadata: { ownerReferences: owners, resourceVersion: current.metadata?.resourceVersion },
+              ...(want !== have ? { spec: { resources: { requests: { storage: want } } } } : {}),
+            },
+            'merge',
+            { fieldManager: unitFieldManager },
+          );
+        } catch (err) {
+          // A claim that may not grow (no allowVolumeExpansion, a static volume, a shrink) is
+          // refused for good: report it instead of retrying the same request forever.
+          if (want === have || !(isInvalid(err) || isForbidden(err))) throw err;
+          state.resizeRejected = `growing to ${want} was refused: ${(err as Error).message}`;
+          this.events.event(asObject(unit), 'Warning', 'ResizeRejected', 'ResizeClaim', state.resizeRejected);
+        }
         continue;
       }
       await this.client.apply(persistentVolumeClaims, asObject(claim), unitFieldManager);
       this.events.event(asObject(unit), 'Normal', 'ClaimCreated', 'Create', `created claim ${claim.metadata!.name}`);
     }
+    return states;
   }
 
   private async convergePod(
@@ -144,9 +160,10 @@ export class UnitReconciler {
     config: RenderedConfig,
     ctx: ReconcileContext,
   ): Promise<{ pod?: V1Pod; requeueAfterMs?: number }> {
-    const desired = desiredPod(unit, template, config);
+    const unpinned = desiredPod(unit, template, config);
     const current = this.currentPod(unit);
     if (!current) {
+      const desired = pinnedPod(unpinned, unit.spec.pinnedNode);
       const created = await this.client.apply(pods, asObject(desired), unitFieldManager);
       this.events.event(asObject(unit), 'Normal', 'PodCreated', 'Create', `created Pod ${desired.metadata!.name}`);
       return { pod: created as unknown as V1Pod };
@@ -171,6 +188,17 @@ export class UnitReconciler {
       await this.deletePod(unit, current, 'RecreateFailedPod', `Pod ended in phase ${current.status?.phase}`);
       return { requeueAfterMs: 500 };
     }
+    if (waitsForStalePin(unit, current)) {
+      await this.deletePod(
+        unit,
+        current,
+        'ReplacePod',
+        `the Pod waits for node ${pinOf(current) ?? '(none)'}, the Unit is pinned to ${unit.spec.pinnedNode ?? 'no node'}`,
+      );
+      return { requeueAfterMs: 500 };
+    }
+    // Compared and applied with the pin the Pod was created with: pinning alone changes nothing.
+    const desired = pinnedPod(unpinned, pinOf(current));
     const change = classifyPodChange(current, desired);
     if (change.kind === 'Disruptive') {
       const why = change.changes.filter((c) => c.disruptive).map((c) => `${c.reason}: ${c.message}`);
@@ -185,6 +213,32 @@ export class UnitReconciler {
       return { pod: updated as unknown as V1Pod };
     }
     return { pod: current };
+  }
+
+  /** Records (or, when its UnitSet stopped pinning, removes) the node the Unit is pinned to. */
+  private async pin(unit: Unit, pod: V1Pod | undefined): Promise<void> {
+    const setName = unit.metadata.labels?.[unitSetLabel];
+    const unitSet = setName
+      ? (this.caches.unitSets.get(unit.metadata.namespace, setName) as unknown as UnitSet | undefined)
+      : undefined;
+    const decision = pinDecision(unit, unitSet, pod);
+    if (decision === undefined) return;
+    await this.client.patch(
+      units,
+      unit.metadata.namespace,
+      unit.metadata.name!,
+      { metadata: { resourceVersion: unit.metadata.resourceVersion }, spec: { pinnedNode: decision } },
+      'merge',
+      { fieldManager: unitFieldManager },
+    );
+    if (decision)
+      this.events.event(
+        asObject(unit),
+        'Normal',
+        'Pinned',
+        'PinToNode',
+        `the Unit's Pods now run on node ${decision} only`,
+      );
   }
 
   private readonly endedSeen = new Map<string, number>();
@@ -268,8 +322,13 @@ export class UnitReconciler {
     );
   }
 
-  private async writeStatus(unit: Unit, pod: V1Pod | undefined, configCondition: Condition): Promise<void> {
-    const status = unitStatus(unit, pod, configCondition, this.now());
+  private async writeStatus(
+    unit: Unit,
+    pod: V1Pod | undefined,
+    configCondition: Condition,
+    volumesCondition?: Condition,
+  ): Promise<void> {
+    const status = unitStatus(unit, pod, configCondition, this.now(), volumesCondition);
     if (jsonEqual(status, unit.status ?? {})) return;
     await this.client.apply(
       units,
@@ -286,7 +345,13 @@ export class UnitReconciler {
 }
 
 /** The Unit's status from its Pod; conditions keep their transition times while they hold. */
-export function unitStatus(unit: Unit, pod: V1Pod | undefined, configCondition: Condition, now: Date): UnitStatus {
+export function unitStatus(
+  unit: Unit,
+  pod: V1Pod | undefined,
+  configCondition: Condition,
+  now: Date,
+  volumesCondition?: Condition,
+): UnitStatus {
   const podReady = pod?.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
   const inService = pod?.metadata?.labels?.[inServiceLabel] !== 'false' && !unit.spec.unservice;
   const ready = !!pod && !pod.metadata?.deletionTimestamp && podReady && inService;
@@ -301,6 +366,7 @@ export function unitStatus(unit: Unit, pod: V1Pod | undefined, configCondition: 
   const set = (c: Condition) =>
     (conditions = setCondition(conditions, { ...c, observedGeneration: unit.metadata.generation }, now).conditions);
   set(configCondition);
+  if (volumesCondition) set(volumesCondition);
   const readyReason = !pod
     ? ['PodMissing', 'the Pod does not exist yet']
     : pod.metadata?.deletionTimestamp
