@@ -15,33 +15,6 @@ import type { KubeObject } from '../../src/machinery/object.js';
 import { repo, startCli } from '../lib/engine.js';
 import { row, type Row, type Suite } from '../lib/types.js';
 
-<<<<<<< HEAD
-const repo = resolve(import.meta.dirname, '../../..');
-const cli = join(repo, 'dist/cli/main.js');
-
-export function startCli(
-  args: string[],
-  ready: (output: string) => boolean,
-): Promise<{ proc: ChildProcess; output: () => string }> {
-  const proc = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  return new Promise((res, rej) => {
-    const timer = setTimeout(() => rej(new Error(`did not start: ${args[0]}\n${out}`)), 60_000);
-    const on = (d: Buffer) => {
-      out += d.toString();
-      if (ready(out)) {
-        clearTimeout(timer);
-        res({ proc, output: () => out });
-      }
-    };
-    proc.stdout!.on('data', on);
-    proc.stderr!.on('data', on);
-    proc.once('exit', (code) => rej(new Error(`${args[0]} exited with ${code}\n${out}`)));
-  });
-}
-
-=======
->>>>>>> main
 function memoryKiB(pid: number): { rss: number; peak: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? NaN);
@@ -60,9 +33,6 @@ async function inBatches<T>(items: T[], width: number, fn: (t: T) => Promise<unk
 async function converge(n: number, log: (m: string) => void): Promise<Row[]> {
   const dir = mkdtempSync(join(tmpdir(), 'upm-bench-cube-'));
   const engine = await startCli(
-<<<<<<< HEAD
-    ['local', '--data-dir', dir, '--port', '0', '--controllers=false', '--log-level', 'warn', '--log-format', 'json'],
-=======
     [
       'local',
       '--data-dir',
@@ -77,7 +47,6 @@ async function converge(n: number, log: (m: string) => void): Promise<Row[]> {
       '--log-format',
       'json',
     ],
->>>>>>> main
     (out) => out.includes('UPM Engine is serving at'),
   );
   let controllers: { proc: ChildProcess } | undefined;

@@ -26,7 +26,7 @@ import { KubeClient, loadKubeConfig } from '../../src/controllers/runtime/client
 import { Manager } from '../../src/controllers/runtime/manager.js';
 import type { KubeObject } from '../../src/machinery/object.js';
 import { row, type Row, type Suite } from '../lib/types.js';
-import { startCli } from './cube.js';
+import { startCli, stopProcess } from '../lib/engine.js';
 
 const names = ['db-0', 'db-1', 'db-2'];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -199,8 +199,7 @@ async function measure(log: (m: string) => void): Promise<Row[]> {
     await mgr.stop();
     client.close();
     await Promise.all(servers.map((s) => s.stop()));
-    engine.proc.kill('SIGTERM');
-    await new Promise((r) => engine.proc.once('exit', r));
+    await stopProcess(engine.proc);
     rmSync(dir, { recursive: true, force: true });
   }
 }
