@@ -13,6 +13,16 @@ export interface LoadNode {
   server: MariadbServer;
 }
 
+/** Where the writer sends rows: a server, or any address (a Service's ClusterIP). */
+export interface WriteTarget {
+  name: string;
+  /** A new connection as an account without SUPER, default database `app`. */
+  connect(): Promise<Connection>;
+}
+
+const asTarget = (n: LoadNode | WriteTarget): WriteTarget =>
+  'server' in n ? { name: n.name, connect: () => n.server.connect('app', 'app') } : n;
+
 export interface Ack {
   id: number;
   node: string;
@@ -23,6 +33,8 @@ export interface Writer {
   ackedOn(node: string): number;
   firstAckOn(node: string): number | undefined;
   lastAckOn(node: string): number | undefined;
+  /** The last error a write met (for diagnostics). */
+  lastError(): string | undefined;
   /** Stops after the write in flight; returns every acknowledged write. */
   stop(): Promise<Ack[]>;
 }
@@ -33,10 +45,16 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * Inserts (id, node) into app.w in a loop, starting on `first`. A failed write moves on to the
  * next node; every attempt uses a new id, so a write that failed but committed is never retried.
  */
-export function startWriter(nodes: LoadNode[], first: string, opts: { maxWrites?: number } = {}): Writer {
+export function startWriter(
+  targets: (LoadNode | WriteTarget)[],
+  first: string,
+  opts: { maxWrites?: number } = {},
+): Writer {
+  const nodes = targets.map(asTarget);
   const acks: Ack[] = [];
   const conns = new Map<string, Connection>();
   let stopping = false;
+  let lastError: string | undefined;
   let idx = Math.max(
     0,
     nodes.findIndex((n) => n.name === first),
@@ -48,13 +66,14 @@ export function startWriter(nodes: LoadNode[], first: string, opts: { maxWrites?
       try {
         let conn = conns.get(n.name);
         if (!conn) {
-          conn = await n.server.connect('app', 'app');
+          conn = await n.connect();
           conns.set(n.name, conn);
         }
         const attempt = ++id;
         await conn.query({ sql: 'INSERT INTO w (id, node) VALUES (?, ?)', values: [attempt, n.name], timeout: 5000 });
         acks.push({ id: attempt, node: n.name, at: Date.now() });
-      } catch {
+      } catch (err) {
+        lastError = (err as Error).message;
         conns.get(n.name)?.destroy();
         conns.delete(n.name);
         idx = (idx + 1) % nodes.length;
@@ -67,6 +86,7 @@ export function startWriter(nodes: LoadNode[], first: string, opts: { maxWrites?
     ackedOn: (node) => on(node).length,
     firstAckOn: (node) => on(node)[0]?.at,
     lastAckOn: (node) => on(node).at(-1)?.at,
+    lastError: () => lastError,
     async stop() {
       stopping = true;
       await loop;
