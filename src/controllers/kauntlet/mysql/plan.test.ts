@@ -350,6 +350,22 @@ describe('failover', () => {
     });
     expect(ok.change?.to).toBe('c');
   });
+  it('reads the last known GTIDs in the flavor last seen when nothing answers, and reports unreadable ones', () => {
+    const status = {
+      currentPrimary: 'a',
+      instances: [{ name: 'a', flavor: 'MySQL' as const, gtidExecuted: `${U.a}:1-10` }],
+    };
+    const p = plan({ spec: auto, status, observations: [obs('a'), obs('b'), obs('c')], unreachableSince: { a: down } });
+    expect(p.waiting?.message).toMatch(/no replica is reachable/);
+    const bad = plan({
+      spec: auto,
+      status: { ...status, instances: [{ name: 'a', flavor: 'MariaDB' as const, gtidExecuted: 'garbage' }] },
+      observations: [obs('a'), disconnected('b', '0-1-10'), disconnected('c', '0-1-10')],
+      unreachableSince: { a: down },
+    });
+    expect(bad.findings[0]).toMatchObject({ reason: 'UnreadableGtids' });
+    expect(bad.steps).toEqual([]);
+  });
   it('after promotion, writes the promoted instance into spec.primary before completing', () => {
     const status: MysqlReplicationStatus = {
       ...known,

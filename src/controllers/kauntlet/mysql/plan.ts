@@ -24,6 +24,7 @@ import type {
 } from '../../../api/generated/types.js';
 import {
   errantTransactions,
+  GtidParseError,
   formatGtidSet,
   isEmptyGtidSet,
   isGtidSubset,
@@ -133,7 +134,19 @@ const pointsAt = (s: ServerState, target: InstanceObservation): boolean =>
   !!s.replica && s.replica.sourceHost === target.host && s.replica.sourcePort === target.port;
 
 export function planReplication(input: PlanInput): Plan {
-  const plan: Plan = {
+  try {
+    return planFrom(input);
+  } catch (err) {
+    if (!(err instanceof GtidParseError)) throw err;
+    const plan = emptyPlan(input);
+    const message = `cannot compare the instances' GTIDs: ${err.message}`;
+    plan.findings.push({ reason: 'UnreadableGtids', message });
+    return wait(plan, 'UnreadableGtids', message);
+  }
+}
+
+function emptyPlan(input: PlanInput): Plan {
+  return {
     currentPrimary: input.status?.currentPrimary || undefined,
     change: input.status?.lastPrimaryChange,
     steps: [],
@@ -142,8 +155,16 @@ export function planReplication(input: PlanInput): Plan {
     diverged: {},
     requeueMs: STEADY_REQUEUE_MS,
   };
+}
+
+function planFrom(input: PlanInput): Plan {
+  const plan = emptyPlan(input);
   const obs = new Map(input.observations.map((o) => [o.name, o]));
-  const flavor = input.observations.find((o) => o.state)?.state?.flavor ?? 'MariaDB';
+  // The flavor the servers report, else the one last seen (a MySQL topology all unreachable).
+  const flavor =
+    input.observations.find((o) => o.state)?.state?.flavor ??
+    input.status?.instances?.find((i) => i.flavor)?.flavor ??
+    'MariaDB';
   const ctx: Ctx = {
     ...input,
     obs,
