@@ -34,3 +34,4 @@ export const podDisruptionBudgets: ResourceType = {
   namespaced: true,
 };
 export const mysqlReplications = upm('mysqlreplications', 'MysqlReplication');
+export const proxysqlSyncs = upm('proxysqlsyncs', 'ProxysqlSync');

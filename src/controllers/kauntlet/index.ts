@@ -7,6 +7,7 @@
 
 import type { Manager } from '../runtime/manager.js';
 import { addMysqlReplication } from './mysql/index.js';
+import { addProxysqlSync } from './proxysql/index.js';
 import type { UnitAddressing } from './shared/instances.js';
 
 export interface KauntletOptions {
@@ -17,4 +18,5 @@ export interface KauntletOptions {
 /** Registers every Kauntlet controller on `mgr`. */
 export function addKauntlet(mgr: Manager, opts: KauntletOptions = {}): void {
   addMysqlReplication(mgr, { unitAddressing: opts.unitAddressing });
+  addProxysqlSync(mgr, { unitAddressing: opts.unitAddressing });
 }
