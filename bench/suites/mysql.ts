@@ -26,7 +26,7 @@ import { KubeClient, loadKubeConfig } from '../../src/controllers/runtime/client
 import { Manager } from '../../src/controllers/runtime/manager.js';
 import type { KubeObject } from '../../src/machinery/object.js';
 import { row, type Row, type Suite } from '../lib/types.js';
-import { startCli, stopProcess } from '../lib/engine.js';
+import { startLocalEngine, stopProcess } from '../lib/engine.js';
 
 const names = ['db-0', 'db-1', 'db-2'];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -55,10 +55,7 @@ async function missing(server: MariadbServer, acked: Ack[]): Promise<number> {
 async function measure(log: (m: string) => void): Promise<Row[]> {
   const dir = mkdtempSync(join(tmpdir(), 'upm-bench-mysql-'));
   const [engine, servers] = await Promise.all([
-    startCli(
-      ['local', '--data-dir', dir, '--port', '0', '--controllers=false', '--log-level', 'warn', '--log-format', 'json'],
-      (out) => out.includes('UPM Engine is serving at'),
-    ),
+    startLocalEngine(dir, ['--controllers=false']),
     startMariadbServers(3, { semiSync: true }),
   ]);
   const client = new KubeClient(loadKubeConfig(join(dir, 'kubeconfig')));

@@ -6,7 +6,7 @@ import type { V1Pod } from '@kubernetes/client-node';
 import type { MysqlReplication, MysqlReplicationStatus, Unit } from '../../../api/generated/types.js';
 import { setCondition, type Condition } from '../../../machinery/conditions.js';
 import { isNotFound } from '../../../machinery/errors.js';
-import { jsonEqual, type KubeObject } from '../../../machinery/object.js';
+import type { KubeObject } from '../../../machinery/object.js';
 import { withMysql, type MysqlTarget, type MysqlTimeouts } from '../../drivers/mysql/connection.js';
 import {
   fence,
@@ -329,19 +329,8 @@ export class MysqlReplicationReconciler {
     };
   }
 
-  private async writeStatus(mr: MysqlReplication, status: MysqlReplicationStatus): Promise<void> {
-    if (jsonEqual(status, mr.status ?? {})) return;
-    await this.client.apply(
-      mysqlReplications,
-      asObject({
-        apiVersion: mr.apiVersion,
-        kind: 'MysqlReplication',
-        metadata: { name: mr.metadata.name, namespace: mr.metadata.namespace },
-        status,
-      }),
-      mysqlReplicationFieldManager,
-      { subresource: 'status' },
-    );
+  private writeStatus(mr: MysqlReplication, status: MysqlReplicationStatus): Promise<void> {
+    return this.client.applyStatus(mysqlReplications, mr, status, mysqlReplicationFieldManager);
   }
 
   private blockedStatus(mr: MysqlReplication, blocked: { reason: string; message: string }): MysqlReplicationStatus {
