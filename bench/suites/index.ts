@@ -9,6 +9,7 @@ import { memorySuite } from './memory.js';
 import { crdSuite } from './crd.js';
 import { cubeSuite } from './cube.js';
 import { localUnitsSuite } from './local-units.js';
+import { mysqlSuite } from './mysql.js';
 import { kauntletSuite } from './placeholders.js';
 import { proxysqlSuite } from './proxysql.js';
 import { redisSuite } from './redis.js';
@@ -25,6 +26,7 @@ export const suites: Suite[] = [
   crdSuite,
   cubeSuite,
   localUnitsSuite,
+  mysqlSuite,
   kauntletSuite,
   proxysqlSuite,
   redisSuite,

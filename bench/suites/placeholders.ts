@@ -4,7 +4,7 @@
 
 import { row, type Suite } from '../lib/types.js';
 
-const pending = 'not measured yet (issues: Kauntlet MySQL, Kauntlet Redis)';
+const pending = 'not measured yet (issue: Kauntlet Redis)';
 
 export const kauntletSuite: Suite = {
   name: 'kauntlet',
@@ -21,9 +21,6 @@ export const kauntletSuite: Suite = {
         null,
         pending,
       ),
-      row(this.name, null, 'Kauntlet MySQL switchover RTO (planned)', null, 's', null, null, pending),
-      row(this.name, null, 'Kauntlet MySQL failover RTO (primary killed)', null, 's', null, null, pending),
-      row(this.name, null, 'Kauntlet MySQL failover RPO (primary killed)', null, 'writes lost', null, null, pending),
     ];
   },
 };
