@@ -14,7 +14,7 @@ import (
 // applied is an apply configuration of a UnitSet: only the fields its manager owns.
 func (e *env) applied(name string, spec map[string]any) *unstructured.Unstructured {
 	return &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": "upm.io/v1alpha1",
+		"apiVersion": unitSets.GroupVersion().String(),
 		"kind":       "UnitSet",
 		"metadata":   map[string]any{"name": name, "labels": map[string]any{runLabel: e.run}},
 		"spec":       spec,

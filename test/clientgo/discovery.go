@@ -51,8 +51,8 @@ func expectUnitSets(r metav1.APIResource, subresources []string) error {
 		return fmt.Errorf("unitsets is not namespaced")
 	case !slices.Equal(verbs, unitSetVerbs):
 		return fmt.Errorf("unitsets has verbs %v, want %v", verbs, unitSetVerbs)
-	case !slices.Contains(r.ShortNames, "us"):
-		return fmt.Errorf("unitsets has short names %v, want us among them", r.ShortNames)
+	case shortName != "" && !slices.Contains(r.ShortNames, shortName):
+		return fmt.Errorf("unitsets has short names %v, want %s among them", r.ShortNames, shortName)
 	case r.SingularName != "unitset":
 		return fmt.Errorf("unitsets has singular name %q, want unitset", r.SingularName)
 	case !slices.Contains(subresources, "status") || !slices.Contains(subresources, "scale"):
@@ -88,8 +88,8 @@ func checkAggregatedDiscovery(_ context.Context, e *env) error {
 	if ct := apis[0].ContentType; !strings.Contains(ct, "g=apidiscovery.k8s.io") || !strings.Contains(ct, "v=v2") {
 		return fmt.Errorf("GET /apis answered with Content-Type %q, not the aggregated discovery document", ct)
 	}
-	if n := len(w.requestsTo("/apis/upm.io/v1alpha1")); n != 0 {
-		return fmt.Errorf("aggregated discovery still fetched /apis/upm.io/v1alpha1 (%d times)", n)
+	if n := len(w.requestsTo(gvPath())); n != 0 {
+		return fmt.Errorf("aggregated discovery still fetched %s (%d times)", gvPath(), n)
 	}
 	return nil
 }
@@ -114,9 +114,9 @@ func checkLegacyDiscovery(_ context.Context, e *env) error {
 	if err := expectUnitSets(legacy, legacySubs); err != nil {
 		return err
 	}
-	gv := w.requestsTo("/apis/upm.io/v1alpha1")
+	gv := w.requestsTo(gvPath())
 	if len(gv) == 0 || gv[0].Status != 200 {
-		return fmt.Errorf("legacy discovery did not GET /apis/upm.io/v1alpha1: %+v", gv)
+		return fmt.Errorf("legacy discovery did not GET %s: %+v", gvPath(), gv)
 	}
 
 	aggregated, err := discovery.NewDiscoveryClientForConfig(e.config)
@@ -176,14 +176,19 @@ func checkRESTMapper(_ context.Context, e *env) error {
 	}
 	cached := memory.NewMemCacheClient(dc)
 	mapper := restmapper.NewShortcutExpander(restmapper.NewDeferredDiscoveryRESTMapper(cached), cached, nil)
-	mapping, err := mapper.RESTMapping(schema.GroupKind{Group: "upm.io", Kind: "UnitSet"})
+	mapping, err := mapper.RESTMapping(schema.GroupKind{Group: unitSets.Group, Kind: "UnitSet"})
 	if err != nil {
-		return fmt.Errorf("RESTMapping(UnitSet.upm.io): %w", err)
+		return fmt.Errorf("RESTMapping(UnitSet.%s): %w", unitSets.Group, err)
 	}
 	if mapping.Resource != unitSets || mapping.Scope.Name() != meta.RESTScopeNameNamespace {
-		return fmt.Errorf("UnitSet.upm.io maps to %v (scope %s)", mapping.Resource, mapping.Scope.Name())
+		return fmt.Errorf("UnitSet.%s maps to %v (scope %s)", unitSets.Group, mapping.Resource, mapping.Scope.Name())
 	}
-	for _, name := range []string{"us", "unitset", "unitsets.upm.io"} {
+	// Group-qualified: a bare "unitset" is ambiguous where a CRD of the same kind is served too.
+	names := []string{"unitset." + unitSets.Group, "unitsets." + unitSets.Group}
+	if shortName != "" {
+		names = append(names, shortName)
+	}
+	for _, name := range names {
 		gr := schema.ParseGroupResource(name)
 		got, err := mapper.ResourceFor(gr.WithVersion(""))
 		if err != nil {
@@ -196,7 +201,7 @@ func checkRESTMapper(_ context.Context, e *env) error {
 	return nil
 }
 
-// checkOpenAPIV3: the OpenAPI v3 document of upm.io/v1alpha1, found through /openapi/v3, has
+// checkOpenAPIV3: the OpenAPI v3 document of the group version, found through /openapi/v3, has
 // the UnitSet schema with its group-version-kind.
 func checkOpenAPIV3(_ context.Context, e *env) error {
 	dc, err := discovery.NewDiscoveryClientForConfig(e.config)
@@ -207,13 +212,14 @@ func checkOpenAPIV3(_ context.Context, e *env) error {
 	if err != nil {
 		return fmt.Errorf("GET /openapi/v3: %w", err)
 	}
-	gv, ok := paths["apis/upm.io/v1alpha1"]
+	path := strings.TrimPrefix(gvPath(), "/")
+	gv, ok := paths[path]
 	if !ok {
-		return fmt.Errorf("/openapi/v3 lists no apis/upm.io/v1alpha1")
+		return fmt.Errorf("/openapi/v3 lists no %s", path)
 	}
 	raw, err := gv.Schema("application/json")
 	if err != nil {
-		return fmt.Errorf("GET the apis/upm.io/v1alpha1 document: %w", err)
+		return fmt.Errorf("GET the %s document: %w", path, err)
 	}
 	var doc struct {
 		Components struct {
@@ -223,14 +229,16 @@ func checkOpenAPIV3(_ context.Context, e *env) error {
 		} `json:"components"`
 	}
 	if err := json.Unmarshal(raw, &doc); err != nil {
-		return fmt.Errorf("the apis/upm.io/v1alpha1 document: %w", err)
+		return fmt.Errorf("the %s document: %w", path, err)
 	}
 	for _, s := range doc.Components.Schemas {
 		for _, k := range s.GVK {
-			if k.Group == "upm.io" && k.Version == "v1alpha1" && k.Kind == "UnitSet" {
+			if k.Group == unitSets.Group && k.Version == unitSets.Version && k.Kind == "UnitSet" {
 				return nil
 			}
 		}
 	}
-	return fmt.Errorf("no schema of the apis/upm.io/v1alpha1 document has x-kubernetes-group-version-kind UnitSet")
+	return fmt.Errorf("no schema of the %s document has x-kubernetes-group-version-kind UnitSet", path)
 }
+
+func gvPath() string { return "/apis/" + unitSets.GroupVersion().String() }

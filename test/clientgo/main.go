@@ -5,7 +5,7 @@
 // and retry.RetryOnConflict. It prints `ok <check>` per check and exits 0, or prints
 // `FAIL <check>: <why>` and exits 1.
 //
-// Usage: upm-clientgo --kubeconfig FILE [--namespace NS]
+// Usage: upm-clientgo --kubeconfig FILE [--namespace NS] [--group G --short-name S] [--check NAME]
 package main
 
 import (
@@ -25,6 +25,9 @@ import (
 )
 
 var unitSets = schema.GroupVersionResource{Group: "upm.io", Version: "v1alpha1", Resource: "unitsets"}
+
+// shortName discovery must list for unitsets ("" for none).
+var shortName = "us"
 
 // env is what every check gets: the configuration, the namespace, and a run id that names and
 // labels this run's objects (so runs never collide and the run can clean up after itself).
@@ -78,6 +81,10 @@ func main() {
 	namespace := flag.String("namespace", "default", "namespace for the UnitSets the checks create")
 	only := flag.String("check", "", "run only the check of this name")
 	timeout := flag.Duration("timeout", 30*time.Second, "time limit of each check")
+	// The same checks against a CustomResourceDefinition with UnitSet's schema in another group,
+	// served by kube-apiserver itself, show they describe Kubernetes' behaviour and not only ours.
+	flag.StringVar(&unitSets.Group, "group", unitSets.Group, "API group of the UnitSet kind")
+	flag.StringVar(&shortName, "short-name", shortName, `short name discovery must list for unitsets ("" for none)`)
 	flag.Parse()
 	if *kubeconfig == "" {
 		fmt.Fprintln(os.Stderr, "upm-clientgo: --kubeconfig is required")

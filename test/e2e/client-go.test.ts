@@ -3,14 +3,17 @@
 // retry.RetryOnConflict), run against upm.io four ways: through the local control plane's
 // aggregation layer and directly (`upm-engine local --standalone`), through the real
 // kube-apiserver's aggregator and directly (test/cluster). It prints `ok <check>` per check and
-// exits 0, or names the check that failed.
+// exits 0, or names the check that failed. The same checks pass against kube-apiserver serving
+// a CustomResourceDefinition with UnitSet's schema: they hold Kubernetes' behaviour, not ours.
 
 import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { unitSetDefinition } from '../../src/api/unitset.js';
 import { startRealCluster, type RealCluster } from '../cluster/cluster.js';
-import { cleanup, repoRoot, startEngine, type Engine } from './harness.js';
+import { crdOf } from '../cluster/crd.js';
+import { cleanup, repoRoot, startEngine, waitFor, type Engine } from './harness.js';
 
 /** Every check of test/clientgo, in the order it runs them: none may be skipped. */
 const checks = [
@@ -37,6 +40,8 @@ const checks = [
 // proxy, then compiled) takes a few minutes on 2 cores; with Go's build cache warm, seconds.
 const buildTimeoutMs = 10 * 60_000;
 const runTimeoutMs = 120_000;
+
+const crdGroup = 'crd.upm.io';
 
 const buildDir = mkdtempSync(join(tmpdir(), 'upm-clientgo-'));
 const binary = join(buildDir, 'upm-clientgo');
@@ -72,9 +77,9 @@ interface Run {
 }
 
 /** Runs the program; never rejects (the exit code and output are the result). */
-function runClientGo(kubeconfig: string): Promise<Run> {
+function runClientGo(kubeconfig: string, extraArgs: string[] = []): Promise<Run> {
   return new Promise((resolve) => {
-    const child = spawn(binary, ['--kubeconfig', kubeconfig, '--namespace', 'default'], {
+    const child = spawn(binary, ['--kubeconfig', kubeconfig, '--namespace', 'default', ...extraArgs], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -134,15 +139,35 @@ describe('client-go against upm-engine local', () => {
 
 describe('client-go against a real control plane', () => {
   let cluster: RealCluster | undefined;
-  let runs: { aggregated: Promise<Run>; direct: Promise<Run> };
+  let runs: { aggregated: Promise<Run>; direct: Promise<Run>; crd: Promise<Run> };
 
   beforeAll(async () => {
     cluster = await startRealCluster();
-    runs = { aggregated: runClientGo(cluster.kubeconfig), direct: runClientGo(cluster.upmKubeconfig) };
+    const crd = crdOf(unitSetDefinition, crdGroup);
+    for (const args of [
+      ['apply', '--server-side', '-f', '-'],
+      ['wait', '--for=condition=Established', `crd/${crd['metadata'].name}`, '--timeout=60s'],
+    ]) {
+      const r = await cluster.kubectl('1.33', args, { input: JSON.stringify(crd) });
+      if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed: ${r.stderr}`);
+    }
+    // kube-apiserver publishes a new CRD's OpenAPI v3 document a moment after it is Established.
+    await waitFor(
+      `/openapi/v3 to list apis/${crdGroup}/v1alpha1`,
+      async () =>
+        (await cluster!.kubectl('1.33', ['get', '--raw', '/openapi/v3'])).stdout.includes(`apis/${crdGroup}/v1alpha1`),
+      30_000,
+    );
+    runs = {
+      aggregated: runClientGo(cluster.kubeconfig),
+      direct: runClientGo(cluster.upmKubeconfig),
+      // crdOf leaves the short name to the aggregated kind.
+      crd: runClientGo(cluster.kubeconfig, ['--group', crdGroup, '--short-name', '']),
+    };
   }, 180_000);
 
   afterAll(async () => {
-    await Promise.all([runs?.aggregated, runs?.direct]);
+    await Promise.all([runs?.aggregated, runs?.direct, runs?.crd]);
     await cluster?.stop();
   }, 60_000);
 
@@ -152,5 +177,9 @@ describe('client-go against a real control plane', () => {
 
   it('passes every check against the upm.io server directly', async () => {
     await expectAllChecks(runs.direct);
+  }, 90_000);
+
+  it("passes every check against a CRD with UnitSet's schema served by kube-apiserver (the oracle)", async () => {
+    await expectAllChecks(runs.crd);
   }, 90_000);
 });
