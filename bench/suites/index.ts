@@ -10,6 +10,7 @@ import { crdSuite } from './crd.js';
 import { cubeSuite } from './cube.js';
 import { localUnitsSuite } from './local-units.js';
 import { kauntletSuite } from './placeholders.js';
+import { proxysqlSuite } from './proxysql.js';
 import { watchSuite } from './watch.js';
 import { writesSuite } from './writes.js';
 
@@ -24,4 +25,5 @@ export const suites: Suite[] = [
   cubeSuite,
   localUnitsSuite,
   kauntletSuite,
+  proxysqlSuite,
 ];

@@ -33,3 +33,5 @@ export const podDisruptionBudgets: ResourceType = {
   kind: 'PodDisruptionBudget',
   namespaced: true,
 };
+export const mysqlReplications = upm('mysqlreplications', 'MysqlReplication');
+export const proxysqlSyncs = upm('proxysqlsyncs', 'ProxysqlSync');

@@ -346,7 +346,7 @@ function fakeNode(name: string): string {
   });
 }
 
-function tokenKubeconfig(server: string, caPem: string, token: string): string {
+export function tokenKubeconfig(server: string, caPem: string, token: string): string {
   return stringify({
     apiVersion: 'v1',
     kind: 'Config',

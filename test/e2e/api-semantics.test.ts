@@ -5,7 +5,7 @@ import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify as stringifyYAML } from 'yaml';
-import { cleanup, startEngine, type Engine, type KubectlResult } from './harness.js';
+import { controlPlanes, type KubectlResult, type KubectlTarget, startControlPlane } from './harness.js';
 
 type Obj = Record<string, any>;
 
@@ -43,15 +43,16 @@ function unit(name: string, owner: Obj): Obj {
   };
 }
 
-describe.each(['1.27', '1.33'])('kubectl %s: API semantics', (version) => {
-  let engine: Engine;
+const matrix = controlPlanes().flatMap((plane) => ['1.27', '1.33'].map((version) => [version, plane] as const));
+
+describe.each(matrix)('kubectl %s: API semantics on the %s control plane', (version, plane) => {
+  let engine: KubectlTarget;
   beforeAll(async () => {
-    engine = await startEngine();
-  }, 60_000);
+    engine = await startControlPlane(plane);
+  }, 240_000);
   afterAll(async () => {
     await engine?.stop();
-    if (engine) cleanup(engine);
-  });
+  }, 60_000);
 
   const run = (args: string[], opts: { input?: string; env?: Record<string, string> } = {}): Promise<KubectlResult> =>
     engine.kubectl(version, args, opts);

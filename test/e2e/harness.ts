@@ -197,3 +197,55 @@ export function kubectlHelpers(engine: () => Engine, version = '1.33') {
   const json = async (...args: string[]) => JSON.parse(await ok(...args, '-o', 'json'));
   return { k, ok, json };
 }
+
+// ---------------------------------------------------------------------------------------------
+// The switch between control planes: suites written against what kubectl sees run on
+// `upm-engine local` and on a real kube-apiserver (test/cluster) with `upm-engine apiserver`
+// behind its aggregator. UPM_E2E_CONTROL_PLANES=local|real|local,real (default both) selects.
+
+export type ControlPlaneKind = 'local' | 'real';
+
+/** Where kubectl talks to: the kubeconfig, a private cache dir, and how to stop it. */
+export interface KubectlTarget {
+  kind: ControlPlaneKind;
+  kubeconfig: string;
+  cacheDir: string;
+  kubectl(
+    version: string,
+    args: string[],
+    opts?: { input?: string; env?: Record<string, string>; timeoutMs?: number },
+  ): Promise<KubectlResult>;
+  stop(): Promise<void>;
+}
+
+export function controlPlanes(): ControlPlaneKind[] {
+  const raw = process.env['UPM_E2E_CONTROL_PLANES'] ?? 'local,real';
+  const kinds = raw.split(',').map((s) => s.trim());
+  for (const k of kinds) if (k !== 'local' && k !== 'real') throw new Error(`UPM_E2E_CONTROL_PLANES: unknown "${k}"`);
+  return kinds as ControlPlaneKind[];
+}
+
+export async function startControlPlane(kind: ControlPlaneKind): Promise<KubectlTarget> {
+  if (kind === 'local') {
+    const engine = await startEngine();
+    return {
+      kind,
+      kubeconfig: engine.kubeconfig,
+      cacheDir: engine.cacheDir,
+      kubectl: (version, args, opts) => engine.kubectl(version, args, opts),
+      async stop() {
+        await engine.stop();
+        cleanup(engine);
+      },
+    };
+  }
+  const { startRealCluster } = await import('../cluster/cluster.js');
+  const cluster = await startRealCluster();
+  return {
+    kind,
+    kubeconfig: cluster.kubeconfig,
+    cacheDir: cluster.cacheDir,
+    kubectl: (version, args, opts) => cluster.kubectl(version, args, opts),
+    stop: () => cluster.stop(),
+  };
+}

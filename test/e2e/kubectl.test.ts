@@ -9,7 +9,15 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYAML } from 'yaml';
-import { cleanup, type Engine, freePort, kubectlBinary, type KubectlResult, startEngine, waitFor } from './harness.js';
+import {
+  controlPlanes,
+  freePort,
+  kubectlBinary,
+  type KubectlResult,
+  type KubectlTarget,
+  startControlPlane,
+  waitFor,
+} from './harness.js';
 
 // jest.config.js sets a 60 s timeout per test and hook (in ESM mode the `jest` global, and so
 // jest.setTimeout, does not exist); the npm start hooks pass longer ones.
@@ -62,18 +70,18 @@ const UPM_KINDS = [
 
 // One engine per kubectl version; the tests of a version run in order and build on each other's
 // objects (db, orders and cache in default, anchor in watched, elsewhere in other).
-describe.each(['1.27', '1.33'])('kubectl %s against upm-engine local', (version) => {
-  let engine: Engine | undefined;
+const matrix = controlPlanes().flatMap((plane) => ['1.27', '1.33'].map((version) => [version, plane] as const));
+
+describe.each(matrix)('kubectl %s against the %s control plane', (version, plane) => {
+  let engine: KubectlTarget | undefined;
 
   beforeAll(async () => {
-    engine = await startEngine();
-  }, 60_000);
+    engine = await startControlPlane(plane);
+  }, 240_000);
 
   afterAll(async () => {
-    if (!engine) return;
-    await engine.stop();
-    cleanup(engine);
-  });
+    await engine?.stop();
+  }, 60_000);
 
   const run = (args: string[], input?: string): Promise<KubectlResult> =>
     engine!.kubectl(version, args, input === undefined ? {} : { input });

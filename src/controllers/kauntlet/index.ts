@@ -6,6 +6,7 @@
 // drivers in ../drivers are the only code that opens database connections.
 
 import type { Manager } from '../runtime/manager.js';
+import { addProxysqlSync } from './proxysql/index.js';
 import type { UnitAddressing } from './shared/instances.js';
 
 export interface KauntletOptions {
@@ -15,6 +16,5 @@ export interface KauntletOptions {
 
 /** Registers every Kauntlet controller on `mgr`. */
 export function addKauntlet(mgr: Manager, opts: KauntletOptions = {}): void {
-  void mgr;
-  void opts;
+  addProxysqlSync(mgr, { unitAddressing: opts.unitAddressing });
 }

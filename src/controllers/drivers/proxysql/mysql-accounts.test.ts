@@ -1,0 +1,78 @@
+// The accounts reader against a real mariadbd.
+
+import { classifyAccount, readAccounts } from './mysql-accounts.js';
+import { mariadbAdmin, startTestMariadb, type TestMariadb } from './testing/mariadb.js';
+
+let db: TestMariadb;
+const target = () => ({ host: db.host, port: db.port, username: mariadbAdmin.user, password: mariadbAdmin.password });
+
+beforeAll(async () => {
+  db = await startTestMariadb();
+  const root = await db.root();
+  try {
+    await root.query("CREATE USER 'app'@'%' IDENTIFIED BY 'app-pw'");
+    await root.query("CREATE USER 'app'@'10.0.%' IDENTIFIED BY 'app-pw'");
+    await root.query("CREATE USER 'o''brien'@'%' IDENTIFIED BY 'x'");
+    await root.query("CREATE USER 'nopw'@'%'");
+    await root.query("CREATE USER 'sock'@'%' IDENTIFIED VIA unix_socket");
+    await root.query("CREATE USER 'locked'@'%' IDENTIFIED BY 'x' ACCOUNT LOCK");
+    await root.query("CREATE USER 'local'@'localhost' IDENTIFIED BY 'x'");
+    await root.query('CREATE ROLE reader');
+  } finally {
+    await root.end();
+  }
+}, 90_000);
+afterAll(async () => {
+  await db?.stop();
+});
+
+test('Exact host match: native hashes copied, other plugins, locked accounts and roles skipped with reasons', async () => {
+  const snap = await readAccounts(target(), { hostMatch: 'Exact', hostPattern: '%', exclude: ['admin'] });
+  expect(snap.version).toMatch(/MariaDB/);
+  const root = await db.root();
+  const [rows] = await root.query("SELECT PASSWORD('app-pw') AS h");
+  await root.end();
+  const appHash = (rows as { h: string }[])[0].h;
+  expect(snap.accounts).toEqual([
+    { username: 'app', host: '%', hash: appHash },
+    { username: 'nopw', host: '%', hash: '' },
+    { username: "o'brien", host: '%', hash: expect.stringMatching(/^\*[0-9A-F]{40}$/) },
+  ]);
+  expect(snap.skipped).toEqual([
+    { username: 'locked', host: '%', reason: 'the account is locked' },
+    { username: 'sock', host: '%', reason: 'authentication plugin unix_socket has no hash ProxySQL can check' },
+  ]);
+});
+
+test('Like and Regex host matches are parameters, not SQL', async () => {
+  const like = await readAccounts(target(), { hostMatch: 'Like', hostPattern: '10.0.%', exclude: [] });
+  expect(like.accounts.map((a) => `${a.username}@${a.host}`)).toEqual(['app@10.0.%']);
+  const regex = await readAccounts(target(), { hostMatch: 'Regex', hostPattern: '^local', exclude: [] });
+  expect(regex.accounts.map((a) => `${a.username}@${a.host}`)).toEqual(['local@localhost']);
+  const quote = await readAccounts(target(), { hostMatch: 'Exact', hostPattern: "%' OR '1'='1", exclude: [] });
+  expect(quote.accounts).toEqual([]);
+});
+
+test('MySQL 8 rows (no server here): caching_sha2 skipped, native copied, roles as locked accounts skipped', () => {
+  expect(
+    classifyAccount({ User: 'a', Host: '%', plugin: 'caching_sha2_password', authentication_string: '$A$005$x' }),
+  ).toEqual({
+    username: 'a',
+    host: '%',
+    reason: 'authentication plugin caching_sha2_password has no hash ProxySQL can check',
+  });
+  expect(
+    classifyAccount({
+      User: 'b',
+      Host: '%',
+      plugin: 'mysql_native_password',
+      authentication_string: '*' + 'a'.repeat(40),
+      account_locked: 'N',
+    }),
+  ).toEqual({ username: 'b', host: '%', hash: '*' + 'A'.repeat(40) });
+  expect(classifyAccount({ User: 'r', Host: '%', plugin: 'caching_sha2_password', account_locked: 'Y' })).toMatchObject(
+    {
+      reason: 'the account is locked',
+    },
+  );
+});
