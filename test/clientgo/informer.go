@@ -127,11 +127,12 @@ func runInformer(ctx context.Context, e *env, watchList bool) error {
 	})
 	informer := factory.ForResource(unitSets).Informer()
 	rec := newRecorder()
-	if _, err := informer.AddEventHandler(cache.ResourceEventHandlerFuncs{
+	handler, err := informer.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(obj any) { rec.note(rec.adds, obj) },
 		UpdateFunc: func(_, obj any) { rec.note(rec.updates, obj) },
 		DeleteFunc: func(obj any) { rec.note(rec.dels, obj) },
-	}); err != nil {
+	})
+	if err != nil {
 		return err
 	}
 	gates.enabled.Store(watchList)
@@ -141,7 +142,8 @@ func runInformer(ctx context.Context, e *env, watchList bool) error {
 		factory.Shutdown()
 	}()
 	factory.Start(stop)
-	synced := cache.WaitForCacheSync(ctx.Done(), informer.HasSynced)
+	// The handler's HasSynced: its initial adds were delivered, not only the store filled.
+	synced := cache.WaitForCacheSync(ctx.Done(), informer.HasSynced, handler.HasSynced)
 	gates.enabled.Store(false) // the reflector, created by Start's goroutine, has read it
 	if !synced {
 		return fmt.Errorf("the informer did not sync")

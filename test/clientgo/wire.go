@@ -62,7 +62,9 @@ func isWatch(r request) bool {
 // tap copies a watch stream into a decoder of its events (JSON, as the dynamic client asks for).
 func (w *wire) tap(body io.ReadCloser, index int) io.ReadCloser {
 	pr, pw := io.Pipe()
+	done := make(chan struct{})
 	go func() {
+		defer close(done)
 		dec := json.NewDecoder(pr)
 		for {
 			var ev struct {
@@ -90,12 +92,16 @@ func (w *wire) tap(body io.ReadCloser, index int) io.ReadCloser {
 			w.mu.Unlock()
 		}
 	}()
-	return &tapped{ReadCloser: body, pw: pw}
+	return &tapped{ReadCloser: body, pw: pw, done: done}
 }
 
+// tapped is a watch stream's body that also feeds the decoder. When the stream ends, it waits
+// for the decoder, so every event of a stream is counted before client-go sees its end (and
+// before the reflector can open the next watch).
 type tapped struct {
 	io.ReadCloser
-	pw *io.PipeWriter
+	pw   *io.PipeWriter
+	done chan struct{}
 }
 
 func (t *tapped) Read(p []byte) (int, error) {
@@ -105,12 +111,14 @@ func (t *tapped) Read(p []byte) (int, error) {
 	}
 	if err != nil {
 		t.pw.CloseWithError(err)
+		<-t.done
 	}
 	return n, err
 }
 
 func (t *tapped) Close() error {
 	t.pw.Close()
+	<-t.done
 	return t.ReadCloser.Close()
 }
 
