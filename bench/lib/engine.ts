@@ -38,3 +38,14 @@ export async function stopProcess(proc: ChildProcess, graceMs = 20_000): Promise
   await gone;
   clearTimeout(timer);
 }
+
+/** `upm-engine local` on a free port in `dataDir`, quiet, ready once it serves. */
+export function startLocalEngine(
+  dataDir: string,
+  extraArgs: string[] = [],
+): Promise<{ proc: ChildProcess; output: () => string }> {
+  return startCli(
+    ['local', '--data-dir', dataDir, '--port', '0', ...extraArgs, '--log-level', 'warn', '--log-format', 'json'],
+    (out) => out.includes('UPM Engine is serving at'),
+  );
+}

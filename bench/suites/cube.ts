@@ -12,7 +12,7 @@ import { parse as parseYAML } from 'yaml';
 import { KubeClient, loadKubeConfig } from '../../src/controllers/runtime/client.js';
 import { unitSets, unitTemplates } from '../../src/controllers/resources.js';
 import type { KubeObject } from '../../src/machinery/object.js';
-import { repo, startCli } from '../lib/engine.js';
+import { repo, startCli, startLocalEngine } from '../lib/engine.js';
 import { row, type Row, type Suite } from '../lib/types.js';
 
 function memoryKiB(pid: number): { rss: number; peak: number } {
@@ -32,23 +32,8 @@ async function inBatches<T>(items: T[], width: number, fn: (t: T) => Promise<unk
 
 async function converge(n: number, log: (m: string) => void): Promise<Row[]> {
   const dir = mkdtempSync(join(tmpdir(), 'upm-bench-cube-'));
-  const engine = await startCli(
-    [
-      'local',
-      '--data-dir',
-      dir,
-      '--port',
-      '0',
-      '--controllers=false',
-      // The controllers are measured, not 1,500 database processes: Pods are simulated.
-      '--simulate-pods-only',
-      '--log-level',
-      'warn',
-      '--log-format',
-      'json',
-    ],
-    (out) => out.includes('UPM Engine is serving at'),
-  );
+  // The controllers are measured, not 1,500 database processes: Pods are simulated.
+  const engine = await startLocalEngine(dir, ['--controllers=false', '--simulate-pods-only']);
   let controllers: { proc: ChildProcess } | undefined;
   const client = new KubeClient(loadKubeConfig(join(dir, 'kubeconfig')));
   try {

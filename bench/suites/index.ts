@@ -11,6 +11,7 @@ import { cubeSuite } from './cube.js';
 import { localUnitsSuite } from './local-units.js';
 import { kauntletSuite } from './placeholders.js';
 import { proxysqlSuite } from './proxysql.js';
+import { redisSuite } from './redis.js';
 import { watchSuite } from './watch.js';
 import { writesSuite } from './writes.js';
 
@@ -26,4 +27,5 @@ export const suites: Suite[] = [
   localUnitsSuite,
   kauntletSuite,
   proxysqlSuite,
+  redisSuite,
 ];

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { KubeClient, loadKubeConfig } from '../../src/controllers/runtime/client.js';
 import { unitSets } from '../../src/controllers/resources.js';
-import { repo, startCli, stopProcess } from '../lib/engine.js';
+import { repo, startLocalEngine, stopProcess } from '../lib/engine.js';
 import { row, type Suite } from '../lib/types.js';
 
 const run = promisify(execFile);
@@ -23,21 +23,7 @@ const expected: Record<string, number> = { 'orders-db': 3, 'events-cache': 6 };
 
 async function applyAndWait(simulated: boolean, log: (m: string) => void): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'upm-bench-local-'));
-  const engine = await startCli(
-    [
-      'local',
-      '--data-dir',
-      dir,
-      '--port',
-      '0',
-      ...(simulated ? ['--simulate-pods-only'] : []),
-      '--log-level',
-      'warn',
-      '--log-format',
-      'json',
-    ],
-    (out) => out.includes('UPM Engine is serving at'),
-  );
+  const engine = await startLocalEngine(dir, simulated ? ['--simulate-pods-only'] : []);
   const kubeconfig = join(dir, 'kubeconfig');
   const client = new KubeClient(loadKubeConfig(kubeconfig));
   const kubectl = (...args: string[]) => run('kubectl', ['--kubeconfig', kubeconfig, ...args]);

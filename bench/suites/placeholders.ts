@@ -21,9 +21,9 @@ export const kauntletSuite: Suite = {
         null,
         pending,
       ),
-      row(this.name, null, 'Kauntlet switchover RTO (planned)', null, 's', null, null, pending),
-      row(this.name, null, 'Kauntlet failover RTO (primary killed)', null, 's', null, null, pending),
-      row(this.name, null, 'Kauntlet failover RPO (primary killed)', null, 'writes lost', null, null, pending),
+      row(this.name, null, 'Kauntlet MySQL switchover RTO (planned)', null, 's', null, null, pending),
+      row(this.name, null, 'Kauntlet MySQL failover RTO (primary killed)', null, 's', null, null, pending),
+      row(this.name, null, 'Kauntlet MySQL failover RPO (primary killed)', null, 'writes lost', null, null, pending),
     ];
   },
 };

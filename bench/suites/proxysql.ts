@@ -22,7 +22,7 @@ import { KubeClient, loadKubeConfig } from '../../src/controllers/runtime/client
 import { Manager } from '../../src/controllers/runtime/manager.js';
 import type { MysqlReplication } from '../../src/api/generated/types.js';
 import type { KubeObject } from '../../src/machinery/object.js';
-import { startCli, stopProcess } from '../lib/engine.js';
+import { startLocalEngine, stopProcess } from '../lib/engine.js';
 import { row, type Row, type Suite } from '../lib/types.js';
 
 const proxies = 4;
@@ -89,10 +89,7 @@ export const proxysqlSuite: Suite = {
     const dir = mkdtempSync(join(tmpdir(), 'upm-bench-proxysql-'));
     const standIns: ProxysqlStandIn[] = [];
     let manager: Manager | undefined;
-    const engine = await startCli(
-      ['local', '--data-dir', dir, '--port', '0', '--controllers=false', '--webhooks=false', '--log-level', 'warn'],
-      (out) => out.includes('UPM Engine is serving at'),
-    );
+    const engine = await startLocalEngine(dir, ['--controllers=false', '--webhooks=false']);
     try {
       if (ports.length === 0) for (const _ of names) ports.push(await freePort());
       for (let i = 0; i < proxies; i++) standIns.push(await startProxysqlStandIn());

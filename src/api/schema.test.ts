@@ -420,7 +420,7 @@ describe('UnitSet', () => {
         type: 'RollingUpdate',
         rollingUpdate: { partition: 0, maxUnavailable: 1, order: 'ReplicasFirst' },
       },
-      scheduling: { podAntiAffinity: 'Preferred', topologyKey: 'kubernetes.io/hostname' },
+      scheduling: { pinToNode: true, podAntiAffinity: 'Preferred', topologyKey: 'kubernetes.io/hostname' },
       services: { external: { type: 'None' }, perUnit: { type: 'None' } },
       config: { restartPolicy: 'Rolling' },
       monitoring: { exporter: { enabled: true }, podMonitor: { enabled: false, interval: '30s' } },

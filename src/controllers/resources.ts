@@ -21,6 +21,7 @@ const core = (resource: string, kind: string, namespaced = true): ResourceType =
 export const unitSets = upm('unitsets', 'UnitSet');
 export const units = upm('units', 'Unit');
 export const unitTemplates = upm('unittemplates', 'UnitTemplate', false);
+export const redisReplications = upm('redisreplications', 'RedisReplication');
 export const pods = core('pods', 'Pod');
 export const services = core('services', 'Service');
 export const configMaps = core('configmaps', 'ConfigMap');

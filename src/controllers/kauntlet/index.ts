@@ -7,6 +7,7 @@
 
 import type { Manager } from '../runtime/manager.js';
 import { addProxysqlSync } from './proxysql/index.js';
+import { addRedisReplication } from './redis/replication/index.js';
 import type { UnitAddressing } from './shared/instances.js';
 
 export interface KauntletOptions {
@@ -17,4 +18,5 @@ export interface KauntletOptions {
 /** Registers every Kauntlet controller on `mgr`. */
 export function addKauntlet(mgr: Manager, opts: KauntletOptions = {}): void {
   addProxysqlSync(mgr, { unitAddressing: opts.unitAddressing });
+  addRedisReplication(mgr, { unitAddressing: opts.unitAddressing });
 }

@@ -5,7 +5,7 @@
 
 import https from 'node:https';
 import { KubeConfig, Watch } from '@kubernetes/client-node';
-import type { KubeObject } from '../../machinery/object.js';
+import { jsonEqual, type KubeObject } from '../../machinery/object.js';
 import type { Status } from '../../machinery/errors.js';
 
 /** A resource as the API serves it (kube's GroupVersionResource plus what paths need). */
@@ -164,6 +164,30 @@ export class KubeClient {
       contentType: patchContentType.apply,
       query: { fieldManager, force: opts.force ?? true },
     });
+  }
+
+  /**
+   * Server-side apply of `status` as `object`'s whole status owned by `fieldManager`, through the
+   * status subresource; nothing is sent when the object already has exactly that status.
+   */
+  async applyStatus(
+    type: ResourceType,
+    object: Pick<KubeObject, 'metadata'> & { status?: unknown },
+    status: unknown,
+    fieldManager: string,
+  ): Promise<void> {
+    if (jsonEqual(status, object.status ?? {})) return;
+    await this.apply(
+      type,
+      {
+        apiVersion: apiVersionOf(type),
+        kind: type.kind,
+        metadata: { name: object.metadata.name, namespace: object.metadata.namespace },
+        status,
+      } as KubeObject,
+      fieldManager,
+      { subresource: 'status' },
+    );
   }
 
   patch(

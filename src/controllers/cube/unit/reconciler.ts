@@ -329,18 +329,7 @@ export class UnitReconciler {
     volumesCondition?: Condition,
   ): Promise<void> {
     const status = unitStatus(unit, pod, configCondition, this.now(), volumesCondition);
-    if (jsonEqual(status, unit.status ?? {})) return;
-    await this.client.apply(
-      units,
-      asObject({
-        apiVersion: unit.apiVersion,
-        kind: 'Unit',
-        metadata: { name: unit.metadata.name, namespace: unit.metadata.namespace },
-        status,
-      }),
-      unitFieldManager,
-      { subresource: 'status' },
-    );
+    await this.client.applyStatus(units, unit, status, unitFieldManager);
   }
 }
 

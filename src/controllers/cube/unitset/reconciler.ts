@@ -13,7 +13,7 @@ import type { Unit, UnitSet, UnitTemplate } from '../../../api/generated/types.j
 import { unitSetLabel } from '../../../api/labels.js';
 import { defaultUnitTemplateName } from '../../../api/unitset.js';
 import { isAlreadyExists, isConflict, isNotFound } from '../../../machinery/errors.js';
-import { jsonEqual, type KubeObject } from '../../../machinery/object.js';
+import type { KubeObject } from '../../../machinery/object.js';
 import { podDisruptionBudgets, secrets, services, unitSets, units } from '../../resources.js';
 import type { KubeClient, ResourceType } from '../../runtime/client.js';
 import type { ReconcileContext, Request, Result } from '../../runtime/controller.js';
@@ -322,18 +322,7 @@ export class UnitSetReconciler {
       ...('problems' in t && t.problems ? { problems: t.problems } : {}),
       now: this.now(),
     });
-    if (jsonEqual(status, unitSet.status ?? {})) return;
-    await this.client.apply(
-      unitSets,
-      asObject({
-        apiVersion: unitSet.apiVersion,
-        kind: 'UnitSet',
-        metadata: { name: unitSet.metadata.name, namespace: unitSet.metadata.namespace },
-        status,
-      }),
-      unitSetFieldManager,
-      { subresource: 'status' },
-    );
+    await this.client.applyStatus(unitSets, unitSet, status, unitSetFieldManager);
   }
 }
 

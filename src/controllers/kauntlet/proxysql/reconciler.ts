@@ -15,7 +15,7 @@ import type {
   Unit,
 } from '../../../api/generated/types.js';
 import { isNotFound } from '../../../machinery/errors.js';
-import { jsonEqual, type KubeObject } from '../../../machinery/object.js';
+import type { KubeObject } from '../../../machinery/object.js';
 import { ProxysqlAdmin } from '../../drivers/proxysql/admin.js';
 import type { Timeouts } from '../../drivers/proxysql/connection.js';
 import { readAccounts, type AccountsSnapshot } from '../../drivers/proxysql/mysql-accounts.js';
@@ -391,18 +391,7 @@ export class ProxysqlSyncReconciler {
     problems: { servers?: Problem; users?: Problem },
   ): Promise<void> {
     const next = withConditions(sync, status, problems, this.now());
-    if (jsonEqual(next, sync.status ?? {})) return;
-    await this.client.apply(
-      proxysqlSyncs,
-      asObject({
-        apiVersion: sync.apiVersion,
-        kind: 'ProxysqlSync',
-        metadata: { name: sync.metadata.name, namespace: sync.metadata.namespace },
-        status: next,
-      }),
-      proxysqlSyncFieldManager,
-      { subresource: 'status' },
-    );
+    await this.client.applyStatus(proxysqlSyncs, sync, next, proxysqlSyncFieldManager);
   }
 }
 

@@ -1,0 +1,30 @@
+// Registers the RedisReplication controller on a manager.
+
+import { redisReplications, services } from '../../../resources.js';
+import { Controller } from '../../../runtime/controller.js';
+import type { Manager } from '../../../runtime/manager.js';
+import type { UnitAddressing } from '../../shared/instances.js';
+import { replicationLabel } from '../../shared/services.js';
+import { RedisReplicationReconciler } from './reconciler.js';
+
+export function addRedisReplication(mgr: Manager, opts: { unitAddressing?: UnitAddressing; workers?: number } = {}) {
+  const caches = {
+    replications: mgr.informer(redisReplications),
+    services: mgr.informer(services, { labelSelector: replicationLabel }),
+  };
+  const reconciler = new RedisReplicationReconciler(
+    mgr.client,
+    { services: caches.services },
+    mgr.recorder('upm.io/redisreplication-controller'),
+    { unitAddressing: opts.unitAddressing },
+  );
+  const ctrl = new Controller('redisreplication', reconciler.reconcile, {
+    workers: opts.workers ?? 4,
+    metrics: mgr.metrics,
+    log: mgr.log,
+  })
+    .for(caches.replications)
+    .owns(caches.services, `${redisReplications.group}/${redisReplications.version}`, 'RedisReplication');
+  mgr.add(ctrl);
+  return ctrl;
+}

@@ -1,0 +1,270 @@
+// The RedisReplication reconciler: observe the servers, plan (pure), then in this order write
+// spec.primary (after a failover), the Pod role labels and Services, the status (which records
+// the step about to be taken), and only then take the step. A controller stopped anywhere finds
+// the step in status and takes it again; every step is idempotent.
+
+import type { V1Pod, V1Service } from '@kubernetes/client-node';
+import type { RedisReplication, Unit } from '../../../../api/generated/types.js';
+import { setCondition, type Condition } from '../../../../machinery/conditions.js';
+import { isNotFound } from '../../../../machinery/errors.js';
+import { jsonEqual, type KubeObject } from '../../../../machinery/object.js';
+import { redisTlsOptions, type RedisTarget, type RedisTlsSettings } from '../../../drivers/redis/connection.js';
+import { pods, redisReplications, secrets, services, units } from '../../../resources.js';
+import type { KubeClient, ResourceType } from '../../../runtime/client.js';
+import type { ReconcileContext, Request, Result } from '../../../runtime/controller.js';
+import type { EventRecorder } from '../../../runtime/events.js';
+import type { Informer } from '../../../runtime/informer.js';
+import { credentialsFrom, type Credentials } from '../../shared/credentials.js';
+import { resolveInstance, type Resolution, type UnitAddressing } from '../../shared/instances.js';
+import { podRoleLabelPatch, replicationServices } from '../../shared/services.js';
+import { act, describeAction } from './act.js';
+import { observe } from './observe.js';
+import { plan } from './plan.js';
+
+export const redisReplicationFieldManager = 'upm.io/redisreplication-controller';
+
+export interface RedisReplicationOptions {
+  unitAddressing?: UnitAddressing;
+  now?: () => Date;
+}
+
+type Secret = { data?: Record<string, string> };
+
+export class RedisReplicationReconciler {
+  /** First failed contact per instance (uid/name): how long a primary has been down, as this process saw it. */
+  private readonly downSince = new Map<string, number>();
+
+  constructor(
+    private readonly client: KubeClient,
+    private readonly caches: { services: Informer },
+    private readonly events: EventRecorder,
+    private readonly opts: RedisReplicationOptions = {},
+  ) {}
+
+  readonly reconcile = async (req: Request, ctx: ReconcileContext): Promise<Result | void> => {
+    // Read from the API, not the cache: the status this reconcile continues from must be the one
+    // the last reconcile wrote (a step recorded there may have been taken).
+    const rr = (await this.getOrUndefined(redisReplications, req.namespace, req.name)) as unknown as
+      RedisReplication | undefined;
+    if (!rr || rr.metadata.deletionTimestamp) return;
+    const now = this.opts.now?.() ?? new Date();
+    const ns = req.namespace;
+    const spec = rr.spec;
+
+    const creds = credentialsFrom(
+      spec.credentials,
+      (await this.getOrUndefined(secrets, ns, spec.credentials.name)) as Secret | undefined,
+    );
+    let sentinelCreds: Credentials | undefined;
+    if (spec.sentinel?.credentials) {
+      const r = credentialsFrom(
+        spec.sentinel.credentials,
+        (await this.getOrUndefined(secrets, ns, spec.sentinel.credentials.name)) as Secret | undefined,
+      );
+      if (r.ok) sentinelCreds = r.credentials;
+    }
+    const tls = await this.tlsSettings(rr);
+    const target =
+      (c: Credentials | undefined) =>
+      (host: string, port: number): RedisTarget => ({
+        host,
+        port,
+        username: c?.username,
+        password: c?.password,
+        tls: redisTlsOptions(tls),
+      });
+    const nodeTarget = target(creds.ok ? creds.credentials : undefined);
+    const sentinelTarget = target(sentinelCreds);
+
+    const resolutions = new Map<string, Resolution>();
+    for (const i of spec.instances) resolutions.set(i.name, await this.resolve(ns, i, 6379));
+    const sentinelResolutions = new Map<string, Resolution>();
+    for (const s of spec.sentinel?.instances ?? []) sentinelResolutions.set(s.name, await this.resolve(ns, s, 26379));
+    const masterName = spec.sentinel?.masterName ?? 'mymaster';
+
+    const observation = creds.ok
+      ? await observe(
+          spec.instances.map((i) => ({
+            name: i.name,
+            resolution: resolutions.get(i.name)!,
+            announce: { host: i.announceHost, port: i.announcePort },
+          })),
+          spec.failover?.mode === 'Sentinel'
+            ? [...sentinelResolutions].map(([name, resolution]) => ({ name, resolution }))
+            : [],
+          masterName,
+          { node: nodeTarget, sentinel: sentinelTarget },
+        )
+      : { nodes: [], sentinels: [] };
+
+    const uid = rr.metadata.uid ?? '';
+    for (const n of observation.nodes) {
+      const key = `${uid}/${n.name}`;
+      if (n.problem) {
+        if (!this.downSince.has(key)) this.downSince.set(key, now.getTime());
+      } else this.downSince.delete(key);
+    }
+
+    const p = plan({
+      rr,
+      observation,
+      now,
+      unreachableForMs: (name) => {
+        const since = this.downSince.get(`${uid}/${name}`);
+        return since === undefined ? 0 : now.getTime() - since;
+      },
+      credentialsProblem: creds.ok ? undefined : { reason: creds.reason, message: creds.message },
+    });
+
+    if (p.specPrimary) {
+      await this.client.patch(redisReplications, ns, req.name, { spec: { primary: p.specPrimary } }, 'merge', {
+        fieldManager: redisReplicationFieldManager,
+      });
+    }
+
+    const servicesReady = await this.applyServicesAndLabels(rr, p.roles, resolutions);
+    const conditions = setCondition(
+      (p.status.conditions ?? []) as unknown as Condition[],
+      {
+        type: 'ServicesReady',
+        ...servicesReady,
+        observedGeneration: rr.metadata.generation,
+      },
+      now,
+    ).conditions;
+    const status = { ...p.status, conditions: conditions as typeof p.status.conditions };
+    await this.client.applyStatus(redisReplications, rr as unknown as KubeObject, status, redisReplicationFieldManager);
+    // A controller asked to stop takes no step after recording it: the next one takes it.
+    if (ctx.signal.aborted) return;
+
+    const actCtx = {
+      node: (name: string) => {
+        const r = resolutions.get(name);
+        return r?.ok ? nodeTarget(r.endpoint.host, r.endpoint.port) : undefined;
+      },
+      sentinel: (name: string) => {
+        const r = sentinelResolutions.get(name);
+        return r?.ok ? sentinelTarget(r.endpoint.host, r.endpoint.port) : undefined;
+      },
+      credentials: creds.ok ? creds.credentials : undefined,
+      tlsReplication: (tls?.mode ?? 'Disabled') !== 'Disabled',
+      masterName,
+    };
+    const obj = rr as unknown as KubeObject;
+    for (const a of p.actions) {
+      try {
+        await act(a, actCtx);
+      } catch (err) {
+        const message = `${describeAction(a)} failed: ${(err as Error).message}`;
+        ctx.log?.warn({ action: a.kind }, message);
+        this.events.event(obj, 'Warning', 'StepFailed', 'Reconcile', message);
+        return { requeueAfterMs: 500 };
+      }
+    }
+    for (const e of p.events) this.events.event(obj, e.type, e.reason, 'Reconcile', e.note);
+    return { requeueAfterMs: p.requeueAfterMs || 1 };
+  };
+
+  private async resolve(
+    ns: string,
+    ref: { name: string; unitRef?: { name: string }; host?: string; port?: number },
+    defaultPort: number,
+  ): Promise<Resolution> {
+    const unit =
+      ref.unitRef && !ref.host
+        ? ((await this.getOrUndefined(units, ns, ref.unitRef.name)) as unknown as Unit | undefined)
+        : undefined;
+    return resolveInstance(ref, unit, defaultPort, this.opts.unitAddressing ?? 'dns');
+  }
+
+  private async tlsSettings(rr: RedisReplication): Promise<RedisTlsSettings | undefined> {
+    const t = rr.spec.tls;
+    if (!t || (t.mode ?? 'Disabled') === 'Disabled') return undefined;
+    const ns = rr.metadata.namespace;
+    const read = async (name: string, key: string) => {
+      const s = (await this.getOrUndefined(secrets, ns, name)) as Secret | undefined;
+      const v = s?.data?.[key];
+      return v === undefined ? undefined : Buffer.from(v, 'base64').toString('utf8');
+    };
+    return {
+      mode: t.mode,
+      ca: t.ca ? await read(t.ca.name, t.ca.key) : undefined,
+      cert: t.clientCertificate ? await read(t.clientCertificate.name, 'tls.crt') : undefined,
+      key: t.clientCertificate ? await read(t.clientCertificate.name, 'tls.key') : undefined,
+    };
+  }
+
+  /** The Services (when they differ from the cache) and the role label of each Unit-backed instance's Pod. */
+  private async applyServicesAndLabels(
+    rr: RedisReplication,
+    roles: Record<string, 'primary' | 'replica' | undefined>,
+    resolutions: Map<string, Resolution>,
+  ): Promise<{ status: 'True' | 'False'; reason: string; message: string }> {
+    const ns = rr.metadata.namespace;
+    const name = rr.metadata.name!;
+    const problems: string[] = [];
+    const primarySpec = rr.spec.instances.find((i) => i.name === rr.spec.primary) ?? rr.spec.instances[0];
+    const desired = replicationServices(
+      rr as unknown as KubeObject & { apiVersion: string; kind: string },
+      rr.spec.service,
+      {
+        name: 'redis',
+        port: primarySpec?.port ?? 6379,
+      },
+    );
+    for (const svc of desired) {
+      const have = this.caches.services.get(ns, svc.metadata!.name!) as V1Service | undefined;
+      const same =
+        have &&
+        jsonEqual(have.spec?.selector, svc.spec!.selector) &&
+        have.spec?.type === svc.spec!.type &&
+        jsonEqual(
+          (have.spec?.ports ?? []).map((p) => [p.name, p.port, p.targetPort]),
+          svc.spec!.ports!.map((p) => [p.name, p.port, p.targetPort]),
+        ) &&
+        jsonEqual(have.metadata?.annotations ?? {}, svc.metadata!.annotations ?? {});
+      if (same) continue;
+      try {
+        await this.client.apply(services, svc as unknown as KubeObject, redisReplicationFieldManager);
+      } catch (err) {
+        problems.push(`Service ${svc.metadata!.name}: ${(err as Error).message}`);
+      }
+    }
+    for (const [instance, role] of Object.entries(roles)) {
+      const r = resolutions.get(instance);
+      const podName = r?.ok ? r.endpoint.unit : undefined;
+      if (!podName) continue;
+      try {
+        const pod = (await this.getOrUndefined(pods, ns, podName)) as V1Pod | undefined;
+        if (!pod) {
+          problems.push(`Pod ${podName} of ${instance} not found`);
+          continue;
+        }
+        const patch = podRoleLabelPatch(pod as unknown as KubeObject, name, role);
+        if (patch) {
+          await this.client.patch(pods, ns, podName, { metadata: { labels: patch } }, 'merge', {
+            fieldManager: redisReplicationFieldManager,
+          });
+        }
+      } catch (err) {
+        problems.push(`Pod ${podName}: ${(err as Error).message}`);
+      }
+    }
+    return problems.length
+      ? { status: 'False', reason: 'SyncFailed', message: problems.join('; ') }
+      : { status: 'True', reason: 'Synced', message: 'Services and Pod role labels follow the observed topology' };
+  }
+
+  private async getOrUndefined(
+    type: ResourceType,
+    ns: string | undefined,
+    name: string,
+  ): Promise<KubeObject | undefined> {
+    try {
+      return await this.client.get(type, ns, name);
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+}
