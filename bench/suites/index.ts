@@ -9,7 +9,7 @@ import { memorySuite } from './memory.js';
 import { crdSuite } from './crd.js';
 import { cubeSuite } from './cube.js';
 import { localUnitsSuite } from './local-units.js';
-import { kauntletSuite } from './placeholders.js';
+import { mysqlSuite } from './mysql.js';
 import { proxysqlSuite } from './proxysql.js';
 import { redisSuite } from './redis.js';
 import { redisClusterSuite } from './rediscluster.js';
@@ -26,8 +26,8 @@ export const suites: Suite[] = [
   crdSuite,
   cubeSuite,
   localUnitsSuite,
+  mysqlSuite,
   redisClusterSuite,
-  kauntletSuite,
   proxysqlSuite,
   redisSuite,
 ];

@@ -273,3 +273,30 @@ describe('representations', () => {
     expect(res).toMatchObject({ kind: 'GadgetList', apiVersion: 'test.upm.io/v1', items: [] });
   });
 });
+
+describe('watch timeouts', () => {
+  const events = (body: string) =>
+    body
+      .split('\n')
+      .filter((l) => l !== '')
+      .map((l) => JSON.parse(l) as { type: string; object: { metadata: { resourceVersion: string } } });
+
+  it('sends a bookmark 2 s before the deadline of a watch that allows them, as kube-apiserver does', async () => {
+    const started = Date.now();
+    const res = await call(
+      'GET',
+      '/apis/test.upm.io/v1/namespaces/default/widgets?watch=true&allowWatchBookmarks=true&timeoutSeconds=3&resourceVersion=0',
+    );
+    expect(Date.now() - started).toBeGreaterThanOrEqual(2900);
+    const bookmarks = events(res.body).filter((e) => e.type === 'BOOKMARK');
+    expect(bookmarks).toHaveLength(1);
+    expect(Number(bookmarks[0]!.object.metadata.resourceVersion)).toBeGreaterThan(0);
+  });
+
+  it('sends none without allowWatchBookmarks, or when the timeout is 2 s or less', async () => {
+    for (const query of ['timeoutSeconds=3', 'allowWatchBookmarks=true&timeoutSeconds=2']) {
+      const res = await call('GET', `/apis/test.upm.io/v1/namespaces/default/widgets?watch=true&${query}`);
+      expect(events(res.body).filter((e) => e.type === 'BOOKMARK')).toEqual([]);
+    }
+  });
+});

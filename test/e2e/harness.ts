@@ -70,7 +70,7 @@ export async function startEngine(opts: StartOptions = {}): Promise<Engine> {
     const timer = setTimeout(() => {
       child.kill('SIGKILL'); // do not leave a half-started engine behind
       reject(new Error(`engine did not start in time:\n${output}`));
-    }, 30_000);
+    }, 60_000);
     const check = () => {
       const m = /UPM Engine is serving at (https:\/\/\S+)/.exec(output);
       if (m) {

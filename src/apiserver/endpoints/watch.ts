@@ -27,6 +27,9 @@ export const defaultWatchSettings: WatchSettings = {
   maxBufferedBytes: 16 * 1024 * 1024,
 };
 
+/** How long before a watch's deadline its last bookmark goes out (kube: 2 s). */
+const preDeadlineBookmarkSeconds = 2;
+
 /**
  * Encoded event lines shared by all streams of a resource. The watch cache hands every watcher
  * of an event the same immutable object instance, so with N streams the line is serialized
@@ -109,6 +112,7 @@ export async function serveWatch(
     closed = true;
     openStreams.set(served, (openStreams.get(served) ?? 1) - 1);
     clearInterval(bookmarkTimer);
+    clearTimeout(lastBookmark);
     clearTimeout(deadline);
     watch?.stop();
     res.end();
@@ -135,6 +139,12 @@ export async function serveWatch(
     write(encode('BOOKMARK', obj));
   };
   const bookmarkTimer = bookmarks ? setInterval(bookmark, settings.bookmarkIntervalMs) : undefined;
+  // kube's cacher also sends one 2 s before the deadline (cacheWatcher.nextBookmarkTime), so a
+  // client resuming after the timeout starts from a recent resourceVersion.
+  const lastBookmark =
+    bookmarks && timeoutSeconds > preDeadlineBookmarkSeconds
+      ? setTimeout(bookmark, (timeoutSeconds - preDeadlineBookmarkSeconds) * 1000)
+      : undefined;
   const deadline = setTimeout(close, timeoutSeconds * 1000);
 
   let watch: Awaited<ReturnType<typeof served.store.watch>> | undefined;

@@ -6,6 +6,7 @@
 // drivers in ../drivers are the only code that opens database connections.
 
 import type { Manager } from '../runtime/manager.js';
+import { addMysqlReplication } from './mysql/index.js';
 import { addProxysqlSync } from './proxysql/index.js';
 import { addRedisReplication } from './redis/replication/index.js';
 import { addRedisCluster } from './rediscluster/index.js';
@@ -18,6 +19,7 @@ export interface KauntletOptions {
 
 /** Registers every Kauntlet controller on `mgr`. */
 export function addKauntlet(mgr: Manager, opts: KauntletOptions = {}): void {
+  addMysqlReplication(mgr, { unitAddressing: opts.unitAddressing });
   addProxysqlSync(mgr, { unitAddressing: opts.unitAddressing });
   addRedisReplication(mgr, { unitAddressing: opts.unitAddressing });
   addRedisCluster(mgr, { unitAddressing: opts.unitAddressing });

@@ -1,0 +1,104 @@
+// Connections to MySQL and MariaDB servers: the only place Kauntlet opens a MySQL socket. Every
+// connection fails fast (connect and per-statement timeouts) and is closed after use; the
+// reconciler decides when to try again. Errors carry the server's message and code, never the
+// password (mysql2 does not put it in its errors, and nothing here logs statement values).
+
+import { createConnection, type Connection } from 'mysql2/promise';
+import { dialectFor, type Dialect, type Statement } from './dialect.js';
+
+export interface MysqlTarget {
+  host: string;
+  port: number;
+  /** The engine's default account (root) when absent. */
+  user?: string;
+  password: string;
+  /** TLS without certificate verification (ClientTLS mode Required). */
+  tls?: boolean;
+}
+
+export interface MysqlTimeouts {
+  connectMs?: number;
+  queryMs?: number;
+}
+
+const defaults = { connectMs: 2000, queryMs: 5000 };
+
+export class MysqlError extends Error {
+  constructor(
+    message: string,
+    readonly code?: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface MysqlSession {
+  readonly version: string;
+  readonly dialect: Dialect;
+  /** Runs one statement; `timeoutMs` overrides the query timeout (for waits). */
+  run<T = Record<string, unknown>>(stmt: Statement, timeoutMs?: number): Promise<T[]>;
+  close(): Promise<void>;
+}
+
+function wrap(err: unknown, target: MysqlTarget): MysqlError {
+  const e = err as { message?: string; code?: string };
+  return new MysqlError(`${target.host}:${target.port}: ${e.message ?? String(err)}`, e.code);
+}
+
+/** Opens a session on `t` and picks the dialect from the server version. */
+export async function connectMysql(t: MysqlTarget, timeouts: MysqlTimeouts = {}): Promise<MysqlSession> {
+  const queryMs = timeouts.queryMs ?? defaults.queryMs;
+  let conn: Connection;
+  try {
+    conn = await createConnection({
+      host: t.host,
+      port: t.port,
+      user: t.user ?? 'root',
+      password: t.password,
+      connectTimeout: timeouts.connectMs ?? defaults.connectMs,
+      ssl: t.tls ? { rejectUnauthorized: false } : undefined,
+      supportBigNumbers: true,
+      bigNumberStrings: true,
+      dateStrings: true,
+      multipleStatements: false,
+    });
+  } catch (err) {
+    throw wrap(err, t);
+  }
+  // A connection lost later emits 'error'; the awaited statement reports it.
+  conn.on('error', () => {});
+  const run = async <T>(stmt: Statement, timeoutMs = queryMs): Promise<T[]> => {
+    try {
+      const [rows] = await conn.query({ sql: stmt.sql, values: stmt.values, timeout: timeoutMs });
+      return (Array.isArray(rows) ? rows : []) as T[];
+    } catch (err) {
+      throw wrap(err, t);
+    }
+  };
+  const close = async () => {
+    await conn.end().catch(() => conn.destroy());
+  };
+  try {
+    const [row] = await run<{ v: string }>({ sql: 'SELECT VERSION() AS v' });
+    const choice = dialectFor(row?.v ?? '');
+    if (!choice.ok) throw new MysqlError(`${t.host}:${t.port}: ${choice.message}`, 'UNSUPPORTED_VERSION');
+    return { version: row.v, dialect: choice.dialect, run, close };
+  } catch (err) {
+    conn.destroy();
+    throw err;
+  }
+}
+
+/** Runs `fn` with a session on `t` and always closes it. */
+export async function withMysql<T>(
+  t: MysqlTarget,
+  fn: (s: MysqlSession) => Promise<T>,
+  timeouts?: MysqlTimeouts,
+): Promise<T> {
+  const s = await connectMysql(t, timeouts);
+  try {
+    return await fn(s);
+  } finally {
+    await s.close();
+  }
+}
