@@ -12,10 +12,10 @@
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createConnection, type Connection } from 'mysql2/promise';
+import { freeLoopbackPort, killOnExit } from './processes.js';
 
 export const testAccounts = {
   admin: { user: 'admin', password: 'admin-pw' },
@@ -52,22 +52,6 @@ export interface MariadbServer {
   stop(opts?: { keepData?: boolean }): Promise<void>;
   running(): boolean;
   logTail(lines?: number): string;
-}
-
-const live = new Set<ChildProcess>();
-process.once('exit', () => {
-  for (const c of live) c.kill('SIGKILL');
-});
-
-export function freeLoopbackPort(host = '127.0.0.1'): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, host, () => {
-      const p = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(p));
-    });
-  });
 }
 
 export async function startMariadbServer(opts: MariadbServerOptions): Promise<MariadbServer> {
@@ -120,8 +104,7 @@ export async function startMariadbServer(opts: MariadbServerOptions): Promise<Ma
   const start = async (): Promise<void> => {
     const c = spawn('mariadbd', [`--defaults-file=${cnf}`, '--user=root'], { stdio: ['ignore', 'pipe', 'pipe'] });
     child = c;
-    live.add(c);
-    c.once('exit', () => live.delete(c));
+    killOnExit(c);
     const append = (b: Buffer) => {
       log = (log + b.toString()).slice(-20000);
     };

@@ -4,10 +4,10 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
+import { killOnExit, listenOnce } from './processes.js';
 
 export interface RedisServerOptions {
   /** Extra redis.conf lines, e.g. `cluster-enabled yes`. */
@@ -35,28 +35,12 @@ export interface RedisServer {
   logTail(lines?: number): string;
 }
 
-const live = new Set<ChildProcess>();
-process.once('exit', () => {
-  for (const c of live) c.kill('SIGKILL');
-});
-
 /** A port free on `host`, whose cluster bus port (port + 10000) is free as well. */
 export async function freeRedisPort(host = '127.0.0.1'): Promise<number> {
   for (;;) {
     const port = await listenOnce(host, 0);
     if (port + 10000 < 65536 && (await listenOnce(host, port + 10000).catch(() => 0))) return port;
   }
-}
-
-function listenOnce(host: string, port: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(port, host, () => {
-      const p = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(p));
-    });
-  });
 }
 
 export async function startRedisServer(opts: RedisServerOptions = {}): Promise<RedisServer> {
@@ -82,8 +66,7 @@ export async function startRedisServer(opts: RedisServerOptions = {}): Promise<R
     const args = opts.sentinel ? [conf, '--sentinel'] : [conf];
     const c = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     child = c;
-    live.add(c);
-    c.once('exit', () => live.delete(c));
+    killOnExit(c);
     const append = (b: Buffer) => {
       log = (log + b.toString()).slice(-20000);
     };

@@ -2,12 +2,12 @@
 // directory, an `admin` account for the controller, stopped and removed by stop(). (The MySQL
 // replication driver has its own, replication-ready fixture; this one only needs mysql.user.)
 
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createConnection, type Connection } from 'mysql2/promise';
+import { freeLoopbackPort, killOnExit } from '../../testing/processes.js';
 
 export const mariadbAdmin = { user: 'admin', password: 'admin-pw' };
 
@@ -19,25 +19,9 @@ export interface TestMariadb {
   stop(): Promise<void>;
 }
 
-const live = new Set<ChildProcess>();
-process.once('exit', () => {
-  for (const c of live) c.kill('SIGKILL');
-});
-
-function freePort(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, host, () => {
-      const p = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(p));
-    });
-  });
-}
-
 export async function startTestMariadb(): Promise<TestMariadb> {
   const host = '127.0.0.1';
-  const port = await freePort(host);
+  const port = await freeLoopbackPort(host);
   const dir = mkdtempSync(join(tmpdir(), 'upm-proxysql-mariadb-'));
   const socket = join(dir, 'mysqld.sock');
   const cnf = join(dir, 'my.cnf');
@@ -67,8 +51,7 @@ export async function startTestMariadb(): Promise<TestMariadb> {
     throw new Error(`mariadb-install-db failed (${install.status}):\n${install.stdout}\n${install.stderr}`);
   }
   const child = spawn('mariadbd', [`--defaults-file=${cnf}`, '--user=root'], { stdio: 'ignore' });
-  live.add(child);
-  child.once('exit', () => live.delete(child));
+  killOnExit(child);
   const root = () => createConnection({ socketPath: socket, user: 'root', connectTimeout: 1000 });
   const stop = async () => {
     if (child.exitCode === null && child.signalCode === null) {
