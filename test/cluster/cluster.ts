@@ -219,6 +219,15 @@ export async function startRealCluster(opts: RealClusterOptions = {}): Promise<R
       60_000,
       0,
     );
+    // kube-apiserver aggregates the APIService's OpenAPI a moment after it becomes Available;
+    // kubectl explain (v3, and v2 for kubectl 1.27) reads it, so wait until both carry UnitSet.
+    await waitReady(
+      upm,
+      async () =>
+        (await httpsStatus(`${url}/openapi/v3/apis/upm.io/v1alpha1`, admin)) === 200 &&
+        (await k(['get', '--raw', '/openapi/v2'])).stdout.includes('io.upm.v1alpha1.UnitSet'),
+      60_000,
+    );
 
     // The controllers start once upm.io is in discovery, so the garbage collector's first
     // discovery already includes it (it would otherwise pick it up only at its 30 s resync).
