@@ -50,6 +50,15 @@ export function ownersOfKind(obj: KubeObject, apiVersion: string, kind: string, 
     .map((o) => ({ namespace: obj.metadata.namespace ?? '', name: o.name }));
 }
 
+/**
+ * Events from outside the API server (controller-runtime's source.Channel): a database that went
+ * away, say. Started with the controller, stopped before its queue shuts down.
+ */
+export interface ExternalSource {
+  start(enqueue: (req: Request) => void): void;
+  stop(): Promise<void>;
+}
+
 export interface ControllerOptions {
   workers?: number;
   metrics?: ControllerMetrics;
@@ -65,6 +74,7 @@ export class Controller {
   private active = 0;
   private readonly log: Logger | undefined;
   private readonly sources: Informer[] = [];
+  private readonly external: ExternalSource[] = [];
   private gaugeTimer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -107,6 +117,12 @@ export class Controller {
     return this;
   }
 
+  /** Reconciles the keys `source` names, when it names them. */
+  from(source: ExternalSource): this {
+    this.external.push(source);
+    return this;
+  }
+
   enqueue(req: Request, afterMs = 0): void {
     this.queue.addAfter(requestKey(req), afterMs);
   }
@@ -116,6 +132,7 @@ export class Controller {
     await Promise.all(this.sources.map((s) => s.waitForSync(syncTimeoutMs)));
     const n = this.opts.workers ?? 1;
     for (let i = 0; i < n; i++) this.workers.push(this.work());
+    for (const s of this.external) s.start((req) => this.queue.add(requestKey(req)));
     if (this.opts.metrics) {
       const labels = { name: this.name, controller: this.name };
       this.gaugeTimer = setInterval(() => {
@@ -131,6 +148,7 @@ export class Controller {
   async stop(): Promise<void> {
     this.abort.abort();
     if (this.gaugeTimer) clearInterval(this.gaugeTimer);
+    await Promise.all(this.external.map((s) => s.stop()));
     await this.queue.shutdown(true);
     await Promise.all(this.workers);
   }

@@ -195,6 +195,26 @@ describe('Controller', () => {
   });
 });
 
+describe('Controller external sources', () => {
+  it('reconciles the keys a source names from start until stop, and stops the source first', async () => {
+    const seen: string[] = [];
+    let enqueue: ((req: { namespace: string; name: string }) => void) | undefined;
+    let stopped = false;
+    const ctrl = new Controller('external-ctrl', async (req) => void seen.push(`${req.namespace}/${req.name}`)).from({
+      start: (e) => (enqueue = e),
+      stop: async () => {
+        stopped = true;
+      },
+    });
+    expect(enqueue).toBeUndefined();
+    await ctrl.start(5000);
+    enqueue!({ namespace: 'default', name: 'orders' });
+    await eventually(() => seen.includes('default/orders'), 5000, 'reconcile');
+    await ctrl.stop();
+    expect(stopped).toBe(true);
+  });
+});
+
 describe('LeaderElector', () => {
   const fast = { leaseDurationMs: 1500, renewDeadlineMs: 1000, retryPeriodMs: 200 };
 

@@ -38,6 +38,8 @@ export interface MysqlSession {
   /** Runs one statement; `timeoutMs` overrides the query timeout (for waits). */
   run<T = Record<string, unknown>>(stmt: Statement, timeoutMs?: number): Promise<T[]>;
   close(): Promise<void>;
+  /** Settles when the connection ends: closed here, by the server, or lost. */
+  readonly closed: Promise<void>;
 }
 
 function wrap(err: unknown, target: MysqlTarget): MysqlError {
@@ -66,7 +68,10 @@ export async function connectMysql(t: MysqlTarget, timeouts: MysqlTimeouts = {})
     throw wrap(err, t);
   }
   // A connection lost later emits 'error'; the awaited statement reports it.
-  conn.on('error', () => {});
+  const closed = new Promise<void>((resolve) => {
+    conn.on('error', () => resolve());
+    conn.on('end', () => resolve());
+  });
   const run = async <T>(stmt: Statement, timeoutMs = queryMs): Promise<T[]> => {
     try {
       const [rows] = await conn.query({ sql: stmt.sql, values: stmt.values, timeout: timeoutMs });
@@ -82,7 +87,7 @@ export async function connectMysql(t: MysqlTarget, timeouts: MysqlTimeouts = {})
     const [row] = await run<{ v: string }>({ sql: 'SELECT VERSION() AS v' });
     const choice = dialectFor(row?.v ?? '');
     if (!choice.ok) throw new MysqlError(`${t.host}:${t.port}: ${choice.message}`, 'UNSUPPORTED_VERSION');
-    return { version: row.v, dialect: choice.dialect, run, close };
+    return { version: row.v, dialect: choice.dialect, run, close, closed };
   } catch (err) {
     conn.destroy();
     throw err;

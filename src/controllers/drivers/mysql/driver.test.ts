@@ -4,7 +4,7 @@
 import { startMariadbServers, testAccounts, type MariadbServer } from '../testing/mariadb-server.js';
 import { connectMysql, withMysql, type MysqlTarget } from './connection.js';
 import { errantTransactions, isGtidSubset, parseGtidSet, waitPosition } from './gtid.js';
-import { fence, promote, readServerState, replicateFrom, waitForGtids } from './operations.js';
+import { fence, fencedPosition, promote, readServerState, replicateFrom, waitForGtids } from './operations.js';
 
 let servers: MariadbServer[] = [];
 const target = (s: MariadbServer): MysqlTarget => ({ host: s.host, port: s.port, ...adminCreds });
@@ -31,6 +31,19 @@ describe('MySQL driver on MariaDB', () => {
     const err = await connectMysql({ ...target(servers[0]), password: 'not-the-password' }).catch((e: Error) => e);
     expect(String(err)).toMatch(/Access denied/);
     expect(String(err)).not.toContain('not-the-password');
+  });
+
+  it('says when the server ends a session', async () => {
+    const watched = await connectMysql(target(servers[0]));
+    const [{ id }] = await watched.run<{ id: number }>({ sql: 'SELECT CONNECTION_ID() AS id' });
+    let ended = false;
+    void watched.closed.then(() => (ended = true));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(ended).toBe(false);
+    await withMysql(target(servers[0]), (s) => s.run(s.dialect.kill(Number(id))));
+    await watched.closed;
+    expect(ended).toBe(true);
+    await watched.close();
   });
 
   it('observes, replicates with GTIDs, fences, waits and promotes', async () => {
@@ -71,6 +84,7 @@ describe('MySQL driver on MariaDB', () => {
     await app.end();
 
     // Fencing the source ends client sessions and rejects writes; the replica catches up.
+    await expect(withMysql(target(a), fencedPosition)).rejects.toThrow(/writable/);
     const client = await a.connect('app', 'app');
     const killed = await withMysql(target(a), fence);
     expect(killed).toBeGreaterThanOrEqual(1);
@@ -78,7 +92,9 @@ describe('MySQL driver on MariaDB', () => {
     client.destroy();
     const fenced = await withMysql(target(a), readServerState);
     expect(fenced.readOnly).toBe(true);
-    const pos = waitPosition(parseGtidSet('MariaDB', fenced.executed));
+    const pos = await withMysql(target(a), fencedPosition);
+    expect(pos).toBe(waitPosition(parseGtidSet('MariaDB', fenced.executed)));
+    expect(pos).toMatch(/^0-1-\d+$/);
     expect(await withMysql(target(b), (s) => waitForGtids(s, pos, 5))).toBe(true);
 
     // Promote b, re-point a: a is a replica of b with no errant transactions.

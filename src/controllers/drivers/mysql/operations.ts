@@ -3,7 +3,7 @@
 
 import type { MysqlSession } from './connection.js';
 import type { ReplicaStatus, SemiSyncSettings, SourceAddress, Variables } from './dialect.js';
-import type { Flavor } from './gtid.js';
+import { parseGtidSet, waitPosition, type Flavor } from './gtid.js';
 
 export interface ServerState {
   version: string;
@@ -121,4 +121,14 @@ export async function waitForGtids(s: MysqlSession, position: string, timeoutSec
     timeoutSeconds * 1000 + 5000,
   );
   return s.dialect.waitSucceeded(row?.r);
+}
+
+/**
+ * The position a replica must reach to hold every transaction of `s`, read once `s` is
+ * read-only (so the position cannot move on); throws if `s` is writable.
+ */
+export async function fencedPosition(s: MysqlSession): Promise<string> {
+  const state = await readServerState(s);
+  if (!state.readOnly) throw new Error('the server is writable: its GTID position is not final');
+  return waitPosition(parseGtidSet(state.flavor, state.executed));
 }

@@ -97,7 +97,9 @@ export function startWriter(
 }
 
 export interface Sample {
+  /** When the reads were sent and when the last answer came: the state seen lies in between. */
   at: number;
+  done: number;
   /** Nodes that answered @@read_only = 0. */
   writable: string[];
   /** Whether every node answered. */
@@ -139,7 +141,7 @@ Promise.all(nodes.map(conn)).then(() => {
   const timer = setInterval(() => {
     const at = Date.now();
     Promise.all(nodes.map(read)).then((r) => {
-      samples.push({ at, writable: nodes.filter((_, i) => r[i] === true).map((n) => n.name), complete: r.every((x) => x !== undefined) });
+      samples.push({ at, done: Date.now(), writable: nodes.filter((_, i) => r[i] === true).map((n) => n.name), complete: r.every((x) => x !== undefined) });
     });
   }, everyMs);
   parentPort.on('message', () => {

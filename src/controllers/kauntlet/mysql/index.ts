@@ -9,7 +9,8 @@ import type { Manager } from '../../runtime/manager.js';
 import { replicationLabel } from '../shared/services.js';
 import type { UnitAddressing } from '../shared/instances.js';
 import { mysqlReplicationFieldManager, MysqlReplicationReconciler } from './reconciler.js';
-import type { MysqlTimeouts } from '../../drivers/mysql/connection.js';
+import { connectMysql, type MysqlTarget, type MysqlTimeouts } from '../../drivers/mysql/connection.js';
+import { LivenessWatches } from '../shared/liveness.js';
 
 export interface MysqlReplicationControllerOptions {
   unitAddressing?: UnitAddressing;
@@ -23,9 +24,16 @@ export function addMysqlReplication(mgr: Manager, opts: MysqlReplicationControll
     units: mgr.informer(units),
   };
   const owned = mgr.informer(services, { labelSelector: replicationLabel });
+  // A primary that dies closes this connection: its MysqlReplication is looked at at once, not
+  // at the next periodic observation (up to STEADY_REQUEUE_MS later).
+  const liveness = new LivenessWatches<MysqlTarget>(
+    (t) => connectMysql(t, opts.timeouts),
+    (t) => `${t.user ?? 'root'}@${t.host}:${t.port}${t.tls ? '/tls' : ''}`,
+  );
   const reconciler = new MysqlReplicationReconciler(mgr.client, caches, mgr.recorder(mysqlReplicationFieldManager), {
     unitAddressing: opts.unitAddressing,
     timeouts: opts.timeouts,
+    liveness,
   });
   const usingUnit = (u: KubeObject): Request[] =>
     caches.replications
@@ -41,7 +49,8 @@ export function addMysqlReplication(mgr: Manager, opts: MysqlReplicationControll
   })
     .for(caches.replications)
     .owns(owned, `${mysqlReplications.group}/${mysqlReplications.version}`, 'MysqlReplication')
-    .watches(caches.units, usingUnit);
+    .watches(caches.units, usingUnit)
+    .from(liveness);
   mgr.add(ctrl);
   return ctrl;
 }

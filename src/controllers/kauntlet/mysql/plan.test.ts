@@ -187,11 +187,54 @@ describe('switchover', () => {
     expect(plan({ spec: toB, status: change('Pending'), observations: healthy() }).change?.phase).toBe('Fencing');
   });
 
-  it('fences, waits for the GTIDs of the fenced primary, promotes, then re-points', () => {
-    // Fencing: the old primary is still writable.
+  it('fences, catches up and promotes in one batch once the phase record names the candidate', () => {
+    expect(plan({ spec: toB, status: change('Pending'), observations: healthy() }).change?.message).toMatch(
+      /making a read-only .* then promoting b once it has applied every transaction of a/,
+    );
     expect(plan({ spec: toB, status: change('Fencing'), observations: healthy() }).steps).toEqual([
       { kind: 'Fence', instance: 'a' },
+      { kind: 'CatchUpWith', instance: 'b', source: 'a', timeoutSeconds: 1 },
+      { kind: 'Promote', instance: 'b' },
     ]);
+    // Another instance made writable by hand is made read-only before the candidate is promoted.
+    const cWritable = [healthy()[0], healthy()[1], obs('c', state('c', { writable: true }))];
+    expect(plan({ spec: toB, status: change('Fencing'), observations: cWritable }).steps).toEqual([
+      { kind: 'Fence', instance: 'a' },
+      { kind: 'MakeReadOnly', instance: 'c' },
+      { kind: 'CatchUpWith', instance: 'b', source: 'a', timeoutSeconds: 1 },
+      { kind: 'Promote', instance: 'b' },
+    ]);
+    // The batch ran to the end (or the controller died after it): the record still says Fencing,
+    // the servers say the candidate is the primary.
+    const afterBatch = [
+      obs('a', state('a', { executed: '0-1-12' })),
+      obs('b', state('b', { writable: true, executed: '0-1-12' })),
+      obs('c', state('c', { replicaOf: 'a', executed: '0-1-12' })),
+    ];
+    const p = plan({ spec: toB, status: change('Fencing'), observations: afterBatch });
+    expect(p.steps).toEqual([]);
+    expect(p.currentPrimary).toBe('b');
+    expect(p.change?.phase).toBe('Repointing');
+    expect(p.events.map((e) => e.reason)).toContain('Promoted');
+  });
+
+  it('fences alone when the candidate does not replicate from the old primary', () => {
+    const notReplicating = [healthy()[0], obs('b', state('b', {})), healthy()[2]];
+    expect(plan({ spec: toB, status: change('Fencing'), observations: notReplicating }).steps).toEqual([
+      { kind: 'Fence', instance: 'a' },
+    ]);
+  });
+
+  it('a writable candidate that lacks transactions of the fenced primary is not taken for promoted', () => {
+    const behind = [
+      obs('a', state('a', { executed: '0-1-12' })),
+      obs('b', state('b', { writable: true, executed: '0-1-11' })),
+      healthy()[2],
+    ];
+    expect(plan({ spec: toB, status: change('Fencing'), observations: behind }).change?.phase).toBe('CatchingUp');
+  });
+
+  it('fences, waits for the GTIDs of the fenced primary, promotes, then re-points', () => {
     // Fenced, the candidate is behind: wait for the old primary's position.
     const fenced = [
       obs('a', state('a', { executed: '0-1-12' })),

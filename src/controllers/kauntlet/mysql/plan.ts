@@ -62,6 +62,11 @@ export type Step =
   | { kind: 'SourceSemiSync'; instance: string; enabled: boolean }
   | { kind: 'ReplicaSemiSync'; instance: string; enabled: boolean }
   | { kind: 'WaitForGtids'; instance: string; position: string; timeoutSeconds: number }
+  /**
+   * Waits until `instance` has applied every transaction `source` (fenced) has; the steps after
+   * it in the batch run only if it did within the timeout.
+   */
+  | { kind: 'CatchUpWith'; instance: string; source: string; timeoutSeconds: number }
   | { kind: 'Promote'; instance: string }
   | { kind: 'SetSpecPrimary'; primary: string };
 
@@ -220,9 +225,9 @@ function findSplitBrain(ctx: Ctx): void {
 }
 
 /** Steps making every reachable instance but `keep` read-only (before `keep` becomes writable). */
-function fenceOthers(ctx: Ctx, keep: string): Step[] {
+function fenceOthers(ctx: Ctx, ...keep: string[]): Step[] {
   return [...ctx.obs.values()]
-    .filter((o) => o.name !== keep && reachable(o) && writable(o.state!))
+    .filter((o) => !keep.includes(o.name) && reachable(o) && writable(o.state!))
     .map((o) => ({ kind: 'MakeReadOnly', instance: o.name }) as Step);
 }
 
@@ -419,20 +424,41 @@ function planChange(ctx: Ctx, c: PrimaryChange): Plan {
       if (!isEmptyGtidSet(errant)) {
         return setPhase(ctx, 'Failed', 'CandidateDiverged', `${c.to} has errant transactions ${formatGtidSet(errant)}`);
       }
-      return setPhase(ctx, 'Fencing', 'Fencing', `making ${c.from} read-only and ending its client sessions`);
+      return setPhase(
+        ctx,
+        'Fencing',
+        'Fencing',
+        `making ${c.from} read-only and ending its client sessions, then promoting ${c.to} once it has applied ` +
+          `every transaction of ${c.from}`,
+      );
     }
     case 'Fencing': {
       if (reachable(old) && writable(old.state)) {
         plan.steps.push({ kind: 'Fence', instance: old.name });
+        // The phase record names the candidate, so fencing, catching up and promoting can run as
+        // one batch: writes stop only for as long as the candidate takes to apply the fenced
+        // primary's last transactions. A controller that dies inside the batch resumes from
+        // Fencing (the old primary read-only), which leads to the same checks below.
+        if (switchover && reachable(cand) && cand.state.replica && pointsAt(cand.state, old)) {
+          plan.steps.push(...fenceOthers(ctx, c.to, old.name), {
+            kind: 'CatchUpWith',
+            instance: c.to,
+            source: old.name,
+            timeoutSeconds: Math.min(WAIT_CHUNK_SECONDS, catchUpTimeout),
+          });
+          plan.steps.push({ kind: 'Promote', instance: c.to });
+        }
         return plan;
       }
       if (switchover && !reachable(old)) {
         return setPhase(ctx, 'Failed', 'PrimaryUnreachable', `${c.from} became unreachable while being fenced`);
       }
+      if (promotedAfterFence(ctx, c)) return promoted(ctx, c);
       return setPhase(ctx, 'CatchingUp', 'CatchingUp', `waiting for ${c.to} to apply every transaction of ${c.from}`);
     }
     case 'CatchingUp': {
       if (!reachable(cand)) return failOrWait(ctx, catchUpTimeout, 'CandidateUnreachable', `${c.to} is unreachable`);
+      if (promotedAfterFence(ctx, c)) return promoted(ctx, c);
       const have = gtids(ctx, cand.state.executed);
       let target: GtidSet;
       if (switchover) {
@@ -474,9 +500,7 @@ function planChange(ctx: Ctx, c: PrimaryChange): Plan {
         plan.steps.push({ kind: 'SetSpecPrimary', primary: c.to });
         return plan;
       }
-      plan.currentPrimary = c.to;
-      plan.events.push({ type: 'Normal', reason: 'Promoted', message: `${c.to} is the primary` });
-      return setPhase(ctx, 'Repointing', 'Repointing', `attaching the other instances to ${c.to}`);
+      return promoted(ctx, c);
     }
     case 'Repointing': {
       plan.currentPrimary = c.to;
@@ -503,6 +527,26 @@ function planChange(ctx: Ctx, c: PrimaryChange): Plan {
     default:
       return plan;
   }
+}
+
+function promoted(ctx: Ctx, c: PrimaryChange): Plan {
+  ctx.plan.currentPrimary = c.to;
+  ctx.plan.events.push({ type: 'Normal', reason: 'Promoted', message: `${c.to} is the primary` });
+  return setPhase(ctx, 'Repointing', 'Repointing', `attaching the other instances to ${c.to}`);
+}
+
+/**
+ * A switchover whose batch promoted the candidate before its phase record moved on: the old
+ * primary is read-only, the candidate writable, replicating from no one, and holding every
+ * transaction of the old primary.
+ */
+function promotedAfterFence(ctx: Ctx, c: PrimaryChange): boolean {
+  if (c.kind !== 'Switchover' || !c.from) return false;
+  const cand = ctx.obs.get(c.to);
+  const old = ctx.obs.get(c.from);
+  if (!reachable(cand) || !reachable(old) || writable(old.state)) return false;
+  if (cand.state.replica || !writable(cand.state)) return false;
+  return isGtidSubset(gtids(ctx, old.state.executed), gtids(ctx, cand.state.executed));
 }
 
 function pending(ctx: Ctx, reason: string, message: string): Plan {

@@ -10,6 +10,7 @@ import type { KubeObject } from '../../../machinery/object.js';
 import { withMysql, type MysqlTarget, type MysqlTimeouts } from '../../drivers/mysql/connection.js';
 import {
   fence,
+  fencedPosition,
   makeReadOnly,
   makeWritable,
   promote,
@@ -28,6 +29,7 @@ import type { ReconcileContext, Request, Result } from '../../runtime/controller
 import type { EventRecorder } from '../../runtime/events.js';
 import type { Informer } from '../../runtime/informer.js';
 import { credentialsFrom, type Credentials } from '../shared/credentials.js';
+import type { LivenessWatches } from '../shared/liveness.js';
 import { addressOf, resolveInstance, type UnitAddressing } from '../shared/instances.js';
 import {
   podRoleLabelPatch,
@@ -52,6 +54,8 @@ export interface MysqlReplicationOptions {
   unitAddressing?: UnitAddressing;
   timeouts?: MysqlTimeouts;
   now?: () => Date;
+  /** A connection held to each current primary, so its death is seen at once (see liveness.ts). */
+  liveness?: LivenessWatches<MysqlTarget>;
 }
 
 interface Access {
@@ -89,6 +93,7 @@ export class MysqlReplicationReconciler {
       const mr = await this.fetch(req);
       if (!mr || mr.metadata.deletionTimestamp) {
         if (!mr) this.memory.delete(`${req.namespace}/${req.name}`);
+        this.opts.liveness?.track(req, undefined);
         return;
       }
       const mem = this.memoryOf(mr);
@@ -133,6 +138,8 @@ export class MysqlReplicationReconciler {
       await this.writeStatus(mr, status);
       for (const e of plan.events) this.events.event(asObject(mr), e.type, e.reason, 'Reconcile', e.message);
       if (!plan.steps.length) {
+        const primary = observations.find((o) => o.name === status.currentPrimary && o.state);
+        this.opts.liveness?.track(req, primary ? this.target(mr, primary, access.admin) : undefined);
         await this.syncServices(mr, status, observations, mem);
         return { requeueAfterMs: plan.requeueMs };
       }
@@ -246,7 +253,10 @@ export class MysqlReplicationReconciler {
         : undefined;
     for (const step of plan.steps) {
       ctx.log?.info({ step: describe(step) }, 'mysql replication step');
-      await this.run(mr, step, byName, access, semi, on);
+      if ((await this.run(mr, step, byName, access, semi, on)) === false) {
+        ctx.log?.info({ step: describe(step) }, 'mysql replication step not met; the rest of the batch waits');
+        return;
+      }
     }
   }
 
@@ -257,7 +267,7 @@ export class MysqlReplicationReconciler {
     access: Access,
     semi: SemiSyncSettings | undefined,
     on: <T>(name: string, fn: Parameters<typeof withMysql<T>>[1]) => Promise<T>,
-  ): Promise<void> {
+  ): Promise<boolean | void> {
     switch (step.kind) {
       case 'MakeReadOnly':
         return on(step.instance, makeReadOnly);
@@ -307,6 +317,10 @@ export class MysqlReplicationReconciler {
       case 'WaitForGtids':
         await on(step.instance, (s) => waitForGtids(s, step.position, step.timeoutSeconds));
         return;
+      case 'CatchUpWith': {
+        const position = await on(step.source, fencedPosition);
+        return on(step.instance, (s) => waitForGtids(s, position, step.timeoutSeconds));
+      }
       case 'SetSpecPrimary':
         await this.client.patch(
           mysqlReplications,
