@@ -6,9 +6,13 @@
 // typegen.ts can emit one `Condition` interface instead of one copy per kind. `withDescription()`
 // gives a shared shape a field-specific description and keeps its name.
 
-import type { JSONSchema, PrinterColumn } from '../machinery/definition.js';
 import {
-  bool,
+  defineResource,
+  type JSONSchema,
+  type PrinterColumn,
+  type ResourceDefinition,
+} from '../machinery/definition.js';
+import {
   dateTime,
   dnsLabel,
   dnsSubdomain,
@@ -19,7 +23,6 @@ import {
   listMap,
   map,
   object,
-  port,
   quantity,
   str,
   stringMap,
@@ -336,150 +339,8 @@ export const accessModesSchema = listAtomic(
   { default: ['ReadWriteOnce'], minItems: 1, maxItems: 4 },
 );
 
-/** TLS settings for connections from a controller to database instances. */
-export const tlsSchema = named(
-  'ClientTLS',
-  object(
-    'TLS for the connections the controller opens to the instances and, where the engine supports it, for the ' +
-      'replication links it configures.',
-    {
-      mode: enumStr(
-        'Disabled: plain TCP. Required: TLS without certificate verification. VerifyCA: TLS, the server certificate must ' +
-          'be signed by the given CA. VerifyFull: VerifyCA plus the certificate must name the host connected to.',
-        ['Disabled', 'Required', 'VerifyCA', 'VerifyFull'],
-        { default: 'Disabled' },
-      ),
-      ca: secretKeySelector(
-        'PEM bundle of the CA that signs the server certificates. Required by VerifyCA and VerifyFull.',
-      ),
-      clientCertificate: localObjectReference(
-        'A Secret of type kubernetes.io/tls (keys tls.crt and tls.key) presented as client certificate, for servers ' +
-          'that require one.',
-      ),
-    },
-    { default: {} },
-  ),
-);
-
 // ---------------------------------------------------------------------------------------------
-// Database instance references (the replication kinds)
-
-/**
- * The fields every instance reference has. An instance is either a Unit in the same namespace
- * (Kubernetes-managed) or any reachable host:port (external).
- */
-export function instanceProperties(
-  defaultPort: number,
-  engine: string,
-  role: 'member' | 'client' = 'member',
-): Record<string, JSONSchema> {
-  // A member (MySQL, Redis) takes part in the replication: other fields designate it, its Pod is
-  // labelled with the role it plays. A client-side instance (ProxySQL, Sentinel) is only reached.
-  const member = role === 'member';
-  return {
-    name: dnsLabel(
-      `Identifier of the ${engine} instance within this object: the key of its status entry` +
-        (member ? ' and the value other fields (such as primary) use to designate it' : '') +
-        '. It does not need to be the name of any Kubernetes object.',
-    ),
-    unitRef: localObjectReference(
-      `A Unit in the same namespace that runs the ${engine} instance. The controller connects to the Unit's ` +
-        'status.address (unless host is given)' +
-        (member ? " and labels the Unit's Pod with the role it observes, which drives the Services" : '') +
-        '. Either unitRef or host must be given.',
-    ),
-    host: str(
-      'Host name or IP address the controller connects to' +
-        (member ? ' and the address written into the replication configuration' : '') +
-        '. Required for an instance outside Kubernetes or not run by a Unit; with unitRef it overrides the Unit address.',
-      { pattern: HOST, maxLength: 253 },
-    ),
-    port: port(`TCP port of the ${engine} instance.`, { default: defaultPort }),
-  };
-}
-
-/** The instance reference rule: a unitRef or a host. */
-export const UNIT_OR_HOST: JSONSchema[] = [{ required: ['unitRef'] }, { required: ['host'] }];
-
-/** Status of a primary change (CloudNativePG-style switchover/failover record). */
-export const primaryChangeSchema = named(
-  'PrimaryChange',
-  object(
-    'A change of primary: a switchover requested through spec.primary, or an automatic failover. Every step is recorded ' +
-      'before it is taken so the change resumes where it stopped after a controller restart.',
-    {
-      kind: enumStr(
-        'Switchover: planned, the old primary is fenced and drained first. Failover: the old primary is lost.',
-        ['Switchover', 'Failover'],
-      ),
-      from: str('Name of the instance that was primary.'),
-      to: str('Name of the instance being promoted.'),
-      phase: enumStr(
-        'Step reached. Pending: checks before fencing (candidate health and lag). Fencing: the old primary is made ' +
-          'read-only and removed from the read-write Service. CatchingUp: waiting for the candidate to apply everything ' +
-          'the old primary had written. Promoting: the candidate is made writable. Repointing: the other instances are ' +
-          'attached to the new primary. Completed or Failed: the change is over (after Failed the old primary is unfenced ' +
-          'when it is still healthy).',
-        ['Pending', 'Fencing', 'CatchingUp', 'Promoting', 'Repointing', 'Completed', 'Failed'],
-      ),
-      epoch: int64(
-        'Number of primary changes so far, incremented when a change starts. Writes into the instances carry it so a stale ' +
-          'controller cannot act on an old topology.',
-        { minimum: 0 },
-      ),
-      startTime: dateTime('When the change started.'),
-      completionTime: dateTime('When the change reached Completed or Failed.'),
-      reason: str('CamelCase reason of the current phase, for example PrimaryUnreachable or CandidateLagging.'),
-      message: str('Human-readable detail of the current phase or of the failure.'),
-    },
-    { required: ['kind', 'to', 'phase'] },
-  ),
-);
-
-/** Kubernetes Services pointing at the current primary and at the replicas. */
-export function replicationServiceSchema(engine: string): JSONSchema {
-  return named(
-    'ReplicationServices',
-    object(
-      `The Services <name>-readwrite (the current primary) and <name>-readonly (ready replicas) giving clients access to the ` +
-        `${engine} topology. They select Pods of Unit-backed instances by the role label the controller sets from the ` +
-        'observed, fenced topology (never from spec alone). Instances given only by host are not part of the Services.',
-      {
-        type: enumStr('Type of both Services.', SERVICE_TYPES, { default: 'ClusterIP' }),
-        annotations: stringMap('Annotations of both Services, for example load-balancer settings of a cloud provider.'),
-        readOnly: bool('Whether to create the <name>-readonly Service.', { default: true }),
-      },
-      { default: {} },
-    ),
-  );
-}
-
-export const replicationServicesStatusSchema = named(
-  'ReplicationServicesStatus',
-  object('Names of the Services the controller manages.', {
-    readWrite: str('Name of the Service that targets the current primary.'),
-    readOnly: str('Name of the Service that targets the ready replicas.'),
-  }),
-);
-
-export const deletionPolicySchema = enumStr(
-  'What happens to the instances when this object is deleted. Retain: replication and Pod labels are left as they are. ' +
-    'Detach: replicas stop replicating and stay read-only, Pod labels are removed; data is never deleted.',
-  ['Retain', 'Detach'],
-  { default: 'Retain' },
-);
-
-export const pausedSchema = bool(
-  'Stops all changes to the topology (no promotion, fencing or re-pointing). Status is still observed and reported.',
-  { default: false },
-);
-
-export const instanceHealthSchema = enumStr(
-  'Health of the instance as seen by the controller. Healthy: reachable and consistent with the topology. Unreachable: ' +
-    'no connection. Diverged: it has data the primary does not (errant transactions or a forked history) and is kept ' +
-    'out of replication until rebuilt. Failed: reachable but replication is broken (see message).',
-  ['Healthy', 'Unreachable', 'Diverged', 'Failed'],
-);
+// Kinds
 
 /** Printer column: the Ready condition's reason (kubectl's STATUS column for upm.io kinds). */
 export const readyReasonColumn: PrinterColumn = {
@@ -491,3 +352,38 @@ export const readyReasonColumn: PrinterColumn = {
 
 /** Printer column: the object's age, last in every upm.io table. */
 export const ageColumn: PrinterColumn = { name: 'Age', jsonPath: '.metadata.creationTimestamp', type: 'date' };
+
+/** What a upm.io kind states; group, version, category, the root schema and the status subresource are common. */
+export interface UpmResourceInput {
+  kind: string;
+  shortNames: string[];
+  namespaced: boolean;
+  /** Description of the kind (the top of `kubectl explain <kind>` and of the OpenAPI definition). */
+  description: string;
+  /** Description of the object schema itself. */
+  schemaDescription: string;
+  spec: JSONSchema;
+  status: JSONSchema;
+  printerColumns: PrinterColumn[];
+  /** Defaults to the status subresource alone. */
+  subresources?: ResourceDefinition['subresources'];
+  selectableFields?: string[];
+}
+
+/** A upm.io/v1alpha1 kind in category upm, with a required spec and a status written through the status subresource. */
+export function defineUpmResource(input: UpmResourceInput): ResourceDefinition {
+  const { kind, shortNames, namespaced, description, schemaDescription, spec, status, printerColumns } = input;
+  return defineResource({
+    group: upmGroup,
+    version: upmVersion,
+    kind,
+    shortNames,
+    categories: ['upm'],
+    namespaced,
+    description,
+    schema: { type: 'object', description: schemaDescription, properties: { spec, status }, required: ['spec'] },
+    printerColumns,
+    subresources: input.subresources ?? { status: true },
+    ...(input.selectableFields ? { selectableFields: input.selectableFields } : {}),
+  });
+}

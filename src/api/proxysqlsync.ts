@@ -1,33 +1,31 @@
 // ProxysqlSync: keeps the backend servers and the users of ProxySQL instances in line with a
 // MysqlReplication.
 
-import { defineResource } from '../machinery/definition.js';
 import {
   ageColumn,
   conditions,
   credentialsSecret,
-  instanceHealthSchema,
-  instanceProperties,
+  defineUpmResource,
   localObjectReference,
   named,
   observedGeneration,
-  pausedSchema,
   readyReasonColumn,
-  tlsSchema,
-  UNIT_OR_HOST,
-  upmGroup,
-  upmVersion,
   withDescription,
 } from './common.js';
+import {
+  instanceHealthSchema,
+  instanceSchema,
+  pausedSchema,
+  readyInstancesColumn,
+  tlsSchema,
+  totalInstancesColumn,
+} from './replication.js';
 import { bool, dateTime, enumStr, int32, listMap, listSet, object, str } from '../machinery/schema.js';
 
-const proxysqlInstance = named(
+const proxysqlInstance = instanceSchema(
   'ProxysqlInstance',
-  object(
-    'A ProxySQL server, reached on its admin interface: a Unit or an external host.',
-    instanceProperties(6032, 'ProxySQL admin', 'client'),
-    { required: ['name'], anyOf: UNIT_OR_HOST },
-  ),
+  'A ProxySQL server, reached on its admin interface: a Unit or an external host.',
+  { engine: 'ProxySQL admin', defaultPort: 6032, role: 'client' },
 );
 
 const hostgroupId = (description: string, dflt: number) => int32(description, { minimum: 0, default: dflt });
@@ -175,31 +173,24 @@ const proxysqlSyncStatus = named(
   }),
 );
 
-export const proxysqlSyncDefinition = defineResource({
-  group: upmGroup,
-  version: upmVersion,
+export const proxysqlSyncDefinition = defineUpmResource({
   kind: 'ProxysqlSync',
   shortNames: ['ps'],
-  categories: ['upm'],
   namespaced: true,
   description:
     'ProxysqlSync keeps ProxySQL servers in line with a MysqlReplication: the primary in the writer hostgroup and the ' +
     'replicas in the reader hostgroup (read_only monitoring moves them on failover without waiting for the controller), ' +
     'the MySQL accounts copied with their password hashes, and the server version ProxySQL reports.',
-  schema: {
-    type: 'object',
-    description: 'ProxysqlSync keeps ProxySQL servers in line with a MysqlReplication.',
-    properties: { spec: proxysqlSyncSpec, status: proxysqlSyncStatus },
-    required: ['spec'],
-  },
+  schemaDescription: 'ProxysqlSync keeps ProxySQL servers in line with a MysqlReplication.',
+  spec: proxysqlSyncSpec,
+  status: proxysqlSyncStatus,
   printerColumns: [
     { name: 'Replication', jsonPath: '.spec.mysqlReplication.name' },
     { name: 'Primary', jsonPath: '.status.primary' },
-    { name: 'Ready', jsonPath: '.status.readyInstances' },
-    { name: 'Instances', jsonPath: '.status.totalInstances' },
+    readyInstancesColumn,
+    totalInstancesColumn,
     readyReasonColumn,
     ageColumn,
   ],
-  subresources: { status: true },
   selectableFields: ['spec.mysqlReplication.name'],
 });

@@ -1,24 +1,26 @@
 // RedisCluster: a Redis Cluster built from existing instances (Units or external hosts): meet,
 // replica assignment, slot allocation, slot migration on shard changes, and repair.
 
-import { defineResource } from '../machinery/definition.js';
 import {
   ageColumn,
   conditions,
   credentialsSecret,
-  HOST,
-  instanceHealthSchema,
-  instanceProperties,
+  defineUpmResource,
   named,
   observedGeneration,
-  pausedSchema,
   readyReasonColumn,
-  tlsSchema,
-  UNIT_OR_HOST,
-  upmGroup,
-  upmVersion,
   withDescription,
 } from './common.js';
+import {
+  connectAddressSchema,
+  hostSchema,
+  instanceHealthSchema,
+  instanceSchema,
+  lastSeenProperties,
+  observedRoleSchema,
+  pausedSchema,
+  tlsSchema,
+} from './replication.js';
 import {
   bool,
   dateTime,
@@ -33,21 +35,17 @@ import {
   str,
 } from '../machinery/schema.js';
 
-const clusterInstance = named(
+const clusterInstance = instanceSchema(
   'RedisClusterInstance',
-  object(
-    'A Redis server started with cluster-enabled yes: a Unit or an external host.',
-    {
-      ...instanceProperties(6379, 'Redis'),
-      busPort: port('Cluster bus port of the instance. Defaults to port + 10000.'),
-      announceHost: str(
-        'Address the instance announces to the other nodes and to clients (cluster-announce-ip or hostname), when it ' +
-          'differs from host. Defaults to host.',
-        { pattern: HOST, maxLength: 253 },
-      ),
-    },
-    { required: ['name'], anyOf: UNIT_OR_HOST },
-  ),
+  'A Redis server started with cluster-enabled yes: a Unit or an external host.',
+  { engine: 'Redis', defaultPort: 6379 },
+  {
+    busPort: port('Cluster bus port of the instance. Defaults to port + 10000.'),
+    announceHost: hostSchema(
+      'Address the instance announces to the other nodes and to clients (cluster-announce-ip or hostname), when it ' +
+        'differs from host. Defaults to host.',
+    ),
+  },
 );
 
 const shard = named(
@@ -122,8 +120,8 @@ const nodeStatus = named(
     {
       name: str('Name of the instance in its shard.'),
       nodeId: str('Cluster node ID.'),
-      address: str('host:port the controller connects to.'),
-      role: enumStr('Observed role in the cluster, or Unknown when unreachable.', ['Primary', 'Replica', 'Unknown']),
+      address: connectAddressSchema,
+      role: observedRoleSchema('Observed role in the cluster, or Unknown when unreachable.'),
       health: instanceHealthSchema,
       ready: bool('Whether the node is connected to the cluster in its desired role.'),
       primaryNodeId: str('Node ID of the primary a replica replicates from.'),
@@ -134,8 +132,7 @@ const nodeStatus = named(
         },
       ),
       linkState: enumStr('State of the cluster bus link to the node.', ['connected', 'disconnected']),
-      lastSeen: dateTime('When the controller last reached the node.'),
-      message: str('Why the node is not ready, or the last error met while reconciling it.'),
+      ...lastSeenProperties('node'),
     },
     { required: ['name'] },
   ),
@@ -217,24 +214,18 @@ const redisClusterStatus = named(
   }),
 );
 
-export const redisClusterDefinition = defineResource({
-  group: upmGroup,
-  version: upmVersion,
+export const redisClusterDefinition = defineUpmResource({
   kind: 'RedisCluster',
   shortNames: ['rcc'],
-  categories: ['upm'],
   namespaced: true,
   description:
     'RedisCluster forms a Redis Cluster from Redis servers run by Units or reachable as external hosts: it meets the ' +
     'nodes, assigns replicas to their shard primary, allocates the hash slots by weight, migrates slots when shards are ' +
     'added, removed or re-weighted, moves primaries with CLUSTER FAILOVER, and repairs open or uncovered slots and ' +
     'failed nodes.',
-  schema: {
-    type: 'object',
-    description: 'RedisCluster manages a Redis Cluster.',
-    properties: { spec: redisClusterSpec, status: redisClusterStatus },
-    required: ['spec'],
-  },
+  schemaDescription: 'RedisCluster manages a Redis Cluster.',
+  spec: redisClusterSpec,
+  status: redisClusterStatus,
   printerColumns: [
     { name: 'State', jsonPath: '.status.clusterState' },
     { name: 'Shards', jsonPath: '.status.totalShards' },
@@ -243,5 +234,4 @@ export const redisClusterDefinition = defineResource({
     readyReasonColumn,
     ageColumn,
   ],
-  subresources: { status: true },
 });

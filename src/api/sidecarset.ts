@@ -1,16 +1,14 @@
 // SidecarSet: containers injected into the Pods of matching Units (log shippers, security
 // scanners, backup agents, ...), kept up to date independently of the UnitTemplates.
 
-import { defineResource } from '../machinery/definition.js';
 import {
   ageColumn,
   conditions,
+  defineUpmResource,
   containers,
   labelSelector,
   named,
   observedGeneration,
-  upmGroup,
-  upmVersion,
   volumeSchema,
 } from './common.js';
 import { bool, enumStr, int32, intOrString, listMap, object, str } from '../machinery/schema.js';
@@ -110,23 +108,17 @@ const sidecarSetStatus = named(
   }),
 );
 
-export const sidecarSetDefinition = defineResource({
-  group: upmGroup,
-  version: upmVersion,
+export const sidecarSetDefinition = defineUpmResource({
   kind: 'SidecarSet',
   shortNames: ['sds'],
-  categories: ['upm'],
   namespaced: false,
   description:
     'SidecarSet injects containers (and the volumes they need) into the Pods of matching Units when the Pods are ' +
     'created, and updates them in place when their image changes, so auxiliary programs such as log shippers, security ' +
     'scanners or backup agents are managed once for many services instead of in every UnitTemplate.',
-  schema: {
-    type: 'object',
-    description: 'SidecarSet injects containers into the Pods of matching Units.',
-    properties: { spec: sidecarSetSpec, status: sidecarSetStatus },
-    required: ['spec'],
-  },
+  schemaDescription: 'SidecarSet injects containers into the Pods of matching Units.',
+  spec: sidecarSetSpec,
+  status: sidecarSetStatus,
   printerColumns: [
     { name: 'Matched', jsonPath: '.status.matchedPods' },
     { name: 'Updated', jsonPath: '.status.updatedPods' },
@@ -134,5 +126,4 @@ export const sidecarSetDefinition = defineResource({
     { name: 'Revision', jsonPath: '.status.revision', priority: 1 },
     ageColumn,
   ],
-  subresources: { status: true },
 });

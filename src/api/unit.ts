@@ -1,18 +1,16 @@
 // Unit: one instance of a service (one Pod, its PersistentVolumeClaims and its rendered
 // configuration), normally owned by a UnitSet.
 
-import { defineResource } from '../machinery/definition.js';
 import {
   accessModesSchema,
   ageColumn,
   conditions,
+  defineUpmResource,
   named,
   observedGeneration,
   podTemplate,
   readyReasonColumn,
   resourceRequirements,
-  upmGroup,
-  upmVersion,
 } from './common.js';
 import {
   bool,
@@ -195,23 +193,17 @@ const unitStatus = named(
   }),
 );
 
-export const unitDefinition = defineResource({
-  group: upmGroup,
-  version: upmVersion,
+export const unitDefinition = defineUpmResource({
   kind: 'Unit',
   shortNames: ['un'],
-  categories: ['upm'],
   namespaced: true,
   description:
     'Unit is one instance of a service: a Pod named like the Unit, its PersistentVolumeClaims and its rendered ' +
     'configuration. Units are normally created and updated by a UnitSet; the Unit controller creates the claims and the ' +
     'Pod, renders the configuration, starts and stops the service process and reports its state.',
-  schema: {
-    type: 'object',
-    description: 'Unit is one instance of a service.',
-    properties: { spec: unitSpec, status: unitStatus },
-    required: ['spec'],
-  },
+  schemaDescription: 'Unit is one instance of a service.',
+  spec: unitSpec,
+  status: unitStatus,
   printerColumns: [
     { name: 'Ready', jsonPath: '.status.ready' },
     { name: 'Process', jsonPath: '.status.processState' },
@@ -222,6 +214,5 @@ export const unitDefinition = defineResource({
     readyReasonColumn,
     ageColumn,
   ],
-  subresources: { status: true },
   selectableFields: ['spec.unitTemplate', 'status.nodeName'],
 });

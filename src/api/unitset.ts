@@ -1,11 +1,12 @@
 // UnitSet: a group of identical database instances (Units) of one service type, edition and
 // version, built from a UnitTemplate.
 
-import { defineResource, type JSONSchema } from '../machinery/definition.js';
+import type { JSONSchema } from '../machinery/definition.js';
 import {
   accessModesSchema,
   ageColumn,
   conditions,
+  defineUpmResource,
   credentialsSecretSchema,
   envVars,
   named,
@@ -14,8 +15,6 @@ import {
   resourceRequirements,
   SERVICE_TYPES,
   tolerations,
-  upmGroup,
-  upmVersion,
   withDescription,
 } from './common.js';
 import {
@@ -441,24 +440,18 @@ const unitSetStatus = named(
   }),
 );
 
-export const unitSetDefinition = defineResource({
-  group: upmGroup,
-  version: upmVersion,
+export const unitSetDefinition = defineUpmResource({
   kind: 'UnitSet',
   shortNames: ['us'],
-  categories: ['upm'],
   namespaced: true,
   description:
     'UnitSet runs a group of identical instances (Units) of one database or middleware service: type, edition and ' +
     'version select a UnitTemplate; the UnitSet owns one Unit per ordinal, each with its own Pod, volumes and ' +
     'configuration, and rolls template changes out under an update strategy. Replication between the Units is set up ' +
     'by the replication kinds (MysqlReplication, RedisReplication, ...), which refer to the Units.',
-  schema: {
-    type: 'object',
-    description: 'UnitSet runs a group of identical instances (Units) of one service.',
-    properties: { spec: unitSetSpec, status: unitSetStatus },
-    required: ['spec'],
-  },
+  schemaDescription: 'UnitSet runs a group of identical instances (Units) of one service.',
+  spec: unitSetSpec,
+  status: unitSetStatus,
   printerColumns: [
     { name: 'Type', jsonPath: '.spec.type' },
     { name: 'Edition', jsonPath: '.spec.edition', priority: 1 },

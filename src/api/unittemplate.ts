@@ -1,19 +1,17 @@
 // UnitTemplate: the catalogue entry of one service type, edition and version: how to build the
 // Pod, which volumes and accounts it needs, its configuration files and typed parameters.
 
-import { defineResource } from '../machinery/definition.js';
 import {
   ABSOLUTE_PATH,
   ageColumn,
   conditions,
+  defineUpmResource,
   containerSchema,
   ENV_NAME,
   named,
   observedGeneration,
   podTemplate,
   resourceRequirements,
-  upmGroup,
-  upmVersion,
   withDescription,
 } from './common.js';
 import {
@@ -233,24 +231,18 @@ const unitTemplateStatus = named(
   }),
 );
 
-export const unitTemplateDefinition = defineResource({
-  group: upmGroup,
-  version: upmVersion,
+export const unitTemplateDefinition = defineUpmResource({
   kind: 'UnitTemplate',
   shortNames: ['ut'],
-  categories: ['upm'],
   namespaced: false,
   description:
     'UnitTemplate is the catalogue entry of one service type, edition and version, named <type>-<edition>-<version> ' +
     'by convention: the Pod template, the volumes and accounts the service needs, its configuration files as templates, ' +
     'the parameters users may set with their types, ranges and whether they apply online, default resources and the ' +
     'metrics exporter. UnitSets refer to it; a change to it rolls out to them as a new revision.',
-  schema: {
-    type: 'object',
-    description: 'UnitTemplate is the catalogue entry of one service type, edition and version.',
-    properties: { spec: unitTemplateSpec, status: unitTemplateStatus },
-    required: ['spec'],
-  },
+  schemaDescription: 'UnitTemplate is the catalogue entry of one service type, edition and version.',
+  spec: unitTemplateSpec,
+  status: unitTemplateStatus,
   printerColumns: [
     { name: 'Type', jsonPath: '.spec.type' },
     { name: 'Edition', jsonPath: '.spec.edition' },
@@ -263,6 +255,5 @@ export const unitTemplateDefinition = defineResource({
     },
     ageColumn,
   ],
-  subresources: { status: true },
   selectableFields: ['spec.type', 'spec.edition', 'spec.version'],
 });

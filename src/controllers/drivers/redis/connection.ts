@@ -22,7 +22,7 @@ export interface RedisTimeouts {
 
 const defaults = { connectMs: 2000, commandMs: 5000 };
 
-/** TLS settings of a replication object (ClientTLS in api/common.ts) with the PEM material read from its Secrets. */
+/** TLS settings of a replication object (ClientTLS in api/replication.ts) with the PEM material read from its Secrets. */
 export interface RedisTlsSettings {
   mode?: 'Disabled' | 'Required' | 'VerifyCA' | 'VerifyFull';
   ca?: string;

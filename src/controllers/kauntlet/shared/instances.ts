@@ -3,7 +3,7 @@
 
 import type { Unit } from '../../../api/generated/types.js';
 
-/** The instance fields every replication kind shares (see instanceProperties in api/common.ts). */
+/** The instance fields every replication kind shares (see instanceSchema in api/replication.ts). */
 export interface InstanceRef {
   name: string;
   unitRef?: { name: string };
