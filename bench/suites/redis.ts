@@ -88,6 +88,19 @@ function writer(servers: Record<string, RedisServer>, prefix: string) {
 
 const lost = async (server: RedisServer, keys: string[]) => (await missingKeys(() => server.client(), keys)).length;
 
+/** The first server (by name) that reports role master. */
+async function reportedPrimary(servers: Record<string, RedisServer>): Promise<string> {
+  const roles = await Promise.all(
+    names.map(async (n) => {
+      const c = servers[n].client();
+      const r = await c.info('replication');
+      c.disconnect();
+      return /role:master/.test(r);
+    }),
+  );
+  return names[roles.indexOf(true)];
+}
+
 export const redisSuite: Suite = {
   name: 'redis',
   scope: 'global',
@@ -156,15 +169,7 @@ export const redisSuite: Suite = {
       await mgr.stop();
       mgr = undefined;
       for (let i = 0; i < rounds; i++) {
-        const roles = await Promise.all(
-          names.map(async (n) => {
-            const c = servers[n].client();
-            const r = await c.info('replication');
-            c.disconnect();
-            return /role:master/.test(r);
-          }),
-        );
-        const from = names[roles.indexOf(true)];
+        const from = await reportedPrimary(servers);
         const c = servers[from].client();
         // FAILOVER TO hands over to one attached replica; it does not re-point the others (they
         // keep replicating, chained, from the old primary), so the target is an attached one.
@@ -189,15 +194,7 @@ export const redisSuite: Suite = {
         await w.stop();
       }
       // Back under the controller for the failover; spec.primary is whatever Redis made primary.
-      const roles = await Promise.all(
-        names.map(async (n) => {
-          const c = servers[n].client();
-          const r = await c.info('replication');
-          c.disconnect();
-          return /role:master/.test(r);
-        }),
-      );
-      const primary = names[roles.indexOf(true)];
+      const primary = await reportedPrimary(servers);
       await client.patch(redisReplications, 'default', 'bench', { spec: { primary } }, 'merge');
       mgr = new Manager({ client, leaderElection: false });
       addRedisReplication(mgr);
