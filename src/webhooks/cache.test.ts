@@ -7,16 +7,9 @@ import pino from 'pino';
 import { startTestCluster, type TestCluster } from '../localcluster/testing/controlplane.js';
 import { ClusterCache } from './cache.js';
 import { StateUnavailableError } from './state.js';
+import { eventually } from '../apiserver/watchcache/testing/store.js';
 
 const log = pino({ level: 'silent' });
-
-async function eventually(check: () => boolean, what: string, timeoutMs = 5_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 describe('ClusterCache', () => {
   let cluster: TestCluster;
@@ -35,12 +28,12 @@ describe('ClusterCache', () => {
     const cache = new ClusterCache({ kubeconfig: kc, log });
     cache.start();
     try {
-      await eventually(() => !cache.unsynced().includes('namespaces'), 'namespaces to list');
+      await eventually(() => !cache.unsynced().includes('namespaces'), 5_000);
       expect(cache.namespaceLabels('no-such-namespace')).toBeUndefined();
       await kc.makeApiClient(CoreV1Api).createNamespace({
         body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'cache-a', labels: { team: 'a' } } },
       });
-      await eventually(() => cache.namespaceLabels('cache-a')?.['team'] === 'a', 'the new namespace');
+      await eventually(() => cache.namespaceLabels('cache-a')?.['team'] === 'a', 5_000);
 
       expect(cache.synced).toBe(false);
       expect(cache.unsynced()).toEqual(['unittemplates', 'sidecarsets']);

@@ -7,16 +7,9 @@ import pino from 'pino';
 import { coreRegistrations } from '../../localcluster/kinds/index.js';
 import { startTestCluster, type TestCluster } from '../../localcluster/testing/controlplane.js';
 import { ClusterAdmissionSource } from './cluster.js';
+import { eventually } from '../watchcache/testing/store.js';
 
 const log = pino({ level: 'silent' });
-
-async function eventually(check: () => boolean, what: string, timeoutMs = 5_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 describe('ClusterAdmissionSource', () => {
   let cluster: TestCluster;
@@ -66,7 +59,7 @@ describe('ClusterAdmissionSource', () => {
         },
       );
       expect(created.status).toBe(201);
-      await eventually(() => source.validating().some((c) => c.metadata.name === 'check-units'), 'the configuration');
+      await eventually(() => source.validating().some((c) => c.metadata.name === 'check-units'), 5_000);
       expect(source.mutating()).toEqual([]);
     } finally {
       await source.stop();

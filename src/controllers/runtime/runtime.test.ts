@@ -21,6 +21,15 @@ const configMaps: ResourceType = {
   namespaced: true,
 };
 
+/** A kind the test cluster does not serve: its list answers 404. */
+const widgets: ResourceType = {
+  group: 'example.test',
+  version: 'v1',
+  resource: 'widgets',
+  kind: 'Widget',
+  namespaced: false,
+};
+
 let cluster: TestCluster;
 let proxy: FaultProxy;
 let direct: KubeClient;
@@ -129,13 +138,6 @@ describe('Informer', () => {
     expect(inf.stats.lists).toBe(1); // re-watched from its revision, no relist
   });
   it('with notServedRetryMs, counts a kind the API does not serve as an empty list and looks for it again', async () => {
-    const widgets: ResourceType = {
-      group: 'example.test',
-      version: 'v1',
-      resource: 'widgets',
-      kind: 'Widget',
-      namespaced: false,
-    };
     const inf = new Informer(direct, widgets, { notServedRetryMs: 100, backoffMs: { initial: 50, max: 200 } });
     inf.start();
     cleanups.push(() => inf.stop());
@@ -147,13 +149,6 @@ describe('Informer', () => {
   });
 
   it('without notServedRetryMs, a 404 is a failure: retried with backoff and never synced', async () => {
-    const widgets: ResourceType = {
-      group: 'example.test',
-      version: 'v1',
-      resource: 'widgets',
-      kind: 'Widget',
-      namespaced: false,
-    };
     const inf = new Informer(direct, widgets, { backoffMs: { initial: 50, max: 200 } });
     inf.start();
     cleanups.push(() => inf.stop());
