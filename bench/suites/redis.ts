@@ -9,7 +9,7 @@ import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Redis } from 'ioredis';
+import { missingKeys, serverClients } from '../../src/controllers/drivers/testing/redis-load.js';
 import { startRedisServer, type RedisServer } from '../../src/controllers/drivers/testing/redis-server.js';
 import { addRedisReplication } from '../../src/controllers/kauntlet/redis/replication/index.js';
 import { redisReplications, secrets } from '../../src/controllers/resources.js';
@@ -44,16 +44,7 @@ function writer(servers: Record<string, RedisServer>, prefix: string) {
   let stop = false;
   let markAt = 0;
   let firstAfterMark = 0;
-  const conns = new Map<string, Redis>();
-  const conn = (n: string) => {
-    let c = conns.get(n);
-    if (!c || c.status === 'end') {
-      c = servers[n].client();
-      c.options.commandTimeout = 20_000;
-      conns.set(n, c);
-    }
-    return c;
-  };
+  const clients = serverClients(servers, 20_000);
   let target = names[0];
   const run = (async () => {
     for (let i = 0; !stop; i++) {
@@ -61,7 +52,7 @@ function writer(servers: Record<string, RedisServer>, prefix: string) {
       while (!stop) {
         try {
           if (!servers[target].running()) throw new Error('down');
-          if ((await conn(target).set(key, String(i))) === 'OK') {
+          if ((await clients.get(target).set(key, String(i))) === 'OK') {
             acked.push(key);
             if (markAt && !firstAfterMark) firstAfterMark = Date.now();
           }
@@ -69,7 +60,8 @@ function writer(servers: Record<string, RedisServer>, prefix: string) {
         } catch {
           await sleep(2);
           for (const n of names.filter((x) => servers[x].running())) {
-            const info = await conn(n)
+            const info = await clients
+              .get(n)
               .info('replication')
               .catch(() => '');
             if (/role:master/.test(info)) target = n;
@@ -88,25 +80,25 @@ function writer(servers: Record<string, RedisServer>, prefix: string) {
     async stop() {
       stop = true;
       await run;
-      for (const c of conns.values()) c.disconnect();
+      clients.disconnect();
       return acked;
     },
   };
 }
 
-async function lost(server: RedisServer, keys: string[]): Promise<number> {
-  const c = server.client();
-  let n = 0;
-  try {
-    for (let i = 0; i < keys.length; i += 1000) {
-      const batch = keys.slice(i, i + 1000);
-      const values = await c.mget(...batch);
-      batch.forEach((k, j) => values[j] !== k.split(':')[1] && n++);
-    }
-  } finally {
-    c.disconnect();
-  }
-  return n;
+const lost = async (server: RedisServer, keys: string[]) => (await missingKeys(() => server.client(), keys)).length;
+
+/** The first server (by name) that reports role master. */
+async function reportedPrimary(servers: Record<string, RedisServer>): Promise<string> {
+  const roles = await Promise.all(
+    names.map(async (n) => {
+      const c = servers[n].client();
+      const r = await c.info('replication');
+      c.disconnect();
+      return /role:master/.test(r);
+    }),
+  );
+  return names[roles.indexOf(true)];
 }
 
 export const redisSuite: Suite = {
@@ -177,15 +169,7 @@ export const redisSuite: Suite = {
       await mgr.stop();
       mgr = undefined;
       for (let i = 0; i < rounds; i++) {
-        const roles = await Promise.all(
-          names.map(async (n) => {
-            const c = servers[n].client();
-            const r = await c.info('replication');
-            c.disconnect();
-            return /role:master/.test(r);
-          }),
-        );
-        const from = names[roles.indexOf(true)];
+        const from = await reportedPrimary(servers);
         const c = servers[from].client();
         // FAILOVER TO hands over to one attached replica; it does not re-point the others (they
         // keep replicating, chained, from the old primary), so the target is an attached one.
@@ -210,15 +194,7 @@ export const redisSuite: Suite = {
         await w.stop();
       }
       // Back under the controller for the failover; spec.primary is whatever Redis made primary.
-      const roles = await Promise.all(
-        names.map(async (n) => {
-          const c = servers[n].client();
-          const r = await c.info('replication');
-          c.disconnect();
-          return /role:master/.test(r);
-        }),
-      );
-      const primary = names[roles.indexOf(true)];
+      const primary = await reportedPrimary(servers);
       await client.patch(redisReplications, 'default', 'bench', { spec: { primary } }, 'merge');
       mgr = new Manager({ client, leaderElection: false });
       addRedisReplication(mgr);

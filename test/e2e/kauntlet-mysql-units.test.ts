@@ -3,52 +3,18 @@
 // observed role, and a client writing through the read-write Service's ClusterIP follows a
 // switchover and a failover. Needs root on Linux (the node runtime); skipped otherwise.
 
-import { readdirSync, readlinkSync } from 'node:fs';
-import { join } from 'node:path';
 import { createConnection, type Connection } from 'mysql2/promise';
 import { startWriter, type Ack } from '../../src/controllers/drivers/testing/mysql-load.js';
-import { cleanup, repoRoot, startEngine, waitFor, type Engine } from './harness.js';
+import { cleanup, waitFor, type Engine } from './harness.js';
+import { containerPid, createUnitSet, describeIfRoot, startUnitsEngine } from './units.js';
 
 type Obj = Record<string, any>;
-const isRoot = process.platform === 'linux' && process.getuid?.() === 0;
-const describeIfRoot = isRoot ? describe : describe.skip;
-
-function containerPid(dataDir: string, podUID: string, container: string): number | undefined {
-  const prefix = join(dataDir, 'node', 'pods', podUID, 'containers', container);
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      if (readlinkSync(`/proc/${entry}/root`).startsWith(prefix)) return Number(entry);
-    } catch {
-      // gone
-    }
-  }
-  return undefined;
-}
-
-const unitSet = {
-  apiVersion: 'upm.io/v1alpha1',
-  kind: 'UnitSet',
-  metadata: { name: 'orders-db', namespace: 'default' },
-  spec: {
-    type: 'mariadb',
-    version: '10.11.8',
-    units: 3,
-    resources: { limits: { cpu: '1', memory: '512Mi' } },
-    storage: { volumes: [{ name: 'data', size: '1Gi' }] },
-    // Boot read-only: only the controller makes a primary writable.
-    config: { parameters: { read_only: 'true', innodb_log_file_size: '32Mi' } },
-  },
-};
 
 describeIfRoot('MysqlReplication on MariaDB Units run as processes', () => {
   let engine: Engine;
   const writers: { stop(): Promise<unknown> }[] = [];
   beforeAll(async () => {
-    engine = await startEngine({
-      controllers: true,
-      extraArgs: ['--pod-cidr', '127.82.0.0/16', '--service-cluster-ip-range', '127.114.0.0/16'],
-    });
+    engine = await startUnitsEngine();
   }, 60_000);
   afterAll(async () => {
     await Promise.all(writers.map((w) => w.stop()));
@@ -103,11 +69,19 @@ describeIfRoot('MysqlReplication on MariaDB Units run as processes', () => {
   };
 
   it('forms from Units, labels the Pods by role, and the read-write ClusterIP follows a switchover and a failover', async () => {
-    await ok(['apply', '-f', join(repoRoot, 'examples/unittemplates/mariadb-community-10.11.8.yaml')]);
-    await ok(['apply', '-f', '-'], JSON.stringify(unitSet));
-    await until('3 Units ready', async () => (await json('get', 'unitset', 'orders-db'))['status']?.readyUnits === 3);
-    const secret = await json('get', 'secret', 'orders-db-admin');
-    rootPassword = Buffer.from(secret['data'].password, 'base64').toString();
+    rootPassword = await createUnitSet(
+      engine,
+      {
+        name: 'orders-db',
+        type: 'mariadb',
+        version: '10.11.8',
+        units: 3,
+        limits: { cpu: '1', memory: '512Mi' },
+        // Boot read-only: only the controller makes a primary writable.
+        parameters: { read_only: 'true', innodb_log_file_size: '32Mi' },
+      },
+      60_000,
+    );
 
     const manifest = {
       apiVersion: 'upm.io/v1alpha1',
@@ -172,17 +146,17 @@ describeIfRoot('MysqlReplication on MariaDB Units run as processes', () => {
     await until('writes through the Service', async () => w2.ackedOn('readwrite') > 50);
     const uid = (await json('get', 'pod', 'orders-db-1'))['metadata'].uid;
     const killedAt = Date.now();
-    const first = containerPid(engine.dataDir, uid, 'mariadb')!;
+    const first = containerPid(engine, uid, 'mariadb')!;
     process.kill(first, 'SIGKILL');
     await until(
       'mariadbd restarted at once',
       async () => {
-        const p = containerPid(engine.dataDir, uid, 'mariadb');
+        const p = containerPid(engine, uid, 'mariadb');
         return p !== undefined && p !== first;
       },
       20_000,
     );
-    process.kill(containerPid(engine.dataDir, uid, 'mariadb')!, 'SIGKILL');
+    process.kill(containerPid(engine, uid, 'mariadb')!, 'SIGKILL');
     await until('failover', async () => {
       const s = (await mr())['status'];
       return s?.lastPrimaryChange?.kind === 'Failover' && s.lastPrimaryChange.phase === 'Completed';

@@ -6,17 +6,16 @@
 // The MysqlReplication's status is written by this test through the status subresource: it
 // stands for the MysqlReplication controller, which is not running here.
 
-import { createConnection } from 'mysql2/promise';
 import type { MysqlReplicationStatus } from '../../src/api/generated/types.js';
 import {
   startProxysqlStandIn,
   type ProxysqlStandIn,
 } from '../../src/controllers/drivers/proxysql/testing/proxysql-standin.js';
 import {
-  mariadbAdmin,
-  startTestMariadb,
-  type TestMariadb,
-} from '../../src/controllers/drivers/proxysql/testing/mariadb.js';
+  startMariadbServers,
+  testAccounts,
+  type MariadbServer,
+} from '../../src/controllers/drivers/testing/mariadb-server.js';
 import { addProxysqlSync } from '../../src/controllers/kauntlet/proxysql/index.js';
 import { proxysqlSyncFieldManager } from '../../src/controllers/kauntlet/proxysql/reconciler.js';
 import { mysqlReplications, proxysqlSyncs, units } from '../../src/controllers/resources.js';
@@ -28,7 +27,7 @@ import { cleanup, kubectlHelpers, startEngine, waitFor, type Engine } from './ha
 let engine: Engine;
 let manager: Manager | undefined;
 let client: KubeClient;
-const dbs: TestMariadb[] = [];
+const dbs: MariadbServer[] = [];
 const proxies: ProxysqlStandIn[] = [];
 const { ok, json } = kubectlHelpers(() => engine);
 const fakeReplicaPort = 3399; // m2: listed in ProxySQL, never connected to by anything here
@@ -112,16 +111,14 @@ async function nudge(...waitOn: ProxysqlStandIn[]): Promise<void> {
 beforeAll(async () => {
   [engine] = await Promise.all([
     startEngine({ extraArgs: ['--webhooks=false'] }),
-    ...[0, 1].map(async () => dbs.push(await startTestMariadb())),
+    startMariadbServers(2, { adminOnly: true, bootReadOnly: false }).then((started) => dbs.push(...started)),
     ...[0, 1].map(async () =>
       proxies.push(await startProxysqlStandIn({ adminUser: 'radmin', adminPassword: "s3cr'et" })),
     ),
   ]);
   for (const db of dbs) {
-    const root = await db.root();
-    await root.query("CREATE USER 'app'@'%' IDENTIFIED BY 'app-pw'");
-    await root.query("CREATE USER 'reporting'@'%' IDENTIFIED BY 'rep-pw'");
-    await root.end();
+    await db.query("CREATE USER 'app'@'%' IDENTIFIED BY 'app-pw'");
+    await db.query("CREATE USER 'reporting'@'%' IDENTIFIED BY 'rep-pw'");
   }
   client = new KubeClient(loadKubeConfig(engine.kubeconfig));
   manager = new Manager({ client, leaderElection: false });
@@ -150,8 +147,8 @@ beforeAll(async () => {
     'secret',
     'generic',
     'mysql-admin',
-    `--from-literal=username=${mariadbAdmin.user}`,
-    `--from-literal=password=${mariadbAdmin.password}`,
+    `--from-literal=username=${testAccounts.admin.user}`,
+    `--from-literal=password=${testAccounts.admin.password}`,
   );
   await applyYaml(`
 apiVersion: upm.io/v1alpha1
@@ -204,11 +201,7 @@ it('loads the primary as writer, the ready replicas as readers and the accounts 
     ]);
   }
   // The monitor account from its Secret and the primary's version, loaded and saved.
-  const [[{ version }]] = (await dbs[0].root().then(async (c) => {
-    const r = await c.query('SELECT VERSION() AS version');
-    await c.end();
-    return r;
-  })) as unknown as [[{ version: string }]];
+  const [{ version }] = await dbs[0].query<{ version: string }>('SELECT VERSION() AS version');
   for (const p of proxies) {
     for (const t of ['runtime_global_variables', 'disk.global_variables']) {
       expect(
@@ -223,17 +216,10 @@ it('loads the primary as writer, the ready replicas as readers and the accounts 
     }
   }
   // The hash ProxySQL got is the account's hash on the primary.
-  const conn = await createConnection({
-    host: '127.0.0.1',
-    port: dbs[0].port,
-    user: mariadbAdmin.user,
-    password: mariadbAdmin.password,
-  });
-  const [rows] = await conn.query("SELECT authentication_string AS h FROM mysql.user WHERE user='app'");
-  await conn.end();
-  expect(proxies[0].query("SELECT password FROM runtime_mysql_users WHERE username='app'")).toEqual([
-    { password: (rows as { h: string }[])[0].h },
-  ]);
+  const [{ h }] = await dbs[0].query<{ h: string }>(
+    "SELECT authentication_string AS h FROM mysql.user WHERE user='app'",
+  );
+  expect(proxies[0].query("SELECT password FROM runtime_mysql_users WHERE username='app'")).toEqual([{ password: h }]);
 
   const table = await ok('get', 'proxysqlsync', 'front');
   expect(table).toMatch(/^NAME\s+REPLICATION\s+PRIMARY\s+READY\s+INSTANCES\s+STATUS\s+AGE\n/);

@@ -5,32 +5,16 @@
 // acknowledged write of the switchover, and the Service follows the primary. Needs root on Linux
 // (the node runtime), skipped otherwise.
 
-import { readdirSync, readlinkSync } from 'node:fs';
-import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { cleanup, kubectlHelpers, repoRoot, startEngine, waitFor, type Engine } from './harness.js';
+import { missingKeys } from '../../src/controllers/drivers/testing/redis-load.js';
+import { cleanup, kubectlHelpers, waitFor, type Engine } from './harness.js';
+import { containerPid, createUnitSet, describeIfRoot, startUnitsEngine } from './units.js';
 
 type Obj = Record<string, any>;
-const isRoot = process.platform === 'linux' && process.getuid?.() === 0;
-const describeIfRoot = isRoot ? describe : describe.skip;
 
 let engine: Engine;
 const { ok, json } = kubectlHelpers(() => engine);
 const report: Record<string, unknown> = {};
-
-/** The pid of the process running container `container` of the Pod with `uid`. */
-function containerPid(uid: string, container: string): number | undefined {
-  const prefix = join(engine.dataDir, 'node', 'pods', uid, 'containers', container);
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      if (readlinkSync(`/proc/${entry}/root`).startsWith(prefix)) return Number(entry);
-    } catch {
-      // gone
-    }
-  }
-  return undefined;
-}
 
 /** One SET at a time through `host:6379` (the ClusterIP); a new connection after any error. */
 function writer(host: string, password: string, prefix: string) {
@@ -76,21 +60,6 @@ function writer(host: string, password: string, prefix: string) {
   };
 }
 
-async function missing(host: string, password: string, keys: string[]): Promise<number> {
-  const c = new Redis({ host, port: 6379, password });
-  let n = 0;
-  try {
-    for (let i = 0; i < keys.length; i += 1000) {
-      const batch = keys.slice(i, i + 1000);
-      const values = await c.mget(...batch);
-      batch.forEach((k, j) => values[j] !== k.split(':')[1] && n++);
-    }
-  } finally {
-    c.disconnect();
-  }
-  return n;
-}
-
 describeIfRoot('RedisReplication on Redis Units (local mode)', () => {
   let password = '';
   const podIP = async (pod: string) => (await json('get', 'pod', pod)).status.podIP as string;
@@ -99,40 +68,17 @@ describeIfRoot('RedisReplication on Redis Units (local mode)', () => {
     ((await json('get', 'pods', '-l', 'upm.io/replication=sessions,upm.io/role=primary')).items as Obj[]).map(
       (p) => p.metadata.name,
     );
+  const missing = async (host: string, keys: string[]) =>
+    (await missingKeys(() => new Redis({ host, port: 6379, password }), keys)).length;
   const ready = (o: Obj) => o.status?.conditions?.some((c: Obj) => c.type === 'Ready' && c.status === 'True');
 
   beforeAll(async () => {
-    engine = await startEngine({
-      controllers: true,
-      extraArgs: ['--pod-cidr', '127.82.0.0/16', '--service-cluster-ip-range', '127.114.0.0/16'],
-    });
-    await ok('apply', '-f', join(repoRoot, 'examples/unittemplates/redis-community-7.2.5.yaml'));
-    const unitSet = {
-      apiVersion: 'upm.io/v1alpha1',
-      kind: 'UnitSet',
-      metadata: { name: 'sessions', namespace: 'default' },
-      spec: {
-        type: 'redis',
-        version: '7.2.5',
-        units: 3,
-        resources: { limits: { cpu: '500m', memory: '256Mi' } },
-        storage: { volumes: [{ name: 'data', size: '1Gi' }] },
-        config: { parameters: { 'repl-diskless-sync-delay': '0' } },
-      },
-    };
-    const r = await engine.kubectl('1.33', ['apply', '-f', '-'], { input: JSON.stringify(unitSet) });
-    if (r.code !== 0) {
-      // The template may not declare repl-diskless-sync-delay: fall back to its defaults.
-      delete (unitSet.spec as Obj).config;
-      await engine.kubectl('1.33', ['apply', '-f', '-'], { input: JSON.stringify(unitSet) });
-    }
-    await waitFor(
-      '3 ready Units',
-      async () => (await json('get', 'unitset', 'sessions')).status?.readyUnits === 3,
+    engine = await startUnitsEngine();
+    password = await createUnitSet(
+      engine,
+      { name: 'sessions', type: 'redis', version: '7.2.5', units: 3, limits: { cpu: '500m', memory: '256Mi' } },
       120_000,
     );
-    const secret = await json('get', 'secret', 'sessions-admin');
-    password = Buffer.from(secret.data.password, 'base64').toString('utf8');
   }, 180_000);
 
   afterAll(async () => {
@@ -178,7 +124,7 @@ describeIfRoot('RedisReplication on Redis Units (local mode)', () => {
     let n = w.count();
     await waitFor('writes through the Service after the switchover', () => w.count() > n + 200, 20_000);
     let acked = await w.stop();
-    expect(await missing(await podIP('sessions-1'), password, acked)).toBe(0);
+    expect(await missing(await podIP('sessions-1'), acked)).toBe(0);
     report.switchoverAckedWrites = acked.length;
 
     // Failover: the primary's redis-server killed; the kubelet restarts it later, with its data.
@@ -186,14 +132,14 @@ describeIfRoot('RedisReplication on Redis Units (local mode)', () => {
     w = writer(clusterIP, password, 'fo');
     await waitFor('writes', () => w.count() > 300, 20_000);
     const uid = (await json('get', 'pod', 'sessions-1')).metadata.uid as string;
-    const pid = containerPid(uid, 'redis');
+    const pid = containerPid(engine, uid, 'redis');
     expect(pid).toBeDefined();
     // The kubelet restarts a killed container at once the first time (the primary is back before
     // failover.delaySeconds: no failover is needed), then after a 10 s back-off: kill it twice.
     process.kill(pid!, 'SIGKILL');
     let again: number | undefined;
     await waitFor('the restarted redis-server', () => {
-      again = containerPid(uid, 'redis');
+      again = containerPid(engine, uid, 'redis');
       return again !== undefined && again !== pid;
     });
     const killedAt = Date.now();
@@ -234,7 +180,7 @@ describeIfRoot('RedisReplication on Redis Units (local mode)', () => {
     await waitFor('writes after the rejoin', () => w.count() > n + 100, 20_000);
     acked = await w.stop();
     report.failoverAckedWrites = acked.length;
-    report.failoverWritesLost = await missing(await podIP(`sessions-${promoted.slice(1)}`), password, acked);
+    report.failoverWritesLost = await missing(await podIP(`sessions-${promoted.slice(1)}`), acked);
     expect((await primaryPods()).join()).toBe(`sessions-${promoted.slice(1)}`);
   }, 240_000);
 });

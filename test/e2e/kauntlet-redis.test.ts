@@ -5,6 +5,7 @@
 // the primary afterwards.
 
 import type { Redis } from 'ioredis';
+import { missingKeys, serverClients } from '../../src/controllers/drivers/testing/redis-load.js';
 import { startRedisServer, type RedisServer } from '../../src/controllers/drivers/testing/redis-server.js';
 import { addRedisReplication } from '../../src/controllers/kauntlet/redis/replication/index.js';
 import { pods, redisReplications } from '../../src/controllers/resources.js';
@@ -87,20 +88,11 @@ function roleSampler() {
   let samples = 0;
   const seen: string[] = [];
   let stop = false;
-  const conns = new Map<string, Redis>();
+  const clients = serverClients(servers, 500);
   const run = (async () => {
     while (!stop) {
       const results = await Promise.all(
-        names.map(async (n) => {
-          if (!servers[n].running()) return false;
-          let c = conns.get(n);
-          if (!c || c.status === 'end') {
-            c = servers[n].client();
-            c.options.commandTimeout = 500;
-            conns.set(n, c);
-          }
-          return writable(c).catch(() => false);
-        }),
+        names.map(async (n) => (servers[n].running() ? writable(clients.get(n)).catch(() => false) : false)),
       );
       const w = names.filter((_, i) => results[i]);
       if (w.length > maxWritable) maxWritable = w.length;
@@ -113,7 +105,7 @@ function roleSampler() {
     async stop() {
       stop = true;
       await run;
-      for (const c of conns.values()) c.disconnect();
+      clients.disconnect();
       return { maxWritable, samples, splitBrain: seen };
     },
   };
@@ -129,16 +121,7 @@ function writer(prefix: string, maxWrites = 200_000) {
   let stop = false;
   let markAt = 0;
   let firstAfterMark = 0;
-  const conns = new Map<string, Redis>();
-  const conn = (n: string) => {
-    let c = conns.get(n);
-    if (!c || c.status === 'end') {
-      c = servers[n].client();
-      c.options.commandTimeout = 20_000;
-      conns.set(n, c);
-    }
-    return c;
-  };
+  const clients = serverClients(servers, 20_000);
   let target = names.find((n) => servers[n].running())!;
   const run = (async () => {
     for (let i = 0; i < maxWrites && !stop; i++) {
@@ -147,7 +130,7 @@ function writer(prefix: string, maxWrites = 200_000) {
         if (stop) return;
         try {
           if (!servers[target].running()) throw new Error('down');
-          const r = await conn(target).set(key, String(i));
+          const r = await clients.get(target).set(key, String(i));
           if (r === 'OK') {
             acked.push(key);
             if (markAt && !firstAfterMark) firstAfterMark = Date.now();
@@ -159,7 +142,8 @@ function writer(prefix: string, maxWrites = 200_000) {
           await new Promise((r) => setTimeout(r, 5));
           const order = names.filter((n) => servers[n].running());
           for (const n of order) {
-            const info = await conn(n)
+            const info = await clients
+              .get(n)
               .info('replication')
               .catch(() => '');
             if (/role:master/.test(info) && n !== target) {
@@ -182,25 +166,14 @@ function writer(prefix: string, maxWrites = 200_000) {
     async stop() {
       stop = true;
       await run;
-      for (const c of conns.values()) c.disconnect();
+      clients.disconnect();
       return { acked, errors };
     },
   };
 }
 
 /** Every key in `keys` that `server` does not return with its value. */
-async function missing(server: RedisServer, keys: string[]): Promise<string[]> {
-  const c = connection(server);
-  const out: string[] = [];
-  for (let i = 0; i < keys.length; i += 1000) {
-    const batch = keys.slice(i, i + 1000);
-    const values = await c.mget(...batch);
-    batch.forEach((k, j) => {
-      if (values[j] !== k.split(':')[1]) out.push(k);
-    });
-  }
-  return out;
-}
+const missing = (server: RedisServer, keys: string[]) => missingKeys(() => server.client(), keys);
 
 function manifest(name: string, primary: string, extra: Obj = {}): Obj {
   return {

@@ -8,9 +8,14 @@
 // is gone too; any other failure (or a watch that ends at once with no events) backs off
 // 0.8 s doubling to 30 s, reset after 2 min without failure, and lists again. A watch silent for
 // longer than `idleTimeoutMs` (bookmarks arrive every minute) is aborted and re-opened.
+// With `notServedRetryMs`, a 404 (the API does not serve the kind, e.g. admissionregistration v1
+// ValidatingAdmissionPolicy before kube 1.30) counts as an empty, synced list, looked for again later.
+//
+// Used by the controllers, by the webhook server's cluster cache and by the aggregated server's
+// admission (its view of webhook configurations, policies and namespaces).
 
 import type { Logger } from 'pino';
-import { isGone } from '../../machinery/errors.js';
+import { isGone, isNotFound } from '../../machinery/errors.js';
 import type { KubeObject } from '../../machinery/object.js';
 import { apiVersionOf, type KubeClient, type ObjectList, type ResourceType } from './client.js';
 import { sleep } from './sleep.js';
@@ -34,7 +39,9 @@ export interface InformerOptions {
   pageSize?: number;
   /** Backoff after failures: first delay and cap. Defaults 800 ms and 30 s. */
   backoffMs?: { initial: number; max: number };
-  log?: Logger;
+  /** Treat a 404 (kind not served) as an empty list and look again after this long. Unset: a failure like others. */
+  notServedRetryMs?: number;
+  log?: Pick<Logger, 'warn' | 'debug'>;
 }
 
 export type IndexFunc = (obj: KubeObject) => string[];
@@ -58,6 +65,7 @@ export class Informer {
   private readonly handlers: EventHandler[] = [];
   private readonly stopController = new AbortController();
   private synced = false;
+  private notServed = false;
   private syncWaiters: (() => void)[] = [];
   private running: Promise<void> | undefined;
   private resyncTimer: NodeJS.Timeout | undefined;
@@ -65,7 +73,7 @@ export class Informer {
   /** Revision of the last list or event applied to the store. */
   lastSyncResourceVersion = '';
   /** Counters for tests and metrics. */
-  readonly stats = { lists: 0, watches: 0, watchErrors: 0, idleAborts: 0 };
+  readonly stats = { lists: 0, watches: 0, watchErrors: 0, idleAborts: 0, notServed: 0 };
 
   constructor(
     readonly client: KubeClient,
@@ -107,6 +115,17 @@ export class Informer {
     return this.synced;
   }
 
+  /** True while the API answers 404 for the kind (only with `notServedRetryMs`); the store is empty then. */
+  isNotServed(): boolean {
+    return this.notServed;
+  }
+
+  /** Resolves once the first list is in the store. */
+  whenSynced(): Promise<void> {
+    if (this.synced) return Promise.resolve();
+    return new Promise((resolve) => this.syncWaiters.push(resolve));
+  }
+
   /** Resolves once the first list is in the store; rejects after `timeoutMs`. */
   waitForSync(timeoutMs = 120_000): Promise<void> {
     if (this.synced) return Promise.resolve();
@@ -115,6 +134,8 @@ export class Informer {
         () => reject(new Error(`failed to wait for ${this.type.resource} caches to sync`)),
         timeoutMs,
       );
+      // A wait must not keep the process alive after the informer was stopped unsynced.
+      timer.unref?.();
       this.syncWaiters.push(() => (clearTimeout(timer), resolve()));
     });
   }
@@ -164,6 +185,16 @@ export class Informer {
           listRV = '';
           continue;
         }
+        if (this.opts.notServedRetryMs !== undefined && isNotFound(err)) {
+          this.stats.notServed++;
+          if (!this.notServed)
+            this.opts.log?.debug({ resource: this.type.resource }, 'not served by the API; treated as empty');
+          this.notServed = true;
+          this.replace([], '');
+          await sleep(this.opts.notServedRetryMs, this.stopController.signal);
+          listRV = '0';
+          continue;
+        }
         this.stats.watchErrors++;
         this.client.dropConnections();
         const now = Date.now();
@@ -200,6 +231,7 @@ export class Informer {
       rv = page.metadata.resourceVersion ?? rv;
       cont = page.metadata.continue || undefined;
     } while (cont && !this.stopped);
+    this.notServed = false;
     this.replace(items, rv);
   }
 

@@ -21,6 +21,15 @@ const configMaps: ResourceType = {
   namespaced: true,
 };
 
+/** A kind the test cluster does not serve: its list answers 404. */
+const widgets: ResourceType = {
+  group: 'example.test',
+  version: 'v1',
+  resource: 'widgets',
+  kind: 'Widget',
+  namespaced: false,
+};
+
 let cluster: TestCluster;
 let proxy: FaultProxy;
 let direct: KubeClient;
@@ -127,6 +136,25 @@ describe('Informer', () => {
     });
     expect(inf.stats.idleAborts).toBeGreaterThanOrEqual(1);
     expect(inf.stats.lists).toBe(1); // re-watched from its revision, no relist
+  });
+  it('with notServedRetryMs, counts a kind the API does not serve as an empty list and looks for it again', async () => {
+    const inf = new Informer(direct, widgets, { notServedRetryMs: 100, backoffMs: { initial: 50, max: 200 } });
+    inf.start();
+    cleanups.push(() => inf.stop());
+    await inf.waitForSync(5000);
+    expect(inf.list()).toEqual([]);
+    expect(inf.isNotServed()).toBe(true);
+    await eventually(() => inf.stats.notServed >= 2, 5000, 'a second look for the kind');
+    expect(inf.stats.watchErrors).toBe(0);
+  });
+
+  it('without notServedRetryMs, a 404 is a failure: retried with backoff and never synced', async () => {
+    const inf = new Informer(direct, widgets, { backoffMs: { initial: 50, max: 200 } });
+    inf.start();
+    cleanups.push(() => inf.stop());
+    await eventually(() => inf.stats.watchErrors >= 2, 5000, 'retries');
+    expect(inf.hasSynced()).toBe(false);
+    expect(inf.isNotServed()).toBe(false);
   });
 });
 

@@ -4,7 +4,7 @@
 // message: it may hold a password hash or the monitor password.
 
 import type { Connection } from 'mysql2/promise';
-import { connectMysql, defaultTimeouts, queryRows, type MysqlTarget, type Timeouts } from './connection.js';
+import { connectAdmin, defaultTimeouts, queryRows, type AdminTarget, type Timeouts } from './connection.js';
 import { loadAndSave, moduleOf, renderChange, sqlString, type AdminModule, type Change } from './sql.js';
 
 export interface ServerRow {
@@ -65,8 +65,8 @@ export class ProxysqlAdmin {
     private readonly timeouts: Timeouts,
   ) {}
 
-  static async connect(t: MysqlTarget, timeouts: Timeouts = {}): Promise<ProxysqlAdmin> {
-    return new ProxysqlAdmin(await connectMysql(t, timeouts), { ...defaultTimeouts, ...timeouts });
+  static async connect(t: AdminTarget, timeouts: Timeouts = {}): Promise<ProxysqlAdmin> {
+    return new ProxysqlAdmin(await connectAdmin(t, timeouts), { ...defaultTimeouts, ...timeouts });
   }
 
   async close(): Promise<void> {
@@ -192,7 +192,7 @@ function serverRow(r: Record<string, string | null>): ServerRow {
 
 /** Runs `fn` with an admin connection to `t` and always closes it. */
 export async function withProxysqlAdmin<T>(
-  t: MysqlTarget,
+  t: AdminTarget,
   fn: (admin: ProxysqlAdmin) => Promise<T>,
   timeouts?: Timeouts,
 ): Promise<T> {

@@ -1,10 +1,11 @@
-// Fail-fast mysql2 connections for this driver (ProxySQL's admin interface and the MySQL server
-// accounts are read from). A reconcile must never hang on a dead server: connect and query
-// timeouts are short, and the reconciler, not the client, decides when to try again.
+// Fail-fast mysql2 connections to ProxySQL's admin interface (it speaks the MySQL protocol; MySQL
+// servers themselves are reached through drivers/mysql). A reconcile must never hang on a dead
+// server: connect and query timeouts are short, and the reconciler, not the client, decides when
+// to try again.
 
 import { createConnection, type Connection } from 'mysql2/promise';
 
-export interface MysqlTarget {
+export interface AdminTarget {
   host: string;
   port: number;
   username: string;
@@ -18,7 +19,7 @@ export interface Timeouts {
 
 export const defaultTimeouts = { connectMs: 2000, queryMs: 5000 };
 
-export async function connectMysql(t: MysqlTarget, timeouts: Timeouts = {}): Promise<Connection> {
+export async function connectAdmin(t: AdminTarget, timeouts: Timeouts = {}): Promise<Connection> {
   const conn = await createConnection({
     host: t.host,
     port: t.port,

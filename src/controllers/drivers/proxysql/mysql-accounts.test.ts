@@ -1,25 +1,25 @@
 // The accounts reader against a real mariadbd.
 
 import { classifyAccount, readAccounts } from './mysql-accounts.js';
-import { mariadbAdmin, startTestMariadb, type TestMariadb } from './testing/mariadb.js';
+import { startMariadbServer, testAccounts, type MariadbServer } from '../testing/mariadb-server.js';
 
-let db: TestMariadb;
-const target = () => ({ host: db.host, port: db.port, username: mariadbAdmin.user, password: mariadbAdmin.password });
+let db: MariadbServer;
+const { admin } = testAccounts;
+const target = () => ({ host: db.host, port: db.port, user: admin.user, password: admin.password });
 
 beforeAll(async () => {
-  db = await startTestMariadb();
-  const root = await db.root();
-  try {
-    await root.query("CREATE USER 'app'@'%' IDENTIFIED BY 'app-pw'");
-    await root.query("CREATE USER 'app'@'10.0.%' IDENTIFIED BY 'app-pw'");
-    await root.query("CREATE USER 'o''brien'@'%' IDENTIFIED BY 'x'");
-    await root.query("CREATE USER 'nopw'@'%'");
-    await root.query("CREATE USER 'sock'@'%' IDENTIFIED VIA unix_socket");
-    await root.query("CREATE USER 'locked'@'%' IDENTIFIED BY 'x' ACCOUNT LOCK");
-    await root.query("CREATE USER 'local'@'localhost' IDENTIFIED BY 'x'");
-    await root.query('CREATE ROLE reader');
-  } finally {
-    await root.end();
+  db = await startMariadbServer({ serverId: 1, adminOnly: true, bootReadOnly: false });
+  for (const sql of [
+    "CREATE USER 'app'@'%' IDENTIFIED BY 'app-pw'",
+    "CREATE USER 'app'@'10.0.%' IDENTIFIED BY 'app-pw'",
+    "CREATE USER 'o''brien'@'%' IDENTIFIED BY 'x'",
+    "CREATE USER 'nopw'@'%'",
+    "CREATE USER 'sock'@'%' IDENTIFIED VIA unix_socket",
+    "CREATE USER 'locked'@'%' IDENTIFIED BY 'x' ACCOUNT LOCK",
+    "CREATE USER 'local'@'localhost' IDENTIFIED BY 'x'",
+    'CREATE ROLE reader',
+  ]) {
+    await db.query(sql);
   }
 }, 90_000);
 afterAll(async () => {
@@ -29,10 +29,7 @@ afterAll(async () => {
 test('Exact host match: native hashes copied, other plugins, locked accounts and roles skipped with reasons', async () => {
   const snap = await readAccounts(target(), { hostMatch: 'Exact', hostPattern: '%', exclude: ['admin'] });
   expect(snap.version).toMatch(/MariaDB/);
-  const root = await db.root();
-  const [rows] = await root.query("SELECT PASSWORD('app-pw') AS h");
-  await root.end();
-  const appHash = (rows as { h: string }[])[0].h;
+  const [{ h: appHash }] = await db.query<{ h: string }>("SELECT PASSWORD('app-pw') AS h");
   expect(snap.accounts).toEqual([
     { username: 'app', host: '%', hash: appHash },
     { username: 'nopw', host: '%', hash: '' },

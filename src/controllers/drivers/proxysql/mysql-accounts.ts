@@ -1,9 +1,9 @@
 // The MySQL side of ProxysqlSync: which accounts of the primary are copied into ProxySQL, with
 // their password hashes, and the server version ProxySQL should report. One read-only query on
-// mysql.user, parameterised (the server supports prepared statements, unlike ProxySQL's admin).
+// mysql.user, its host pattern a value (never SQL), over the MySQL driver's connection.
 // The account needs SELECT on mysql.user (and on mysql.global_priv for MariaDB).
 
-import { connectMysql, type MysqlTarget, type Timeouts } from './connection.js';
+import { withMysql, type MysqlTarget, type MysqlTimeouts } from '../mysql/connection.js';
 
 export type HostMatch = 'Exact' | 'Like' | 'Regex';
 
@@ -85,28 +85,26 @@ export function classifyAccount(row: Record<string, unknown>): Account | Skipped
 export async function readAccounts(
   t: MysqlTarget,
   rule: AccountRule | undefined,
-  timeouts: Timeouts = {},
+  timeouts: MysqlTimeouts = {},
 ): Promise<AccountsSnapshot> {
-  const conn = await connectMysql(t, timeouts);
-  try {
-    const [versionRows] = await conn.query({ sql: 'SELECT VERSION() AS version', timeout: timeouts.queryMs ?? 5000 });
-    const version = String((versionRows as { version: string }[])[0]?.version ?? '');
-    if (!rule) return { version, accounts: [], skipped: [] };
-    const [rows] = await conn.execute({
-      sql: accountsQuery(rule.hostMatch, /mariadb/i.test(version)),
-      values: [rule.hostPattern],
-      timeout: timeouts.queryMs ?? 5000,
-    });
-    const accounts: Account[] = [];
-    const skipped: SkippedAccount[] = [];
-    for (const row of rows as Record<string, unknown>[]) {
-      const a = classifyAccount(row);
-      if (rule.exclude.includes(a.username)) continue;
-      if ('hash' in a) accounts.push(a);
-      else skipped.push(a);
-    }
-    return { version, accounts, skipped };
-  } finally {
-    await conn.end().catch(() => conn.destroy());
-  }
+  return withMysql(
+    t,
+    async (s) => {
+      if (!rule) return { version: s.version, accounts: [], skipped: [] };
+      const rows = await s.run({
+        sql: accountsQuery(rule.hostMatch, s.dialect.flavor === 'MariaDB'),
+        values: [rule.hostPattern],
+      });
+      const accounts: Account[] = [];
+      const skipped: SkippedAccount[] = [];
+      for (const row of rows) {
+        const a = classifyAccount(row);
+        if (rule.exclude.includes(a.username)) continue;
+        if ('hash' in a) accounts.push(a);
+        else skipped.push(a);
+      }
+      return { version: s.version, accounts, skipped };
+    },
+    timeouts,
+  );
 }

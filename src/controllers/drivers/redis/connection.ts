@@ -68,8 +68,17 @@ export function connectionOptions(t: RedisTarget, timeouts: RedisTimeouts = {}):
 }
 
 /**
+ * Closes `c`. A connection the server or the network already ended is left alone: ioredis's
+ * disconnect() would arm a 2 s timer to destroy a socket that no longer closes (its 'close' has
+ * been), keeping the process alive that long for nothing.
+ */
+export function closeRedis(c: Redis): void {
+  if (c.status !== 'end') c.disconnect();
+}
+
+/**
  * Opens a connection to `t`, or rejects with the server's or the socket's error (wrong password:
- * WRONGPASS/NOAUTH; unreachable: ECONNREFUSED or a timeout). The caller must `disconnect()` it.
+ * WRONGPASS/NOAUTH; unreachable: ECONNREFUSED or a timeout). The caller must close it (closeRedis).
  */
 export async function connectRedis(t: RedisTarget, timeouts: RedisTimeouts = {}): Promise<Redis> {
   const client = new Redis(connectionOptions(t, timeouts));
@@ -83,9 +92,25 @@ export async function connectRedis(t: RedisTarget, timeouts: RedisTimeouts = {})
     await client.ping();
     return client;
   } catch (err) {
-    client.disconnect();
+    closeRedis(client);
     throw firstError ?? err;
   }
+}
+
+/** A connection held open to `t`; `closed` settles when it ends (see kauntlet/shared/liveness.ts). */
+export async function holdRedis(
+  t: RedisTarget,
+  timeouts?: RedisTimeouts,
+): Promise<{ closed: Promise<void>; close(): Promise<void> }> {
+  const client = await connectRedis(t, timeouts);
+  const closed = new Promise<void>((resolve) => client.once('end', () => resolve()));
+  return {
+    closed,
+    close: async () => {
+      closeRedis(client);
+      await closed;
+    },
+  };
 }
 
 /** Runs `fn` with a connection to `t` and always closes it. */
@@ -94,7 +119,7 @@ export async function withRedis<T>(t: RedisTarget, fn: (c: Redis) => Promise<T>,
   try {
     return await fn(client);
   } finally {
-    client.disconnect();
+    closeRedis(client);
   }
 }
 

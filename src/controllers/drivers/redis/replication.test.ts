@@ -2,7 +2,7 @@
 
 import type { Redis } from 'ioredis';
 import { startRedisServer, type RedisServer } from '../testing/redis-server.js';
-import { connectRedis, redisTlsOptions } from './connection.js';
+import { connectRedis, holdRedis, redisTlsOptions } from './connection.js';
 import {
   configGetInt,
   configSet,
@@ -113,6 +113,23 @@ describe('replication commands', () => {
     expect(i.replId2).toBe(before.replId);
     expect(i.secondReplOffset).toBeGreaterThan(0);
     expect(await r.get('k')).toBe('v');
+  });
+
+  it('a held connection says when the server ends it', async () => {
+    const held = await holdRedis({ host: primary.host, port: primary.port, password });
+    let ended = false;
+    void held.closed.then(() => (ended = true));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(ended).toBe(false);
+    // The held connection is the newest one before this one.
+    const killer = await open(primary);
+    const me = Number(await killer.call('CLIENT', 'ID'));
+    const list = String(await killer.call('CLIENT', 'LIST', 'TYPE', 'normal'));
+    const ids = [...list.matchAll(/\bid=(\d+)/g)].map((m) => Number(m[1])).filter((id) => id < me);
+    await killer.call('CLIENT', 'KILL', 'ID', String(Math.max(...ids)));
+    await held.closed;
+    expect(ended).toBe(true);
+    await held.close();
   });
 
   it('reports a wrong password as the server says it', async () => {

@@ -9,6 +9,7 @@
 //   admin     every privilege: the controller's account
 //   repl      REPLICATION SLAVE: the replication account
 //   app       DML and DDL on the `app` schema, no SUPER: an application, which read_only stops
+// (only admin with `adminOnly`, for tests that read the server's account list)
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -35,6 +36,8 @@ export interface MariadbServerOptions {
    * replica semi-sync flag), so a crashed primary can rejoin as a replica of its successor.
    */
   semiSync?: boolean;
+  /** Create only the admin account (tests that read the server's account list). */
+  adminOnly?: boolean;
 }
 
 export interface MariadbServer {
@@ -150,10 +153,12 @@ export async function startMariadbServer(opts: MariadbServerOptions): Promise<Ma
       const { admin, repl, app } = testAccounts;
       await root.query("CREATE USER ?@'%' IDENTIFIED BY ?", [admin.user, admin.password]);
       await root.query("GRANT ALL PRIVILEGES ON *.* TO ?@'%' WITH GRANT OPTION", [admin.user]);
-      await root.query("CREATE USER ?@'%' IDENTIFIED BY ?", [repl.user, repl.password]);
-      await root.query("GRANT REPLICATION SLAVE ON *.* TO ?@'%'", [repl.user]);
-      await root.query("CREATE USER ?@'%' IDENTIFIED BY ?", [app.user, app.password]);
-      await root.query("GRANT ALL PRIVILEGES ON `app`.* TO ?@'%'", [app.user]);
+      if (!opts.adminOnly) {
+        await root.query("CREATE USER ?@'%' IDENTIFIED BY ?", [repl.user, repl.password]);
+        await root.query("GRANT REPLICATION SLAVE ON *.* TO ?@'%'", [repl.user]);
+        await root.query("CREATE USER ?@'%' IDENTIFIED BY ?", [app.user, app.password]);
+        await root.query("GRANT ALL PRIVILEGES ON `app`.* TO ?@'%'", [app.user]);
+      }
     } finally {
       await root.end();
     }

@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
+import { closeRedis } from '../redis/connection.js';
 import { killOnExit, listenOnce } from './processes.js';
 
 export interface RedisServerOptions {
@@ -89,7 +90,7 @@ export async function startRedisServer(opts: RedisServerOptions = {}): Promise<R
         .then(() => probe.ping())
         .then(() => true)
         .catch(() => false);
-      probe.disconnect();
+      closeRedis(probe);
       if (ok) return;
       if (Date.now() > deadline) throw new Error(`redis-server on ${host}:${port} not ready after 10 s:\n${log}`);
       await new Promise((r) => setTimeout(r, 50));

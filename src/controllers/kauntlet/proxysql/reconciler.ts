@@ -374,11 +374,7 @@ export class ProxysqlSyncReconciler {
     const at = endpoints.get(desired.primary)!;
     try {
       const { username, password } = creds.credentials;
-      return await readAccounts(
-        { host: at.host, port: at.port, username: username ?? 'root', password },
-        rule,
-        this.opts.timeouts,
-      );
+      return await readAccounts({ host: at.host, port: at.port, user: username, password }, rule, this.opts.timeouts);
     } catch (err) {
       const message = `reading mysql.user on ${desired.primary} (${addressOf(at)}): ${errText(err)}`;
       return { reason: 'AccountsUnavailable', message };

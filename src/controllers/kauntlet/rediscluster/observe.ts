@@ -4,7 +4,7 @@
 
 import type { Redis } from 'ioredis';
 import type { RedisCluster, Unit } from '../../../api/generated/types.js';
-import { connectRedis, type RedisTarget } from '../../drivers/redis/connection.js';
+import { closeRedis, connectRedis, type RedisTarget } from '../../drivers/redis/connection.js';
 import { observeNode, resolveIP } from '../../drivers/redis/cluster.js';
 import type { Credentials } from '../shared/credentials.js';
 import { resolveInstance, type UnitAddressing } from '../shared/instances.js';
@@ -45,7 +45,7 @@ export async function observe(rc: RedisCluster, opts: ObserveOptions): Promise<O
     try {
       const o = await observeNode(c);
       if (!o.clusterEnabled) {
-        c.disconnect();
+        closeRedis(c);
         return { ...base, state: 'ClusterDisabled', version: o.version };
       }
       clients.set(instanceKey(base), c);
@@ -60,7 +60,7 @@ export async function observe(rc: RedisCluster, opts: ObserveOptions): Promise<O
         keys: o.keys,
       };
     } catch (err) {
-      c.disconnect();
+      closeRedis(c);
       return { ...base, ...classify(err) };
     }
   };
@@ -108,7 +108,7 @@ export async function observe(rc: RedisCluster, opts: ObserveOptions): Promise<O
     instances: [...specInstances, ...extra],
     clients,
     close() {
-      for (const c of clients.values()) c.disconnect();
+      for (const c of clients.values()) closeRedis(c);
       clients.clear();
     },
   };

@@ -5,6 +5,8 @@ import { Controller } from '../../../runtime/controller.js';
 import type { Manager } from '../../../runtime/manager.js';
 import type { UnitAddressing } from '../../shared/instances.js';
 import { replicationLabel } from '../../shared/services.js';
+import { holdRedis, type RedisTarget } from '../../../drivers/redis/connection.js';
+import { LivenessWatches } from '../../shared/liveness.js';
 import { RedisReplicationReconciler } from './reconciler.js';
 
 export function addRedisReplication(mgr: Manager, opts: { unitAddressing?: UnitAddressing; workers?: number } = {}) {
@@ -12,11 +14,16 @@ export function addRedisReplication(mgr: Manager, opts: { unitAddressing?: UnitA
     replications: mgr.informer(redisReplications),
     services: mgr.informer(services, { labelSelector: replicationLabel }),
   };
+  // A primary that dies closes this connection: its RedisReplication is looked at at once.
+  const liveness = new LivenessWatches<RedisTarget>(
+    (t) => holdRedis(t),
+    (t) => `${t.username ?? 'default'}@${t.host}:${t.port}${t.tls ? '/tls' : ''}`,
+  );
   const reconciler = new RedisReplicationReconciler(
     mgr.client,
     { services: caches.services },
     mgr.recorder('upm.io/redisreplication-controller'),
-    { unitAddressing: opts.unitAddressing },
+    { unitAddressing: opts.unitAddressing, liveness },
   );
   const ctrl = new Controller('redisreplication', reconciler.reconcile, {
     workers: opts.workers ?? 4,
@@ -24,7 +31,8 @@ export function addRedisReplication(mgr: Manager, opts: { unitAddressing?: UnitA
     log: mgr.log,
   })
     .for(caches.replications)
-    .owns(caches.services, `${redisReplications.group}/${redisReplications.version}`, 'RedisReplication');
+    .owns(caches.services, `${redisReplications.group}/${redisReplications.version}`, 'RedisReplication')
+    .from(liveness);
   mgr.add(ctrl);
   return ctrl;
 }

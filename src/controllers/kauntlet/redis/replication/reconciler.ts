@@ -15,6 +15,7 @@ import type { ReconcileContext, Request, Result } from '../../../runtime/control
 import type { EventRecorder } from '../../../runtime/events.js';
 import type { Informer } from '../../../runtime/informer.js';
 import { credentialsFrom, type Credentials } from '../../shared/credentials.js';
+import type { LivenessWatches } from '../../shared/liveness.js';
 import { resolveInstance, type Resolution, type UnitAddressing } from '../../shared/instances.js';
 import { podRoleLabelPatch, replicationServices } from '../../shared/services.js';
 import { act, describeAction } from './act.js';
@@ -26,6 +27,8 @@ export const redisReplicationFieldManager = 'upm.io/redisreplication-controller'
 export interface RedisReplicationOptions {
   unitAddressing?: UnitAddressing;
   now?: () => Date;
+  /** A connection held to each current primary, so its death is seen at once (see liveness.ts). */
+  liveness?: LivenessWatches<RedisTarget>;
 }
 
 type Secret = { data?: Record<string, string> };
@@ -46,7 +49,10 @@ export class RedisReplicationReconciler {
     // the last reconcile wrote (a step recorded there may have been taken).
     const rr = (await this.getOrUndefined(redisReplications, req.namespace, req.name)) as unknown as
       RedisReplication | undefined;
-    if (!rr || rr.metadata.deletionTimestamp) return;
+    if (!rr || rr.metadata.deletionTimestamp) {
+      this.opts.liveness?.track(req, undefined);
+      return;
+    }
     const now = this.opts.now?.() ?? new Date();
     const ns = req.namespace;
     const spec = rr.spec;
@@ -162,6 +168,8 @@ export class RedisReplicationReconciler {
       }
     }
     for (const e of p.events) this.events.event(obj, e.type, e.reason, 'Reconcile', e.note);
+    const primary = observation.nodes.find((n) => n.name === status.currentPrimary && !n.problem);
+    this.opts.liveness?.track(req, primary ? actCtx.node(primary.name) : undefined);
     return { requeueAfterMs: p.requeueAfterMs || 1 };
   };
 
