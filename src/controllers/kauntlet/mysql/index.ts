@@ -16,6 +16,8 @@ export interface MysqlReplicationControllerOptions {
   unitAddressing?: UnitAddressing;
   workers?: number;
   timeouts?: MysqlTimeouts;
+  /** How long a deleted object with deletionPolicy Detach waits for unreachable instances. */
+  detachTimeoutMs?: number;
 }
 
 export function addMysqlReplication(mgr: Manager, opts: MysqlReplicationControllerOptions = {}): Controller {
@@ -34,6 +36,7 @@ export function addMysqlReplication(mgr: Manager, opts: MysqlReplicationControll
     unitAddressing: opts.unitAddressing,
     timeouts: opts.timeouts,
     liveness,
+    detachTimeoutMs: opts.detachTimeoutMs,
   });
   const usingUnit = (u: KubeObject): Request[] =>
     caches.replications

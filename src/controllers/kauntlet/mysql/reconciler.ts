@@ -29,6 +29,8 @@ import type { ReconcileContext, Request, Result } from '../../runtime/controller
 import type { EventRecorder } from '../../runtime/events.js';
 import type { Informer } from '../../runtime/informer.js';
 import { credentialsFrom, type Credentials } from '../shared/credentials.js';
+import { detaching, finalizerPatch } from '../shared/detach.js';
+import { runDetach } from '../shared/detach-run.js';
 import type { LivenessWatches } from '../shared/liveness.js';
 import { addressOf, resolveInstance, type UnitAddressing } from '../shared/instances.js';
 import {
@@ -56,6 +58,8 @@ export interface MysqlReplicationOptions {
   now?: () => Date;
   /** A connection held to each current primary, so its death is seen at once (see liveness.ts). */
   liveness?: LivenessWatches<MysqlTarget>;
+  /** How long a deleted object with deletionPolicy Detach waits for unreachable instances (DETACH_TIMEOUT_MS). */
+  detachTimeoutMs?: number;
 }
 
 interface Access {
@@ -94,7 +98,12 @@ export class MysqlReplicationReconciler {
       if (!mr || mr.metadata.deletionTimestamp) {
         if (!mr) this.memory.delete(`${req.namespace}/${req.name}`);
         this.opts.liveness?.track(req, undefined);
-        return;
+        return mr && detaching(mr) ? this.detachOnDelete(mr, ctx) : undefined;
+      }
+      const finalizer = finalizerPatch(mr);
+      if (finalizer) {
+        await this.client.patch(mysqlReplications, req.namespace, req.name, finalizer, 'json');
+        continue;
       }
       const mem = this.memoryOf(mr);
       const access = await this.access(mr);
@@ -333,6 +342,46 @@ export class MysqlReplicationReconciler {
         this.events.event(asObject(mr), 'Normal', 'PrimaryUpdated', 'Failover', `spec.primary set to ${step.primary}`);
         return;
     }
+  }
+
+  /** deletionPolicy Detach: every reachable replica stops replicating and stays read-only (paused or not). */
+  private async detachOnDelete(mr: MysqlReplication, ctx: ReconcileContext): Promise<Result | void> {
+    const access = await this.access(mr);
+    const observations =
+      'reason' in access
+        ? mr.spec.instances.map((i) => ({ name: i.name, error: access.message }) as InstanceObservation)
+        : await this.observe(mr, access.admin);
+    const byName = new Map(observations.map((o) => [o.name, o]));
+    return runDetach({
+      client: this.client,
+      events: this.events,
+      resource: mysqlReplications,
+      fieldManager: mysqlReplicationFieldManager,
+      obj: asObject(mr) as never,
+      instances: observations.map((o) => ({
+        name: o.name,
+        problem: o.state ? undefined : o.error,
+        replicating: !!o.state?.replica,
+      })),
+      podNames: mr.spec.instances.flatMap((i) => (i.unitRef ? [i.unitRef.name] : [])),
+      now: this.now(),
+      timeoutMs: this.opts.detachTimeoutMs,
+      detachOne: async (name) => {
+        const o = byName.get(name)!;
+        if ('reason' in access) throw new Error(access.message);
+        await withMysql(this.target(mr, o, access.admin), detach, this.opts.timeouts);
+      },
+      writeCondition: (c) =>
+        this.writeStatus(mr, {
+          ...mr.status,
+          conditions: setCondition(
+            (mr.status?.conditions ?? []) as Condition[],
+            { ...c, observedGeneration: mr.metadata.generation },
+            this.now(),
+          ).conditions as MysqlReplicationStatus['conditions'],
+        }),
+      ctx,
+    });
   }
 
   private serviceNames(mr: MysqlReplication) {

@@ -9,7 +9,10 @@ import { holdRedis, type RedisTarget } from '../../../drivers/redis/connection.j
 import { LivenessWatches } from '../../shared/liveness.js';
 import { RedisReplicationReconciler } from './reconciler.js';
 
-export function addRedisReplication(mgr: Manager, opts: { unitAddressing?: UnitAddressing; workers?: number } = {}) {
+export function addRedisReplication(
+  mgr: Manager,
+  opts: { unitAddressing?: UnitAddressing; workers?: number; detachTimeoutMs?: number } = {},
+) {
   const caches = {
     replications: mgr.informer(redisReplications),
     services: mgr.informer(services, { labelSelector: replicationLabel }),
@@ -23,7 +26,7 @@ export function addRedisReplication(mgr: Manager, opts: { unitAddressing?: UnitA
     mgr.client,
     { services: caches.services },
     mgr.recorder('upm.io/redisreplication-controller'),
-    { unitAddressing: opts.unitAddressing, liveness },
+    { unitAddressing: opts.unitAddressing, liveness, detachTimeoutMs: opts.detachTimeoutMs },
   );
   const ctrl = new Controller('redisreplication', reconciler.reconcile, {
     workers: opts.workers ?? 4,

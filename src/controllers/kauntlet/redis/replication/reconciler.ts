@@ -8,7 +8,13 @@ import type { RedisReplication, Unit } from '../../../../api/generated/types.js'
 import { setCondition, type Condition } from '../../../../machinery/conditions.js';
 import { isNotFound } from '../../../../machinery/errors.js';
 import { jsonEqual, type KubeObject } from '../../../../machinery/object.js';
-import { redisTlsOptions, type RedisTarget, type RedisTlsSettings } from '../../../drivers/redis/connection.js';
+import {
+  redisTlsOptions,
+  withRedis,
+  type RedisTarget,
+  type RedisTlsSettings,
+} from '../../../drivers/redis/connection.js';
+import { sentinelRemove, WRITE_FENCE } from '../../../drivers/redis/replication.js';
 import { pods, redisReplications, secrets, services, units } from '../../../resources.js';
 import type { KubeClient, ResourceType } from '../../../runtime/client.js';
 import type { ReconcileContext, Request, Result } from '../../../runtime/controller.js';
@@ -18,7 +24,10 @@ import { credentialsFrom, type Credentials } from '../../shared/credentials.js';
 import type { LivenessWatches } from '../../shared/liveness.js';
 import { resolveInstance, type Resolution, type UnitAddressing } from '../../shared/instances.js';
 import { podRoleLabelPatch, replicationServices } from '../../shared/services.js';
-import { act, describeAction } from './act.js';
+import { detaching, finalizerPatch } from '../../shared/detach.js';
+import { runDetach } from '../../shared/detach-run.js';
+import { act, describeAction, type ActContext } from './act.js';
+import type { Observation } from './model.js';
 import { observe } from './observe.js';
 import { plan } from './plan.js';
 
@@ -29,6 +38,8 @@ export interface RedisReplicationOptions {
   now?: () => Date;
   /** A connection held to each current primary, so its death is seen at once (see liveness.ts). */
   liveness?: LivenessWatches<RedisTarget>;
+  /** How long a deleted object with deletionPolicy Detach waits for unreachable instances (DETACH_TIMEOUT_MS). */
+  detachTimeoutMs?: number;
 }
 
 type Secret = { data?: Record<string, string> };
@@ -51,7 +62,13 @@ export class RedisReplicationReconciler {
       RedisReplication | undefined;
     if (!rr || rr.metadata.deletionTimestamp) {
       this.opts.liveness?.track(req, undefined);
-      return;
+      if (!rr || !detaching(rr)) return;
+    } else {
+      const finalizer = finalizerPatch(rr);
+      if (finalizer) {
+        await this.client.patch(redisReplications, req.namespace, req.name, finalizer, 'json');
+        return { requeueAfterMs: 1 };
+      }
     }
     const now = this.opts.now?.() ?? new Date();
     const ns = req.namespace;
@@ -102,6 +119,24 @@ export class RedisReplicationReconciler {
           { node: nodeTarget, sentinel: sentinelTarget },
         )
       : { nodes: [], sentinels: [] };
+
+    if (rr.metadata.deletionTimestamp) {
+      const problem = creds.ok ? undefined : creds.message;
+      return this.detachOnDelete(rr, observation, now, ctx, {
+        node: (name) => {
+          const r = resolutions.get(name);
+          return r?.ok ? nodeTarget(r.endpoint.host, r.endpoint.port) : undefined;
+        },
+        sentinel: (name) => {
+          const r = sentinelResolutions.get(name);
+          return r?.ok ? sentinelTarget(r.endpoint.host, r.endpoint.port) : undefined;
+        },
+        credentials: creds.ok ? creds.credentials : undefined,
+        tlsReplication: (tls?.mode ?? 'Disabled') !== 'Disabled',
+        masterName,
+        problem,
+      });
+    }
 
     const uid = rr.metadata.uid ?? '';
     for (const n of observation.nodes) {
@@ -172,6 +207,80 @@ export class RedisReplicationReconciler {
     this.opts.liveness?.track(req, primary ? actCtx.node(primary.name) : undefined);
     return { requeueAfterMs: p.requeueAfterMs || 1 };
   };
+
+  /**
+   * deletionPolicy Detach (paused or not): Sentinels stop monitoring the set (they would re-point
+   * the detached replicas), the current primary drops the min-replicas-to-write guard of
+   * automatic failover (it would refuse writes without replicas), and every reachable replica
+   * leaves replication fenced (min-replicas-to-write WRITE_FENCE, REPLICAOF NO ONE, persisted).
+   */
+  private async detachOnDelete(
+    rr: RedisReplication,
+    observation: Observation,
+    now: Date,
+    ctx: ReconcileContext,
+    actCtx: ActContext & { problem?: string },
+  ): Promise<Result | void> {
+    const obj = rr as unknown as KubeObject;
+    const seen = new Map(observation.nodes.map((n) => [n.name, n]));
+    const bestEffort = async (what: string, fn: () => Promise<void>) => {
+      try {
+        await fn();
+      } catch (err) {
+        this.events.event(obj, 'Warning', 'DetachFailed', 'Delete', `${what}: ${(err as Error).message}`);
+      }
+    };
+    for (const s of observation.sentinels) {
+      if (s.problem) {
+        const note = `${s.name}: not reached (${s.problem.message}); it may still monitor ${actCtx.masterName}`;
+        this.events.event(obj, 'Warning', 'DetachFailed', 'Delete', note);
+      }
+      if (!s.master) continue;
+      const target = actCtx.sentinel(s.name);
+      if (target)
+        await bestEffort(`${s.name}: SENTINEL REMOVE`, () =>
+          withRedis(target, (c) => sentinelRemove(c, actCtx.masterName)),
+        );
+    }
+    const primary = seen.get(rr.status?.currentPrimary ?? '');
+    const guard = primary?.minReplicasToWrite;
+    if (primary?.info?.role === 'master' && guard !== undefined && guard > 0 && guard !== WRITE_FENCE) {
+      await bestEffort(`${primary.name}: min-replicas-to-write 0`, () =>
+        act({ kind: 'configurePrimary', node: primary.name, minReplicasToWrite: 0 }, actCtx),
+      );
+    }
+    return runDetach({
+      client: this.client,
+      events: this.events,
+      resource: redisReplications,
+      fieldManager: redisReplicationFieldManager,
+      obj: obj as never,
+      instances: rr.spec.instances.map((i) => {
+        const n = seen.get(i.name);
+        const problem = actCtx.problem ?? (n?.problem ? n.problem.message : n?.info ? undefined : 'not observed');
+        return { name: i.name, problem, replicating: n?.info?.role === 'replica' };
+      }),
+      podNames: rr.spec.instances.flatMap((i) => (i.unitRef ? [i.unitRef.name] : [])),
+      now,
+      timeoutMs: this.opts.detachTimeoutMs,
+      detachOne: (name) => act({ kind: 'isolate', node: name }, actCtx),
+      writeCondition: (c) =>
+        this.client.applyStatus(
+          redisReplications,
+          obj,
+          {
+            ...rr.status,
+            conditions: setCondition(
+              (rr.status?.conditions ?? []) as unknown as Condition[],
+              { ...c, observedGeneration: rr.metadata.generation },
+              now,
+            ).conditions,
+          },
+          redisReplicationFieldManager,
+        ),
+      ctx,
+    });
+  }
 
   private async resolve(
     ns: string,
