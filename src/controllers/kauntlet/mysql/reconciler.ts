@@ -22,7 +22,8 @@ import {
   waitForGtids,
   detach,
 } from '../../drivers/mysql/operations.js';
-import type { SemiSyncSettings } from '../../drivers/mysql/dialect.js';
+import type { SemiSyncSettings, SourceAddress } from '../../drivers/mysql/dialect.js';
+import { tlsOptions } from '../../drivers/tls.js';
 import { mysqlReplications, pods, secrets, services } from '../../resources.js';
 import type { KubeClient } from '../../runtime/client.js';
 import type { ReconcileContext, Request, Result } from '../../runtime/controller.js';
@@ -31,6 +32,7 @@ import type { Informer } from '../../runtime/informer.js';
 import { credentialsFrom, type Credentials } from '../shared/credentials.js';
 import type { LivenessWatches } from '../shared/liveness.js';
 import { addressOf, resolveInstance, type UnitAddressing } from '../shared/instances.js';
+import { tlsSettingsFrom } from '../shared/tls.js';
 import {
   podRoleLabelPatch,
   readOnlyServiceName,
@@ -61,6 +63,10 @@ export interface MysqlReplicationOptions {
 interface Access {
   admin: Credentials;
   replication: Credentials;
+  /** node:tls options of the controller's connections (undefined: plain TCP). */
+  tls: MysqlTarget['tls'];
+  /** How the replicas connect to their source. */
+  channel: Pick<SourceAddress, 'tls' | 'caFile' | 'verifyHostName'>;
 }
 
 interface Memory {
@@ -102,7 +108,7 @@ export class MysqlReplicationReconciler {
         await this.writeStatus(mr, this.blockedStatus(mr, access));
         return { requeueAfterMs: 10_000 };
       }
-      const observations = await this.observe(mr, access.admin);
+      const observations = await this.observe(mr, access);
       const now = this.now();
       for (const o of observations) {
         if (o.state) delete mem.unreachableSince[o.name];
@@ -139,7 +145,7 @@ export class MysqlReplicationReconciler {
       for (const e of plan.events) this.events.event(asObject(mr), e.type, e.reason, 'Reconcile', e.message);
       if (!plan.steps.length) {
         const primary = observations.find((o) => o.name === status.currentPrimary && o.state);
-        this.opts.liveness?.track(req, primary ? this.target(mr, primary, access.admin) : undefined);
+        this.opts.liveness?.track(req, primary ? this.target(primary, access) : undefined);
         await this.syncServices(mr, status, observations, mem);
         return { requeueAfterMs: plan.requeueMs };
       }
@@ -187,24 +193,39 @@ export class MysqlReplicationReconciler {
     const replRef = mr.spec.credentials.replication;
     const repl = replRef ? await read(replRef) : admin;
     if (!repl.ok) return { reason: repl.reason, message: `credentials.replication: ${repl.message}` };
-    const tls = mr.spec.tls?.mode ?? 'Disabled';
-    if (tls === 'VerifyCA' || tls === 'VerifyFull') {
-      return { reason: 'TLSModeUnsupported', message: `tls.mode ${tls} is not supported yet (Disabled, Required are)` };
-    }
-    return { admin: admin.credentials, replication: repl.credentials };
-  }
-
-  private target(mr: MysqlReplication, o: InstanceObservation, creds: Credentials): MysqlTarget {
+    const tls = await tlsSettingsFrom(mr.spec.tls, async (name) => {
+      const secret = await this.client.get(secrets, ns, name).catch((err: unknown) => {
+        if (isNotFound(err)) return undefined;
+        throw err;
+      });
+      return secret as { data?: Record<string, string> } | undefined;
+    });
+    if (!tls.ok) return { reason: tls.reason, message: tls.message };
+    const mode = tls.settings?.mode ?? 'Disabled';
+    const verify = mode === 'VerifyCA' || mode === 'VerifyFull';
     return {
-      host: o.host!,
-      port: o.port!,
-      user: creds.username,
-      password: creds.password,
-      tls: mr.spec.tls?.mode === 'Required',
+      admin: admin.credentials,
+      replication: repl.credentials,
+      tls: tlsOptions(tls.settings),
+      channel: {
+        tls: mode !== 'Disabled',
+        caFile: verify ? mr.spec.tls?.serverCAFile : undefined,
+        verifyHostName: mode === 'VerifyFull',
+      },
     };
   }
 
-  private async observe(mr: MysqlReplication, admin: Credentials): Promise<InstanceObservation[]> {
+  private target(o: InstanceObservation, access: Access): MysqlTarget {
+    return {
+      host: o.host!,
+      port: o.port!,
+      user: access.admin.username,
+      password: access.admin.password,
+      tls: access.tls,
+    };
+  }
+
+  private async observe(mr: MysqlReplication, access: Access): Promise<InstanceObservation[]> {
     const ns = mr.metadata.namespace!;
     return Promise.all(
       mr.spec.instances.map(async (inst): Promise<InstanceObservation> => {
@@ -222,7 +243,7 @@ export class MysqlReplicationReconciler {
           unit: e.unit,
         };
         try {
-          o.state = await withMysql(this.target(mr, o, admin), readServerState, this.opts.timeouts);
+          o.state = await withMysql(this.target(o, access), readServerState, this.opts.timeouts);
         } catch (err) {
           o.error = (err as Error).message;
         }
@@ -242,7 +263,7 @@ export class MysqlReplicationReconciler {
     const on = <T>(name: string, fn: Parameters<typeof withMysql<T>>[1]) => {
       const o = byName.get(name);
       if (!o?.host) throw new Error(`instance ${name} has no address`);
-      return withMysql(this.target(mr, o, access.admin), fn, this.opts.timeouts);
+      return withMysql(this.target(o, access), fn, this.opts.timeouts);
     };
     const semi: SemiSyncSettings | undefined =
       mr.spec.mode === 'SemiSync'
@@ -291,6 +312,16 @@ export class MysqlReplicationReconciler {
         if (!src?.host || !src.port) throw new Error(`source ${step.source} has no address`);
         const state = byName.get(step.instance)?.state;
         if (!state) throw new Error(`instance ${step.instance} was not observed`);
+        if (access.channel.tls && access.tls?.rejectUnauthorized !== false && !access.channel.caFile) {
+          this.events.event(
+            asObject(mr),
+            'Warning',
+            'ReplicationUnverified',
+            'Replicate',
+            `${step.instance} replicates from ${step.source} over TLS without verifying its certificate: ` +
+              'spec.tls.serverCAFile is not set',
+          );
+        }
         return on(step.instance, (s) =>
           replicateFrom(
             s,
@@ -300,7 +331,7 @@ export class MysqlReplicationReconciler {
               port: src.port!,
               user: access.replication.username ?? 'root',
               password: access.replication.password,
-              tls: mr.spec.tls?.mode === 'Required',
+              ...access.channel,
             },
             { fresh: step.fresh, semiSync: !!semi },
           ),

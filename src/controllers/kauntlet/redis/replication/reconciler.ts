@@ -8,7 +8,8 @@ import type { RedisReplication, Unit } from '../../../../api/generated/types.js'
 import { setCondition, type Condition } from '../../../../machinery/conditions.js';
 import { isNotFound } from '../../../../machinery/errors.js';
 import { jsonEqual, type KubeObject } from '../../../../machinery/object.js';
-import { redisTlsOptions, type RedisTarget, type RedisTlsSettings } from '../../../drivers/redis/connection.js';
+import type { RedisTarget } from '../../../drivers/redis/connection.js';
+import { tlsOptions, type TlsSettings } from '../../../drivers/tls.js';
 import { pods, redisReplications, secrets, services, units } from '../../../resources.js';
 import type { KubeClient, ResourceType } from '../../../runtime/client.js';
 import type { ReconcileContext, Request, Result } from '../../../runtime/controller.js';
@@ -77,7 +78,7 @@ export class RedisReplicationReconciler {
         port,
         username: c?.username,
         password: c?.password,
-        tls: redisTlsOptions(tls),
+        tls: tlsOptions(tls),
       });
     const nodeTarget = target(creds.ok ? creds.credentials : undefined);
     const sentinelTarget = target(sentinelCreds);
@@ -185,7 +186,7 @@ export class RedisReplicationReconciler {
     return resolveInstance(ref, unit, defaultPort, this.opts.unitAddressing ?? 'dns');
   }
 
-  private async tlsSettings(rr: RedisReplication): Promise<RedisTlsSettings | undefined> {
+  private async tlsSettings(rr: RedisReplication): Promise<TlsSettings | undefined> {
     const t = rr.spec.tls;
     if (!t || (t.mode ?? 'Disabled') === 'Disabled') return undefined;
     const ns = rr.metadata.namespace;
