@@ -35,6 +35,15 @@ export class MysqlError extends Error {
   }
 }
 
+/**
+ * Whether `err` is TLS failing: the handshake (a server certificate that failed verification,
+ * no common protocol) or a server without TLS. mysql2 gives every handshake failure one code.
+ */
+export function isTlsFailure(err: unknown): boolean {
+  const code = (err as { code?: string }).code;
+  return code === 'HANDSHAKE_SSL_ERROR' || code === 'HANDSHAKE_NO_SSL_SUPPORT';
+}
+
 export interface MysqlSession {
   readonly version: string;
   readonly dialect: Dialect;

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { createCA, issueClientCert, issueServingCert, type CertKeyPair } from '../../../pki/certs.js';
 import { startMariadbServer, testAccounts, type MariadbServer } from '../testing/mariadb-server.js';
 import { tlsOptions, type TlsSettings } from '../tls.js';
-import { connectMysql, withMysql, type MysqlTarget } from './connection.js';
+import { connectMysql, isTlsFailure, withMysql, type MysqlTarget } from './connection.js';
 import { promote, readServerState, replicateFrom } from './operations.js';
 
 const ca = createCA('kauntlet-test-ca');
@@ -53,13 +53,14 @@ const cipher = (t: MysqlTarget) =>
     const [row] = await s.run<{ Value: string }>({ sql: "SHOW SESSION STATUS LIKE 'Ssl_cipher'" });
     return row?.Value ?? '';
   });
+/** The message of a failed connection, marked when TLS failed. */
 const failure = (t: MysqlTarget) =>
   connectMysql(t).then(
     async (s) => {
       await s.close();
       return 'connected';
     },
-    (err: Error) => err.message,
+    (err: Error) => `${isTlsFailure(err) ? 'TLS: ' : ''}${err.message}`,
   );
 
 const until = async (what: string, cond: () => Promise<boolean>, ms = 10_000) => {
@@ -79,10 +80,10 @@ describe('MySQL driver over TLS (MariaDB)', () => {
 
   it('VerifyFull refuses a certificate of another CA or one naming another host', async () => {
     expect(await failure(target(named, { mode: 'VerifyFull', ca: otherCA.certPem }))).toMatch(
-      /^127\.0\.0\.1:\d+: .*(self-signed|unable to verify|unable to get)/,
+      /^TLS: 127\.0\.0\.1:\d+: .*(self-signed|unable to verify|unable to get)/,
     );
     expect(await failure(target(misnamed, { mode: 'VerifyFull', ca: ca.certPem }))).toMatch(
-      /^127\.0\.0\.1:\d+: .*IP: 127\.0\.0\.1 is not in the cert's list/,
+      /^TLS: 127\.0\.0\.1:\d+: .*IP: 127\.0\.0\.1 is not in the cert's list/,
     );
   });
 
@@ -101,7 +102,7 @@ describe('MySQL driver over TLS (MariaDB)', () => {
     await named.query("CREATE USER 'certified'@'%' IDENTIFIED BY 'c-pw' REQUIRE X509");
     const client = issueClientCert(ca, { commonName: 'certified' });
     const t = (tls: TlsSettings): MysqlTarget => ({ ...target(named, tls), user: 'certified', password: 'c-pw' });
-    expect(await failure(t({ mode: 'VerifyFull', ca: ca.certPem }))).toMatch(/Access denied/);
+    expect(await failure(t({ mode: 'VerifyFull', ca: ca.certPem }))).toMatch(/^127\.0\.0\.1:\d+: Access denied/);
     expect(await cipher(t({ mode: 'VerifyFull', ca: ca.certPem, cert: client.certPem, key: client.keyPem }))).not.toBe(
       '',
     );

@@ -47,7 +47,7 @@ export interface MariadbServer {
   readonly port: number;
   readonly dir: string;
   readonly serverId: number;
-  /** A new connection as `account` (default admin) over TCP; the caller ends it. */
+  /** A new connection as `account` (default admin) over TCP (TLS with `tls`); the caller ends it. */
   connect(account?: keyof typeof testAccounts, database?: string): Promise<Connection>;
   /** Runs one statement as admin and returns its rows. */
   query<T = Record<string, unknown>>(sql: string, values?: unknown[]): Promise<T[]>;
@@ -189,6 +189,9 @@ export async function startMariadbServer(opts: MariadbServerOptions): Promise<Ma
       connectTimeout: 2000,
       supportBigNumbers: true,
       bigNumberStrings: true,
+      // Encrypted when the server serves TLS (accounts may REQUIRE SSL); the test's own checks
+      // need no verification.
+      ssl: opts.tls ? { rejectUnauthorized: false } : undefined,
     });
     conn.on('error', () => {});
     return conn;

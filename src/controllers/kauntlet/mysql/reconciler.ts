@@ -7,7 +7,7 @@ import type { MysqlReplication, MysqlReplicationStatus, Unit } from '../../../ap
 import { setCondition, type Condition } from '../../../machinery/conditions.js';
 import { isNotFound } from '../../../machinery/errors.js';
 import type { KubeObject } from '../../../machinery/object.js';
-import { withMysql, type MysqlTarget, type MysqlTimeouts } from '../../drivers/mysql/connection.js';
+import { isTlsFailure, withMysql, type MysqlTarget, type MysqlTimeouts } from '../../drivers/mysql/connection.js';
 import {
   fence,
   fencedPosition,
@@ -109,6 +109,11 @@ export class MysqlReplicationReconciler {
         return { requeueAfterMs: 10_000 };
       }
       const observations = await this.observe(mr, access);
+      const tlsFailed = tlsFailures(observations);
+      if (tlsFailed) {
+        await this.writeStatus(mr, this.blockedStatus(mr, tlsFailed));
+        return { requeueAfterMs: 10_000 };
+      }
       const now = this.now();
       for (const o of observations) {
         if (o.state) delete mem.unreachableSince[o.name];
@@ -225,17 +230,17 @@ export class MysqlReplicationReconciler {
     };
   }
 
-  private async observe(mr: MysqlReplication, access: Access): Promise<InstanceObservation[]> {
+  private async observe(mr: MysqlReplication, access: Access): Promise<Observed[]> {
     const ns = mr.metadata.namespace!;
     return Promise.all(
-      mr.spec.instances.map(async (inst): Promise<InstanceObservation> => {
+      mr.spec.instances.map(async (inst): Promise<Observed> => {
         const unit = inst.unitRef
           ? (this.caches.units.get(ns, inst.unitRef.name) as unknown as Unit | undefined)
           : undefined;
         const r = resolveInstance(inst, unit, 3306, this.opts.unitAddressing);
         if (!r.ok) return { name: inst.name, error: r.message };
         const e = r.endpoint;
-        const o: InstanceObservation = {
+        const o: Observed = {
           name: inst.name,
           host: e.host,
           port: e.port,
@@ -246,6 +251,7 @@ export class MysqlReplicationReconciler {
           o.state = await withMysql(this.target(o, access), readServerState, this.opts.timeouts);
         } catch (err) {
           o.error = (err as Error).message;
+          o.tlsFailed = isTlsFailure(err);
         }
         return o;
       }),
@@ -452,6 +458,17 @@ export class MysqlReplicationReconciler {
       );
     }
   }
+}
+
+type Observed = InstanceObservation & { tlsFailed?: boolean };
+
+/**
+ * TLS failing with every instance (a wrong CA, certificates that do not name the hosts, servers
+ * without TLS) is a configuration problem, reported as such rather than as unreachable servers.
+ */
+function tlsFailures(observations: Observed[]): { reason: string; message: string } | undefined {
+  if (!observations.length || !observations.every((o) => o.tlsFailed)) return undefined;
+  return { reason: 'TLSHandshakeFailed', message: observations.map((o) => `${o.name}: ${o.error}`).join('; ') };
 }
 
 function describe(step: Step): string {
