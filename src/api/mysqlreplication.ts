@@ -1,7 +1,7 @@
 // MysqlReplication: GTID-based asynchronous or semi-synchronous replication between MySQL 8 or
 // MariaDB instances (Units or external hosts), with fenced switchover and optional failover.
 
-import { credentialsSecret, defineUpmResource, named, withDescription } from './common.js';
+import { credentialsSecret, defineUpmResource, named } from './common.js';
 import {
   failoverCooldownSchema,
   instanceSchema,
@@ -85,7 +85,21 @@ const mysqlReplicationSpec = replicationSpecSchema('MysqlReplication', 'MySQL', 
     ),
   ),
   credentials,
-  tls: withDescription(tlsSchema, 'TLS for the controller connections and the replication channels.'),
+  tls: named('MysqlClientTLS', {
+    ...tlsSchema,
+    description: 'TLS for the controller connections and the replication channels.',
+    properties: {
+      ...tlsSchema.properties,
+      serverCAFile: str(
+        "Path, on every server's own file system (e.g. a mounted Secret), of the PEM CA bundle the replicas verify " +
+          'their source with under VerifyCA and VerifyFull (SOURCE_SSL_CA / MASTER_SSL_CA; VerifyFull also checks the ' +
+          "source's host name). The controller cannot place files on the servers: without this path the replication " +
+          'channels are encrypted but the replicas do not verify their source (the controller still verifies every ' +
+          'server it connects to).',
+        { pattern: '^/', maxLength: 4096 },
+      ),
+    },
+  }),
   switchover: named(
     'MysqlSwitchover',
     object(

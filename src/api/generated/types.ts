@@ -1241,7 +1241,7 @@ export interface MysqlReplicationSpec {
    * TLS for the controller connections and the replication channels.
    * @default {}
    */
-  tls?: ClientTLS;
+  tls?: MysqlClientTLS;
   /**
    * Safety limits of a switchover.
    * @default {}
@@ -1350,11 +1350,8 @@ export interface MysqlReplicationCredentials {
   replication?: CredentialsSecretReference;
 }
 
-/**
- * TLS for the connections the controller opens to the instances and, where the engine supports it,
- * for the replication links it configures.
- */
-export interface ClientTLS {
+/** TLS for the controller connections and the replication channels. */
+export interface MysqlClientTLS {
   /**
    * Disabled: plain TCP. Required: TLS without certificate verification. VerifyCA: TLS, the server
    * certificate must be signed by the given CA. VerifyFull: VerifyCA plus the certificate must name
@@ -1371,6 +1368,14 @@ export interface ClientTLS {
    * for servers that require one.
    */
   clientCertificate?: LocalObjectReference;
+  /**
+   * Path, on every server's own file system (e.g. a mounted Secret), of the PEM CA bundle the
+   * replicas verify their source with under VerifyCA and VerifyFull (SOURCE_SSL_CA / MASTER_SSL_CA;
+   * VerifyFull also checks the source's host name). The controller cannot place files on the
+   * servers: without this path the replication channels are encrypted but the replicas do not
+   * verify their source (the controller still verifies every server it connects to).
+   */
+  serverCAFile?: string;
 }
 
 /** Selects one key of a Secret in the same namespace as the object that refers to it. */
@@ -1721,6 +1726,29 @@ export interface RedisInstance {
    * @default true
    */
   promotable?: boolean;
+}
+
+/**
+ * TLS for the connections the controller opens to the instances and, where the engine supports it,
+ * for the replication links it configures.
+ */
+export interface ClientTLS {
+  /**
+   * Disabled: plain TCP. Required: TLS without certificate verification. VerifyCA: TLS, the server
+   * certificate must be signed by the given CA. VerifyFull: VerifyCA plus the certificate must name
+   * the host connected to.
+   * @default "Disabled"
+   */
+  mode?: 'Disabled' | 'Required' | 'VerifyCA' | 'VerifyFull';
+  /**
+   * PEM bundle of the CA that signs the server certificates. Required by VerifyCA and VerifyFull.
+   */
+  ca?: SecretKeySelector;
+  /**
+   * A Secret of type kubernetes.io/tls (keys tls.crt and tls.key) presented as client certificate,
+   * for servers that require one.
+   */
+  clientCertificate?: LocalObjectReference;
 }
 
 /** Safety limits of a switchover. */

@@ -3,7 +3,10 @@
 // reconciler decides when to try again. Errors carry the server's message and code, never the
 // password (mysql2 does not put it in its errors, and nothing here logs statement values).
 
-import { createConnection, type Connection } from 'mysql2/promise';
+import { createConnection, type Connection, type SslOptions } from 'mysql2/promise';
+import { connect as netConnect, isIP, type Socket } from 'node:net';
+import type { ConnectionOptions as TlsOptions } from 'node:tls';
+import { checksHostName } from '../tls.js';
 import { dialectFor, type Dialect, type Statement } from './dialect.js';
 
 export interface MysqlTarget {
@@ -12,8 +15,8 @@ export interface MysqlTarget {
   /** The engine's default account (root) when absent. */
   user?: string;
   password: string;
-  /** TLS without certificate verification (ClientTLS mode Required). */
-  tls?: boolean;
+  /** node:tls options (drivers/tls.ts tlsOptions) when TLS is on. */
+  tls?: TlsOptions;
 }
 
 export interface MysqlTimeouts {
@@ -32,6 +35,15 @@ export class MysqlError extends Error {
   }
 }
 
+/**
+ * Whether `err` is TLS failing: the handshake (a server certificate that failed verification,
+ * no common protocol) or a server without TLS. mysql2 gives every handshake failure one code.
+ */
+export function isTlsFailure(err: unknown): boolean {
+  const code = (err as { code?: string }).code;
+  return code === 'HANDSHAKE_SSL_ERROR' || code === 'HANDSHAKE_NO_SSL_SUPPORT';
+}
+
 export interface MysqlSession {
   readonly version: string;
   readonly dialect: Dialect;
@@ -47,6 +59,34 @@ function wrap(err: unknown, target: MysqlTarget): MysqlError {
   return new MysqlError(`${target.host}:${target.port}: ${e.message ?? String(err)}`, e.code);
 }
 
+/**
+ * mysql2's form of node:tls options. mysql2 replaces node's host name check with its own switch,
+ * verifyIdentity, which it applies to IP addresses too (node's check, at the handshake).
+ */
+export function sslOptions(o: TlsOptions): SslOptions {
+  const pem = (v: TlsOptions['ca']) => (typeof v === 'string' ? v : undefined);
+  return {
+    ca: pem(o.ca),
+    cert: pem(o.cert),
+    key: pem(o.key as TlsOptions['ca']),
+    rejectUnauthorized: o.rejectUnauthorized !== false,
+    verifyIdentity: checksHostName(o),
+  };
+}
+
+/**
+ * The TCP socket to an IP address, for a host name check against that address. mysql2 upgrades
+ * its socket to TLS without a host name for an IP (none can be sent as SNI), and node then
+ * checks the certificate against the socket's host, which net records only for names it
+ * resolved: without this, a certificate naming "localhost" would pass for any IP.
+ */
+function socketTo(host: string, port: number): Socket {
+  const socket = netConnect(port, host);
+  socket.setNoDelay(true);
+  (socket as Socket & { _host?: string })._host = host;
+  return socket;
+}
+
 /** Opens a session on `t` and picks the dialect from the server version. */
 export async function connectMysql(t: MysqlTarget, timeouts: MysqlTimeouts = {}): Promise<MysqlSession> {
   const queryMs = timeouts.queryMs ?? defaults.queryMs;
@@ -58,7 +98,8 @@ export async function connectMysql(t: MysqlTarget, timeouts: MysqlTimeouts = {})
       user: t.user ?? 'root',
       password: t.password,
       connectTimeout: timeouts.connectMs ?? defaults.connectMs,
-      ssl: t.tls ? { rejectUnauthorized: false } : undefined,
+      ssl: t.tls ? sslOptions(t.tls) : undefined,
+      stream: t.tls && checksHostName(t.tls) && isIP(t.host) ? () => socketTo(t.host, t.port) : undefined,
       supportBigNumbers: true,
       bigNumberStrings: true,
       dateStrings: true,

@@ -78,9 +78,29 @@ describe('MySQL 8 dialect', () => {
     expect(text(d.changeSource(source))).toBe(
       "CHANGE REPLICATION SOURCE TO SOURCE_HOST = 'db-0.db\\'x', SOURCE_PORT = 3306, SOURCE_USER = 'repl', " +
         "SOURCE_PASSWORD = 'p\\'w', SOURCE_AUTO_POSITION = 1, SOURCE_CONNECT_RETRY = 1, SOURCE_HEARTBEAT_PERIOD = 1, " +
-        'GET_SOURCE_PUBLIC_KEY = 1, SOURCE_SSL = 0',
+        "GET_SOURCE_PUBLIC_KEY = 1, SOURCE_SSL = 0, SOURCE_SSL_CA = '', SOURCE_SSL_VERIFY_SERVER_CERT = 0",
     );
-    expect(text(d.changeSource({ ...source, tls: true }))).toMatch(/SOURCE_SSL = 1$/);
+    expect(text(d.changeSource({ ...source, tls: true }))).toMatch(
+      /GET_SOURCE_PUBLIC_KEY = 1, SOURCE_SSL = 1, SOURCE_SSL_CA = '', SOURCE_SSL_VERIFY_SERVER_CERT = 0$/,
+    );
+  });
+  it('verifies the source with a CA file on the replica: chain (VerifyCA) or chain and host name (VerifyFull)', () => {
+    const ca = { ...source, tls: true, caFile: "/etc/mysql/tls/ca'.crt" };
+    expect(text(d.changeSource(ca))).toMatch(
+      /GET_SOURCE_PUBLIC_KEY = 1, SOURCE_SSL = 1, SOURCE_SSL_CA = '\/etc\/mysql\/tls\/ca\\'.crt', SOURCE_SSL_VERIFY_SERVER_CERT = 0$/,
+    );
+    expect(text(d.changeSource({ ...ca, verifyHostName: true }))).toMatch(
+      /SOURCE_SSL = 1, SOURCE_SSL_CA = '\/etc\/mysql\/tls\/ca\\'.crt', SOURCE_SSL_VERIFY_SERVER_CERT = 1$/,
+    );
+    // No CA file without TLS: a plain channel stays plain, and a CA file set before is cleared.
+    expect(text(d.changeSource({ ...source, caFile: '/ca.crt', verifyHostName: true }))).toMatch(
+      /SOURCE_SSL = 0, SOURCE_SSL_CA = '', SOURCE_SSL_VERIFY_SERVER_CERT = 0$/,
+    );
+    expect(text(d.changeSource({ ...source, tls: true, verifyHostName: true }))).toMatch(
+      /SOURCE_SSL = 1, SOURCE_SSL_CA = '', SOURCE_SSL_VERIFY_SERVER_CERT = 0$/,
+    );
+  });
+  it('prepares replicas and restarts the receiver', () => {
     expect(d.prepareReplica({ gtid_executed: 'u:1' })).toEqual([]);
     expect([d.stopReplica, d.startReplica, d.resetReplicaAll].map(text)).toEqual([
       'STOP REPLICA',
@@ -126,5 +146,16 @@ describe('MariaDB dialect', () => {
     expect(text(d.waitForGtids('0-1-5', 3))).toBe("SELECT MASTER_GTID_WAIT('0-1-5', 3) AS r");
     expect(d.executed({ gtid_binlog_state: '0-1-5,0-2-3', gtid_slave_pos: '0-2-3' })).toBe('0-1-5,0-2-3');
     expect(d.parseReplicaStatus([{ Connection_name: 'other', Master_Host: 'x' }])).toBeUndefined();
+  });
+  it('renders the SSL options of CHANGE MASTER TO', () => {
+    expect(text(d.changeSource(source))).toMatch(
+      /MASTER_HEARTBEAT_PERIOD = 1, MASTER_SSL = 0, MASTER_SSL_CA = '', MASTER_SSL_VERIFY_SERVER_CERT = 0$/,
+    );
+    expect(text(d.changeSource({ ...source, tls: true }))).toMatch(
+      /MASTER_HEARTBEAT_PERIOD = 1, MASTER_SSL = 1, MASTER_SSL_CA = '', MASTER_SSL_VERIFY_SERVER_CERT = 0$/,
+    );
+    expect(text(d.changeSource({ ...source, tls: true, caFile: '/ca.crt', verifyHostName: true }))).toMatch(
+      /MASTER_SSL = 1, MASTER_SSL_CA = '\/ca.crt', MASTER_SSL_VERIFY_SERVER_CERT = 1$/,
+    );
   });
 });

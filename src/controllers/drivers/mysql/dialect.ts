@@ -17,6 +17,26 @@ export interface SourceAddress {
   password: string;
   /** Encrypt the replication channel. */
   tls?: boolean;
+  /**
+   * Path, on the replica's host, of the CA bundle that must sign the source's certificate
+   * (with tls). The replica then verifies the chain, and the host name too with verifyHostName.
+   */
+  caFile?: string;
+  verifyHostName?: boolean;
+}
+
+/**
+ * The SSL options of CHANGE MASTER TO / CHANGE REPLICATION SOURCE TO (`prefix` MASTER or SOURCE).
+ * All three are always given: the statement keeps the options it does not name, so a CA file
+ * set once would otherwise outlive a change to an unverified or plain channel.
+ */
+function sslClauses(prefix: 'MASTER' | 'SOURCE', s: SourceAddress): { sql: string; values: string[] } {
+  const caFile = s.tls ? (s.caFile ?? '') : '';
+  const verify = s.tls && s.caFile && s.verifyHostName ? 1 : 0;
+  return {
+    sql: `${prefix}_SSL = ${s.tls ? 1 : 0}, ${prefix}_SSL_CA = ?, ${prefix}_SSL_VERIFY_SERVER_CERT = ${verify}`,
+    values: [caFile],
+  };
 }
 
 export type ThreadState = 'Yes' | 'No' | 'Connecting';
@@ -150,12 +170,15 @@ export const mariadbDialect: Dialect = {
   resetReplicaAll: { sql: 'RESET SLAVE ALL' },
   restartReceiver: () => [{ sql: 'STOP SLAVE IO_THREAD' }, { sql: 'START SLAVE IO_THREAD' }],
   prepareReplica: (v) => [set('gtid_slave_pos', v['gtid_binlog_pos'] ?? '')],
-  changeSource: (s) => ({
-    sql:
-      'CHANGE MASTER TO MASTER_HOST = ?, MASTER_PORT = ?, MASTER_USER = ?, MASTER_PASSWORD = ?, ' +
-      `MASTER_USE_GTID = slave_pos, MASTER_CONNECT_RETRY = 1, MASTER_HEARTBEAT_PERIOD = 1, MASTER_SSL = ${s.tls ? 1 : 0}`,
-    values: [s.host, s.port, s.user, s.password],
-  }),
+  changeSource: (s) => {
+    const ssl = sslClauses('MASTER', s);
+    return {
+      sql:
+        'CHANGE MASTER TO MASTER_HOST = ?, MASTER_PORT = ?, MASTER_USER = ?, MASTER_PASSWORD = ?, ' +
+        `MASTER_USE_GTID = slave_pos, MASTER_CONNECT_RETRY = 1, MASTER_HEARTBEAT_PERIOD = 1, ${ssl.sql}`,
+      values: [s.host, s.port, s.user, s.password, ...ssl.values],
+    };
+  },
   semiSyncSource: (enabled, s = {}) =>
     enabled
       ? [
@@ -214,14 +237,17 @@ export const mysqlDialect: Dialect = {
   resetReplicaAll: { sql: 'RESET REPLICA ALL' },
   restartReceiver: () => [{ sql: 'STOP REPLICA IO_THREAD' }, { sql: 'START REPLICA IO_THREAD' }],
   prepareReplica: () => [],
-  changeSource: (s) => ({
-    sql:
-      'CHANGE REPLICATION SOURCE TO SOURCE_HOST = ?, SOURCE_PORT = ?, SOURCE_USER = ?, SOURCE_PASSWORD = ?, ' +
-      'SOURCE_AUTO_POSITION = 1, SOURCE_CONNECT_RETRY = 1, SOURCE_HEARTBEAT_PERIOD = 1, ' +
-      // caching_sha2_password over a plain channel needs the server's RSA key.
-      `GET_SOURCE_PUBLIC_KEY = 1, SOURCE_SSL = ${s.tls ? 1 : 0}`,
-    values: [s.host, s.port, s.user, s.password],
-  }),
+  changeSource: (s) => {
+    const ssl = sslClauses('SOURCE', s);
+    return {
+      sql:
+        'CHANGE REPLICATION SOURCE TO SOURCE_HOST = ?, SOURCE_PORT = ?, SOURCE_USER = ?, SOURCE_PASSWORD = ?, ' +
+        'SOURCE_AUTO_POSITION = 1, SOURCE_CONNECT_RETRY = 1, SOURCE_HEARTBEAT_PERIOD = 1, ' +
+        // caching_sha2_password over a plain channel needs the server's RSA key.
+        `GET_SOURCE_PUBLIC_KEY = 1, ${ssl.sql}`,
+      values: [s.host, s.port, s.user, s.password, ...ssl.values],
+    };
+  },
   semiSyncSource: (enabled, s = {}) =>
     enabled
       ? [

@@ -22,31 +22,6 @@ export interface RedisTimeouts {
 
 const defaults = { connectMs: 2000, commandMs: 5000 };
 
-/** TLS settings of a replication object (ClientTLS in api/replication.ts) with the PEM material read from its Secrets. */
-export interface RedisTlsSettings {
-  mode?: 'Disabled' | 'Required' | 'VerifyCA' | 'VerifyFull';
-  ca?: string;
-  cert?: string;
-  key?: string;
-}
-
-/**
- * node:tls options under `s`, undefined for plain TCP. VerifyFull keeps node's host name check
- * (against the host connected to); VerifyCA checks the chain only.
- */
-export function redisTlsOptions(s: RedisTlsSettings | undefined): TlsOptions | undefined {
-  const mode = s?.mode ?? 'Disabled';
-  if (mode === 'Disabled') return undefined;
-  const client = s?.cert && s.key ? { cert: s.cert, key: s.key } : {};
-  if (mode === 'Required') return { ...client, rejectUnauthorized: false };
-  return {
-    ...client,
-    ca: s?.ca,
-    rejectUnauthorized: true,
-    ...(mode === 'VerifyCA' ? { checkServerIdentity: () => undefined } : {}),
-  };
-}
-
 /** Options for a fail-fast connection to `t` (exported for tests of the option mapping). */
 export function connectionOptions(t: RedisTarget, timeouts: RedisTimeouts = {}): RedisOptions {
   return {

@@ -2,7 +2,7 @@
 
 import type { Redis } from 'ioredis';
 import { startRedisServer, type RedisServer } from '../testing/redis-server.js';
-import { connectRedis, holdRedis, redisTlsOptions } from './connection.js';
+import { connectRedis, holdRedis } from './connection.js';
 import {
   configGetInt,
   configSet,
@@ -149,18 +149,6 @@ describe('replication commands', () => {
       replicaPriority: 0,
     });
     expect(() => parseReplicationInfo('# Server\r\nredis_version:7.0.0\r\n')).toThrow(/no replication role/);
-  });
-
-  it('maps TLS modes to node:tls options', () => {
-    expect(redisTlsOptions(undefined)).toBeUndefined();
-    expect(redisTlsOptions({ mode: 'Required' })).toEqual({ rejectUnauthorized: false });
-    expect(redisTlsOptions({ mode: 'VerifyFull', ca: 'CA' })).toEqual({ ca: 'CA', rejectUnauthorized: true });
-    expect(redisTlsOptions({ mode: 'VerifyCA', ca: 'CA', cert: 'C', key: 'K' })).toMatchObject({
-      ca: 'CA',
-      cert: 'C',
-      key: 'K',
-      rejectUnauthorized: true,
-    });
   });
 });
 

@@ -38,6 +38,8 @@ export interface MariadbServerOptions {
   semiSync?: boolean;
   /** Create only the admin account (tests that read the server's account list). */
   adminOnly?: boolean;
+  /** Serve TLS with this certificate and key (PEM); `caPem` also verifies client certificates. */
+  tls?: { certPem: string; keyPem: string; caPem: string };
 }
 
 export interface MariadbServer {
@@ -45,7 +47,7 @@ export interface MariadbServer {
   readonly port: number;
   readonly dir: string;
   readonly serverId: number;
-  /** A new connection as `account` (default admin) over TCP; the caller ends it. */
+  /** A new connection as `account` (default admin) over TCP (TLS with `tls`); the caller ends it. */
   connect(account?: keyof typeof testAccounts, database?: string): Promise<Connection>;
   /** Runs one statement as admin and returns its rows. */
   query<T = Record<string, unknown>>(sql: string, values?: unknown[]): Promise<T[]>;
@@ -63,6 +65,15 @@ export async function startMariadbServer(opts: MariadbServerOptions): Promise<Ma
   const dir = mkdtempSync(join(tmpdir(), 'upm-mariadb-'));
   const socket = join(dir, 'mysqld.sock');
   const cnf = join(dir, 'my.cnf');
+  const tlsLines: string[] = [];
+  if (opts.tls) {
+    const files = { ssl_cert: opts.tls.certPem, ssl_key: opts.tls.keyPem, ssl_ca: opts.tls.caPem };
+    for (const [option, pem] of Object.entries(files)) {
+      const file = join(dir, `${option}.pem`);
+      writeFileSync(file, pem, { mode: 0o600 });
+      tlsLines.push(`${option}=${file}`);
+    }
+  }
   const lines = [
     '[mariadbd]',
     `datadir=${join(dir, 'data')}`,
@@ -86,6 +97,7 @@ export async function startMariadbServer(opts: MariadbServerOptions): Promise<Ma
     'innodb_use_native_aio=OFF',
     `read_only=${opts.bootReadOnly === false ? 'OFF' : 'ON'}`,
     ...(opts.semiSync ? ['init_rpl_role=SLAVE', 'rpl_semi_sync_slave_enabled=ON'] : []),
+    ...tlsLines,
     ...(opts.config ?? []),
   ];
   writeFileSync(cnf, lines.join('\n') + '\n');
@@ -177,6 +189,9 @@ export async function startMariadbServer(opts: MariadbServerOptions): Promise<Ma
       connectTimeout: 2000,
       supportBigNumbers: true,
       bigNumberStrings: true,
+      // Encrypted when the server serves TLS (accounts may REQUIRE SSL); the test's own checks
+      // need no verification.
+      ssl: opts.tls ? { rejectUnauthorized: false } : undefined,
     });
     conn.on('error', () => {});
     return conn;

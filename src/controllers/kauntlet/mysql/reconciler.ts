@@ -7,7 +7,7 @@ import type { MysqlReplication, MysqlReplicationStatus, Unit } from '../../../ap
 import { setCondition, type Condition } from '../../../machinery/conditions.js';
 import { isNotFound } from '../../../machinery/errors.js';
 import type { KubeObject } from '../../../machinery/object.js';
-import { withMysql, type MysqlTarget, type MysqlTimeouts } from '../../drivers/mysql/connection.js';
+import { isTlsFailure, withMysql, type MysqlTarget, type MysqlTimeouts } from '../../drivers/mysql/connection.js';
 import {
   fence,
   fencedPosition,
@@ -22,7 +22,8 @@ import {
   waitForGtids,
   detach,
 } from '../../drivers/mysql/operations.js';
-import type { SemiSyncSettings } from '../../drivers/mysql/dialect.js';
+import type { SemiSyncSettings, SourceAddress } from '../../drivers/mysql/dialect.js';
+import { tlsOptions } from '../../drivers/tls.js';
 import { mysqlReplications, pods, secrets, services } from '../../resources.js';
 import type { KubeClient } from '../../runtime/client.js';
 import type { ReconcileContext, Request, Result } from '../../runtime/controller.js';
@@ -33,6 +34,7 @@ import { detaching, finalizerPatch } from '../shared/detach.js';
 import { runDetach } from '../shared/detach-run.js';
 import type { LivenessWatches } from '../shared/liveness.js';
 import { addressOf, resolveInstance, type UnitAddressing } from '../shared/instances.js';
+import { tlsSettingsFrom } from '../shared/tls.js';
 import {
   podRoleLabelPatch,
   readOnlyServiceName,
@@ -65,6 +67,10 @@ export interface MysqlReplicationOptions {
 interface Access {
   admin: Credentials;
   replication: Credentials;
+  /** node:tls options of the controller's connections (undefined: plain TCP). */
+  tls: MysqlTarget['tls'];
+  /** How the replicas connect to their source. */
+  channel: Pick<SourceAddress, 'tls' | 'caFile' | 'verifyHostName'>;
 }
 
 interface Memory {
@@ -111,7 +117,12 @@ export class MysqlReplicationReconciler {
         await this.writeStatus(mr, this.blockedStatus(mr, access));
         return { requeueAfterMs: 10_000 };
       }
-      const observations = await this.observe(mr, access.admin);
+      const observations = await this.observe(mr, access);
+      const tlsFailed = tlsFailures(observations);
+      if (tlsFailed) {
+        await this.writeStatus(mr, this.blockedStatus(mr, tlsFailed));
+        return { requeueAfterMs: 10_000 };
+      }
       const now = this.now();
       for (const o of observations) {
         if (o.state) delete mem.unreachableSince[o.name];
@@ -148,7 +159,7 @@ export class MysqlReplicationReconciler {
       for (const e of plan.events) this.events.event(asObject(mr), e.type, e.reason, 'Reconcile', e.message);
       if (!plan.steps.length) {
         const primary = observations.find((o) => o.name === status.currentPrimary && o.state);
-        this.opts.liveness?.track(req, primary ? this.target(mr, primary, access.admin) : undefined);
+        this.opts.liveness?.track(req, primary ? this.target(primary, access) : undefined);
         await this.syncServices(mr, status, observations, mem);
         return { requeueAfterMs: plan.requeueMs };
       }
@@ -196,34 +207,49 @@ export class MysqlReplicationReconciler {
     const replRef = mr.spec.credentials.replication;
     const repl = replRef ? await read(replRef) : admin;
     if (!repl.ok) return { reason: repl.reason, message: `credentials.replication: ${repl.message}` };
-    const tls = mr.spec.tls?.mode ?? 'Disabled';
-    if (tls === 'VerifyCA' || tls === 'VerifyFull') {
-      return { reason: 'TLSModeUnsupported', message: `tls.mode ${tls} is not supported yet (Disabled, Required are)` };
-    }
-    return { admin: admin.credentials, replication: repl.credentials };
-  }
-
-  private target(mr: MysqlReplication, o: InstanceObservation, creds: Credentials): MysqlTarget {
+    const tls = await tlsSettingsFrom(mr.spec.tls, async (name) => {
+      const secret = await this.client.get(secrets, ns, name).catch((err: unknown) => {
+        if (isNotFound(err)) return undefined;
+        throw err;
+      });
+      return secret as { data?: Record<string, string> } | undefined;
+    });
+    if (!tls.ok) return { reason: tls.reason, message: tls.message };
+    const mode = tls.settings?.mode ?? 'Disabled';
+    const verify = mode === 'VerifyCA' || mode === 'VerifyFull';
     return {
-      host: o.host!,
-      port: o.port!,
-      user: creds.username,
-      password: creds.password,
-      tls: mr.spec.tls?.mode === 'Required',
+      admin: admin.credentials,
+      replication: repl.credentials,
+      tls: tlsOptions(tls.settings),
+      channel: {
+        tls: mode !== 'Disabled',
+        caFile: verify ? mr.spec.tls?.serverCAFile : undefined,
+        verifyHostName: mode === 'VerifyFull',
+      },
     };
   }
 
-  private async observe(mr: MysqlReplication, admin: Credentials): Promise<InstanceObservation[]> {
+  private target(o: InstanceObservation, access: Access): MysqlTarget {
+    return {
+      host: o.host!,
+      port: o.port!,
+      user: access.admin.username,
+      password: access.admin.password,
+      tls: access.tls,
+    };
+  }
+
+  private async observe(mr: MysqlReplication, access: Access): Promise<Observed[]> {
     const ns = mr.metadata.namespace!;
     return Promise.all(
-      mr.spec.instances.map(async (inst): Promise<InstanceObservation> => {
+      mr.spec.instances.map(async (inst): Promise<Observed> => {
         const unit = inst.unitRef
           ? (this.caches.units.get(ns, inst.unitRef.name) as unknown as Unit | undefined)
           : undefined;
         const r = resolveInstance(inst, unit, 3306, this.opts.unitAddressing);
         if (!r.ok) return { name: inst.name, error: r.message };
         const e = r.endpoint;
-        const o: InstanceObservation = {
+        const o: Observed = {
           name: inst.name,
           host: e.host,
           port: e.port,
@@ -231,9 +257,10 @@ export class MysqlReplicationReconciler {
           unit: e.unit,
         };
         try {
-          o.state = await withMysql(this.target(mr, o, admin), readServerState, this.opts.timeouts);
+          o.state = await withMysql(this.target(o, access), readServerState, this.opts.timeouts);
         } catch (err) {
           o.error = (err as Error).message;
+          o.tlsFailed = isTlsFailure(err);
         }
         return o;
       }),
@@ -251,7 +278,7 @@ export class MysqlReplicationReconciler {
     const on = <T>(name: string, fn: Parameters<typeof withMysql<T>>[1]) => {
       const o = byName.get(name);
       if (!o?.host) throw new Error(`instance ${name} has no address`);
-      return withMysql(this.target(mr, o, access.admin), fn, this.opts.timeouts);
+      return withMysql(this.target(o, access), fn, this.opts.timeouts);
     };
     const semi: SemiSyncSettings | undefined =
       mr.spec.mode === 'SemiSync'
@@ -300,6 +327,16 @@ export class MysqlReplicationReconciler {
         if (!src?.host || !src.port) throw new Error(`source ${step.source} has no address`);
         const state = byName.get(step.instance)?.state;
         if (!state) throw new Error(`instance ${step.instance} was not observed`);
+        if (access.channel.tls && access.tls?.rejectUnauthorized !== false && !access.channel.caFile) {
+          this.events.event(
+            asObject(mr),
+            'Warning',
+            'ReplicationUnverified',
+            'Replicate',
+            `${step.instance} replicates from ${step.source} over TLS without verifying its certificate: ` +
+              'spec.tls.serverCAFile is not set',
+          );
+        }
         return on(step.instance, (s) =>
           replicateFrom(
             s,
@@ -309,7 +346,7 @@ export class MysqlReplicationReconciler {
               port: src.port!,
               user: access.replication.username ?? 'root',
               password: access.replication.password,
-              tls: mr.spec.tls?.mode === 'Required',
+              ...access.channel,
             },
             { fresh: step.fresh, semiSync: !!semi },
           ),
@@ -350,7 +387,7 @@ export class MysqlReplicationReconciler {
     const observations =
       'reason' in access
         ? mr.spec.instances.map((i) => ({ name: i.name, error: access.message }) as InstanceObservation)
-        : await this.observe(mr, access.admin);
+        : await this.observe(mr, access);
     const byName = new Map(observations.map((o) => [o.name, o]));
     return runDetach({
       client: this.client,
@@ -369,7 +406,7 @@ export class MysqlReplicationReconciler {
       detachOne: async (name) => {
         const o = byName.get(name)!;
         if ('reason' in access) throw new Error(access.message);
-        await withMysql(this.target(mr, o, access.admin), detach, this.opts.timeouts);
+        await withMysql(this.target(o, access), detach, this.opts.timeouts);
       },
       writeCondition: (c) =>
         this.writeStatus(mr, {
@@ -470,6 +507,17 @@ export class MysqlReplicationReconciler {
       );
     }
   }
+}
+
+type Observed = InstanceObservation & { tlsFailed?: boolean };
+
+/**
+ * TLS failing with every instance (a wrong CA, certificates that do not name the hosts, servers
+ * without TLS) is a configuration problem, reported as such rather than as unreachable servers.
+ */
+function tlsFailures(observations: Observed[]): { reason: string; message: string } | undefined {
+  if (!observations.length || !observations.every((o) => o.tlsFailed)) return undefined;
+  return { reason: 'TLSHandshakeFailed', message: observations.map((o) => `${o.name}: ${o.error}`).join('; ') };
 }
 
 function describe(step: Step): string {

@@ -8,13 +8,9 @@ import type { RedisReplication, Unit } from '../../../../api/generated/types.js'
 import { setCondition, type Condition } from '../../../../machinery/conditions.js';
 import { isNotFound } from '../../../../machinery/errors.js';
 import { jsonEqual, type KubeObject } from '../../../../machinery/object.js';
-import {
-  redisTlsOptions,
-  withRedis,
-  type RedisTarget,
-  type RedisTlsSettings,
-} from '../../../drivers/redis/connection.js';
+import { withRedis, type RedisTarget } from '../../../drivers/redis/connection.js';
 import { sentinelRemove, WRITE_FENCE } from '../../../drivers/redis/replication.js';
+import { tlsOptions, type TlsSettings } from '../../../drivers/tls.js';
 import { pods, redisReplications, secrets, services, units } from '../../../resources.js';
 import type { KubeClient, ResourceType } from '../../../runtime/client.js';
 import type { ReconcileContext, Request, Result } from '../../../runtime/controller.js';
@@ -94,7 +90,7 @@ export class RedisReplicationReconciler {
         port,
         username: c?.username,
         password: c?.password,
-        tls: redisTlsOptions(tls),
+        tls: tlsOptions(tls),
       });
     const nodeTarget = target(creds.ok ? creds.credentials : undefined);
     const sentinelTarget = target(sentinelCreds);
@@ -294,7 +290,7 @@ export class RedisReplicationReconciler {
     return resolveInstance(ref, unit, defaultPort, this.opts.unitAddressing ?? 'dns');
   }
 
-  private async tlsSettings(rr: RedisReplication): Promise<RedisTlsSettings | undefined> {
+  private async tlsSettings(rr: RedisReplication): Promise<TlsSettings | undefined> {
     const t = rr.spec.tls;
     if (!t || (t.mode ?? 'Disabled') === 'Disabled') return undefined;
     const ns = rr.metadata.namespace;
