@@ -61,6 +61,30 @@ describe('buildStatus', () => {
     });
   });
 
+  it('is not Ready while a shard removed from spec still owns slots, even with nothing in flight', () => {
+    const instances = cluster(
+      [
+        { shard: 'a', name: 'a-0', id: 'A0', port: 7000, slots: [[0, 16000]], keys: 40 },
+        { shard: 'a', name: 'a-1', id: 'A1', port: 7001, replicaOf: 'A0', keys: 40 },
+        { shard: 'b', name: 'b-0', id: 'B0', port: 7002, slots: [[16001, 16383]], keys: 60 },
+      ],
+      { extra: ['b-0'] },
+    );
+    const p = plan({
+      shards: [{ name: 'a', instances: ['a-0', 'a-1'], weight: 1 }],
+      instances,
+      paused: false,
+      rebalanceThresholdPercent: 2,
+      recordedIds: new Map(),
+    });
+    const s = buildStatus({ rc: rc(['a']), instances, plan: p, acted: [], now: new Date(0) });
+    expect(s.shards!.find((x) => x.name === 'b')).toMatchObject({ slotCount: 383 });
+    expect(s.conditions!.find((c) => c.type === 'Ready')).toMatchObject({
+      status: 'False',
+      message: 'removed from spec but still owning slots: b (383)',
+    });
+  });
+
   it('says why it is not Ready: an unreachable node is Degraded, a migration is Progressing', () => {
     const down = formed.map((i) =>
       i.name === 'b-1'

@@ -187,7 +187,11 @@ export function buildStatus(input: StatusInput): RedisClusterStatus {
       : { type: 'Degraded', status: 'False', reason: 'Healthy', message: 'no problem found' },
   );
   const everyNodeReady = readyShards === view.shards.length;
-  const ready = allOk && assigned === HASH_SLOTS && everyNodeReady && !inFlight && view.open.length === 0;
+  // Slots on a shard removed from spec: a scale-in to finish, or a drained master that restarted
+  // and claims its old slots again until gossip settles. Either way the spec is not served yet.
+  const leftover = shards.filter((s) => !view.shards.some((v) => v.spec.name === s.name) && (s.slotCount ?? 0) > 0);
+  const ready =
+    allOk && assigned === HASH_SLOTS && everyNodeReady && !inFlight && view.open.length === 0 && !leftover.length;
   set(
     ready
       ? {
@@ -202,12 +206,20 @@ export function buildStatus(input: StatusInput): RedisClusterStatus {
           reason: input.migration
             ? 'MigratingSlots'
             : (problems[0]?.reason ??
-              (first ? progressReason[first.kind] : !allOk ? 'ClusterStateFail' : 'NodesNotReady')),
+              (first
+                ? progressReason[first.kind]
+                : !allOk
+                  ? 'ClusterStateFail'
+                  : leftover.length
+                    ? 'SlotsOnRemovedShards'
+                    : 'NodesNotReady')),
           message: !allOk
             ? `cluster_state is not ok on every node (${assigned} of ${HASH_SLOTS} slots assigned)`
             : !everyNodeReady
               ? `${readyShards} of ${view.shards.length} shards have every node ready`
-              : 'changes are in flight',
+              : leftover.length
+                ? `removed from spec but still owning slots: ${leftover.map((s) => `${s.name} (${s.slotCount})`).join(', ')}`
+                : 'changes are in flight',
         },
   );
 
