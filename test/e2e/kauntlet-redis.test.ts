@@ -428,6 +428,24 @@ describe('RedisReplication', () => {
     await ok('delete', 'rr', 'cache-wrong');
   });
 
+  it('reports TLS material it cannot read with a reason and an Event, and changes nothing', async () => {
+    await applyManifest({
+      ...manifest('cache-tls', 'r0'),
+      spec: {
+        ...manifest('cache-tls', 'r0').spec,
+        tls: { mode: 'VerifyFull', ca: { name: 'no-such-ca', key: 'ca.crt' } },
+      },
+    });
+    const rr = await waitRR('cache-tls', 'the reason', (o) => condition(o, 'Ready')?.reason === 'SecretNotFound');
+    expect(condition(rr, 'Ready')).toMatchObject({ status: 'False', message: 'tls.ca: Secret "no-such-ca" not found' });
+    expect(rr.status.currentPrimary).toBe('');
+    await waitFor('an Event', async () =>
+      /SecretNotFound.*no-such-ca/.test(await ok('get', 'events', '--field-selector', 'involvedObject.name=cache-tls')),
+    );
+    await waitRR('cache', 'still Ready', (o) => condition(o, 'Ready')?.status === 'True');
+    await ok('delete', 'rr', 'cache-tls');
+  });
+
   it('follows a failover decided by Sentinels', async () => {
     const primary = (await getRR('cache')).status.currentPrimary as string;
     await ok('delete', 'rr', 'cache');

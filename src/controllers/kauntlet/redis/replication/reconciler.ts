@@ -10,13 +10,14 @@ import { isNotFound } from '../../../../machinery/errors.js';
 import { jsonEqual, type KubeObject } from '../../../../machinery/object.js';
 import { withRedis, type RedisTarget } from '../../../drivers/redis/connection.js';
 import { sentinelRemove, WRITE_FENCE } from '../../../drivers/redis/replication.js';
-import { tlsOptions, type TlsSettings } from '../../../drivers/tls.js';
+import { tlsOptions } from '../../../drivers/tls.js';
 import { pods, redisReplications, secrets, services, units } from '../../../resources.js';
 import type { KubeClient, ResourceType } from '../../../runtime/client.js';
 import type { ReconcileContext, Request, Result } from '../../../runtime/controller.js';
 import type { EventRecorder } from '../../../runtime/events.js';
 import type { Informer } from '../../../runtime/informer.js';
 import { credentialsFrom, type Credentials } from '../../shared/credentials.js';
+import { tlsSettingsFrom } from '../../shared/tls.js';
 import type { LivenessWatches } from '../../shared/liveness.js';
 import { resolveInstance, type Resolution, type UnitAddressing } from '../../shared/instances.js';
 import { podRoleLabelPatch, replicationServices } from '../../shared/services.js';
@@ -82,7 +83,17 @@ export class RedisReplicationReconciler {
       );
       if (r.ok) sentinelCreds = r.credentials;
     }
-    const tls = await this.tlsSettings(rr);
+    const tlsResult = await tlsSettingsFrom(
+      spec.tls,
+      async (name) => (await this.getOrUndefined(secrets, ns, name)) as Secret | undefined,
+    );
+    const tls = tlsResult.ok ? tlsResult.settings : undefined;
+    // Credentials or TLS material that cannot be used: nothing is observed and nothing is done.
+    const connectionProblem = !creds.ok
+      ? { reason: creds.reason, message: creds.message }
+      : !tlsResult.ok
+        ? { reason: tlsResult.reason, message: tlsResult.message }
+        : undefined;
     const target =
       (c: Credentials | undefined) =>
       (host: string, port: number): RedisTarget => ({
@@ -101,7 +112,7 @@ export class RedisReplicationReconciler {
     for (const s of spec.sentinel?.instances ?? []) sentinelResolutions.set(s.name, await this.resolve(ns, s, 26379));
     const masterName = spec.sentinel?.masterName ?? 'mymaster';
 
-    const observation = creds.ok
+    const observation = !connectionProblem
       ? await observe(
           spec.instances.map((i) => ({
             name: i.name,
@@ -117,7 +128,7 @@ export class RedisReplicationReconciler {
       : { nodes: [], sentinels: [] };
 
     if (rr.metadata.deletionTimestamp) {
-      const problem = creds.ok ? undefined : creds.message;
+      const problem = connectionProblem?.message;
       return this.detachOnDelete(rr, observation, now, ctx, {
         node: (name) => {
           const r = resolutions.get(name);
@@ -150,7 +161,7 @@ export class RedisReplicationReconciler {
         const since = this.downSince.get(`${uid}/${name}`);
         return since === undefined ? 0 : now.getTime() - since;
       },
-      credentialsProblem: creds.ok ? undefined : { reason: creds.reason, message: creds.message },
+      credentialsProblem: connectionProblem,
     });
 
     if (p.specPrimary) {
@@ -288,23 +299,6 @@ export class RedisReplicationReconciler {
         ? ((await this.getOrUndefined(units, ns, ref.unitRef.name)) as unknown as Unit | undefined)
         : undefined;
     return resolveInstance(ref, unit, defaultPort, this.opts.unitAddressing ?? 'dns');
-  }
-
-  private async tlsSettings(rr: RedisReplication): Promise<TlsSettings | undefined> {
-    const t = rr.spec.tls;
-    if (!t || (t.mode ?? 'Disabled') === 'Disabled') return undefined;
-    const ns = rr.metadata.namespace;
-    const read = async (name: string, key: string) => {
-      const s = (await this.getOrUndefined(secrets, ns, name)) as Secret | undefined;
-      const v = s?.data?.[key];
-      return v === undefined ? undefined : Buffer.from(v, 'base64').toString('utf8');
-    };
-    return {
-      mode: t.mode,
-      ca: t.ca ? await read(t.ca.name, t.ca.key) : undefined,
-      cert: t.clientCertificate ? await read(t.clientCertificate.name, 'tls.crt') : undefined,
-      key: t.clientCertificate ? await read(t.clientCertificate.name, 'tls.key') : undefined,
-    };
   }
 
   /** The Services (when they differ from the cache) and the role label of each Unit-backed instance's Pod. */
