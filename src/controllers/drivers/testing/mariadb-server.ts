@@ -11,12 +11,12 @@
 //   app       DML and DDL on the `app` schema, no SUPER: an application, which read_only stops
 // (only admin with `adminOnly`, for tests that read the server's account list)
 
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createConnection, type Connection } from 'mysql2/promise';
-import { freeLoopbackPort, killOnExit } from './processes.js';
+import { freeLoopbackPort, OutputTail, spawnServer } from './processes.js';
 
 export const testAccounts = {
   admin: { user: 'admin', password: 'admin-pw' },
@@ -113,18 +113,12 @@ export async function startMariadbServer(opts: MariadbServerOptions): Promise<Ma
   }
 
   let child: ChildProcess | undefined;
-  let log = '';
+  const log = new OutputTail();
   const socketConnect = () => createConnection({ socketPath: socket, user: 'root', connectTimeout: 1000 });
 
   const start = async (): Promise<void> => {
-    const c = spawn('mariadbd', [`--defaults-file=${cnf}`, '--user=root'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const c = spawnServer('mariadbd', [`--defaults-file=${cnf}`, '--user=root'], log);
     child = c;
-    killOnExit(c);
-    const append = (b: Buffer) => {
-      log = (log + b.toString()).slice(-20000);
-    };
-    c.stdout!.on('data', append);
-    c.stderr!.on('data', append);
     const deadline = Date.now() + 30_000;
     for (;;) {
       if (c.exitCode !== null) throw new Error(`mariadbd exited (${c.exitCode}):\n${errorLog()}`);

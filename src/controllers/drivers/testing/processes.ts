@@ -1,7 +1,7 @@
 // What every database fixture of the tests needs: free loopback ports, and a guarantee that no
 // server a test started outlives the test process, however it ends.
 
-import type { ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 
 /** Listens on `host:port` (0: any free port) for a moment and returns the port; rejects when taken. */
@@ -32,4 +32,24 @@ export function killOnExit(child: ChildProcess): void {
   }
   live.add(child);
   child.once('exit', () => live.delete(child));
+}
+
+/** The last 20,000 characters a fixture's server wrote, kept across its restarts. */
+export class OutputTail {
+  private text = '';
+  readonly append = (b: Buffer): void => {
+    this.text = (this.text + b.toString()).slice(-20000);
+  };
+  toString(): string {
+    return this.text;
+  }
+}
+
+/** Starts a server `command` with its output into `tail`, killed if it outlives this process. */
+export function spawnServer(command: string, args: string[], tail: OutputTail): ChildProcess {
+  const c = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  killOnExit(c);
+  c.stdout!.on('data', tail.append);
+  c.stderr!.on('data', tail.append);
+  return c;
 }

@@ -2,13 +2,13 @@
 // temporary directory, stopped (and the directory removed) by stop(). kill9()/start() model a
 // crashed server that comes back with its data (appendonly), as a restarted Pod would.
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { closeRedis } from '../redis/connection.js';
-import { killOnExit, listenOnce } from './processes.js';
+import { listenOnce, OutputTail, spawnServer } from './processes.js';
 
 export interface RedisServerOptions {
   /** Extra redis.conf lines, e.g. `cluster-enabled yes`. */
@@ -61,18 +61,12 @@ export async function startRedisServer(opts: RedisServerOptions = {}): Promise<R
   ];
   writeFileSync(conf, lines.join('\n') + '\n');
   let child: ChildProcess | undefined;
-  let log = '';
+  const log = new OutputTail();
 
   const start = async (): Promise<void> => {
     const args = opts.sentinel ? [conf, '--sentinel'] : [conf];
-    const c = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const c = spawnServer('redis-server', args, log);
     child = c;
-    killOnExit(c);
-    const append = (b: Buffer) => {
-      log = (log + b.toString()).slice(-20000);
-    };
-    c.stdout!.on('data', append);
-    c.stderr!.on('data', append);
     const deadline = Date.now() + 10_000;
     for (;;) {
       if (c.exitCode !== null) throw new Error(`redis-server exited (${c.exitCode}):\n${log}`);
@@ -128,6 +122,6 @@ export async function startRedisServer(opts: RedisServerOptions = {}): Promise<R
       if (!o.keepData) rmSync(dir, { recursive: true, force: true });
     },
     running: () => !!child && child.exitCode === null && child.signalCode === null,
-    logTail: (n = 40) => log.split('\n').slice(-n).join('\n'),
+    logTail: (n = 40) => log.toString().split('\n').slice(-n).join('\n'),
   };
 }
